@@ -1,0 +1,76 @@
+"""ticketflow: support-ticket lifecycles as data, business-hours SLAs, durable history.
+
+Everything public is re-exported here; import from ``ticketflow`` only.
+"""
+
+from ticketflow.clock import SystemClock
+from ticketflow.errors import (
+    CalendarError,
+    ConcurrencyConflict,
+    FieldError,
+    InvalidLifecycle,
+    LifecycleError,
+    NaiveDatetime,
+    PermissionDenied,
+    StorageError,
+    TicketClosed,
+    TicketflowError,
+    TicketNotFound,
+    TransitionNotAllowed,
+)
+from ticketflow.lifecycle import (
+    FieldSpec,
+    GuardContext,
+    Lifecycle,
+    State,
+    TimedRule,
+    Transition,
+    json_schema,
+    load_lifecycle,
+    loads_lifecycle,
+)
+from ticketflow.model import Actor, Change, Comment, Event, Ticket, replay
+from ticketflow.protocols import Action, Clock, Guard, TicketRepository
+from ticketflow.registry import Registry
+from ticketflow.repository import MemoryRepository
+from ticketflow.workflow import Workflow
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Action",
+    "Actor",
+    "CalendarError",
+    "Change",
+    "Clock",
+    "Comment",
+    "ConcurrencyConflict",
+    "Event",
+    "FieldError",
+    "FieldSpec",
+    "Guard",
+    "GuardContext",
+    "InvalidLifecycle",
+    "Lifecycle",
+    "LifecycleError",
+    "MemoryRepository",
+    "NaiveDatetime",
+    "PermissionDenied",
+    "Registry",
+    "State",
+    "StorageError",
+    "SystemClock",
+    "Ticket",
+    "TicketClosed",
+    "TicketNotFound",
+    "TicketRepository",
+    "TicketflowError",
+    "TimedRule",
+    "Transition",
+    "TransitionNotAllowed",
+    "Workflow",
+    "json_schema",
+    "load_lifecycle",
+    "loads_lifecycle",
+    "replay",
+]

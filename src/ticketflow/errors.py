@@ -1,0 +1,187 @@
+"""The one exception tree of ticketflow.
+
+Everything ticketflow raises on purpose derives from :class:`TicketflowError`.
+Each error keeps the facts it is about as attributes, so callers never parse
+messages, and its message says what to do about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "CalendarError",
+    "ConcurrencyConflict",
+    "FieldError",
+    "InvalidLifecycle",
+    "LifecycleError",
+    "NaiveDatetime",
+    "PermissionDenied",
+    "StorageError",
+    "TicketClosed",
+    "TicketNotFound",
+    "TicketflowError",
+    "TransitionNotAllowed",
+]
+
+
+class TicketflowError(Exception):
+    """Root of every error ticketflow raises on purpose."""
+
+
+class LifecycleError(TicketflowError):
+    """A problem with a lifecycle definition or with a step on a ticket."""
+
+
+class InvalidLifecycle(LifecycleError, ValueError):
+    """A lifecycle definition that cannot be loaded.
+
+    Attributes:
+        source: where the definition came from (a file path, ``"<dict>"``, or
+            a built-in id).
+        path: where inside the definition the problem is, such as
+            ``transitions[3].dest`` (empty for the whole document).
+        problem: what is wrong, and what to do about it.
+    """
+
+    def __init__(self, source: str, path: str, problem: str) -> None:
+        self.source = source
+        self.path = path
+        self.problem = problem
+        where = f"{source}:{path}" if path else source
+        super().__init__(f"{where}: {problem}")
+
+
+class TransitionNotAllowed(LifecycleError):
+    """The trigger cannot be fired from the ticket's current state.
+
+    Attributes:
+        ticket_id: the ticket the trigger was fired on.
+        trigger: the trigger that was refused.
+        state: the ticket's state when it was refused.
+        reason: why, in words.
+    """
+
+    def __init__(self, ticket_id: str, trigger: str, state: str, reason: str) -> None:
+        self.ticket_id = ticket_id
+        self.trigger = trigger
+        self.state = state
+        self.reason = reason
+        super().__init__(f"ticket {ticket_id}: {trigger!r} is not allowed in state {state!r}: {reason}")
+
+
+class PermissionDenied(LifecycleError):
+    """The actor may not fire this trigger on this ticket.
+
+    Attributes:
+        ticket_id: the ticket.
+        trigger: the trigger that was refused.
+        actor_id: who tried.
+        roles: the roles the actor had.
+        allowed: who may fire it (role names, and ``assignee``/``requester``).
+    """
+
+    def __init__(
+        self,
+        ticket_id: str,
+        trigger: str,
+        actor_id: str,
+        roles: Sequence[str],
+        allowed: Sequence[str],
+    ) -> None:
+        self.ticket_id = ticket_id
+        self.trigger = trigger
+        self.actor_id = actor_id
+        self.roles = tuple(roles)
+        self.allowed = tuple(allowed)
+        super().__init__(
+            f"ticket {ticket_id}: actor {actor_id!r} with roles {sorted(self.roles)} may not "
+            f"fire {trigger!r}; allowed: {', '.join(self.allowed) or 'nobody'}"
+        )
+
+
+class TicketClosed(TransitionNotAllowed):
+    """The ticket is in an immutable state: nothing about it may change.
+
+    Reply by opening a follow-up ticket instead of updating this one.
+    """
+
+    def __init__(self, ticket_id: str, trigger: str, state: str) -> None:
+        super().__init__(
+            ticket_id,
+            trigger,
+            state,
+            f"state {state!r} is immutable; open a follow-up ticket instead",
+        )
+
+
+class FieldError(LifecycleError, ValueError):
+    """Field data given with a step is missing, unknown or of the wrong kind.
+
+    Attributes:
+        ticket_id: the ticket (``None`` when opening a new one).
+        trigger: the step that carried the data.
+        fields: the field names at fault.
+        reason: what is wrong with them.
+    """
+
+    def __init__(self, ticket_id: str | None, trigger: str, fields: Sequence[str], reason: str) -> None:
+        self.ticket_id = ticket_id
+        self.trigger = trigger
+        self.fields = tuple(fields)
+        self.reason = reason
+        where = f"ticket {ticket_id}" if ticket_id else "new ticket"
+        super().__init__(f"{where}: {trigger!r} refused: {reason} ({', '.join(self.fields)})")
+
+
+class TicketNotFound(TicketflowError, LookupError):
+    """No ticket with this id exists in the repository.
+
+    Attributes:
+        ticket_id: the id that was looked up.
+    """
+
+    def __init__(self, ticket_id: str) -> None:
+        self.ticket_id = ticket_id
+        super().__init__(f"no ticket with id {ticket_id!r}")
+
+
+class ConcurrencyConflict(TicketflowError):
+    """Someone else saved the ticket first; re-read it and try again.
+
+    Attributes:
+        ticket_id: the ticket.
+        expected_version: the version the writer based its change on.
+        actual_version: the version found in storage.
+    """
+
+    def __init__(self, ticket_id: str, expected_version: int, actual_version: int | None) -> None:
+        self.ticket_id = ticket_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        super().__init__(
+            f"ticket {ticket_id}: expected version {expected_version}, found {actual_version}; "
+            "re-read the ticket and retry"
+        )
+
+
+class StorageError(TicketflowError):
+    """The storage backend cannot do what was asked (corrupt, foreign, read-only...)."""
+
+
+class CalendarError(TicketflowError, ValueError):
+    """A business calendar was given bad input (naive datetime, bad hours, ...)."""
+
+
+class NaiveDatetime(CalendarError):
+    """A naive datetime reached a boundary that needs an aware one.
+
+    Attributes:
+        name: what the value was (``at``, ``created_at``, ...).
+        value: the naive datetime.
+    """
+
+    def __init__(self, name: str, value: object) -> None:
+        self.name = name
+        self.value = value
+        super().__init__(f"{name} must be timezone-aware, got naive {value}; attach a tzinfo (zoneinfo)")

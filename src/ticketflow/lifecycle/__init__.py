@@ -1,0 +1,31 @@
+"""Lifecycles: definition, loading and validation, the compiled engine, diagrams."""
+
+from ticketflow.lifecycle._definition import (
+    BUILTIN_ROLES,
+    FieldSpec,
+    Lifecycle,
+    OnEvent,
+    State,
+    TimedRule,
+    Transition,
+)
+from ticketflow.lifecycle._engine import UNSET, Engine, GuardContext
+from ticketflow.lifecycle._loader import load_lifecycle, loads_lifecycle, parse_duration
+from ticketflow.lifecycle._shape import json_schema
+
+__all__ = [
+    "BUILTIN_ROLES",
+    "UNSET",
+    "Engine",
+    "FieldSpec",
+    "GuardContext",
+    "Lifecycle",
+    "OnEvent",
+    "State",
+    "TimedRule",
+    "Transition",
+    "json_schema",
+    "load_lifecycle",
+    "loads_lifecycle",
+    "parse_duration",
+]

@@ -1,0 +1,358 @@
+"""The lifecycle definition: frozen values built from a checked document."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+if TYPE_CHECKING:
+    from ticketflow.lifecycle._engine import Engine
+
+__all__ = [
+    "BUILTIN_ROLES",
+    "FieldSpec",
+    "Lifecycle",
+    "OnEvent",
+    "State",
+    "TimedRule",
+    "Transition",
+]
+
+#: Roles every lifecycle knows: ``admin`` may do what ``agent`` may by default;
+#: ``system`` is the actor automations run as.
+BUILTIN_ROLES = frozenset({"requester", "agent", "admin", "system"})
+
+#: Triggers every lifecycle has: post a comment, change fields/tags/people.
+BUILTIN_TRIGGERS = ("comment", "update")
+
+_FROZEN_EMPTY: frozenset[str] = frozenset()
+
+
+def _proxy(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+def tag_allowed(vocabulary: frozenset[str], tag: str) -> bool:
+    """Whether *tag* is allowed by *vocabulary* (empty: every tag; ``prefix:*`` patterns)."""
+    if not vocabulary or tag in vocabulary:
+        return True
+    return any(p.endswith("*") and tag.startswith(p[:-1]) for p in vocabulary)
+
+
+@attrs.frozen
+class State:
+    """One state of a lifecycle.
+
+    Attributes:
+        id: the state id.
+        group: its category (``open``, ``in_progress``, ``closed``...), if any.
+        terminal: no transition leaves it.
+        immutable: nothing about a ticket may change once it is here.
+        description: free text.
+    """
+
+    id: str
+    group: str | None = None
+    terminal: bool = False
+    immutable: bool = False
+    description: str = ""
+
+
+@attrs.frozen
+class OnEvent:
+    """What takes an event-driven transition by itself.
+
+    Attributes:
+        event: ``"comment"`` (a comment is posted) or ``"field_set"`` (a
+            field gets a new, non-empty value through ``update``).
+        visibility: for comments, only this visibility counts (None: any).
+        field: for ``field_set``, the field whose setting counts.
+    """
+
+    event: Literal["comment", "field_set"]
+    visibility: str | None = None
+    field: str | None = None
+
+
+@attrs.frozen
+class Transition:
+    """One transition of a lifecycle, as written (sources already expanded).
+
+    Attributes:
+        index: its position in the definition (``transitions[index]``).
+        trigger: the trigger name.
+        sources: the states it leaves from.
+        dest: the state it enters.
+        roles: roles that may fire it.
+        who: ticket relations that may fire it (``assignee``, ``requester``,
+            ``participant``).
+        guards: guard names, looked up in the application's registry.
+        actions: action names run after the change is saved.
+        require: fields that must be set after the step.
+        require_comment: the step must carry a comment.
+        when: field conditions: the field must equal the value (or be one of
+            a list of values).
+        set_fields: fields set on the way (``None`` unsets).
+        add_tags: tags added on the way.
+        remove_tags: tags removed on the way.
+        on: set for event-driven transitions, which are not fired by name.
+        description: free text.
+    """
+
+    index: int
+    trigger: str
+    sources: tuple[str, ...]
+    dest: str
+    roles: frozenset[str]
+    who: frozenset[str] = _FROZEN_EMPTY
+    guards: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    require: tuple[str, ...] = ()
+    require_comment: bool = False
+    when: Mapping[str, Any] = attrs.field(factory=dict, converter=_proxy)
+    set_fields: Mapping[str, Any] = attrs.field(factory=dict, converter=_proxy)
+    add_tags: frozenset[str] = _FROZEN_EMPTY
+    remove_tags: frozenset[str] = _FROZEN_EMPTY
+    on: OnEvent | None = None
+    description: str = ""
+
+    @property
+    def path(self) -> str:
+        """Where it stands in its document: ``transitions[index]``."""
+        return f"transitions[{self.index}]"
+
+
+@attrs.frozen
+class FieldSpec:
+    """The schema of one field.
+
+    Attributes:
+        name: the field name.
+        type: ``string``, ``text``, ``int``, ``float``, ``bool``, ``choice``,
+            ``date`` (ISO ``YYYY-MM-DD``), ``datetime`` (ISO with offset),
+            ``actor`` (an actor id) or ``list`` (of strings).
+        choices: allowed values for ``choice``.
+        required_in: states that cannot be entered while it is unset.
+        default: value given on open when none is supplied.
+        internal: hidden from requesters.
+        description: free text.
+    """
+
+    name: str
+    type: str
+    choices: tuple[str, ...] = ()
+    required_in: frozenset[str] = _FROZEN_EMPTY
+    default: Any = None
+    internal: bool = False
+    description: str = ""
+
+    def coerce(self, value: Any) -> Any:
+        """Return *value* in its stored form, or raise ``ValueError`` saying why.
+
+        Dates and datetimes are stored as ISO strings and lists as tuples, so
+        every stored value is JSON-compatible and compares equal after a round
+        trip through storage.
+        """
+        kind = self.type
+        if value is None:
+            return None
+        if kind in ("string", "text", "actor"):
+            if isinstance(value, str):
+                return value
+        elif kind == "int":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        elif kind == "float":
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+        elif kind == "bool":
+            if isinstance(value, bool):
+                return value
+        elif kind == "choice":
+            if value in self.choices:
+                return value
+            raise ValueError(f"{value!r} is not one of {', '.join(self.choices)}")
+        elif kind == "date":
+            return _coerce_date(value)
+        elif kind == "datetime":
+            return _coerce_datetime(value)
+        elif kind == "list" and isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ValueError(f"expected a {kind} value, got {type(value).__name__} {value!r}")
+
+
+def _coerce_date(value: Any) -> str:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    raise ValueError(f"expected a date (YYYY-MM-DD), got {value!r}")
+
+
+def _coerce_datetime(value: Any) -> str:
+    parsed = value
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+    if not isinstance(parsed, datetime):
+        raise ValueError(f"expected an ISO datetime with offset, got {value!r}")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError(f"datetime {value!r} is naive; give it an offset")
+    return parsed.isoformat()
+
+
+@attrs.frozen
+class TimedRule:
+    """A rule that acts after a while (executed by the automation sweeper).
+
+    Attributes:
+        id: unique rule id.
+        states: states it watches; it is armed on entering one of them.
+        after: the duration (wall or business time).
+        business_days: when the duration is written in business days
+            (``2bd``), their number; ``after`` is then zero.
+        clock: ``wall`` or ``business``.
+        since: what the duration counts from: ``state_entered``,
+            ``last_requester_comment``, ``last_agent_comment`` or
+            ``field:<name>``.
+        fire: the trigger to fire as the ``system`` actor, if any.
+        set_fields: fields to set.
+        add_tags: tags to add.
+        remove_tags: tags to remove.
+        notify: notifier names to call.
+        description: free text.
+    """
+
+    id: str
+    states: tuple[str, ...]
+    after: timedelta
+    business_days: int = 0
+    clock: Literal["wall", "business"] = "wall"
+    since: str = "state_entered"
+    fire: str | None = None
+    set_fields: Mapping[str, Any] = attrs.field(factory=dict, converter=_proxy)
+    add_tags: frozenset[str] = _FROZEN_EMPTY
+    remove_tags: frozenset[str] = _FROZEN_EMPTY
+    notify: tuple[str, ...] = ()
+    description: str = ""
+
+
+@attrs.frozen(eq=False)
+class Lifecycle:
+    """A validated, compiled lifecycle; load one with :func:`load_lifecycle`.
+
+    Two lifecycles are equal only if they are the same object: compare
+    ``lifecycle.document`` to compare definitions.
+
+    Attributes:
+        id: the lifecycle id.
+        name: a display name.
+        description: free text.
+        version: the author's revision number.
+        initial: the initial state id.
+        states: states by id, in definition order.
+        transitions: every transition, in definition order.
+        fields: field schema by name.
+        roles: every role known to the lifecycle.
+        role_inherits: for each role, the roles it may act as.
+        tags: the allowed tags (``prefix:*`` patterns allowed); empty: free.
+        timers: the timed rules.
+        open_roles: roles that may open tickets.
+        comment_roles: roles that may comment.
+        update_roles: roles that may update fields, tags and people.
+        source: where the definition came from.
+        document: the checked document it was built from (for ``extend``).
+    """
+
+    id: str
+    name: str
+    description: str
+    version: int
+    initial: str
+    states: Mapping[str, State]
+    transitions: tuple[Transition, ...]
+    fields: Mapping[str, FieldSpec]
+    roles: frozenset[str]
+    role_inherits: Mapping[str, frozenset[str]]
+    tags: frozenset[str]
+    timers: tuple[TimedRule, ...]
+    open_roles: frozenset[str]
+    comment_roles: frozenset[str]
+    update_roles: frozenset[str]
+    source: str
+    document: Mapping[str, Any]
+    _engine: Engine | None = attrs.field(default=None, repr=False, alias="engine")
+
+    @property
+    def engine(self) -> Engine:
+        """The compiled engine (built once, when the lifecycle was loaded)."""
+        if self._engine is None:  # pragma: no cover - the loader always compiles
+            raise RuntimeError("lifecycle was not compiled; build it with load_lifecycle()")
+        return self._engine
+
+    @property
+    def triggers(self) -> tuple[str, ...]:
+        """Trigger names users may fire, in definition order, then the built-ins."""
+        seen: dict[str, None] = {}
+        for t in self.transitions:
+            if t.on is None:
+                seen.setdefault(t.trigger)
+        return (*seen, *BUILTIN_TRIGGERS)
+
+    @property
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """State ids by group, in definition order (ungrouped states left out)."""
+        result: dict[str, list[str]] = {}
+        for state in self.states.values():
+            if state.group is not None:
+                result.setdefault(state.group, []).append(state.id)
+        return {group: tuple(ids) for group, ids in result.items()}
+
+    def expand_roles(self, roles: frozenset[str]) -> frozenset[str]:
+        """The roles an actor holding *roles* may act as (with inheritance)."""
+        result = set(roles)
+        todo = list(roles)
+        while todo:
+            for inherited in self.role_inherits.get(todo.pop(), ()):
+                if inherited not in result:
+                    result.add(inherited)
+                    todo.append(inherited)
+        return frozenset(result)
+
+    def tag_allowed(self, tag: str) -> bool:
+        """Whether *tag* is in the lifecycle's vocabulary (always, if it is free)."""
+        return tag_allowed(self.tags, tag)
+
+    def to_mermaid(self) -> str:
+        """The lifecycle as a Mermaid ``stateDiagram-v2``."""
+        from ticketflow.lifecycle._diagram import to_mermaid
+
+        return to_mermaid(self)
+
+    def to_dot(self) -> str:
+        """The lifecycle as Graphviz DOT text (no graphviz needed to produce it)."""
+        from ticketflow.lifecycle._diagram import to_dot
+
+        return to_dot(self)
+
+    def extend(self, changes: Mapping[str, Any], *, source: str = "<extend>") -> Lifecycle:
+        """A new lifecycle: this one's document with *changes* merged in.
+
+        Tables merge key by key (``states``, ``fields``, ``roles``); lists
+        (``transitions``, ``timers``) are appended to, except that a timer
+        with an existing ``id`` replaces it; set ``remove_transitions`` to a
+        list of trigger names, or ``remove_states`` / ``remove_timers`` to ids,
+        to drop parts first. The result is validated like any definition.
+        """
+        from ticketflow.lifecycle._loader import extend_document, load_lifecycle
+
+        return load_lifecycle(extend_document(self.document, changes, source), source=source)

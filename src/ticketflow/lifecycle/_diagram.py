@@ -1,0 +1,74 @@
+"""Diagram text for a lifecycle: Mermaid and Graphviz DOT, no graphviz needed.
+
+Written here rather than through ``transitions.extensions.GraphMachine``:
+that needs the ``graphviz``/``pygraphviz`` packages for DOT, and neither of
+its outputs knows ticketflow's groups, roles or event-driven transitions,
+which are what a reader of a support lifecycle wants to see on the edges.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ticketflow.lifecycle._definition import Lifecycle, Transition
+
+__all__ = ["edge_label", "to_dot", "to_mermaid"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+
+
+def _node(state: str) -> str:
+    return _UNSAFE.sub("_", state)
+
+
+def edge_label(t: Transition) -> str:
+    """``trigger [roles]`` or ``on comment [roles]`` for an event-driven one."""
+    head = f"on {t.on.event}" + (f" {t.on.field}" if t.on.field else "") if t.on else t.trigger
+    who = sorted(t.roles) + sorted(t.who)
+    return f"{head} [{', '.join(who)}]" if who else head
+
+
+def to_mermaid(lifecycle: Lifecycle) -> str:
+    """A Mermaid ``stateDiagram-v2``; groups become classes, terminals end at ``[*]``."""
+    lines = ["stateDiagram-v2", f"    [*] --> {_node(lifecycle.initial)}"]
+    for state in lifecycle.states.values():
+        if state.id != _node(state.id):
+            lines.append(f'    state "{state.id}" as {_node(state.id)}')
+    for t in lifecycle.transitions:
+        for source in t.sources:
+            lines.append(f"    {_node(source)} --> {_node(t.dest)}: {edge_label(t)}")
+    for state in lifecycle.states.values():
+        if state.terminal:
+            lines.append(f"    {_node(state.id)} --> [*]")
+    for group, ids in lifecycle.groups.items():
+        lines.append(f"    classDef group_{_node(group)} font-style:italic")
+        lines.append(f"    class {','.join(_node(i) for i in ids)} group_{_node(group)}")
+    return "\n".join(lines) + "\n"
+
+
+def to_dot(lifecycle: Lifecycle) -> str:
+    """Graphviz DOT text; each group is a cluster, terminal states are double circles."""
+    lines = [f'digraph "{lifecycle.id}" {{', "    rankdir=LR;", '    __start [shape=point, label=""];']
+    grouped: dict[str | None, list[str]] = {}
+    for state in lifecycle.states.values():
+        grouped.setdefault(state.group, []).append(state.id)
+    for group, ids in grouped.items():
+        indent = "    "
+        if group is not None:
+            lines.append(f'    subgraph "cluster_{group}" {{')
+            lines.append(f'        label="{group}";')
+            indent = "        "
+        for sid in ids:
+            shape = "doublecircle" if lifecycle.states[sid].terminal else "circle"
+            lines.append(f'{indent}"{sid}" [shape={shape}];')
+        if group is not None:
+            lines.append("    }")
+    lines.append(f'    __start -> "{lifecycle.initial}";')
+    for t in lifecycle.transitions:
+        style = ", style=dashed" if t.on else ""
+        for source in t.sources:
+            lines.append(f'    "{source}" -> "{t.dest}" [label="{edge_label(t)}"{style}];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"

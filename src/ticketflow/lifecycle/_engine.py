@@ -1,0 +1,514 @@
+"""The engine: a lifecycle compiled once, firing as a table lookup.
+
+The definition goes into one ``transitions.Machine(model=None)`` — the
+maintainers' pattern for many models sharing one machine — which checks it and
+owns the graph. Firing on a ticket never touches the machine: the engine reads
+the machine's events back into a table ``(state, trigger) -> transitions`` once,
+so a fire is a dict lookup plus the checks ticketflow adds (roles, guards,
+field rules), and no machine or model object is built per ticket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from transitions import Machine
+
+from ticketflow.errors import (
+    FieldError,
+    PermissionDenied,
+    TicketClosed,
+    TransitionNotAllowed,
+)
+from ticketflow.model import Actor, Change, Comment, Event, Ticket
+
+if TYPE_CHECKING:
+    from ticketflow.lifecycle._definition import Lifecycle, Transition
+
+__all__ = ["UNSET", "Engine", "GuardContext"]
+
+
+class _Unset:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Marks a keyword argument that was not given (``None`` means "clear it").
+UNSET: Any = _Unset()
+
+_EMPTY: frozenset[str] = frozenset()
+_NO_CHANGES: dict[str, Change] = {}
+
+
+@attrs.frozen(slots=True)
+class GuardContext:
+    """What a guard sees when it is asked whether a transition may happen.
+
+    Attributes:
+        ticket: the ticket as it is before the step.
+        actor: who is acting.
+        trigger: the trigger being fired.
+        fields: the ticket's fields as they would be after the step.
+        at: when the step happens.
+    """
+
+    ticket: Ticket
+    actor: Actor
+    trigger: str
+    fields: Mapping[str, Any]
+    at: datetime
+
+
+GuardMap = Mapping[str, Callable[[GuardContext], bool]]
+
+
+class Engine:
+    """A lifecycle compiled for firing; built once by the loader.
+
+    Attributes:
+        lifecycle: the definition.
+        machine: the shared ``transitions`` machine (``model=None``).
+    """
+
+    def __init__(self, lifecycle: Lifecycle) -> None:
+        self.lifecycle = lifecycle
+        self.machine = Machine(
+            model=None,
+            states=list(lifecycle.states),
+            initial=lifecycle.initial,
+            auto_transitions=False,
+            transitions=[
+                {
+                    "trigger": t.trigger,
+                    "source": list(t.sources),
+                    "dest": t.dest,
+                    # The condition name carries the definition's index back out
+                    # of the machine; it is read below, never called.
+                    "conditions": [f"#{t.index}"],
+                }
+                for t in lifecycle.transitions
+            ],
+        )
+        by_index = {t.index: t for t in lifecycle.transitions}
+        table: dict[tuple[str, str], list[Transition]] = {}
+        reactions: dict[tuple[str, str], list[Transition]] = {}
+        for trigger, event in self.machine.events.items():
+            for source, compiled in event.transitions.items():
+                for item in compiled:
+                    t = by_index[int(str(item.conditions[0].func)[1:])]
+                    if t.on is None:
+                        table.setdefault((source, trigger), []).append(t)
+                    else:
+                        reactions.setdefault((source, t.on.event), []).append(t)
+        order = lambda t: t.index  # noqa: E731 - definition order decides between candidates
+        self._table = {key: tuple(sorted(ts, key=order)) for key, ts in table.items()}
+        self._reactions = {key: tuple(sorted(ts, key=order)) for key, ts in reactions.items()}
+        self._manual = tuple(t for t in lifecycle.triggers if t not in ("comment", "update"))
+        self._roles: dict[frozenset[str], frozenset[str]] = {}
+        self._required_in: dict[str, tuple[str, ...]] = {
+            sid: tuple(f.name for f in lifecycle.fields.values() if sid in f.required_in) for sid in lifecycle.states
+        }
+
+    # -- queries -------------------------------------------------------------------
+
+    def roles_of(self, actor: Actor) -> frozenset[str]:
+        """The actor's roles with inheritance (cached per role set)."""
+        roles = self._roles.get(actor.roles)
+        if roles is None:
+            roles = self._roles[actor.roles] = self.lifecycle.expand_roles(actor.roles)
+        return roles
+
+    def transitions_from(self, state: str, trigger: str) -> tuple[Transition, ...]:
+        """The transitions *trigger* may take from *state*, in definition order."""
+        return self._table.get((state, trigger), ())
+
+    def allowed(self, ticket: Ticket, actor: Actor, at: datetime, guards: GuardMap) -> list[str]:
+        """Triggers *actor* may fire on *ticket* now, judged on its current data.
+
+        A fire of a listed trigger can still be refused for the data it
+        carries (a required field or comment missing): that is a
+        :class:`FieldError`, never a state or permission refusal.
+        """
+        if self.lifecycle.states[ticket.state].immutable:
+            return []
+        roles = self.roles_of(actor)
+        result = []
+        for trigger in self._manual:
+            for t in self._table.get((ticket.state, trigger), ()):
+                if self._may(t, ticket, actor, roles) and self._holds(t, ticket, actor, ticket.fields, at, guards):
+                    result.append(trigger)
+                    break
+        if roles & self.lifecycle.comment_roles:
+            result.append("comment")
+        if roles & self.lifecycle.update_roles:
+            result.append("update")
+        return result
+
+    def path_between(self, state: str, dest: str) -> list[str]:
+        """Triggers leading from *state* into *dest* in one step."""
+        return [trig for trig in self._manual if any(t.dest == dest for t in self._table.get((state, trig), ()))]
+
+    # -- steps ---------------------------------------------------------------------
+
+    def open(
+        self,
+        ticket_id: str,
+        actor: Actor,
+        at: datetime,
+        *,
+        title: str,
+        fields: Mapping[str, Any] | None = None,
+        tags: Iterable[str] = (),
+        requester: str | None = None,
+        assignee: str | None = None,
+        participants: Iterable[str] = (),
+        comment: Comment | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> tuple[Ticket, Event]:
+        """The new ticket and its opening event (nothing is stored here)."""
+        lc = self.lifecycle
+        roles = self.roles_of(actor)
+        if not roles & lc.open_roles:
+            raise PermissionDenied("(new)", "open", actor.id, sorted(actor.roles), sorted(lc.open_roles))
+        if not isinstance(title, str) or not title.strip():
+            raise FieldError(None, "open", ["title"], "a ticket needs a non-empty title")
+        values = {name: spec.default for name, spec in lc.fields.items() if spec.default is not None}
+        values.update(self._coerce(None, "open", fields or {}))
+        values = {k: v for k, v in values.items() if v is not None}
+        missing = [name for name in self._required_in[lc.initial] if name not in values]
+        if missing:
+            raise FieldError(None, "open", missing, f"required to enter {lc.initial!r}")
+        tagset = self._check_tags(None, "open", tags)
+        requester = requester if requester is not None else actor.id
+        crowd = frozenset(participants)
+        people: dict[str, Any] = {"title": title, "requester": requester, "assignee": assignee, "participants": crowd}
+        event = Event(
+            ticket_id=ticket_id,
+            seq=1,
+            at=at,
+            actor=actor,
+            trigger="open",
+            source=None,
+            target=lc.initial,
+            field_changes={k: Change(None, v) for k, v in values.items()},
+            attribute_changes={k: Change(None, v) for k, v in people.items() if v},
+            tags_added=tagset,
+            comment=comment,
+            meta={"lifecycle_id": lc.id, **(meta or {})},
+        )
+        ticket = Ticket(
+            id=ticket_id,
+            lifecycle_id=lc.id,
+            state=lc.initial,
+            version=1,
+            created_at=at,
+            updated_at=at,
+            title=title,
+            fields=values,
+            tags=tagset,
+            requester=requester,
+            assignee=assignee,
+            participants=crowd,
+        )
+        return ticket, event
+
+    def apply(
+        self,
+        ticket: Ticket,
+        trigger: str,
+        actor: Actor,
+        at: datetime,
+        *,
+        comment: Comment | None = None,
+        fields: Mapping[str, Any] | None = None,
+        add_tags: Iterable[str] = (),
+        remove_tags: Iterable[str] = (),
+        attributes: Mapping[str, Any] | None = None,
+        meta: Mapping[str, Any] | None = None,
+        guards: GuardMap | None = None,
+    ) -> tuple[Ticket, Event, Transition | None]:
+        """The ticket after *trigger*, its event, and the transition taken.
+
+        The transition is ``None`` for a comment or update that moved nothing.
+        Pure: nothing is stored, and a refusal raises before anything exists.
+
+        Raises:
+            TicketClosed: the ticket is in an immutable state.
+            TransitionNotAllowed: unknown trigger, no transition from the
+                state, or its conditions (``when``, guards) do not hold.
+            PermissionDenied: the actor may not fire it.
+            FieldError: data missing (required fields, comment) or invalid.
+        """
+        lc = self.lifecycle
+        state = ticket.state
+        if lc.states[state].immutable:
+            raise TicketClosed(ticket.id, trigger, state)
+        guards = guards or {}
+        roles = self.roles_of(actor)
+        supplied = self._coerce(ticket.id, trigger, fields) if fields else {}
+        merged = {**ticket.fields, **supplied} if supplied else ticket.fields
+        chosen: Transition | None
+        if trigger == "comment":
+            self._check_builtin(ticket, trigger, actor, roles, lc.comment_roles)
+            if comment is None:
+                raise FieldError(ticket.id, trigger, ["comment"], "a comment step needs a comment")
+            chosen = self._react(ticket, "comment", actor, roles, merged, at, guards, comment=comment)
+        elif trigger == "update":
+            self._check_builtin(ticket, trigger, actor, roles, lc.update_roles)
+            chosen = self._react(ticket, "field_set", actor, roles, merged, at, guards, supplied=supplied)
+        else:
+            chosen = self._choose(ticket, trigger, actor, roles, merged, at, guards)
+        dest = state if chosen is None else chosen.dest
+        if chosen is not None:
+            if chosen.set_fields:
+                merged = {**merged, **chosen.set_fields}
+            if chosen.require_comment and comment is None:
+                raise FieldError(ticket.id, trigger, ["comment"], "this step needs a comment")
+            self._check_required(ticket, trigger, chosen, dest, merged, attributes)
+        elif dest != state:  # pragma: no cover - dest only changes with a transition
+            raise AssertionError(dest)
+        field_changes = _NO_CHANGES
+        if merged is not ticket.fields:
+            old = ticket.fields
+            field_changes = {}
+            for name, value in merged.items():
+                before = old.get(name)
+                if before != value:
+                    field_changes[name] = Change(before, value)
+            merged = {k: v for k, v in merged.items() if v is not None}
+        attribute_changes = self._attribute_changes(ticket, trigger, attributes) if attributes else _NO_CHANGES
+        added = self._check_tags(ticket.id, trigger, add_tags)
+        removed = frozenset(remove_tags)
+        if chosen is not None:
+            added = added | chosen.add_tags
+            removed = removed | chosen.remove_tags
+        tags_added = added - ticket.tags if added else _EMPTY
+        tags_removed = (removed & ticket.tags) - added if removed else _EMPTY
+        seq = ticket.version + 1
+        event = Event(
+            ticket.id,
+            seq,
+            at,
+            actor,
+            trigger if chosen is None else chosen.trigger,
+            state,
+            dest,
+            field_changes,
+            attribute_changes,
+            tags_added,
+            tags_removed,
+            comment,
+            meta or _NO_CHANGES,
+        )
+        new_attrs = {name: change.after for name, change in attribute_changes.items()}
+        new = Ticket(
+            ticket.id,
+            ticket.lifecycle_id,
+            dest,
+            seq,
+            ticket.created_at,
+            at,
+            new_attrs.get("title", ticket.title),
+            merged,
+            (ticket.tags - tags_removed) | tags_added if (tags_added or tags_removed) else ticket.tags,
+            new_attrs.get("requester", ticket.requester),
+            new_attrs.get("assignee", ticket.assignee),
+            new_attrs.get("participants", ticket.participants),
+        )
+        return new, event, chosen
+
+    # -- the checks ------------------------------------------------------------------
+
+    @staticmethod
+    def _may(t: Transition, ticket: Ticket, actor: Actor, roles: frozenset[str]) -> bool:
+        if roles & t.roles:
+            return True
+        who = t.who
+        if not who:
+            return False
+        return (
+            ("assignee" in who and actor.id == ticket.assignee)
+            or ("requester" in who and actor.id == ticket.requester)
+            or ("participant" in who and actor.id in ticket.participants)
+        )
+
+    @staticmethod
+    def _failed_condition(
+        t: Transition, ticket: Ticket, actor: Actor, fields: Mapping[str, Any], at: datetime, guards: GuardMap
+    ) -> str | None:
+        for name, expected in t.when.items():
+            value = fields.get(name)
+            if isinstance(expected, tuple) and not isinstance(value, tuple):
+                if value not in expected:
+                    return f"field {name!r} is {value!r}, needs one of {list(expected)}"
+            elif value != expected:
+                return f"field {name!r} is {value!r}, needs {expected!r}"
+        if t.guards:
+            context = GuardContext(ticket, actor, t.trigger, fields, at)
+            for name in t.guards:
+                guard = guards.get(name)
+                if guard is None:
+                    return f"guard {name!r} is not registered"
+                if not guard(context):
+                    return f"guard {name!r} refused"
+        return None
+
+    def _holds(
+        self, t: Transition, ticket: Ticket, actor: Actor, fields: Mapping[str, Any], at: datetime, guards: GuardMap
+    ) -> bool:
+        if not t.when and not t.guards:
+            return True
+        return self._failed_condition(t, ticket, actor, fields, at, guards) is None
+
+    def _choose(
+        self,
+        ticket: Ticket,
+        trigger: str,
+        actor: Actor,
+        roles: frozenset[str],
+        fields: Mapping[str, Any],
+        at: datetime,
+        guards: GuardMap,
+    ) -> Transition:
+        candidates = self._table.get((ticket.state, trigger))
+        if not candidates:
+            if trigger not in self._manual:
+                known = ", ".join(self.lifecycle.triggers)
+                reason = f"unknown trigger; this lifecycle has: {known}"
+            else:
+                leaving = [trig for trig in self._manual if (ticket.state, trig) in self._table]
+                reason = f"no transition leaves this state by it; from here: {', '.join(leaving) or 'none'}"
+            raise TransitionNotAllowed(ticket.id, trigger, ticket.state, reason)
+        permitted = [t for t in candidates if self._may(t, ticket, actor, roles)]
+        if not permitted:
+            who: set[str] = set()
+            for t in candidates:
+                who |= t.roles | t.who
+            raise PermissionDenied(ticket.id, trigger, actor.id, sorted(actor.roles), sorted(who))
+        reasons = []
+        for t in permitted:
+            failed = self._failed_condition(t, ticket, actor, fields, at, guards)
+            if failed is None:
+                return t
+            reasons.append(f"{t.path}: {failed}")
+        raise TransitionNotAllowed(ticket.id, trigger, ticket.state, "; ".join(reasons))
+
+    def _react(
+        self,
+        ticket: Ticket,
+        event: str,
+        actor: Actor,
+        roles: frozenset[str],
+        fields: Mapping[str, Any],
+        at: datetime,
+        guards: GuardMap,
+        *,
+        comment: Comment | None = None,
+        supplied: Mapping[str, Any] | None = None,
+    ) -> Transition | None:
+        for t in self._reactions.get((ticket.state, event), ()):
+            on = t.on
+            assert on is not None  # noqa: S101 - reactions always have `on`
+            if comment is not None and on.visibility is not None and comment.visibility != on.visibility:
+                continue
+            if supplied is not None and not (
+                on.field in supplied
+                and supplied[on.field] is not None
+                and supplied[on.field] != ticket.fields.get(on.field)
+            ):
+                continue
+            if not self._may(t, ticket, actor, roles) or not self._holds(t, ticket, actor, fields, at, guards):
+                continue
+            if self._missing(t, t.dest, {**fields, **t.set_fields}, ticket, None):
+                continue  # a reaction whose data rules fail is not taken; the plain step still is
+            if t.require_comment and comment is None:
+                continue
+            return t
+        return None
+
+    def _check_builtin(
+        self, ticket: Ticket, trigger: str, actor: Actor, roles: frozenset[str], allowed: frozenset[str]
+    ) -> None:
+        if not roles & allowed:
+            raise PermissionDenied(ticket.id, trigger, actor.id, sorted(actor.roles), sorted(allowed))
+
+    def _missing(
+        self,
+        t: Transition,
+        dest: str,
+        fields: Mapping[str, Any],
+        ticket: Ticket,
+        attributes: Mapping[str, Any] | None,
+    ) -> list[str]:
+        missing = [name for name in self._required_in[dest] if fields.get(name) is None]
+        for name in t.require:
+            if name in ("assignee", "requester"):
+                value = (attributes or {}).get(name, getattr(ticket, name))
+            else:
+                value = fields.get(name)
+            if value is None and name not in missing:
+                missing.append(name)
+        return missing
+
+    def _check_required(
+        self,
+        ticket: Ticket,
+        trigger: str,
+        t: Transition,
+        dest: str,
+        fields: Mapping[str, Any],
+        attributes: Mapping[str, Any] | None,
+    ) -> None:
+        missing = self._missing(t, dest, fields, ticket, attributes)
+        if missing:
+            raise FieldError(ticket.id, trigger, missing, f"required by {t.path} (into {dest!r})")
+
+    def _coerce(self, ticket_id: str | None, trigger: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        specs = self.lifecycle.fields
+        result = {}
+        for name, value in fields.items():
+            spec = specs.get(name)
+            if spec is None:
+                raise FieldError(ticket_id, trigger, [name], f"unknown field; declared: {', '.join(specs) or 'none'}")
+            try:
+                result[name] = spec.coerce(value)
+            except ValueError as exc:
+                raise FieldError(ticket_id, trigger, [name], str(exc)) from exc
+        return result
+
+    def _check_tags(self, ticket_id: str | None, trigger: str, tags: Iterable[str]) -> frozenset[str]:
+        tagset = frozenset(tags)
+        if not tagset:
+            return _EMPTY
+        bad = [t for t in tagset if not isinstance(t, str) or not t or not self.lifecycle.tag_allowed(t)]
+        if bad:
+            raise FieldError(ticket_id, trigger, [str(b) for b in bad], "tag not allowed by the lifecycle's `tags`")
+        return tagset
+
+    @staticmethod
+    def _attribute_changes(ticket: Ticket, trigger: str, attributes: Mapping[str, Any]) -> dict[str, Change]:
+        changes = {}
+        for name, value in attributes.items():
+            if value is UNSET:
+                continue
+            if name == "title":
+                if not isinstance(value, str) or not value.strip():
+                    raise FieldError(ticket.id, trigger, ["title"], "the title must be a non-empty string")
+            elif name in ("assignee", "requester"):
+                if value is not None and not isinstance(value, str):
+                    raise FieldError(ticket.id, trigger, [name], "expected an actor id or None")
+            elif name == "participants":
+                if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                    raise FieldError(ticket.id, trigger, [name], "expected a collection of actor ids")
+                value = frozenset(value)
+            else:
+                raise FieldError(ticket.id, trigger, [name], "not a ticket attribute")
+            before = getattr(ticket, name)
+            if before != value:
+                changes[name] = Change(before, value)
+        return changes

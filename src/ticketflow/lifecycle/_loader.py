@@ -1,0 +1,550 @@
+"""Loading a lifecycle in stages.
+
+1. safe parse (TOML, JSON, or YAML with the ``yaml`` extra) — syntax errors
+   carry their line;
+2. shape (:mod:`._shape`) — unknown or missing keys, wrong kinds;
+3. the attrs definition — durations, field values, role names;
+4. structure — unknown states/roles/fields/guards, unreachable states,
+   non-terminal dead ends, ambiguous triggers, timers that cannot fire;
+5. the compiled engine.
+
+Every problem is an :class:`~ticketflow.errors.InvalidLifecycle` naming the
+source, the path inside the document and what to do.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from ticketflow.errors import InvalidLifecycle
+from ticketflow.lifecycle._definition import (
+    BUILTIN_ROLES,
+    BUILTIN_TRIGGERS,
+    FieldSpec,
+    Lifecycle,
+    OnEvent,
+    State,
+    TimedRule,
+    Transition,
+    tag_allowed,
+)
+from ticketflow.lifecycle._engine import Engine
+from ticketflow.lifecycle._shape import LIFECYCLE, ShapeError, check_shape
+
+__all__ = ["extend_document", "load_lifecycle", "loads_lifecycle", "parse_duration"]
+
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_FORMATS = {".toml": "toml", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
+_UNITS = {
+    "w": timedelta(weeks=1),
+    "d": timedelta(days=1),
+    "h": timedelta(hours=1),
+    "m": timedelta(minutes=1),
+    "s": timedelta(seconds=1),
+}
+_UNIT_WORDS = {
+    "week": "w",
+    "weeks": "w",
+    "day": "d",
+    "days": "d",
+    "hour": "h",
+    "hours": "h",
+    "min": "m",
+    "mins": "m",
+    "minute": "m",
+    "minutes": "m",
+    "sec": "s",
+    "secs": "s",
+    "second": "s",
+    "seconds": "s",
+    "business day": "bd",
+    "business days": "bd",
+}
+_TOKEN = re.compile(r"(\d+)\s*(business days?|[a-z]+)")
+_ISO = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
+
+def parse_duration(text: str) -> tuple[timedelta, int]:
+    """Parse ``24h``, ``5d``, ``1d 12h``, ``90 minutes``, ``2bd``, ``PT24H``.
+
+    Returns the wall/business duration and a number of business days (``bd``);
+    a duration mixes the two only as ``Nbd`` alone. Raises ``ValueError``.
+    """
+    cleaned = text.strip()
+    iso = _ISO.match(cleaned.upper())
+    if iso and any(iso.groups()):
+        weeks, days, hours, minutes, seconds = (int(g or 0) for g in iso.groups())
+        total = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    else:
+        lowered = cleaned.lower()
+        pos, total, business_days = 0, timedelta(0), 0
+        for match in _TOKEN.finditer(lowered):
+            if lowered[pos : match.start()].strip(" ,"):
+                break
+            unit = _UNIT_WORDS.get(match.group(2), match.group(2))
+            if unit == "bd":
+                business_days += int(match.group(1))
+            elif unit in _UNITS:
+                total += int(match.group(1)) * _UNITS[unit]
+            else:
+                raise ValueError(f"unknown unit {match.group(2)!r} in duration {text!r}; use w, d, h, m, s or bd")
+            pos = match.end()
+        if pos == 0 or lowered[pos:].strip():
+            raise ValueError(f"cannot read duration {text!r}; write e.g. '24h', '5d', '1d12h', '2bd' or 'PT24H'")
+        if business_days:
+            if total:
+                raise ValueError(f"duration {text!r} mixes business days with hours; use one or the other")
+            return timedelta(0), business_days
+    if total <= timedelta(0):
+        raise ValueError(f"duration {text!r} must be positive")
+    return total, 0
+
+
+# -- stage 1: parse ---------------------------------------------------------------
+
+
+def _parse(text: str, fmt: str, source: str) -> Any:
+    if fmt == "toml":
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidLifecycle(source, "", f"TOML syntax error: {exc}") from exc
+    if fmt == "json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidLifecycle(
+                source, "", f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from exc
+    if fmt == "yaml":
+        try:
+            import yaml
+        except ImportError as exc:
+            raise InvalidLifecycle(source, "", "YAML needs the extra: pip install 'ticketflow[yaml]'") from exc
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            raise InvalidLifecycle(source, "", f"YAML syntax error{where}: {exc}") from exc
+    raise InvalidLifecycle(source, "", f"unknown format {fmt!r}; use toml, json or yaml")
+
+
+def loads_lifecycle(
+    text: str, fmt: str = "toml", *, source: str = "<string>", guards: Iterable[str] | None = None
+) -> Lifecycle:
+    """Load a lifecycle from *text* in format *fmt* (``toml``, ``json``, ``yaml``)."""
+    return load_lifecycle(_parse(text, fmt, source), source=source, guards=guards)
+
+
+def load_lifecycle(
+    definition: str | Path | Mapping[str, Any],
+    *,
+    source: str | None = None,
+    guards: Iterable[str] | None = None,
+) -> Lifecycle:
+    """Load, validate and compile a lifecycle.
+
+    Args:
+        definition: a path to a ``.toml``, ``.json``, ``.yaml``/``.yml`` file,
+            or an already parsed mapping.
+        source: the name used in error messages (default: the path, or
+            ``"<dict>"``).
+        guards: when given, the guard names the application registers; a
+            transition naming another guard is an error. A
+            :class:`~ticketflow.Workflow` checks this against its registry.
+
+    Raises:
+        InvalidLifecycle: with the source, the path inside it and the problem.
+    """
+    if isinstance(definition, str | Path):
+        path = Path(definition)
+        name = source or str(path)
+        fmt = _FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise InvalidLifecycle(name, "", f"cannot tell the format of {path.name!r}; use .toml, .json or .yaml")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidLifecycle(name, "", f"cannot read the file: {exc.strerror or exc}") from exc
+        document: Any = _parse(text, fmt, name)
+    else:
+        name = source or "<dict>"
+        document = definition
+    try:
+        checked = check_shape(LIFECYCLE, document)
+    except ShapeError as exc:
+        raise InvalidLifecycle(name, exc.path, exc.problem) from exc
+    return _Builder(checked, name, None if guards is None else frozenset(guards)).build()
+
+
+# -- stages 3 to 5: definition, structure, engine ---------------------------------
+
+
+class _Builder:
+    def __init__(self, doc: dict[str, Any], source: str, guards: frozenset[str] | None) -> None:
+        self.doc = doc
+        self.source = source
+        self.guards = guards
+
+    def fail(self, path: str, problem: str) -> InvalidLifecycle:
+        return InvalidLifecycle(self.source, path, problem)
+
+    def build(self) -> Lifecycle:
+        doc = self.doc
+        if not _ID.match(doc["id"]):
+            raise self.fail("id", f"{doc['id']!r} is not a valid id; use letters, digits, '_' and '-'")
+        self.states = self._states()
+        if doc["initial"] not in self.states:
+            raise self.fail("initial", self._unknown("state", doc["initial"], self.states))
+        self.roles, self.inherits = self._roles()
+        self.fields = self._fields()
+        self.tags = frozenset(doc.get("tags", ()))
+        transitions = tuple(self._transition(i, t) for i, t in enumerate(doc["transitions"]))
+        self._check_graph(transitions)
+        timers = self._timers(transitions)
+        lifecycle = Lifecycle(
+            id=doc["id"],
+            name=doc.get("name", doc["id"]),
+            description=doc.get("description", ""),
+            version=doc.get("version", 1),
+            initial=doc["initial"],
+            states=self.states,
+            transitions=transitions,
+            fields=self.fields,
+            roles=self.roles,
+            role_inherits=self.inherits,
+            tags=self.tags,
+            timers=timers,
+            open_roles=self._role_list("open_roles", self.roles),
+            comment_roles=self._role_list("comment_roles", self.roles - {"system"}),
+            update_roles=self._role_list("update_roles", frozenset({"agent", "system"})),
+            source=self.source,
+            document=doc,
+        )
+        try:
+            engine = Engine(lifecycle)
+        except Exception as exc:
+            raise self.fail("", f"the engine could not compile it: {exc}") from exc
+        object.__setattr__(lifecycle, "_engine", engine)
+        return lifecycle
+
+    @staticmethod
+    def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
+        return f"unknown {kind} {name!r}; known: {', '.join(sorted(known)) or 'none'}"
+
+    def _states(self) -> dict[str, State]:
+        states: dict[str, State] = {}
+        if not self.doc["states"]:
+            raise self.fail("states", "a lifecycle needs at least one state")
+        for sid, spec in self.doc["states"].items():
+            if not _ID.match(sid) or sid == "*":
+                raise self.fail(f"states.{sid}", "a state id uses letters, digits, '_' and '-'")
+            immutable = spec.get("immutable", False)
+            states[sid] = State(
+                id=sid,
+                group=spec.get("group"),
+                terminal=spec.get("terminal", False) or immutable,
+                immutable=immutable,
+                description=spec.get("description", ""),
+            )
+        return states
+
+    def _roles(self) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+        declared = self.doc.get("roles", {})
+        roles = BUILTIN_ROLES | frozenset(declared)
+        inherits: dict[str, frozenset[str]] = {"admin": frozenset({"agent"})}
+        for role, parents in declared.items():
+            for i, parent in enumerate(parents):
+                if parent not in roles:
+                    raise self.fail(f"roles.{role}[{i}]", self._unknown("role", parent, roles))
+            inherits[role] = frozenset(parents)
+        return roles, inherits
+
+    def _role_list(self, key: str, default: frozenset[str]) -> frozenset[str]:
+        if key not in self.doc:
+            return default
+        return self._check_roles(key, self.doc[key])
+
+    def _check_roles(self, path: str, names: Iterable[str]) -> frozenset[str]:
+        names = list(names)
+        for i, role in enumerate(names):
+            if role not in self.roles:
+                raise self.fail(f"{path}[{i}]", self._unknown("role", role, self.roles))
+        return frozenset(names)
+
+    def _fields(self) -> dict[str, FieldSpec]:
+        fields: dict[str, FieldSpec] = {}
+        for name, spec in self.doc.get("fields", {}).items():
+            path = f"fields.{name}"
+            choices = tuple(spec.get("choices", ()))
+            if spec["type"] == "choice" and not choices:
+                raise self.fail(f"{path}.choices", "a choice field needs a non-empty list of choices")
+            if choices and spec["type"] != "choice":
+                raise self.fail(f"{path}.choices", "only a field of type 'choice' takes choices")
+            for i, state in enumerate(spec.get("required_in", ())):
+                if state not in self.states:
+                    raise self.fail(f"{path}.required_in[{i}]", self._unknown("state", state, self.states))
+            field = FieldSpec(
+                name=name,
+                type=spec["type"],
+                choices=choices,
+                required_in=frozenset(spec.get("required_in", ())),
+                internal=spec.get("internal", False),
+                description=spec.get("description", ""),
+            )
+            default = self._value(f"{path}.default", field, spec.get("default"))
+            fields[name] = FieldSpec(
+                name=name,
+                type=field.type,
+                choices=field.choices,
+                required_in=field.required_in,
+                default=default,
+                internal=field.internal,
+                description=field.description,
+            )
+        return fields
+
+    def _value(self, path: str, field: FieldSpec, value: Any) -> Any:
+        try:
+            return field.coerce(value)
+        except ValueError as exc:
+            raise self.fail(path, f"field {field.name!r}: {exc}") from exc
+
+    def _field_values(self, path: str, values: Mapping[str, Any], *, allow_lists: bool = False) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in self.fields:
+                raise self.fail(f"{path}.{name}", self._unknown("field", name, self.fields))
+            field = self.fields[name]
+            if allow_lists and isinstance(value, list) and field.type != "list":
+                result[name] = tuple(self._value(f"{path}.{name}[{i}]", field, v) for i, v in enumerate(value))
+            else:
+                result[name] = self._value(f"{path}.{name}", field, value)
+        return result
+
+    def _tags(self, path: str, tags: Iterable[str]) -> frozenset[str]:
+        tags = list(tags)
+        for i, tag in enumerate(tags):
+            if not tag_allowed(self.tags, tag):
+                raise self.fail(f"{path}[{i}]", f"tag {tag!r} is not in the lifecycle's `tags`")
+        return frozenset(tags)
+
+    def _guards(self, path: str, names: list[str]) -> tuple[str, ...]:
+        if self.guards is not None:
+            for i, name in enumerate(names):
+                if name not in self.guards:
+                    raise self.fail(f"{path}[{i}]", self._unknown("guard", name, self.guards) + "; register it")
+        return tuple(names)
+
+    def _transition(self, index: int, spec: dict[str, Any]) -> Transition:
+        path = f"transitions[{index}]"
+        trigger = spec["trigger"]
+        if not _ID.match(trigger) or trigger in (*BUILTIN_TRIGGERS, "open"):
+            raise self.fail(f"{path}.trigger", f"{trigger!r} is reserved or not a valid name; pick another")
+        sources: list[str] = []
+        for i, source in enumerate(spec["source"]):
+            if source == "*":
+                sources.extend(s for s, st in self.states.items() if not st.terminal and s not in sources)
+            elif source not in self.states:
+                raise self.fail(f"{path}.source[{i}]", self._unknown("state", source, self.states))
+            elif self.states[source].terminal:
+                raise self.fail(
+                    f"{path}.source[{i}]",
+                    f"state {source!r} is terminal: no transition may leave it; drop `terminal` or this source",
+                )
+            elif source not in sources:
+                sources.append(source)
+        if not sources:
+            raise self.fail(f"{path}.source", "no source state")
+        if spec["dest"] not in self.states:
+            raise self.fail(f"{path}.dest", self._unknown("state", spec["dest"], self.states))
+        for i, name in enumerate(spec.get("require", ())):
+            if name not in self.fields and name not in ("assignee", "requester"):
+                raise self.fail(f"{path}.require[{i}]", self._unknown("field", name, self.fields))
+        on = None
+        if "on" in spec:
+            on_spec = spec["on"]
+            if on_spec["event"] == "field_set":
+                if "field" not in on_spec:
+                    raise self.fail(f"{path}.on.field", "an `on = field_set` transition needs the field it watches")
+                if on_spec["field"] not in self.fields:
+                    raise self.fail(f"{path}.on.field", self._unknown("field", on_spec["field"], self.fields))
+            elif "field" in on_spec:
+                raise self.fail(f"{path}.on.field", "only `event = field_set` takes a field")
+            on = OnEvent(
+                event=on_spec["event"],
+                visibility=on_spec.get("visibility"),
+                field=on_spec.get("field"),
+            )
+        if "who" in spec:
+            default_roles: Iterable[str] = []
+        else:
+            default_roles = self.roles if "on" in spec else ["agent"]
+        return Transition(
+            index=index,
+            trigger=trigger,
+            sources=tuple(sources),
+            dest=spec["dest"],
+            roles=self._check_roles(f"{path}.roles", spec.get("roles", default_roles)),
+            who=frozenset(spec.get("who", ())),
+            guards=self._guards(f"{path}.guards", spec.get("guards", [])),
+            actions=tuple(spec.get("actions", ())),
+            require=tuple(spec.get("require", ())),
+            require_comment=spec.get("require_comment", False),
+            when=self._field_values(f"{path}.when", spec.get("when", {}), allow_lists=True),
+            set_fields=self._field_values(f"{path}.set_fields", spec.get("set_fields", {})),
+            add_tags=self._tags(f"{path}.add_tags", spec.get("add_tags", ())),
+            remove_tags=self._tags(f"{path}.remove_tags", spec.get("remove_tags", ())),
+            on=on,
+            description=spec.get("description", ""),
+        )
+
+    def _check_graph(self, transitions: tuple[Transition, ...]) -> None:
+        seen: dict[tuple[Any, ...], Transition] = {}
+        for t in transitions:
+            kind = ("on", t.on) if t.on is not None else ("trigger", t.trigger)
+            conditions = (tuple(sorted(t.when.items())), frozenset(t.guards))
+            for source in t.sources:
+                key = (*kind, source, conditions)
+                if key in seen:
+                    first = seen[key]
+                    raise self.fail(
+                        f"{t.path}.source",
+                        f"ambiguous: {first.path} already takes {t.trigger!r} from {source!r} under the same "
+                        "conditions; tell them apart with `when` or `guards`, or remove one",
+                    )
+                seen[key] = t
+        outgoing: dict[str, set[str]] = {sid: set() for sid in self.states}
+        for t in transitions:
+            for source in t.sources:
+                outgoing[source].add(t.dest)
+        reached = {self.doc["initial"]}
+        todo = [self.doc["initial"]]
+        while todo:
+            for dest in outgoing[todo.pop()]:
+                if dest not in reached:
+                    reached.add(dest)
+                    todo.append(dest)
+        for sid, state in self.states.items():
+            if sid not in reached:
+                raise self.fail(
+                    f"states.{sid}",
+                    f"unreachable from the initial state {self.doc['initial']!r}; "
+                    "add a transition into it or remove it",
+                )
+            if not state.terminal and not outgoing[sid]:
+                raise self.fail(
+                    f"states.{sid}",
+                    "dead end: no transition leaves it; mark it `terminal = true` or add a transition out",
+                )
+
+    def _timers(self, transitions: tuple[Transition, ...]) -> tuple[TimedRule, ...]:
+        timers: list[TimedRule] = []
+        ids: set[str] = set()
+        for index, spec in enumerate(self.doc.get("timers", ())):
+            path = f"timers[{index}]"
+            if spec["id"] in ids:
+                raise self.fail(f"{path}.id", f"duplicate timer id {spec['id']!r}")
+            ids.add(spec["id"])
+            for i, state in enumerate(spec["state"]):
+                if state not in self.states:
+                    raise self.fail(f"{path}.state[{i}]", self._unknown("state", state, self.states))
+            try:
+                after, business_days = parse_duration(spec["after"])
+            except ValueError as exc:
+                raise self.fail(f"{path}.after", str(exc)) from exc
+            clock = spec.get("clock", "business" if business_days else "wall")
+            if business_days and clock != "business":
+                raise self.fail(f"{path}.clock", "business days (`bd`) count in business time; set clock = 'business'")
+            since = spec.get("since", "state_entered")
+            if since.startswith("field:"):
+                if since[6:] not in self.fields:
+                    raise self.fail(f"{path}.since", self._unknown("field", since[6:], self.fields))
+            elif since not in ("state_entered", "last_requester_comment", "last_agent_comment"):
+                raise self.fail(
+                    f"{path}.since",
+                    f"unknown start {since!r}; use state_entered, last_requester_comment, "
+                    "last_agent_comment or field:<name>",
+                )
+            fire = spec.get("fire")
+            if fire is not None:
+                for state in spec["state"]:
+                    if not any(
+                        t.trigger == fire and t.on is None and state in t.sources and "system" in t.roles
+                        for t in transitions
+                    ):
+                        raise self.fail(
+                            f"{path}.fire",
+                            f"no transition {fire!r} leaves {state!r} that role 'system' may fire; "
+                            "add one or add 'system' to its roles",
+                        )
+            if not (
+                fire or spec.get("notify") or spec.get("set_fields") or spec.get("add_tags") or spec.get("remove_tags")
+            ):
+                raise self.fail(
+                    path, "the rule does nothing; give it fire, notify, set_fields, add_tags or remove_tags"
+                )
+            timers.append(
+                TimedRule(
+                    id=spec["id"],
+                    states=tuple(spec["state"]),
+                    after=after,
+                    business_days=business_days,
+                    clock=clock,
+                    since=since,
+                    fire=fire,
+                    set_fields=self._field_values(f"{path}.set_fields", spec.get("set_fields", {})),
+                    add_tags=self._tags(f"{path}.add_tags", spec.get("add_tags", ())),
+                    remove_tags=self._tags(f"{path}.remove_tags", spec.get("remove_tags", ())),
+                    notify=tuple(spec.get("notify", ())),
+                    description=spec.get("description", ""),
+                )
+            )
+        return tuple(timers)
+
+
+# -- extend ----------------------------------------------------------------------
+
+
+def extend_document(base: Mapping[str, Any], changes: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Merge *changes* into a copy of the checked document *base* (see Lifecycle.extend)."""
+    doc: dict[str, Any] = copy.deepcopy(dict(base))
+    changes = dict(changes)
+    for key, path in (("remove_states", "states"), ("remove_timers", "timers"), ("remove_transitions", "transitions")):
+        names = changes.pop(key, [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise InvalidLifecycle(source, key, "expected a list of names")
+        if path == "states":
+            for name in names:
+                if name not in doc["states"]:
+                    raise InvalidLifecycle(source, key, f"unknown state {name!r}")
+                del doc["states"][name]
+        elif path == "timers":
+            doc["timers"] = [t for t in doc.get("timers", []) if t["id"] not in names]
+        else:
+            doc["transitions"] = [t for t in doc["transitions"] if t["trigger"] not in names]
+    for key, value in changes.items():
+        if key in ("states", "fields", "roles") and isinstance(value, Mapping):
+            merged = dict(doc.get(key, {}))
+            for name, spec in value.items():
+                if isinstance(spec, Mapping) and isinstance(merged.get(name), Mapping):
+                    merged[name] = {**merged[name], **spec}
+                else:
+                    merged[name] = spec
+            doc[key] = merged
+        elif key == "timers" and isinstance(value, list):
+            replaced = {t.get("id") for t in value if isinstance(t, Mapping)}
+            doc["timers"] = [t for t in doc.get("timers", []) if t["id"] not in replaced] + list(value)
+        elif key == "transitions" and isinstance(value, list):
+            doc["transitions"] = doc["transitions"] + list(value)
+        else:
+            doc[key] = value
+    return doc

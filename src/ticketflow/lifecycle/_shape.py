@@ -1,0 +1,267 @@
+"""Stage 2 of loading: the shape of a lifecycle document.
+
+The shape is written once, as data (:data:`LIFECYCLE`), and serves three
+purposes: checking a parsed document with errors that carry the path inside it
+(``transitions[3].dest``), normalising short forms (a single source string
+becomes a list), and exporting a JSON Schema for editors and the docs.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["LIFECYCLE", "ShapeError", "check_shape", "json_schema"]
+
+
+class ShapeError(Exception):
+    """A shape problem at *path*; the loader turns it into InvalidLifecycle."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+@attrs.frozen
+class Scalar:
+    """A leaf: one of the JSON scalar kinds."""
+
+    kind: str  # "string", "integer", "number", "boolean", "any"
+    doc: str = ""
+    choices: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class ListOf:
+    """A list of items; ``single`` lets a lone item stand for a one-item list."""
+
+    item: Node
+    doc: str = ""
+    single: bool = False
+
+
+@attrs.frozen
+class Table:
+    """A mapping with known keys (``keys``) or free keys of one kind (``values``)."""
+
+    keys: Mapping[str, tuple[Node, bool]] = attrs.field(factory=dict)
+    values: Node | None = None
+    doc: str = ""
+
+
+Node = Scalar | ListOf | Table
+
+STRING = Scalar("string")
+NAMES = ListOf(STRING, single=True)
+
+
+def _opt(node: Node) -> tuple[Node, bool]:
+    return (node, False)
+
+
+def _req(node: Node) -> tuple[Node, bool]:
+    return (node, True)
+
+
+_CHANGES = {
+    "set_fields": _opt(Table(values=Scalar("any"), doc="field values set on the way (null unsets)")),
+    "add_tags": _opt(ListOf(STRING, "tags added on the way", single=True)),
+    "remove_tags": _opt(ListOf(STRING, "tags removed on the way", single=True)),
+}
+
+TRANSITION = Table(
+    keys={
+        "trigger": _req(Scalar("string", "the trigger name fired by users (or recorded for `on` reactions)")),
+        "source": _req(ListOf(STRING, "state id(s) it leaves from; `*` means every non-terminal state", single=True)),
+        "dest": _req(Scalar("string", "the state it enters")),
+        "roles": _opt(
+            ListOf(
+                STRING,
+                "roles that may fire it (default: agent, or everyone for `on` reactions; admin inherits agent)",
+                single=True,
+            )
+        ),
+        "who": _opt(
+            ListOf(
+                Scalar("string", choices=("assignee", "requester", "participant")),
+                "people related to the ticket who may fire it, besides `roles`",
+                single=True,
+            )
+        ),
+        "guards": _opt(ListOf(STRING, "guard names from the application's registry", single=True)),
+        "actions": _opt(ListOf(STRING, "action names run after the change is saved", single=True)),
+        "require": _opt(ListOf(STRING, "fields that must be set once the step is applied", single=True)),
+        "require_comment": _opt(Scalar("boolean", "the step must carry a comment")),
+        "when": _opt(Table(values=Scalar("any"), doc="field equals value (a list means any of)")),
+        "on": _opt(
+            Table(
+                keys={
+                    "event": _req(
+                        Scalar("string", "what moves the ticket by itself", choices=("comment", "field_set"))
+                    ),
+                    "visibility": _opt(Scalar("string", choices=("public", "internal"))),
+                    "field": _opt(Scalar("string", "the field whose setting moves the ticket")),
+                },
+                doc="event-driven: taken when a comment is posted or a field set by someone `roles`/`who` allows",
+            )
+        ),
+        "description": _opt(STRING),
+        **_CHANGES,
+    },
+    doc="one transition",
+)
+
+STATE = Table(
+    keys={
+        "group": _opt(Scalar("string", "category such as open / in_progress / closed")),
+        "terminal": _opt(Scalar("boolean", "the lifecycle ends here: no transitions leave it")),
+        "immutable": _opt(
+            Scalar("boolean", "nothing about the ticket may change after entering it (implies terminal)")
+        ),
+        "description": _opt(STRING),
+    },
+    doc="one state",
+)
+
+FIELD = Table(
+    keys={
+        "type": _req(
+            Scalar(
+                "string",
+                "value kind",
+                choices=("string", "text", "int", "float", "bool", "choice", "date", "datetime", "actor", "list"),
+            )
+        ),
+        "choices": _opt(ListOf(STRING, "allowed values of a choice field")),
+        "required_in": _opt(ListOf(STRING, "states that cannot be entered while the field is unset", single=True)),
+        "default": _opt(Scalar("any", "value given when a ticket is opened without it")),
+        "internal": _opt(Scalar("boolean", "hidden from requesters")),
+        "description": _opt(STRING),
+    },
+    doc="one field",
+)
+
+TIMER = Table(
+    keys={
+        "id": _req(Scalar("string", "unique rule id, recorded on the events it causes")),
+        "state": _req(ListOf(STRING, "state(s) the rule watches", single=True)),
+        "after": _req(Scalar("string", "duration: `24h`, `5d`, `1d12h`, `90m`, `2bd` (business days), `PT24H`")),
+        "clock": _opt(Scalar("string", "`wall` (default) or `business` time", choices=("wall", "business"))),
+        "since": _opt(
+            Scalar(
+                "string",
+                "`state_entered` (default), `last_requester_comment`, `last_agent_comment` or `field:<name>`",
+            )
+        ),
+        "fire": _opt(Scalar("string", "trigger fired as the `system` actor")),
+        "notify": _opt(ListOf(STRING, "notifier names", single=True)),
+        "description": _opt(STRING),
+        **_CHANGES,
+    },
+    doc="a timed rule",
+)
+
+LIFECYCLE = Table(
+    keys={
+        "id": _req(Scalar("string", "lifecycle id (letters, digits, `_`, `-`)")),
+        "name": _opt(STRING),
+        "description": _opt(STRING),
+        "version": _opt(Scalar("integer", "your own revision number")),
+        "initial": _req(Scalar("string", "the state a new ticket starts in")),
+        "roles": _opt(
+            Table(
+                values=ListOf(STRING, single=True),
+                doc="extra roles, each with the roles it inherits (admin inherits agent by default)",
+            )
+        ),
+        "open_roles": _opt(ListOf(STRING, "roles that may open tickets (default: all)", single=True)),
+        "comment_roles": _opt(ListOf(STRING, "roles that may comment (default: all but system)", single=True)),
+        "update_roles": _opt(
+            ListOf(STRING, "roles that may update fields and tags (default: agent, system)", single=True)
+        ),
+        "tags": _opt(ListOf(STRING, "the allowed tags; `prefix:*` allows a family; empty means free tags")),
+        "states": _req(Table(values=STATE, doc="states by id, in display order")),
+        "fields": _opt(Table(values=FIELD, doc="field schema by name")),
+        "transitions": _req(ListOf(TRANSITION, "the transitions")),
+        "timers": _opt(ListOf(TIMER, "timed rules (executed by the automation sweeper)")),
+    },
+    doc="a ticket lifecycle",
+)
+
+_PY_KINDS: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "any": lambda v: True,
+}
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def check_shape(node: Node, value: Any, path: str = "") -> Any:
+    """Check *value* against *node*; return it normalised, or raise ShapeError."""
+    if isinstance(node, Scalar):
+        if not _PY_KINDS[node.kind](value):
+            raise ShapeError(path, f"expected a {node.kind}, got {type(value).__name__} {value!r}")
+        if node.choices and value not in node.choices:
+            raise ShapeError(path, f"{value!r} is not one of {', '.join(node.choices)}")
+        return value
+    if isinstance(node, ListOf):
+        if node.single and not isinstance(value, list | tuple):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            raise ShapeError(path, f"expected a list, got {type(value).__name__} {value!r}")
+        return [check_shape(node.item, item, _join(path, i)) for i, item in enumerate(value)]
+    if not isinstance(value, Mapping):
+        raise ShapeError(path, f"expected a table, got {type(value).__name__} {value!r}")
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise ShapeError(path, f"keys must be strings, got {key!r}")
+        if key in node.keys:
+            result[key] = check_shape(node.keys[key][0], item, _join(path, key))
+        elif node.values is not None:
+            result[key] = check_shape(node.values, item, _join(path, key))
+        else:
+            close = difflib.get_close_matches(key, list(node.keys), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(node.keys)}"
+            raise ShapeError(_join(path, key), f"unknown key{hint}")
+    for key, (_, required) in node.keys.items():
+        if required and key not in result:
+            raise ShapeError(_join(path, key), "required key is missing")
+    return result
+
+
+def json_schema(node: Node = LIFECYCLE) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) equivalent of *node*."""
+    schema: dict[str, Any]
+    if isinstance(node, Scalar):
+        schema = {} if node.kind == "any" else {"type": node.kind}
+        if node.choices:
+            schema["enum"] = list(node.choices)
+    elif isinstance(node, ListOf):
+        schema = {"type": "array", "items": json_schema(node.item)}
+        if node.single:
+            schema = {"anyOf": [json_schema(node.item), schema]}
+    else:
+        schema = {"type": "object"}
+        if node.keys:
+            schema["properties"] = {k: json_schema(n) for k, (n, _) in node.keys.items()}
+            required = [k for k, (_, r) in node.keys.items() if r]
+            if required:
+                schema["required"] = required
+        schema["additionalProperties"] = json_schema(node.values) if node.values is not None else False
+    if node.doc:
+        schema["description"] = node.doc
+    if node is LIFECYCLE:
+        schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "ticketflow lifecycle", **schema}
+    return schema

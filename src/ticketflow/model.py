@@ -1,0 +1,218 @@
+"""Value objects: tickets, actors, comments and the events that change tickets.
+
+All of them are frozen, slotted attrs classes. A :class:`Ticket` is the
+current state; its history of :class:`Event` s is the truth, and
+:func:`replay` rebuilds the ticket from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Literal
+
+import attrs
+
+from ticketflow.errors import NaiveDatetime
+
+__all__ = ["Actor", "Change", "Comment", "Event", "Ticket", "replay", "require_aware"]
+
+Visibility = Literal["public", "internal"]
+
+_EMPTY: frozenset[str] = frozenset()
+_NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
+
+
+def require_aware(value: datetime, name: str = "datetime") -> datetime:
+    """Return *value* unchanged, or raise :class:`NaiveDatetime` when it is naive.
+
+    ticketflow never guesses a time zone: every instant must carry one.
+    """
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise NaiveDatetime(name, value)
+    return value
+
+
+def _aware(_inst: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
+    require_aware(value, attribute.name)
+
+
+def _tags(value: Iterable[str]) -> frozenset[str]:
+    result = frozenset(value)
+    return result if result else _EMPTY
+
+
+def _mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(value, MappingProxyType):
+        return value
+    return MappingProxyType(dict(value)) if value else _NO_FIELDS
+
+
+@attrs.frozen(slots=True)
+class Actor:
+    """Someone (or something) acting on tickets.
+
+    Attributes:
+        id: a stable identifier from the application (user id, ``"system"``).
+        roles: the roles this actor holds, such as ``{"agent"}``.
+    """
+
+    id: str
+    roles: frozenset[str] = attrs.field(default=_EMPTY, converter=_tags)
+
+
+@attrs.frozen(slots=True)
+class Comment:
+    """A comment added with a step.
+
+    Attributes:
+        author: the actor id that wrote it.
+        body: the text.
+        visibility: ``"public"`` (shared with the requester) or ``"internal"``.
+    """
+
+    author: str
+    body: str
+    visibility: Visibility = "public"
+
+    def __attrs_post_init__(self) -> None:
+        if self.visibility not in ("public", "internal"):
+            raise ValueError(f"comment visibility must be 'public' or 'internal', got {self.visibility!r}")
+
+
+@attrs.frozen(slots=True)
+class Change:
+    """One value before and after a step (``None`` means unset)."""
+
+    before: Any
+    after: Any
+
+
+@attrs.frozen(slots=True)
+class Ticket:
+    """A support ticket as it is now.
+
+    Attributes:
+        id: unique id.
+        lifecycle_id: the lifecycle that governs it.
+        state: the current state id.
+        version: how many events its history holds (1 after opening).
+        created_at: when it was opened (aware).
+        updated_at: when it last changed (aware).
+        title: a one-line summary.
+        fields: field values by name (read-only mapping).
+        tags: the current tags.
+        requester: the actor id who asked for help.
+        assignee: the actor id working on it, if any.
+        participants: actor ids kept in the loop.
+    """
+
+    id: str
+    lifecycle_id: str
+    state: str
+    version: int
+    created_at: datetime = attrs.field(validator=_aware)
+    updated_at: datetime = attrs.field(validator=_aware)
+    title: str = ""
+    fields: Mapping[str, Any] = attrs.field(default=_NO_FIELDS, converter=_mapping)
+    tags: frozenset[str] = attrs.field(default=_EMPTY, converter=_tags)
+    requester: str | None = None
+    assignee: str | None = None
+    participants: frozenset[str] = attrs.field(default=_EMPTY, converter=_tags)
+
+
+#: Ticket attributes (besides fields and tags) that an event may change.
+TICKET_ATTRIBUTES = ("title", "requester", "assignee", "participants")
+
+
+@attrs.frozen(slots=True)
+class Event:
+    """One accepted change to a ticket; the history is a list of these.
+
+    Attributes:
+        ticket_id: the ticket it changed.
+        seq: its position in the ticket's history, from 1; the ticket's
+            version right after it.
+        at: when it happened (aware).
+        actor: who did it.
+        trigger: the trigger fired (``"open"`` for the first event,
+            ``"comment"``/``"update"`` for the built-in actions).
+        source: the state before (``None`` for the opening event).
+        target: the state after.
+        field_changes: changed fields, each as before/after.
+        attribute_changes: changed ticket attributes (title, requester,
+            assignee, participants), each as before/after.
+        tags_added: tags added by this step.
+        tags_removed: tags removed by this step.
+        comment: the comment posted with it, if any.
+        meta: extra facts: the opening event records ``lifecycle_id``;
+            other modules add a timed rule's id, the instant it was due, a
+            linked record.
+    """
+
+    ticket_id: str
+    seq: int
+    at: datetime = attrs.field(validator=_aware)
+    actor: Actor
+    trigger: str
+    source: str | None
+    target: str
+    field_changes: Mapping[str, Change] = attrs.field(default=_NO_FIELDS, converter=_mapping)
+    attribute_changes: Mapping[str, Change] = attrs.field(default=_NO_FIELDS, converter=_mapping)
+    tags_added: frozenset[str] = attrs.field(default=_EMPTY, converter=_tags)
+    tags_removed: frozenset[str] = attrs.field(default=_EMPTY, converter=_tags)
+    comment: Comment | None = None
+    meta: Mapping[str, Any] = attrs.field(default=_NO_FIELDS, converter=_mapping)
+
+
+def apply_event(ticket: Ticket | None, event: Event, lifecycle_id: str = "") -> Ticket:
+    """Return the ticket as it is after *event* (the opening event needs ``None``)."""
+    if ticket is None:
+        fields: dict[str, Any] = {}
+        attributes: dict[str, Any] = {"title": "", "requester": None, "assignee": None, "participants": _EMPTY}
+        tags: frozenset[str] = _EMPTY
+        created = event.at
+        lifecycle = lifecycle_id or str(event.meta.get("lifecycle_id", ""))
+    else:
+        fields = dict(ticket.fields)
+        attributes = {name: getattr(ticket, name) for name in TICKET_ATTRIBUTES}
+        tags = ticket.tags
+        created = ticket.created_at
+        lifecycle = ticket.lifecycle_id
+    for name, change in event.field_changes.items():
+        if change.after is None:
+            fields.pop(name, None)
+        else:
+            fields[name] = change.after
+    for name, change in event.attribute_changes.items():
+        attributes[name] = change.after
+    return Ticket(
+        id=event.ticket_id,
+        lifecycle_id=lifecycle,
+        state=event.target,
+        version=event.seq,
+        created_at=created,
+        updated_at=event.at,
+        fields=fields,
+        tags=(tags - event.tags_removed) | event.tags_added,
+        **attributes,
+    )
+
+
+def replay(events: Sequence[Event]) -> Ticket:
+    """Rebuild a ticket from its whole history, oldest event first.
+
+    Raises:
+        ValueError: when the history is empty or its sequence numbers are not
+            1, 2, 3, ... for one ticket.
+    """
+    if not events:
+        raise ValueError("cannot replay an empty history")
+    ticket: Ticket | None = None
+    for expected, event in enumerate(events, start=1):
+        if event.seq != expected or event.ticket_id != events[0].ticket_id:
+            raise ValueError(f"history out of order at event {expected}: seq {event.seq} of {event.ticket_id!r}")
+        ticket = apply_event(ticket, event)
+    assert ticket is not None  # noqa: S101 - events is not empty, checked above
+    return ticket

@@ -1,0 +1,67 @@
+"""The application's registry of named guards and actions.
+
+Config never runs code: a lifecycle names its guards and actions, and the
+application registers callables under those names in a :class:`Registry` it
+passes to its :class:`~ticketflow.Workflow`. There is no global registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from ticketflow.lifecycle import GuardContext
+from ticketflow.model import Event, Ticket
+
+__all__ = ["Registry"]
+
+GuardFn = Callable[[GuardContext], bool]
+ActionFn = Callable[[Ticket, Event], None]
+_G = TypeVar("_G", bound=GuardFn)
+_A = TypeVar("_A", bound=ActionFn)
+
+
+class Registry:
+    """Named guards and actions a lifecycle may refer to.
+
+    Example::
+
+        registry = Registry()
+
+        @registry.guard("has_reproduction")
+        def has_reproduction(ctx: GuardContext) -> bool:
+            return bool(ctx.fields.get("steps"))
+    """
+
+    def __init__(self) -> None:
+        self.guards: dict[str, GuardFn] = {}
+        self.actions: dict[str, ActionFn] = {}
+
+    def add_guard(self, name: str, guard: GuardFn) -> None:
+        """Register *guard* under *name* (replacing any earlier one)."""
+        self.guards[name] = guard
+
+    def add_action(self, name: str, action: ActionFn) -> None:
+        """Register *action* under *name* (replacing any earlier one)."""
+        self.actions[name] = action
+
+    def guard(self, name: str) -> Callable[[_G], _G]:
+        """Decorator form of :meth:`add_guard`."""
+
+        def register(fn: _G) -> _G:
+            self.add_guard(name, fn)
+            return fn
+
+        return register
+
+    def action(self, name: str) -> Callable[[_A], _A]:
+        """Decorator form of :meth:`add_action`."""
+
+        def register(fn: _A) -> _A:
+            self.add_action(name, fn)
+            return fn
+
+        return register
+
+    def __repr__(self) -> str:
+        return f"Registry(guards={sorted(self.guards)}, actions={sorted(self.actions)})"

@@ -1,0 +1,5 @@
+"""Storage behind the :class:`~ticketflow.protocols.TicketRepository` Protocol."""
+
+from ticketflow.repository._memory import MemoryRepository
+
+__all__ = ["MemoryRepository"]

@@ -1,0 +1,289 @@
+"""The :class:`Workflow` facade: wires a lifecycle, storage, clock and registry.
+
+It holds no rules. Each method reads the ticket, asks the lifecycle's engine
+for the change (a pure function), and saves the ticket and its event together
+with an optimistic version check, retrying a bounded number of times when
+another writer got there first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from ticketflow.clock import SystemClock
+from ticketflow.errors import ConcurrencyConflict, InvalidLifecycle, TransitionNotAllowed
+from ticketflow.lifecycle import UNSET, Lifecycle
+from ticketflow.model import Actor, Comment, Event, Ticket, Visibility, require_aware
+from ticketflow.protocols import Clock, TicketRepository
+from ticketflow.registry import Registry
+from ticketflow.repository import MemoryRepository
+
+__all__ = ["Workflow"]
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Workflow:
+    """Run tickets through one lifecycle.
+
+    Args:
+        lifecycle: the compiled lifecycle (``tf.builtin(...)`` or
+            ``tf.load_lifecycle(...)``).
+        repository: where tickets live (default: a new
+            :class:`~ticketflow.MemoryRepository`).
+        calendar: the business calendar for business-time rules, if any.
+        clock: where "now" comes from when ``at=`` is not given (default:
+            :class:`~ticketflow.SystemClock`).
+        registry: the application's named guards and actions.
+        max_retries: how often a save refused by a concurrent writer is
+            retried (re-reading the ticket and re-checking the transition).
+        id_factory: makes new ticket ids (default: random UUID hex).
+
+    Raises:
+        InvalidLifecycle: a transition names a guard or action the registry
+            does not have.
+    """
+
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        repository: TicketRepository | None = None,
+        *,
+        calendar: object | None = None,
+        clock: Clock | None = None,
+        registry: Registry | None = None,
+        max_retries: int = 3,
+        id_factory: Callable[[], str] = _new_id,
+    ) -> None:
+        self.lifecycle = lifecycle
+        self.repository: TicketRepository = repository if repository is not None else MemoryRepository()
+        self.calendar = calendar
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.registry = registry if registry is not None else Registry()
+        self.max_retries = max_retries
+        self._id_factory = id_factory
+        self._engine = lifecycle.engine
+        self._guards = self.registry.guards
+        for t in lifecycle.transitions:
+            for kind, names, known in (
+                ("guards", t.guards, self.registry.guards),
+                ("actions", t.actions, self.registry.actions),
+            ):
+                for i, name in enumerate(names):
+                    if name not in known:
+                        raise InvalidLifecycle(
+                            lifecycle.source,
+                            f"{t.path}.{kind}[{i}]",
+                            f"{kind[:-1]} {name!r} is not in the registry; register it with "
+                            f"registry.add_{kind[:-1]}({name!r}, ...)",
+                        )
+
+    def __repr__(self) -> str:
+        return f"Workflow({self.lifecycle.id!r}, repository={self.repository!r})"
+
+    def _at(self, at: datetime | None) -> datetime:
+        return self.clock.now() if at is None else require_aware(at, "at")
+
+    # -- reading -------------------------------------------------------------------
+
+    def get(self, ticket_id: str) -> Ticket:
+        """The ticket as last saved; :class:`~ticketflow.TicketNotFound` if none."""
+        return self.repository.get(ticket_id)
+
+    def history(self, ticket_id: str) -> list[Event]:
+        """Every event of the ticket, oldest first."""
+        return self.repository.history(ticket_id)
+
+    def allowed(self, ticket_id: str, actor: Actor, *, at: datetime | None = None) -> list[str]:
+        """Triggers *actor* may fire on the ticket now (``comment``/``update`` included).
+
+        A listed trigger may still be refused for the data a fire carries
+        (a required field or comment missing), never for state or permission.
+        """
+        return self._engine.allowed(self.repository.get(ticket_id), actor, self._at(at), self._guards)
+
+    # -- changing ------------------------------------------------------------------
+
+    def open(
+        self,
+        actor: Actor,
+        *,
+        title: str,
+        fields: Mapping[str, Any] | None = None,
+        tags: Iterable[str] = (),
+        requester: str | None = None,
+        assignee: str | None = None,
+        participants: Iterable[str] = (),
+        comment: str | Comment | None = None,
+        channel: str | None = None,
+        at: datetime | None = None,
+        ticket_id: str | None = None,
+    ) -> Ticket:
+        """Open a ticket in the lifecycle's initial state and store it.
+
+        The requester defaults to the actor. Field defaults from the
+        lifecycle fill fields not given.
+        """
+        when = self._at(at)
+        meta = {"channel": channel} if channel is not None else None
+        ticket, event = self._engine.open(
+            ticket_id or self._id_factory(),
+            actor,
+            when,
+            title=title,
+            fields=fields,
+            tags=tags,
+            requester=requester,
+            assignee=assignee,
+            participants=participants,
+            comment=self._comment(actor, comment, "public"),
+            meta=meta,
+        )
+        self.repository.add(ticket, [event])
+        return ticket
+
+    def fire(
+        self,
+        ticket_id: str,
+        trigger: str,
+        actor: Actor,
+        *,
+        comment: str | Comment | None = None,
+        visibility: Visibility = "public",
+        fields: Mapping[str, Any] | None = None,
+        add_tags: Iterable[str] = (),
+        remove_tags: Iterable[str] = (),
+        title: Any = UNSET,
+        assignee: Any = UNSET,
+        requester: Any = UNSET,
+        participants: Any = UNSET,
+        at: datetime | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Ticket:
+        """Fire *trigger* on the ticket as *actor* and store the change.
+
+        ``comment``/``update`` are built-in triggers every lifecycle has; a
+        comment or an update may also move the ticket when the lifecycle has
+        an event-driven (``on``) transition for it.
+
+        Returns:
+            The ticket after the change (one new event, version + 1).
+
+        Raises:
+            TicketNotFound, TicketClosed, TransitionNotAllowed,
+            PermissionDenied, FieldError: the step is refused and nothing
+            changed. ConcurrencyConflict: other writers kept winning for
+            ``max_retries`` attempts.
+        """
+        when = self._at(at)
+        note = self._comment(actor, comment, visibility)
+        attributes = {
+            k: v
+            for k, v in (
+                ("title", title),
+                ("assignee", assignee),
+                ("requester", requester),
+                ("participants", participants),
+            )
+            if v is not UNSET
+        }
+        for attempt in range(self.max_retries + 1):
+            ticket = self.repository.get(ticket_id)
+            new, event, taken = self._engine.apply(
+                ticket,
+                trigger,
+                actor,
+                when,
+                comment=note,
+                fields=fields,
+                add_tags=add_tags,
+                remove_tags=remove_tags,
+                attributes=attributes,
+                meta=meta,
+                guards=self._guards,
+            )
+            try:
+                self.repository.save(new, [event], ticket.version)
+            except ConcurrencyConflict:
+                if attempt == self.max_retries:
+                    raise
+                continue
+            if taken is not None:
+                for name in taken.actions:
+                    self.registry.actions[name](new, event)
+            return new
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def comment(
+        self,
+        ticket_id: str,
+        actor: Actor,
+        body: str,
+        *,
+        visibility: Visibility = "public",
+        at: datetime | None = None,
+    ) -> Ticket:
+        """Post a comment (may move the ticket through an ``on = comment`` transition)."""
+        return self.fire(ticket_id, "comment", actor, comment=body, visibility=visibility, at=at)
+
+    def update(
+        self,
+        ticket_id: str,
+        actor: Actor,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        add_tags: Iterable[str] = (),
+        remove_tags: Iterable[str] = (),
+        title: Any = UNSET,
+        assignee: Any = UNSET,
+        requester: Any = UNSET,
+        participants: Any = UNSET,
+        at: datetime | None = None,
+    ) -> Ticket:
+        """Change fields, tags or people (may move the ticket through ``on = field_set``)."""
+        return self.fire(
+            ticket_id,
+            "update",
+            actor,
+            fields=fields,
+            add_tags=add_tags,
+            remove_tags=remove_tags,
+            title=title,
+            assignee=assignee,
+            requester=requester,
+            participants=participants,
+            at=at,
+        )
+
+    def move_to(self, ticket_id: str, state: str, actor: Actor, **kwargs: Any) -> Ticket:
+        """Fire the one trigger that leads from the current state to *state*.
+
+        Raises:
+            TransitionNotAllowed: no trigger leads there, or several do (the
+                message lists them: fire one by name).
+        """
+        ticket = self.repository.get(ticket_id)
+        if state not in self.lifecycle.states:
+            raise TransitionNotAllowed(ticket_id, f"->{state}", ticket.state, f"unknown state {state!r}")
+        triggers = self._engine.path_between(ticket.state, state)
+        if len(triggers) != 1:
+            reason = (
+                f"no trigger leads to {state!r}"
+                if not triggers
+                else f"several triggers lead to {state!r} ({', '.join(triggers)}); fire one by name"
+            )
+            raise TransitionNotAllowed(ticket_id, f"->{state}", ticket.state, reason)
+        return self.fire(ticket_id, triggers[0], actor, **kwargs)
+
+    # -- helpers -------------------------------------------------------------------
+
+    @staticmethod
+    def _comment(actor: Actor, comment: str | Comment | None, visibility: Visibility) -> Comment | None:
+        if comment is None or isinstance(comment, Comment):
+            return comment
+        return Comment(actor.id, comment, visibility)
