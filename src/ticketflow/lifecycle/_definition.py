@@ -94,8 +94,8 @@ class Transition:
         actions: action names run after the change is saved.
         require: fields that must be set after the step.
         require_comment: the step must carry a comment.
-        when: field conditions: the field must equal the value (or be one of
-            a list of values).
+        when: field conditions on the ticket as it is before the step: the
+            field must equal the value (or be one of a tuple of values).
         set_fields: fields set on the way (``None`` unsets).
         add_tags: tags added on the way.
         remove_tags: tags removed on the way.

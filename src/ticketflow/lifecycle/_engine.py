@@ -49,18 +49,21 @@ _NO_CHANGES: dict[str, Change] = {}
 class GuardContext:
     """What a guard sees when it is asked whether a transition may happen.
 
+    Guards, like ``when`` conditions, judge the ticket as it is before the
+    step, so :meth:`Workflow.allowed` can answer exactly what a fire would;
+    the data a step carries is checked by the field rules (``require``,
+    ``required_in``), not by guards.
+
     Attributes:
         ticket: the ticket as it is before the step.
         actor: who is acting.
         trigger: the trigger being fired.
-        fields: the ticket's fields as they would be after the step.
         at: when the step happens.
     """
 
     ticket: Ticket
     actor: Actor
     trigger: str
-    fields: Mapping[str, Any]
     at: datetime
 
 
@@ -262,7 +265,7 @@ class Engine:
             self._check_builtin(ticket, trigger, actor, roles, lc.update_roles)
             chosen = self._react(ticket, "field_set", actor, roles, merged, at, guards, supplied=supplied)
         else:
-            chosen = self._choose(ticket, trigger, actor, roles, merged, at, guards)
+            chosen = self._choose(ticket, trigger, actor, roles, ticket.fields, at, guards)
         dest = state if chosen is None else chosen.dest
         if chosen is not None:
             if chosen.set_fields:
@@ -349,7 +352,7 @@ class Engine:
             elif value != expected:
                 return f"field {name!r} is {value!r}, needs {expected!r}"
         if t.guards:
-            context = GuardContext(ticket, actor, t.trigger, fields, at)
+            context = GuardContext(ticket, actor, t.trigger, at)
             for name in t.guards:
                 guard = guards.get(name)
                 if guard is None:
@@ -416,13 +419,12 @@ class Engine:
             assert on is not None  # noqa: S101 - reactions always have `on`
             if comment is not None and on.visibility is not None and comment.visibility != on.visibility:
                 continue
-            if supplied is not None and not (
-                on.field in supplied
-                and supplied[on.field] is not None
-                and supplied[on.field] != ticket.fields.get(on.field)
-            ):
-                continue
-            if not self._may(t, ticket, actor, roles) or not self._holds(t, ticket, actor, fields, at, guards):
+            if supplied is not None:
+                watched = on.field or ""
+                value = supplied.get(watched)
+                if value is None or value == ticket.fields.get(watched):
+                    continue
+            if not self._may(t, ticket, actor, roles) or not self._holds(t, ticket, actor, ticket.fields, at, guards):
                 continue
             if self._missing(t, t.dest, {**fields, **t.set_fields}, ticket, None):
                 continue  # a reaction whose data rules fail is not taken; the plain step still is

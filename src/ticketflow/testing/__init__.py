@@ -1,0 +1,52 @@
+"""Test kit for applications using ticketflow (needs the ``testing`` extra).
+
+- :class:`SteppableClock` — a clock you move by hand;
+- hypothesis strategies for actors, field values, step sequences and whole
+  lifecycle definitions;
+- :class:`LifecycleContract` / :func:`check_lifecycle` — the lifecycle
+  property suite and path coverage, for your own lifecycle.
+
+Nothing in ticketflow itself imports this module.
+"""
+
+from ticketflow.testing._clock import SteppableClock
+from ticketflow.testing._strategies import (
+    ASSIGNEE_ID,
+    REQUESTER_ID,
+    Step,
+    actors,
+    broken_lifecycle_documents,
+    field_values,
+    fields,
+    lifecycle_documents,
+    steps,
+)
+from ticketflow.testing._suite import (
+    LifecycleContract,
+    PathCoverage,
+    check_lifecycle,
+    check_steps,
+    path_coverage,
+    permissive_registry,
+    replay_path,
+)
+
+__all__ = [
+    "ASSIGNEE_ID",
+    "REQUESTER_ID",
+    "LifecycleContract",
+    "PathCoverage",
+    "Step",
+    "SteppableClock",
+    "actors",
+    "broken_lifecycle_documents",
+    "check_lifecycle",
+    "check_steps",
+    "field_values",
+    "fields",
+    "lifecycle_documents",
+    "path_coverage",
+    "permissive_registry",
+    "replay_path",
+    "steps",
+]

@@ -1,0 +1,39 @@
+"""Shared test set-up: hypothesis profiles.
+
+``ci`` (the default) has a fixed budget and no deadline so the suite stays
+fast and deterministic on 2 cores; ``thorough`` tries 100x as many examples
+(``make thorough`` or ``HYPOTHESIS_PROFILE=thorough``).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import ticketflow as tf
+
+settings.register_profile(
+    "ci",
+    max_examples=50,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile(
+    "thorough",
+    max_examples=5000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="session")
+def helpdesk() -> tf.Lifecycle:
+    """The example team lifecycle from examples/custom_lifecycle.toml."""
+    return tf.load_lifecycle(EXAMPLES / "custom_lifecycle.toml")

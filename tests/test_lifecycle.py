@@ -1,0 +1,352 @@
+"""Loading, validation, the format's features, extend and diagrams."""
+
+import copy
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import ticketflow as tf
+from ticketflow.lifecycle import parse_duration
+from ticketflow.testing import broken_lifecycle_documents, lifecycle_documents
+
+MINIMAL: dict[str, Any] = {
+    "id": "mini",
+    "initial": "open",
+    "states": {"open": {"group": "open"}, "done": {"group": "closed", "terminal": True}},
+    "fields": {"priority": {"type": "choice", "choices": ["low", "high"]}},
+    "transitions": [{"trigger": "finish", "source": "open", "dest": "done"}],
+}
+
+
+def doc(**changes: Any) -> dict[str, Any]:
+    result = copy.deepcopy(MINIMAL)
+    result.update(changes)
+    return result
+
+
+def test_a_minimal_lifecycle_loads_with_its_defaults():
+    lc = tf.load_lifecycle(MINIMAL)
+    assert lc.id == "mini"
+    assert lc.initial == "open"
+    assert list(lc.states) == ["open", "done"]
+    assert lc.triggers == ("finish", "comment", "update")
+    assert lc.roles == {"requester", "agent", "admin", "system"}
+    assert lc.transitions[0].roles == {"agent"}
+    assert lc.expand_roles(frozenset({"admin"})) == {"admin", "agent"}
+    assert lc.groups == {"open": ("open",), "closed": ("done",)}
+    assert lc.source == "<dict>"
+
+
+def test_toml_json_yaml_and_dict_give_the_same_definition(tmp_path: Path, helpdesk: tf.Lifecycle):
+    import yaml
+
+    document = dict(helpdesk.document)
+    (tmp_path / "h.json").write_text(json.dumps(document))
+    (tmp_path / "h.yaml").write_text(yaml.safe_dump(document))
+    for path in ("h.json", "h.yaml"):
+        loaded = tf.load_lifecycle(tmp_path / path)
+        assert loaded.document == helpdesk.document
+        assert loaded.transitions == helpdesk.transitions
+        assert loaded.states == helpdesk.states
+    assert tf.load_lifecycle(document).fields == helpdesk.fields
+
+
+def test_loads_lifecycle_reads_text():
+    text = json.dumps(MINIMAL)
+    assert tf.loads_lifecycle(text, "json").id == "mini"
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt", "expected"),
+    [
+        ('id = "x"\ninitial = \n', "toml", "TOML syntax error: Invalid value (at line 2, column 11)"),
+        ('{"id": "x",\n  "initial": }', "json", "JSON syntax error at line 2, column 14"),
+        ("id: x\n  bad: [\n", "yaml", "YAML syntax error at line"),
+    ],
+)
+def test_syntax_errors_name_the_line(text: str, fmt: str, expected: str):
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.loads_lifecycle(text, fmt, source="team.cfg")
+    assert caught.value.source == "team.cfg"
+    assert expected in caught.value.problem
+
+
+def test_a_file_error_names_the_file(tmp_path: Path):
+    path = tmp_path / "team.toml"
+    path.write_text('id = "x"\n[states.a]\ngroupp = "open"\n')
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.load_lifecycle(path)
+    assert caught.value.source == str(path)
+    assert caught.value.path == "states.a.groupp"
+    assert "did you mean 'group'" in caught.value.problem
+    assert str(caught.value).startswith(f"{path}:states.a.groupp: unknown key")
+
+
+def test_unknown_file_type_and_missing_file_are_errors(tmp_path: Path):
+    with pytest.raises(tf.InvalidLifecycle, match="cannot tell the format"):
+        tf.load_lifecycle(tmp_path / "team.ini")
+    with pytest.raises(tf.InvalidLifecycle, match="cannot read the file"):
+        tf.load_lifecycle(tmp_path / "missing.toml")
+
+
+def broken(path: str, value: Any) -> dict[str, Any]:
+    """MINIMAL with *value* put at a dotted *path* (None deletes the key)."""
+    result = doc()
+    keys = path.replace("[", ".").replace("]", "").split(".")
+    target: Any = result
+    for key in keys[:-1]:
+        target = target[int(key)] if key.isdigit() else target[key]
+    last = int(keys[-1]) if keys[-1].isdigit() else keys[-1]
+    if value is None:
+        del target[last]
+    else:
+        target[last] = value
+    return result
+
+
+@pytest.mark.parametrize(
+    ("document", "path", "problem"),
+    [
+        (broken("initial", None), "initial", "required key is missing"),
+        (broken("initial", "nowhere"), "initial", "unknown state 'nowhere'"),
+        (broken("id", "has space"), "id", "not a valid id"),
+        (broken("transitions[0].dest", "nowhere"), "transitions[0].dest", "unknown state 'nowhere'; known: done, open"),
+        (broken("transitions[0].source", ["open", "gone"]), "transitions[0].source[1]", "unknown state 'gone'"),
+        (broken("transitions[0].source", "done"), "transitions[0].source[0]", "is terminal"),
+        (broken("transitions[0].roles", ["wizard"]), "transitions[0].roles[0]", "unknown role 'wizard'"),
+        (broken("transitions[0].roles", 3), "transitions[0].roles[0]", "expected a string"),
+        (broken("transitions[0].dets", "x"), "transitions[0].dets", "did you mean 'dest'"),
+        (broken("transitions[0].trigger", "comment"), "transitions[0].trigger", "reserved"),
+        (broken("transitions[0].require", ["nope"]), "transitions[0].require[0]", "unknown field 'nope'"),
+        (broken("transitions[0].when", {"priority": "urgent"}), "transitions[0].when.priority", "not one of low, high"),
+        (broken("transitions[0].set_fields", {"x": 1}), "transitions[0].set_fields.x", "unknown field 'x'"),
+        (broken("transitions[0].on", {"event": "field_set"}), "transitions[0].on.field", "needs the field"),
+        (broken("transitions[0].on", {"event": "email"}), "transitions[0].on.event", "not one of comment"),
+        (broken("fields.priority.choices", None), "fields.priority.choices", "needs a non-empty list"),
+        (broken("fields.priority.default", "mid"), "fields.priority.default", "not one of low, high"),
+        (broken("fields.priority.required_in", ["x"]), "fields.priority.required_in[0]", "unknown state 'x'"),
+        (broken("fields.priority.type", "blob"), "fields.priority.type", "not one of string"),
+        (broken("states.limbo", {}), "states.limbo", "unreachable from the initial state 'open'"),
+        (broken("roles", {"lead": ["boss"]}), "roles.lead[0]", "unknown role 'boss'"),
+        (
+            broken("tags", ["a"]) | {"transitions": [MINIMAL["transitions"][0] | {"add_tags": ["b"]}]},
+            "transitions[0].add_tags[0]",
+            "not in the lifecycle's `tags`",
+        ),
+        (broken("states", {}), "states", "at least one state"),
+        (broken("transitions", {}), "transitions", "expected a list"),
+    ],
+)
+def test_each_definition_error_names_its_path(document: dict[str, Any], path: str, problem: str):
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.load_lifecycle(document, source="team.toml")
+    assert (caught.value.source, caught.value.path) == ("team.toml", path)
+    assert problem in caught.value.problem
+    assert isinstance(caught.value, ValueError)
+
+
+def test_a_non_terminal_dead_end_is_an_error():
+    document = doc()
+    document["states"]["stuck"] = {}
+    document["transitions"].append({"trigger": "park", "source": "open", "dest": "stuck"})
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.load_lifecycle(document)
+    assert caught.value.path == "states.stuck"
+    assert "dead end" in caught.value.problem
+
+
+def test_an_ambiguous_trigger_is_an_error_but_conditions_tell_transitions_apart():
+    document = doc()
+    document["states"]["other"] = {"terminal": True}
+    document["transitions"].append({"trigger": "finish", "source": "open", "dest": "other"})
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.load_lifecycle(document)
+    assert caught.value.path == "transitions[1].source"
+    assert "ambiguous: transitions[0]" in caught.value.problem
+    document["transitions"][1]["when"] = {"priority": "high"}
+    assert len(tf.load_lifecycle(document).transitions) == 2
+
+
+def test_unknown_guards_are_errors_when_the_guard_names_are_known():
+    document = doc()
+    document["transitions"][0]["guards"] = ["is_vip"]
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.load_lifecycle(document, guards=["other"])
+    assert caught.value.path == "transitions[0].guards[0]"
+    assert tf.load_lifecycle(document, guards=["is_vip"]).transitions[0].guards == ("is_vip",)
+    with pytest.raises(tf.InvalidLifecycle) as by_workflow:
+        tf.Workflow(tf.load_lifecycle(document))
+    assert by_workflow.value.path == "transitions[0].guards[0]"
+    assert "register it" in by_workflow.value.problem
+
+
+def test_star_source_means_every_non_terminal_state():
+    document = doc()
+    document["states"]["waiting"] = {}
+    document["transitions"] += [
+        {"trigger": "wait", "source": "open", "dest": "waiting"},
+        {"trigger": "cancel", "source": "*", "dest": "done"},
+    ]
+    lc = tf.load_lifecycle(document)
+    assert lc.transitions[2].sources == ("open", "waiting")
+
+
+def test_immutable_implies_terminal():
+    document = doc()
+    document["states"]["done"] = {"immutable": True}
+    state = tf.load_lifecycle(document).states["done"]
+    assert state.immutable
+    assert state.terminal
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("24h", (timedelta(hours=24), 0)),
+        ("5d", (timedelta(days=5), 0)),
+        ("1d12h", (timedelta(days=1, hours=12), 0)),
+        ("1 day, 12 hours", (timedelta(days=1, hours=12), 0)),
+        ("90 minutes", (timedelta(minutes=90), 0)),
+        ("2w", (timedelta(weeks=2), 0)),
+        ("30s", (timedelta(seconds=30), 0)),
+        ("PT24H", (timedelta(hours=24), 0)),
+        ("P1DT2H30M", (timedelta(days=1, hours=2, minutes=30), 0)),
+        ("2bd", (timedelta(0), 2)),
+        ("1 business day", (timedelta(0), 1)),
+    ],
+)
+def test_durations(text: str, expected: tuple[timedelta, int]):
+    assert expected == parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["soon", "0h", "5x", "2bd 3h", "h", "P", "12"])
+def test_bad_durations_are_refused(text: str):
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+def test_timers_are_validated_with_their_path():
+    document = doc()
+    document["timers"] = [{"id": "r", "state": "open", "after": "soon", "add_tags": ["x"]}]
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.load_lifecycle(document)
+    assert caught.value.path == "timers[0].after"
+    document["timers"] = [{"id": "r", "state": "open", "after": "1h", "fire": "finish"}]
+    with pytest.raises(tf.InvalidLifecycle) as no_system:
+        tf.load_lifecycle(document)
+    assert no_system.value.path == "timers[0].fire"
+    assert "role 'system'" in no_system.value.problem
+    document["timers"] = [{"id": "r", "state": "open", "after": "1h"}]
+    with pytest.raises(tf.InvalidLifecycle, match="does nothing"):
+        tf.load_lifecycle(document)
+    document["timers"] = [{"id": "r", "state": "open", "after": "2bd", "clock": "wall", "add_tags": ["x"]}]
+    with pytest.raises(tf.InvalidLifecycle, match="business"):
+        tf.load_lifecycle(document)
+    document["timers"] = [{"id": "r", "state": "open", "after": "1h", "since": "field:nope", "add_tags": ["x"]}]
+    with pytest.raises(tf.InvalidLifecycle, match="unknown field 'nope'"):
+        tf.load_lifecycle(document)
+
+
+def test_timers_load_as_values(helpdesk: tf.Lifecycle):
+    (rule,) = helpdesk.timers
+    assert rule.id == "auto_close"
+    assert rule.after == timedelta(days=3)
+    assert rule.fire == "close"
+    assert rule.clock == "wall"
+    assert rule.since == "state_entered"
+
+
+def test_extend_changes_a_few_parts_and_revalidates(helpdesk: tf.Lifecycle):
+    extended = helpdesk.extend(
+        {
+            "id": "helpdesk_plus",
+            "states": {"on_hold": {"group": "in_progress"}},
+            "transitions": [
+                {"trigger": "hold", "source": "in_progress", "dest": "on_hold"},
+                {"trigger": "unhold", "source": "on_hold", "dest": "in_progress"},
+            ],
+            "timers": [{"id": "auto_close", "state": "resolved", "after": "5d", "fire": "close"}],
+            "remove_transitions": ["escalate"],
+        }
+    )
+    assert extended.id == "helpdesk_plus"
+    assert "on_hold" in extended.states
+    assert "escalate" not in extended.triggers
+    assert extended.timers[0].after == timedelta(days=5)
+    assert helpdesk.timers[0].after == timedelta(days=3)  # the base is untouched
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        helpdesk.extend({"transitions": [{"trigger": "x", "source": "new", "dest": "nowhere"}]}, source="ours.toml")
+    assert caught.value.source == "ours.toml"
+    assert caught.value.path == "transitions[9].dest"
+
+
+def test_mermaid_and_dot_show_every_edge(helpdesk: tf.Lifecycle):
+    mermaid = helpdesk.to_mermaid()
+    dot = helpdesk.to_dot()
+    assert mermaid.startswith("stateDiagram-v2\n    [*] --> new\n")
+    assert "    waiting_on_requester --> in_progress: on comment [requester]" in mermaid
+    assert "    closed --> [*]" in mermaid
+    edges = sum(len(t.sources) for t in helpdesk.transitions)
+    assert edges == mermaid.count(": ")
+    assert edges == dot.count(" -> ") - 1  # the start arrow
+    assert 'subgraph "cluster_open"' in dot
+    assert '"closed" [shape=doublecircle];' in dot
+
+
+def test_json_schema_describes_the_format():
+    schema = tf.json_schema()
+    assert schema["required"] == ["id", "initial", "states", "transitions"]
+    assert schema["properties"]["transitions"]["items"]["additionalProperties"] is False
+    assert "choice" in schema["properties"]["fields"]["additionalProperties"]["properties"]["type"]["enum"]
+
+
+@given(lifecycle_documents())
+def test_random_valid_definitions_load_and_compile(document: dict[str, Any]):
+    lc = tf.load_lifecycle(document)
+    assert set(lc.states) == set(document["states"])
+    assert len(lc.transitions) == len(document["transitions"])
+
+
+@given(broken_lifecycle_documents())
+def test_random_broken_definitions_raise_invalid_lifecycle_with_a_path(case: tuple[str, dict[str, Any]]):
+    mutation, document = case
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.load_lifecycle(document)
+    assert caught.value.path, mutation
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "id": _json,
+            "initial": _json,
+            "states": st.dictionaries(st.sampled_from(["a", "b"]), _json, max_size=2) | _json,
+            "transitions": st.lists(
+                st.fixed_dictionaries({}, optional={k: _json | st.just("a") for k in ("trigger", "source", "dest")}),
+                max_size=2,
+            )
+            | _json,
+        },
+    )
+)
+def test_garbage_never_raises_anything_but_invalid_lifecycle(document: dict[str, Any]):
+    try:
+        tf.load_lifecycle(document)
+    except tf.InvalidLifecycle as exc:
+        problem = exc.problem
+    else:
+        problem = "loaded"
+    assert problem

@@ -1,0 +1,337 @@
+"""Workflow: open, fire, comment, update, move_to, allowed, refusals, retries."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+import ticketflow as tf
+from ticketflow.testing import SteppableClock
+
+ALICE = tf.Actor("alice", roles={"requester"})
+BOB = tf.Actor("bob", roles={"agent"})
+CAROL = tf.Actor("carol", roles={"lead"})
+T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> SteppableClock:
+    return SteppableClock(T0)
+
+
+@pytest.fixture
+def wf(helpdesk: tf.Lifecycle, clock: SteppableClock) -> tf.Workflow:
+    ids = iter(range(1, 1000))
+    return tf.Workflow(helpdesk, clock=clock, id_factory=lambda: f"T-{next(ids)}")
+
+
+@contextmanager
+def unchanged(wf: tf.Workflow, ticket_id: str) -> Iterator[None]:
+    """The block must leave the ticket, its version and history exactly as they were."""
+    before, history = wf.get(ticket_id), wf.history(ticket_id)
+    yield
+    assert wf.get(ticket_id) == before
+    assert wf.history(ticket_id) == history
+
+
+def in_progress(wf: tf.Workflow) -> tf.Ticket:
+    t = wf.open(ALICE, title="Laptop broken")
+    wf.fire(t.id, "triage", BOB, fields={"category": "hardware"})
+    return wf.fire(t.id, "start", BOB, assignee="bob")
+
+
+def test_open_stores_a_ticket_with_one_event(wf: tf.Workflow):
+    t = wf.open(ALICE, title="Laptop broken", fields={"priority": "high"}, tags={"vip"}, channel="portal")
+    assert (t.id, t.state, t.version, t.requester) == ("T-1", "new", 1, "alice")
+    assert t.fields == {"priority": "high"}
+    assert t.created_at == t.updated_at == T0
+    (event,) = wf.history(t.id)
+    assert (event.trigger, event.source, event.target, event.seq) == ("open", None, "new", 1)
+    assert event.meta == {"lifecycle_id": "helpdesk", "channel": "portal"}
+    assert event.tags_added == {"vip"}
+    assert tf.replay([event]) == t == wf.get(t.id)
+
+
+def test_open_fills_defaults_and_refuses_bad_data(wf: tf.Workflow):
+    assert wf.open(ALICE, title="x").fields == {"priority": "normal"}
+    with pytest.raises(tf.FieldError) as no_title:
+        wf.open(ALICE, title="  ")
+    assert no_title.value.fields == ("title",)
+    with pytest.raises(tf.FieldError) as unknown:
+        wf.open(ALICE, title="x", fields={"colour": "red"})
+    assert (unknown.value.ticket_id, unknown.value.fields) == (None, ("colour",))
+    with pytest.raises(tf.FieldError, match="not allowed"):
+        wf.open(ALICE, title="x", tags={"random"})
+    with pytest.raises(tf.NaiveDatetime):
+        wf.open(ALICE, title="x", at=datetime(2026, 1, 5))
+    assert wf.repository.count() == 1  # type: ignore[attr-defined]
+
+
+def test_fire_moves_the_ticket_and_appends_exactly_one_event(wf: tf.Workflow, clock: SteppableClock):
+    t = wf.open(ALICE, title="Laptop broken")
+    clock.advance(minutes=10)
+    t2 = wf.fire(t.id, "triage", BOB, fields={"category": "hardware"}, comment="Looking", visibility="internal")
+    assert (t2.state, t2.version, t2.updated_at) == ("triaged", 2, T0 + timedelta(minutes=10))
+    event = wf.history(t.id)[-1]
+    assert (event.trigger, event.source, event.target, event.actor) == ("triage", "new", "triaged", BOB)
+    assert event.field_changes == {"category": tf.Change(None, "hardware")}
+    assert event.comment == tf.Comment("bob", "Looking", "internal")
+    assert tf.replay(wf.history(t.id)) == t2
+
+
+def test_unknown_trigger_is_refused_and_changes_nothing(wf: tf.Workflow):
+    t = wf.open(ALICE, title="x")
+    with unchanged(wf, t.id), pytest.raises(tf.TransitionNotAllowed) as caught:
+        wf.fire(t.id, "teleport", BOB)
+    assert (caught.value.ticket_id, caught.value.trigger, caught.value.state) == (t.id, "teleport", "new")
+    assert "unknown trigger" in caught.value.reason
+
+
+def test_trigger_from_the_wrong_state_is_refused_and_changes_nothing(wf: tf.Workflow):
+    t = wf.open(ALICE, title="x")
+    with unchanged(wf, t.id), pytest.raises(tf.TransitionNotAllowed) as caught:
+        wf.fire(t.id, "resolve", BOB)
+    assert caught.value.state == "new"
+    assert "from here: triage, reject" in caught.value.reason
+
+
+def test_wrong_role_is_refused_with_its_facts_and_changes_nothing(wf: tf.Workflow):
+    t = wf.open(ALICE, title="x")
+    with unchanged(wf, t.id), pytest.raises(tf.PermissionDenied) as caught:
+        wf.fire(t.id, "triage", ALICE, fields={"category": "access"})
+    assert (caught.value.actor_id, caught.value.roles, caught.value.allowed) == ("alice", ("requester",), ("agent",))
+    assert caught.value.ticket_id == t.id
+    assert caught.value.trigger == "triage"
+
+
+def test_inherited_roles_may_fire(wf: tf.Workflow):
+    t = wf.open(ALICE, title="x")
+    admin = tf.Actor("root", roles={"admin"})
+    assert wf.fire(t.id, "triage", admin, fields={"category": "access"}).state == "triaged"
+    assert wf.fire(t.id, "reject", CAROL, comment="duplicate").state == "rejected"
+
+
+def test_required_field_missing_is_refused_and_changes_nothing(wf: tf.Workflow):
+    t = wf.open(ALICE, title="x")
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError) as caught:
+        wf.fire(t.id, "triage", BOB)
+    assert (caught.value.ticket_id, caught.value.trigger, caught.value.fields) == (t.id, "triage", ("category",))
+    assert "into 'triaged'" in caught.value.reason
+
+
+def test_require_and_require_comment_are_enforced(wf: tf.Workflow):
+    t = wf.open(ALICE, title="x")
+    wf.fire(t.id, "triage", BOB, fields={"category": "access"})
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError) as no_assignee:
+        wf.fire(t.id, "start", BOB)
+    assert no_assignee.value.fields == ("assignee",)
+    wf.fire(t.id, "start", BOB, assignee="bob")
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError) as no_comment:
+        wf.fire(t.id, "ask", BOB)
+    assert no_comment.value.fields == ("comment",)
+
+
+def test_invalid_field_value_is_refused_and_changes_nothing(wf: tf.Workflow):
+    t = wf.open(ALICE, title="x")
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError) as caught:
+        wf.fire(t.id, "triage", BOB, fields={"category": "plumbing"})
+    assert "not one of hardware, software, access" in caught.value.reason
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError, match="expected a date"):
+        wf.update(t.id, BOB, fields={"due": "next week"})
+
+
+def test_when_condition_is_checked_on_the_ticket(wf: tf.Workflow):
+    t = in_progress(wf)
+    with unchanged(wf, t.id), pytest.raises(tf.TransitionNotAllowed) as caught:
+        wf.fire(t.id, "escalate", BOB)
+    assert "field 'priority' is 'normal', needs one of ['high', 'urgent']" in caught.value.reason
+    wf.update(t.id, BOB, fields={"priority": "urgent"})
+    t = wf.fire(t.id, "escalate", BOB)
+    assert t.tags == {"escalated"}
+    assert wf.history(t.id)[-1].tags_added == {"escalated"}
+
+
+def test_closed_ticket_rejects_every_trigger_comment_and_update(wf: tf.Workflow):
+    t = in_progress(wf)
+    wf.fire(t.id, "resolve", BOB, fields={"resolution": "new battery"})
+    t = wf.fire(t.id, "close", ALICE)  # `who = ["requester"]`
+    assert t.state == "closed"
+    for trigger in [*wf.lifecycle.triggers, "teleport"]:
+        with unchanged(wf, t.id), pytest.raises(tf.TicketClosed) as caught:
+            wf.fire(t.id, trigger, BOB, comment="again")
+        assert caught.value.state == "closed"
+        assert "follow-up" in str(caught.value)
+    assert wf.allowed(t.id, BOB) == []
+
+
+def test_who_lets_the_requester_close_but_not_another_requester(wf: tf.Workflow):
+    t = in_progress(wf)
+    wf.fire(t.id, "resolve", BOB, fields={"resolution": "done"})
+    with unchanged(wf, t.id), pytest.raises(tf.PermissionDenied) as caught:
+        wf.fire(t.id, "close", tf.Actor("mallory", roles={"requester"}))
+    assert "requester" in caught.value.allowed
+
+
+def test_a_requester_comment_moves_the_ticket_by_itself(wf: tf.Workflow):
+    t = in_progress(wf)
+    wf.fire(t.id, "ask", BOB, comment="Which model?")
+    internal = wf.comment(t.id, BOB, "note to self", visibility="internal")
+    assert internal.state == "waiting_on_requester"
+    assert wf.history(t.id)[-1].trigger == "comment"
+    t = wf.comment(t.id, ALICE, "A T14")
+    assert t.state == "in_progress"
+    event = wf.history(t.id)[-1]
+    assert (event.trigger, event.source, event.target) == ("requester_replied", "waiting_on_requester", "in_progress")
+    assert event.comment == tf.Comment("alice", "A T14", "public")
+
+
+def test_a_field_being_set_moves_the_ticket_by_itself(helpdesk: tf.Lifecycle):
+    lc = helpdesk.extend(
+        {
+            "id": "planned",
+            "states": {"planned": {"group": "in_progress"}},
+            "transitions": [
+                {
+                    "trigger": "due_date_set",
+                    "source": "triaged",
+                    "dest": "planned",
+                    "on": {"event": "field_set", "field": "due"},
+                },
+                {"trigger": "begin", "source": "planned", "dest": "in_progress"},
+            ],
+        }
+    )
+    wf = tf.Workflow(lc)
+    t = wf.open(ALICE, title="x")
+    wf.fire(t.id, "triage", BOB, fields={"category": "software"})
+    t = wf.update(t.id, BOB, fields={"due": "2026-02-01"})
+    assert t.state == "planned"
+    assert wf.history(t.id)[-1].trigger == "due_date_set"
+    t = wf.update(t.id, BOB, fields={"priority": "high"})
+    assert t.state == "planned"
+
+
+def test_comment_and_update_permissions(wf: tf.Workflow):
+    t = wf.open(ALICE, title="x")
+    with unchanged(wf, t.id), pytest.raises(tf.PermissionDenied):
+        wf.update(t.id, ALICE, fields={"priority": "urgent"})
+    with unchanged(wf, t.id), pytest.raises(tf.PermissionDenied):
+        wf.comment(t.id, tf.Actor("bot", roles={"system"}), "beep")
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError):
+        wf.fire(t.id, "comment", ALICE)
+
+
+def test_update_changes_people_and_tags(wf: tf.Workflow):
+    t = wf.open(ALICE, title="x", tags={"vip"})
+    t = wf.update(
+        t.id, BOB, assignee="bob", participants={"dave"}, title="Laptop", add_tags={"hardware"}, remove_tags={"vip"}
+    )
+    assert (t.assignee, t.participants, t.title, t.tags) == ("bob", {"dave"}, "Laptop", {"hardware"})
+    event = wf.history(t.id)[-1]
+    assert event.attribute_changes["assignee"] == tf.Change(None, "bob")
+    assert (event.tags_added, event.tags_removed) == ({"hardware"}, {"vip"})
+    assert tf.replay(wf.history(t.id)) == t
+    t = wf.update(t.id, BOB, assignee=None, fields={"priority": None})
+    assert t.assignee is None
+    assert "priority" not in t.fields
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError):
+        wf.update(t.id, BOB, participants="dave")
+
+
+def test_move_to_fires_the_one_trigger_that_leads_there(wf: tf.Workflow):
+    t = wf.open(ALICE, title="x")
+    assert wf.move_to(t.id, "triaged", BOB, fields={"category": "access"}).state == "triaged"
+    with unchanged(wf, t.id), pytest.raises(tf.TransitionNotAllowed, match="several triggers lead to 'in_progress'"):
+        wf.move_to(t.id, "in_progress", BOB)
+    with unchanged(wf, t.id), pytest.raises(tf.TransitionNotAllowed, match="no trigger leads to 'closed'"):
+        wf.move_to(t.id, "closed", BOB)
+    with pytest.raises(tf.TransitionNotAllowed, match="unknown state"):
+        wf.move_to(t.id, "mars", BOB)
+
+
+def test_allowed_lists_what_the_actor_may_fire_now(wf: tf.Workflow):
+    t = wf.open(ALICE, title="x")
+    assert wf.allowed(t.id, BOB) == ["triage", "comment", "update"]
+    assert wf.allowed(t.id, CAROL) == ["triage", "reject", "comment", "update"]
+    assert wf.allowed(t.id, ALICE) == ["comment"]
+
+
+def test_unknown_ticket_is_not_found(wf: tf.Workflow):
+    for call in (lambda: wf.get("nope"), lambda: wf.history("nope"), lambda: wf.fire("nope", "triage", BOB)):
+        with pytest.raises(tf.TicketNotFound) as caught:
+            call()
+        assert caught.value.ticket_id == "nope"
+        assert isinstance(caught.value, LookupError)
+
+
+def test_guards_and_actions_come_from_the_registry(helpdesk: tf.Lifecycle):
+    lc = helpdesk.extend(
+        {
+            "id": "guarded",
+            "transitions": [
+                {
+                    "trigger": "fast_track",
+                    "source": "new",
+                    "dest": "triaged",
+                    "guards": ["is_vip"],
+                    "actions": ["page_lead"],
+                    "set_fields": {"category": "access"},
+                }
+            ],
+        }
+    )
+    registry = tf.Registry()
+    paged: list[tuple[str, str]] = []
+
+    @registry.guard("is_vip")
+    def is_vip(context: tf.GuardContext) -> bool:
+        return "vip" in context.ticket.tags
+
+    registry.add_action("page_lead", lambda ticket, event: paged.append((ticket.id, event.trigger)))
+    wf = tf.Workflow(lc, registry=registry)
+    plain = wf.open(ALICE, title="x")
+    with unchanged(wf, plain.id), pytest.raises(tf.TransitionNotAllowed, match="guard 'is_vip' refused"):
+        wf.fire(plain.id, "fast_track", BOB)
+    assert paged == []
+    vip = wf.open(ALICE, title="x", tags={"vip"})
+    assert "fast_track" in wf.allowed(vip.id, BOB)
+    assert wf.fire(vip.id, "fast_track", BOB).fields["category"] == "access"
+    assert paged == [(vip.id, "fast_track")]
+
+
+class FlakyRepository(tf.MemoryRepository):
+    """Lets another writer win the first *conflicts* saves."""
+
+    def __init__(self, conflicts: int) -> None:
+        super().__init__()
+        self.conflicts = conflicts
+
+    def save(self, ticket: tf.Ticket, events: Any, expected_version: int) -> None:
+        if self.conflicts:
+            self.conflicts -= 1
+            current = self.get(ticket.id)
+            raise tf.ConcurrencyConflict(ticket.id, expected_version, current.version + 1)
+        super().save(ticket, events, expected_version)
+
+
+def test_a_refused_save_is_retried_a_bounded_number_of_times(helpdesk: tf.Lifecycle):
+    repo = FlakyRepository(conflicts=2)
+    wf = tf.Workflow(helpdesk, repo, max_retries=3)
+    t = wf.open(ALICE, title="x")
+    assert wf.fire(t.id, "triage", BOB, fields={"category": "access"}).version == 2
+    repo.conflicts = 10
+    with unchanged(wf, t.id), pytest.raises(tf.ConcurrencyConflict) as caught:
+        wf.fire(t.id, "start", BOB, assignee="bob")
+    assert caught.value.ticket_id == t.id
+    assert repo.conflicts == 6
+
+
+def test_a_stale_save_is_refused_by_the_repository(wf: tf.Workflow):
+    t = wf.open(ALICE, title="x")
+    new, event, _ = wf.lifecycle.engine.apply(t, "triage", BOB, T0, fields={"category": "access"})
+    wf.repository.save(new, [event], expected_version=1)
+    with unchanged(wf, t.id), pytest.raises(tf.ConcurrencyConflict) as caught:
+        wf.repository.save(new, [event], expected_version=1)
+    assert (caught.value.expected_version, caught.value.actual_version) == (1, 2)
