@@ -3,7 +3,7 @@
 Everything public is re-exported here; import from ``ticketflow`` only.
 """
 
-from ticketflow.clock import SystemClock
+from ticketflow.clock import SteppableClock, SystemClock
 from ticketflow.errors import (
     CalendarError,
     ConcurrencyConflict,
@@ -25,6 +25,8 @@ from ticketflow.lifecycle import (
     State,
     TimedRule,
     Transition,
+    builtin,
+    builtins,
     json_schema,
     load_lifecycle,
     loads_lifecycle,
@@ -58,6 +60,7 @@ __all__ = [
     "PermissionDenied",
     "Registry",
     "State",
+    "SteppableClock",
     "StorageError",
     "SystemClock",
     "Ticket",
@@ -69,6 +72,8 @@ __all__ = [
     "Transition",
     "TransitionNotAllowed",
     "Workflow",
+    "builtin",
+    "builtins",
     "json_schema",
     "load_lifecycle",
     "loads_lifecycle",

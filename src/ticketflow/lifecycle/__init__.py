@@ -1,5 +1,6 @@
 """Lifecycles: definition, loading and validation, the compiled engine, diagrams."""
 
+from ticketflow.lifecycle._builtin import builtin, builtins
 from ticketflow.lifecycle._definition import (
     BUILTIN_ROLES,
     FieldSpec,
@@ -24,6 +25,8 @@ __all__ = [
     "State",
     "TimedRule",
     "Transition",
+    "builtin",
+    "builtins",
     "json_schema",
     "load_lifecycle",
     "loads_lifecycle",

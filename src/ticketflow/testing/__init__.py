@@ -9,7 +9,7 @@
 Nothing in ticketflow itself imports this module.
 """
 
-from ticketflow.testing._clock import SteppableClock
+from ticketflow.clock import SteppableClock
 from ticketflow.testing._strategies import (
     ASSIGNEE_ID,
     REQUESTER_ID,
@@ -29,6 +29,7 @@ from ticketflow.testing._suite import (
     path_coverage,
     permissive_registry,
     replay_path,
+    run_random_steps,
 )
 
 __all__ = [
@@ -48,5 +49,6 @@ __all__ = [
     "path_coverage",
     "permissive_registry",
     "replay_path",
+    "run_random_steps",
     "steps",
 ]

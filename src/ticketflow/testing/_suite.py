@@ -18,15 +18,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import attrs
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
 
+from ticketflow.clock import SteppableClock
 from ticketflow.errors import FieldError, PermissionDenied, TicketClosed, TicketflowError, TransitionNotAllowed
-from ticketflow.lifecycle import FieldSpec, GuardContext, Lifecycle, Transition
+from ticketflow.lifecycle import UNSET, FieldSpec, GuardContext, Lifecycle, Transition
 from ticketflow.model import Actor, Ticket, replay
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
-from ticketflow.testing._clock import SteppableClock
 from ticketflow.testing._strategies import ASSIGNEE_ID, REQUESTER_ID, Step, steps
 from ticketflow.workflow import Workflow
 
@@ -37,6 +36,7 @@ __all__ = [
     "check_steps",
     "path_coverage",
     "permissive_registry",
+    "run_random_steps",
 ]
 
 _START = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -147,7 +147,7 @@ def check_steps(lifecycle: Lifecycle, sequence: Sequence[Step], registry: Regist
                 fields=step.fields,
                 comment=step.comment,
                 visibility="internal" if step.visibility == "internal" else "public",
-                **({"assignee": step.assignee} if step.assignee else {}),
+                assignee=step.assignee if step.assignee else UNSET,
             )
         except TicketflowError as exc:
             assert isinstance(exc, TransitionNotAllowed | PermissionDenied | FieldError), f"{where}: raised {exc!r}"
@@ -306,11 +306,41 @@ def _other_value(spec: FieldSpec, current: Any) -> Any:
 # -- entry points ------------------------------------------------------------------
 
 
+def run_random_steps(
+    lifecycle: Lifecycle,
+    registry: Registry | None = None,
+    *,
+    max_examples: int | None = None,
+    shrink: bool = True,
+) -> None:
+    """Check random step sequences with :func:`check_steps` under hypothesis.
+
+    The budget defaults to the active hypothesis profile's ``max_examples``.
+    No example database is used: the same function checks many lifecycles.
+    """
+    budget = settings().max_examples if max_examples is None else max_examples
+
+    @settings(
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        deadline=None,
+        max_examples=budget,
+        report_multiple_bugs=False,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, *([Phase.shrink] if shrink else [])],
+        database=None,
+    )
+    @given(steps(lifecycle))
+    def random_steps(sequence: list[Step]) -> None:
+        check_steps(lifecycle, sequence, registry)
+
+    random_steps()
+
+
 def check_lifecycle(
     lifecycle: Lifecycle,
     registry: Registry | None = None,
     *,
     max_examples: int | None = None,
+    shrink: bool = True,
 ) -> PathCoverage:
     """Run path coverage and the random-step property check on *lifecycle*.
 
@@ -320,6 +350,7 @@ def check_lifecycle(
             always allow / do nothing.
         max_examples: random sequences to try (default: the active hypothesis
             profile's budget).
+        shrink: shrink a failing sequence to a minimal one (slower on failure).
 
     Returns:
         The coverage that was replayed.
@@ -331,14 +362,7 @@ def check_lifecycle(
     for path in coverage.paths():
         replay_path(lifecycle, path, registry)
 
-    extra = {} if max_examples is None else {"max_examples": max_examples}
-
-    @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], deadline=None, **extra)
-    @given(steps(lifecycle))
-    def random_steps(sequence: list[Step]) -> None:
-        check_steps(lifecycle, sequence, registry)
-
-    random_steps()
+    run_random_steps(lifecycle, registry, max_examples=max_examples, shrink=shrink)
     return coverage
 
 
@@ -368,8 +392,6 @@ class LifecycleContract:
         for path in coverage.transitions.values():
             replay_path(self.lifecycle, path, self.registry)
 
-    @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], deadline=None)
-    @given(data=st.data())
-    def test_random_steps_keep_every_engine_rule(self, data: st.DataObject) -> None:
+    def test_random_steps_keep_every_engine_rule(self) -> None:
         """Random triggers by random actors keep the engine's rules (see check_steps)."""
-        check_steps(self.lifecycle, data.draw(steps(self.lifecycle)), self.registry)
+        run_random_steps(self.lifecycle, self.registry)

@@ -1,0 +1,1 @@
+"""The built-in lifecycles, as TOML data files."""

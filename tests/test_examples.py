@@ -1,0 +1,19 @@
+"""Every example under examples/ runs, and does what it says."""
+
+import runpy
+
+import pytest
+
+from .conftest import EXAMPLES
+
+
+def test_custom_lifecycle_example_runs(capsys: pytest.CaptureFixture[str]):
+    namespace = runpy.run_path(str(EXAMPLES / "custom_lifecycle.py"))
+    ticket = namespace["main"]()
+    out = capsys.readouterr().out
+    assert ticket.state == "closed"
+    assert ticket.version == 7
+    assert "refused: " in out
+    assert "(category)" in out
+    assert "is immutable" in out
+    assert out.count("stateDiagram-v2") == 1
