@@ -8,19 +8,21 @@ current state; its history of :class:`Event` s is the truth, and
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import attrs
 
-from ticketflow.errors import NaiveDatetime
+from ticketflow.errors import CalendarError, NaiveDatetime
 
 __all__ = ["Actor", "Change", "Comment", "Event", "Ticket", "replay", "require_aware"]
 
 Visibility = Literal["public", "internal"]
 
 _EMPTY: frozenset[str] = frozenset()
+_ALWAYS_AWARE = (timezone, ZoneInfo)
 _NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -29,17 +31,22 @@ def require_aware(value: datetime, name: str = "datetime") -> datetime:
 
     ticketflow never guesses a time zone: every instant must carry one.
     """
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+    if not isinstance(value, datetime):
+        raise CalendarError(f"{name} must be an aware datetime, got {type(value).__name__} {value!r}")
+    if value.utcoffset() is None:
         raise NaiveDatetime(name, value)
     return value
 
 
 def _aware(_inst: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
-    require_aware(value, attribute.name)
+    # `timezone` and `ZoneInfo` always give an offset: skip the utcoffset() call for them.
+    if type(value) is not datetime or type(value.tzinfo) not in _ALWAYS_AWARE:
+        require_aware(value, attribute.name)
 
 
 def _tags(value: Iterable[str]) -> frozenset[str]:
-    result = frozenset(value)
+    # Fast path for what the engine passes; any other iterable is copied.
+    result = value if type(value) is frozenset else frozenset(value)
     return result if result else _EMPTY
 
 

@@ -180,18 +180,12 @@ class Workflow:
             changed. ConcurrencyConflict: other writers kept winning for
             ``max_retries`` attempts.
         """
-        when = self._at(at)
-        note = self._comment(actor, comment, visibility)
-        attributes = {
-            k: v
-            for k, v in (
-                ("title", title),
-                ("assignee", assignee),
-                ("requester", requester),
-                ("participants", participants),
-            )
-            if v is not UNSET
-        }
+        when = self.clock.now() if at is None else require_aware(at, "at")
+        note = comment if comment is None else self._comment(actor, comment, visibility)
+        attributes = None
+        if not (title is UNSET and assignee is UNSET and requester is UNSET and participants is UNSET):
+            given = {"title": title, "assignee": assignee, "requester": requester, "participants": participants}
+            attributes = {k: v for k, v in given.items() if v is not UNSET}
         for attempt in range(self.max_retries + 1):
             ticket = self.repository.get(ticket_id)
             new, event, taken = self._engine.apply(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -42,7 +43,7 @@ class _Unset:
 UNSET: Any = _Unset()
 
 _EMPTY: frozenset[str] = frozenset()
-_NO_CHANGES: dict[str, Change] = {}
+_NO_CHANGES: Mapping[str, Any] = MappingProxyType({})
 
 
 @attrs.frozen(slots=True)
@@ -116,6 +117,23 @@ class Engine:
         self._required_in: dict[str, tuple[str, ...]] = {
             sid: tuple(f.name for f in lifecycle.fields.values() if sid in f.required_in) for sid in lifecycle.states
         }
+        # Transitions that only move the state (one candidate, no conditions,
+        # no data rules, no changes on the way): a fire of one is a lookup,
+        # a permission check and two value objects.
+        self._plain = {key: ts[0] for key, ts in self._table.items() if len(ts) == 1 and self._is_plain(ts[0])}
+        self._open_meta = MappingProxyType({"lifecycle_id": lifecycle.id})
+
+    def _is_plain(self, t: Transition) -> bool:
+        return not (
+            t.when
+            or t.guards
+            or t.set_fields
+            or t.add_tags
+            or t.remove_tags
+            or t.require
+            or t.require_comment
+            or self._required_in[t.dest]
+        )
 
     # -- queries -------------------------------------------------------------------
 
@@ -202,7 +220,7 @@ class Engine:
             attribute_changes={k: Change(None, v) for k, v in people.items() if v},
             tags_added=tagset,
             comment=comment,
-            meta={"lifecycle_id": lc.id, **(meta or {})},
+            meta={"lifecycle_id": lc.id, **meta} if meta else self._open_meta,
         )
         ticket = Ticket(
             id=ticket_id,
@@ -251,8 +269,22 @@ class Engine:
         state = ticket.state
         if lc.states[state].immutable:
             raise TicketClosed(ticket.id, trigger, state)
-        guards = guards or {}
         roles = self.roles_of(actor)
+        if not (fields or add_tags or remove_tags or attributes):
+            plain = self._plain.get((state, trigger))
+            if plain is not None and self._may(plain, ticket, actor, roles):
+                seq = ticket.version + 1
+                dest = plain.dest
+                event = Event(
+                    ticket.id, seq, at, actor, trigger, state, dest, _NO_CHANGES, _NO_CHANGES,
+                    _EMPTY, _EMPTY, comment, meta or _NO_CHANGES,
+                )  # fmt: skip
+                new = Ticket(
+                    ticket.id, ticket.lifecycle_id, dest, seq, ticket.created_at, at, ticket.title,
+                    ticket.fields, ticket.tags, ticket.requester, ticket.assignee, ticket.participants,
+                )  # fmt: skip
+                return new, event, plain
+        guards = guards or {}
         supplied = self._coerce(ticket.id, trigger, fields) if fields else {}
         merged = {**ticket.fields, **supplied} if supplied else ticket.fields
         chosen: Transition | None

@@ -1,0 +1,170 @@
+"""Engine cost: ticketflow's fire vs a bare `transitions` trigger and python-statemachine.
+
+Run: .venv/bin/python bench/bench_engine.py  (or `make bench`)
+
+Prints, in one run on this machine:
+- µs per fire: `Workflow.fire` (building the new ticket and its Event and saving
+  both in the memory repository, with the version check) next to a bare trigger
+  on one shared `transitions.Machine` and a python-statemachine `send`;
+- memory per stored ticket (ticket + its opening event) next to a model
+  registered on a shared `transitions` machine and a python-statemachine instance;
+- compile time for a 20-state lifecycle.
+No assertion: the table is the result.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from statemachine import State, StateMachine
+from transitions import Machine
+
+import ticketflow as tf
+
+PING_PONG: dict[str, Any] = {
+    "id": "pingpong",
+    "initial": "a",
+    "states": {"a": {}, "b": {}},
+    "transitions": [
+        {"trigger": "go", "source": "a", "dest": "b"},
+        {"trigger": "back", "source": "b", "dest": "a"},
+    ],
+}
+AGENT = tf.Actor("agent-1", roles={"agent"})
+AT = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+def per_call_us(run: Callable[[int], None], n: int, repeats: int = 7) -> float:
+    """Best-of-median µs per call of `run(n)` doing n calls."""
+    samples = []
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        run(n)
+        samples.append((time.perf_counter() - start) / n * 1e6)
+    return statistics.median(samples)
+
+
+def ticketflow_fire(n: int) -> None:
+    wf = tf.Workflow(tf.load_lifecycle(PING_PONG))
+    ticket = wf.open(AGENT, title="bench", at=AT)
+    fire, tid = wf.fire, ticket.id
+    for _ in range(n // 2):
+        fire(tid, "go", AGENT, at=AT)
+        fire(tid, "back", AGENT, at=AT)
+
+
+def ticketflow_fire_with_data(n: int) -> None:
+    document = {**PING_PONG, "fields": {"note": {"type": "string"}}}
+    wf = tf.Workflow(tf.load_lifecycle(document))
+    ticket = wf.open(AGENT, title="bench", at=AT)
+    fire, tid = wf.fire, ticket.id
+    for i in range(n // 2):
+        fire(tid, "go", AGENT, at=AT, fields={"note": str(i)}, comment="on it")
+        fire(tid, "back", AGENT, at=AT, add_tags=("seen",))
+
+
+class Carrier:
+    state: str
+
+
+def transitions_trigger(n: int) -> None:
+    machine = Machine(model=None, states=["a", "b"], initial="a", auto_transitions=False)
+    machine.add_transition("go", "a", "b")
+    machine.add_transition("back", "b", "a")
+    carrier = Carrier()
+    machine.add_model(carrier)
+    go, back = carrier.go, carrier.back  # type: ignore[attr-defined]
+    for _ in range(n // 2):
+        go()
+        back()
+
+
+class PingPong(StateMachine):  # type: ignore[misc]
+    a = State(initial=True)
+    b = State()
+    go = a.to(b)
+    back = b.to(a)
+
+
+def statemachine_send(n: int) -> None:
+    sm = PingPong()
+    send = sm.send
+    for _ in range(n // 2):
+        send("go")
+        send("back")
+
+
+def bytes_per(make: Callable[[int], Any], n: int = 20_000) -> float:
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    keep = make(n)
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del keep
+    return (after - before) / n
+
+
+def tf_tickets(n: int) -> Any:
+    ids = iter(range(n))
+    wf = tf.Workflow(tf.load_lifecycle(PING_PONG), id_factory=lambda: f"T{next(ids):07d}")
+    for _ in range(n):
+        wf.open(AGENT, title="bench", at=AT)
+    return wf
+
+
+def transitions_models(n: int) -> Any:
+    machine = Machine(model=None, states=["a", "b"], initial="a", auto_transitions=False)
+    machine.add_transition("go", "a", "b")
+    machine.add_transition("back", "b", "a")
+    models = [Carrier() for _ in range(n)]
+    for model in models:
+        machine.add_model(model)
+    return machine, models
+
+
+def statemachine_instances(n: int) -> Any:
+    return [PingPong() for _ in range(n)]
+
+
+def twenty_states() -> dict[str, Any]:
+    states = {f"s{i}": {"group": "open" if i < 10 else "closed"} for i in range(20)}
+    states["s19"]["terminal"] = True
+    transitions = [{"trigger": f"next{i}", "source": f"s{i}", "dest": f"s{i + 1}"} for i in range(19)]
+    transitions += [{"trigger": "cancel", "source": "*", "dest": "s19", "roles": ["agent", "requester"]}]
+    transitions += [{"trigger": f"back{i}", "source": f"s{i + 1}", "dest": f"s{i}"} for i in range(18)]
+    return {"id": "twenty", "initial": "s0", "states": states, "transitions": transitions}
+
+
+def main() -> None:
+    n = 20_000
+    ours = per_call_us(ticketflow_fire, n)
+    with_data = per_call_us(ticketflow_fire_with_data, n)
+    bare = per_call_us(transitions_trigger, n)
+    psm = per_call_us(statemachine_send, n)
+    print(f"fire cost, µs per call (median of 7 runs of {n:,} calls)")
+    print(f"{'':<46}{'µs':>8}{'ticketflow / it':>18}")
+    print(f"{'ticketflow Workflow.fire (+Event, memory repo)':<46}{ours:>8.2f}{1.0:>18.2f}")
+    print(f"{'  same, with a field change, comment or tag':<46}{with_data:>8.2f}{'':>18}")
+    print(f"{'transitions trigger, shared Machine':<46}{bare:>8.2f}{ours / bare:>18.2f}")
+    print(f"{'python-statemachine send':<46}{psm:>8.2f}{ours / psm:>18.2f}")
+    print()
+    print("memory per ticket, bytes (tracemalloc, 20,000 of each)")
+    print(f"{'ticketflow ticket + opening event in MemoryRepository':<56}{bytes_per(tf_tickets):>10,.0f}")
+    print(f"{'transitions model on one shared Machine (add_model)':<56}{bytes_per(transitions_models):>10,.0f}")
+    print(f"{'python-statemachine instance':<56}{bytes_per(statemachine_instances):>10,.0f}")
+    print()
+    document = twenty_states()
+    compile_ms = per_call_us(lambda k: [tf.load_lifecycle(document) for _ in range(k)], 20, repeats=5) / 1000
+    print(f"compile a 20-state, {len(document['transitions'])}-transition lifecycle: {compile_ms:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
