@@ -350,3 +350,46 @@ def test_garbage_never_raises_anything_but_invalid_lifecycle(document: dict[str,
     else:
         problem = "loaded"
     assert problem
+
+
+def _keys(node: object, prefix: str = "") -> set[str]:
+    from ticketflow.lifecycle._shape import ListOf, Table
+
+    keys: set[str] = set()
+    if isinstance(node, ListOf):
+        return _keys(node.item, prefix)
+    if isinstance(node, Table):
+        for key, (child, _) in node.keys.items():
+            keys.add(key)
+            keys |= _keys(child)
+        if node.values is not None:
+            keys |= _keys(node.values)
+    return keys
+
+
+def test_the_format_reference_documents_every_key():
+    from ticketflow.lifecycle._shape import LIFECYCLE
+
+    from .conftest import ROOT
+
+    text = (ROOT / "docs" / "lifecycle-format.md").read_text()
+    missing = sorted(key for key in _keys(LIFECYCLE) if f"`{key}`" not in text)
+    assert missing == []
+
+
+def test_the_extend_example_in_the_docs_works():
+    ours = tf.builtin("zendesk").extend(
+        {
+            "id": "our_zendesk",
+            "states": {"escalated": {"group": "open"}},
+            "transitions": [
+                {"trigger": "escalate", "source": "open", "dest": "escalated"},
+                {"trigger": "deescalate", "source": "escalated", "dest": "open"},
+            ],
+            "timers": [{"id": "solved_auto_close_24h", "state": "solved", "after": "48h", "fire": "close"}],
+            "remove_transitions": ["take"],
+        }
+    )
+    assert "take" not in ours.triggers
+    assert ours.timers[-1].after == timedelta(hours=48)
+    assert len(ours.timers) == len(tf.builtin("zendesk").timers)
