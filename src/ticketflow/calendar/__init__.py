@@ -1,0 +1,7 @@
+"""Business-hours calendars: business time across zones, DST, holidays, breaks and night shifts."""
+
+from ticketflow.calendar._calendar import MAX_YEAR, MIN_YEAR, BusinessCalendar
+from ticketflow.calendar._holidays import HolidaySource, holidays_for
+from ticketflow.calendar._hours import Window
+
+__all__ = ["MAX_YEAR", "MIN_YEAR", "BusinessCalendar", "HolidaySource", "Window", "holidays_for"]

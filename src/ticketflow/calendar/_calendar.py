@@ -1,0 +1,418 @@
+"""The business calendar: business time between instants, exact to the microsecond.
+
+How it stays fast whatever the span: the calendar turns a range of whole years
+into one sorted list of open intervals in UTC microseconds, with the business
+time accumulated before each interval (a prefix sum). Business time up to an
+instant is then one bisect; ``add`` bisects the prefix sums for the target;
+``between`` is two lookups. The range grows a year or more at a time when a
+query leaves it, so 2,000 business hours cost what 2 hours do.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+
+from ticketflow.calendar._holidays import HolidaySource, holidays_for
+from ticketflow.calendar._hours import DAY_NAMES, Window, parse_week, parse_windows
+from ticketflow.errors import CalendarError, NaiveDatetime
+
+__all__ = ["MAX_YEAR", "MIN_YEAR", "BusinessCalendar"]
+
+#: The years a calendar can answer for; instants or spans beyond are a CalendarError.
+MIN_YEAR, MAX_YEAR = 1900, 2500
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = 1_000_000
+_ONE_US = timedelta(microseconds=1)
+_ONE_DAY = timedelta(days=1)
+_WHOLE_DAY = ("00:00-24:00",)
+
+
+class _Timeline(NamedTuple):
+    lo: int  # first covered instant (µs): local midnight of Jan 1 of first_year
+    hi: int  # first instant not covered: local midnight of Jan 1 of end_year
+    starts: list[int]
+    ends: list[int]
+    before: list[int]  # business µs before each interval, from the timeline's origin
+    through: list[int]  # business µs at each interval's end
+    first_year: int
+    end_year: int
+
+
+def _to_us(value: datetime, name: str = "datetime") -> int:
+    if not isinstance(value, datetime):
+        raise CalendarError(f"{name} must be an aware datetime, got {type(value).__name__} {value!r}")
+    if value.utcoffset() is None:
+        raise NaiveDatetime(name, value)
+    delta = value - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * _US + delta.microseconds
+
+
+def _delta_us(value: timedelta) -> int:
+    if not isinstance(value, timedelta):
+        raise CalendarError(f"expected a timedelta, got {type(value).__name__} {value!r}")
+    return (value.days * 86400 + value.seconds) * _US + value.microseconds
+
+
+def _hours(value: Mapping[str, Sequence[str] | str]) -> tuple[tuple[Window, ...], ...]:
+    if isinstance(value, tuple) and len(value) == 7 and all(isinstance(d, tuple) for d in value):
+        return value  # already parsed (attrs.evolve passes the stored form back)
+    if not isinstance(value, Mapping):
+        raise CalendarError(f"hours: expected a mapping of day names to windows, got {value!r}")
+    return parse_week(value)
+
+
+def _holidays(value: Iterable[date | HolidaySource] | HolidaySource) -> tuple[date | HolidaySource, ...]:
+    items = [value] if isinstance(value, HolidaySource) else list(value)
+    dates: set[date] = set()
+    sources: list[HolidaySource] = []
+    for i, item in enumerate(items):
+        if isinstance(item, HolidaySource):
+            sources.append(item)
+        elif isinstance(item, date) and not isinstance(item, datetime):
+            dates.add(item)
+        elif isinstance(item, str):
+            try:
+                dates.add(date.fromisoformat(item))
+            except ValueError:
+                raise CalendarError(f"holidays[{i}]: {item!r} is not a date (YYYY-MM-DD)") from None
+        else:
+            raise CalendarError(f"holidays[{i}]: expected a date or holidays_for(...), got {item!r}")
+    return (*sorted(dates), *sources)
+
+
+def _overrides(
+    value: Mapping[date | str, Sequence[str]] | tuple[Any, ...],
+) -> tuple[tuple[date, tuple[Window, ...]], ...]:
+    if isinstance(value, tuple):
+        return value  # already parsed
+    result = {}
+    for key, windows in value.items():
+        day = key
+        if isinstance(key, str):
+            try:
+                day = date.fromisoformat(key)
+            except ValueError:
+                raise CalendarError(f"overrides.{key}: not a date (YYYY-MM-DD)") from None
+        if not isinstance(day, date) or isinstance(day, datetime):
+            raise CalendarError(f"overrides: keys are dates, got {key!r}")
+        result[day] = parse_windows(windows, f"overrides.{day.isoformat()}")
+    return tuple(sorted(result.items()))
+
+
+@attrs.frozen
+class BusinessCalendar:
+    """Business hours in a time zone, with holidays and per-date overrides.
+
+    Args:
+        timezone: an IANA zone name, such as ``"America/New_York"``.
+        hours: windows per weekday: ``{"mon-fri": ["09:00-12:00", "13:00-17:00"]}``;
+            keys are ``mon``..``sun`` or ranges like ``mon-fri``; a window
+            may cross midnight (``"22:00-06:00"``), and ``"00:00-24:00"`` is
+            a whole day. Days not given are closed.
+        holidays: dates (or ISO strings), and/or :func:`holidays_for` sources;
+            a holiday cancels the windows that start on it.
+        overrides: a date's own windows, replacing its weekday's (and a
+            holiday's); an empty list closes the date.
+
+    The conventions (see ``docs/business-calendar.md``): business time is
+    real elapsed time inside open windows; ``add`` returns the earliest
+    instant, ``sub`` the latest; ``between`` is signed; a window belongs to
+    the local date it starts on; a window edge at a wall time that does not
+    exist moves forward with the clock, and one that occurs twice is its
+    first occurrence; results are in the calendar's zone.
+
+    Raises:
+        CalendarError: unknown zone, malformed or overlapping windows, no
+            open time at all.
+    """
+
+    timezone: str
+    hours: tuple[tuple[Window, ...], ...] = attrs.field(converter=_hours)
+    holidays: tuple[date | HolidaySource, ...] = attrs.field(default=(), converter=_holidays)
+    overrides: tuple[tuple[date, tuple[Window, ...]], ...] = attrs.field(default=(), converter=_overrides)
+    _tz: ZoneInfo = attrs.field(init=False, eq=False, hash=False, repr=False)
+    _by_date: dict[date, tuple[Window, ...]] = attrs.field(init=False, eq=False, hash=False, repr=False)
+    _state: dict[str, Any] = attrs.field(init=False, eq=False, hash=False, repr=False, factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        try:
+            tz = ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise CalendarError(
+                f"timezone: unknown zone {self.timezone!r}; use an IANA name like 'Europe/Paris'"
+            ) from None
+        object.__setattr__(self, "_tz", tz)
+        if not any(self.hours) and not any(windows for _, windows in self.overrides):
+            raise CalendarError("hours: the calendar is never open; give at least one window")
+        object.__setattr__(self, "_by_date", dict(self.overrides))
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> BusinessCalendar:
+        """Build one from a config section (TOML/JSON/dict).
+
+        Example (TOML)::
+
+            [calendar]
+            timezone = "America/New_York"
+            hours = { mon-fri = ["09:00-17:00"] }
+            holidays = { country = "US", subdiv = "NY" }   # or a list of dates
+            overrides = { 2026-12-24 = ["09:00-13:00"] }
+        """
+        if not isinstance(config, Mapping):
+            raise CalendarError(f"calendar: expected a table, got {config!r}")
+        unknown = set(config) - {"timezone", "hours", "holidays", "overrides"}
+        if unknown:
+            raise CalendarError(f"calendar.{sorted(unknown)[0]}: unknown key; use timezone, hours, holidays, overrides")
+        for key in ("timezone", "hours"):
+            if key not in config:
+                raise CalendarError(f"calendar.{key}: required key is missing")
+        holidays: Any = config.get("holidays", ())
+        if isinstance(holidays, Mapping):
+            extra = set(holidays) - {"country", "subdiv", "observed"}
+            if "country" not in holidays or extra:
+                raise CalendarError("calendar.holidays: write { country = 'US', subdiv = 'NY' } or a list of dates")
+            holidays = holidays_for(
+                holidays["country"], holidays.get("subdiv"), observed=holidays.get("observed", True)
+            )
+        return cls(
+            timezone=config["timezone"],
+            hours=config["hours"],
+            holidays=holidays,
+            overrides=config.get("overrides", {}),
+        )
+
+    @classmethod
+    def always_open(cls, timezone: str = "UTC") -> BusinessCalendar:
+        """A 24x7 calendar: business time is wall time."""
+        return cls(timezone, {"mon-sun": list(_WHOLE_DAY)})
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The calendar's zone."""
+        return self._tz
+
+    # -- the timeline --------------------------------------------------------------
+
+    def _holiday_dates(self, year: int) -> set[date]:
+        result: set[date] = set()
+        for item in self.holidays:
+            if isinstance(item, HolidaySource):
+                result |= item.dates(year)
+            elif item.year == year:
+                result.add(item)
+        return result
+
+    def windows_on(self, day: date) -> tuple[Window, ...]:
+        """The windows that start on local date *day* (after holidays and overrides)."""
+        overrides = self._by_date
+        if day in overrides:
+            return overrides[day]
+        if day in self._holiday_dates(day.year):
+            return ()
+        return self.hours[day.weekday()]
+
+    def _local_us(self, day: date, minute: int) -> int:
+        days, minute = divmod(minute, 1440)
+        day = day + timedelta(days=days)
+        hour, minute = divmod(minute, 60)
+        return _to_us(datetime(day.year, day.month, day.day, hour, minute, tzinfo=self._tz))
+
+    def _build(self, first_year: int, end_year: int) -> _Timeline:
+        if first_year < MIN_YEAR or end_year > MAX_YEAR + 1:
+            raise CalendarError(f"beyond the supported range of years {MIN_YEAR}..{MAX_YEAR}")
+        overrides = self._by_date
+        holidays: set[date] = set()
+        for year in range(first_year - 1, end_year):
+            holidays |= self._holiday_dates(year)
+        raw: list[tuple[int, int]] = []
+        day = date(first_year, 1, 1) - _ONE_DAY  # its night shift may run into the range
+        last = date(end_year, 1, 1)
+        while day < last:
+            windows = overrides[day] if day in overrides else () if day in holidays else self.hours[day.weekday()]
+            for w in windows:
+                start, end = self._local_us(day, w.start), self._local_us(day, w.end)
+                if end > start:
+                    raw.append((start, end))
+            day += _ONE_DAY
+        raw.sort()
+        starts: list[int] = []
+        ends: list[int] = []
+        for start, end in raw:  # union: an override's night may run into the next day's window
+            if ends and start <= ends[-1]:
+                ends[-1] = max(ends[-1], end)
+            else:
+                starts.append(start)
+                ends.append(end)
+        before: list[int] = []
+        through: list[int] = []
+        total = 0
+        for start, end in zip(starts, ends, strict=True):
+            before.append(total)
+            total += end - start
+            through.append(total)
+        lo = self._local_us(date(first_year, 1, 1), 0)
+        hi = self._local_us(date(end_year, 1, 1), 0)
+        return _Timeline(lo, hi, starts, ends, before, through, first_year, end_year)
+
+    def _timeline(self, *instants: int, extend_by: int = 0, backward: bool = False) -> _Timeline:
+        timeline: _Timeline | None = self._state.get("timeline")
+        if timeline is not None and not extend_by and all(timeline.lo <= u < timeline.hi for u in instants):
+            return timeline
+        years = [datetime.fromtimestamp(u // _US, UTC).year for u in instants]
+        first = min(years) - 1
+        end = max(years) + 2
+        if timeline is not None:
+            first = min(first, timeline.first_year)
+            end = max(end, timeline.end_year)
+            if extend_by and backward:
+                first -= extend_by
+            elif extend_by:
+                end += extend_by
+        if first < MIN_YEAR or end > MAX_YEAR + 1:
+            raise CalendarError(
+                f"the span reaches beyond the supported years {MIN_YEAR}..{MAX_YEAR}, or the calendar is open "
+                "too rarely for it"
+            )
+        timeline = self._build(first, end)
+        self._state["timeline"] = timeline
+        return timeline
+
+    def _grow(self, timeline: _Timeline, missing: int, backward: bool, *instants: int) -> _Timeline:
+        years = timeline.end_year - timeline.first_year
+        per_year = max(1, timeline.through[-1] // years) if timeline.through else 1
+        return self._timeline(*instants, extend_by=max(1, missing // per_year + 1), backward=backward)
+
+    @staticmethod
+    def _business(timeline: _Timeline, u: int) -> int:
+        i = bisect_right(timeline.starts, u) - 1
+        if i < 0:
+            return 0
+        return timeline.before[i] + min(u, timeline.ends[i]) - timeline.starts[i]
+
+    def _from_us(self, u: int) -> datetime:
+        seconds, micro = divmod(u, _US)
+        result = datetime.fromtimestamp(seconds, self._tz)
+        return result.replace(microsecond=micro) if micro else result
+
+    # -- the API ----------------------------------------------------------------------
+
+    def between(self, a: datetime, b: datetime) -> timedelta:
+        """Business time from *a* to *b*; negative when *b* is before *a*."""
+        ua, ub = _to_us(a, "a"), _to_us(b, "b")
+        timeline = self._timeline(ua, ub)
+        return timedelta(microseconds=self._business(timeline, ub) - self._business(timeline, ua))
+
+    def add(self, t: datetime, d: timedelta) -> datetime:
+        """The earliest instant with *d* of business time after *t* (``sub`` if negative)."""
+        du = _delta_us(d)
+        if du < 0:
+            return self.sub(t, -d)
+        u = _to_us(t, "t")
+        if du == 0:
+            return t.astimezone(self._tz)
+        timeline = self._timeline(u)
+        while True:
+            target = self._business(timeline, u) + du
+            j = bisect_left(timeline.through, target)
+            if j < len(timeline.starts):
+                x = timeline.starts[j] + target - timeline.before[j]
+                if x < timeline.hi:
+                    return self._from_us(x)
+            have = timeline.through[-1] if timeline.through else 0
+            timeline = self._grow(timeline, target - have, False, u)
+
+    def sub(self, t: datetime, d: timedelta) -> datetime:
+        """The latest instant with *d* of business time before *t* (``add`` if negative)."""
+        du = _delta_us(d)
+        if du < 0:
+            return self.add(t, -d)
+        u = _to_us(t, "t")
+        if du == 0:
+            return t.astimezone(self._tz)
+        timeline = self._timeline(u)
+        while True:
+            target = self._business(timeline, u) - du
+            j = bisect_right(timeline.before, target) - 1
+            if target >= 0 and j >= 0:
+                x = timeline.starts[j] + target - timeline.before[j]
+                if x >= timeline.lo:
+                    return self._from_us(x)
+            timeline = self._grow(timeline, max(du, -target), True, u)
+
+    def is_open(self, t: datetime) -> bool:
+        """Whether *t* is inside an open window (windows are half-open: [start, end))."""
+        u = _to_us(t, "t")
+        timeline = self._timeline(u)
+        i = bisect_right(timeline.starts, u) - 1
+        return i >= 0 and u < timeline.ends[i]
+
+    def _next_interval(self, u: int) -> tuple[int, int]:
+        """The open interval containing *u*, or the next one after it."""
+        timeline = self._timeline(u)
+        while True:
+            i = bisect_right(timeline.starts, u) - 1
+            if i >= 0 and u < timeline.ends[i]:
+                return timeline.starts[i], timeline.ends[i]
+            if i + 1 < len(timeline.starts) and timeline.starts[i + 1] < timeline.hi:
+                return timeline.starts[i + 1], timeline.ends[i + 1]
+            timeline = self._timeline(u, extend_by=1)
+
+    def next_open(self, t: datetime) -> datetime:
+        """*t* itself if open, else the start of the next window (in the calendar's zone)."""
+        u = _to_us(t, "t")
+        start, _ = self._next_interval(u)
+        return self._from_us(max(start, u))
+
+    def next_close(self, t: datetime) -> datetime:
+        """The end of the window *t* is in, or of the next window if *t* is closed."""
+        _, end = self._next_interval(_to_us(t, "t"))
+        return self._from_us(end)
+
+    def open_windows(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime]]:
+        """The open stretches within [*a*, *b*), clipped to it, in order."""
+        ua, ub = _to_us(a, "a"), _to_us(b, "b")
+        if ub <= ua:
+            return []
+        timeline = self._timeline(ua, ub)
+        first = max(0, bisect_right(timeline.starts, ua) - 1)
+        last = bisect_left(timeline.starts, ub)
+        result = []
+        for start, end in zip(timeline.starts[first:last], timeline.ends[first:last], strict=True):
+            lo, hi = max(start, ua), min(end, ub)
+            if lo < hi:
+                result.append((self._from_us(lo), self._from_us(hi)))
+        return result
+
+    def add_days(self, t: datetime, n: int) -> datetime:
+        """The same local time *n* business days later (earlier if negative).
+
+        A business day is a local date with at least one window. When that
+        time is closed on the day reached, the next open instant is returned.
+        """
+        _to_us(t, "t")
+        local = t.astimezone(self._tz)
+        day = local.date()
+        step = 1 if n >= 0 else -1
+        remaining = abs(n)
+        guard = 0
+        while remaining:
+            day += timedelta(days=step)
+            guard += 1
+            if guard > 366 * 20 or not MIN_YEAR <= day.year <= MAX_YEAR:
+                raise CalendarError(f"add_days: no {abs(n)} business days within reach of {t.isoformat()}")
+            if self.windows_on(day):
+                remaining -= 1
+        candidate = datetime.combine(day, time(local.hour, local.minute, local.second, local.microsecond), self._tz)
+        return self.next_open(candidate)
+
+    def describe(self) -> str:
+        """A one-line summary: zone and weekly hours."""
+        days = ", ".join(f"{DAY_NAMES[i]} {' '.join(str(w) for w in ws)}" for i, ws in enumerate(self.hours) if ws)
+        return f"{self.timezone}: {days}"

@@ -1,0 +1,57 @@
+"""Public holidays from the ``holidays`` package, expanded a year at a time."""
+
+from __future__ import annotations
+
+import functools
+from datetime import date
+
+import attrs
+
+from ticketflow.errors import CalendarError
+
+__all__ = ["HolidaySource", "holidays_for"]
+
+
+@attrs.frozen
+class HolidaySource:
+    """A country's (and optionally a subdivision's) public holidays.
+
+    Observed days are included (Christmas on a Saturday is observed on the
+    Friday before, in the US). Years are expanded when a calendar first
+    needs them. Build one with :func:`holidays_for`.
+
+    Attributes:
+        country: ISO 3166 country code, such as ``"US"``.
+        subdiv: a subdivision code, such as ``"NY"``, or ``None``.
+        observed: include observed days (default ``True``).
+    """
+
+    country: str
+    subdiv: str | None = None
+    observed: bool = True
+
+    def dates(self, year: int) -> frozenset[date]:
+        """The holiday dates of *year* (observed days included)."""
+        return _dates(self.country, self.subdiv, self.observed, year)
+
+
+@functools.lru_cache(maxsize=1024)
+def _dates(country: str, subdiv: str | None, observed: bool, year: int) -> frozenset[date]:
+    import holidays
+
+    try:
+        table = holidays.country_holidays(country, subdiv=subdiv, years=year, observed=observed)
+    except NotImplementedError as exc:
+        raise CalendarError(f"holidays: {exc}; see the `holidays` package for supported codes") from exc
+    return frozenset(d for d in table if d.year == year)
+
+
+def holidays_for(country: str, subdiv: str | None = None, *, observed: bool = True) -> HolidaySource:
+    """Public holidays of *country* (and *subdiv*), for a :class:`BusinessCalendar`.
+
+    Raises:
+        CalendarError: the country or subdivision is unknown.
+    """
+    source = HolidaySource(country, subdiv, observed)
+    source.dates(2026)  # fail now, not in the middle of an SLA computation
+    return source
