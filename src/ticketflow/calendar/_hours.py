@@ -17,7 +17,7 @@ _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _DAY = 24 * 60
 
 
-@attrs.frozen
+@attrs.frozen(order=True)
 class Window:
     """One opening window of a day, in local wall-clock minutes.
 

@@ -1,0 +1,355 @@
+"""The business calendar: examples for the traps, an oracle, and properties."""
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import ticketflow as tf
+from ticketflow.calendar import BusinessCalendar, holidays_for
+
+from .calendar_oracle import STEP, Oracle
+
+NY = ZoneInfo("America/New_York")
+LA = ZoneInfo("America/Los_Angeles")
+H = timedelta(hours=1)
+NINE_TO_FIVE = {"mon-fri": ["09:00-17:00"]}
+
+
+def ny(*args: int) -> datetime:
+    return datetime(*args, tzinfo=NY)  # type: ignore[misc]
+
+
+@pytest.fixture(scope="module")
+def office() -> BusinessCalendar:
+    return BusinessCalendar("America/New_York", NINE_TO_FIVE, holidays=holidays_for("US", subdiv="NY"))
+
+
+# -- the traps the peers get wrong ------------------------------------------------
+
+
+def test_friday_16_plus_one_hour_is_friday_17_not_monday(office: BusinessCalendar):
+    assert office.add(ny(2026, 3, 6, 16), H) == ny(2026, 3, 6, 17)
+    assert office.add(ny(2026, 3, 6, 16), 2 * H) == ny(2026, 3, 9, 10)
+    assert office.sub(ny(2026, 3, 9, 9), H) == ny(2026, 3, 6, 16)
+
+
+def test_two_hours_across_the_spring_and_fall_dst_weekends(office: BusinessCalendar):
+    spring = office.add(ny(2026, 3, 6, 16), 2 * H)  # DST starts Sunday March 8
+    assert spring == ny(2026, 3, 9, 10)
+    assert spring.utcoffset() == timedelta(hours=-4)
+    fall = office.add(ny(2026, 10, 30, 16), 2 * H)  # DST ends Sunday November 1
+    assert fall == ny(2026, 11, 2, 10)
+    assert fall.utcoffset() == timedelta(hours=-5)
+    assert office.between(ny(2026, 10, 30, 16), ny(2026, 11, 2, 10)) == 2 * H
+
+
+def test_a_night_shift_holds_real_hours_across_dst_nights():
+    night = BusinessCalendar("America/New_York", {"mon-sun": ["22:00-06:00"]})
+    assert night.between(ny(2026, 3, 7, 22), ny(2026, 3, 8, 6)) == 7 * H
+    assert night.between(ny(2026, 10, 31, 22), ny(2026, 11, 1, 6)) == 9 * H
+    assert night.between(ny(2026, 5, 1, 22), ny(2026, 5, 2, 6)) == 8 * H
+    assert night.add(ny(2026, 3, 7, 23), 7 * H) == ny(2026, 3, 8, 23)  # 6 real hours that night, 1 the next
+
+
+def test_between_is_signed(office: BusinessCalendar):
+    assert office.between(ny(2026, 3, 9, 10), ny(2026, 3, 6, 16)) == -2 * H
+    assert office.add(ny(2026, 3, 9, 10), -2 * H) == ny(2026, 3, 6, 16)
+
+
+def test_ninety_seconds_ending_thirty_seconds_after_close(office: BusinessCalendar):
+    assert office.add(ny(2026, 3, 6, 16, 59), timedelta(seconds=90)) == ny(2026, 3, 9, 9, 0, 30)
+    assert office.between(ny(2026, 3, 6, 16, 59), ny(2026, 3, 9, 9, 0, 30)) == timedelta(seconds=90)
+
+
+def test_year_end_with_christmas_and_new_year_observed(office: BusinessCalendar):
+    # 2027: Christmas is a Saturday (observed Friday 24th), New Year's Day 2028 too (observed Friday 31st).
+    assert not office.is_open(ny(2027, 12, 24, 10))
+    assert not office.is_open(ny(2027, 12, 31, 10))
+    assert office.add(ny(2027, 12, 23, 16), 2 * H) == ny(2027, 12, 27, 10)
+    assert office.add(ny(2027, 12, 30, 16), 2 * H) == ny(2028, 1, 3, 10)
+
+
+def test_los_angeles_hours_with_us_holidays_on_los_angeles_dates():
+    cal = BusinessCalendar("America/Los_Angeles", NINE_TO_FIVE, holidays=holidays_for("US"))
+    # July 3 2026 is the observed Independence Day: closed all LA day, even when it is already July 4 in UTC.
+    assert not cal.is_open(datetime(2026, 7, 3, 16, 30, tzinfo=LA))
+    assert cal.between(datetime(2026, 7, 2, 16, tzinfo=LA), datetime(2026, 7, 6, 10, tzinfo=LA)) == 2 * H
+    assert cal.add(datetime(2026, 7, 2, 16, tzinfo=LA), 2 * H).tzinfo == LA
+
+
+def test_lunch_breaks_and_partial_days():
+    cal = BusinessCalendar(
+        "America/New_York",
+        {"mon-fri": ["09:00-12:00", "13:00-17:00"]},
+        overrides={date(2026, 12, 24): ["09:00-13:00"], date(2026, 12, 31): []},
+    )
+    assert cal.add(ny(2026, 3, 9, 11), 2 * H) == ny(2026, 3, 9, 14)
+    assert cal.add(ny(2026, 3, 9, 11), H) == ny(2026, 3, 9, 12)
+    assert cal.between(ny(2026, 12, 24, 0), ny(2026, 12, 25, 0)) == 4 * H
+    assert cal.windows_on(date(2026, 12, 31)) == ()
+
+
+def test_half_hour_dst_on_lord_howe():
+    lord_howe = ZoneInfo("Australia/Lord_Howe")
+    cal = BusinessCalendar("Australia/Lord_Howe", {"mon-sun": ["00:00-24:00"]})
+    # DST ends 2026-04-05 02:00 local: clocks go back 30 minutes, so that day lasts 24.5 hours.
+    start, end = datetime(2026, 4, 5, 0, tzinfo=lord_howe), datetime(2026, 4, 6, 0, tzinfo=lord_howe)
+    assert cal.between(start, end) == timedelta(hours=24, minutes=30)
+
+
+def test_window_edges_in_the_dst_gap_move_forward_and_in_the_fold_take_the_first():
+    cal = BusinessCalendar("America/New_York", {"sun": ["02:30-04:00"]})
+    spring = cal.open_windows(ny(2026, 3, 8, 0), ny(2026, 3, 9, 0))
+    assert [(a.isoformat(), b.isoformat()) for a, b in spring] == [
+        ("2026-03-08T03:30:00-04:00", "2026-03-08T04:00:00-04:00")
+    ]
+    fold = BusinessCalendar("America/New_York", {"sun": ["01:30-02:00"]})
+    ((a, b),) = fold.open_windows(ny(2026, 11, 1, 0), ny(2026, 11, 2, 0))
+    assert a.utcoffset() == timedelta(hours=-4)  # the first 01:30
+    assert b.astimezone(UTC) - a.astimezone(UTC) == timedelta(hours=1, minutes=30)  # to 02:00 EST
+
+
+def test_open_windows_next_open_next_close_and_add_days(office: BusinessCalendar):
+    assert office.next_open(ny(2026, 3, 6, 18)) == ny(2026, 3, 9, 9)
+    assert office.next_open(ny(2026, 3, 6, 10)) == ny(2026, 3, 6, 10)
+    assert office.next_close(ny(2026, 3, 6, 10)) == ny(2026, 3, 6, 17)
+    assert office.next_close(ny(2026, 3, 6, 18)) == ny(2026, 3, 9, 17)
+    assert office.add_days(ny(2026, 3, 6, 10), 1) == ny(2026, 3, 9, 10)
+    assert office.add_days(ny(2026, 12, 24, 10), 1) == ny(2026, 12, 28, 10)  # the 25th is a holiday
+    assert office.add_days(ny(2026, 3, 6, 18), 1) == ny(2026, 3, 10, 9)  # 18:00 Monday is closed
+    assert office.add_days(ny(2026, 3, 9, 10), -1) == ny(2026, 3, 6, 10)
+    windows = office.open_windows(ny(2026, 3, 6, 16), ny(2026, 3, 9, 10))
+    assert windows == [(ny(2026, 3, 6, 16), ny(2026, 3, 6, 17)), (ny(2026, 3, 9, 9), ny(2026, 3, 9, 10))]
+
+
+def test_long_spans_and_the_24x7_calendar(office: BusinessCalendar):
+    start = ny(2026, 3, 6, 16)
+    far = office.add(start, 2000 * H)
+    assert office.between(start, far) == 2000 * H
+    always = BusinessCalendar.always_open("UTC")
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    assert always.add(t, timedelta(days=400)) == t + timedelta(days=400)
+
+
+def test_results_are_in_the_calendar_zone(office: BusinessCalendar):
+    utc = datetime(2026, 3, 6, 21, tzinfo=UTC)  # 16:00 New York
+    assert office.add(utc, H).tzinfo == NY
+    assert office.add(utc, timedelta(0)).tzinfo == NY
+
+
+def test_calendars_are_frozen_hashable_values():
+    a = BusinessCalendar("America/New_York", NINE_TO_FIVE, holidays=[date(2026, 12, 25)])
+    b = BusinessCalendar("America/New_York", {"mon-fri": "09:00-17:00"}, holidays=["2026-12-25"])
+    assert a == b
+    assert hash(a) == hash(b)
+    assert {a: 1}[b] == 1
+
+
+def test_from_config_reads_the_config_section():
+    cal = BusinessCalendar.from_config(
+        {
+            "timezone": "America/New_York",
+            "hours": {"mon-fri": ["09:00-17:00"]},
+            "holidays": {"country": "US", "subdiv": "NY"},
+            "overrides": {"2026-12-24": ["09:00-13:00"]},
+        }
+    )
+    assert cal.windows_on(date(2026, 12, 24))[0].end == 13 * 60
+    assert not cal.windows_on(date(2026, 12, 25))
+    with pytest.raises(tf.CalendarError, match=r"calendar\.hours: required"):
+        BusinessCalendar.from_config({"timezone": "UTC"})
+    with pytest.raises(tf.CalendarError, match=r"calendar\.hols: unknown key"):
+        BusinessCalendar.from_config({"timezone": "UTC", "hours": NINE_TO_FIVE, "hols": []})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"timezone": "Mars/Olympus", "hours": NINE_TO_FIVE}, "unknown zone 'Mars/Olympus'"),
+        ({"timezone": "UTC", "hours": {"mon": ["9-5"]}}, r"hours\.mon\[0\]: cannot read window '9-5'"),
+        ({"timezone": "UTC", "hours": {"mon": ["09:00-09:00"]}}, "starts where it ends"),
+        ({"timezone": "UTC", "hours": {"mon": ["25:00-26:00"]}}, "not a time of day"),
+        ({"timezone": "UTC", "hours": {"mon": ["09:00-12:00", "11:00-13:00"]}}, "overlap"),
+        (
+            {"timezone": "UTC", "hours": {"mon": ["22:00-06:00"], "tue": ["05:00-09:00"]}},
+            "mon 22:00-06:00 overlaps tue",
+        ),
+        (
+            {"timezone": "UTC", "hours": {"sun": ["22:00-06:00"], "mon": ["05:00-09:00"]}},
+            "sun 22:00-06:00 overlaps mon",
+        ),
+        ({"timezone": "UTC", "hours": {"funday": ["09:00-17:00"]}}, "unknown day"),
+        ({"timezone": "UTC", "hours": {"mon-fri": ["09:00-17:00"], "fri": ["18:00-19:00"]}}, "fri is given twice"),
+        ({"timezone": "UTC", "hours": {}}, "never open"),
+        ({"timezone": "UTC", "hours": NINE_TO_FIVE, "holidays": ["someday"]}, r"holidays\[0\]"),
+        ({"timezone": "UTC", "hours": NINE_TO_FIVE, "overrides": {"2026-13-01": []}}, "not a date"),
+    ],
+)
+def test_bad_calendars_are_clear_errors(kwargs: dict[str, Any], message: str):
+    with pytest.raises(tf.CalendarError, match=message):
+        BusinessCalendar(**kwargs)
+
+
+def test_unknown_country_is_a_calendar_error():
+    with pytest.raises(tf.CalendarError, match="Country XX not available"):
+        holidays_for("XX")
+
+
+def test_naive_datetimes_and_out_of_range_spans_are_refused(office: BusinessCalendar):
+    with pytest.raises(tf.NaiveDatetime):
+        office.add(datetime(2026, 3, 6, 16), H)
+    with pytest.raises(tf.CalendarError):
+        office.between(ny(2026, 3, 6, 16), datetime(2026, 3, 9))
+    with pytest.raises(tf.CalendarError, match="supported"):
+        office.add(ny(2026, 3, 6, 16), timedelta(days=365 * 600))
+    with pytest.raises(tf.CalendarError, match="supported"):
+        office.is_open(datetime(1850, 1, 1, tzinfo=UTC))
+    with pytest.raises(tf.CalendarError, match="expected a timedelta"):
+        office.add(ny(2026, 3, 6, 16), 3600)  # type: ignore[arg-type]
+
+
+def test_a_calendar_open_only_on_one_override_date_still_terminates():
+    cal = BusinessCalendar("UTC", {}, overrides={date(2026, 6, 1): ["09:00-10:00"]})
+    assert cal.add(datetime(2026, 1, 1, tzinfo=UTC), H) == datetime(2026, 6, 1, 10, tzinfo=UTC)
+    with pytest.raises(tf.CalendarError, match="supported"):
+        cal.add(datetime(2026, 1, 1, tzinfo=UTC), 2 * H)
+
+
+# -- the oracle --------------------------------------------------------------------
+
+ZONES = [
+    "UTC",
+    "America/New_York",
+    "Europe/London",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+    "Australia/Adelaide",
+    "America/St_Johns",
+    "Pacific/Chatham",
+]
+# Dates around DST changes in those zones, so random instants often land in DST weeks.
+DST_DAYS = [
+    date(2026, 3, 8),
+    date(2026, 3, 29),
+    date(2026, 4, 5),
+    date(2026, 10, 4),
+    date(2026, 10, 25),
+    date(2026, 11, 1),
+]
+PATTERNS = [
+    [],
+    ["09:00-17:00"],
+    ["09:00-12:00", "13:00-17:00"],
+    ["08:15-11:45", "12:30-16:45"],
+    ["00:00-24:00"],
+    ["22:00-06:00"],
+    ["01:00-03:00", "18:00-20:00"],
+    ["00:00-02:30"],
+]
+
+
+@st.composite
+def calendars(draw: st.DrawFn) -> tuple[dict[str, Any], Oracle]:
+    zone = draw(st.sampled_from(ZONES))
+    hours = {day: draw(st.sampled_from(PATTERNS)) for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    assume(any(hours.values()))
+    holidays = draw(
+        st.lists(st.sampled_from([d + timedelta(days=k) for d in DST_DAYS for k in (-1, 0, 1)]), max_size=3)
+    )
+    overrides = draw(
+        st.dictionaries(
+            st.sampled_from([d + timedelta(days=k) for d in DST_DAYS for k in (-2, 0, 2)]),
+            st.sampled_from(PATTERNS),
+            max_size=2,
+        )
+    )
+    kwargs = {"timezone": zone, "hours": hours, "holidays": holidays, "overrides": overrides}
+    return kwargs, Oracle(zone, hours, holidays, overrides)
+
+
+def build(kwargs: dict[str, Any]) -> BusinessCalendar:
+    try:
+        return BusinessCalendar(**kwargs)
+    except tf.CalendarError:
+        assume(False)
+        raise
+
+
+instants = st.builds(
+    lambda day, quarter: datetime(day.year, day.month, day.day, tzinfo=UTC) + (quarter - 48) * STEP,
+    st.sampled_from(DST_DAYS) | st.dates(date(2026, 1, 1), date(2027, 12, 31)),
+    st.integers(0, 4 * 24 * 3),
+)
+quarters = st.integers(0, 4 * 24 * 4).map(lambda q: q * STEP)
+
+
+@given(calendars(), instants, st.integers(-4 * 24 * 6, 4 * 24 * 6))
+def test_between_agrees_with_the_oracle(case: tuple[dict[str, Any], Oracle], a: datetime, steps: int):
+    kwargs, oracle = case
+    b = a + steps * STEP
+    assert oracle.between(a, b) == build(kwargs).between(a, b)
+
+
+@given(calendars(), instants, quarters)
+def test_add_agrees_with_the_oracle(case: tuple[dict[str, Any], Oracle], a: datetime, d: timedelta):
+    kwargs, oracle = case
+    calendar = build(kwargs)
+    assume(calendar.add(a, d) - a <= timedelta(days=12))
+    assert oracle.add(a, d) == calendar.add(a, d)
+
+
+@given(calendars(), instants)
+def test_is_open_agrees_with_the_oracle(case: tuple[dict[str, Any], Oracle], a: datetime):
+    kwargs, oracle = case
+    calendar = build(kwargs)
+    for k in range(8):
+        assert oracle.is_open(a + k * STEP) == calendar.is_open(a + k * STEP)
+
+
+# -- properties at microsecond resolution -------------------------------------------
+
+exact_instants = st.datetimes(datetime(2025, 6, 1), datetime(2028, 6, 1), timezones=st.just(UTC))
+durations = st.timedeltas(timedelta(0), timedelta(days=40))
+
+
+@given(calendars(), exact_instants, durations)
+def test_between_undoes_add(case: tuple[dict[str, Any], Oracle], a: datetime, d: timedelta):
+    calendar = build(case[0])
+    assert d == calendar.between(a, calendar.add(a, d))
+
+
+@given(calendars(), exact_instants, durations)
+def test_add_after_sub_never_passes_t_and_returns_to_t_when_open(
+    case: tuple[dict[str, Any], Oracle], t: datetime, d: timedelta
+):
+    calendar = build(case[0])
+    back = calendar.add(calendar.sub(t, d), d)
+    assert back <= t
+    if calendar.is_open(t):
+        assert back == t
+
+
+@given(calendars(), exact_instants, exact_instants, exact_instants)
+def test_between_is_antisymmetric_and_additive(
+    case: tuple[dict[str, Any], Oracle], a: datetime, b: datetime, c: datetime
+):
+    calendar = build(case[0])
+    assert calendar.between(b, a) == -calendar.between(a, b)
+    assert calendar.between(a, b) + calendar.between(b, c) == calendar.between(a, c)
+    assert calendar.between(a, a) == timedelta(0)
+
+
+@given(calendars(), exact_instants, durations, durations)
+def test_add_is_monotone_and_add_zero_is_identity(
+    case: tuple[dict[str, Any], Oracle], t: datetime, d1: timedelta, d2: timedelta
+):
+    calendar = build(case[0])
+    assert calendar.add(t, 0 * d1) == t
+    small, large = sorted((d1, d2))
+    assert calendar.add(t, small) <= calendar.add(t, large)
+    assert calendar.sub(t, small) >= calendar.sub(t, large)
