@@ -3,6 +3,7 @@
 Everything public is re-exported here; import from ``ticketflow`` only.
 """
 
+from ticketflow.calendar import BusinessCalendar, HolidaySource, holidays_for
 from ticketflow.clock import SteppableClock, SystemClock
 from ticketflow.errors import (
     CalendarError,
@@ -42,6 +43,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Action",
     "Actor",
+    "BusinessCalendar",
     "CalendarError",
     "Change",
     "Clock",
@@ -52,6 +54,7 @@ __all__ = [
     "FieldSpec",
     "Guard",
     "GuardContext",
+    "HolidaySource",
     "InvalidLifecycle",
     "Lifecycle",
     "LifecycleError",
@@ -74,6 +77,7 @@ __all__ = [
     "Workflow",
     "builtin",
     "builtins",
+    "holidays_for",
     "json_schema",
     "load_lifecycle",
     "loads_lifecycle",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SystemClock
 from ticketflow.errors import ConcurrencyConflict, InvalidLifecycle, TransitionNotAllowed
 from ticketflow.lifecycle import UNSET, Lifecycle
@@ -54,7 +55,7 @@ class Workflow:
         lifecycle: Lifecycle,
         repository: TicketRepository | None = None,
         *,
-        calendar: object | None = None,
+        calendar: BusinessCalendar | None = None,
         clock: Clock | None = None,
         registry: Registry | None = None,
         max_retries: int = 3,

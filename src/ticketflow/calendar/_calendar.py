@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -34,23 +34,40 @@ _ONE_DAY = timedelta(days=1)
 _WHOLE_DAY = ("00:00-24:00",)
 
 
-class _Timeline(NamedTuple):
-    lo: int  # first covered instant (µs): local midnight of Jan 1 of first_year
-    hi: int  # first instant not covered: local midnight of Jan 1 of end_year
-    starts: list[int]
-    ends: list[int]
-    before: list[int]  # business µs before each interval, from the timeline's origin
-    through: list[int]  # business µs at each interval's end
-    first_year: int
-    end_year: int
+class _Timeline:
+    """Open intervals of a range of years, as UTC microseconds, with prefix sums."""
+
+    __slots__ = ("before", "end_year", "ends", "first_year", "hi", "lo", "shift", "starts", "through")
+
+    def __init__(
+        self,
+        lo: int,
+        hi: int,
+        starts: list[int],
+        ends: list[int],
+        before: list[int],
+        through: list[int],
+        first_year: int,
+        end_year: int,
+    ) -> None:
+        self.lo = lo  # first covered instant: local midnight of Jan 1 of first_year
+        self.hi = hi  # first instant not covered: local midnight of Jan 1 of end_year
+        self.starts = starts
+        self.ends = ends
+        self.before = before  # business µs before each interval, from the timeline's origin
+        self.through = through  # business µs at each interval's end
+        self.shift = [b - s for b, s in zip(before, starts, strict=True)]  # business µs at u is shift + u inside
+        self.first_year = first_year
+        self.end_year = end_year
 
 
 def _to_us(value: datetime, name: str = "datetime") -> int:
-    if not isinstance(value, datetime):
-        raise CalendarError(f"{name} must be an aware datetime, got {type(value).__name__} {value!r}")
-    if value.utcoffset() is None:
-        raise NaiveDatetime(name, value)
-    delta = value - _EPOCH
+    try:
+        delta = value - _EPOCH  # refuses naive datetimes and non-datetimes with TypeError
+    except TypeError:
+        if isinstance(value, datetime):
+            raise NaiveDatetime(name, value) from None
+        raise CalendarError(f"{name} must be an aware datetime, got {type(value).__name__} {value!r}") from None
     return (delta.days * 86400 + delta.seconds) * _US + delta.microseconds
 
 
@@ -139,7 +156,7 @@ class BusinessCalendar:
     overrides: tuple[tuple[date, tuple[Window, ...]], ...] = attrs.field(default=(), converter=_overrides)
     _tz: ZoneInfo = attrs.field(init=False, eq=False, hash=False, repr=False)
     _by_date: dict[date, tuple[Window, ...]] = attrs.field(init=False, eq=False, hash=False, repr=False)
-    _state: dict[str, Any] = attrs.field(init=False, eq=False, hash=False, repr=False, factory=dict)
+    _current: _Timeline | None = attrs.field(init=False, eq=False, hash=False, repr=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         try:
@@ -262,9 +279,8 @@ class BusinessCalendar:
         return _Timeline(lo, hi, starts, ends, before, through, first_year, end_year)
 
     def _timeline(self, *instants: int, extend_by: int = 0, backward: bool = False) -> _Timeline:
-        timeline: _Timeline | None = self._state.get("timeline")
-        if timeline is not None and not extend_by and all(timeline.lo <= u < timeline.hi for u in instants):
-            return timeline
+        """Build (or grow) the timeline so it covers *instants*, plus *extend_by* years."""
+        timeline = self._current
         years = [datetime.fromtimestamp(u // _US, UTC).year for u in instants]
         first = min(years) - 1
         end = max(years) + 2
@@ -281,8 +297,14 @@ class BusinessCalendar:
                 "too rarely for it"
             )
         timeline = self._build(first, end)
-        self._state["timeline"] = timeline
+        object.__setattr__(self, "_current", timeline)  # one reference swap: safe for concurrent readers
         return timeline
+
+    def _covering(self, u: int) -> _Timeline:
+        timeline = self._current
+        if timeline is not None and timeline.lo <= u < timeline.hi:
+            return timeline
+        return self._timeline(u)
 
     def _grow(self, timeline: _Timeline, missing: int, backward: bool, *instants: int) -> _Timeline:
         years = timeline.end_year - timeline.first_year
@@ -305,9 +327,24 @@ class BusinessCalendar:
 
     def between(self, a: datetime, b: datetime) -> timedelta:
         """Business time from *a* to *b*; negative when *b* is before *a*."""
-        ua, ub = _to_us(a, "a"), _to_us(b, "b")
-        timeline = self._timeline(ua, ub)
-        return timedelta(microseconds=self._business(timeline, ub) - self._business(timeline, ua))
+        try:  # _to_us, inlined: between is the hottest call of SLA evaluation
+            da, db = a - _EPOCH, b - _EPOCH
+        except TypeError:
+            _to_us(a, "a")
+            _to_us(b, "b")
+            raise
+        ua = (da.days * 86400 + da.seconds) * _US + da.microseconds
+        ub = (db.days * 86400 + db.seconds) * _US + db.microseconds
+        timeline = self._current
+        if timeline is None or not (timeline.lo <= (ua if ua < ub else ub) and (ub if ua < ub else ua) < timeline.hi):
+            timeline = self._timeline(ua, ub)
+        starts, ends, shift = timeline.starts, timeline.ends, timeline.shift
+        # Business time up to u is shift[i] + u inside interval i, through[i] after it.
+        i = bisect_right(starts, ua) - 1
+        j = bisect_right(starts, ub) - 1
+        at_a = (shift[i] + ua if ua < ends[i] else timeline.through[i]) if i >= 0 else 0
+        at_b = (shift[j] + ub if ub < ends[j] else timeline.through[j]) if j >= 0 else 0
+        return _ONE_US * (at_b - at_a)
 
     def add(self, t: datetime, d: timedelta) -> datetime:
         """The earliest instant with *d* of business time after *t* (``sub`` if negative)."""
@@ -317,7 +354,7 @@ class BusinessCalendar:
         u = _to_us(t, "t")
         if du == 0:
             return t.astimezone(self._tz)
-        timeline = self._timeline(u)
+        timeline = self._covering(u)
         while True:
             target = self._business(timeline, u) + du
             j = bisect_left(timeline.through, target)
@@ -336,7 +373,7 @@ class BusinessCalendar:
         u = _to_us(t, "t")
         if du == 0:
             return t.astimezone(self._tz)
-        timeline = self._timeline(u)
+        timeline = self._covering(u)
         while True:
             target = self._business(timeline, u) - du
             j = bisect_right(timeline.before, target) - 1
@@ -349,13 +386,13 @@ class BusinessCalendar:
     def is_open(self, t: datetime) -> bool:
         """Whether *t* is inside an open window (windows are half-open: [start, end))."""
         u = _to_us(t, "t")
-        timeline = self._timeline(u)
+        timeline = self._covering(u)
         i = bisect_right(timeline.starts, u) - 1
         return i >= 0 and u < timeline.ends[i]
 
     def _next_interval(self, u: int) -> tuple[int, int]:
         """The open interval containing *u*, or the next one after it."""
-        timeline = self._timeline(u)
+        timeline = self._covering(u)
         while True:
             i = bisect_right(timeline.starts, u) - 1
             if i >= 0 and u < timeline.ends[i]:
@@ -380,7 +417,9 @@ class BusinessCalendar:
         ua, ub = _to_us(a, "a"), _to_us(b, "b")
         if ub <= ua:
             return []
-        timeline = self._timeline(ua, ub)
+        timeline = self._covering(ua)
+        if ub >= timeline.hi:
+            timeline = self._timeline(ua, ub)
         first = max(0, bisect_right(timeline.starts, ua) - 1)
         last = bisect_left(timeline.starts, ub)
         result = []

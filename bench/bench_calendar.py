@@ -1,0 +1,181 @@
+"""Business-calendar speed: ticketflow vs workclock, businesstimedelta and pandas, in one run.
+
+Run: .venv/bin/python bench/bench_calendar.py  (or `make bench`)
+
+Two calendars in New York with US (NY) holidays: 9-17 weekdays, and 9-12 + 13-17
+weekdays (a lunch break). For spans of 2, 24, 320 and 2000 business hours it
+times `add(t, span)` and `between(t, add(t, span))` from 200 start instants
+spread over 2026, prints µs per call and ticketflow's cost as a ratio of each
+peer's, and checks on every row that each peer that supports the case gives the
+same instants/durations as ticketflow ("agree" or how many differ).
+pandas' CustomBusinessHour adds whole hours only and has no `between`.
+No assertion: the table is the result.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time as clock
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import businesstimedelta as btd
+import holidays
+import pandas as pd
+import pytz
+import workclock
+
+import ticketflow as tf
+
+ZONE = "America/New_York"
+NY = ZoneInfo(ZONE)
+SPANS = (2, 24, 320, 2000)
+US_NY = holidays.country_holidays("US", subdiv="NY", years=range(2025, 2030))
+HOLIDAY_DATES = sorted(US_NY)
+CALENDARS: dict[str, list[tuple[time, time]]] = {
+    "9-17": [(time(9), time(17))],
+    "9-12,13-17": [(time(9), time(12)), (time(13), time(17))],
+}
+
+
+def ours(windows: list[tuple[time, time]]) -> tf.BusinessCalendar:
+    hours = [f"{a:%H:%M}-{b:%H:%M}" for a, b in windows]
+    return tf.BusinessCalendar(ZONE, {"mon-fri": hours}, holidays=tf.holidays_for("US", subdiv="NY"))
+
+
+def workclock_schedule(windows: list[tuple[time, time]]) -> workclock.Schedule:
+    rules: list[Any] = [workclock.WorkDay(windows[0][0], windows[-1][1]), workclock.Holidays(HOLIDAY_DATES)]
+    for (_, end), (start, _) in itertools.pairwise(windows):
+        rules.append(workclock.Break(end, start))
+    return workclock.Schedule(rules, time_zone=ZONE)
+
+
+def btd_rules(windows: list[tuple[time, time]]) -> btd.Rules:
+    tz = pytz.timezone(ZONE)
+    rules: list[Any] = [
+        btd.WorkDayRule(start_time=windows[0][0], end_time=windows[-1][1], working_days=[0, 1, 2, 3, 4], tz=tz),
+        btd.HolidayRule(US_NY, tz=tz),
+    ]
+    for (_, end), (start, _) in itertools.pairwise(windows):
+        rules.append(btd.LunchTimeRule(start_time=end, end_time=start, working_days=[0, 1, 2, 3, 4], tz=tz))
+    return btd.Rules(rules)
+
+
+def pandas_offset(windows: list[tuple[time, time]], hours: int) -> Any:
+    return pd.offsets.CustomBusinessHour(
+        n=hours,
+        start=[f"{a:%H:%M}" for a, _ in windows],
+        end=[f"{b:%H:%M}" for _, b in windows],
+        holidays=HOLIDAY_DATES,
+    )
+
+
+def per_call_us(fn: Callable[[datetime], Any], starts: Sequence[datetime], budget: float = 0.25) -> float:
+    """Median-free simple rate: loop over the starts until the time budget is used."""
+    for t in starts[:5]:
+        fn(t)  # warm caches the same way for everyone
+    calls = 0
+    began = clock.perf_counter()
+    while True:
+        for t in starts:
+            fn(t)
+        calls += len(starts)
+        elapsed = clock.perf_counter() - began
+        if elapsed > budget:
+            return elapsed / calls * 1e6
+
+
+def sample_starts(n: int = 200) -> list[datetime]:
+    rng = random.Random(7)
+    base = datetime(2026, 1, 1, tzinfo=NY)
+    return [(base + timedelta(minutes=rng.randrange(365 * 24 * 60))).astimezone(NY) for _ in range(n)]
+
+
+def agreement(mine: list[Any], theirs: list[Any], cal: tf.BusinessCalendar | None = None) -> str:
+    """'agree', or how many differ; with *cal*, differences of zero business time are told apart.
+
+    pandas returns the next opening (Mon 09:00) where ticketflow returns the
+    earliest instant with the same business time (Fri 17:00): those rows are
+    counted as "n at close*", not as wrong answers.
+    """
+    differ = [(a, b) for a, b in zip(mine, theirs, strict=True) if a != b]
+    if not differ:
+        return "agree"
+    if cal is not None and all(cal.between(a, b) == timedelta(0) for a, b in differ):
+        return f"{len(differ)} at close*"
+    return f"{len(differ)}/{len(mine)} differ"
+
+
+def row(label: str, us: float, peers: list[tuple[str, float | None, str]]) -> str:
+    cells = [f"{label:<28}", f"{us:>8.2f}"]
+    for _, peer_us, agree in peers:
+        if peer_us is None:
+            cells.append(f"{'n/a':>10}{'':>8}{'':>14}")
+        else:
+            cells.append(f"{peer_us:>10.2f}{us / peer_us:>8.2f}{agree:>14}")
+    return "".join(cells)
+
+
+def main() -> None:
+    starts = sample_starts()
+    quick = starts[:20]  # the slow peers answer for a subset in the agreement check
+    header = f"{'calendar / op / span':<28}{'ours µs':>8}"
+    for name in ("workclock", "businesstimedelta", "pandas CBH"):
+        header += f"{name:>10}{'ratio':>8}{'':>14}"
+    print("µs per call; ratio = ours / peer (lower is better for ticketflow); agreement with ours on the same inputs")
+    print(header)
+    for cal_name, windows in CALENDARS.items():
+        cal, wc, rules = ours(windows), workclock_schedule(windows), btd_rules(windows)
+        for hours in SPANS:
+            span = timedelta(hours=hours)
+            offset = pandas_offset(windows, hours)
+            delta = btd.BusinessTimeDelta(rules, hours=hours)
+
+            mine = [cal.add(t, span) for t in starts]
+            wc_results = [wc.add(t, span) for t in starts]
+            btd_results = [(t + delta).astimezone(UTC) for t in quick]
+            pd_results = [(pd.Timestamp(t) + offset).to_pydatetime() for t in quick]
+            our_us = per_call_us(lambda t, s=span: cal.add(t, s), starts)
+            wc_us = per_call_us(lambda t, s=span: wc.add(t, s), starts)
+            btd_us = per_call_us(lambda t, d=delta: t + d, quick, budget=0.1)
+            pd_us = per_call_us(lambda t, o=offset: pd.Timestamp(t) + o, quick, budget=0.1)
+            print(
+                row(
+                    f"{cal_name} add {hours}h",
+                    our_us,
+                    [
+                        ("workclock", wc_us, agreement(mine, wc_results)),
+                        ("btd", btd_us, agreement(mine[: len(quick)], btd_results)),
+                        ("pandas", pd_us, agreement(mine[: len(quick)], pd_results, cal)),
+                    ],
+                )
+            )
+
+            ends = mine
+            spans_ours = [cal.between(a, b) for a, b in zip(starts, ends, strict=True)]
+            spans_wc = [wc.between(a, b) for a, b in zip(starts, ends, strict=True)]
+            spans_btd = [rules.difference(a, b).timedelta for a, b in zip(quick, ends, strict=False)]
+            pairs = dict(zip(starts, ends, strict=True))
+            our_us = per_call_us(lambda t, p=pairs: cal.between(t, p[t]), starts)
+            wc_us = per_call_us(lambda t, p=pairs: wc.between(t, p[t]), starts)
+            btd_us = per_call_us(lambda t, p=pairs: rules.difference(t, p[t]), quick, budget=0.1)
+            print(
+                row(
+                    f"{cal_name} between {hours}h",
+                    our_us,
+                    [
+                        ("workclock", wc_us, agreement(spans_ours, spans_wc)),
+                        ("btd", btd_us, agreement(spans_ours[: len(quick)], spans_btd)),
+                        ("pandas", None, ""),
+                    ],
+                )
+            )
+
+    print("* pandas moves a result that lands exactly on a closing time to the next opening (same business time).")
+
+
+if __name__ == "__main__":
+    main()
