@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+import ticketflow as tf
 from ticketflow.cli import main
 
 from .conftest import EXAMPLES
@@ -16,8 +17,11 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return status, out, err
 
 
-def test_demo_walks_a_ticket_and_shows_its_history(capsys: pytest.CaptureFixture[str]):
-    status, out, _ = run(capsys, "demo")
+def test_demo_walks_a_ticket_and_shows_its_history(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    db = tmp_path / "demo.db"
+    status, out, _ = run(capsys, "demo", "--db", str(db))
+    assert f"SQLite file {db}" in out
+    assert tf.SQLiteRepository(db).count() == 1
     assert status == 0
     assert "requester_replied  pending -> open" in out
     assert "refused as expected" in out

@@ -335,3 +335,12 @@ def test_a_stale_save_is_refused_by_the_repository(wf: tf.Workflow):
     with unchanged(wf, t.id), pytest.raises(tf.ConcurrencyConflict) as caught:
         wf.repository.save(new, [event], expected_version=1)
     assert (caught.value.expected_version, caught.value.actual_version) == (1, 2)
+
+
+def test_find_by_group_and_filters(wf: tf.Workflow):
+    first = wf.open(ALICE, title="a")
+    second = in_progress(wf)
+    assert [t.id for t in wf.find(group="open").tickets] == [first.id]
+    assert [t.id for t in wf.find(group="in_progress", assignee="bob").tickets] == [second.id]
+    with pytest.raises(tf.LifecycleError, match="unknown state group 'nope'"):
+        wf.find(group="nope")

@@ -33,9 +33,9 @@ from ticketflow.lifecycle import (
     loads_lifecycle,
 )
 from ticketflow.model import Actor, Change, Comment, Event, Ticket, replay
-from ticketflow.protocols import Action, Clock, Guard, TicketRepository
+from ticketflow.protocols import Action, Clock, Guard, OutboxMessage, Page, TicketRepository, Transaction
 from ticketflow.registry import Registry
-from ticketflow.repository import MemoryRepository
+from ticketflow.repository import MemoryRepository, SQLiteRepository, export_csv, export_jsonl, import_jsonl
 from ticketflow.workflow import Workflow
 
 __version__ = "0.1.0"
@@ -60,8 +60,11 @@ __all__ = [
     "LifecycleError",
     "MemoryRepository",
     "NaiveDatetime",
+    "OutboxMessage",
+    "Page",
     "PermissionDenied",
     "Registry",
+    "SQLiteRepository",
     "State",
     "SteppableClock",
     "StorageError",
@@ -72,12 +75,16 @@ __all__ = [
     "TicketRepository",
     "TicketflowError",
     "TimedRule",
+    "Transaction",
     "Transition",
     "TransitionNotAllowed",
     "Workflow",
     "builtin",
     "builtins",
+    "export_csv",
+    "export_jsonl",
     "holidays_for",
+    "import_jsonl",
     "json_schema",
     "load_lifecycle",
     "loads_lifecycle",

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import ticketflow as tf
 from ticketflow.lifecycle import Lifecycle
@@ -51,12 +52,16 @@ def _cmd_schema(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(_args: argparse.Namespace) -> int:
+def _cmd_demo(args: argparse.Namespace) -> int:
     """A short walk through the built-in Zendesk-style lifecycle, on a simulated clock."""
     lc = tf.builtin("zendesk")
     clock = tf.SteppableClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     numbers = iter(range(1001, 10_000))
-    wf = tf.Workflow(lc, clock=clock, id_factory=lambda: f"ZD-{next(numbers)}")
+    path = Path(args.db)
+    for suffix in ("", "-wal", "-shm"):  # a fresh demo database each run
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    repository = tf.SQLiteRepository(path)
+    wf = tf.Workflow(lc, repository, clock=clock, id_factory=lambda: f"ZD-{next(numbers)}")
     client = tf.Actor("dana@client.example", roles={"requester"})
     agent = tf.Actor("sam", roles={"agent"})
     print(f"ticketflow demo — lifecycle {lc.id!r} ({lc.name})")
@@ -87,13 +92,16 @@ def _cmd_demo(_args: argparse.Namespace) -> int:
         print(f"  {rule.id:<24} {rule.description}")
     print("\nthe lifecycle as a Mermaid diagram (paste into any Mermaid viewer):\n")
     print(lc.to_mermaid())
+    print(f"tickets and their histories are in the SQLite file {path.resolve()}")
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ticketflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="walk a ticket through a built-in lifecycle").set_defaults(run=_cmd_demo)
+    demo = sub.add_parser("demo", help="walk a ticket through a built-in lifecycle, stored in SQLite")
+    demo.add_argument("--db", default="ticketflow-demo.db", help="the SQLite file (recreated)")
+    demo.set_defaults(run=_cmd_demo)
     sub.add_parser("lifecycles", help="list the built-in lifecycles").set_defaults(run=_cmd_lifecycles)
     validate = sub.add_parser("validate", help="check lifecycle files; exit 1 with file:path: message lines")
     validate.add_argument("files", nargs="+")

@@ -17,9 +17,20 @@ import attrs
 
 from ticketflow.errors import CalendarError, NaiveDatetime
 
-__all__ = ["Actor", "Change", "Comment", "Event", "Ticket", "replay", "require_aware"]
+__all__ = ["UNSET", "Actor", "Change", "Comment", "Event", "Ticket", "replay", "require_aware"]
 
 Visibility = Literal["public", "internal"]
+
+
+class _Unset:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Marks a keyword argument that was not given (``None`` means "clear it").
+UNSET: Any = _Unset()
 
 _EMPTY: frozenset[str] = frozenset()
 _ALWAYS_AWARE = (timezone, ZoneInfo)

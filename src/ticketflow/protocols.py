@@ -8,16 +8,19 @@ contract.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ticketflow.model import Event, Ticket
+import attrs
+
+from ticketflow.model import UNSET, Event, Ticket
 
 if TYPE_CHECKING:
     from ticketflow.lifecycle import GuardContext
 
-__all__ = ["Action", "Clock", "Guard", "TicketRepository"]
+__all__ = ["Action", "Clock", "Guard", "OutboxMessage", "Page", "TicketRepository", "Transaction"]
 
 
 @runtime_checkable
@@ -61,25 +64,88 @@ class Action(Protocol):
         ...
 
 
+@attrs.frozen
+class Page:
+    """One page of a query: tickets in id order, and the cursor for the next page.
+
+    Attributes:
+        tickets: the tickets of this page.
+        next_cursor: pass as ``after=`` to get the next page; ``None`` on the last.
+    """
+
+    tickets: tuple[Ticket, ...]
+    next_cursor: str | None
+
+
+@attrs.frozen
+class OutboxMessage:
+    """A message to deliver, written in the same transaction as the change causing it.
+
+    Attributes:
+        key: unique idempotency key (a message with a known key is not stored twice).
+        ticket_id: the ticket it is about.
+        kind: what it is (``ticket.opened``, ``reminder``, ``sla.breached``...).
+        payload: JSON-compatible data for the notifier.
+        created_at: when it was written (aware).
+    """
+
+    key: str
+    ticket_id: str
+    kind: str
+    payload: Mapping[str, Any]
+    created_at: datetime
+
+
+@runtime_checkable
+class Transaction(Protocol):
+    """Writes that commit together or not at all (see :meth:`TicketRepository.transaction`)."""
+
+    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
+        """Stage a new ticket (as :meth:`TicketRepository.add`)."""
+        ...
+
+    def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
+        """Stage a change (as :meth:`TicketRepository.save`)."""
+        ...
+
+    def enqueue(self, message: OutboxMessage) -> None:
+        """Stage an outbox message."""
+        ...
+
+
 @runtime_checkable
 class TicketRepository(Protocol):
-    """Storage for tickets and their histories.
+    """Storage for tickets, their histories, their next due instants and an outbox.
 
     Contract, checked by :class:`ticketflow.testing.RepositoryContract`:
 
     - ``add`` stores a new ticket with its first events; an existing id is a
       :class:`~ticketflow.ConcurrencyConflict`.
     - ``get`` returns the latest saved ticket or raises
-      :class:`~ticketflow.TicketNotFound`.
+      :class:`~ticketflow.TicketNotFound` (``history`` too).
     - ``save`` writes the ticket **and** its new events atomically, only if
       the stored version is still ``expected_version``; otherwise it raises
-      :class:`~ticketflow.ConcurrencyConflict` and writes nothing. The new
-      events' ``seq`` continue the history without gaps, and the ticket's
-      ``version`` equals the last one.
-    - ``history`` returns every event of a ticket, oldest first.
+      :class:`~ticketflow.ConcurrencyConflict` and writes nothing. Events
+      must continue the history (``seq`` = version + 1, + 2, ...) and the
+      ticket's ``version`` must equal the last one, else
+      :class:`~ticketflow.StorageError`.
+    - ``due`` (keyword of ``add``/``save``): the ticket's next timer instant,
+      or ``None``; ``save`` keeps the stored one when it is not given.
+      ``due(now, limit)`` lists ``(ticket_id, instant)`` with instant <= now,
+      earliest first (ties by id), from an index.
+    - ``find``/``count`` filter by state(s), assignee, tag, field values,
+      lifecycle and ``updated_before``; ``find`` pages in id order with an
+      opaque cursor, so paging never skips or repeats a ticket that exists
+      throughout.
+    - ``transaction()`` is a context manager yielding a :class:`Transaction`:
+      everything staged in it commits together when the block ends, or
+      nothing does if it raises.
+    - the outbox: ``enqueue`` (in a transaction) stores a message once per
+      key; ``pending_messages`` lists undelivered ones, oldest first;
+      ``mark_delivered`` removes one from that list.
     """
 
-    def add(self, ticket: Ticket, events: Sequence[Event]) -> None:
+    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
         """Store a new ticket and its opening events."""
         ...
 
@@ -87,10 +153,54 @@ class TicketRepository(Protocol):
         """The ticket as last saved."""
         ...
 
-    def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int) -> None:
+    def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
         """Store the changed ticket and its new events, or raise ConcurrencyConflict."""
         ...
 
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""
+        ...
+
+    def find(
+        self,
+        *,
+        state: str | Collection[str] | None = None,
+        assignee: str | None = None,
+        tag: str | None = None,
+        field: Mapping[str, Any] | None = None,
+        lifecycle_id: str | None = None,
+        updated_before: datetime | None = None,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> Page:
+        """One page of tickets matching every filter given, in id order."""
+        ...
+
+    def count(
+        self,
+        *,
+        state: str | Collection[str] | None = None,
+        assignee: str | None = None,
+        tag: str | None = None,
+        field: Mapping[str, Any] | None = None,
+        lifecycle_id: str | None = None,
+        updated_before: datetime | None = None,
+    ) -> int:
+        """How many tickets match every filter given."""
+        ...
+
+    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, datetime]]:
+        """Tickets whose next timer is at or before *now*, earliest first."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """A unit of work: staged writes commit together or not at all."""
+        ...
+
+    def pending_messages(self, limit: int = 100) -> list[OutboxMessage]:
+        """Outbox messages not yet delivered, oldest first."""
+        ...
+
+    def mark_delivered(self, key: str) -> None:
+        """Take a delivered message off the pending list."""
         ...

@@ -15,10 +15,10 @@ from typing import Any
 
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SystemClock
-from ticketflow.errors import ConcurrencyConflict, InvalidLifecycle, TransitionNotAllowed
+from ticketflow.errors import ConcurrencyConflict, InvalidLifecycle, LifecycleError, TransitionNotAllowed
 from ticketflow.lifecycle import UNSET, Lifecycle
 from ticketflow.model import Actor, Comment, Event, Ticket, Visibility, require_aware
-from ticketflow.protocols import Clock, TicketRepository
+from ticketflow.protocols import Clock, Page, TicketRepository
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
 
@@ -99,6 +99,19 @@ class Workflow:
     def history(self, ticket_id: str) -> list[Event]:
         """Every event of the ticket, oldest first."""
         return self.repository.history(ticket_id)
+
+    def find(self, *, group: str | None = None, limit: int = 100, after: str | None = None, **filters: Any) -> Page:
+        """Tickets of this lifecycle, filtered as in ``repository.find``; ``group`` picks its states.
+
+        Raises:
+            LifecycleError: an unknown group.
+        """
+        if group is not None:
+            groups = self.lifecycle.groups
+            if group not in groups:
+                raise LifecycleError(f"unknown state group {group!r}; this lifecycle has: {', '.join(groups)}")
+            filters["state"] = groups[group]
+        return self.repository.find(lifecycle_id=self.lifecycle.id, limit=limit, after=after, **filters)
 
     def allowed(self, ticket_id: str, actor: Actor, *, at: datetime | None = None) -> list[str]:
         """Triggers *actor* may fire on the ticket now (``comment``/``update`` included).

@@ -24,23 +24,13 @@ from ticketflow.errors import (
     TicketClosed,
     TransitionNotAllowed,
 )
-from ticketflow.model import Actor, Change, Comment, Event, Ticket
+from ticketflow.model import UNSET, Actor, Change, Comment, Event, Ticket
 
 if TYPE_CHECKING:
     from ticketflow.lifecycle._definition import Lifecycle, Transition
 
 __all__ = ["UNSET", "Engine", "GuardContext"]
 
-
-class _Unset:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-#: Marks a keyword argument that was not given (``None`` means "clear it").
-UNSET: Any = _Unset()
 
 _EMPTY: frozenset[str] = frozenset()
 _NO_CHANGES: Mapping[str, Any] = MappingProxyType({})

@@ -1,5 +1,12 @@
-"""Storage behind the :class:`~ticketflow.protocols.TicketRepository` Protocol."""
+"""Storage behind the :class:`~ticketflow.protocols.TicketRepository` Protocol.
 
+- :class:`MemoryRepository` — in process memory, for tests and prototypes;
+- :class:`SQLiteRepository` — one file, the embedded default;
+- export and import of tickets with their histories (JSON Lines, CSV).
+"""
+
+from ticketflow.repository._export import export_csv, export_jsonl, import_jsonl
 from ticketflow.repository._memory import MemoryRepository
+from ticketflow.repository._sqlite import SCHEMA_VERSION, SQLiteRepository
 
-__all__ = ["MemoryRepository"]
+__all__ = ["SCHEMA_VERSION", "MemoryRepository", "SQLiteRepository", "export_csv", "export_jsonl", "import_jsonl"]

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import bisect
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
 
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
-from ticketflow.model import Event, Ticket
+from ticketflow.model import UNSET, Event, Ticket, require_aware
+from ticketflow.protocols import OutboxMessage, Page
+from ticketflow.repository._query import Query, check_limit, decode_cursor, encode_cursor
 
-__all__ = ["MemoryRepository"]
+__all__ = ["MemoryRepository", "check_events"]
 
 
 def check_events(ticket: Ticket, events: Sequence[Event], first_seq: int) -> None:
@@ -21,28 +27,117 @@ def check_events(ticket: Ticket, events: Sequence[Event], first_seq: int) -> Non
             )
     if events and ticket.version != events[-1].seq:
         raise StorageError(f"ticket {ticket.id}: version {ticket.version} does not match its last event")
+    if not events and first_seq == 1:
+        raise StorageError(f"ticket {ticket.id}: a new ticket needs its opening event")
+
+
+class _MemoryTransaction:
+    def __init__(self) -> None:
+        self.ops: list[tuple[str, Any]] = []
+
+    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
+        check_events(ticket, events, 1)
+        self.ops.append(("add", (ticket, list(events), due)))
+
+    def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
+        check_events(ticket, events, expected_version + 1)
+        self.ops.append(("save", (ticket, list(events), expected_version, due)))
+
+    def enqueue(self, message: OutboxMessage) -> None:
+        self.ops.append(("enqueue", message))
 
 
 class MemoryRepository:
     """Tickets and histories in process memory, safe across threads.
 
     Nothing survives the process; use :class:`~ticketflow.SQLiteRepository`
-    for that.
+    for that. Queries scan every ticket; ``due`` keeps a sorted index.
     """
 
     def __init__(self) -> None:
         self._tickets: dict[str, Ticket] = {}
         self._events: dict[str, list[Event]] = {}
-        self._lock = threading.Lock()
+        self._due: dict[str, datetime] = {}
+        self._due_index: list[tuple[datetime, str]] = []
+        self._outbox: dict[str, OutboxMessage] = {}
+        self._delivered: set[str] = set()
+        self._lock = threading.RLock()
 
-    def add(self, ticket: Ticket, events: Sequence[Event]) -> None:
+    # -- writing -------------------------------------------------------------------
+
+    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
         """Store a new ticket with its first events."""
-        check_events(ticket, events, 1)
+        with self.transaction() as tx:
+            tx.add(ticket, events, due=due)
+
+    def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
+        """Store the changed ticket and its events if nobody saved it meanwhile."""
+        check_events(ticket, events, expected_version + 1)
         with self._lock:
-            if ticket.id in self._tickets:
-                raise ConcurrencyConflict(ticket.id, 0, self._tickets[ticket.id].version)
-            self._tickets[ticket.id] = ticket
-            self._events[ticket.id] = list(events)
+            self._check_version(ticket.id, expected_version)
+            self._apply_save(ticket, events, due)
+
+    @contextmanager
+    def transaction(self) -> Iterator[_MemoryTransaction]:
+        """Stage writes; they are checked and applied together when the block ends."""
+        tx = _MemoryTransaction()
+        yield tx
+        with self._lock:
+            pending: dict[str, int] = {}
+            for kind, op in tx.ops:  # check everything first: all or nothing
+                if kind == "add":
+                    ticket = op[0]
+                    if ticket.id in self._tickets or ticket.id in pending:
+                        raise ConcurrencyConflict(ticket.id, 0, self._version(ticket.id, pending))
+                    pending[ticket.id] = ticket.version
+                elif kind == "save":
+                    ticket, _, expected, _ = op
+                    current = self._version(ticket.id, pending)
+                    if current is None:
+                        raise TicketNotFound(ticket.id)
+                    if current != expected:
+                        raise ConcurrencyConflict(ticket.id, expected, current)
+                    pending[ticket.id] = ticket.version
+            for kind, op in tx.ops:
+                if kind == "add":
+                    ticket, events, due = op
+                    self._tickets[ticket.id] = ticket
+                    self._events[ticket.id] = events
+                    self._set_due(ticket.id, due)
+                elif kind == "save":
+                    self._apply_save(op[0], op[1], op[3])
+                elif op.key not in self._outbox:
+                    self._outbox[op.key] = op
+
+    def _version(self, ticket_id: str, pending: Mapping[str, int]) -> int | None:
+        if ticket_id in pending:
+            return pending[ticket_id]
+        ticket = self._tickets.get(ticket_id)
+        return None if ticket is None else ticket.version
+
+    def _check_version(self, ticket_id: str, expected: int) -> None:
+        current = self._tickets.get(ticket_id)
+        if current is None:
+            raise TicketNotFound(ticket_id)
+        if current.version != expected:
+            raise ConcurrencyConflict(ticket_id, expected, current.version)
+
+    def _apply_save(self, ticket: Ticket, events: Sequence[Event], due: Any) -> None:
+        self._tickets[ticket.id] = ticket
+        self._events[ticket.id].extend(events)
+        if due is not UNSET:
+            self._set_due(ticket.id, due)
+
+    def _set_due(self, ticket_id: str, due: datetime | None) -> None:
+        old = self._due.pop(ticket_id, None)
+        if old is not None:
+            self._due_index.remove((old, ticket_id))
+        if due is not None:
+            require_aware(due, "due")
+            self._due[ticket_id] = due
+            bisect.insort(self._due_index, (due, ticket_id))
+
+    # -- reading -------------------------------------------------------------------
 
     def get(self, ticket_id: str) -> Ticket:
         """The ticket as last saved."""
@@ -51,28 +146,81 @@ class MemoryRepository:
         except KeyError:
             raise TicketNotFound(ticket_id) from None
 
-    def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int) -> None:
-        """Store the changed ticket and its events if nobody saved it meanwhile."""
-        with self._lock:
-            current = self._tickets.get(ticket.id)
-            if current is None:
-                raise TicketNotFound(ticket.id)
-            if current.version != expected_version:
-                raise ConcurrencyConflict(ticket.id, expected_version, current.version)
-            check_events(ticket, events, expected_version + 1)
-            self._tickets[ticket.id] = ticket
-            self._events[ticket.id].extend(events)
-
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""
-        try:
-            return list(self._events[ticket_id])
-        except KeyError:
-            raise TicketNotFound(ticket_id) from None
+        with self._lock:
+            try:
+                return list(self._events[ticket_id])
+            except KeyError:
+                raise TicketNotFound(ticket_id) from None
 
-    def count(self) -> int:
-        """How many tickets are stored."""
-        return len(self._tickets)
+    def find(
+        self,
+        *,
+        state: str | Collection[str] | None = None,
+        assignee: str | None = None,
+        tag: str | None = None,
+        field: Mapping[str, Any] | None = None,
+        lifecycle_id: str | None = None,
+        updated_before: datetime | None = None,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> Page:
+        """One page of matching tickets in id order (a scan: this is the memory adapter)."""
+        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before)
+        check_limit(limit)
+        start = decode_cursor(after)
+        with self._lock:
+            ids = sorted(i for i in self._tickets if start is None or i > start)
+            found: list[Ticket] = []
+            for ticket_id in ids:
+                ticket = self._tickets[ticket_id]
+                if query.matches(ticket):
+                    if len(found) == limit:
+                        return Page(tuple(found), encode_cursor(found[-1].id))
+                    found.append(ticket)
+        return Page(tuple(found), None)
+
+    def count(
+        self,
+        *,
+        state: str | Collection[str] | None = None,
+        assignee: str | None = None,
+        tag: str | None = None,
+        field: Mapping[str, Any] | None = None,
+        lifecycle_id: str | None = None,
+        updated_before: datetime | None = None,
+    ) -> int:
+        """How many tickets match."""
+        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before)
+        with self._lock:
+            return sum(1 for t in self._tickets.values() if query.matches(t))
+
+    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, datetime]]:
+        """Tickets whose next timer is at or before *now*, earliest first."""
+        require_aware(now, "now")
+        check_limit(limit)
+        with self._lock:
+            result: list[tuple[str, datetime]] = []
+            for when, ticket_id in self._due_index:
+                if when > now or len(result) == limit:
+                    break
+                result.append((ticket_id, when))
+            return result
+
+    def pending_messages(self, limit: int = 100) -> list[OutboxMessage]:
+        """Undelivered outbox messages, oldest first."""
+        check_limit(limit)
+        with self._lock:
+            pending = [m for k, m in self._outbox.items() if k not in self._delivered]
+        return sorted(pending, key=lambda m: (m.created_at, m.key))[:limit]
+
+    def mark_delivered(self, key: str) -> None:
+        """Take a message off the pending list."""
+        with self._lock:
+            if key not in self._outbox:
+                raise StorageError(f"no outbox message with key {key!r}")
+            self._delivered.add(key)
 
     def __repr__(self) -> str:
         return f"MemoryRepository({len(self._tickets)} tickets)"

@@ -4,12 +4,15 @@
 - hypothesis strategies for actors, field values, step sequences and whole
   lifecycle definitions;
 - :class:`LifecycleContract` / :func:`check_lifecycle` — the lifecycle
-  property suite and path coverage, for your own lifecycle.
+  property suite and path coverage, for your own lifecycle;
+- :class:`RepositoryContract` — the storage contract suite, for your own
+  repository adapter.
 
 Nothing in ticketflow itself imports this module.
 """
 
 from ticketflow.clock import SteppableClock
+from ticketflow.testing._repository import CONTRACT_LIFECYCLE, RepositoryContract, TicketFactory
 from ticketflow.testing._strategies import (
     ASSIGNEE_ID,
     REQUESTER_ID,
@@ -34,11 +37,14 @@ from ticketflow.testing._suite import (
 
 __all__ = [
     "ASSIGNEE_ID",
+    "CONTRACT_LIFECYCLE",
     "REQUESTER_ID",
     "LifecycleContract",
     "PathCoverage",
+    "RepositoryContract",
     "Step",
     "SteppableClock",
+    "TicketFactory",
     "actors",
     "broken_lifecycle_documents",
     "check_lifecycle",

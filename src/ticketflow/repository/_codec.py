@@ -1,0 +1,146 @@
+"""Tickets and events to and from JSON-compatible dicts (storage and export share it).
+
+Datetimes are ISO 8601 strings with their UTC offset; JSON arrays come back as
+tuples (as the engine stores ``list`` fields), so a value survives a round
+trip through storage and compares equal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from ticketflow.errors import StorageError
+from ticketflow.model import Actor, Change, Comment, Event, Ticket
+
+__all__ = ["dumps", "event_from_dict", "event_to_dict", "loads", "ticket_from_dict", "ticket_to_dict"]
+
+
+def _tuples(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Compact, key-sorted JSON (stable text for identical values)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def loads(text: str) -> Any:
+    """JSON with arrays as tuples."""
+    return _tuples(json.loads(text))
+
+
+def _changes(changes: Mapping[str, Change]) -> dict[str, list[Any]]:
+    return {name: [c.before, c.after] for name, c in changes.items()}
+
+
+def _from_changes(data: Mapping[str, Any], *, attributes: bool = False) -> dict[str, Change]:
+    result = {}
+    for name, (before, after) in data.items():
+        if attributes and name == "participants":
+            before = frozenset(before) if before is not None else None
+            after = frozenset(after) if after is not None else None
+        result[name] = Change(before, after)
+    return result
+
+
+def _people(value: Any) -> Any:
+    return sorted(value) if isinstance(value, frozenset) else value
+
+
+def ticket_to_dict(ticket: Ticket) -> dict[str, Any]:
+    """A ticket as a JSON-compatible dict."""
+    return {
+        "id": ticket.id,
+        "lifecycle_id": ticket.lifecycle_id,
+        "state": ticket.state,
+        "version": ticket.version,
+        "created_at": ticket.created_at.isoformat(),
+        "updated_at": ticket.updated_at.isoformat(),
+        "title": ticket.title,
+        "fields": dict(ticket.fields),
+        "tags": sorted(ticket.tags),
+        "requester": ticket.requester,
+        "assignee": ticket.assignee,
+        "participants": sorted(ticket.participants),
+    }
+
+
+def ticket_from_dict(data: Mapping[str, Any]) -> Ticket:
+    """The ticket back from :func:`ticket_to_dict` output.
+
+    Raises:
+        StorageError: the data is not a ticket.
+    """
+    try:
+        return Ticket(
+            id=data["id"],
+            lifecycle_id=data["lifecycle_id"],
+            state=data["state"],
+            version=data["version"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            updated_at=datetime.fromisoformat(data["updated_at"]),
+            title=data["title"],
+            fields=_tuples(dict(data["fields"])),
+            tags=data["tags"],
+            requester=data["requester"],
+            assignee=data["assignee"],
+            participants=data["participants"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StorageError(f"not a ticket record ({exc!r}): {str(dict(data))[:200]}") from exc
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """An event as a JSON-compatible dict."""
+    comment = event.comment
+    return {
+        "ticket_id": event.ticket_id,
+        "seq": event.seq,
+        "at": event.at.isoformat(),
+        "actor": {"id": event.actor.id, "roles": sorted(event.actor.roles)},
+        "trigger": event.trigger,
+        "source": event.source,
+        "target": event.target,
+        "field_changes": _changes(event.field_changes),
+        "attribute_changes": {k: [_people(c.before), _people(c.after)] for k, c in event.attribute_changes.items()},
+        "tags_added": sorted(event.tags_added),
+        "tags_removed": sorted(event.tags_removed),
+        "comment": None
+        if comment is None
+        else {"author": comment.author, "body": comment.body, "visibility": comment.visibility},
+        "meta": dict(event.meta),
+    }
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    """The event back from :func:`event_to_dict` output.
+
+    Raises:
+        StorageError: the data is not an event.
+    """
+    try:
+        comment = data["comment"]
+        return Event(
+            ticket_id=data["ticket_id"],
+            seq=data["seq"],
+            at=datetime.fromisoformat(data["at"]),
+            actor=Actor(data["actor"]["id"], roles=data["actor"]["roles"]),
+            trigger=data["trigger"],
+            source=data["source"],
+            target=data["target"],
+            field_changes=_from_changes(_tuples(dict(data["field_changes"]))),
+            attribute_changes=_from_changes(dict(data["attribute_changes"]), attributes=True),
+            tags_added=data["tags_added"],
+            tags_removed=data["tags_removed"],
+            comment=None if comment is None else Comment(comment["author"], comment["body"], comment["visibility"]),
+            meta=_tuples(dict(data["meta"])),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StorageError(f"not an event record ({exc!r}): {str(dict(data))[:200]}") from exc

@@ -1,0 +1,78 @@
+"""The filters of ``find``/``count``, checked once and shared by every adapter."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from ticketflow.errors import StorageError
+from ticketflow.model import Ticket, require_aware
+
+__all__ = ["Query", "check_limit", "decode_cursor", "encode_cursor"]
+
+
+@attrs.frozen
+class Query:
+    """Filters for tickets; every given one must hold."""
+
+    states: frozenset[str] | None = None
+    assignee: str | None = None
+    tag: str | None = None
+    field: tuple[tuple[str, Any], ...] = ()
+    lifecycle_id: str | None = None
+    updated_before: datetime | None = None
+
+    @classmethod
+    def build(
+        cls,
+        state: str | Collection[str] | None = None,
+        assignee: str | None = None,
+        tag: str | None = None,
+        field: Mapping[str, Any] | None = None,
+        lifecycle_id: str | None = None,
+        updated_before: datetime | None = None,
+    ) -> Query:
+        """Check and normalise the keyword filters of ``find``/``count``."""
+        states = None
+        if state is not None:
+            states = frozenset([state] if isinstance(state, str) else state)
+        if updated_before is not None:
+            require_aware(updated_before, "updated_before")
+        return cls(states, assignee, tag, tuple(sorted((field or {}).items())), lifecycle_id, updated_before)
+
+    def matches(self, ticket: Ticket) -> bool:
+        """Whether *ticket* passes every filter (the in-memory evaluation)."""
+        return (
+            (self.states is None or ticket.state in self.states)
+            and (self.assignee is None or ticket.assignee == self.assignee)
+            and (self.tag is None or self.tag in ticket.tags)
+            and all(ticket.fields.get(name) == value for name, value in self.field)
+            and (self.lifecycle_id is None or ticket.lifecycle_id == self.lifecycle_id)
+            and (self.updated_before is None or ticket.updated_at < self.updated_before)
+        )
+
+
+def encode_cursor(ticket_id: str) -> str:
+    """An opaque cursor pointing after *ticket_id*."""
+    return base64.urlsafe_b64encode(ticket_id.encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    """The ticket id a cursor points after; StorageError for a cursor we did not make."""
+    if cursor is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StorageError(f"not a cursor from find(): {cursor!r}") from exc
+
+
+def check_limit(limit: int) -> int:
+    """A page size must be a positive int."""
+    if not isinstance(limit, int) or limit < 1:
+        raise StorageError(f"limit must be a positive integer, got {limit!r}")
+    return limit

@@ -1,0 +1,354 @@
+"""The repository contract suite: one set of tests every storage adapter passes.
+
+Subclass it in a pytest module and say how to make a fresh repository::
+
+    from ticketflow.testing import RepositoryContract
+
+    class TestOurRepository(RepositoryContract):
+        def make_repository(self, tmp_path):
+            return OurRepository(dsn=...)
+
+ticketflow runs it over memory and SQLite (and PostgreSQL when configured).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ticketflow.errors import ConcurrencyConflict, StorageError, TicketflowError, TicketNotFound
+from ticketflow.lifecycle import Lifecycle, load_lifecycle
+from ticketflow.model import Actor, Comment, Event, Ticket, replay
+from ticketflow.protocols import OutboxMessage, TicketRepository
+
+__all__ = ["CONTRACT_LIFECYCLE", "RepositoryContract", "TicketFactory"]
+
+#: The small lifecycle the contract suite makes its tickets with.
+CONTRACT_LIFECYCLE: dict[str, Any] = {
+    "id": "contract",
+    "initial": "new",
+    "states": {"new": {"group": "open"}, "open": {"group": "open"}, "done": {"group": "closed", "terminal": True}},
+    "fields": {
+        "priority": {"type": "choice", "choices": ["low", "high"]},
+        "score": {"type": "float"},
+        "count": {"type": "int"},
+        "urgent": {"type": "bool"},
+        "labels": {"type": "list"},
+        "due": {"type": "date"},
+        "note": {"type": "text"},
+    },
+    "transitions": [
+        {"trigger": "start", "source": "new", "dest": "open", "roles": ["agent"]},
+        {"trigger": "finish", "source": "open", "dest": "done", "roles": ["agent"]},
+    ],
+}
+_AGENT = Actor("agent-1", roles={"agent"})
+_T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+class TicketFactory:
+    """Makes tickets and their events through a lifecycle's engine, without storing them."""
+
+    def __init__(self, lifecycle: Lifecycle | None = None) -> None:
+        self.lifecycle = lifecycle or load_lifecycle(CONTRACT_LIFECYCLE, source="<contract>")
+        self.counter = 0
+
+    def new(self, ticket_id: str | None = None, at: datetime = _T0, **kwargs: Any) -> tuple[Ticket, list[Event]]:
+        """A new ticket and its opening event."""
+        self.counter += 1
+        kwargs.setdefault("title", f"ticket {self.counter}")
+        ticket, event = self.lifecycle.engine.open(ticket_id or f"T{self.counter:05d}", _AGENT, at, **kwargs)
+        return ticket, [event]
+
+    def step(self, ticket: Ticket, trigger: str, at: datetime | None = None, **kwargs: Any) -> tuple[Ticket, Event]:
+        """The ticket after *trigger* and its event."""
+        when = at or ticket.updated_at + timedelta(minutes=1)
+        new, event, _ = self.lifecycle.engine.apply(ticket, trigger, _AGENT, when, **kwargs)
+        return new, event
+
+
+class RepositoryContract:
+    """The contract of :class:`~ticketflow.TicketRepository`, as pytest tests.
+
+    Override :meth:`make_repository`; each test gets a fresh, empty one.
+    """
+
+    def make_repository(self, tmp_path: Path) -> TicketRepository:
+        """Return a new, empty repository (files may go under *tmp_path*)."""
+        raise NotImplementedError("subclasses of RepositoryContract say how to make their repository")
+
+    @pytest.fixture
+    def repo(self, tmp_path: Path) -> TicketRepository:
+        """A fresh repository for one test."""
+        return self.make_repository(tmp_path)
+
+    @pytest.fixture
+    def make(self) -> TicketFactory:
+        """Makes tickets and events."""
+        return TicketFactory()
+
+    # -- add, get, history -----------------------------------------------------------
+
+    def test_add_then_get_returns_the_ticket_and_its_history(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """What was added comes back equal."""
+        ticket, events = make.new(fields={"priority": "high"}, tags={"vip"}, participants={"p1"})
+        repo.add(ticket, events)
+        assert repo.get(ticket.id) == ticket
+        assert repo.history(ticket.id) == events
+
+    def test_add_of_an_existing_id_conflicts_and_writes_nothing(
+        self, repo: TicketRepository, make: TicketFactory
+    ) -> None:
+        """Ids are unique."""
+        ticket, events = make.new("T-1")
+        repo.add(ticket, events)
+        other, other_events = make.new("T-1", title="another")
+        with pytest.raises(ConcurrencyConflict):
+            repo.add(other, other_events)
+        assert repo.get("T-1") == ticket
+        assert repo.history("T-1") == events
+
+    def test_add_needs_the_opening_event(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """A ticket without its history is refused."""
+        ticket, _ = make.new()
+        with pytest.raises(StorageError):
+            repo.add(ticket, [])
+        with pytest.raises(TicketNotFound):
+            repo.get(ticket.id)
+
+    def test_unknown_ids_are_not_found(self, repo: TicketRepository) -> None:
+        """Get and history raise TicketNotFound."""
+        with pytest.raises(TicketNotFound):
+            repo.get("missing")
+        with pytest.raises(TicketNotFound):
+            repo.history("missing")
+
+    # -- save ------------------------------------------------------------------------
+
+    def test_save_writes_the_ticket_and_appends_its_events(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """A save at the stored version goes through."""
+        ticket, events = make.new()
+        repo.add(ticket, events)
+        started, event = make.step(ticket, "start", comment=Comment("agent-1", "on it", "internal"))
+        repo.save(started, [event], expected_version=1)
+        assert repo.get(ticket.id) == started
+        assert repo.history(ticket.id) == [*events, event]
+        assert replay(repo.history(ticket.id)) == started
+
+    def test_a_stale_save_conflicts_and_writes_nothing(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """Two writers from the same version: the second loses, loudly."""
+        ticket, events = make.new()
+        repo.add(ticket, events)
+        first, first_event = make.step(ticket, "start")
+        second, second_event = make.step(ticket, "start", fields={"note": "mine"})
+        repo.save(first, [first_event], expected_version=1)
+        with pytest.raises(ConcurrencyConflict) as caught:
+            repo.save(second, [second_event], expected_version=1)
+        assert (caught.value.expected_version, caught.value.actual_version) == (1, 2)
+        assert repo.get(ticket.id) == first
+        assert repo.history(ticket.id) == [*events, first_event]
+
+    def test_save_of_an_unknown_ticket_is_not_found(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """Saving needs an existing ticket."""
+        ticket, _ = make.new()
+        started, event = make.step(ticket, "start")
+        with pytest.raises(TicketNotFound):
+            repo.save(started, [event], expected_version=1)
+
+    def test_save_refuses_events_that_do_not_continue_the_history(
+        self, repo: TicketRepository, make: TicketFactory
+    ) -> None:
+        """Gaps or mismatched versions are refused before anything is written."""
+        ticket, events = make.new()
+        repo.add(ticket, events)
+        started, _ = make.step(ticket, "start")
+        finished, event2 = make.step(started, "finish")
+        with pytest.raises(StorageError):
+            repo.save(finished, [event2], expected_version=1)
+        assert repo.get(ticket.id) == ticket
+
+    def test_values_survive_storage(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """Every field type, unicode, people, tags and zones come back equal."""
+        paris = datetime(2026, 7, 1, 9, 30, 15, 123456, tzinfo=ZoneInfo("Europe/Paris"))
+        fields = {
+            "priority": "low",
+            "score": 2.5,
+            "count": -3,
+            "urgent": True,
+            "labels": ("a", "b é"),
+            "due": "2026-07-02",
+            "note": 'naïve 日本 "quoted" \n newline',
+        }
+        ticket, events = make.new(at=paris, fields=fields, tags={"x", "y:z"}, participants={"p1", "p2"}, assignee="a")
+        repo.add(ticket, events)
+        assert repo.get(ticket.id) == ticket
+        assert repo.get(ticket.id).fields == fields
+        assert repo.history(ticket.id) == events
+
+    # -- queries ---------------------------------------------------------------------
+
+    def _sample(self, repo: TicketRepository, make: TicketFactory) -> list[Ticket]:
+        tickets = []
+        for i in range(12):
+            at = _T0 + timedelta(hours=i)
+            ticket, events = make.new(
+                f"T{i:03d}",
+                at=at,
+                fields={"priority": "high" if i % 3 == 0 else "low", "count": i % 4},
+                tags={"vip"} if i % 4 == 0 else set(),
+                assignee=f"agent-{i % 2}",
+            )
+            if i % 2:
+                ticket, event = make.step(ticket, "start", at=at + timedelta(minutes=5))
+                events.append(event)
+            repo.add(ticket, events)
+            tickets.append(ticket)
+        return tickets
+
+    def test_find_and_count_apply_every_filter(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """Each filter alone and together, compared with a plain scan."""
+        tickets = self._sample(repo, make)
+        cases: list[dict[str, Any]] = [
+            {},
+            {"state": "open"},
+            {"state": ["new", "open"]},
+            {"state": []},
+            {"assignee": "agent-1"},
+            {"tag": "vip"},
+            {"field": {"priority": "high"}},
+            {"field": {"priority": "high", "count": 0}},
+            {"field": {"urgent": True}},
+            {"lifecycle_id": "contract"},
+            {"lifecycle_id": "other"},
+            {"updated_before": _T0 + timedelta(hours=5)},
+            {"state": "new", "tag": "vip", "assignee": "agent-0"},
+        ]
+        for filters in cases:
+            expected = [t for t in tickets if _matches(t, **filters)]
+            assert [t.id for t in repo.find(limit=100, **filters).tickets] == [t.id for t in expected], filters
+            assert repo.count(**filters) == len(expected), filters
+
+    def test_find_pages_in_id_order_without_gaps_or_repeats(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """Paging sees every ticket once, even with inserts between pages."""
+        tickets = self._sample(repo, make)
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = repo.find(limit=5, after=cursor)
+            seen.extend(t.id for t in page.tickets)
+            if len(seen) == 5:
+                late, events = make.new("T000a")  # sorts before the cursor: not seen on later pages
+                repo.add(late, events)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert seen == sorted(t.id for t in tickets)
+
+    def test_queries_refuse_bad_arguments(self, repo: TicketRepository) -> None:
+        """Clear errors for a naive instant, a bad limit, a foreign cursor."""
+        with pytest.raises(TicketflowError):
+            repo.due(datetime(2026, 1, 1))
+        with pytest.raises(StorageError):
+            repo.find(limit=0)
+        with pytest.raises(StorageError):
+            repo.find(after="%%%not-a-cursor")
+        with pytest.raises(TicketflowError):
+            repo.count(updated_before=datetime(2026, 1, 1))
+
+    # -- due -------------------------------------------------------------------------
+
+    def test_due_lists_tickets_whose_timer_has_come_earliest_first(
+        self, repo: TicketRepository, make: TicketFactory
+    ) -> None:
+        """Only timers at or before now, ordered, limited; save keeps or changes them."""
+        dues = {"A": _T0 + timedelta(hours=3), "B": _T0 + timedelta(hours=1), "C": _T0 + timedelta(hours=1)}
+        for ticket_id in ("A", "B", "C", "D"):
+            ticket, events = make.new(ticket_id)
+            repo.add(ticket, events, due=dues.get(ticket_id))
+        assert repo.due(_T0) == []
+        assert [i for i, _ in repo.due(_T0 + timedelta(hours=2))] == ["B", "C"]
+        assert repo.due(_T0 + timedelta(hours=9), limit=1) == [("B", dues["B"])]
+        b = repo.get("B")
+        started, event = make.step(b, "start")
+        repo.save(started, [event], 1)  # no due given: kept
+        assert [i for i, _ in repo.due(_T0 + timedelta(hours=9))] == ["B", "C", "A"]
+        finished, event = make.step(started, "finish")
+        repo.save(finished, [event], 2, due=None)  # cleared
+        later = _T0 + timedelta(hours=10)
+        c = repo.get("C")
+        c2, event = make.step(c, "start")
+        repo.save(c2, [event], 1, due=later)  # moved
+        assert [i for i, _ in repo.due(_T0 + timedelta(hours=9))] == ["A"]
+        assert repo.due(later) == [("A", dues["A"]), ("C", later)]
+
+    # -- transactions and the outbox ---------------------------------------------------
+
+    def test_a_transaction_commits_everything_or_nothing(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """A failing write in a unit of work leaves none of its writes behind."""
+        ticket, events = make.new("T-1")
+        repo.add(ticket, events)
+        started, event = make.step(ticket, "start")
+        elsewhere, elsewhere_event = make.step(ticket, "start", fields={"note": "another writer"})
+        repo.save(elsewhere, [elsewhere_event], expected_version=1)
+        follow_up, follow_events = make.new("T-2")
+        message = OutboxMessage("m-1", "T-2", "ticket.opened", {"key": "SUP-2"}, _T0)
+        with pytest.raises(ConcurrencyConflict), repo.transaction() as tx:  # noqa: PT012 - the block is the unit
+            tx.add(follow_up, follow_events)
+            tx.enqueue(message)
+            tx.save(started, [event], expected_version=1)
+        with pytest.raises(TicketNotFound):
+            repo.get("T-2")
+        assert repo.get("T-1") == elsewhere
+        assert repo.pending_messages() == []
+        finished, finish_event = make.step(elsewhere, "finish")
+        with repo.transaction() as tx:
+            tx.add(follow_up, follow_events)
+            tx.enqueue(message)
+            tx.save(finished, [finish_event], expected_version=2)
+        assert repo.get("T-2") == follow_up
+        assert repo.get("T-1") == finished
+        assert repo.pending_messages() == [message]
+
+    def test_an_exception_in_the_block_rolls_back(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """Any exception leaving the block discards what was staged."""
+        ticket, events = make.new("T-1")
+        with pytest.raises(RuntimeError), repo.transaction() as tx:  # noqa: PT012 - the block is the unit
+            tx.add(ticket, events)
+            raise RuntimeError("boom")
+        with pytest.raises(TicketNotFound):
+            repo.get("T-1")
+
+    def test_the_outbox_keeps_one_message_per_key_until_delivered(
+        self, repo: TicketRepository, make: TicketFactory
+    ) -> None:
+        """Idempotent enqueue, oldest first, delivered ones leave the list."""
+        first = OutboxMessage("k1", "T-1", "reminder", {"n": 1}, _T0 + timedelta(minutes=1))
+        second = OutboxMessage("k2", "T-1", "reminder", {"n": 2, "to": ("a", "b")}, _T0)
+        with repo.transaction() as tx:
+            tx.enqueue(first)
+            tx.enqueue(second)
+            tx.enqueue(OutboxMessage("k1", "T-1", "reminder", {"n": 99}, _T0))
+        assert repo.pending_messages() == [second, first]
+        assert repo.pending_messages(limit=1) == [second]
+        repo.mark_delivered("k2")
+        assert repo.pending_messages() == [first]
+        with pytest.raises(StorageError):
+            repo.mark_delivered("nope")
+
+
+def _matches(ticket: Ticket, **filters: Any) -> bool:
+    state = filters.get("state")
+    states: Sequence[str] | None = [state] if isinstance(state, str) else state
+    return (
+        (states is None or ticket.state in states)
+        and (filters.get("assignee") is None or ticket.assignee == filters["assignee"])
+        and (filters.get("tag") is None or filters["tag"] in ticket.tags)
+        and all(ticket.fields.get(k) == v for k, v in (filters.get("field") or {}).items())
+        and (filters.get("lifecycle_id") is None or ticket.lifecycle_id == filters["lifecycle_id"])
+        and (filters.get("updated_before") is None or ticket.updated_at < filters["updated_before"])
+    )

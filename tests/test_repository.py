@@ -1,0 +1,361 @@
+"""Storage: the contract over memory and SQLite, and what only a real file can show."""
+
+import io
+import json
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ticketflow as tf
+from ticketflow.repository import SCHEMA_VERSION
+from ticketflow.testing import RepositoryContract, TicketFactory
+
+from .conftest import EXAMPLES
+
+
+class TestMemoryRepository(RepositoryContract):
+    def make_repository(self, tmp_path: Path) -> tf.TicketRepository:
+        return tf.MemoryRepository()
+
+
+class TestSQLiteRepository(RepositoryContract):
+    def make_repository(self, tmp_path: Path) -> tf.TicketRepository:
+        return tf.SQLiteRepository(tmp_path / "tickets.db")
+
+
+def test_both_repositories_satisfy_the_protocol(tmp_path: Path):
+    assert isinstance(tf.MemoryRepository(), tf.TicketRepository)
+    assert isinstance(tf.SQLiteRepository(tmp_path / "t.db"), tf.TicketRepository)
+
+
+# -- the file ----------------------------------------------------------------------
+
+
+def test_tickets_survive_reopening_the_file(tmp_path: Path):
+    path = tmp_path / "t.db"
+    make = TicketFactory()
+    ticket, events = make.new()
+    tf.SQLiteRepository(path).add(ticket, events)
+    again = tf.SQLiteRepository(path)
+    assert again.get(ticket.id) == ticket
+    assert again.history(ticket.id) == events
+
+
+def test_the_schema_is_versioned_in_wal_mode_with_foreign_keys(tmp_path: Path):
+    path = tmp_path / "t.db"
+    tf.SQLiteRepository(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"tickets", "events", "ticket_tags", "outbox"} <= tables
+
+
+def test_an_older_schema_is_migrated_forward_keeping_its_data(tmp_path: Path):
+    from ticketflow.repository._sqlite import APPLICATION_ID, MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    make = TicketFactory()
+    ticket, events = make.new()
+    repo = tf.SQLiteRepository(path)
+    repo.add(ticket, events)
+    assert repo.pending_messages() == []  # the version 2 table exists
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_newer_schema_is_refused_and_left_alone(tmp_path: Path):
+    path = tmp_path / "t.db"
+    tf.SQLiteRepository(path)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(tf.StorageError, match="schema version 99 is newer"):
+        tf.SQLiteRepository(path)
+    assert path.read_bytes() == before
+
+
+def test_a_foreign_database_is_refused_and_left_alone(tmp_path: Path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(tf.StorageError, match="belongs to another application"):
+        tf.SQLiteRepository(path)
+    assert path.read_bytes() == before
+
+
+def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path: Path):
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n" * 100)
+    before = path.read_bytes()
+    with pytest.raises(tf.StorageError, match="not a ticketflow database"):
+        tf.SQLiteRepository(path)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write anywhere")
+def test_a_read_only_place_is_a_clear_error(tmp_path: Path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(tf.StorageError, match="cannot"):
+            tf.SQLiteRepository(folder / "t.db")
+    finally:
+        folder.chmod(0o700)
+
+
+def test_a_path_that_cannot_be_created_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(tf.StorageError, match="cannot"):
+        tf.SQLiteRepository(tmp_path / "no" / "such" / "folder" / "t.db")
+    with pytest.raises(tf.StorageError, match="SQLiteRepository needs a file"):
+        tf.SQLiteRepository(":memory:")
+
+
+# -- races -------------------------------------------------------------------------
+
+HELPDESK = EXAMPLES / "custom_lifecycle.toml"
+AGENT = tf.Actor("agent", roles={"agent"})
+
+
+def _open_escalatable(repo: tf.TicketRepository) -> str:
+    wf = tf.Workflow(tf.load_lifecycle(HELPDESK), repo)
+    ticket = wf.open(tf.Actor("r", roles={"requester"}), title="race", fields={"priority": "high"})
+    wf.fire(ticket.id, "triage", AGENT, fields={"category": "access"})
+    return ticket.id
+
+
+def _fire_many(path: str, ticket_id: str, count: int, retries: int, start: float = 0.0) -> tuple[int, int]:
+    """Fire `escalate` (triaged/in_progress -> in_progress) count times; return (accepted, conflicts).
+
+    Every worker waits for the same *start* instant, so they really race.
+    """
+    wf = tf.Workflow(tf.load_lifecycle(HELPDESK), tf.SQLiteRepository(path), max_retries=retries)
+    accepted = conflicts = 0
+    while time.time() < start:
+        time.sleep(0.001)
+    for _ in range(count):
+        try:
+            wf.fire(ticket_id, "escalate", AGENT)
+            accepted += 1
+        except tf.ConcurrencyConflict:
+            conflicts += 1
+    return accepted, conflicts
+
+
+def _check_history(repo: tf.TicketRepository, ticket_id: str, expected_events: int) -> None:
+    history = repo.history(ticket_id)
+    assert [e.seq for e in history] == list(range(1, expected_events + 1))
+    assert tf.replay(history) == repo.get(ticket_id)
+
+
+def test_threads_racing_on_one_ticket_lose_no_event(tmp_path: Path):
+    path = str(tmp_path / "t.db")
+    ticket_id = _open_escalatable(tf.SQLiteRepository(path))
+    results: list[tuple[int, int]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(_fire_many(path, ticket_id, 40, retries=100))) for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(a for a, _ in results) == 160
+    _check_history(tf.SQLiteRepository(path), ticket_id, 2 + 160)
+
+
+def test_without_retries_each_round_has_one_winner_and_the_rest_conflict(tmp_path: Path):
+    path = str(tmp_path / "t.db")
+    ticket_id = _open_escalatable(tf.SQLiteRepository(path))
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        results = pool.starmap(_fire_many, [(path, ticket_id, 50, 0, time.time() + 2)] * 4)
+    accepted = sum(a for a, _ in results)
+    conflicts = sum(c for _, c in results)
+    assert accepted + conflicts == 200
+    assert conflicts > 0  # the workers did race
+    _check_history(tf.SQLiteRepository(path), ticket_id, 2 + accepted)
+
+
+def test_processes_racing_with_retries_lose_no_event(tmp_path: Path):
+    path = str(tmp_path / "t.db")
+    ticket_id = _open_escalatable(tf.SQLiteRepository(path))
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        results = pool.starmap(_fire_many, [(path, ticket_id, 50, 1000, time.time() + 2)] * 4)
+    assert sum(a for a, _ in results) == 200
+    _check_history(tf.SQLiteRepository(path), ticket_id, 2 + 200)
+
+
+KILLED_WRITER = """
+import sys, ticketflow as tf
+path = sys.argv[1]
+lc = tf.load_lifecycle(sys.argv[2])
+wf = tf.Workflow(lc, tf.SQLiteRepository(path))
+agent = tf.Actor("agent", roles={"agent"})
+ids = [wf.open(tf.Actor("r", roles={"requester"}), title=f"t{i}", fields={"priority": "high"}).id for i in range(20)]
+for tid in ids:
+    wf.fire(tid, "triage", agent, fields={"category": "access"})
+print("ready", flush=True)
+i = 0
+while True:
+    tid = ids[i % len(ids)]
+    tags = {"add_tags": ["vip"]} if i % 2 else {"remove_tags": ["vip"]}
+    wf.update(tid, agent, fields={"due": f"2026-01-{1 + i % 28:02d}"}, **tags)
+    wf.fire(tid, "escalate", agent, comment=f"step {i}")
+    i += 1
+"""
+
+
+def test_a_process_killed_mid_stream_leaves_every_ticket_equal_to_its_replay(tmp_path: Path):
+    path = tmp_path / "t.db"
+    writer = subprocess.Popen(  # noqa: S603 - our own interpreter running our own script
+        [sys.executable, "-c", KILLED_WRITER, str(path), str(HELPDESK)], stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout is not None
+    assert writer.stdout.readline().strip() == "ready"
+    time.sleep(0.6)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    writer.stdout.close()
+    repo = tf.SQLiteRepository(path)
+    tickets = repo.find(limit=100).tickets
+    assert len(tickets) == 20
+    total = 0
+    for ticket in tickets:
+        history = repo.history(ticket.id)
+        assert tf.replay(history) == ticket
+        total += len(history)
+    assert total > 20 * 2 + 10  # the writer got well into the stream before it was killed
+
+
+# -- model-based: SQLite behaves like memory ---------------------------------------
+
+operations = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "start", "finish", "stale", "tag", "find", "due", "count"]),
+        st.integers(0, 5),
+        st.integers(0, 48),
+    ),
+    max_size=30,
+)
+
+
+def _apply(repo: tf.TicketRepository, make: TicketFactory, ops: list[tuple[str, int, int]]) -> list[Any]:
+    from datetime import UTC, datetime, timedelta
+
+    base = datetime(2026, 1, 5, tzinfo=UTC)
+    observed: list[Any] = []
+    for op, n, hours in ops:
+        ticket_id = f"T{n}"
+        try:
+            if op == "add":
+                ticket, events = make.new(ticket_id, at=base + timedelta(hours=hours))
+                repo.add(ticket, events, due=base + timedelta(hours=hours + n))
+            elif op in ("start", "finish", "stale", "tag"):
+                ticket = repo.get(ticket_id)
+                trigger = "finish" if op == "finish" else "start"
+                kwargs: dict[str, Any] = {"add_tags": ["t"]} if op == "tag" else {}
+                if op == "tag":
+                    trigger = "update"
+                new, event = make.step(ticket, trigger, **kwargs)
+                version = ticket.version - 1 if op == "stale" else ticket.version
+                repo.save(new, [event], version, due=None if op == "finish" else base + timedelta(hours=hours))
+            elif op == "find":
+                observed.append(list(repo.find(limit=3, state=["new", "open"]).tickets))
+            elif op == "due":
+                observed.append(repo.due(base + timedelta(hours=hours), limit=4))
+            else:
+                observed.append(repo.count(tag="t"))
+        except tf.TicketflowError as exc:
+            observed.append(type(exc).__name__)
+    observed.append([(t, repo.history(t.id)) for t in repo.find(limit=100).tickets])
+    return observed
+
+
+@settings(max_examples=30)
+@given(operations)
+def test_sqlite_gives_the_same_results_as_memory(tmp_path_factory: pytest.TempPathFactory, ops: list[Any]):
+    path = tmp_path_factory.mktemp("model") / "t.db"
+    assert _apply(tf.MemoryRepository(), TicketFactory(), ops) == _apply(
+        tf.SQLiteRepository(path), TicketFactory(), ops
+    )
+
+
+# -- export and import -------------------------------------------------------------
+
+
+def _filled(repo: tf.TicketRepository) -> tf.Workflow:
+    wf = tf.Workflow(tf.load_lifecycle(HELPDESK), repo)
+    for i in range(7):
+        t = wf.open(tf.Actor(f"r{i}", roles={"requester"}), title=f'Ticket, "{i}"', tags={"vip"} if i % 2 else ())
+        wf.fire(t.id, "triage", AGENT, fields={"category": "access", "due": "2026-02-01"}, comment="triaged")
+    return wf
+
+
+def test_jsonl_round_trip_loses_nothing(tmp_path: Path):
+    source = tf.SQLiteRepository(tmp_path / "a.db")
+    _filled(source)
+    first = io.StringIO()
+    assert tf.export_jsonl(source, first) == 7
+    target = tf.SQLiteRepository(tmp_path / "b.db")
+    assert tf.import_jsonl(target, io.StringIO(first.getvalue())) == 7
+    second = io.StringIO()
+    tf.export_jsonl(target, second)
+    assert first.getvalue() == second.getvalue()
+    memory = tf.MemoryRepository()
+    tf.import_jsonl(memory, io.StringIO(first.getvalue()))
+    third = io.StringIO()
+    tf.export_jsonl(memory, third)
+    assert third.getvalue() == first.getvalue()
+
+
+def test_import_refuses_inconsistent_records_and_imports_nothing(tmp_path: Path):
+    source = tf.MemoryRepository()
+    _filled(source)
+    out = io.StringIO()
+    tf.export_jsonl(source, out)
+    lines = out.getvalue().splitlines()
+    record = json.loads(lines[3])
+    record["ticket"]["state"] = "closed"
+    lines[3] = json.dumps(record)
+    target = tf.MemoryRepository()
+    with pytest.raises(tf.StorageError, match=r"export.jsonl:4: ticket .* does not equal the replay"):
+        tf.import_jsonl(target, io.StringIO("\n".join(lines)), source="export.jsonl")
+    with pytest.raises(tf.StorageError, match=":2: not a ticket record"):
+        tf.import_jsonl(target, io.StringIO(lines[0] + "\n{not json\n"))
+    assert target.count() == 0
+
+
+def test_csv_has_one_row_per_ticket_with_chosen_columns(tmp_path: Path):
+    import csv
+
+    repo = tf.SQLiteRepository(tmp_path / "t.db")
+    _filled(repo)
+    out = io.StringIO()
+    assert tf.export_csv(repo, out, ["id", "title", "state", "tags", "field:category"], tag="vip") == 3
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[0] == ["id", "title", "state", "tags", "field:category"]
+    assert [r[2:] for r in rows[1:]] == [["triaged", "vip", "access"]] * 3
+    assert rows[1][1].startswith('Ticket, "')
+    with pytest.raises(tf.StorageError, match="unknown CSV column"):
+        tf.export_csv(repo, io.StringIO(), ["colour"])
