@@ -162,11 +162,11 @@ class _SQLiteTransaction:
         if due is not UNSET:
             due_sql = ", due_at = ?, due_us = ?"
             values.extend(_due_columns(due))
-        cursor = self.conn.execute(
+        sql = (
             "UPDATE tickets SET state = ?, version = ?, updated_at = ?, updated_us = ?, title = ?, fields = ?, "
-            f"requester = ?, assignee = ?, participants = ?{due_sql} WHERE id = ? AND version = ?",
-            (*values, ticket.id, expected_version),
+            f"requester = ?, assignee = ?, participants = ?{due_sql} WHERE id = ? AND version = ?"  # noqa: S608 - fixed text
         )
+        cursor = self.conn.execute(sql, (*values, ticket.id, expected_version))
         if cursor.rowcount != 1:
             actual = self._version(ticket.id)
             if actual is None:
