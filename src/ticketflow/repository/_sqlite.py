@@ -162,10 +162,9 @@ class _SQLiteTransaction:
         if due is not UNSET:
             due_sql = ", due_at = ?, due_us = ?"
             values.extend(_due_columns(due))
-        sql = (
-            "UPDATE tickets SET state = ?, version = ?, updated_at = ?, updated_us = ?, title = ?, fields = ?, "
-            f"requester = ?, assignee = ?, participants = ?{due_sql} WHERE id = ? AND version = ?"  # noqa: S608 - fixed text
-        )
+        columns = "state = ?, version = ?, updated_at = ?, updated_us = ?, title = ?, fields = ?, requester = ?, "
+        columns += f"assignee = ?, participants = ?{due_sql}"
+        sql = f"UPDATE tickets SET {columns} WHERE id = ? AND version = ?"  # noqa: S608 - only fixed text is joined
         cursor = self.conn.execute(sql, (*values, ticket.id, expected_version))
         if cursor.rowcount != 1:
             actual = self._version(ticket.id)
