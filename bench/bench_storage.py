@@ -1,0 +1,159 @@
+"""SQLite storage: committed fires per second, due() at a million tickets, bytes per ticket.
+
+Run: .venv/bin/python bench/bench_storage.py [--tickets 1000000]  (or `make bench`)
+
+Prints, in one run on this machine:
+- committed `Workflow.fire`s per second on one SQLite file: one writer, and four
+  processes each firing on their own tickets (every fire is its own committed
+  transaction: ticket row, event, tags);
+- `due(now, 100)` latency with N tickets (default 1,000,000) of which 1% are
+  due, and SQLite's query plan for it (an index search, not a scan);
+- the file size per ticket with a 10-event history.
+No assertion: the table is the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sqlite3
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import ticketflow as tf
+from ticketflow.repository._codec import dumps, event_to_dict
+
+HERE = Path(__file__).resolve().parent
+LIFECYCLE = HERE.parent / "examples" / "custom_lifecycle.toml"
+AGENT = tf.Actor("agent", roles={"agent"})
+REQUESTER = tf.Actor("r", roles={"requester"})
+T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+def _prepare(wf: tf.Workflow, count: int) -> list[str]:
+    ids = []
+    for i in range(count):
+        t = wf.open(REQUESTER, title=f"bench {i}", fields={"priority": "high"}, at=T0)
+        wf.fire(t.id, "triage", AGENT, fields={"category": "access"}, at=T0)
+        ids.append(t.id)
+    return ids
+
+
+def fires_per_second(path: str, fires: int, prefix: str = "") -> float:
+    """Fire `escalate` round-robin on 50 own tickets; committed fires per second."""
+    counter = iter(range(10**9))
+    wf = tf.Workflow(
+        tf.load_lifecycle(LIFECYCLE), tf.SQLiteRepository(path), id_factory=lambda: f"{prefix}{next(counter)}"
+    )
+    ids = _prepare(wf, 50)
+    start = time.perf_counter()
+    for i in range(fires):
+        wf.fire(ids[i % 50], "escalate", AGENT, at=T0)
+    return fires / (time.perf_counter() - start)
+
+
+def _worker(args: tuple[str, int, str]) -> tuple[int, float, float]:
+    path, fires, prefix = args
+    counter = iter(range(10**9))
+    wf = tf.Workflow(
+        tf.load_lifecycle(LIFECYCLE), tf.SQLiteRepository(path), id_factory=lambda: f"{prefix}{next(counter)}"
+    )
+    ids = _prepare(wf, 50)
+    start = time.time()
+    for i in range(fires):
+        wf.fire(ids[i % 50], "escalate", AGENT, at=T0)
+    return fires, start, time.time()
+
+
+def parallel_fires_per_second(path: str, fires: int, processes: int) -> float:
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        results = pool.map(_worker, [(path, fires, f"p{i}-") for i in range(processes)])
+    total = sum(r[0] for r in results)
+    return total / (max(r[2] for r in results) - min(r[1] for r in results))
+
+
+def fill_million(path: str, count: int) -> tf.SQLiteRepository:
+    """Bulk-load *count* tickets (one opening event each), 1% of them due."""
+    repo = tf.SQLiteRepository(path)
+    lc = tf.load_lifecycle(LIFECYCLE)
+    _ticket, event = lc.engine.open("template", REQUESTER, T0, title="bulk")
+    body = event_to_dict(event)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("BEGIN")
+    batch = 50_000
+    for start in range(0, count, batch):
+        rows = []
+        events = []
+        for i in range(start, min(start + batch, count)):
+            tid = f"T{i:08d}"
+            due = T0 + timedelta(minutes=i % 100) if i % 100 == 0 else T0 + timedelta(days=30 + i % 1000)
+            rows.append(
+                (tid, "helpdesk", "new", 1, T0.isoformat(), T0.isoformat(), 0, "bulk", '{"priority":"normal"}',
+                 "r", None, "[]", due.isoformat(), (due - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1))
+            )  # fmt: skip
+            events.append((tid, 1, dumps({**body, "ticket_id": tid})))
+        conn.executemany("INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        conn.executemany("INSERT INTO events VALUES (?,?,?)", events)
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.close()
+    return repo
+
+
+def due_latency_ms(repo: tf.SQLiteRepository, calls: int = 200) -> float:
+    now = T0 + timedelta(days=1)
+    samples = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        page = repo.due(now, 100)
+        samples.append((time.perf_counter() - start) * 1000)
+    assert len(page) == 100
+    return statistics.median(samples)
+
+
+def bytes_per_ticket(path: str, tickets: int = 1000) -> float:
+    wf = tf.Workflow(tf.load_lifecycle(LIFECYCLE), tf.SQLiteRepository(path))
+    for i in range(tickets):
+        t = wf.open(REQUESTER, title=f"Printer on floor {i % 7} jams", fields={"priority": "normal"}, at=T0)
+        wf.fire(t.id, "triage", AGENT, fields={"category": "hardware"}, comment="Looking into it", at=T0)
+        wf.fire(t.id, "start", AGENT, assignee="agent", at=T0)
+        for k in range(3):
+            wf.fire(t.id, "ask", AGENT, comment=f"Question {k}?", at=T0)
+            wf.comment(t.id, REQUESTER, f"Answer {k}.", at=T0)
+        wf.fire(t.id, "resolve", AGENT, fields={"resolution": "Replaced the roller"}, at=T0)
+    assert len(wf.history(t.id)) == 10
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return Path(path).stat().st_size / tickets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--fires", type=int, default=5_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        one = fires_per_second(f"{folder}/one.db", args.fires)
+        four = parallel_fires_per_second(f"{folder}/four.db", args.fires, 4)
+        size = bytes_per_ticket(f"{folder}/size.db")
+        start = time.perf_counter()
+        repo = fill_million(f"{folder}/million.db", args.tickets)
+        load_s = time.perf_counter() - start
+        latency = due_latency_ms(repo)
+        plan = repo.explain_due(T0 + timedelta(days=1))
+    print("SQLite storage (WAL, synchronous=NORMAL), one file")
+    print(f"{'committed fires/s, 1 writer':<48}{one:>12,.0f}")
+    print(f"{'committed fires/s, 4 processes on one file':<48}{four:>12,.0f}")
+    print(f"{'file bytes per ticket with a 10-event history':<48}{size:>12,.0f}")
+    print(f"{f'due(now, 100) with {args.tickets:,} tickets, 1% due (ms)':<48}{latency:>12.3f}")
+    print(f"{'  (bulk load of those tickets, s)':<48}{load_s:>12.1f}")
+    print(f"query plan of due(): {'; '.join(plan)}")
+
+
+if __name__ == "__main__":
+    main()
