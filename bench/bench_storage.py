@@ -31,6 +31,7 @@ LIFECYCLE = HERE.parent / "examples" / "custom_lifecycle.toml"
 AGENT = tf.Actor("agent", roles={"agent"})
 REQUESTER = tf.Actor("r", roles={"requester"})
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _prepare(wf: tf.Workflow, count: int) -> list[str]:
@@ -93,7 +94,7 @@ def fill_million(path: str, count: int) -> tf.SQLiteRepository:
             due = T0 + timedelta(minutes=i % 100) if i % 100 == 0 else T0 + timedelta(days=30 + i % 1000)
             rows.append(
                 (tid, "helpdesk", "new", 1, T0.isoformat(), T0.isoformat(), 0, "bulk", '{"priority":"normal"}',
-                 "r", None, "[]", due.isoformat(), (due - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1))
+                 "r", None, "[]", due.isoformat(), (due - EPOCH) // timedelta(microseconds=1))
             )  # fmt: skip
             events.append((tid, 1, dumps({**body, "ticket_id": tid})))
         conn.executemany("INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
