@@ -393,3 +393,57 @@ def test_the_extend_example_in_the_docs_works():
     assert "take" not in ours.triggers
     assert ours.timers[-1].after == timedelta(hours=48)
     assert len(ours.timers) == len(tf.builtin("zendesk").timers)
+
+
+COUNTER: dict[str, Any] = {
+    "id": "counter",
+    "initial": "waiting",
+    "states": {"waiting": {}, "closed": {"terminal": True}},
+    "fields": {"attempts": {"type": "int", "default": 0}, "due": {"type": "date"}},
+    "transitions": [
+        {"trigger": "chase", "source": "waiting", "dest": "waiting", "increment": ["attempts"]},
+        {"trigger": "give_up", "source": "waiting", "dest": "closed", "when": {"attempts": {"gte": 2}}},
+        {"trigger": "close_dated", "source": "waiting", "dest": "closed", "when": {"due": {"set": True}}},
+    ],
+}
+
+
+def test_increment_and_comparisons_in_when():
+    wf = tf.Workflow(tf.load_lifecycle(COUNTER))
+    agent = tf.Actor("a", roles={"agent"})
+    t = wf.open(agent, title="x")
+    assert t.fields["attempts"] == 0
+    with pytest.raises(tf.TransitionNotAllowed, match="needs gte 2"):
+        wf.fire(t.id, "give_up", agent)
+    wf.fire(t.id, "chase", agent)
+    t = wf.fire(t.id, "chase", agent)
+    assert t.fields["attempts"] == 2
+    assert wf.history(t.id)[-1].field_changes["attempts"] == tf.Change(1, 2)
+    assert "close_dated" not in wf.allowed(t.id, agent)
+    assert wf.fire(t.id, "give_up", agent).state == "closed"
+
+
+@pytest.mark.parametrize(
+    ("when", "path", "problem"),
+    [
+        ({"attempts": {"most": 2}}, "transitions[1].when.attempts.most", "unknown comparison"),
+        ({"attempts": {"gte": "two"}}, "transitions[1].when.attempts.gte", "expected a int"),
+        ({"attempts": {}}, "transitions[1].when.attempts", "empty comparison"),
+        ({"attempts": {"set": 1}}, "transitions[1].when.attempts.set", "true or false"),
+    ],
+)
+def test_bad_comparisons_name_their_path(when: dict[str, Any], path: str, problem: str):
+    document = copy.deepcopy(COUNTER)
+    document["transitions"][1]["when"] = when
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.load_lifecycle(document)
+    assert caught.value.path == path
+    assert problem in caught.value.problem
+
+
+def test_only_int_fields_can_be_incremented():
+    document = copy.deepcopy(COUNTER)
+    document["transitions"][0]["increment"] = ["due"]
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.load_lifecycle(document)
+    assert caught.value.path == "transitions[0].increment[0]"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_ROLES",
+    "Compare",
     "FieldSpec",
     "Lifecycle",
     "OnEvent",
@@ -41,6 +42,38 @@ def tag_allowed(vocabulary: frozenset[str], tag: str) -> bool:
     if not vocabulary or tag in vocabulary:
         return True
     return any(p.endswith("*") and tag.startswith(p[:-1]) for p in vocabulary)
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "gt": lambda a, b: a is not None and a > b,
+    "gte": lambda a, b: a is not None and a >= b,
+    "lt": lambda a, b: a is not None and a < b,
+    "lte": lambda a, b: a is not None and a <= b,
+    "set": lambda a, b: (a is not None) == b,
+}
+
+
+@attrs.frozen
+class Compare:
+    """A ``when`` condition other than equality: ``{ gte = 2 }``, ``{ set = true }``.
+
+    Attributes:
+        ops: ``(operator, operand)`` pairs, all of which must hold; operators
+            are ``eq``, ``ne``, ``gt``, ``gte``, ``lt``, ``lte`` and ``set``
+            (the field is set, or with ``false`` unset). An unset field is
+            never greater or less than anything.
+    """
+
+    ops: tuple[tuple[str, Any], ...]
+
+    def holds(self, value: Any) -> bool:
+        """Whether *value* meets every comparison."""
+        return all(_COMPARE[op](value, operand) for op, operand in self.ops)
+
+    def __str__(self) -> str:
+        return " and ".join(f"{op} {operand!r}" for op, operand in self.ops)
 
 
 @attrs.frozen
@@ -95,7 +128,10 @@ class Transition:
         require: fields that must be set after the step.
         require_comment: the step must carry a comment.
         when: field conditions on the ticket as it is before the step: the
-            field must equal the value (or be one of a tuple of values).
+            field must equal the value, be one of a tuple of values, or meet
+            a :class:`Compare`.
+        increment: int fields increased by one on the way (counters such as
+            attempts to reach the customer).
         set_fields: fields set on the way (``None`` unsets).
         add_tags: tags added on the way.
         remove_tags: tags removed on the way.
@@ -117,6 +153,7 @@ class Transition:
     set_fields: Mapping[str, Any] = attrs.field(factory=dict, converter=_proxy)
     add_tags: frozenset[str] = _FROZEN_EMPTY
     remove_tags: frozenset[str] = _FROZEN_EMPTY
+    increment: tuple[str, ...] = ()
     on: OnEvent | None = None
     description: str = ""
 
@@ -222,6 +259,7 @@ class TimedRule:
             (``2bd``), their number; ``after`` is then zero.
         clock: ``wall`` or ``business``.
         since: what the duration counts from: ``state_entered``,
+            ``last_update`` (the ticket's last event),
             ``last_requester_comment``, ``last_agent_comment`` or
             ``field:<name>``.
         fire: the trigger to fire as the ``system`` actor, if any.

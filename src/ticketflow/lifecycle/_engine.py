@@ -24,6 +24,7 @@ from ticketflow.errors import (
     TicketClosed,
     TransitionNotAllowed,
 )
+from ticketflow.lifecycle._definition import Compare
 from ticketflow.model import UNSET, Actor, Change, Comment, Event, Ticket
 
 if TYPE_CHECKING:
@@ -120,6 +121,7 @@ class Engine:
             or t.set_fields
             or t.add_tags
             or t.remove_tags
+            or t.increment
             or t.require
             or t.require_comment
             or self._required_in[t.dest]
@@ -292,6 +294,8 @@ class Engine:
         if chosen is not None:
             if chosen.set_fields:
                 merged = {**merged, **chosen.set_fields}
+            if chosen.increment:
+                merged = {**merged, **{name: (merged.get(name) or 0) + 1 for name in chosen.increment}}
             if chosen.require_comment and comment is None:
                 raise FieldError(ticket.id, trigger, ["comment"], "this step needs a comment")
             self._check_required(ticket, trigger, chosen, dest, merged, attributes)
@@ -368,7 +372,10 @@ class Engine:
     ) -> str | None:
         for name, expected in t.when.items():
             value = fields.get(name)
-            if isinstance(expected, tuple) and not isinstance(value, tuple):
+            if isinstance(expected, Compare):
+                if not expected.holds(value):
+                    return f"field {name!r} is {value!r}, needs {expected}"
+            elif isinstance(expected, tuple) and not isinstance(value, tuple):
                 if value not in expected:
                     return f"field {name!r} is {value!r}, needs one of {list(expected)}"
             elif value != expected:

@@ -27,6 +27,7 @@ from ticketflow.errors import InvalidLifecycle
 from ticketflow.lifecycle._definition import (
     BUILTIN_ROLES,
     BUILTIN_TRIGGERS,
+    Compare,
     FieldSpec,
     Lifecycle,
     OnEvent,
@@ -326,9 +327,30 @@ class _Builder:
             field = self.fields[name]
             if allow_lists and isinstance(value, list) and field.type != "list":
                 result[name] = tuple(self._value(f"{path}.{name}[{i}]", field, v) for i, v in enumerate(value))
+            elif allow_lists and isinstance(value, Mapping):
+                result[name] = self._compare(f"{path}.{name}", field, value)
             else:
                 result[name] = self._value(f"{path}.{name}", field, value)
         return result
+
+    def _compare(self, path: str, field: FieldSpec, spec: Mapping[str, Any]) -> Compare:
+        if not spec:
+            raise self.fail(path, "an empty comparison; write e.g. { gte = 2 } or { set = true }")
+        ops = []
+        for op, operand in spec.items():
+            if op == "set":
+                if not isinstance(operand, bool):
+                    raise self.fail(f"{path}.set", "`set` takes true or false")
+                ops.append((op, operand))
+            elif op in ("eq", "ne"):
+                ops.append((op, self._value(f"{path}.{op}", field, operand)))
+            elif op in ("gt", "gte", "lt", "lte"):
+                if field.type not in ("int", "float", "date", "datetime", "string", "text"):
+                    raise self.fail(f"{path}.{op}", f"field {field.name!r} of type {field.type} cannot be ordered")
+                ops.append((op, self._value(f"{path}.{op}", field, operand)))
+            else:
+                raise self.fail(f"{path}.{op}", "unknown comparison; use eq, ne, gt, gte, lt, lte or set")
+        return Compare(tuple(ops))
 
     def _tags(self, path: str, tags: Iterable[str]) -> frozenset[str]:
         tags = list(tags)
@@ -403,15 +425,27 @@ class _Builder:
             set_fields=self._field_values(f"{path}.set_fields", spec.get("set_fields", {})),
             add_tags=self._tags(f"{path}.add_tags", spec.get("add_tags", ())),
             remove_tags=self._tags(f"{path}.remove_tags", spec.get("remove_tags", ())),
+            increment=self._counters(f"{path}.increment", spec.get("increment", ())),
             on=on,
             description=spec.get("description", ""),
         )
+
+    def _counters(self, path: str, names: Iterable[str]) -> tuple[str, ...]:
+        names = list(names)
+        for i, name in enumerate(names):
+            if name not in self.fields:
+                raise self.fail(f"{path}[{i}]", self._unknown("field", name, self.fields))
+            if self.fields[name].type != "int":
+                raise self.fail(
+                    f"{path}[{i}]", f"only int fields can be incremented; {name!r} is {self.fields[name].type}"
+                )
+        return tuple(names)
 
     def _check_graph(self, transitions: tuple[Transition, ...]) -> None:
         seen: dict[tuple[Any, ...], Transition] = {}
         for t in transitions:
             kind = ("on", t.on) if t.on is not None else ("trigger", t.trigger)
-            conditions = (tuple(sorted(t.when.items())), frozenset(t.guards))
+            conditions = (tuple(sorted((k, repr(v)) for k, v in t.when.items())), frozenset(t.guards))
             for source in t.sources:
                 key = (*kind, source, conditions)
                 if key in seen:
@@ -468,10 +502,10 @@ class _Builder:
             if since.startswith("field:"):
                 if since[6:] not in self.fields:
                     raise self.fail(f"{path}.since", self._unknown("field", since[6:], self.fields))
-            elif since not in ("state_entered", "last_requester_comment", "last_agent_comment"):
+            elif since not in ("state_entered", "last_update", "last_requester_comment", "last_agent_comment"):
                 raise self.fail(
                     f"{path}.since",
-                    f"unknown start {since!r}; use state_entered, last_requester_comment, "
+                    f"unknown start {since!r}; use state_entered, last_update, last_requester_comment, "
                     "last_agent_comment or field:<name>",
                 )
             fire = spec.get("fire")

@@ -96,7 +96,13 @@ TRANSITION = Table(
         "actions": _opt(ListOf(STRING, "action names run after the change is saved", single=True)),
         "require": _opt(ListOf(STRING, "fields that must be set once the step is applied", single=True)),
         "require_comment": _opt(Scalar("boolean", "the step must carry a comment")),
-        "when": _opt(Table(values=Scalar("any"), doc="field equals value (a list means any of)")),
+        "when": _opt(
+            Table(
+                values=Scalar("any"),
+                doc="field conditions: a value (equals), a list (any of), or a table such as { gte = 2 }",
+            )
+        ),
+        "increment": _opt(ListOf(STRING, "int fields increased by one on the way", single=True)),
         "on": _opt(
             Table(
                 keys={
@@ -154,7 +160,8 @@ TIMER = Table(
         "since": _opt(
             Scalar(
                 "string",
-                "`state_entered` (default), `last_requester_comment`, `last_agent_comment` or `field:<name>`",
+                "`state_entered` (default), `last_update`, `last_requester_comment`, `last_agent_comment` "
+                "or `field:<name>`",
             )
         ),
         "fire": _opt(Scalar("string", "trigger fired as the `system` actor")),
