@@ -17,3 +17,15 @@ def test_custom_lifecycle_example_runs(capsys: pytest.CaptureFixture[str]):
     assert "(category)" in out
     assert "is immutable" in out
     assert out.count("stateDiagram-v2") == 1
+
+
+def test_extend_builtin_example_runs(capsys: pytest.CaptureFixture[str]):
+    namespace = runpy.run_path(str(EXAMPLES / "extend_builtin.py"))
+    ours = namespace["main"]()
+    out = capsys.readouterr().out
+    assert ours.id == "our_helpcenter"
+    assert "take" not in ours.triggers
+    assert "escalated" in ours.states
+    assert "solved tickets close after 3 days" in out
+    assert "refused: " in out
+    assert "escalated to tax-team: escalated" in out

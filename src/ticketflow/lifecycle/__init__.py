@@ -3,6 +3,7 @@
 from ticketflow.lifecycle._builtin import builtin, builtins
 from ticketflow.lifecycle._definition import (
     BUILTIN_ROLES,
+    Compare,
     FieldSpec,
     Lifecycle,
     OnEvent,
@@ -17,6 +18,7 @@ from ticketflow.lifecycle._shape import json_schema
 __all__ = [
     "BUILTIN_ROLES",
     "UNSET",
+    "Compare",
     "Engine",
     "FieldSpec",
     "GuardContext",

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from ticketflow.clock import SteppableClock
 from ticketflow.errors import FieldError, PermissionDenied, TicketClosed, TicketflowError, TransitionNotAllowed
-from ticketflow.lifecycle import UNSET, FieldSpec, GuardContext, Lifecycle, Transition
+from ticketflow.lifecycle import UNSET, Compare, FieldSpec, GuardContext, Lifecycle, Transition
 from ticketflow.model import Actor, Ticket, replay
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
@@ -258,7 +258,7 @@ def replay_path(lifecycle: Lifecycle, path: Sequence[Transition], registry: Regi
         clock.advance(timedelta(minutes=5))
         fields = _needs(lifecycle, t)
         for name, value in t.when.items():
-            fields[name] = value[0] if isinstance(value, tuple) and lifecycle.fields[name].type != "list" else value
+            fields[name] = _satisfying(lifecycle.fields[name], value)
         current = wf.get(ticket.id)
         fields = {k: v for k, v in fields.items() if current.fields.get(k) != v or k in t.when}
         actor = _actor_for(t)
@@ -292,6 +292,27 @@ def replay_path(lifecycle: Lifecycle, path: Sequence[Transition], registry: Regi
             raise AssertionError(f"{where}: refused: {exc}") from exc
         assert ticket.state == t.dest, f"{where}: landed in {ticket.state!r}, expected {t.dest!r}"
         assert replay(wf.history(ticket.id)) == ticket, f"{where}: history does not replay to the ticket"
+
+
+def _satisfying(spec: FieldSpec, condition: Any) -> Any:
+    """A value of *spec* that meets a ``when`` condition."""
+    if isinstance(condition, tuple) and spec.type != "list":
+        return condition[0]
+    if not isinstance(condition, Compare):
+        return condition
+    value = _sample(spec)
+    for op, operand in condition.ops:
+        if op in ("eq", "gte", "lte"):
+            value = operand
+        elif op == "gt":
+            value = operand + 1 if spec.type in ("int", "float") else f"{operand}~"
+        elif op == "lt":
+            value = operand - 1
+        elif op == "ne" and value == operand:
+            value = _other_value(spec, operand)
+        elif op == "set" and not operand:
+            value = None
+    return value
 
 
 def _other_value(spec: FieldSpec, current: Any) -> Any:
