@@ -36,6 +36,7 @@ from ticketflow.model import Actor, Change, Comment, Event, Ticket, replay
 from ticketflow.protocols import Action, Clock, Guard, OutboxMessage, Page, TicketRepository, Transaction
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository, SQLiteRepository, export_csv, export_jsonl, import_jsonl
+from ticketflow.sla import SlaClock, SlaConfigError, SlaPolicy, SlaReport, attainment, evaluate, policy_for
 from ticketflow.workflow import Workflow
 
 __version__ = "0.1.0"
@@ -65,6 +66,10 @@ __all__ = [
     "PermissionDenied",
     "Registry",
     "SQLiteRepository",
+    "SlaClock",
+    "SlaConfigError",
+    "SlaPolicy",
+    "SlaReport",
     "State",
     "SteppableClock",
     "StorageError",
@@ -79,8 +84,10 @@ __all__ = [
     "Transition",
     "TransitionNotAllowed",
     "Workflow",
+    "attainment",
     "builtin",
     "builtins",
+    "evaluate",
     "export_csv",
     "export_jsonl",
     "holidays_for",
@@ -88,5 +95,6 @@ __all__ = [
     "json_schema",
     "load_lifecycle",
     "loads_lifecycle",
+    "policy_for",
     "replay",
 ]

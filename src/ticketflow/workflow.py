@@ -9,7 +9,7 @@ another writer got there first.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,8 @@ from ticketflow.model import Actor, Comment, Event, Ticket, Visibility, require_
 from ticketflow.protocols import Clock, Page, TicketRepository
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
+from ticketflow.repository._export import iter_tickets
+from ticketflow.sla import SlaClock, SlaPolicy, SlaReport, attainment, evaluate, policy_for
 
 __all__ = ["Workflow"]
 
@@ -47,7 +49,8 @@ class Workflow:
 
     Raises:
         InvalidLifecycle: a transition names a guard or action the registry
-            does not have.
+            does not have. SlaConfigError: the lifecycle's ``[sla]`` section
+            cannot be used (with its path).
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class Workflow:
         self._id_factory = id_factory
         self._engine = lifecycle.engine
         self._guards = self.registry.guards
+        self.sla_policy: SlaPolicy | None = policy_for(lifecycle, calendar)
         for t in lifecycle.transitions:
             for kind, names, known in (
                 ("guards", t.guards, self.registry.guards),
@@ -112,6 +116,41 @@ class Workflow:
                 raise LifecycleError(f"unknown state group {group!r}; this lifecycle has: {', '.join(groups)}")
             filters["state"] = groups[group]
         return self.repository.find(lifecycle_id=self.lifecycle.id, limit=limit, after=after, **filters)
+
+    def sla(self, ticket_id: str, now: datetime | None = None) -> list[SlaClock]:
+        """The ticket's SLA clocks as of *now* (default: the clock); [] without a policy."""
+        if self.sla_policy is None:
+            return []
+        ticket = self.repository.get(ticket_id)
+        return evaluate(self.sla_policy, self.lifecycle, ticket, self.repository.history(ticket_id), self._at(now))
+
+    def sla_report(
+        self, now: datetime | None = None, *, group_by: Sequence[str] = ("assignee",), **filters: Any
+    ) -> SlaReport:
+        """Attainment of the SLA policy over this lifecycle's tickets matching *filters*.
+
+        Raises:
+            LifecycleError: the lifecycle has no SLA policy.
+        """
+        if self.sla_policy is None:
+            raise LifecycleError(f"lifecycle {self.lifecycle.id!r} has no [sla] section")
+        at = self._at(now)
+        items = (
+            (ticket, self.repository.history(ticket.id))
+            for ticket in iter_tickets(self.repository, lifecycle_id=self.lifecycle.id, **filters)
+        )
+        return attainment(self.sla_policy, self.lifecycle, items, at, group_by=group_by)
+
+    def _next_due(self, ticket: Ticket, history: Sequence[Event]) -> datetime | None:
+        """The next instant something is due for the ticket: an SLA warning or breach."""
+        if self.sla_policy is None:
+            return None
+        alerts = [
+            c.next_alert
+            for c in evaluate(self.sla_policy, self.lifecycle, ticket, history, ticket.updated_at)
+            if c.next_alert is not None
+        ]
+        return min(alerts, default=None)
 
     def allowed(self, ticket_id: str, actor: Actor, *, at: datetime | None = None) -> list[str]:
         """Triggers *actor* may fire on the ticket now (``comment``/``update`` included).
@@ -158,7 +197,7 @@ class Workflow:
             comment=self._comment(actor, comment, "public"),
             meta=meta,
         )
-        self.repository.add(ticket, [event])
+        self.repository.add(ticket, [event], due=self._next_due(ticket, [event]))
         return ticket
 
     def fire(
@@ -216,7 +255,11 @@ class Workflow:
                 guards=self._guards,
             )
             try:
-                self.repository.save(new, [event], ticket.version)
+                if self.sla_policy is None:
+                    self.repository.save(new, [event], ticket.version)
+                else:
+                    history = [*self.repository.history(ticket_id), event]
+                    self.repository.save(new, [event], ticket.version, due=self._next_due(new, history))
             except ConcurrencyConflict:
                 if attempt == self.max_retries:
                     raise

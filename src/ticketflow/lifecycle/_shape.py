@@ -172,6 +172,98 @@ TIMER = Table(
     doc="a timed rule",
 )
 
+CONDITIONS = Table(
+    keys={
+        "open": _opt(Scalar("boolean", "the ticket is opened")),
+        "states": _opt(ListOf(STRING, "the ticket enters one of these states", single=True)),
+        "groups": _opt(ListOf(STRING, "the ticket enters a state of one of these groups", single=True)),
+        "triggers": _opt(ListOf(STRING, "one of these triggers is fired", single=True)),
+        "comment": _opt(
+            Table(
+                keys={
+                    "by": _opt(ListOf(STRING, "roles of the author (default: any)", single=True)),
+                    "visibility": _opt(Scalar("string", choices=("public", "internal"))),
+                },
+                doc="a comment is posted",
+            )
+        ),
+    },
+    doc="events that meet any of these conditions",
+)
+
+CALENDAR = Table(
+    keys={
+        "timezone": _req(Scalar("string", "IANA zone")),
+        "hours": _req(Table(values=ListOf(STRING, single=True), doc="windows per day: mon..sun or mon-fri")),
+        "holidays": _opt(Scalar("any", "a list of dates, or { country = 'US', subdiv = 'NY' }")),
+        "overrides": _opt(Table(values=ListOf(STRING), doc="a date's own windows; [] closes it")),
+    },
+    doc="a business calendar",
+)
+
+METRIC_KIND_NAMES = ("first_response", "next_reply", "periodic_update", "resolution", "requester_wait", "agent_work")
+
+SLA_METRIC = Table(
+    keys={
+        "id": _req(Scalar("string", "unique metric id (by default also its kind)")),
+        "kind": _opt(
+            Scalar(
+                "string",
+                "what it measures",
+                choices=(
+                    "first_response",
+                    "next_reply",
+                    "periodic_update",
+                    "resolution",
+                    "requester_wait",
+                    "agent_work",
+                ),
+            )
+        ),
+        "start": _opt(CONDITIONS),
+        "stop": _opt(CONDITIONS),
+        "reset": _opt(CONDITIONS),
+        "pause": _opt(
+            Table(
+                keys={"states": _opt(ListOf(STRING, single=True)), "groups": _opt(ListOf(STRING, single=True))},
+                doc="the clock does not run while the ticket is in these states",
+            )
+        ),
+        "run_in": _opt(
+            Table(
+                keys={"states": _opt(ListOf(STRING, single=True)), "groups": _opt(ListOf(STRING, single=True))},
+                doc="the clock runs only while the ticket is in these states",
+            )
+        ),
+        "targets": _req(
+            ListOf(
+                Table(
+                    keys={
+                        "when": _opt(Table(values=Scalar("any"), doc="field values selecting this target")),
+                        "target": _req(Scalar("string", "duration, such as 2h or 1d")),
+                        "calendar": _opt(Scalar("string", "a calendar name, `24x7`, or the policy's")),
+                    },
+                    doc="a target and the tickets it applies to",
+                )
+            )
+        ),
+        "calendar": _opt(Scalar("string", "a calendar name or `24x7` (default: the policy's)")),
+        "warn_at": _opt(ListOf(Scalar("number"), "fractions of the target that raise warnings")),
+        "description": _opt(STRING),
+    },
+    doc="one SLA metric",
+)
+
+SLA = Table(
+    keys={
+        "calendar": _opt(Scalar("string", "default calendar: a name from `calendars`, or `24x7`; else the workflow's")),
+        "calendars": _opt(Table(values=CALENDAR, doc="named business calendars")),
+        "warn_at": _opt(ListOf(Scalar("number"), "default warning thresholds, such as [0.5, 0.75]")),
+        "metrics": _req(ListOf(SLA_METRIC, "the metrics")),
+    },
+    doc="the lifecycle's SLA policy",
+)
+
 LIFECYCLE = Table(
     keys={
         "id": _req(Scalar("string", "lifecycle id (letters, digits, `_`, `-`)")),
@@ -195,6 +287,7 @@ LIFECYCLE = Table(
         "fields": _opt(Table(values=FIELD, doc="field schema by name")),
         "transitions": _req(ListOf(TRANSITION, "the transitions")),
         "timers": _opt(ListOf(TIMER, "timed rules (executed by the automation sweeper)")),
+        "sla": _opt(SLA),
     },
     doc="a ticket lifecycle",
 )

@@ -1,0 +1,340 @@
+"""SLA policies: metrics, their conditions and targets, read from a lifecycle's ``[sla]`` section."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+import attrs
+
+from ticketflow.calendar import BusinessCalendar
+from ticketflow.errors import CalendarError, InvalidLifecycle
+from ticketflow.lifecycle import Lifecycle, parse_duration
+from ticketflow.lifecycle._shape import METRIC_KIND_NAMES, SLA, ShapeError, check_shape
+from ticketflow.model import Event
+
+__all__ = ["METRIC_KINDS", "Conditions", "SlaConfigError", "SlaMetric", "SlaPolicy", "SlaTarget", "policy_for"]
+
+METRIC_KINDS = METRIC_KIND_NAMES
+ALWAYS_OPEN = "24x7"
+_AGENTS = frozenset({"agent", "admin"})
+
+
+class SlaConfigError(InvalidLifecycle):
+    """An SLA section that cannot be used (unknown state, metric, calendar; overlapping selectors)."""
+
+
+@attrs.frozen
+class Conditions:
+    """Events that meet any of these: opening, entering states, triggers, comments.
+
+    Attributes:
+        open: the opening event.
+        states: entering one of these states (from another state).
+        triggers: one of these triggers.
+        comment_by: a comment whose author holds one of these roles (empty:
+            any author) — only when ``comment`` is set.
+        comment: whether comments count at all.
+        visibility: only comments of this visibility (None: any).
+    """
+
+    open: bool = False
+    states: frozenset[str] = frozenset()
+    triggers: frozenset[str] = frozenset()
+    comment: bool = False
+    comment_by: frozenset[str] = frozenset()
+    visibility: str | None = None
+
+    def matches(self, event: Event) -> bool:
+        """Whether *event* meets any of the conditions."""
+        if self.open and event.source is None:
+            return True
+        if self.states and event.target in self.states and event.source != event.target:
+            return True
+        if self.triggers and event.trigger in self.triggers:
+            return True
+        comment = event.comment
+        if self.comment and comment is not None:
+            if self.visibility is not None and comment.visibility != self.visibility:
+                return False
+            return not self.comment_by or bool(event.actor.roles & self.comment_by)
+        return False
+
+
+@attrs.frozen
+class SlaTarget:
+    """A goal and the tickets it applies to.
+
+    Attributes:
+        target: business time allowed per cycle.
+        when: field values a ticket must have (a tuple means any of); empty
+            for every ticket.
+        calendar: the calendar this target counts in.
+    """
+
+    target: timedelta
+    when: Mapping[str, Any]
+    calendar: BusinessCalendar
+
+    def selects(self, fields: Mapping[str, Any]) -> bool:
+        """Whether a ticket with *fields* gets this target."""
+        for name, expected in self.when.items():
+            value = fields.get(name)
+            if isinstance(expected, tuple) and value not in expected:
+                return False
+            if not isinstance(expected, tuple) and value != expected:
+                return False
+        return True
+
+
+@attrs.frozen
+class SlaMetric:
+    """One measured promise.
+
+    Attributes:
+        id: unique id within the policy.
+        kind: one of :data:`METRIC_KINDS`.
+        start: events that start a cycle (when none runs).
+        stop: events that end the running cycle (entering a terminal state
+            always does).
+        reset: events that restart the running cycle from zero.
+        paused_in: states in which the clock does not run.
+        targets: goals, the first whose selector matches applies.
+        warn_at: fractions of the target that raise warnings.
+    """
+
+    id: str
+    kind: str
+    start: Conditions
+    stop: Conditions
+    reset: Conditions
+    paused_in: frozenset[str]
+    targets: tuple[SlaTarget, ...]
+    warn_at: tuple[float, ...]
+
+    def target_for(self, fields: Mapping[str, Any]) -> SlaTarget | None:
+        """The target a ticket with *fields* gets, or None when no selector matches."""
+        for target in self.targets:
+            if target.selects(fields):
+                return target
+        return None
+
+
+@attrs.frozen
+class SlaPolicy:
+    """A lifecycle's SLA metrics (see :func:`policy_for`)."""
+
+    lifecycle_id: str
+    metrics: tuple[SlaMetric, ...]
+
+    def metric(self, metric_id: str) -> SlaMetric:
+        """The metric with *metric_id* (KeyError if none)."""
+        for metric in self.metrics:
+            if metric.id == metric_id:
+                return metric
+        raise KeyError(metric_id)
+
+
+def _defaults(kind: str, lifecycle: Lifecycle) -> dict[str, Any]:
+    agent_public = Conditions(comment=True, comment_by=_AGENTS, visibility="public")
+    closed = frozenset(s for s, st in lifecycle.states.items() if st.terminal or st.group == "closed")
+    live = frozenset(lifecycle.states) - closed
+    waiting = frozenset(lifecycle.groups.get("waiting", ()))
+    working = frozenset(lifecycle.groups.get("in_progress", ()))
+    if kind == "first_response":
+        return {"start": Conditions(open=True), "stop": agent_public, "paused_in": frozenset()}
+    if kind == "next_reply":
+        requester = Conditions(comment=True, comment_by=frozenset({"requester"}), visibility="public")
+        return {"start": requester, "stop": agent_public, "paused_in": frozenset()}
+    if kind == "periodic_update":
+        return {
+            "start": Conditions(open=True, comment=True, comment_by=_AGENTS, visibility="public"),
+            "stop": agent_public,
+            "paused_in": waiting,
+        }
+    if kind == "agent_work":
+        return {
+            "start": Conditions(open=True, states=working),
+            "stop": Conditions(states=closed),
+            "paused_in": frozenset(lifecycle.states) - working,
+        }
+    # resolution and requester_wait: from opening (or reopening) to a closed state
+    return {
+        "start": Conditions(open=True, states=live),
+        "stop": Conditions(states=closed),
+        "paused_in": waiting if kind == "requester_wait" else frozenset(),
+    }
+
+
+class _PolicyBuilder:
+    def __init__(self, lifecycle: Lifecycle, default_calendar: BusinessCalendar | None) -> None:
+        self.lc = lifecycle
+        self.source = lifecycle.source
+        self.default_calendar = default_calendar
+
+    def fail(self, path: str, problem: str) -> SlaConfigError:
+        return SlaConfigError(self.source, path, problem)
+
+    def build(self, section: Mapping[str, Any]) -> SlaPolicy:
+        try:
+            section = check_shape(SLA, section, "sla")
+        except ShapeError as exc:
+            raise self.fail(exc.path, exc.problem) from exc
+        self.calendars: dict[str, BusinessCalendar] = {ALWAYS_OPEN: BusinessCalendar.always_open()}
+        for name, config in section.get("calendars", {}).items():
+            try:
+                self.calendars[name] = BusinessCalendar.from_config(config)
+            except CalendarError as exc:
+                raise self.fail(f"sla.calendars.{name}", str(exc)) from exc
+        self.policy_calendar = section.get("calendar")
+        self.warn_at = self._fractions("sla.warn_at", section.get("warn_at", [0.75]))
+        metrics = []
+        seen: set[str] = set()
+        for i, spec in enumerate(section["metrics"]):
+            if spec["id"] in seen:
+                raise self.fail(f"sla.metrics[{i}].id", f"duplicate metric id {spec['id']!r}")
+            seen.add(spec["id"])
+            metrics.append(self._metric(f"sla.metrics[{i}]", spec))
+        return SlaPolicy(self.lc.id, tuple(metrics))
+
+    def _fractions(self, path: str, values: Sequence[float]) -> tuple[float, ...]:
+        for i, value in enumerate(values):
+            if not 0 < value < 1:
+                raise self.fail(f"{path}[{i}]", f"a warning threshold is a fraction between 0 and 1, got {value}")
+        return tuple(sorted(values))
+
+    def _calendar(self, path: str, name: str | None) -> BusinessCalendar:
+        name = name or self.policy_calendar
+        if name is None:
+            if self.default_calendar is None:
+                raise self.fail(path, "no calendar: name one here, set sla.calendar, or give the workflow a calendar")
+            return self.default_calendar
+        if name not in self.calendars:
+            raise self.fail(path, f"unknown calendar {name!r}; known: {', '.join(sorted(self.calendars))}")
+        return self.calendars[name]
+
+    def _states(self, path: str, spec: Mapping[str, Any]) -> frozenset[str]:
+        states = set()
+        for i, state in enumerate(spec.get("states", ())):
+            if state not in self.lc.states:
+                raise self.fail(f"{path}.states[{i}]", f"unknown state {state!r}; known: {', '.join(self.lc.states)}")
+            states.add(state)
+        groups = self.lc.groups
+        for i, group in enumerate(spec.get("groups", ())):
+            if group not in groups:
+                raise self.fail(f"{path}.groups[{i}]", f"unknown state group {group!r}; known: {', '.join(groups)}")
+            states.update(groups[group])
+        return frozenset(states)
+
+    def _conditions(self, path: str, spec: Mapping[str, Any]) -> Conditions:
+        triggers = {*self.lc.triggers, *(t.trigger for t in self.lc.transitions)}
+        for i, trigger in enumerate(spec.get("triggers", ())):
+            if trigger not in triggers:
+                raise self.fail(f"{path}.triggers[{i}]", f"unknown trigger {trigger!r}")
+        comment = spec.get("comment")
+        by: frozenset[str] = frozenset()
+        if comment is not None:
+            for i, role in enumerate(comment.get("by", ())):
+                if role not in self.lc.roles:
+                    raise self.fail(f"{path}.comment.by[{i}]", f"unknown role {role!r}")
+            named = frozenset(comment.get("by", ()))
+            # a role that may act as a named one counts too (admin for agent)
+            by = frozenset(r for r in self.lc.roles if self.lc.expand_roles(frozenset({r})) & named)
+        return Conditions(
+            open=spec.get("open", False),
+            states=self._states(path, spec),
+            triggers=frozenset(spec.get("triggers", ())),
+            comment=comment is not None,
+            comment_by=by,
+            visibility=None if comment is None else comment.get("visibility"),
+        )
+
+    def _metric(self, path: str, spec: Mapping[str, Any]) -> SlaMetric:
+        kind = spec.get("kind", spec["id"])
+        if kind not in METRIC_KINDS:
+            raise self.fail(f"{path}.kind", f"unknown metric {kind!r}; use one of {', '.join(METRIC_KINDS)}")
+        defaults = _defaults(kind, self.lc)
+        if "pause" in spec and "run_in" in spec:
+            raise self.fail(f"{path}.run_in", "give either pause or run_in, not both")
+        paused = defaults["paused_in"]
+        if "pause" in spec:
+            paused = self._states(f"{path}.pause", spec["pause"])
+        if "run_in" in spec:
+            paused = frozenset(self.lc.states) - self._states(f"{path}.run_in", spec["run_in"])
+        targets = tuple(
+            self._target(f"{path}.targets[{i}]", t, spec.get("calendar")) for i, t in enumerate(spec["targets"])
+        )
+        if not targets:
+            raise self.fail(f"{path}.targets", "a metric needs at least one target")
+        self._check_overlaps(f"{path}.targets", targets)
+        return SlaMetric(
+            id=spec["id"],
+            kind=kind,
+            start=self._conditions(f"{path}.start", spec["start"]) if "start" in spec else defaults["start"],
+            stop=self._conditions(f"{path}.stop", spec["stop"]) if "stop" in spec else defaults["stop"],
+            reset=self._conditions(f"{path}.reset", spec.get("reset", {})),
+            paused_in=paused,
+            targets=targets,
+            warn_at=self._fractions(f"{path}.warn_at", spec["warn_at"]) if "warn_at" in spec else self.warn_at,
+        )
+
+    def _target(self, path: str, spec: Mapping[str, Any], metric_calendar: str | None) -> SlaTarget:
+        try:
+            target, business_days = parse_duration(spec["target"])
+        except ValueError as exc:
+            raise self.fail(f"{path}.target", str(exc)) from exc
+        if business_days:
+            raise self.fail(f"{path}.target", "write SLA targets in business hours ('16h'), not business days")
+        when: dict[str, Any] = {}
+        for name, value in spec.get("when", {}).items():
+            field = self.lc.fields.get(name)
+            if field is None:
+                raise self.fail(f"{path}.when.{name}", f"unknown field {name!r}")
+            values = value if isinstance(value, list) else [value]
+            try:
+                coerced = tuple(field.coerce(v) for v in values)
+            except ValueError as exc:
+                raise self.fail(f"{path}.when.{name}", str(exc)) from exc
+            when[name] = coerced if isinstance(value, list) else coerced[0]
+        return SlaTarget(target, when, self._calendar(f"{path}.calendar", spec.get("calendar", metric_calendar)))
+
+    def _check_overlaps(self, path: str, targets: Sequence[SlaTarget]) -> None:
+        def values(target: SlaTarget, name: str) -> set[Any] | None:
+            if name not in target.when:
+                return None
+            value = target.when[name]
+            return set(value) if isinstance(value, tuple) else {value}
+
+        for i, a in enumerate(targets):
+            for j in range(i + 1, len(targets)):
+                b = targets[j]
+                if not a.when:
+                    raise self.fail(f"{path}[{i}].when", "a catch-all target must come last; later targets never apply")
+                if not b.when and j == len(targets) - 1:
+                    continue  # the catch-all default
+                disjoint = any(
+                    (va := values(a, name)) is not None and (vb := values(b, name)) is not None and not va & vb
+                    for name in {*a.when, *b.when}
+                )
+                if not disjoint:
+                    raise self.fail(
+                        f"{path}[{j}].when",
+                        f"overlaps targets[{i}]: a ticket could match both; make the selectors disjoint",
+                    )
+
+
+def policy_for(lifecycle: Lifecycle, calendar: BusinessCalendar | None = None) -> SlaPolicy | None:
+    """The SLA policy in *lifecycle*'s ``[sla]`` section, or None if it has none.
+
+    Args:
+        lifecycle: the lifecycle.
+        calendar: the workflow's calendar, used where the policy names none.
+
+    Raises:
+        SlaConfigError: with the path inside the lifecycle (``sla.metrics[1].pause.states[0]``).
+    """
+    section = lifecycle.document.get("sla")
+    if section is None:
+        return None
+    return _PolicyBuilder(lifecycle, calendar).build(section)

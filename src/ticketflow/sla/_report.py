@@ -1,0 +1,141 @@
+"""Attainment reports: how often each promise was kept, as plain data."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+import attrs
+
+from ticketflow.lifecycle import Lifecycle
+from ticketflow.model import Event, Ticket
+from ticketflow.sla._clock import evaluate
+from ticketflow.sla._policy import SlaPolicy
+
+__all__ = ["MetricAttainment", "SlaReport", "attainment"]
+
+
+@attrs.frozen
+class MetricAttainment:
+    """How one metric did for one target.
+
+    Attributes:
+        metric: the metric id.
+        target: the target (None: tickets no target selected).
+        finished: cycles that stopped.
+        met: finished cycles within the target.
+        breached: cycles past the target, finished or still running.
+        running: cycles still running and not yet breached.
+        share_met: met / (met + breached), or None when there are none.
+        p50: median business time of finished cycles.
+        p90: 90th percentile of the same.
+    """
+
+    metric: str
+    target: timedelta | None
+    finished: int
+    met: int
+    breached: int
+    running: int
+    share_met: float | None
+    p50: timedelta | None
+    p90: timedelta | None
+
+    def line(self, label: str | None = None) -> str:
+        """A sentence such as ``first_response within 2:00:00: 87% (261 of 300)``."""
+        share = "n/a" if self.share_met is None else f"{self.share_met:.0%}"
+        within = f" within {self.target}" if self.target is not None else ""
+        return f"{label or self.metric}{within}: {share} ({self.met} of {self.met + self.breached})"
+
+
+@attrs.frozen
+class SlaReport:
+    """Attainment over a set of tickets.
+
+    Attributes:
+        tickets: how many tickets were evaluated.
+        metrics: one entry per metric and target, in policy order.
+        breaches_by: for each grouping field (``assignee``, a field name),
+            breached cycles per value.
+    """
+
+    tickets: int
+    metrics: tuple[MetricAttainment, ...]
+    breaches_by: dict[str, dict[object, int]]
+
+    def for_metric(self, metric_id: str) -> list[MetricAttainment]:
+        """The entries of one metric (one per target)."""
+        return [m for m in self.metrics if m.metric == metric_id]
+
+
+def _percentile(values: Sequence[timedelta], fraction: float) -> timedelta | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def attainment(
+    policy: SlaPolicy,
+    lifecycle: Lifecycle,
+    items: Iterable[tuple[Ticket, Sequence[Event]]],
+    now: datetime,
+    *,
+    group_by: Sequence[str] = ("assignee",),
+) -> SlaReport:
+    """Evaluate every ticket's clocks and add them up per metric and target.
+
+    Args:
+        policy: the SLA policy.
+        lifecycle: the tickets' lifecycle.
+        items: tickets with their histories.
+        now: the instant of the report.
+        group_by: ``assignee``, ``requester`` or field names to count breaches by.
+    """
+    finished: dict[tuple[str, timedelta | None], list[timedelta]] = {}
+    counts: dict[tuple[str, timedelta | None], Counter[str]] = {}
+    breaches: dict[str, Counter[object]] = {name: Counter() for name in group_by}
+    order: list[tuple[str, timedelta | None]] = []
+    tickets = 0
+    for ticket, history in items:
+        tickets += 1
+        for clock in evaluate(policy, lifecycle, ticket, history, now):
+            key = (clock.metric, clock.target)
+            if key not in counts:
+                order.append(key)
+                counts[key] = Counter()
+                finished[key] = []
+            tally = counts[key]
+            for cycle in clock.cycles:
+                if cycle.stopped_at is not None:
+                    finished[key].append(cycle.elapsed)
+                    tally["finished"] += 1
+                if cycle.breached:
+                    tally["breached"] += 1
+                    for name in group_by:
+                        value = getattr(ticket, name) if name in ("assignee", "requester") else ticket.fields.get(name)
+                        breaches[name][value] += 1
+                elif cycle.stopped_at is not None:
+                    tally["met"] += 1
+                else:
+                    tally["running"] += 1
+    metrics = []
+    for key in order:
+        tally = counts[key]
+        judged = tally["met"] + tally["breached"]
+        metrics.append(
+            MetricAttainment(
+                metric=key[0],
+                target=key[1],
+                finished=tally["finished"],
+                met=tally["met"],
+                breached=tally["breached"],
+                running=tally["running"],
+                share_met=tally["met"] / judged if judged else None,
+                p50=_percentile(finished[key], 0.5),
+                p90=_percentile(finished[key], 0.9),
+            )
+        )
+    return SlaReport(tickets, tuple(metrics), {name: dict(c) for name, c in breaches.items()})

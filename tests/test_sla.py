@@ -1,0 +1,442 @@
+"""SLA policies and clocks: the seeds' promises, pauses, properties, config errors, reports."""
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import ticketflow as tf
+from ticketflow.sla import SlaConfigError, evaluate
+from ticketflow.testing import SteppableClock
+
+NY = ZoneInfo("America/New_York")
+H = timedelta(hours=1)
+CUSTOMER = tf.Actor("customer", roles={"requester"})
+AGENT = tf.Actor("agent-7", roles={"agent"})
+
+
+def ny(*args: int) -> datetime:
+    return datetime(*args, tzinfo=NY)  # type: ignore[misc]
+
+
+def clock_of(clocks: list[tf.SlaClock], metric: str) -> tf.SlaClock:
+    (found,) = [c for c in clocks if c.metric == metric]
+    return found
+
+
+# -- the seeds' promises ------------------------------------------------------------
+
+
+def sighten_at(start: datetime) -> tuple[tf.Workflow, SteppableClock, tf.Ticket]:
+    clock = SteppableClock(start)
+    wf = tf.Workflow(tf.builtin("sighten"), clock=clock)
+    return wf, clock, wf.open(CUSTOMER, title="Proposal PDF is blank")
+
+
+def test_sighten_ticket_opened_friday_16_is_due_monday_10():
+    wf, _, t = sighten_at(ny(2026, 3, 6, 16))
+    first = clock_of(wf.sla(t.id), "first_response")
+    assert (first.target, first.due_at, first.remaining) == (2 * H, ny(2026, 3, 9, 10), 2 * H)
+    assert (first.running, first.paused, first.breached) == (True, False, False)
+
+
+def test_sighten_with_a_monday_holiday_it_is_due_tuesday_10():
+    wf, _, t = sighten_at(ny(2026, 1, 16, 16))  # Monday 19 January 2026 is Martin Luther King Jr. Day
+    assert clock_of(wf.sla(t.id), "first_response").due_at == ny(2026, 1, 20, 10)
+
+
+def test_sighten_warns_at_75_percent_and_breaches_after_the_target():
+    wf, clock, t = sighten_at(ny(2026, 3, 6, 16))
+    assert clock_of(wf.sla(t.id), "first_response").next_alert == ny(2026, 3, 6, 17)  # 50%
+    clock.set(ny(2026, 3, 9, 9, 15))
+    first = clock_of(wf.sla(t.id), "first_response")
+    assert (first.elapsed, first.warned, first.next_alert) == (75 * timedelta(minutes=1), (0.5,), ny(2026, 3, 9, 9, 30))
+    clock.set(ny(2026, 3, 9, 9, 30))
+    assert clock_of(wf.sla(t.id), "first_response").warned == (0.5, 0.75)
+    clock.set(ny(2026, 3, 9, 10, 5))
+    late = clock_of(wf.sla(t.id), "first_response")
+    assert late.breached
+    assert late.remaining == -5 * timedelta(minutes=1)
+
+
+def test_sighten_first_public_agent_reply_stops_the_clock_internal_notes_do_not():
+    wf, clock, t = sighten_at(ny(2026, 3, 9, 9))
+    clock.advance(minutes=30)
+    wf.comment(t.id, AGENT, "checking logs", visibility="internal")
+    clock.advance(minutes=30)
+    wf.comment(t.id, AGENT, "We are on it")
+    clock.advance(hours=5)
+    first = clock_of(wf.sla(t.id), "first_response")
+    assert (first.running, first.elapsed, first.breached) == (False, H, False)
+    assert first.cycles[0].stopped_at == ny(2026, 3, 9, 10)
+
+
+def test_the_workflow_indexes_the_next_alert_for_the_sweeper():
+    wf, _, t = sighten_at(ny(2026, 3, 6, 16))
+    assert wf.repository.due(ny(2026, 3, 6, 17)) == [(t.id, ny(2026, 3, 6, 17))]
+    wf.comment(t.id, AGENT, "Hello")
+    assert wf.repository.due(ny(2026, 12, 31, 0)) == []
+
+
+def test_zendesk_questions_get_one_hour_other_requests_a_business_day():
+    clock = SteppableClock(ny(2026, 3, 9, 9))
+    wf = tf.Workflow(tf.builtin("zendesk"), clock=clock)
+    question = wf.open(CUSTOMER, title="How do I reset my password?", fields={"category": "question"})
+    work = wf.open(CUSTOMER, title="New landing page", fields={"category": "work_request"})
+    assert clock_of(wf.sla(question.id), "first_response").due_at == ny(2026, 3, 9, 10)
+    assert clock_of(wf.sla(work.id), "first_response").due_at == ny(2026, 3, 9, 17)
+
+
+def test_next_reply_runs_a_cycle_per_customer_reply():
+    clock = SteppableClock(ny(2026, 3, 9, 8))
+    wf = tf.Workflow(tf.builtin("zendesk"), clock=clock)
+    t = wf.open(CUSTOMER, title="Logo", fields={"category": "work_request"})
+    assert clock_of(wf.sla(t.id), "next_reply").cycles == ()
+    clock.advance(minutes=10)
+    wf.fire(t.id, "ask", AGENT, comment="Which format?")
+    for wait in (2, 3):
+        clock.advance(hours=1)
+        wf.comment(t.id, CUSTOMER, "SVG")
+        clock.advance(hours=wait)
+        wf.fire(t.id, "ask", AGENT, comment="And the size?")
+    clock.advance(hours=1)
+    wf.comment(t.id, CUSTOMER, "512px")
+    clock.advance(minutes=30)
+    reply = clock_of(wf.sla(t.id), "next_reply")
+    assert [c.elapsed for c in reply.cycles] == [2 * H, 3 * H, timedelta(minutes=30)]
+    assert reply.running
+    assert reply.elapsed == timedelta(minutes=30)
+
+
+# -- pause semantics -----------------------------------------------------------------
+
+PAUSING: dict[str, Any] = {
+    "id": "pausing",
+    "sla": {
+        "calendar": "24x7",
+        "metrics": [
+            {"id": "resolution", "pause": {"states": ["pending", "on_hold"]}, "targets": [{"target": "10h"}]},
+            {"id": "resolution_plain", "kind": "resolution", "targets": [{"target": "10h"}]},
+            {"id": "agent_work", "run_in": {"states": ["open"]}, "targets": [{"target": "10h"}]},
+            {"id": "requester_wait", "targets": [{"target": "10h"}]},
+        ],
+    },
+}
+
+
+def pausing_workflow() -> tuple[tf.Workflow, SteppableClock]:
+    clock = SteppableClock(datetime(2026, 3, 9, 9, tzinfo=UTC))
+    lc = tf.builtin("zendesk").extend(PAUSING)
+    return tf.Workflow(lc, clock=clock), clock
+
+
+def test_time_in_paused_states_does_not_count_and_cycles_add_up_exactly():
+    wf, clock = pausing_workflow()
+    t = wf.open(CUSTOMER, title="x")
+    clock.advance(hours=1)
+    wf.fire(t.id, "ask", AGENT, comment="?")  # pending: paused
+    clock.advance(hours=5)
+    wf.comment(t.id, CUSTOMER, "!")  # open: running
+    clock.advance(minutes=90)
+    wf.fire(t.id, "hold", AGENT, comment="wait")  # on hold: paused
+    clock.advance(hours=7)
+    wf.comment(t.id, CUSTOMER, "back")  # open again
+    clock.advance(minutes=15)
+    clocks = wf.sla(t.id)
+    assert clock_of(clocks, "resolution").elapsed == H + timedelta(minutes=90) + timedelta(minutes=15)
+    assert clock_of(clocks, "resolution_plain").elapsed == timedelta(hours=14, minutes=45)
+    assert clock_of(clocks, "agent_work").elapsed == timedelta(hours=1, minutes=45)  # in `open` only, not `new`
+    assert clock_of(clocks, "requester_wait").elapsed == clock_of(clocks, "resolution").elapsed  # waiting group
+    wf.fire(t.id, "ask", AGENT, comment="?")
+    paused = clock_of(wf.sla(t.id), "resolution")
+    assert (paused.paused, paused.due_at, paused.next_alert) == (True, None, None)
+
+
+def test_reaching_a_closed_state_stops_resolution_and_reopening_starts_a_new_cycle():
+    wf, clock = pausing_workflow()
+    t = wf.open(CUSTOMER, title="x")
+    clock.advance(hours=2)
+    wf.fire(t.id, "solve", AGENT, comment="done")
+    clock.advance(hours=3)
+    wf.comment(t.id, CUSTOMER, "not quite")
+    clock.advance(hours=1)
+    plain = clock_of(wf.sla(t.id), "resolution_plain")
+    assert [c.elapsed for c in plain.cycles] == [2 * H, H]
+
+
+def test_a_policy_change_is_retroactive():
+    wf, clock = pausing_workflow()
+    t = wf.open(CUSTOMER, title="x")
+    clock.advance(hours=12)
+    assert clock_of(wf.sla(t.id), "resolution").breached
+    changed = copy.deepcopy(PAUSING)
+    changed["sla"]["metrics"][0]["targets"] = [{"target": "24h"}]
+    lc = tf.builtin("zendesk").extend(changed)
+    policy = tf.policy_for(lc)
+    assert policy is not None
+    again = evaluate(policy, lc, wf.get(t.id), wf.history(t.id), clock.now())
+    assert not clock_of(again, "resolution").breached
+
+
+# -- properties over random histories ---------------------------------------------------
+
+ACTIONS = ["ask", "hold", "solve", "reply", "note", "public"]
+histories = st.lists(st.tuples(st.integers(1, 600), st.sampled_from(ACTIONS)), max_size=15)
+
+
+def play(steps: list[tuple[int, str]], lc: tf.Lifecycle | None = None) -> tuple[tf.Workflow, tf.Ticket, datetime]:
+    clock = SteppableClock(ny(2026, 3, 5, 8, 7))
+    wf = tf.Workflow(lc or tf.builtin("zendesk").extend(PAUSING_BUSINESS), clock=clock)
+    t = wf.open(CUSTOMER, title="x", fields={"category": "question"})
+    for minutes, action in steps:
+        clock.advance(minutes=minutes)
+        try:
+            if action in ("ask", "hold", "solve"):
+                wf.fire(t.id, action, AGENT, comment=action)
+            elif action == "reply":
+                wf.comment(t.id, CUSTOMER, "reply")
+            else:
+                wf.comment(t.id, AGENT, action, visibility="internal" if action == "note" else "public")
+        except tf.TicketflowError:
+            pass
+    return wf, wf.get(t.id), clock.now()
+
+
+PAUSING_BUSINESS = copy.deepcopy(PAUSING)
+PAUSING_BUSINESS["sla"]["calendar"] = "office"
+PAUSING_BUSINESS["sla"]["calendars"] = {
+    "office": {"timezone": "America/New_York", "hours": {"mon-fri": ["09:00-12:00", "13:00-17:00"]}}
+}
+PAUSING_BUSINESS["sla"]["metrics"].append({"id": "first_response", "targets": [{"target": "3h"}]})
+PAUSING_BUSINESS["sla"]["metrics"].append({"id": "next_reply", "targets": [{"target": "2h"}]})
+
+
+@given(histories, st.integers(0, 3000))
+def test_elapsed_never_exceeds_wall_time_and_grows_with_now(steps: list[tuple[int, str]], later: int):
+    wf, t, now = play(steps)
+    history = wf.history(t.id)
+    assert wf.sla_policy is not None
+    before = evaluate(wf.sla_policy, wf.lifecycle, t, history, now)
+    after = evaluate(wf.sla_policy, wf.lifecycle, t, history, now + timedelta(minutes=later))
+    for a, b in zip(before, after, strict=True):
+        if a.cycles:
+            assert a.elapsed <= now - a.cycles[-1].started_at
+        assert len(b.cycles) == len(a.cycles)
+        for ca, cb in zip(a.cycles, b.cycles, strict=True):
+            assert cb.elapsed >= ca.elapsed
+            if ca.stopped_at is not None:
+                assert cb == ca  # a stopped cycle never changes
+
+
+@given(histories)
+def test_pausing_never_increases_elapsed(steps: list[tuple[int, str]]):
+    wf, t, now = play(steps)
+    clocks = wf.sla(t.id, now)
+    paused, plain = clock_of(clocks, "resolution"), clock_of(clocks, "resolution_plain")
+    assert len(paused.cycles) == len(plain.cycles)
+    for a, b in zip(paused.cycles, plain.cycles, strict=True):
+        assert a.elapsed <= b.elapsed
+
+
+@given(histories)
+def test_due_at_is_exactly_where_remaining_reaches_zero(steps: list[tuple[int, str]]):
+    wf, t, now = play(steps)
+    assert wf.sla_policy is not None
+    history = wf.history(t.id)
+    for clock in wf.sla(t.id, now):
+        if clock.running and not clock.paused and clock.due_at is not None and not clock.breached:
+            at_due = evaluate(wf.sla_policy, wf.lifecycle, t, history, clock.due_at)
+            assert clock_of(at_due, clock.metric).remaining == timedelta(0)
+            start = clock.cycles[-1].started_at
+            calendar = wf.sla_policy.metric(clock.metric).targets[0].calendar
+            if not wf.sla_policy.metric(clock.metric).paused_in:
+                assert calendar.between(start, clock.due_at) == clock.target
+
+
+# -- config errors -------------------------------------------------------------------
+
+
+def with_sla(sla: dict[str, Any]) -> tf.Lifecycle:
+    return tf.builtin("zendesk").extend({"id": "zd", "sla": sla})
+
+
+@pytest.mark.parametrize(
+    ("sla", "path", "problem"),
+    [
+        (
+            {"calendar": "24x7", "metrics": [{"id": "speed", "targets": [{"target": "1h"}]}]},
+            "sla.metrics[0].kind",
+            "unknown metric 'speed'",
+        ),
+        (
+            {
+                "calendar": "24x7",
+                "metrics": [{"id": "resolution", "pause": {"states": ["limbo"]}, "targets": [{"target": "1h"}]}],
+            },
+            "sla.metrics[0].pause.states[0]",
+            "unknown state 'limbo'",
+        ),
+        (
+            {
+                "calendar": "24x7",
+                "metrics": [{"id": "resolution", "pause": {"groups": ["x"]}, "targets": [{"target": "1h"}]}],
+            },
+            "sla.metrics[0].pause.groups[0]",
+            "unknown state group 'x'",
+        ),
+        (
+            {"metrics": [{"id": "resolution", "targets": [{"target": "1h"}]}]},
+            "sla.metrics[0].targets[0].calendar",
+            "no calendar",
+        ),
+        (
+            {"calendar": "moon", "metrics": [{"id": "resolution", "targets": [{"target": "1h"}]}]},
+            "sla.metrics[0].targets[0].calendar",
+            "unknown calendar 'moon'",
+        ),
+        (
+            {
+                "calendar": "24x7",
+                "metrics": [
+                    {
+                        "id": "first_response",
+                        "targets": [
+                            {"when": {"category": ["question", "work_request"]}, "target": "1h"},
+                            {"when": {"category": "question"}, "target": "2h"},
+                        ],
+                    }
+                ],
+            },
+            "sla.metrics[0].targets[1].when",
+            "overlaps targets[0]",
+        ),
+        (
+            {
+                "calendar": "24x7",
+                "metrics": [
+                    {
+                        "id": "first_response",
+                        "targets": [
+                            {"target": "1h"},
+                            {"when": {"category": "question"}, "target": "2h"},
+                        ],
+                    }
+                ],
+            },
+            "sla.metrics[0].targets[0].when",
+            "catch-all target must come last",
+        ),
+        (
+            {"calendar": "24x7", "metrics": [{"id": "resolution", "targets": [{"target": "soon"}]}]},
+            "sla.metrics[0].targets[0].target",
+            "cannot read duration",
+        ),
+        (
+            {"calendar": "24x7", "warn_at": [1.5], "metrics": [{"id": "resolution", "targets": [{"target": "1h"}]}]},
+            "sla.warn_at[0]",
+            "fraction",
+        ),
+        (
+            {
+                "calendar": "24x7",
+                "metrics": [{"id": "resolution", "targets": [{"when": {"colour": "red"}, "target": "1h"}]}],
+            },
+            "sla.metrics[0].targets[0].when.colour",
+            "unknown field",
+        ),
+        (
+            {
+                "calendar": "24x7",
+                "metrics": [{"id": "resolution", "start": {"triggers": ["teleport"]}, "targets": [{"target": "1h"}]}],
+            },
+            "sla.metrics[0].start.triggers[0]",
+            "unknown trigger",
+        ),
+        (
+            {"calendar": "24x7", "metrics": [{"id": "resolution", "targets": []}]},
+            "sla.metrics[0].targets",
+            "at least one target",
+        ),
+        (
+            {
+                "calendar": "24x7",
+                "metrics": [
+                    {"id": "resolution", "targets": [{"target": "1h"}]},
+                    {"id": "resolution", "targets": [{"target": "1h"}]},
+                ],
+            },
+            "sla.metrics[1].id",
+            "duplicate metric id",
+        ),
+        (
+            {
+                "calendar": "24x7",
+                "calendars": {"bad": {"timezone": "Mars/Base", "hours": {"mon": "09:00-17:00"}}},
+                "metrics": [],
+            },
+            "sla.calendars.bad",
+            "unknown zone",
+        ),
+    ],
+)
+def test_sla_config_errors_name_their_path(sla: dict[str, Any], path: str, problem: str):
+    with pytest.raises(SlaConfigError) as caught:
+        tf.Workflow(with_sla(sla))
+    assert caught.value.path == path
+    assert problem in caught.value.problem
+    assert isinstance(caught.value, tf.InvalidLifecycle)
+
+
+def test_the_shape_of_the_sla_section_is_checked_on_load():
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        with_sla({"metrics": [{"id": "resolution", "targets": [{"target": "1h"}], "pause": {"statez": []}}]})
+    assert caught.value.path == "sla.metrics[0].pause.statez"
+
+
+def test_the_workflow_calendar_is_used_when_the_policy_names_none():
+    office = tf.BusinessCalendar("America/New_York", {"mon-fri": ["09:00-17:00"]})
+    lc = with_sla({"metrics": [{"id": "first_response", "targets": [{"target": "2h"}]}]})
+    clock = SteppableClock(ny(2026, 3, 6, 16))
+    wf = tf.Workflow(lc, calendar=office, clock=clock)
+    t = wf.open(CUSTOMER, title="x")
+    assert clock_of(wf.sla(t.id), "first_response").due_at == ny(2026, 3, 9, 10)
+
+
+# -- reports ----------------------------------------------------------------------------
+
+
+def test_attainment_report_counts_met_and_breached_per_metric_and_target():
+    clock = SteppableClock(ny(2026, 3, 9, 9))
+    wf = tf.Workflow(tf.builtin("zendesk"), clock=clock)
+    answers = [20, 40, 55, 70, 200]  # minutes to the first reply, questions (target 1 h)
+    for i, minutes in enumerate(answers):
+        t = wf.open(CUSTOMER, title=f"q{i}", fields={"category": "question"}, at=ny(2026, 3, 9, 9))
+        wf.fire(
+            t.id,
+            "solve",
+            tf.Actor(f"agent-{i % 2}", roles={"agent"}),
+            comment="answer",
+            at=ny(2026, 3, 9, 9) + timedelta(minutes=minutes),
+        )
+    wf.open(CUSTOMER, title="work", fields={"category": "work_request"}, at=ny(2026, 3, 9, 9))
+    report = wf.sla_report(ny(2026, 3, 10, 12), group_by=("assignee", "category"))
+    (question,) = [m for m in report.for_metric("first_response") if m.target == H]
+    assert (question.finished, question.met, question.breached, question.running) == (5, 3, 2, 0)
+    assert question.share_met == pytest.approx(0.6)
+    assert question.p50 == timedelta(minutes=55)
+    assert question.line("answered within") == "answered within within 1:00:00: 60% (3 of 5)"
+    (work,) = [m for m in report.for_metric("first_response") if m.target == 8 * H]
+    assert (work.finished, work.breached) == (0, 1)  # 11 business hours without a reply
+    assert report.tickets == 6
+    assert report.breaches_by["category"] == {"question": 2, "work_request": 1}
+
+
+def test_a_report_needs_a_policy():
+    wf = tf.Workflow(tf.builtin("clickup"))
+    with pytest.raises(tf.LifecycleError, match="no \\[sla\\] section"):
+        wf.sla_report()
+    assert wf.sla(wf.open(CUSTOMER, title="x").id) == []
