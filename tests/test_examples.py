@@ -29,3 +29,12 @@ def test_extend_builtin_example_runs(capsys: pytest.CaptureFixture[str]):
     assert "solved tickets close after 3 days" in out
     assert "refused: " in out
     assert "escalated to tax-team: escalated" in out
+
+
+def test_sla_example_runs_and_its_output_is_the_one_in_the_docs(capsys: pytest.CaptureFixture[str]):
+    from .conftest import ROOT
+
+    runpy.run_path(str(EXAMPLES / "sla_clocks.py"))["main"]()
+    out = capsys.readouterr().out
+    assert "due Mon 09 Mar 10:00  running  warned [0.5, 0.75]" in out
+    assert out.strip() in (ROOT / "docs" / "sla.md").read_text()

@@ -8,22 +8,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import attrs
 
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import Event, Ticket, require_aware
-from ticketflow.sla._policy import SlaMetric, SlaPolicy
+from ticketflow.sla._policy import Conditions, SlaMetric, SlaPolicy
 
 __all__ = ["SlaClock", "SlaCycle", "evaluate", "evaluate_metric"]
 
 _ZERO = timedelta(0)
+_ONE_US = timedelta(microseconds=1)
+_NEVER = Conditions()
 
 
-@attrs.frozen
-class SlaCycle:
+class SlaCycle(NamedTuple):
     """One run of a metric's clock, from a start event to a stop (or now).
+
+    A named tuple rather than an attrs class: a long history makes many of
+    them, and a tuple is several times cheaper to build.
 
     Attributes:
         started_at: the start event's instant.
@@ -75,14 +80,58 @@ class SlaClock:
     next_alert: datetime | None
 
 
-class _Cycle:
-    __slots__ = ("acc", "due_at", "resume", "start")
+class _Vectors:
+    """Per-event facts shared by every metric of one evaluation.
 
-    def __init__(self, start: datetime, resume: datetime | None) -> None:
-        self.start = start
-        self.acc = _ZERO
-        self.resume = resume  # None while paused
-        self.due_at: datetime | None = None
+    Conditions are evaluated a condition at a time over these columns rather
+    than an event at a time, which keeps a long history cheap.
+    """
+
+    def __init__(self, lifecycle: Lifecycle, events: Sequence[Event]) -> None:
+        terminal = frozenset(s for s, state in lifecycle.states.items() if state.terminal)
+        self.events = events
+        self.targets = [e.target for e in events]
+        self.moved = [e.source != e.target for e in events]
+        self.terminal = [t in terminal and m for t, m in zip(self.targets, self.moved, strict=True)]
+        self.comments = [
+            (i, e.comment.visibility, e.actor.roles) for i, e in enumerate(events) if e.comment is not None
+        ]
+        self._cache: dict[Conditions, list[bool]] = {}
+        self._in: dict[frozenset[str], list[bool]] = {}
+
+    def of(self, conditions: Conditions) -> list[bool]:
+        """Which events meet *conditions* (computed once per distinct conditions)."""
+        vector = self._cache.get(conditions)
+        if vector is not None:
+            return vector
+        if conditions.states:
+            states = conditions.states
+            vector = [t in states and m for t, m in zip(self.targets, self.moved, strict=True)]
+        else:
+            vector = [False] * len(self.events)
+        if conditions.open:
+            for i, event in enumerate(self.events):
+                if event.source is None:
+                    vector[i] = True
+        if conditions.triggers:
+            triggers = conditions.triggers
+            for i, event in enumerate(self.events):
+                if event.trigger in triggers:
+                    vector[i] = True
+        if conditions.comment:
+            visibility, by = conditions.visibility, conditions.comment_by
+            for i, seen, roles in self.comments:
+                if (visibility is None or seen == visibility) and (not by or not by.isdisjoint(roles)):
+                    vector[i] = True
+        self._cache[conditions] = vector
+        return vector
+
+    def entering(self, states: frozenset[str]) -> list[bool]:
+        """Which events leave the ticket in one of *states*."""
+        vector = self._in.get(states)
+        if vector is None:
+            vector = self._in[states] = [t in states for t in self.targets]
+        return vector
 
 
 def evaluate_metric(
@@ -91,72 +140,93 @@ def evaluate_metric(
     ticket: Ticket,
     history: Sequence[Event],
     now: datetime,
+    positions: Sequence[int] | None = None,
+    vectors: _Vectors | None = None,
 ) -> SlaClock:
-    """The clock of one metric (see :func:`evaluate`)."""
+    """The clock of one metric (see :func:`evaluate`).
+
+    *positions* are the business positions (in the metric's calendar) of the
+    events up to *now* followed by *now*'s, as
+    :meth:`~ticketflow.BusinessCalendar.business_positions` gives them, and
+    *vectors* the per-event facts of those events; both are computed here
+    when not given (:func:`evaluate` shares them between metrics).
+    """
     chosen = metric.target_for(ticket.fields)
     calendar: BusinessCalendar = (chosen or metric.targets[0]).calendar
-    target = chosen.target if chosen is not None else None
-    states = lifecycle.states
-    paused_in = metric.paused_in
+    target_us = _us(chosen.target) if chosen is not None else None
+    if vectors is None:
+        vectors = _Vectors(lifecycle, [e for e in history if e.at <= now])
+    events = vectors.events
+    if positions is None:
+        positions = calendar.business_positions([*(e.at for e in events), now])
+    terminal = vectors.terminal
+    starts, stops = vectors.of(metric.start), vectors.of(metric.stop)
+    resets = vectors.of(metric.reset) if metric.reset != _NEVER else None
+    in_pause = vectors.entering(metric.paused_in)
     done: list[SlaCycle] = []
-    cur: _Cycle | None = None
+    # the running cycle: its start, business µs counted, the index it counts from (None: paused), due instant
+    started: datetime | None = None
+    acc = 0
+    resumed: int | None = None
+    due_at: datetime | None = None
 
-    def advance(cycle: _Cycle, until: datetime) -> None:
-        if cycle.resume is None:
-            return
-        segment = calendar.between(cycle.resume, until)
-        if target is not None and cycle.due_at is None and cycle.acc < target <= cycle.acc + segment:
-            cycle.due_at = calendar.add(cycle.resume, target - cycle.acc)
-        cycle.acc += segment
-        cycle.resume = until
+    for index, event in enumerate(events):
+        if started is not None:
+            if terminal[index] or stops[index]:
+                if resumed is not None:
+                    segment = positions[index] - positions[resumed]
+                    if target_us is not None and due_at is None and acc < target_us <= acc + segment:
+                        due_at = calendar.add(events[resumed].at, _delta(target_us - acc))
+                    acc += segment
+                done.append(
+                    SlaCycle(started, event.at, _ONE_US * acc, target_us is not None and acc > target_us, due_at)
+                )
+                started = resumed = None
+            elif resets is not None and resets[index]:
+                started, acc, resumed, due_at = event.at, 0, index, None
+        if started is None and not terminal[index] and starts[index]:
+            started, acc, resumed, due_at = event.at, 0, index, None
+        if started is not None:
+            if in_pause[index]:
+                if resumed is not None:
+                    segment = positions[index] - positions[resumed]
+                    if target_us is not None and due_at is None and acc < target_us <= acc + segment:
+                        due_at = calendar.add(events[resumed].at, _delta(target_us - acc))
+                    acc += segment
+                    resumed = None
+            elif resumed is None:
+                resumed = index
 
-    def close(cycle: _Cycle, at: datetime) -> None:
-        done.append(SlaCycle(cycle.start, at, cycle.acc, target is not None and cycle.acc > target, cycle.due_at))
-
-    for event in history:
-        at = event.at
-        if at > now:
-            break
-        entered_terminal = states[event.target].terminal and event.source != event.target
-        if cur is not None:
-            advance(cur, at)
-            if entered_terminal or metric.stop.matches(event):
-                close(cur, at)
-                cur = None
-            elif metric.reset.matches(event):
-                cur = _Cycle(at, at)
-        if cur is None and not entered_terminal and metric.start.matches(event):
-            cur = _Cycle(at, at)
-        if cur is not None:
-            paused = event.target in paused_in
-            if paused:
-                cur.resume = None
-            elif cur.resume is None:
-                cur.resume = at
-
+    last = len(events)  # positions[last] is now's
     warned: tuple[float, ...] = ()
     next_alert = None
-    if cur is not None:
-        advance(cur, now)
-        elapsed = cur.acc
-        running, paused, due_at = True, cur.resume is None, cur.due_at
-        breached = target is not None and elapsed > target
-        if target is not None:
-            warned = tuple(f for f in metric.warn_at if elapsed >= f * target)
+    target = None if target_us is None else _delta(target_us)
+    if started is not None:
+        paused = resumed is None
+        if resumed is not None:
+            segment = positions[last] - positions[resumed]
+            if target_us is not None and due_at is None and acc < target_us <= acc + segment:
+                due_at = calendar.add(events[resumed].at, _delta(target_us - acc))
+            acc += segment
+        elapsed = _delta(acc)
+        breached = target_us is not None and acc > target_us
+        if target_us is not None:
+            warned = tuple(f for f in metric.warn_at if acc >= f * target_us)
             if not paused and due_at is None:
-                due_at = calendar.add(now, target - elapsed)
+                due_at = calendar.add(now, _delta(target_us - acc))
             if not paused:
-                upcoming = [f * target for f in metric.warn_at if f not in warned]
+                upcoming = [round(f * target_us) for f in metric.warn_at if f not in warned]
                 if not breached:
-                    upcoming.append(target + timedelta(microseconds=1))  # breach: strictly past the target
+                    upcoming.append(target_us + 1)  # breach: strictly past the target
                 if upcoming:
-                    next_alert = calendar.add(now, min(upcoming) - elapsed)
-        cycles = (*done, SlaCycle(cur.start, None, elapsed, breached, due_at))
+                    next_alert = calendar.add(now, _delta(min(upcoming) - acc))
+        cycles = (*done, SlaCycle(started, None, elapsed, breached, due_at))
+        running = True
     elif done:
-        last = done[-1]
-        elapsed, running, paused, due_at, breached = last.elapsed, False, False, last.due_at, last.breached
-        if target is not None:
-            warned = tuple(f for f in metric.warn_at if elapsed >= f * target)
+        final = done[-1]
+        elapsed, running, paused, due_at, breached = final.elapsed, False, False, final.due_at, final.breached
+        if target_us is not None:
+            warned = tuple(f for f in metric.warn_at if _us(elapsed) >= f * target_us)
         cycles = tuple(done)
     else:
         elapsed, running, paused, due_at, breached, cycles = _ZERO, False, False, None, False, ()
@@ -176,6 +246,14 @@ def evaluate_metric(
     )
 
 
+def _us(value: timedelta) -> int:
+    return (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
+
+
+def _delta(microseconds: int) -> timedelta:
+    return _ONE_US * microseconds
+
+
 def evaluate(
     policy: SlaPolicy,
     lifecycle: Lifecycle,
@@ -186,7 +264,20 @@ def evaluate(
     """Every metric's clock for *ticket* as of *now*, from its *history* alone.
 
     Events after *now* are ignored; targets are chosen by the ticket's
-    current fields, each counted in its own calendar.
+    current fields, each counted in its own calendar. Each event's business
+    position is computed once per calendar, whatever the number of metrics.
     """
     require_aware(now, "now")
-    return [evaluate_metric(metric, lifecycle, ticket, history, now) for metric in policy.metrics]
+    events = [e for e in history if e.at <= now]
+    instants = [*(e.at for e in events), now]
+    vectors = _Vectors(lifecycle, events)
+    positions: dict[int, list[int]] = {}
+    clocks = []
+    for metric in policy.metrics:
+        chosen = metric.target_for(ticket.fields)
+        calendar = (chosen or metric.targets[0]).calendar
+        key = id(calendar)
+        if key not in positions:
+            positions[key] = calendar.business_positions(instants)
+        clocks.append(evaluate_metric(metric, lifecycle, ticket, history, now, positions[key], vectors))
+    return clocks

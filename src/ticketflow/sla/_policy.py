@@ -25,7 +25,7 @@ class SlaConfigError(InvalidLifecycle):
     """An SLA section that cannot be used (unknown state, metric, calendar; overlapping selectors)."""
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # a dict key on every evaluation
 class Conditions:
     """Events that meet any of these: opening, entering states, triggers, comments.
 
@@ -46,6 +46,12 @@ class Conditions:
     comment_by: frozenset[str] = frozenset()
     visibility: str | None = None
 
+    def _comment_matches(self, event: Event) -> bool:
+        comment = event.comment
+        if comment is None or (self.visibility is not None and comment.visibility != self.visibility):
+            return False
+        return not self.comment_by or bool(event.actor.roles & self.comment_by)
+
     def matches(self, event: Event) -> bool:
         """Whether *event* meets any of the conditions."""
         if self.open and event.source is None:
@@ -54,12 +60,7 @@ class Conditions:
             return True
         if self.triggers and event.trigger in self.triggers:
             return True
-        comment = event.comment
-        if self.comment and comment is not None:
-            if self.visibility is not None and comment.visibility != self.visibility:
-                return False
-            return not self.comment_by or bool(event.actor.roles & self.comment_by)
-        return False
+        return self.comment and self._comment_matches(event)
 
 
 @attrs.frozen
