@@ -4,8 +4,9 @@ Run: .venv/bin/python bench/bench_sla.py [--tickets 100000]  (or `make bench`)
 
 Prints µs per `evaluate` of a 4-metric policy (first response, next reply,
 resolution with pauses, requester wait) on a ticket with a 50-event history in
-business time (event instants in UTC, as the SystemClock records them), and tickets per second for an attainment report over N stored
-tickets (default 100,000, in a MemoryRepository; histories of 6 events).
+business time (event instants in UTC, as the SystemClock records them), and
+tickets per second for an attainment report over N tickets (default 100,000,
+held in memory; histories of 6 events).
 No assertion: the table is the result.
 """
 
@@ -24,7 +25,13 @@ POLICY = {
     "id": "bench_zendesk",
     "sla": {
         "calendar": "office",
-        "calendars": {"office": {"timezone": "America/New_York", "hours": {"mon-fri": ["09:00-12:00", "13:00-17:00"]}, "holidays": {"country": "US"}}},
+        "calendars": {
+            "office": {
+                "timezone": "America/New_York",
+                "hours": {"mon-fri": ["09:00-12:00", "13:00-17:00"]},
+                "holidays": {"country": "US"},
+            }
+        },
         "metrics": [
             {"id": "first_response", "targets": [{"when": {"category": "question"}, "target": "1h"}, {"target": "8h"}]},
             {"id": "next_reply", "targets": [{"target": "8h"}]},
