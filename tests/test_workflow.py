@@ -308,12 +308,12 @@ class FlakyRepository(tf.MemoryRepository):
         super().__init__()
         self.conflicts = conflicts
 
-    def save(self, ticket: tf.Ticket, events: Any, expected_version: int) -> None:
+    def save(self, ticket: tf.Ticket, events: Any, expected_version: int, **kwargs: Any) -> None:
         if self.conflicts:
             self.conflicts -= 1
             current = self.get(ticket.id)
             raise tf.ConcurrencyConflict(ticket.id, expected_version, current.version + 1)
-        super().save(ticket, events, expected_version)
+        super().save(ticket, events, expected_version, **kwargs)
 
 
 def test_a_refused_save_is_retried_a_bounded_number_of_times(helpdesk: tf.Lifecycle):

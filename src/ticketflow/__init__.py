@@ -3,6 +3,7 @@
 Everything public is re-exported here; import from ``ticketflow`` only.
 """
 
+from ticketflow.automation import Sweeper, SweepReport, SweepResult
 from ticketflow.calendar import BusinessCalendar, HolidaySource, holidays_for
 from ticketflow.clock import SteppableClock, SystemClock
 from ticketflow.errors import (
@@ -33,7 +34,7 @@ from ticketflow.lifecycle import (
     loads_lifecycle,
 )
 from ticketflow.model import Actor, Change, Comment, Event, Ticket, replay
-from ticketflow.protocols import Action, Clock, Guard, OutboxMessage, Page, TicketRepository, Transaction
+from ticketflow.protocols import Action, Clock, Guard, Notifier, OutboxMessage, Page, TicketRepository, Transaction
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository, SQLiteRepository, export_csv, export_jsonl, import_jsonl
 from ticketflow.sla import SlaClock, SlaConfigError, SlaPolicy, SlaReport, attainment, evaluate, policy_for
@@ -61,6 +62,7 @@ __all__ = [
     "LifecycleError",
     "MemoryRepository",
     "NaiveDatetime",
+    "Notifier",
     "OutboxMessage",
     "Page",
     "PermissionDenied",
@@ -73,6 +75,9 @@ __all__ = [
     "State",
     "SteppableClock",
     "StorageError",
+    "SweepReport",
+    "SweepResult",
+    "Sweeper",
     "SystemClock",
     "Ticket",
     "TicketClosed",

@@ -20,7 +20,7 @@ from ticketflow.model import UNSET, Event, Ticket
 if TYPE_CHECKING:
     from ticketflow.lifecycle import GuardContext
 
-__all__ = ["Action", "Clock", "Guard", "OutboxMessage", "Page", "TicketRepository", "Transaction"]
+__all__ = ["Action", "Clock", "Guard", "Notifier", "OutboxMessage", "Page", "TicketRepository", "Transaction"]
 
 
 @runtime_checkable
@@ -47,6 +47,21 @@ class Guard(Protocol):
 
     def __call__(self, context: GuardContext, /) -> bool:
         """Whether the transition may happen."""
+        ...
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Delivers outbox messages of one kind (e-mail, Slack, a webhook...).
+
+    Contract: called once per pending message, after the change that wrote it
+    committed; returning means delivered; raising means "try again later".
+    A crash between delivering and recording can deliver a message twice:
+    deduplicate on ``message.key``.
+    """
+
+    def __call__(self, message: OutboxMessage, /) -> None:
+        """Deliver the message."""
         ...
 
 
@@ -132,7 +147,8 @@ class TicketRepository(Protocol):
     - ``due`` (keyword of ``add``/``save``): the ticket's next timer instant,
       or ``None``; ``save`` keeps the stored one when it is not given.
       ``due(now, limit)`` lists ``(ticket_id, instant)`` with instant <= now,
-      earliest first (ties by id), from an index.
+      earliest first (ties by id), from an index; ``reschedule`` moves it
+      without a change to the ticket.
     - ``find``/``count`` filter by state(s), assignee, tag, field values,
       lifecycle and ``updated_before``; ``find`` pages in id order with an
       opaque cursor, so paging never skips or repeats a ticket that exists
@@ -159,6 +175,10 @@ class TicketRepository(Protocol):
 
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""
+        ...
+
+    def reschedule(self, ticket_id: str, due: datetime | None) -> None:
+        """Set (or clear) the ticket's next due instant without changing the ticket."""
         ...
 
     def find(

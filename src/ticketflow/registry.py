@@ -12,11 +12,13 @@ from typing import TypeVar
 
 from ticketflow.lifecycle import GuardContext
 from ticketflow.model import Event, Ticket
+from ticketflow.protocols import OutboxMessage
 
 __all__ = ["Registry"]
 
 GuardFn = Callable[[GuardContext], bool]
 ActionFn = Callable[[Ticket, Event], None]
+NotifierFn = Callable[[OutboxMessage], None]
 _G = TypeVar("_G", bound=GuardFn)
 _A = TypeVar("_A", bound=ActionFn)
 
@@ -36,6 +38,7 @@ class Registry:
     def __init__(self) -> None:
         self.guards: dict[str, GuardFn] = {}
         self.actions: dict[str, ActionFn] = {}
+        self.notifiers: dict[str, NotifierFn] = {}
 
     def add_guard(self, name: str, guard: GuardFn) -> None:
         """Register *guard* under *name* (replacing any earlier one)."""
@@ -44,6 +47,16 @@ class Registry:
     def add_action(self, name: str, action: ActionFn) -> None:
         """Register *action* under *name* (replacing any earlier one)."""
         self.actions[name] = action
+
+    def add_notifier(self, name: str, notifier: NotifierFn) -> None:
+        """Register *notifier* for outbox messages of kind *name* (replacing any earlier one).
+
+        It receives each :class:`~ticketflow.OutboxMessage` once it is
+        committed; raising leaves the message pending, to be retried with
+        backoff. Use ``message.key`` to drop a message delivered twice (after
+        a crash between delivering and recording it).
+        """
+        self.notifiers[name] = notifier
 
     def guard(self, name: str) -> Callable[[_G], _G]:
         """Decorator form of :meth:`add_guard`."""
@@ -64,4 +77,7 @@ class Registry:
         return register
 
     def __repr__(self) -> str:
-        return f"Registry(guards={sorted(self.guards)}, actions={sorted(self.actions)})"
+        return (
+            f"Registry(guards={sorted(self.guards)}, actions={sorted(self.actions)}, "
+            f"notifiers={sorted(self.notifiers)})"
+        )

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ticketflow.automation import DeliveryState, SweepResult, deliver, next_due, run_due
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SystemClock
 from ticketflow.errors import ConcurrencyConflict, InvalidLifecycle, LifecycleError, TransitionNotAllowed
@@ -73,7 +74,21 @@ class Workflow:
         self._id_factory = id_factory
         self._engine = lifecycle.engine
         self._guards = self.registry.guards
-        self.sla_policy: SlaPolicy | None = policy_for(lifecycle, calendar)
+        self.sla_policy: SlaPolicy | None = policy_for(lifecycle, calendar or lifecycle.calendar)
+        #: The calendar business-time rules count in: the workflow's, the lifecycle's, or the SLA policy's.
+        self.timer_calendar = (
+            calendar or lifecycle.calendar or (self.sla_policy.calendar if self.sla_policy is not None else None)
+        )
+        for index, rule in enumerate(lifecycle.timers):
+            if rule.clock == "business" and self.timer_calendar is None:
+                raise InvalidLifecycle(
+                    lifecycle.source,
+                    f"timers[{index}].clock",
+                    "counts business time, but there is no calendar: pass calendar= to the Workflow",
+                )
+        # Without timers or SLA nothing is ever due: saves skip computing it.
+        self._plain = not lifecycle.timers and self.sla_policy is None
+        self._delivery = DeliveryState()
         for t in lifecycle.transitions:
             for kind, names, known in (
                 ("guards", t.guards, self.registry.guards),
@@ -141,16 +156,51 @@ class Workflow:
         )
         return attainment(self.sla_policy, self.lifecycle, items, at, group_by=group_by)
 
-    def _next_due(self, ticket: Ticket, history: Sequence[Event]) -> datetime | None:
-        """The next instant something is due for the ticket: an SLA warning or breach."""
-        if self.sla_policy is None:
-            return None
-        alerts = [
-            c.next_alert
-            for c in evaluate(self.sla_policy, self.lifecycle, ticket, history, ticket.updated_at)
-            if c.next_alert is not None
-        ]
-        return min(alerts, default=None)
+    def run_due(self, now: datetime | None = None, *, limit: int = 100) -> SweepResult:
+        """Fire the timed rules due at *now* and write due SLA alerts, for up to *limit* tickets.
+
+        Each rule fires once per ticket and entry into its state, as the
+        ``system`` actor, with an event naming the rule and the instant it was
+        due; rules due long ago fire once each, in order; a rule made moot by
+        a later change (the customer answered) does not fire.
+        """
+        return run_due(self, self._at(now), limit)
+
+    def deliver(self, now: datetime | None = None, *, limit: int = 100) -> int:
+        """Hand pending outbox messages to the registry's notifiers; return how many were delivered."""
+        return deliver(self, self.registry.notifiers, self._at(now), self._delivery, limit)
+
+    def follow_up(
+        self, ticket_id: str, actor: Actor, body: str, *, title: str | None = None, at: datetime | None = None
+    ) -> Ticket:
+        """Open a new ticket continuing *ticket_id* (a reply to an immutable, closed ticket).
+
+        The new ticket copies the requester, participants and fields, records
+        ``follow_up_of`` in its opening event, and carries *body* as its first
+        comment.
+        """
+        previous = self.repository.get(ticket_id)
+        when = self._at(at)
+        ticket, event = self._engine.open(
+            self._id_factory(),
+            actor,
+            when,
+            title=title or f"Follow-up: {previous.title}",
+            fields=dict(previous.fields),
+            requester=previous.requester,
+            participants=previous.participants,
+            comment=self._comment(actor, body, "public"),
+            meta={"follow_up_of": previous.id},
+        )
+        self.repository.add(ticket, [event], due=next_due(self, ticket, [event], when))
+        return ticket
+
+    def reply(self, ticket_id: str, actor: Actor, body: str, *, at: datetime | None = None) -> Ticket:
+        """Comment on the ticket, or, if it is in an immutable state, open a follow-up with the reply."""
+        ticket = self.repository.get(ticket_id)
+        if self.lifecycle.states[ticket.state].immutable:
+            return self.follow_up(ticket_id, actor, body, at=at)
+        return self.comment(ticket_id, actor, body, at=at)
 
     def allowed(self, ticket_id: str, actor: Actor, *, at: datetime | None = None) -> list[str]:
         """Triggers *actor* may fire on the ticket now (``comment``/``update`` included).
@@ -197,7 +247,7 @@ class Workflow:
             comment=self._comment(actor, comment, "public"),
             meta=meta,
         )
-        self.repository.add(ticket, [event], due=self._next_due(ticket, [event]))
+        self.repository.add(ticket, [event], due=next_due(self, ticket, [event], when))
         return ticket
 
     def fire(
@@ -255,11 +305,11 @@ class Workflow:
                 guards=self._guards,
             )
             try:
-                if self.sla_policy is None:
+                if self._plain:
                     self.repository.save(new, [event], ticket.version)
                 else:
                     history = [*self.repository.history(ticket_id), event]
-                    self.repository.save(new, [event], ticket.version, due=self._next_due(new, history))
+                    self.repository.save(new, [event], ticket.version, due=next_due(self, new, history, when))
             except ConcurrencyConflict:
                 if attempt == self.max_retries:
                     raise

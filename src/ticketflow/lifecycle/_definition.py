@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from ticketflow.calendar import BusinessCalendar
+
 if TYPE_CHECKING:
     from ticketflow.lifecycle._engine import Engine
 
@@ -309,6 +311,8 @@ class Lifecycle:
         update_roles: roles that may update fields, tags and people.
         source: where the definition came from.
         document: the checked document it was built from (for ``extend``).
+        calendar: the lifecycle's own business calendar (``[calendar]``), used
+            by business-time rules and SLA targets unless the workflow gives one.
     """
 
     id: str
@@ -328,6 +332,7 @@ class Lifecycle:
     update_roles: frozenset[str]
     source: str
     document: Mapping[str, Any]
+    calendar: BusinessCalendar | None = None
     _engine: Engine | None = attrs.field(default=None, repr=False, alias="engine")
 
     @property

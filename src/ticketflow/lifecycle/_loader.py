@@ -23,7 +23,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ticketflow.errors import InvalidLifecycle
+from ticketflow.calendar import BusinessCalendar
+from ticketflow.errors import CalendarError, InvalidLifecycle
 from ticketflow.lifecycle._definition import (
     BUILTIN_ROLES,
     BUILTIN_TRIGGERS,
@@ -211,6 +212,9 @@ class _Builder:
         transitions = tuple(self._transition(i, t) for i, t in enumerate(doc["transitions"]))
         self._check_graph(transitions)
         timers = self._timers(transitions)
+        update_roles = self._role_list("update_roles", frozenset({"agent", "system"}))
+        if timers and "system" not in update_roles:
+            raise self.fail("update_roles", "timed rules act as role 'system', which must be in update_roles")
         lifecycle = Lifecycle(
             id=doc["id"],
             name=doc.get("name", doc["id"]),
@@ -226,9 +230,10 @@ class _Builder:
             timers=timers,
             open_roles=self._role_list("open_roles", self.roles),
             comment_roles=self._role_list("comment_roles", self.roles - {"system"}),
-            update_roles=self._role_list("update_roles", frozenset({"agent", "system"})),
+            update_roles=update_roles,
             source=self.source,
             document=doc,
+            calendar=self._calendar(),
         )
         try:
             engine = Engine(lifecycle)
@@ -236,6 +241,14 @@ class _Builder:
             raise self.fail("", f"the engine could not compile it: {exc}") from exc
         object.__setattr__(lifecycle, "_engine", engine)
         return lifecycle
+
+    def _calendar(self) -> BusinessCalendar | None:
+        if "calendar" not in self.doc:
+            return None
+        try:
+            return BusinessCalendar.from_config(self.doc["calendar"])
+        except CalendarError as exc:
+            raise self.fail("calendar", str(exc)) from exc
 
     @staticmethod
     def _unknown(kind: str, name: str, known: Iterable[str]) -> str:

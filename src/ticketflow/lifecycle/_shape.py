@@ -288,6 +288,7 @@ LIFECYCLE = Table(
         "transitions": _req(ListOf(TRANSITION, "the transitions")),
         "timers": _opt(ListOf(TIMER, "timed rules (executed by the automation sweeper)")),
         "sla": _opt(SLA),
+        "calendar": _opt(CALENDAR),
     },
     doc="a ticket lifecycle",
 )

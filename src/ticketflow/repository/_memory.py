@@ -128,6 +128,13 @@ class MemoryRepository:
         if due is not UNSET:
             self._set_due(ticket.id, due)
 
+    def reschedule(self, ticket_id: str, due: datetime | None) -> None:
+        """Set (or clear) the ticket's next due instant."""
+        with self._lock:
+            if ticket_id not in self._tickets:
+                raise TicketNotFound(ticket_id)
+            self._set_due(ticket_id, due)
+
     def _set_due(self, ticket_id: str, due: datetime | None) -> None:
         old = self._due.pop(ticket_id, None)
         if old is not None:

@@ -441,6 +441,16 @@ class SQLiteRepository:
         rows = self._read(lambda c: c.execute(self.DUE_SQL, (_us(now), limit)).fetchall())
         return [(row[0], datetime.fromisoformat(row[1])) for row in rows]
 
+    def reschedule(self, ticket_id: str, due: datetime | None) -> None:
+        """Set (or clear) the ticket's next due instant."""
+        due_at, due_us = _due_columns(due)
+        with self.transaction() as tx:
+            cursor = tx.conn.execute(
+                "UPDATE tickets SET due_at = ?, due_us = ? WHERE id = ?", (due_at, due_us, ticket_id)
+            )
+            if cursor.rowcount != 1:
+                raise TicketNotFound(ticket_id)
+
     def pending_messages(self, limit: int = 100) -> list[OutboxMessage]:
         """Undelivered outbox messages, oldest first."""
         check_limit(limit)

@@ -124,10 +124,11 @@ class SlaMetric:
 
 @attrs.frozen
 class SlaPolicy:
-    """A lifecycle's SLA metrics (see :func:`policy_for`)."""
+    """A lifecycle's SLA metrics (see :func:`policy_for`) and its default calendar."""
 
     lifecycle_id: str
     metrics: tuple[SlaMetric, ...]
+    calendar: BusinessCalendar | None = None
 
     def metric(self, metric_id: str) -> SlaMetric:
         """The metric with *metric_id* (KeyError if none)."""
@@ -197,7 +198,8 @@ class _PolicyBuilder:
                 raise self.fail(f"sla.metrics[{i}].id", f"duplicate metric id {spec['id']!r}")
             seen.add(spec["id"])
             metrics.append(self._metric(f"sla.metrics[{i}]", spec))
-        return SlaPolicy(self.lc.id, tuple(metrics))
+        default = self.calendars.get(self.policy_calendar) if self.policy_calendar else self.default_calendar
+        return SlaPolicy(self.lc.id, tuple(metrics), default)
 
     def _fractions(self, path: str, values: Sequence[float]) -> tuple[float, ...]:
         for i, value in enumerate(values):

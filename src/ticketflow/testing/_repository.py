@@ -286,6 +286,22 @@ class RepositoryContract:
         assert [i for i, _ in repo.due(_T0 + timedelta(hours=9))] == ["A"]
         assert repo.due(later) == [("A", dues["A"]), ("C", later)]
 
+    def test_reschedule_moves_the_due_instant_without_changing_the_ticket(
+        self, repo: TicketRepository, make: TicketFactory
+    ) -> None:
+        """A sweeper can push a ticket's next due instant without an event."""
+        ticket, events = make.new("A")
+        repo.add(ticket, events, due=_T0)
+        repo.reschedule("A", _T0 + timedelta(hours=5))
+        assert repo.due(_T0 + timedelta(hours=4)) == []
+        assert repo.due(_T0 + timedelta(hours=5)) == [("A", _T0 + timedelta(hours=5))]
+        repo.reschedule("A", None)
+        assert repo.due(_T0 + timedelta(days=9)) == []
+        assert repo.get("A") == ticket
+        assert repo.history("A") == events
+        with pytest.raises(TicketNotFound):
+            repo.reschedule("missing", _T0)
+
     # -- transactions and the outbox ---------------------------------------------------
 
     def test_a_transaction_commits_everything_or_nothing(self, repo: TicketRepository, make: TicketFactory) -> None:

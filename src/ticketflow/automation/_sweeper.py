@@ -1,0 +1,114 @@
+"""The sweeper: runs what is due and delivers the outbox, every interval, until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from datetime import timedelta
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ticketflow.automation._runner import DeliveryState, SweepResult, deliver, run_due
+
+if TYPE_CHECKING:
+    from ticketflow.workflow import Workflow
+
+__all__ = ["Sweeper"]
+
+log = logging.getLogger("ticketflow.automation")
+
+
+@attrs.frozen
+class SweepReport:
+    """One sweep: what ``run_due`` did and how many messages were delivered."""
+
+    result: SweepResult
+    delivered: int
+
+
+class Sweeper:
+    """Fires due timed rules, writes SLA alerts and delivers notifications, every *interval*.
+
+    Use it in a thread (``start()`` / ``stop()``), in the foreground
+    (``run_forever()``, stopping on SIGINT/SIGTERM with ``install_signal_handlers()``),
+    or as an asyncio task (``await sweeper.run_async()``). Several sweepers,
+    in threads or processes, may share one database: each rule still fires once.
+
+    Args:
+        workflow: the workflow whose repository, clock and registry it uses.
+        interval: time between sweeps (Sighten's runbook: 20 minutes).
+        batch: tickets per ``run_due`` call; a sweep repeats until none is due.
+    """
+
+    def __init__(self, workflow: Workflow, interval: timedelta = timedelta(minutes=1), batch: int = 100) -> None:
+        self.workflow = workflow
+        self.interval = interval
+        self.batch = batch
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._delivery = DeliveryState()
+
+    def run_once(self) -> SweepReport:
+        """One sweep at the workflow clock's now: every due ticket, then the outbox."""
+        now = self.workflow.clock.now()
+        fired: list[object] = []
+        alerts = tickets = 0
+        while True:
+            result = run_due(self.workflow, now, self.batch)
+            fired.extend(result.fired)
+            alerts += result.alerts
+            tickets += result.tickets
+            if result.tickets < self.batch:
+                break
+        delivered = deliver(self.workflow, self.workflow.registry.notifiers, now, self._delivery, self.batch)
+        return SweepReport(SweepResult(tuple(fired), alerts, tickets), delivered)  # type: ignore[arg-type]
+
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop was asked for."""
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        """Ask the sweeper to stop after the current sweep; joins its thread if it has one."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def run_forever(self) -> None:
+        """Sweep every interval until :meth:`stop` (a failing sweep is logged, not fatal)."""
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # one bad sweep must not end the worker
+                log.exception("sweep failed; retrying next interval")
+            self._stop.wait(self.interval.total_seconds())
+
+    def start(self) -> threading.Thread:
+        """Run :meth:`run_forever` in a daemon thread."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run_forever, name="ticketflow-sweeper", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    async def run_async(self) -> None:
+        """Sweep every interval in an asyncio task (each sweep runs in a worker thread)."""
+        while not self._stop.is_set():
+            try:
+                await asyncio.to_thread(self.run_once)
+            except Exception:  # one bad sweep must not end the worker
+                log.exception("sweep failed; retrying next interval")
+            await asyncio.sleep(self.interval.total_seconds())
+
+    def install_signal_handlers(self) -> None:
+        """Stop cleanly on SIGINT and SIGTERM (main thread only)."""
+
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %d: stopping after this sweep", signum)
+            self._stop.set()
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
