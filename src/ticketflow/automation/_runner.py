@@ -23,7 +23,7 @@ import attrs
 
 from ticketflow.automation._timers import PendingRule, backoff, earliest, pending_rules
 from ticketflow.errors import ConcurrencyConflict, FieldError, PermissionDenied, TransitionNotAllowed
-from ticketflow.model import Actor, Event, Ticket
+from ticketflow.model import Actor, Comment, Event, Ticket
 from ticketflow.protocols import OutboxMessage
 from ticketflow.sla import SlaClock, evaluate
 
@@ -95,6 +95,7 @@ def _fire(wf: Workflow, ticket: Ticket, history: Sequence[Event], pending: Pendi
             fields=dict(rule.set_fields),
             add_tags=rule.add_tags,
             remove_tags=rule.remove_tags,
+            comment=Comment(SYSTEM.id, rule.comment, "public") if rule.comment else None,
             meta=meta,
             guards=wf.registry.guards,
         )

@@ -269,6 +269,7 @@ class TimedRule:
         add_tags: tags to add.
         remove_tags: tags to remove.
         notify: notifier names to call.
+        comment: a public comment the system posts with the step, if any.
         description: free text.
     """
 
@@ -283,6 +284,7 @@ class TimedRule:
     add_tags: frozenset[str] = _FROZEN_EMPTY
     remove_tags: frozenset[str] = _FROZEN_EMPTY
     notify: tuple[str, ...] = ()
+    comment: str | None = None
     description: str = ""
 
 

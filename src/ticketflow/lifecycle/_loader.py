@@ -552,6 +552,7 @@ class _Builder:
                     add_tags=self._tags(f"{path}.add_tags", spec.get("add_tags", ())),
                     remove_tags=self._tags(f"{path}.remove_tags", spec.get("remove_tags", ())),
                     notify=tuple(spec.get("notify", ())),
+                    comment=spec.get("comment"),
                     description=spec.get("description", ""),
                 )
             )

@@ -166,6 +166,7 @@ TIMER = Table(
         ),
         "fire": _opt(Scalar("string", "trigger fired as the `system` actor")),
         "notify": _opt(ListOf(STRING, "notifier names", single=True)),
+        "comment": _opt(Scalar("string", "a public comment the system posts with the step")),
         "description": _opt(STRING),
         **_CHANGES,
     },
