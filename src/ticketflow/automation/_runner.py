@@ -82,7 +82,9 @@ def _alert_messages(ticket: Ticket, clocks: Sequence[SlaClock], now: datetime) -
     return messages
 
 
-def _fire(wf: Workflow, ticket: Ticket, history: Sequence[Event], pending: PendingRule, now: datetime) -> None:
+def _fire(
+    wf: Workflow, ticket: Ticket, history: Sequence[Event], pending: PendingRule, now: datetime
+) -> tuple[Ticket, Event]:
     rule = pending.rule
     meta: dict[str, Any] = {"rule": rule.id, "due_at": pending.due_at.isoformat(), "entry": pending.entry}
     engine = wf.lifecycle.engine
@@ -124,32 +126,37 @@ def _fire(wf: Workflow, ticket: Ticket, history: Sequence[Event], pending: Pendi
         tx.save(new, [event], ticket.version, due=next_due(wf, new, full, now))
         for message in messages:
             tx.enqueue(message)
+    return new, event
 
 
 def _run_ticket(wf: Workflow, ticket_id: str, now: datetime) -> tuple[list[Event], int]:
     fired: list[Event] = []
     conflicts = 0
+    ticket = wf.repository.get(ticket_id)
+    history = wf.repository.history(ticket_id)
     while True:
-        ticket = wf.repository.get(ticket_id)
-        history = wf.repository.history(ticket_id)
         due = [p for p in pending_rules(wf.lifecycle, ticket, history, wf.timer_calendar) if p.due_at <= now]
         if not due:
             break
         try:
-            _fire(wf, ticket, history, due[0], now)
+            ticket, event = _fire(wf, ticket, history, due[0], now)
         except ConcurrencyConflict:
             conflicts += 1  # another writer (or sweeper) got there first: re-read and re-check
             if conflicts > 100:
                 raise
+            ticket = wf.repository.get(ticket_id)
+            history = wf.repository.history(ticket_id)
             continue
-        fired.append(wf.repository.history(ticket_id)[len(history)])
+        history = [*history, event]
+        fired.append(event)
     clocks = _sla_clocks(wf, ticket, history, now)
     alerts = _alert_messages(ticket, clocks, now)
     if alerts:
         with wf.repository.transaction() as tx:
             for message in alerts:
                 tx.enqueue(message)
-    wf.repository.reschedule(ticket_id, next_due(wf, ticket, history, now))
+    if alerts or not fired:  # a fired rule already saved the next due instant with its event
+        wf.repository.reschedule(ticket_id, next_due(wf, ticket, history, now))
     return fired, len(alerts)
 
 
