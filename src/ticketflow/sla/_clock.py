@@ -15,13 +15,12 @@ import attrs
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import Event, Ticket, require_aware
-from ticketflow.sla._policy import Conditions, SlaMetric, SlaPolicy
+from ticketflow.sla._policy import NEVER, Conditions, SlaMetric, SlaPolicy, SlaTarget
 
 __all__ = ["SlaClock", "SlaCycle", "evaluate", "evaluate_metric"]
 
 _ZERO = timedelta(0)
 _ONE_US = timedelta(microseconds=1)
-_NEVER = Conditions()
 
 
 class SlaCycle(NamedTuple):
@@ -90,18 +89,19 @@ class _Vectors:
     def __init__(self, lifecycle: Lifecycle, events: Sequence[Event]) -> None:
         terminal = frozenset(s for s, state in lifecycle.states.items() if state.terminal)
         self.events = events
+        self.ats = [e.at for e in events]
         self.targets = [e.target for e in events]
         self.moved = [e.source != e.target for e in events]
         self.terminal = [t in terminal and m for t, m in zip(self.targets, self.moved, strict=True)]
         self.comments = [
             (i, e.comment.visibility, e.actor.roles) for i, e in enumerate(events) if e.comment is not None
         ]
-        self._cache: dict[Conditions, list[bool]] = {}
+        self._cache: dict[int, list[bool]] = {}  # by id: the policy interns its conditions
         self._in: dict[frozenset[str], list[bool]] = {}
 
     def of(self, conditions: Conditions) -> list[bool]:
         """Which events meet *conditions* (computed once per distinct conditions)."""
-        vector = self._cache.get(conditions)
+        vector = self._cache.get(id(conditions))
         if vector is not None:
             return vector
         if conditions.states:
@@ -123,7 +123,7 @@ class _Vectors:
             for i, seen, roles in self.comments:
                 if (visibility is None or seen == visibility) and (not by or not by.isdisjoint(roles)):
                     vector[i] = True
-        self._cache[conditions] = vector
+        self._cache[id(conditions)] = vector
         return vector
 
     def entering(self, states: frozenset[str]) -> list[bool]:
@@ -140,28 +140,30 @@ def evaluate_metric(
     ticket: Ticket,
     history: Sequence[Event],
     now: datetime,
-    positions: Sequence[int] | None = None,
-    vectors: _Vectors | None = None,
 ) -> SlaClock:
-    """The clock of one metric (see :func:`evaluate`).
-
-    *positions* are the business positions (in the metric's calendar) of the
-    events up to *now* followed by *now*'s, as
-    :meth:`~ticketflow.BusinessCalendar.business_positions` gives them, and
-    *vectors* the per-event facts of those events; both are computed here
-    when not given (:func:`evaluate` shares them between metrics).
-    """
+    """The clock of one metric (see :func:`evaluate`, which shares work between metrics)."""
+    require_aware(now, "now")
     chosen = metric.target_for(ticket.fields)
+    calendar = (chosen or metric.targets[0]).calendar
+    vectors = _Vectors(lifecycle, [e for e in history if e.at <= now])
+    positions = calendar.business_positions([*vectors.ats, now])
+    return _clock(metric, chosen, vectors, positions, now)
+
+
+_NO_LIMIT = 1 << 62  # "no target": a business time no cycle reaches
+
+
+def _clock(
+    metric: SlaMetric, chosen: SlaTarget | None, vectors: _Vectors, positions: Sequence[int], now: datetime
+) -> SlaClock:
+    """One metric's clock from the shared per-event columns and business positions (events, then now)."""
     calendar: BusinessCalendar = (chosen or metric.targets[0]).calendar
     target_us = _us(chosen.target) if chosen is not None else None
-    if vectors is None:
-        vectors = _Vectors(lifecycle, [e for e in history if e.at <= now])
-    events = vectors.events
-    if positions is None:
-        positions = calendar.business_positions([*(e.at for e in events), now])
+    limit = _NO_LIMIT if target_us is None else target_us
+    ats = vectors.ats
     terminal = vectors.terminal
-    starts, stops = vectors.of(metric.start), vectors.of(metric.stop)
-    resets = vectors.of(metric.reset) if metric.reset != _NEVER else None
+    stops, starts = vectors.of(metric.stop), vectors.of(metric.start)
+    resets = vectors.of(metric.reset) if metric.reset is not NEVER else None
     in_pause = vectors.entering(metric.paused_in)
     done: list[SlaCycle] = []
     # the running cycle: its start, business µs counted, the index it counts from (None: paused), due instant
@@ -170,34 +172,32 @@ def evaluate_metric(
     resumed: int | None = None
     due_at: datetime | None = None
 
-    for index, event in enumerate(events):
+    for index in range(len(ats)):
         if started is not None:
             if terminal[index] or stops[index]:
                 if resumed is not None:
                     segment = positions[index] - positions[resumed]
-                    if target_us is not None and due_at is None and acc < target_us <= acc + segment:
-                        due_at = calendar.add(events[resumed].at, _delta(target_us - acc))
+                    if due_at is None and acc < limit <= acc + segment:
+                        due_at = calendar.add(ats[resumed], _delta(limit - acc))
                     acc += segment
-                done.append(
-                    SlaCycle(started, event.at, _ONE_US * acc, target_us is not None and acc > target_us, due_at)
-                )
+                done.append(SlaCycle(started, ats[index], _ONE_US * acc, acc > limit, due_at))
                 started = resumed = None
             elif resets is not None and resets[index]:
-                started, acc, resumed, due_at = event.at, 0, index, None
-        if started is None and not terminal[index] and starts[index]:
-            started, acc, resumed, due_at = event.at, 0, index, None
+                started, acc, resumed, due_at = ats[index], 0, index, None
+        if started is None and starts[index] and not terminal[index]:
+            started, acc, resumed, due_at = ats[index], 0, index, None
         if started is not None:
             if in_pause[index]:
                 if resumed is not None:
                     segment = positions[index] - positions[resumed]
-                    if target_us is not None and due_at is None and acc < target_us <= acc + segment:
-                        due_at = calendar.add(events[resumed].at, _delta(target_us - acc))
+                    if due_at is None and acc < limit <= acc + segment:
+                        due_at = calendar.add(ats[resumed], _delta(limit - acc))
                     acc += segment
                     resumed = None
             elif resumed is None:
                 resumed = index
 
-    last = len(events)  # positions[last] is now's
+    last = len(ats)  # positions[last] is now's
     warned: tuple[float, ...] = ()
     next_alert = None
     target = None if target_us is None else _delta(target_us)
@@ -206,7 +206,7 @@ def evaluate_metric(
         if resumed is not None:
             segment = positions[last] - positions[resumed]
             if target_us is not None and due_at is None and acc < target_us <= acc + segment:
-                due_at = calendar.add(events[resumed].at, _delta(target_us - acc))
+                due_at = calendar.add(ats[resumed], _delta(target_us - acc))
             acc += segment
         elapsed = _delta(acc)
         breached = target_us is not None and acc > target_us
@@ -268,9 +268,8 @@ def evaluate(
     position is computed once per calendar, whatever the number of metrics.
     """
     require_aware(now, "now")
-    events = [e for e in history if e.at <= now]
-    instants = [*(e.at for e in events), now]
-    vectors = _Vectors(lifecycle, events)
+    vectors = _Vectors(lifecycle, [e for e in history if e.at <= now])
+    instants = [*vectors.ats, now]
     positions: dict[int, list[int]] = {}
     clocks = []
     for metric in policy.metrics:
@@ -279,5 +278,5 @@ def evaluate(
         key = id(calendar)
         if key not in positions:
             positions[key] = calendar.business_positions(instants)
-        clocks.append(evaluate_metric(metric, lifecycle, ticket, history, now, positions[key], vectors))
+        clocks.append(_clock(metric, chosen, vectors, positions[key], now))
     return clocks

@@ -63,6 +63,18 @@ class Conditions:
         return self.comment and self._comment_matches(event)
 
 
+_INTERNED: dict[Conditions, Conditions] = {}
+
+
+def intern_conditions(conditions: Conditions) -> Conditions:
+    """One shared object per distinct conditions, so evaluation can cache by identity."""
+    return _INTERNED.setdefault(conditions, conditions)
+
+
+#: Conditions no event meets (a metric without reset conditions).
+NEVER = intern_conditions(Conditions())
+
+
 @attrs.frozen
 class SlaTarget:
     """A goal and the tickets it applies to.
@@ -244,13 +256,15 @@ class _PolicyBuilder:
             named = frozenset(comment.get("by", ()))
             # a role that may act as a named one counts too (admin for agent)
             by = frozenset(r for r in self.lc.roles if self.lc.expand_roles(frozenset({r})) & named)
-        return Conditions(
-            open=spec.get("open", False),
-            states=self._states(path, spec),
-            triggers=frozenset(spec.get("triggers", ())),
-            comment=comment is not None,
-            comment_by=by,
-            visibility=None if comment is None else comment.get("visibility"),
+        return intern_conditions(
+            Conditions(
+                open=spec.get("open", False),
+                states=self._states(path, spec),
+                triggers=frozenset(spec.get("triggers", ())),
+                comment=comment is not None,
+                comment_by=by,
+                visibility=None if comment is None else comment.get("visibility"),
+            )
         )
 
     def _metric(self, path: str, spec: Mapping[str, Any]) -> SlaMetric:
@@ -274,8 +288,12 @@ class _PolicyBuilder:
         return SlaMetric(
             id=spec["id"],
             kind=kind,
-            start=self._conditions(f"{path}.start", spec["start"]) if "start" in spec else defaults["start"],
-            stop=self._conditions(f"{path}.stop", spec["stop"]) if "stop" in spec else defaults["stop"],
+            start=self._conditions(f"{path}.start", spec["start"])
+            if "start" in spec
+            else intern_conditions(defaults["start"]),
+            stop=self._conditions(f"{path}.stop", spec["stop"])
+            if "stop" in spec
+            else intern_conditions(defaults["stop"]),
             reset=self._conditions(f"{path}.reset", spec.get("reset", {})),
             paused_in=paused,
             targets=targets,
