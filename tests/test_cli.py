@@ -21,9 +21,12 @@ def test_demo_walks_a_ticket_and_shows_its_history(capsys: pytest.CaptureFixture
     db = tmp_path / "demo.db"
     status, out, _ = run(capsys, "demo", "--db", str(db))
     assert f"SQLite file {db}" in out
-    assert tf.SQLiteRepository(db).count() == 1
+    assert tf.SQLiteRepository(db).count() == 2
+    assert "pending_auto_close_7d" in out
+    assert "ZD-1002 is now 'closed' with tags ['no_response']" in out
     assert status == 0
     assert "requester_replied  pending -> open" in out
+    assert "SLA first_response: 0:42:00 of 8:00:00 business time, breached: False" in out
     assert "refused as expected" in out
     assert "now 'solved', version 4" in out
     assert "stateDiagram-v2" in out

@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import ticketflow as tf
@@ -55,7 +56,7 @@ def _cmd_schema(_args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     """A short walk through the built-in Zendesk-style lifecycle, on a simulated clock."""
     lc = tf.builtin("zendesk")
-    clock = tf.SteppableClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    clock = tf.SteppableClock(datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("America/New_York")))
     numbers = iter(range(1001, 10_000))
     path = Path(args.db)
     for suffix in ("", "-wal", "-shm"):  # a fresh demo database each run
@@ -70,7 +71,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     ticket = wf.open(client, title="Logo on the invoice is blurry", fields={"category": "work_request"})
     clock.advance(minutes=42)
     wf.fire(ticket.id, "ask", agent, comment="Could you send the original logo file?")
-    clock.advance(hours=20)
+    clock.advance(hours=5)
     wf.comment(ticket.id, client, "Attached, thanks!")
     clock.advance(hours=2)
     wf.fire(ticket.id, "solve", agent, comment="Replaced the logo; the next invoice will use it.")
@@ -87,9 +88,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     final = wf.get(ticket.id)
     assert tf.replay(wf.history(ticket.id)) == final  # noqa: S101 - the demo shows the invariant holds
     print(f"\nnow {final.state!r}, version {final.version}; replaying the history gives the same ticket.")
-    print(f"what {lc.id!r} does by itself (timed rules, run by the automation sweeper):")
-    for rule in lc.timers:
-        print(f"  {rule.id:<24} {rule.description}")
+    for sla_clock in wf.sla(ticket.id):
+        print(
+            f"SLA {sla_clock.metric}: {sla_clock.elapsed} of {sla_clock.target} business time, "
+            f"breached: {sla_clock.breached}"
+        )
+
+    silent = wf.open(client, title="Password reset link expired", fields={"category": "question"})
+    wf.fire(silent.id, "ask", agent, comment="Which e-mail address do you sign in with?")
+    print(f"\n{silent.id}: asked the customer, who never answers. The sweeper runs 9 days later and fires:")
+    clock.advance(days=9)
+    result = wf.run_due()
+    for event in result.fired:
+        rule, due = event.meta["rule"], event.meta["due_at"][:16]
+        print(f"  {event.ticket_id}  {rule:<24} due {due}  {event.trigger:<8} -> {event.target}")
+    print(f"  {silent.id} is now {wf.get(silent.id).state!r} with tags {sorted(wf.get(silent.id).tags)}")
+    print(f"  SLA alerts written to the outbox: {result.alerts}")
+    print(f"  outbox: {len(repository.pending_messages(limit=1000))} messages waiting for your notifiers")
     print("\nthe lifecycle as a Mermaid diagram (paste into any Mermaid viewer):\n")
     print(lc.to_mermaid())
     print(f"tickets and their histories are in the SQLite file {path.resolve()}")
