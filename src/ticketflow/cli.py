@@ -7,8 +7,8 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import ticketflow as tf
 from ticketflow.lifecycle import Lifecycle
