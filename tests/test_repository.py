@@ -359,3 +359,53 @@ def test_csv_has_one_row_per_ticket_with_chosen_columns(tmp_path: Path):
     assert rows[1][1].startswith('Ticket, "')
     with pytest.raises(tf.StorageError, match="unknown CSV column"):
         tf.export_csv(repo, io.StringIO(), ["colour"])
+
+
+# -- PostgreSQL ----------------------------------------------------------------------
+
+POSTGRES_URL = os.environ.get("TICKETFLOW_TEST_POSTGRES_URL")
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES_URL,
+    reason="PostgreSQL TESTS SKIPPED: set TICKETFLOW_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test",
+)
+
+
+def postgres_repository(**kwargs: Any) -> Any:
+    import uuid
+
+    from ticketflow.repository.postgres import SQLAlchemyRepository
+
+    assert POSTGRES_URL is not None
+    return SQLAlchemyRepository(POSTGRES_URL, schema=f"tf_test_{uuid.uuid4().hex[:12]}", **kwargs)
+
+
+@needs_postgres
+class TestPostgresRepository(RepositoryContract):
+    def make_repository(self, tmp_path: Path) -> tf.TicketRepository:
+        repository: tf.TicketRepository = postgres_repository()
+        return repository
+
+    def close_repository(self, repository: tf.TicketRepository) -> None:
+        repository.drop_schema()  # type: ignore[attr-defined]
+
+
+@needs_postgres
+@settings(max_examples=15)
+@given(operations)
+def test_postgres_gives_the_same_results_as_memory(ops: list[Any]):
+    repo = postgres_repository()
+    try:
+        assert _apply(tf.MemoryRepository(), TicketFactory(), ops) == _apply(repo, TicketFactory(), ops)
+    finally:
+        repo.drop_schema()
+
+
+def test_postgres_tests_say_loudly_when_they_are_skipped():
+    if not POSTGRES_URL:
+        import warnings
+
+        warnings.warn(
+            "PostgreSQL tests were skipped: TICKETFLOW_TEST_POSTGRES_URL is not set", UserWarning, stacklevel=1
+        )
+        pytest.skip("PostgreSQL TESTS SKIPPED: TICKETFLOW_TEST_POSTGRES_URL is not set")
+    assert POSTGRES_URL.startswith("postgresql")

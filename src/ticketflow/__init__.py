@@ -42,6 +42,16 @@ from ticketflow.workflow import Workflow
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # SQLAlchemy is an optional extra: import it only when asked for.
+    if name == "SQLAlchemyRepository":
+        from ticketflow.repository.postgres import SQLAlchemyRepository
+
+        return SQLAlchemyRepository
+    raise AttributeError(f"module 'ticketflow' has no attribute {name!r}")
+
+
 __all__ = [
     "Action",
     "Actor",
@@ -67,6 +77,7 @@ __all__ = [
     "Page",
     "PermissionDenied",
     "Registry",
+    "SQLAlchemyRepository",
     "SQLiteRepository",
     "SlaClock",
     "SlaConfigError",

@@ -181,6 +181,10 @@ class TicketRepository(Protocol):
         """Set (or clear) the ticket's next due instant without changing the ticket."""
         ...
 
+    def next_sequence(self, name: str) -> int:
+        """The next number (1, 2, ...) of a named sequence, unique under concurrency."""
+        ...
+
     def find(
         self,
         *,

@@ -164,7 +164,8 @@ def run_due(wf: Workflow, now: datetime, limit: int = 100) -> SweepResult:
     """Fire every timed rule due at *now* and write due SLA alerts, for up to *limit* tickets."""
     fired: list[Event] = []
     alerts = 0
-    due = wf.repository.due(now, limit)
+    claim = getattr(wf.repository, "claim_due", None)  # shared databases lease due work to one sweeper
+    due = claim(now, limit) if claim is not None else wf.repository.due(now, limit)
     for ticket_id, _ in due:
         events, written = _run_ticket(wf, ticket_id, now)
         fired.extend(events)

@@ -2,6 +2,8 @@
 
 - :class:`MemoryRepository` — in process memory, for tests and prototypes;
 - :class:`SQLiteRepository` — one file, the embedded default;
+- ``SQLAlchemyRepository`` — PostgreSQL (the ``postgres`` extra), imported
+  from ``ticketflow.repository.postgres`` or as ``ticketflow.SQLAlchemyRepository``;
 - export and import of tickets with their histories (JSON Lines, CSV).
 """
 

@@ -62,6 +62,7 @@ class MemoryRepository:
         self._outbox: dict[str, OutboxMessage] = {}
         self._delivered: set[str] = set()
         self._lock = threading.RLock()
+        self._sequences: dict[str, int] = {}
 
     # -- writing -------------------------------------------------------------------
 
@@ -127,6 +128,12 @@ class MemoryRepository:
         self._events[ticket.id].extend(events)
         if due is not UNSET:
             self._set_due(ticket.id, due)
+
+    def next_sequence(self, name: str) -> int:
+        """The next number of the named sequence."""
+        with self._lock:
+            value = self._sequences[name] = self._sequences.get(name, 0) + 1
+            return value
 
     def reschedule(self, ticket_id: str, due: datetime | None) -> None:
         """Set (or clear) the ticket's next due instant."""

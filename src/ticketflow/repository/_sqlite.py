@@ -82,6 +82,9 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX outbox_pending ON outbox (created_us, key) WHERE delivered = 0;
     """,
+    """
+    CREATE TABLE sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    """,
 )
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -440,6 +443,16 @@ class SQLiteRepository:
         check_limit(limit)
         rows = self._read(lambda c: c.execute(self.DUE_SQL, (_us(now), limit)).fetchall())
         return [(row[0], datetime.fromisoformat(row[1])) for row in rows]
+
+    def next_sequence(self, name: str) -> int:
+        """The next number of the named sequence (one write transaction: unique across processes)."""
+        with self.transaction() as tx:
+            row = tx.conn.execute(
+                "INSERT INTO sequences VALUES (?, 1) "
+                "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+                (name,),
+            ).fetchone()
+        return int(row[0])
 
     def reschedule(self, ticket_id: str, due: datetime | None) -> None:
         """Set (or clear) the ticket's next due instant."""

@@ -13,7 +13,7 @@ ticketflow runs it over memory and SQLite (and PostgreSQL when configured).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,10 +82,15 @@ class RepositoryContract:
         """Return a new, empty repository (files may go under *tmp_path*)."""
         raise NotImplementedError("subclasses of RepositoryContract say how to make their repository")
 
+    def close_repository(self, repository: TicketRepository) -> None:
+        """Release what :meth:`make_repository` took (drop a schema...); default: nothing."""
+
     @pytest.fixture
-    def repo(self, tmp_path: Path) -> TicketRepository:
+    def repo(self, tmp_path: Path) -> Iterator[TicketRepository]:
         """A fresh repository for one test."""
-        return self.make_repository(tmp_path)
+        repository = self.make_repository(tmp_path)
+        yield repository
+        self.close_repository(repository)
 
     @pytest.fixture
     def make(self) -> TicketFactory:
@@ -301,6 +306,11 @@ class RepositoryContract:
         assert repo.history("A") == events
         with pytest.raises(TicketNotFound):
             repo.reschedule("missing", _T0)
+
+    def test_sequences_count_from_one_per_name(self, repo: TicketRepository) -> None:
+        """Numbers for human ticket keys: 1, 2, 3 per name."""
+        assert [repo.next_sequence("SUP") for _ in range(3)] == [1, 2, 3]
+        assert repo.next_sequence("OPS") == 1
 
     # -- transactions and the outbox ---------------------------------------------------
 

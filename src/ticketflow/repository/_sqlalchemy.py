@@ -1,0 +1,584 @@
+"""PostgreSQL through SQLAlchemy 2.x Core: many app servers and sweepers on one database.
+
+Needs the ``postgres`` extra (``pip install 'ticketflow[postgres]'``).
+
+- Schema by explicit, versioned migrations in a ``ticketflow_schema`` table (a
+  small migration table rather than Alembic: the schema is ticketflow's own,
+  it migrates itself on start under an advisory lock, and teams need no
+  Alembic environment for a library's tables).
+- ``fields`` and ``tags`` are JSONB with GIN indexes (field and tag queries use
+  ``@>``); the same B-tree indexes as SQLite for state, assignee, lifecycle,
+  update time and next-due time.
+- Saves are optimistic (``WHERE version = :expected``) inside one transaction
+  with their events, tags and outbox messages.
+- Sweepers share due work with ``claim_due``: ``FOR UPDATE SKIP LOCKED`` plus a
+  lease that expires, so a sweeper that dies releases its claims.
+- Connections: pool pre-ping; a failure before a write commits is retried a
+  bounded number of times; a failure *during* commit is a ``StorageError``
+  (the outcome is unknown and a blind retry could apply a step twice).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+try:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql as pg
+    from sqlalchemy.engine import Connection, Engine
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("SQLAlchemyRepository needs the extra: pip install 'ticketflow[postgres]'") from exc
+
+from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
+from ticketflow.model import UNSET, Event, Ticket, require_aware
+from ticketflow.protocols import OutboxMessage, Page
+from ticketflow.repository._codec import dumps, event_from_dict, event_to_dict, loads
+from ticketflow.repository._memory import check_events
+from ticketflow.repository._query import Query, check_limit, decode_cursor, encode_cursor
+
+__all__ = ["SQLAlchemyRepository"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_T = TypeVar("_T")
+_RETRIES = 3
+_LOCK_KEY = 0x74666C77  # advisory lock around migrations ("tflw")
+
+
+def _us(value: datetime) -> int:
+    delta = value - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
+    tickets = sa.Table(
+        "tickets",
+        metadata,
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("lifecycle_id", sa.Text, nullable=False),
+        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("created_at", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.Text, nullable=False),
+        sa.Column("updated_us", sa.BigInteger, nullable=False),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("fields", pg.JSONB, nullable=False),
+        sa.Column("fields_text", sa.Text, nullable=False),
+        sa.Column("tags", pg.JSONB, nullable=False),
+        sa.Column("requester", sa.Text),
+        sa.Column("assignee", sa.Text),
+        sa.Column("participants", sa.Text, nullable=False),
+        sa.Column("due_at", sa.Text),
+        sa.Column("due_us", sa.BigInteger),
+        sa.Column("lease_until", sa.DateTime(timezone=True)),
+        sa.Index("tickets_state", "state", "id"),
+        sa.Index("tickets_assignee", "assignee", "id"),
+        sa.Index("tickets_lifecycle", "lifecycle_id", "id"),
+        sa.Index("tickets_updated", "updated_us"),
+        sa.Index("tickets_due", "due_us", "id", postgresql_where=sa.text("due_us IS NOT NULL")),
+        sa.Index("tickets_fields", "fields", postgresql_using="gin", postgresql_ops={"fields": "jsonb_path_ops"}),
+        sa.Index("tickets_tags", "tags", postgresql_using="gin"),
+    )
+    events = sa.Table(
+        "events",
+        metadata,
+        sa.Column("ticket_id", sa.Text, sa.ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("seq", sa.Integer, primary_key=True),
+        sa.Column("body", sa.Text, nullable=False),
+    )
+    outbox = sa.Table(
+        "outbox",
+        metadata,
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("ticket_id", sa.Text, nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("created_at", sa.Text, nullable=False),
+        sa.Column("created_us", sa.BigInteger, nullable=False),
+        sa.Column("delivered", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Index("outbox_pending", "created_us", "key", postgresql_where=sa.text("NOT delivered")),
+    )
+    sequences = sa.Table(
+        "sequences",
+        metadata,
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("value", sa.BigInteger, nullable=False),
+    )
+    return {"tickets": tickets, "events": events, "outbox": outbox, "sequences": sequences}
+
+
+def _row_to_ticket(row: Any) -> Ticket:
+    return Ticket(
+        id=row.id,
+        lifecycle_id=row.lifecycle_id,
+        state=row.state,
+        version=row.version,
+        created_at=datetime.fromisoformat(row.created_at),
+        updated_at=datetime.fromisoformat(row.updated_at),
+        title=row.title,
+        fields=loads(row.fields_text),
+        tags=row.tags,
+        requester=row.requester,
+        assignee=row.assignee,
+        participants=loads(row.participants),
+    )
+
+
+def _due_values(due: datetime | None) -> dict[str, Any]:
+    if due is None:
+        return {"due_at": None, "due_us": None, "lease_until": None}
+    require_aware(due, "due")
+    return {"due_at": due.isoformat(), "due_us": _us(due), "lease_until": None}
+
+
+class _SQLAlchemyTransaction:
+    def __init__(self, repo: SQLAlchemyRepository, conn: Connection) -> None:
+        self.repo = repo
+        self.conn = conn
+        self.t = repo._t
+
+    def _ticket_values(self, ticket: Ticket) -> dict[str, Any]:
+        fields = dict(ticket.fields)
+        return {
+            "state": ticket.state,
+            "version": ticket.version,
+            "updated_at": ticket.updated_at.isoformat(),
+            "updated_us": _us(ticket.updated_at),
+            "title": ticket.title,
+            "fields": json.loads(dumps(fields)),
+            "fields_text": dumps(fields),
+            "tags": sorted(ticket.tags),
+            "requester": ticket.requester,
+            "assignee": ticket.assignee,
+            "participants": dumps(sorted(ticket.participants)),
+        }
+
+    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
+        check_events(ticket, events, 1)
+        values = {
+            "id": ticket.id,
+            "lifecycle_id": ticket.lifecycle_id,
+            "created_at": ticket.created_at.isoformat(),
+            **self._ticket_values(ticket),
+            **_due_values(due),
+        }
+        tickets = self.t["tickets"]
+        inserted = self.conn.execute(
+            pg.insert(tickets).values(**values).on_conflict_do_nothing(index_elements=["id"]).returning(tickets.c.id)
+        ).first()
+        if inserted is None:
+            raise ConcurrencyConflict(ticket.id, 0, self._version(ticket.id))
+        self._events(events)
+
+    def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
+        check_events(ticket, events, expected_version + 1)
+        tickets = self.t["tickets"]
+        values = self._ticket_values(ticket)
+        if due is not UNSET:
+            values.update(_due_values(due))
+        updated = self.conn.execute(
+            sa.update(tickets).where(tickets.c.id == ticket.id, tickets.c.version == expected_version).values(**values)
+        ).rowcount
+        if updated != 1:
+            actual = self._version(ticket.id)
+            if actual is None:
+                raise TicketNotFound(ticket.id)
+            raise ConcurrencyConflict(ticket.id, expected_version, actual)
+        self._events(events)
+
+    def enqueue(self, message: OutboxMessage) -> None:
+        require_aware(message.created_at, "created_at")
+        outbox = self.t["outbox"]
+        self.conn.execute(
+            pg.insert(outbox)
+            .values(
+                key=message.key,
+                ticket_id=message.ticket_id,
+                kind=message.kind,
+                payload=dumps(dict(message.payload)),
+                created_at=message.created_at.isoformat(),
+                created_us=_us(message.created_at),
+            )
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+
+    def _events(self, events: Sequence[Event]) -> None:
+        if events:
+            self.conn.execute(
+                sa.insert(self.t["events"]),
+                [{"ticket_id": e.ticket_id, "seq": e.seq, "body": dumps(event_to_dict(e))} for e in events],
+            )
+
+    def _version(self, ticket_id: str) -> int | None:
+        tickets = self.t["tickets"]
+        value = self.conn.execute(sa.select(tickets.c.version).where(tickets.c.id == ticket_id)).scalar()
+        return None if value is None else int(value)
+
+
+class SQLAlchemyRepository:
+    """Tickets, histories, due timers and an outbox in PostgreSQL, through SQLAlchemy Core.
+
+    Args:
+        url_or_engine: a database URL (``postgresql+psycopg://user@host/db``)
+            or an existing :class:`sqlalchemy.engine.Engine`.
+        schema: the PostgreSQL schema for ticketflow's tables (created if
+            missing; default: the connection's search path).
+        lease: how long a claim of due work (:meth:`claim_due`) lasts before
+            another sweeper may take it.
+
+    Raises:
+        StorageError: not PostgreSQL, the database cannot be reached, or its
+            ticketflow schema is newer than this code.
+    """
+
+    SCHEMA_VERSION = 1
+
+    def __init__(
+        self,
+        url_or_engine: str | Engine,
+        *,
+        schema: str | None = None,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self._owns_engine = isinstance(url_or_engine, str)
+        if isinstance(url_or_engine, str):
+            try:
+                self.engine = sa.create_engine(url_or_engine, pool_pre_ping=True)
+            except (sa.exc.ArgumentError, ImportError) as exc:
+                raise StorageError(f"cannot use database URL: {exc}") from exc
+        else:
+            self.engine = url_or_engine
+        if self.engine.dialect.name != "postgresql":
+            self.close()
+            raise StorageError(f"SQLAlchemyRepository supports PostgreSQL, not {self.engine.dialect.name}")
+        self.schema = schema
+        self.lease = lease
+        self._metadata = sa.MetaData(schema=schema)
+        self._t = _tables(self._metadata)
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close the pooled connections (of an engine this repository created)."""
+        if self._owns_engine:
+            self.engine.dispose()
+
+    def __repr__(self) -> str:
+        where = self.engine.url.render_as_string(hide_password=True)
+        return f"SQLAlchemyRepository({where!r}, schema={self.schema!r})"
+
+    # -- connections and migrations ------------------------------------------------------
+
+    def _connect(self) -> Connection:
+        for attempt in range(_RETRIES + 1):
+            try:
+                return self.engine.connect()
+            except sa.exc.OperationalError as exc:
+                if attempt == _RETRIES:
+                    raise StorageError(f"cannot reach the database: {exc.orig}") from exc
+                time.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read(self, run: Callable[[Connection], _T]) -> _T:
+        for attempt in range(_RETRIES + 1):
+            try:
+                with self._connect() as conn:
+                    return run(conn)
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+                if attempt == _RETRIES:
+                    raise StorageError(f"database read failed: {exc.orig}") from exc
+                time.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _migrate(self) -> None:
+        version_table = sa.Table("ticketflow_schema", self._metadata, sa.Column("version", sa.Integer, nullable=False))
+        with self._connect() as conn, conn.begin():
+            if self.schema:
+                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            version_table.create(conn, checkfirst=True)
+            version = conn.execute(sa.select(version_table.c.version)).scalar()
+            if version is None:
+                for table in self._t.values():
+                    table.create(conn, checkfirst=True)
+                conn.execute(sa.insert(version_table).values(version=self.SCHEMA_VERSION))
+            elif version > self.SCHEMA_VERSION:
+                raise StorageError(
+                    f"ticketflow schema version {version} is newer than this ticketflow knows "
+                    f"({self.SCHEMA_VERSION}); upgrade ticketflow"
+                )
+
+    def drop_schema(self) -> None:
+        """Drop ticketflow's schema and everything in it (tests; irreversible)."""
+        if not self.schema:
+            raise StorageError("drop_schema needs the repository to own a schema")
+        with self._connect() as conn, conn.begin():
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[_SQLAlchemyTransaction]:
+        """One database transaction: everything staged commits together or not at all.
+
+        A connection failure before the commit rolls back (nothing was
+        written); one during the commit raises StorageError, since its
+        outcome is unknown.
+        """
+        conn = self._connect()
+        try:
+            trans = conn.begin()
+            try:
+                yield _SQLAlchemyTransaction(self, conn)
+            except BaseException:
+                trans.rollback()
+                raise
+            try:
+                trans.commit()
+            except sa.exc.DBAPIError as exc:
+                raise StorageError(f"the commit failed; its outcome is unknown: {exc.orig}") from exc
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise StorageError(f"database write failed and was rolled back: {exc.orig}") from exc
+        finally:
+            conn.close()
+
+    def _write(self, run: Callable[[_SQLAlchemyTransaction], None]) -> None:
+        """Run a one-transaction write, retrying connection failures that happened before commit."""
+        for attempt in range(_RETRIES + 1):
+            conn = self._connect()
+            try:
+                trans = conn.begin()
+                try:
+                    run(_SQLAlchemyTransaction(self, conn))
+                except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                    trans.rollback()
+                    if attempt == _RETRIES:
+                        raise
+                    time.sleep(0.1 * 2**attempt)
+                    continue
+                except BaseException:
+                    trans.rollback()
+                    raise
+                try:
+                    trans.commit()
+                except sa.exc.DBAPIError as exc:
+                    raise StorageError(f"the commit failed; its outcome is unknown: {exc.orig}") from exc
+                return
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+                raise StorageError(f"database write failed: {exc.orig}") from exc
+            finally:
+                conn.close()
+
+    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
+        """Store a new ticket with its first events."""
+        check_events(ticket, events, 1)
+        self._write(lambda tx: tx.add(ticket, events, due=due))
+
+    def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
+        """Store the changed ticket and its events if nobody saved it meanwhile."""
+        check_events(ticket, events, expected_version + 1)
+        self._write(lambda tx: tx.save(ticket, events, expected_version, due=due))
+
+    def reschedule(self, ticket_id: str, due: datetime | None) -> None:
+        """Set (or clear) the ticket's next due instant (and release any claim on it)."""
+        tickets = self._t["tickets"]
+
+        def run(tx: _SQLAlchemyTransaction) -> None:
+            updated = tx.conn.execute(
+                sa.update(tickets).where(tickets.c.id == ticket_id).values(**_due_values(due)).returning(tickets.c.id)
+            ).first()
+            if updated is None:
+                raise TicketNotFound(ticket_id)
+
+        self._write(run)
+
+    def next_sequence(self, name: str) -> int:
+        """The next number of the named sequence (1, 2, ...), unique under concurrency."""
+        sequences = self._t["sequences"]
+        result: list[int] = []
+
+        def run(tx: _SQLAlchemyTransaction) -> None:
+            value = tx.conn.execute(
+                pg.insert(sequences)
+                .values(name=name, value=1)
+                .on_conflict_do_update(index_elements=["name"], set_={"value": sequences.c.value + 1})
+                .returning(sequences.c.value)
+            ).scalar_one()
+            result.append(int(value))
+
+        self._write(run)
+        return result[-1]
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _select(self) -> sa.Select[Any]:
+        return sa.select(self._t["tickets"])
+
+    def get(self, ticket_id: str) -> Ticket:
+        """The ticket as last saved."""
+        tickets = self._t["tickets"]
+        row = self._read(lambda c: c.execute(self._select().where(tickets.c.id == ticket_id)).first())
+        if row is None:
+            raise TicketNotFound(ticket_id)
+        return _row_to_ticket(row)
+
+    def history(self, ticket_id: str) -> list[Event]:
+        """All events of the ticket, oldest first."""
+        events, tickets = self._t["events"], self._t["tickets"]
+
+        def run(conn: Connection) -> list[Any]:
+            rows = conn.execute(
+                sa.select(events.c.body).where(events.c.ticket_id == ticket_id).order_by(events.c.seq)
+            ).all()
+            if not rows and conn.execute(sa.select(tickets.c.id).where(tickets.c.id == ticket_id)).first() is None:
+                raise TicketNotFound(ticket_id)
+            return list(rows)
+
+        return [event_from_dict(loads(row.body)) for row in self._read(run)]
+
+    def _where(self, query: Query) -> list[Any]:
+        t = self._t["tickets"]
+        clauses: list[Any] = []
+        if query.states is not None:
+            clauses.append(t.c.state.in_(sorted(query.states)))
+        if query.assignee is not None:
+            clauses.append(t.c.assignee == query.assignee)
+        if query.tag is not None:
+            clauses.append(t.c.tags.contains([query.tag]))
+        if query.field:
+            clauses.append(t.c.fields.contains(json.loads(dumps(dict(query.field)))))
+        if query.lifecycle_id is not None:
+            clauses.append(t.c.lifecycle_id == query.lifecycle_id)
+        if query.updated_before is not None:
+            clauses.append(t.c.updated_us < _us(query.updated_before))
+        return clauses
+
+    def find(
+        self,
+        *,
+        state: str | Collection[str] | None = None,
+        assignee: str | None = None,
+        tag: str | None = None,
+        field: Mapping[str, Any] | None = None,
+        lifecycle_id: str | None = None,
+        updated_before: datetime | None = None,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> Page:
+        """One page of matching tickets in id order, from the indexes."""
+        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before)
+        check_limit(limit)
+        tickets = self._t["tickets"]
+        clauses = self._where(query)
+        start = decode_cursor(after)
+        if start is not None:
+            clauses.append(tickets.c.id > start)
+        statement = self._select().where(*clauses).order_by(tickets.c.id).limit(limit + 1)
+        rows = self._read(lambda c: c.execute(statement).all())
+        found = tuple(_row_to_ticket(row) for row in rows[:limit])
+        return Page(found, encode_cursor(found[-1].id) if len(rows) > limit else None)
+
+    def count(
+        self,
+        *,
+        state: str | Collection[str] | None = None,
+        assignee: str | None = None,
+        tag: str | None = None,
+        field: Mapping[str, Any] | None = None,
+        lifecycle_id: str | None = None,
+        updated_before: datetime | None = None,
+    ) -> int:
+        """How many tickets match."""
+        clauses = self._where(Query.build(state, assignee, tag, field, lifecycle_id, updated_before))
+        statement = sa.select(sa.func.count()).select_from(self._t["tickets"]).where(*clauses)
+        return int(self._read(lambda c: c.execute(statement).scalar_one()))
+
+    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, datetime]]:
+        """Tickets whose next timer is at or before *now*, earliest first (no claim taken)."""
+        require_aware(now, "now")
+        check_limit(limit)
+        t = self._t["tickets"]
+        statement = (
+            sa.select(t.c.id, t.c.due_at)
+            .where(t.c.due_us.is_not(None), t.c.due_us <= _us(now))
+            .order_by(t.c.due_us, t.c.id)
+            .limit(limit)
+        )
+        rows = self._read(lambda c: c.execute(statement).all())
+        return [(row.id, datetime.fromisoformat(row.due_at)) for row in rows]
+
+    def claim_due(self, now: datetime, limit: int = 100) -> list[tuple[str, datetime]]:
+        """Like :meth:`due`, but each ticket returned is leased to this caller.
+
+        Uses ``FOR UPDATE SKIP LOCKED`` and a lease (``lease`` long, on the
+        database's clock): N sweepers on N machines share the work without
+        waiting for each other, and the claims of a sweeper that dies expire.
+        Saving or rescheduling the ticket ends the lease.
+        """
+        require_aware(now, "now")
+        check_limit(limit)
+        t = self._t["tickets"]
+        lease_seconds = self.lease.total_seconds()
+        candidates = (
+            sa.select(t.c.id)
+            .where(
+                t.c.due_us.is_not(None),
+                t.c.due_us <= _us(now),
+                sa.or_(t.c.lease_until.is_(None), t.c.lease_until < sa.func.clock_timestamp()),
+            )
+            .order_by(t.c.due_us, t.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        statement = (
+            sa.update(t)
+            .where(t.c.id.in_(candidates))
+            .values(lease_until=sa.func.clock_timestamp() + sa.func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds))
+            .returning(t.c.id, t.c.due_at, t.c.due_us)
+        )
+        rows: list[Any] = []
+
+        def run(tx: _SQLAlchemyTransaction) -> None:
+            rows.extend(tx.conn.execute(statement).all())
+
+        self._write(run)
+        rows.sort(key=lambda row: (row.due_us, row.id))
+        return [(row.id, datetime.fromisoformat(row.due_at)) for row in rows]
+
+    def pending_messages(self, limit: int = 100) -> list[OutboxMessage]:
+        """Undelivered outbox messages, oldest first."""
+        check_limit(limit)
+        o = self._t["outbox"]
+        statement = (
+            sa.select(o.c.key, o.c.ticket_id, o.c.kind, o.c.payload, o.c.created_at)
+            .where(o.c.delivered.is_(False))
+            .order_by(o.c.created_us, o.c.key)
+            .limit(limit)
+        )
+        rows = self._read(lambda c: c.execute(statement).all())
+        return [
+            OutboxMessage(r.key, r.ticket_id, r.kind, loads(r.payload), datetime.fromisoformat(r.created_at))
+            for r in rows
+        ]
+
+    def mark_delivered(self, key: str) -> None:
+        """Take a delivered message off the pending list."""
+        o = self._t["outbox"]
+
+        def run(tx: _SQLAlchemyTransaction) -> None:
+            if (
+                tx.conn.execute(sa.update(o).where(o.c.key == key).values(delivered=True).returning(o.c.key)).first()
+                is None
+            ):
+                raise StorageError(f"no outbox message with key {key!r}")
+
+        self._write(run)
