@@ -9,6 +9,9 @@ Prints, in one run on this machine:
 - `due(now, 100)` latency with N tickets (default 1,000,000) of which 1% are
   due, and SQLite's query plan for it (an index search, not a scan);
 - the file size per ticket with a 10-event history.
+With ``--postgres URL`` (or TICKETFLOW_TEST_POSTGRES_URL set) it adds a
+PostgreSQL column: committed fires per second with 1, 4 and 8 worker
+processes, and rules fired per second by 1 and 4 sweepers over due timers.
 No assertion: the table is the result.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import sqlite3
 import statistics
 import tempfile
@@ -43,12 +47,21 @@ def _prepare(wf: tf.Workflow, count: int) -> list[str]:
     return ids
 
 
+def _repository(where: str) -> tf.TicketRepository:
+    """SQLite for a path; PostgreSQL for ``postgresql...#schema``."""
+    if where.startswith("postgresql"):
+        from ticketflow.repository.postgres import SQLAlchemyRepository
+
+        url, _, schema = where.partition("#")
+        repo: tf.TicketRepository = SQLAlchemyRepository(url, schema=schema)
+        return repo
+    return tf.SQLiteRepository(where)
+
+
 def fires_per_second(path: str, fires: int, prefix: str = "") -> float:
     """Fire `escalate` round-robin on 50 own tickets; committed fires per second."""
     counter = iter(range(10**9))
-    wf = tf.Workflow(
-        tf.load_lifecycle(LIFECYCLE), tf.SQLiteRepository(path), id_factory=lambda: f"{prefix}{next(counter)}"
-    )
+    wf = tf.Workflow(tf.load_lifecycle(LIFECYCLE), _repository(path), id_factory=lambda: f"{prefix}{next(counter)}")
     ids = _prepare(wf, 50)
     start = time.perf_counter()
     for i in range(fires):
@@ -59,9 +72,7 @@ def fires_per_second(path: str, fires: int, prefix: str = "") -> float:
 def _worker(args: tuple[str, int, str]) -> tuple[int, float, float]:
     path, fires, prefix = args
     counter = iter(range(10**9))
-    wf = tf.Workflow(
-        tf.load_lifecycle(LIFECYCLE), tf.SQLiteRepository(path), id_factory=lambda: f"{prefix}{next(counter)}"
-    )
+    wf = tf.Workflow(tf.load_lifecycle(LIFECYCLE), _repository(path), id_factory=lambda: f"{prefix}{next(counter)}")
     ids = _prepare(wf, 50)
     start = time.time()
     for i in range(fires):
@@ -133,10 +144,71 @@ def bytes_per_ticket(path: str, tickets: int = 1000) -> float:
     return Path(path).stat().st_size / tickets
 
 
+def _sweeper(args: tuple[str, str]) -> tuple[int, float, float]:
+    where, now_iso = args
+    wf = tf.Workflow(
+        tf.builtin("zendesk"), _repository(where), clock=tf.SteppableClock(datetime.fromisoformat(now_iso))
+    )
+    fired = 0
+    start = time.time()
+    while True:
+        result = wf.run_due(limit=100)
+        fired += len(result.fired)
+        if not result.tickets:
+            return fired, start, time.time()
+
+
+def postgres_table(url: str, fires: int, timers: int) -> list[str]:
+    import uuid
+
+    import sqlalchemy as sa
+
+    lines = []
+    schemas = []
+    try:
+        for processes in (1, 4, 8):
+            schema = f"tf_bench_{uuid.uuid4().hex[:10]}"
+            schemas.append(schema)
+            where = f"{url}#{schema}"
+            _repository(where)
+            rate = (
+                fires_per_second(where, fires)
+                if processes == 1
+                else parallel_fires_per_second(where, fires // processes, processes)
+            )
+            lines.append(f"{f'PostgreSQL committed fires/s, {processes} process(es)':<48}{rate:>12,.0f}")
+        for sweepers in (1, 4):
+            schema = f"tf_bench_{uuid.uuid4().hex[:10]}"
+            schemas.append(schema)
+            where = f"{url}#{schema}"
+            store = _repository(where)
+            lc = tf.builtin("zendesk")
+            with store.transaction() as tx:
+                for i in range(timers):
+                    ticket, opened = lc.engine.open(f"Z{i:07d}", REQUESTER, T0, title="sweep")
+                    asked, event, _ = lc.engine.apply(ticket, "ask", AGENT, T0, comment=tf.Comment("agent", "?"))
+                    tx.add(asked, [opened, event], due=T0 + timedelta(hours=24))
+            now = (T0 + timedelta(hours=25)).isoformat()
+            with multiprocessing.get_context("spawn").Pool(sweepers) as pool:
+                results = pool.map(_sweeper, [(where, now)] * sweepers)
+            total = sum(r[0] for r in results)
+            rate = total / (max(r[2] for r in results) - min(r[1] for r in results))
+            lines.append(f"{f'PostgreSQL rules fired/s, {sweepers} sweeper(s), {timers:,} due':<48}{rate:>12,.0f}")
+    finally:
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            for schema in schemas:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--fires", type=int, default=5_000)
+    parser.add_argument("--postgres", default=os.environ.get("TICKETFLOW_TEST_POSTGRES_URL"))
+    parser.add_argument("--timers", type=int, default=10_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         one = fires_per_second(f"{folder}/one.db", args.fires)
@@ -154,6 +226,11 @@ def main() -> None:
     print(f"{f'due(now, 100) with {args.tickets:,} tickets, 1% due (ms)':<48}{latency:>12.3f}")
     print(f"{'  (bulk load of those tickets, s)':<48}{load_s:>12.1f}")
     print(f"query plan of due(): {'; '.join(plan)}")
+    if args.postgres:
+        for line in postgres_table(args.postgres, args.fires, args.timers):
+            print(line)
+    else:
+        print("PostgreSQL: not measured (pass --postgres URL or set TICKETFLOW_TEST_POSTGRES_URL)")
 
 
 if __name__ == "__main__":

@@ -88,6 +88,10 @@ class Workflow:
                 )
         # Without timers or SLA nothing is ever due: saves skip computing it.
         self._plain = not lifecycle.timers and self.sla_policy is None
+        # States with a rule counting from something later than the entry (a comment, an update, a field).
+        self._anchored_later = frozenset(
+            state for rule in lifecycle.timers if rule.since != "state_entered" for state in rule.states
+        )
         self._delivery = DeliveryState()
         for t in lifecycle.transitions:
             for kind, names, known in (
@@ -305,11 +309,7 @@ class Workflow:
                 guards=self._guards,
             )
             try:
-                if self._plain:
-                    self.repository.save(new, [event], ticket.version)
-                else:
-                    history = [*self.repository.history(ticket_id), event]
-                    self.repository.save(new, [event], ticket.version, due=next_due(self, new, history, when))
+                self.repository.save(new, [event], ticket.version, due=self._due_after(ticket_id, new, event, when))
             except ConcurrencyConflict:
                 if attempt == self.max_retries:
                     raise
@@ -380,6 +380,17 @@ class Workflow:
             )
             raise TransitionNotAllowed(ticket_id, f"->{state}", ticket.state, reason)
         return self.fire(ticket_id, triggers[0], actor, **kwargs)
+
+    def _due_after(self, ticket_id: str, new: Ticket, event: Event, when: datetime) -> Any:
+        """The ticket's next due instant after *event*, reading its history only when that can matter."""
+        if self._plain:
+            return UNSET
+        if self.sla_policy is None:
+            if event.source != event.target:
+                return next_due(self, new, [event], when)  # a new entry: its own event is all the history rules need
+            if new.state not in self._anchored_later:
+                return UNSET  # the rules armed in this state count from its entry: their instants stand
+        return next_due(self, new, [*self.repository.history(ticket_id), event], when)
 
     # -- helpers -------------------------------------------------------------------
 

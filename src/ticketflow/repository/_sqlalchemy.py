@@ -229,6 +229,9 @@ class SQLAlchemyRepository:
             missing; default: the connection's search path).
         lease: how long a claim of due work (:meth:`claim_due`) lasts before
             another sweeper may take it.
+        pre_ping: test pooled connections before use (one round trip per
+            checkout); without it a dead connection is still detected on use
+            and the step retried, unless it failed during a commit.
 
     Raises:
         StorageError: not PostgreSQL, the database cannot be reached, or its
@@ -243,11 +246,12 @@ class SQLAlchemyRepository:
         *,
         schema: str | None = None,
         lease: timedelta = timedelta(minutes=5),
+        pre_ping: bool = True,
     ) -> None:
         self._owns_engine = isinstance(url_or_engine, str)
         if isinstance(url_or_engine, str):
             try:
-                self.engine = sa.create_engine(url_or_engine, pool_pre_ping=True)
+                self.engine = sa.create_engine(url_or_engine, pool_pre_ping=pre_ping)
             except (sa.exc.ArgumentError, ImportError) as exc:
                 raise StorageError(f"cannot use database URL: {exc}") from exc
         else:
@@ -289,7 +293,8 @@ class SQLAlchemyRepository:
     def _read(self, run: Callable[[Connection], _T]) -> _T:
         for attempt in range(_RETRIES + 1):
             try:
-                with self._connect() as conn:
+                # autocommit: a read needs no BEGIN/ROLLBACK round trips
+                with self._connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                     return run(conn)
             except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
                 if attempt == _RETRIES:
