@@ -3,6 +3,7 @@
 Everything public is re-exported here; import from ``ticketflow`` only.
 """
 
+from ticketflow._view import TicketView, view
 from ticketflow.automation import Sweeper, SweepReport, SweepResult
 from ticketflow.calendar import BusinessCalendar, HolidaySource, holidays_for
 from ticketflow.clock import SteppableClock, SystemClock
@@ -94,6 +95,7 @@ __all__ = [
     "TicketClosed",
     "TicketNotFound",
     "TicketRepository",
+    "TicketView",
     "TicketflowError",
     "TimedRule",
     "Transaction",
@@ -113,4 +115,5 @@ __all__ = [
     "loads_lifecycle",
     "policy_for",
     "replay",
+    "view",
 ]

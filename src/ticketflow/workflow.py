@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ticketflow._view import TicketView, view
 from ticketflow.automation import DeliveryState, SweepResult, deliver, next_due, run_due
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SystemClock
 from ticketflow.errors import ConcurrencyConflict, InvalidLifecycle, LifecycleError, TransitionNotAllowed
 from ticketflow.lifecycle import UNSET, Lifecycle
 from ticketflow.model import Actor, Comment, Event, Ticket, Visibility, require_aware
-from ticketflow.protocols import Clock, Page, TicketRepository
+from ticketflow.protocols import Clock, OutboxMessage, Page, TicketRepository
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
 from ticketflow.repository._export import iter_tickets
@@ -206,6 +207,10 @@ class Workflow:
             return self.follow_up(ticket_id, actor, body, at=at)
         return self.comment(ticket_id, actor, body, at=at)
 
+    def view(self, ticket_id: str, actor: Actor) -> TicketView:
+        """The ticket and history as *actor* may see them (requesters: no internal comments, fields, tags)."""
+        return view(self.lifecycle, self.repository.get(ticket_id), self.repository.history(ticket_id), actor)
+
     def allowed(self, ticket_id: str, actor: Actor, *, at: datetime | None = None) -> list[str]:
         """Triggers *actor* may fire on the ticket now (``comment``/``update`` included).
 
@@ -238,6 +243,9 @@ class Workflow:
         """
         when = self._at(at)
         meta = {"channel": channel} if channel is not None else None
+        prefix = self.lifecycle.key_prefix
+        if ticket_id is None and prefix is not None and self._id_factory is _new_id:
+            ticket_id = f"{prefix}-{self.repository.next_sequence(self.lifecycle.id)}"
         ticket, event = self._engine.open(
             ticket_id or self._id_factory(),
             actor,
@@ -251,7 +259,20 @@ class Workflow:
             comment=self._comment(actor, comment, "public"),
             meta=meta,
         )
-        self.repository.add(ticket, [event], due=next_due(self, ticket, [event], when))
+        due = next_due(self, ticket, [event], when)
+        if prefix is None:
+            self.repository.add(ticket, [event], due=due)
+            return ticket
+        confirmation = OutboxMessage(
+            f"{ticket.id}:opened",
+            ticket.id,
+            "ticket.opened",
+            {"key": ticket.id, "title": ticket.title, "to": ticket.requester},
+            when,
+        )
+        with self.repository.transaction() as tx:  # the ticket and its confirmation, together
+            tx.add(ticket, [event], due=due)
+            tx.enqueue(confirmation)
         return ticket
 
     def fire(

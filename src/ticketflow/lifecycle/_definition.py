@@ -315,6 +315,8 @@ class Lifecycle:
         document: the checked document it was built from (for ``extend``).
         calendar: the lifecycle's own business calendar (``[calendar]``), used
             by business-time rules and SLA targets unless the workflow gives one.
+        internal_tags: tags requesters never see (patterns allowed).
+        key_prefix: when set, new tickets get human keys as ids (``SUP-1042``).
     """
 
     id: str
@@ -335,6 +337,8 @@ class Lifecycle:
     source: str
     document: Mapping[str, Any]
     calendar: BusinessCalendar | None = None
+    internal_tags: frozenset[str] = frozenset()
+    key_prefix: str | None = None
     _engine: Engine | None = attrs.field(default=None, repr=False, alias="engine")
 
     @property

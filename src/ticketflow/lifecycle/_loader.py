@@ -234,6 +234,8 @@ class _Builder:
             source=self.source,
             document=doc,
             calendar=self._calendar(),
+            internal_tags=frozenset(doc.get("internal_tags", ())),
+            key_prefix=self._key_prefix(),
         )
         try:
             engine = Engine(lifecycle)
@@ -241,6 +243,12 @@ class _Builder:
             raise self.fail("", f"the engine could not compile it: {exc}") from exc
         object.__setattr__(lifecycle, "_engine", engine)
         return lifecycle
+
+    def _key_prefix(self) -> str | None:
+        prefix = self.doc.get("key_prefix")
+        if prefix is not None and not re.match(r"^[A-Z][A-Z0-9]{0,9}$", prefix):
+            raise self.fail("key_prefix", f"{prefix!r}: use 1 to 10 capital letters or digits, starting with a letter")
+        return prefix
 
     def _calendar(self) -> BusinessCalendar | None:
         if "calendar" not in self.doc:

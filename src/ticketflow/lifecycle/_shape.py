@@ -284,6 +284,8 @@ LIFECYCLE = Table(
             ListOf(STRING, "roles that may update fields and tags (default: agent, system)", single=True)
         ),
         "tags": _opt(ListOf(STRING, "the allowed tags; `prefix:*` allows a family; empty means free tags")),
+        "internal_tags": _opt(ListOf(STRING, "tags requesters never see (`prefix:*` patterns allowed)")),
+        "key_prefix": _opt(Scalar("string", "ticket ids become human keys: `SUP` gives SUP-1, SUP-2, ...")),
         "states": _req(Table(values=STATE, doc="states by id, in display order")),
         "fields": _opt(Table(values=FIELD, doc="field schema by name")),
         "transitions": _req(ListOf(TRANSITION, "the transitions")),
