@@ -194,6 +194,7 @@ class TicketRepository(Protocol):
         field: Mapping[str, Any] | None = None,
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
+        requester: str | None = None,
         limit: int = 100,
         after: str | None = None,
     ) -> Page:
@@ -209,6 +210,7 @@ class TicketRepository(Protocol):
         field: Mapping[str, Any] | None = None,
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
+        requester: str | None = None,
     ) -> int:
         """How many tickets match every filter given."""
         ...

@@ -8,7 +8,7 @@ passes to its :class:`~ticketflow.Workflow`. There is no global registry.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ticketflow.lifecycle import GuardContext
 from ticketflow.model import Event, Ticket
@@ -19,6 +19,7 @@ __all__ = ["Registry"]
 GuardFn = Callable[[GuardContext], bool]
 ActionFn = Callable[[Ticket, Event], None]
 NotifierFn = Callable[[OutboxMessage], None]
+PolicyFn = Callable[[Ticket, Any], "str | None"]
 _G = TypeVar("_G", bound=GuardFn)
 _A = TypeVar("_A", bound=ActionFn)
 
@@ -39,6 +40,10 @@ class Registry:
         self.guards: dict[str, GuardFn] = {}
         self.actions: dict[str, ActionFn] = {}
         self.notifiers: dict[str, NotifierFn] = {}
+        # "continuity" needs nothing from the application, so it is always there.
+        from ticketflow.intake import Continuity
+
+        self.policies: dict[str, PolicyFn] = {"continuity": Continuity()}
 
     def add_guard(self, name: str, guard: GuardFn) -> None:
         """Register *guard* under *name* (replacing any earlier one)."""
@@ -57,6 +62,10 @@ class Registry:
         a crash between delivering and recording it).
         """
         self.notifiers[name] = notifier
+
+    def add_policy(self, name: str, policy: PolicyFn) -> None:
+        """Register an assignment policy (see :mod:`ticketflow.intake`) under *name* for ``[intake]`` routes."""
+        self.policies[name] = policy
 
     def guard(self, name: str) -> Callable[[_G], _G]:
         """Decorator form of :meth:`add_guard`."""
@@ -79,5 +88,5 @@ class Registry:
     def __repr__(self) -> str:
         return (
             f"Registry(guards={sorted(self.guards)}, actions={sorted(self.actions)}, "
-            f"notifiers={sorted(self.notifiers)})"
+            f"notifiers={sorted(self.notifiers)}, policies={sorted(self.policies)})"
         )

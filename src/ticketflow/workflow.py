@@ -18,6 +18,7 @@ from ticketflow.automation import DeliveryState, SweepResult, deliver, next_due,
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SystemClock
 from ticketflow.errors import ConcurrencyConflict, InvalidLifecycle, LifecycleError, TransitionNotAllowed
+from ticketflow.intake import IntakeRefused, intake_rules
 from ticketflow.lifecycle import UNSET, Lifecycle
 from ticketflow.model import Actor, Comment, Event, Ticket, Visibility, require_aware
 from ticketflow.protocols import Clock, OutboxMessage, Page, TicketRepository
@@ -94,6 +95,7 @@ class Workflow:
             state for rule in lifecycle.timers if rule.since != "state_entered" for state in rule.states
         )
         self._delivery = DeliveryState()
+        self.intake = intake_rules(lifecycle, self.registry.policies)
         for t in lifecycle.transitions:
             for kind, names, known in (
                 ("guards", t.guards, self.registry.guards),
@@ -233,14 +235,26 @@ class Workflow:
         participants: Iterable[str] = (),
         comment: str | Comment | None = None,
         channel: str | None = None,
+        authenticated: bool = True,
         at: datetime | None = None,
         ticket_id: str | None = None,
     ) -> Ticket:
         """Open a ticket in the lifecycle's initial state and store it.
 
         The requester defaults to the actor. Field defaults from the
-        lifecycle fill fields not given.
+        lifecycle fill fields not given. With ``[intake]`` channels, the
+        channel must take this request type (from this requester, if it is
+        not *authenticated*) and open a formal ticket for it, else
+        :class:`~ticketflow.intake.IntakeRefused` is raised and nothing is
+        stored; without an assignee, the first matching route assigns one.
         """
+        spec = self.intake.check(channel, fields or {}, authenticated)
+        if spec is not None:
+            request_type = (fields or {}).get(self.intake.type_field) if self.intake.type_field else None
+            if not spec.opens_ticket(request_type):
+                raise IntakeRefused(
+                    spec.name, request_type, "this channel records a contact, not a ticket: use receive()", spec.instead
+                )
         when = self._at(at)
         meta = {"channel": channel} if channel is not None else None
         prefix = self.lifecycle.key_prefix
@@ -259,6 +273,8 @@ class Workflow:
             comment=self._comment(actor, comment, "public"),
             meta=meta,
         )
+        if assignee is None and self.intake.routes:
+            ticket, event = self._route(ticket, event, actor, when, comment, meta)
         due = next_due(self, ticket, [event], when)
         if prefix is None:
             self.repository.add(ticket, [event], due=due)
@@ -274,6 +290,69 @@ class Workflow:
             tx.add(ticket, [event], due=due)
             tx.enqueue(confirmation)
         return ticket
+
+    def _route(
+        self,
+        ticket: Ticket,
+        event: Event,
+        actor: Actor,
+        when: datetime,
+        comment: str | Comment | None,
+        meta: Mapping[str, Any] | None,
+    ) -> tuple[Ticket, Event]:
+        """The new ticket with the assignee and tags of the first matching route (as it was if none)."""
+        for route in self.intake.routes:
+            if route.selects(ticket.fields):
+                assignee = self.registry.policies[route.policy](ticket, self.repository)
+                return self._engine.open(
+                    ticket.id,
+                    actor,
+                    when,
+                    title=ticket.title,
+                    fields=dict(ticket.fields),
+                    tags=ticket.tags | route.add_tags,
+                    requester=ticket.requester,
+                    assignee=assignee,
+                    participants=ticket.participants,
+                    comment=self._comment(actor, comment, "public"),
+                    meta={**(meta or {}), "route": route.policy},
+                )
+        return ticket, event
+
+    def receive(
+        self,
+        actor: Actor,
+        *,
+        channel: str,
+        authenticated: bool,
+        title: str,
+        fields: Mapping[str, Any] | None = None,
+        comment: str | None = None,
+        at: datetime | None = None,
+    ) -> Ticket | OutboxMessage:
+        """Take a request from a channel: a ticket if the channel opens one for its type, else a contact.
+
+        A contact is an outbox message of kind ``contact.recorded`` (for the
+        team's inbox), written with nothing else. Refusals raise
+        :class:`~ticketflow.intake.IntakeRefused` and store nothing.
+        """
+        spec = self.intake.check(channel, fields or {}, authenticated)
+        request_type = (fields or {}).get(self.intake.type_field) if self.intake.type_field else None
+        if spec is None or spec.opens_ticket(request_type):
+            return self.open(
+                actor, title=title, fields=fields, comment=comment, channel=channel, authenticated=authenticated, at=at
+            )
+        when = self._at(at)
+        contact = OutboxMessage(
+            f"contact:{channel}:{actor.id}:{when.isoformat()}",
+            "",
+            "contact.recorded",
+            {"channel": channel, "from": actor.id, "title": title, "fields": dict(fields or {}), "comment": comment},
+            when,
+        )
+        with self.repository.transaction() as tx:
+            tx.enqueue(contact)
+        return contact
 
     def fire(
         self,

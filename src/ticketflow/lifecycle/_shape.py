@@ -265,6 +265,39 @@ SLA = Table(
     doc="the lifecycle's SLA policy",
 )
 
+CHANNEL = Table(
+    keys={
+        "types": _opt(ListOf(STRING, "request types this channel takes (default: all)", single=True)),
+        "needs_authentication": _opt(
+            ListOf(STRING, "request types (or `*`) refused from an unauthenticated requester here", single=True)
+        ),
+        "ticket": _opt(
+            ListOf(STRING, "request types that open a formal ticket (`*`: all, the default; []: none)", single=True)
+        ),
+        "instead": _opt(Scalar("string", "the channel to suggest when a request is refused here")),
+        "description": _opt(STRING),
+    },
+    doc="an intake channel",
+)
+
+ROUTE = Table(
+    keys={
+        "when": _opt(Table(values=Scalar("any"), doc="field values selecting this route (a list: any of)")),
+        "policy": _req(Scalar("string", "an assignment policy name from the application's registry")),
+        "add_tags": _opt(ListOf(STRING, "tags put on the ticket, such as a queue", single=True)),
+    },
+    doc="a routing rule: the first whose `when` matches picks the assignee",
+)
+
+INTAKE = Table(
+    keys={
+        "type_field": _opt(Scalar("string", "the field holding the request type")),
+        "channels": _opt(Table(values=CHANNEL, doc="intake channels by name")),
+        "routes": _opt(ListOf(ROUTE, "routing rules, tried in order on open")),
+    },
+    doc="how requests come in and who gets them",
+)
+
 LIFECYCLE = Table(
     keys={
         "id": _req(Scalar("string", "lifecycle id (letters, digits, `_`, `-`)")),
@@ -292,6 +325,7 @@ LIFECYCLE = Table(
         "timers": _opt(ListOf(TIMER, "timed rules (executed by the automation sweeper)")),
         "sla": _opt(SLA),
         "calendar": _opt(CALENDAR),
+        "intake": _opt(INTAKE),
     },
     doc="a ticket lifecycle",
 )

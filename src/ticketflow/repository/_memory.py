@@ -177,11 +177,12 @@ class MemoryRepository:
         field: Mapping[str, Any] | None = None,
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
+        requester: str | None = None,
         limit: int = 100,
         after: str | None = None,
     ) -> Page:
         """One page of matching tickets in id order (a scan: this is the memory adapter)."""
-        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before)
+        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester)
         check_limit(limit)
         start = decode_cursor(after)
         with self._lock:
@@ -204,9 +205,10 @@ class MemoryRepository:
         field: Mapping[str, Any] | None = None,
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
+        requester: str | None = None,
     ) -> int:
         """How many tickets match."""
-        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before)
+        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester)
         with self._lock:
             return sum(1 for t in self._tickets.values() if query.matches(t))
 

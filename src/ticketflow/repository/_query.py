@@ -25,6 +25,7 @@ class Query:
     field: tuple[tuple[str, Any], ...] = ()
     lifecycle_id: str | None = None
     updated_before: datetime | None = None
+    requester: str | None = None
 
     @classmethod
     def build(
@@ -35,6 +36,7 @@ class Query:
         field: Mapping[str, Any] | None = None,
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
+        requester: str | None = None,
     ) -> Query:
         """Check and normalise the keyword filters of ``find``/``count``."""
         states = None
@@ -42,7 +44,8 @@ class Query:
             states = frozenset([state] if isinstance(state, str) else state)
         if updated_before is not None:
             require_aware(updated_before, "updated_before")
-        return cls(states, assignee, tag, tuple(sorted((field or {}).items())), lifecycle_id, updated_before)
+        fields = tuple(sorted((field or {}).items()))
+        return cls(states, assignee, tag, fields, lifecycle_id, updated_before, requester)
 
     def matches(self, ticket: Ticket) -> bool:
         """Whether *ticket* passes every filter (the in-memory evaluation)."""
@@ -53,6 +56,7 @@ class Query:
             and all(ticket.fields.get(name) == value for name, value in self.field)
             and (self.lifecycle_id is None or ticket.lifecycle_id == self.lifecycle_id)
             and (self.updated_before is None or ticket.updated_at < self.updated_before)
+            and (self.requester is None or ticket.requester == self.requester)
         )
 
 

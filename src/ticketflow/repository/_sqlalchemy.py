@@ -77,6 +77,7 @@ def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("lease_until", sa.DateTime(timezone=True)),
         sa.Index("tickets_state", "state", "id"),
         sa.Index("tickets_assignee", "assignee", "id"),
+        sa.Index("tickets_requester", "requester", "id"),
         sa.Index("tickets_lifecycle", "lifecycle_id", "id"),
         sa.Index("tickets_updated", "updated_us"),
         sa.Index("tickets_due", "due_us", "id", postgresql_where=sa.text("due_us IS NOT NULL")),
@@ -464,6 +465,8 @@ class SQLAlchemyRepository:
             clauses.append(t.c.lifecycle_id == query.lifecycle_id)
         if query.updated_before is not None:
             clauses.append(t.c.updated_us < _us(query.updated_before))
+        if query.requester is not None:
+            clauses.append(t.c.requester == query.requester)
         return clauses
 
     def find(
@@ -475,11 +478,12 @@ class SQLAlchemyRepository:
         field: Mapping[str, Any] | None = None,
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
+        requester: str | None = None,
         limit: int = 100,
         after: str | None = None,
     ) -> Page:
         """One page of matching tickets in id order, from the indexes."""
-        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before)
+        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester)
         check_limit(limit)
         tickets = self._t["tickets"]
         clauses = self._where(query)
@@ -500,9 +504,10 @@ class SQLAlchemyRepository:
         field: Mapping[str, Any] | None = None,
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
+        requester: str | None = None,
     ) -> int:
         """How many tickets match."""
-        clauses = self._where(Query.build(state, assignee, tag, field, lifecycle_id, updated_before))
+        clauses = self._where(Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester))
         statement = sa.select(sa.func.count()).select_from(self._t["tickets"]).where(*clauses)
         return int(self._read(lambda c: c.execute(statement).scalar_one()))
 

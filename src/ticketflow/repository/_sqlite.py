@@ -85,6 +85,9 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
     """,
+    """
+    CREATE INDEX tickets_requester ON tickets (requester, id);
+    """,
 )
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -392,6 +395,9 @@ class SQLiteRepository:
         if query.updated_before is not None:
             clauses.append("updated_us < ?")
             params.append(_us(query.updated_before))
+        if query.requester is not None:
+            clauses.append("requester = ?")
+            params.append(query.requester)
         return clauses, params
 
     def find(
@@ -403,11 +409,12 @@ class SQLiteRepository:
         field: Mapping[str, Any] | None = None,
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
+        requester: str | None = None,
         limit: int = 100,
         after: str | None = None,
     ) -> Page:
         """One page of matching tickets in id order, from the indexes."""
-        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before)
+        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester)
         check_limit(limit)
         clauses, params = self._where(query)
         start = decode_cursor(after)
@@ -429,9 +436,10 @@ class SQLiteRepository:
         field: Mapping[str, Any] | None = None,
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
+        requester: str | None = None,
     ) -> int:
         """How many tickets match."""
-        clauses, params = self._where(Query.build(state, assignee, tag, field, lifecycle_id, updated_before))
+        clauses, params = self._where(Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester))
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         return int(self._read(lambda c: c.execute(f"SELECT count(*) FROM tickets{where}", params).fetchone()[0]))  # noqa: S608
 

@@ -231,6 +231,8 @@ class RepositoryContract:
             {"lifecycle_id": "contract"},
             {"lifecycle_id": "other"},
             {"updated_before": _T0 + timedelta(hours=5)},
+            {"requester": "agent-1"},
+            {"requester": "nobody"},
             {"state": "new", "tag": "vip", "assignee": "agent-0"},
         ]
         for filters in cases:
@@ -377,4 +379,5 @@ def _matches(ticket: Ticket, **filters: Any) -> bool:
         and all(ticket.fields.get(k) == v for k, v in (filters.get("field") or {}).items())
         and (filters.get("lifecycle_id") is None or ticket.lifecycle_id == filters["lifecycle_id"])
         and (filters.get("updated_before") is None or ticket.updated_at < filters["updated_before"])
+        and (filters.get("requester") is None or ticket.requester == filters["requester"])
     )

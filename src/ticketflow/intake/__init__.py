@@ -1,0 +1,27 @@
+"""Intake channels with trust rules, human keys, routing and assignment policies."""
+
+from ticketflow.intake._intake import (
+    AssignmentPolicy,
+    Channel,
+    Continuity,
+    IntakeRefused,
+    IntakeRules,
+    LeastLoaded,
+    PointOfContact,
+    RoundRobin,
+    Route,
+    intake_rules,
+)
+
+__all__ = [
+    "AssignmentPolicy",
+    "Channel",
+    "Continuity",
+    "IntakeRefused",
+    "IntakeRules",
+    "LeastLoaded",
+    "PointOfContact",
+    "RoundRobin",
+    "Route",
+    "intake_rules",
+]

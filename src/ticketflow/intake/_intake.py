@@ -1,0 +1,252 @@
+"""Intake: which channel may open which request, and who gets the ticket.
+
+The rules are the lifecycle's ``[intake]`` section; the assignment policies
+they name are objects the application registers (a point-of-contact lookup,
+a team's round robin...), built from the ones here or its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from ticketflow.errors import InvalidLifecycle, TicketflowError
+from ticketflow.lifecycle import Lifecycle
+from ticketflow.model import Ticket
+from ticketflow.protocols import TicketRepository
+
+__all__ = [
+    "AssignmentPolicy",
+    "Channel",
+    "Continuity",
+    "IntakeRefused",
+    "IntakeRules",
+    "LeastLoaded",
+    "PointOfContact",
+    "RoundRobin",
+    "Route",
+    "intake_rules",
+]
+
+
+class IntakeRefused(TicketflowError):
+    """A request this channel may not take; nothing was stored.
+
+    Attributes:
+        channel: the channel it came through.
+        request_type: its request type, if any.
+        reason: why it was refused.
+        instead: the channel to use instead, if the lifecycle names one.
+    """
+
+    def __init__(self, channel: str, request_type: Any, reason: str, instead: str | None) -> None:
+        self.channel = channel
+        self.request_type = request_type
+        self.reason = reason
+        self.instead = instead
+        hint = f"; use the {instead!r} channel instead" if instead else ""
+        super().__init__(f"channel {channel!r} refused the request: {reason}{hint}")
+
+
+@attrs.frozen
+class Channel:
+    """An intake channel (see the ``[intake]`` section of the lifecycle format)."""
+
+    name: str
+    types: frozenset[str] | None
+    needs_authentication: frozenset[str]
+    ticket: frozenset[str]
+    instead: str | None
+
+    def opens_ticket(self, request_type: Any) -> bool:
+        """Whether a request of this type becomes a formal ticket here."""
+        return "*" in self.ticket or request_type in self.ticket
+
+
+@attrs.frozen
+class Route:
+    """A routing rule: tickets whose fields match ``when`` go to ``policy``."""
+
+    when: Mapping[str, Any]
+    policy: str
+    add_tags: frozenset[str]
+
+    def selects(self, fields: Mapping[str, Any]) -> bool:
+        """Whether a ticket with *fields* takes this route."""
+        for name, expected in self.when.items():
+            value = fields.get(name)
+            if isinstance(expected, tuple) and value not in expected:
+                return False
+            if not isinstance(expected, tuple) and value != expected:
+                return False
+        return True
+
+
+@attrs.frozen
+class IntakeRules:
+    """A lifecycle's intake rules."""
+
+    type_field: str | None
+    channels: Mapping[str, Channel]
+    routes: tuple[Route, ...]
+
+    def check(self, channel: str | None, fields: Mapping[str, Any], authenticated: bool) -> Channel | None:
+        """The channel a request comes through, or IntakeRefused saying why it may not.
+
+        Without channels in the lifecycle, or without a channel (staff
+        opening a ticket in the back office, an import), any request is taken.
+        """
+        if not self.channels or channel is None:
+            return None
+        if channel not in self.channels:
+            raise IntakeRefused(channel, None, f"unknown channel; known: {', '.join(self.channels)}", None)
+        spec = self.channels[channel]
+        request_type = fields.get(self.type_field) if self.type_field else None
+        if spec.types is not None and request_type not in spec.types:
+            raise IntakeRefused(
+                channel, request_type, f"this channel does not take {request_type!r} requests", spec.instead
+            )
+        if not authenticated and ("*" in spec.needs_authentication or request_type in spec.needs_authentication):
+            raise IntakeRefused(
+                channel,
+                request_type,
+                f"the requester cannot be authenticated on {channel!r}, and {request_type or 'this'!s} "
+                "requests need that for security",
+                spec.instead,
+            )
+        return spec
+
+
+def intake_rules(lifecycle: Lifecycle, policies: Mapping[str, object]) -> IntakeRules:
+    """Read the ``[intake]`` section; every named policy must be registered.
+
+    Raises:
+        InvalidLifecycle: with the path of an unknown field, channel or policy.
+    """
+    section = lifecycle.document.get("intake", {})
+
+    def fail(path: str, problem: str) -> InvalidLifecycle:
+        return InvalidLifecycle(lifecycle.source, path, problem)
+
+    type_field = section.get("type_field")
+    if type_field is not None and type_field not in lifecycle.fields:
+        raise fail("intake.type_field", f"unknown field {type_field!r}")
+    choices = set(lifecycle.fields[type_field].choices) if type_field and lifecycle.fields[type_field].choices else None
+    channels: dict[str, Channel] = {}
+    for name, spec in section.get("channels", {}).items():
+        for key in ("types", "needs_authentication", "ticket"):
+            for i, value in enumerate(spec.get(key, ())):
+                if choices is not None and value != "*" and value not in choices:
+                    raise fail(f"intake.channels.{name}.{key}[{i}]", f"unknown request type {value!r}")
+        channels[name] = Channel(
+            name=name,
+            types=frozenset(spec["types"]) if "types" in spec else None,
+            needs_authentication=frozenset(spec.get("needs_authentication", ())),
+            ticket=frozenset(spec.get("ticket", ["*"])),
+            instead=spec.get("instead"),
+        )
+    for name, channel in channels.items():
+        if channel.instead is not None and channel.instead not in channels:
+            raise fail(f"intake.channels.{name}.instead", f"unknown channel {channel.instead!r}")
+    routes = []
+    for i, spec in enumerate(section.get("routes", ())):
+        when: dict[str, Any] = {}
+        for field, value in spec.get("when", {}).items():
+            if field not in lifecycle.fields:
+                raise fail(f"intake.routes[{i}].when.{field}", f"unknown field {field!r}")
+            when[field] = tuple(value) if isinstance(value, list) else value
+        if spec["policy"] not in policies:
+            raise fail(
+                f"intake.routes[{i}].policy",
+                f"assignment policy {spec['policy']!r} is not registered; registry.add_policy({spec['policy']!r}, ...)",
+            )
+        routes.append(Route(when, spec["policy"], frozenset(spec.get("add_tags", ()))))
+    return IntakeRules(type_field, channels, tuple(routes))
+
+
+@runtime_checkable
+class AssignmentPolicy(Protocol):
+    """Picks the assignee of a new (or rerouted) ticket.
+
+    Contract: given the ticket as opened and the repository, return an actor
+    id or None (leave it unassigned); read, never write.
+    """
+
+    def __call__(self, ticket: Ticket, repository: TicketRepository, /) -> str | None:
+        """The assignee for *ticket*."""
+        ...
+
+
+@attrs.frozen
+class PointOfContact:
+    """The account's point of contact, from a lookup the application supplies (ClickUp seed).
+
+    Attributes:
+        lookup: maps the value of ``field`` (an account) to an agent id.
+        field: the ticket field naming the account.
+    """
+
+    lookup: Callable[[Any], str | None]
+    field: str = "account"
+
+    def __call__(self, ticket: Ticket, repository: TicketRepository, /) -> str | None:
+        """The contact for the ticket's account, if any."""
+        account = ticket.fields.get(self.field)
+        return None if account is None else self.lookup(account)
+
+
+@attrs.frozen
+class Continuity:
+    """The agent who most recently handled this requester's earlier tickets (Zendesk seed).
+
+    Attributes:
+        recent: how many of the requester's latest tickets to look at.
+    """
+
+    recent: int = 20
+
+    def __call__(self, ticket: Ticket, repository: TicketRepository, /) -> str | None:
+        """The assignee of the requester's most recently updated earlier ticket."""
+        if ticket.requester is None:
+            return None
+        earlier = [t for t in repository.find(requester=ticket.requester, limit=500).tickets if t.id != ticket.id]
+        earlier = [t for t in sorted(earlier, key=lambda t: t.updated_at, reverse=True)[: self.recent] if t.assignee]
+        return earlier[0].assignee if earlier else None
+
+
+class RoundRobin:
+    """Each new ticket to the next member of a team, in turn (per process)."""
+
+    def __init__(self, members: Sequence[str]) -> None:
+        if not members:
+            raise ValueError("a round robin needs at least one member")
+        self.members = tuple(members)
+        self._next = itertools.cycle(self.members)
+        self._lock = threading.Lock()
+
+    def __call__(self, ticket: Ticket, repository: TicketRepository, /) -> str | None:
+        """The next member."""
+        with self._lock:
+            return next(self._next)
+
+
+@attrs.frozen
+class LeastLoaded:
+    """The team member with the fewest open tickets (read from the repository).
+
+    Attributes:
+        members: the team.
+        open_states: the states that count as load.
+    """
+
+    members: tuple[str, ...]
+    open_states: frozenset[str]
+
+    def __call__(self, ticket: Ticket, repository: TicketRepository, /) -> str | None:
+        """The least loaded member (ties: the first listed)."""
+        loads = [(repository.count(assignee=m, state=self.open_states), i, m) for i, m in enumerate(self.members)]
+        return min(loads)[2] if loads else None

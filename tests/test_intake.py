@@ -1,0 +1,152 @@
+"""Intake channels, refusals, contacts, routing and assignment policies, from the seeds."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+import ticketflow as tf
+from ticketflow.testing import SteppableClock
+
+USER = tf.Actor("pat@client.example", roles={"requester"})
+AGENT = tf.Actor("ana", roles={"agent"})
+FORM = {"type": "bug_report", "severity": "high", "product_component": "Modeler", "description": "Crash"}
+
+
+@contextmanager
+def nothing_stored(wf: tf.Workflow) -> Iterator[None]:
+    tickets, messages = wf.repository.count(), wf.repository.pending_messages(limit=1000)
+    yield
+    assert wf.repository.count() == tickets
+    assert wf.repository.pending_messages(limit=1000) == messages
+
+
+def interfacing() -> tf.Workflow:
+    return tf.Workflow(tf.builtin("interfacing"), clock=SteppableClock())
+
+
+def test_an_unauthenticated_chat_request_for_a_sensitive_type_is_refused_and_nothing_stored():
+    wf = interfacing()
+    with nothing_stored(wf), pytest.raises(tf.IntakeRefused) as caught:
+        wf.open(USER, title="Crash", fields=FORM, channel="chat", authenticated=False)
+    refused = caught.value
+    assert (refused.channel, refused.request_type, refused.instead) == ("chat", "bug_report", "portal")
+    assert "cannot be authenticated" in refused.reason
+    assert "use the 'portal' channel instead" in str(refused)
+    with nothing_stored(wf), pytest.raises(tf.IntakeRefused):
+        wf.open(USER, title="Crash", fields=FORM, channel="portal", authenticated=False)
+    with nothing_stored(wf), pytest.raises(tf.IntakeRefused, match="unknown channel"):
+        wf.open(USER, title="Crash", fields=FORM, channel="fax")
+
+
+def test_a_portal_request_opens_a_ticket_with_a_key_and_a_confirmation():
+    wf = interfacing()
+    ticket = wf.open(USER, title="Modeler crashes on save", fields=FORM, channel="portal", authenticated=True)
+    assert ticket.id == "INT-1"
+    (confirmation,) = wf.repository.pending_messages()
+    assert (confirmation.kind, confirmation.payload["key"], confirmation.payload["to"]) == (
+        "ticket.opened",
+        "INT-1",
+        USER.id,
+    )
+    assert wf.history(ticket.id)[0].meta["channel"] == "portal"
+
+
+def test_email_chat_and_phone_only_record_a_contact_for_other_types():
+    wf = interfacing()
+    how_to = {**FORM, "type": "how_to"}
+    contact = wf.receive(USER, channel="email", authenticated=True, title="How do I export?", fields=how_to)
+    assert isinstance(contact, tf.OutboxMessage)
+    assert (contact.kind, contact.payload["channel"]) == ("contact.recorded", "email")
+    assert wf.repository.count() == 0
+    ticket = wf.receive(USER, channel="email", authenticated=True, title="Crash", fields=FORM)
+    assert isinstance(ticket, tf.Ticket)
+    assert ticket.state == "opened"
+    chat_how_to = wf.receive(USER, channel="chat", authenticated=False, title="How do I?", fields=how_to)
+    assert isinstance(chat_how_to, tf.Ticket)  # chat opens a ticket for how-to questions, unauthenticated
+    with pytest.raises(tf.IntakeRefused, match="records a contact, not a ticket"):
+        wf.open(USER, title="How do I?", fields=how_to, channel="email")
+
+
+def test_staff_may_open_without_a_channel():
+    wf = interfacing()
+    assert wf.open(AGENT, title="Logged from a call", fields=FORM, requester=USER.id).requester == USER.id
+
+
+SIGHTEN_ROUTES = {
+    "intake": {
+        "type_field": "request_type",
+        "routes": [
+            {"when": {"request_type": ["general_inquiry", "technical_support"]}, "policy": "support_team"},
+            {"when": {"request_type": "configuration_change"}, "policy": "account_manager"},
+            {"when": {"request_type": "feedback"}, "policy": "support_team", "add_tags": ["documented_in_aha"]},
+        ],
+    }
+}
+
+
+def test_sighten_request_types_land_with_the_right_people():
+    registry = tf.Registry()
+    registry.add_policy("support_team", tf.RoundRobin(["ana", "ben"]))
+    owners = {"SunCo": "carla-am"}
+    registry.add_policy("account_manager", tf.PointOfContact(owners.get, field="bug_ticket"))
+    lc = tf.builtin("sighten").extend(SIGHTEN_ROUTES)
+    wf = tf.Workflow(lc, registry=registry)
+    inquiry = wf.open(USER, title="Add a panel", fields={"request_type": "general_inquiry"})
+    bug = wf.open(USER, title="Proposal PDF blank", fields={"request_type": "technical_support"})
+    change = wf.open(
+        USER, title="Update template", fields={"request_type": "configuration_change", "bug_ticket": "SunCo"}
+    )
+    idea = wf.open(USER, title="Bulk export", fields={"request_type": "feedback"})
+    untyped = wf.open(USER, title="?")
+    assert [t.assignee for t in (inquiry, bug, change, idea, untyped)] == ["ana", "ben", "carla-am", "ana", None]
+    assert idea.tags == {"documented_in_aha"}
+    assert wf.history(change.id)[0].meta["route"] == "account_manager"
+
+
+def test_clickup_tickets_go_to_the_accounts_point_of_contact():
+    registry = tf.Registry()
+    contacts = {"acme": "facets-poc-1", "globex": "facets-poc-2"}
+    registry.add_policy("point_of_contact", tf.PointOfContact(contacts.get))
+    lc = tf.builtin("clickup").extend({"intake": {"routes": [{"policy": "point_of_contact"}]}})
+    wf = tf.Workflow(lc, registry=registry)
+    assert wf.open(USER, title="x", fields={"account": "globex"}).assignee == "facets-poc-2"
+    assert wf.open(USER, title="y", fields={"account": "initech"}).assignee is None
+
+
+def test_a_returning_zendesk_requester_gets_their_previous_agent():
+    clock = SteppableClock()
+    wf = tf.Workflow(tf.builtin("zendesk"), clock=clock)
+    first = wf.open(USER, title="Website refresh", fields={"category": "work_request"})
+    wf.update(first.id, AGENT, assignee="dora")
+    clock.advance(days=3)
+    other = wf.open(tf.Actor("sam@else.example", roles={"requester"}), title="x", fields={"category": "work_request"})
+    again = wf.open(USER, title="New landing page", fields={"category": "project_communication"})
+    question = wf.open(USER, title="Password?", fields={"category": "question"})
+    assert (again.assignee, other.assignee, question.assignee) == ("dora", None, None)
+
+
+def test_least_loaded_counts_open_tickets_in_the_repository():
+    registry = tf.Registry()
+    lc = tf.builtin("zendesk").extend({"intake": {"routes": [{"policy": "balance"}]}})
+    registry.add_policy("balance", tf.LeastLoaded(("ana", "ben"), open_states=frozenset({"new", "open"})))
+    wf = tf.Workflow(lc, registry=registry)
+    assignees = [wf.open(USER, title=f"t{i}").assignee for i in range(4)]
+    assert assignees == ["ana", "ben", "ana", "ben"]
+
+
+@pytest.mark.parametrize(
+    ("intake", "path"),
+    [
+        ({"type_field": "colour"}, "intake.type_field"),
+        ({"routes": [{"policy": "nobody_registered_this"}]}, "intake.routes[0].policy"),
+        ({"routes": [{"when": {"colour": "red"}, "policy": "continuity"}]}, "intake.routes[0].when.colour"),
+        ({"type_field": "category", "channels": {"chat": {"types": ["gossip"]}}}, "intake.channels.chat.types[0]"),
+        ({"channels": {"chat": {"instead": "pigeon"}}}, "intake.channels.chat.instead"),
+    ],
+)
+def test_intake_config_errors_name_their_path(intake: dict[str, object], path: str):
+    lc = tf.builtin("zendesk").extend({"id": "z2", "intake": intake})
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.Workflow(lc)
+    assert caught.value.path == path
