@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from ticketflow._selectors import selects
 from ticketflow.errors import InvalidLifecycle, TicketflowError
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import Ticket
@@ -77,13 +78,7 @@ class Route:
 
     def selects(self, fields: Mapping[str, Any]) -> bool:
         """Whether a ticket with *fields* takes this route."""
-        for name, expected in self.when.items():
-            value = fields.get(name)
-            if isinstance(expected, tuple) and value not in expected:
-                return False
-            if not isinstance(expected, tuple) and value != expected:
-                return False
-        return True
+        return selects(self.when, fields)
 
 
 @attrs.frozen

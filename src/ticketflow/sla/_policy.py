@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from ticketflow._selectors import selects
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.errors import CalendarError, InvalidLifecycle
 from ticketflow.lifecycle import Lifecycle, parse_duration
@@ -92,13 +93,7 @@ class SlaTarget:
 
     def selects(self, fields: Mapping[str, Any]) -> bool:
         """Whether a ticket with *fields* gets this target."""
-        for name, expected in self.when.items():
-            value = fields.get(name)
-            if isinstance(expected, tuple) and value not in expected:
-                return False
-            if not isinstance(expected, tuple) and value != expected:
-                return False
-        return True
+        return selects(self.when, fields)
 
 
 @attrs.frozen
