@@ -1,6 +1,7 @@
 """The ticketflow command line."""
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,88 @@ def test_schema_is_json(capsys: pytest.CaptureFixture[str]):
     status, out, _ = run(capsys, "schema")
     assert status == 0
     assert json.loads(out)["title"] == "ticketflow lifecycle"
+
+
+def test_show_describes_a_lifecycle(capsys: pytest.CaptureFixture[str]):
+    status, out, _ = run(capsys, "show", "sighten")
+    assert status == 0
+    assert "initial: awaiting_support" in out
+    assert "sla first_response" in out
+    assert "timer confirmation_silence_1bd" in out
+
+
+def test_validate_checks_the_sla_section_too(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    bad = tmp_path / "bad_sla.json"
+    document = dict(tf.builtin("zendesk").document)
+    document["sla"] = {"calendar": "24x7", "metrics": [{"id": "speed", "targets": [{"target": "1h"}]}]}
+    bad.write_text(json.dumps(document, default=str))
+    status, _, err = run(capsys, "validate", str(bad))
+    assert status == 1
+    assert f"{bad}:sla.metrics[0].kind: unknown metric 'speed'" in err
+
+
+def test_diagram_svg_needs_graphviz_and_says_so(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    status, _, err = run(capsys, "diagram", "zendesk", "--format", "svg")
+    assert status == 1
+    assert "Graphviz" in err
+
+
+def test_calendar_commands_answer_business_time_questions(capsys: pytest.CaptureFixture[str]):
+    hours = ["calendar", "--timezone", "America/New_York", "--hours", "mon-fri=09:00-17:00", "--holidays", "US"]
+    assert run(capsys, *hours, "add", "2026-03-06T16:00-05:00", "2h")[1].strip() == "2026-03-09T10:00:00-04:00"
+    assert run(capsys, *hours, "add", "2026-03-09T10:00-04:00", "-2h")[1].strip() == "2026-03-06T16:00:00-05:00"
+    assert run(capsys, *hours, "between", "2026-03-06T16:00-05:00", "2026-03-09T10:00-04:00")[1].strip() == "2:00:00"
+    assert run(capsys, *hours, "open", "2026-01-19T10:00-05:00")[1].strip().startswith("closed until 2026-01-20T09:00")
+    status, _, err = run(capsys, *hours, "between", "2026-03-06T16:00", "2026-03-09T10:00-04:00")
+    assert status == 1
+    assert "naive" in err
+    status, _, err = run(capsys, "calendar", "--timezone", "Mars/Base", "open", "2026-01-19T10:00-05:00")
+    assert status == 1
+    assert "unknown zone" in err
+
+
+def test_export_import_and_sla_report_over_a_database(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    db = tmp_path / "demo.db"
+    run(capsys, "demo", "--db", str(db))
+    status, out, _ = run(capsys, "export", "--db", str(db))
+    assert status == 0
+    assert len(out.splitlines()) == 2
+    exported = tmp_path / "out.jsonl"
+    exported.write_text(out)
+    status, out, _ = run(capsys, "import", "--db", str(tmp_path / "copy.db"), str(exported))
+    assert (status, out.strip()) == (0, "imported 2 tickets")
+    status, out, _ = run(capsys, "export", "--db", str(db), "--format", "csv", "--column", "id", "--column", "state")
+    assert out.splitlines() == ["id,state", "ZD-1001,closed", "ZD-1002,closed"]
+    status, out, _ = run(
+        capsys, "sla", "report", "--db", str(db), "--lifecycle", "zendesk", "--now", "2026-03-20T09:00-04:00"
+    )
+    assert status == 0
+    assert "2 tickets" in out
+    assert "first_response within 1:00:00" in out
+    status, _, err = run(capsys, "import", "--db", str(tmp_path / "copy.db"), str(exported))
+    assert status == 1
+    assert "expected version 0" in err
+
+
+def test_worker_once_fires_what_is_due(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    db = tmp_path / "w.db"
+    wf = tf.Workflow(tf.builtin("zendesk"), tf.SQLiteRepository(db))
+    t = wf.open(tf.Actor("c", roles={"requester"}), title="x", at=datetime(2020, 1, 1, tzinfo=UTC))
+    wf.fire(t.id, "solve", tf.Actor("a", roles={"agent"}), comment="done", at=datetime(2020, 1, 1, tzinfo=UTC))
+    status, out, _ = run(capsys, "worker", "--db", str(db), "--lifecycle", "zendesk", "--once")
+    assert status == 0
+    assert out.startswith("fired 1 rules")
+    assert wf.get(t.id).state == "closed"
+
+
+def test_python_dash_m_runs_the_cli():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "ticketflow", "lifecycles"], capture_output=True, text=True, check=True
+    )
+    assert "zendesk" in done.stdout
