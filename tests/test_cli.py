@@ -1,7 +1,7 @@
 """The ticketflow command line."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,11 @@ def test_demo_walks_a_ticket_and_shows_its_history(capsys: pytest.CaptureFixture
     db = tmp_path / "demo.db"
     status, out, _ = run(capsys, "demo", "--db", str(db))
     assert f"SQLite file {db}" in out
-    assert tf.SQLiteRepository(db).count() == 2
+    assert tf.SQLiteRepository(db).count() > 500  # the walk-through plus three weeks of simulated traffic
+    for lifecycle_id in tf.builtins():
+        assert f"\n{lifecycle_id}: " in out
+    assert "SLA first_response within 2:00:00: " in out
+    assert "automations fired: solved_auto_close_24h" in out
     assert "pending_auto_close_7d" in out
     assert "ZD-1002 is now 'closed' with tags ['no_response']" in out
     assert status == 0
@@ -110,7 +114,13 @@ def test_calendar_commands_answer_business_time_questions(capsys: pytest.Capture
 
 def test_export_import_and_sla_report_over_a_database(capsys: pytest.CaptureFixture[str], tmp_path: Path):
     db = tmp_path / "demo.db"
-    run(capsys, "demo", "--db", str(db))
+    wf = tf.Workflow(tf.builtin("zendesk"), tf.SQLiteRepository(db))
+    at = datetime(2026, 3, 2, 15, tzinfo=UTC)
+    customer, agent = tf.Actor("c", roles={"requester"}), tf.Actor("a", roles={"agent"})
+    for i in (1001, 1002):
+        ticket = wf.open(customer, title=f"t{i}", fields={"category": "question"}, at=at, ticket_id=f"ZD-{i}")
+        wf.fire(ticket.id, "solve", agent, comment="answer", at=at)
+    wf.run_due(at + timedelta(days=2))
     status, out, _ = run(capsys, "export", "--db", str(db))
     assert status == 0
     assert len(out.splitlines()) == 2

@@ -324,12 +324,36 @@ def _demo(path: Path) -> None:
     click.echo(f"  {silent.id} is now {wf.get(silent.id).state!r} with tags {sorted(wf.get(silent.id).tags)}")
     click.echo(f"  SLA alerts written to the outbox: {result.alerts}")
     click.echo(f"  outbox: {len(repository.pending_messages(limit=1000))} messages waiting for your notifiers")
-    click.echo("\nthe lifecycle as a Mermaid diagram (paste into any Mermaid viewer):\n")
+    _simulate_builtins(path)
+    click.echo("\nthe zendesk lifecycle as a Mermaid diagram (paste into any Mermaid viewer):\n")
     click.echo(lc.to_mermaid())
     click.echo(f"tickets and their histories are in the SQLite file {path.resolve()}")
     click.echo(
         f"explore them: ticketflow export --db {path} | head; ticketflow sla report --db {path} --lifecycle zendesk"
     )
+
+
+def _simulate_builtins(path: Path, days: int = 21) -> None:
+    """Three weeks of traffic through each built-in, in the same file, with a summary per lifecycle."""
+    from ticketflow._simulation import simulate
+
+    start = datetime(2026, 3, 2, 0, 0, tzinfo=ZoneInfo("America/New_York"))
+    click.echo(f"\nSimulating {days} days of traffic through each of the five built-ins (same SQLite file):")
+    summaries = []
+    with click.progressbar(length=days * 24 * len(tf.builtins()), label="simulated hours", width=30) as bar:
+        for lifecycle_id in tf.builtins():
+            wf = tf.Workflow(tf.builtin(lifecycle_id), tf.SQLiteRepository(path), clock=tf.SteppableClock(start))
+            summaries.append(simulate(wf, start, days, tick=lambda: bar.update(1)))
+    for summary in summaries:
+        states = ", ".join(f"{state} {count}" for state, count in summary.by_state.items() if count)
+        click.echo(f"\n{summary.lifecycle_id}: {summary.tickets} tickets — {states}")
+        click.echo(f"  {summary.steps} steps by agents and customers, {summary.refused} refused (and left unchanged)")
+        if summary.automations:
+            fired = ", ".join(f"{rule} {count}" for rule, count in summary.automations.most_common())
+            click.echo(f"  automations fired: {fired}")
+        if summary.sla is not None:
+            for metric in summary.sla.metrics:
+                click.echo(f"  SLA {metric.line()}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import attrs
 
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle, TimedRule
+from ticketflow.lifecycle._definition import conditions_hold
 from ticketflow.model import Event, Ticket
 
 __all__ = ["PendingRule", "pending_rules"]
@@ -97,6 +98,8 @@ def pending_rules(
     pending = []
     for order, rule in enumerate(lifecycle.timers):
         if ticket.state not in rule.states or rule.id in fired:
+            continue
+        if rule.when and not conditions_hold(rule.when, ticket.fields):
             continue
         anchor = _anchor(rule, ticket, since_entry, calendar)
         if anchor is not None:

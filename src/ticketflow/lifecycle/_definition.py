@@ -78,6 +78,21 @@ class Compare:
         return " and ".join(f"{op} {operand!r}" for op, operand in self.ops)
 
 
+def conditions_hold(when: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
+    """Whether *fields* meet ``when`` conditions (a value, a tuple of values, or a :class:`Compare`)."""
+    for name, expected in when.items():
+        value = fields.get(name)
+        if isinstance(expected, Compare):
+            if not expected.holds(value):
+                return False
+        elif isinstance(expected, tuple) and not isinstance(value, tuple):
+            if value not in expected:
+                return False
+        elif value != expected:
+            return False
+    return True
+
+
 @attrs.frozen
 class State:
     """One state of a lifecycle.
@@ -189,6 +204,12 @@ class FieldSpec:
     internal: bool = False
     description: str = ""
 
+    def example(self) -> Any:
+        """A valid value of this field (the first choice of a choice field): for demos and test data."""
+        if self.type == "choice":
+            return self.choices[0]
+        return _EXAMPLES[self.type]
+
     def coerce(self, value: Any) -> Any:
         """Return *value* in its stored form, or raise ``ValueError`` saying why.
 
@@ -222,6 +243,19 @@ class FieldSpec:
         elif kind == "list" and isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
             return tuple(value)
         raise ValueError(f"expected a {kind} value, got {type(value).__name__} {value!r}")
+
+
+_EXAMPLES: dict[str, Any] = {
+    "string": "sample",
+    "text": "sample text",
+    "actor": "agent-1",
+    "int": 1,
+    "float": 1.0,
+    "bool": True,
+    "date": "2026-01-06",
+    "datetime": "2026-01-06T09:00:00+00:00",
+    "list": ("a",),
+}
 
 
 def _coerce_date(value: Any) -> str:
@@ -270,6 +304,8 @@ class TimedRule:
         remove_tags: tags to remove.
         notify: notifier names to call.
         comment: a public comment the system posts with the step, if any.
+        when: field conditions (as on transitions); the rule is armed only
+            while the ticket meets them.
         description: free text.
     """
 
@@ -285,6 +321,7 @@ class TimedRule:
     remove_tags: frozenset[str] = _FROZEN_EMPTY
     notify: tuple[str, ...] = ()
     comment: str | None = None
+    when: Mapping[str, Any] = attrs.field(factory=dict, converter=_proxy)
     description: str = ""
 
 

@@ -561,6 +561,7 @@ class _Builder:
                     remove_tags=self._tags(f"{path}.remove_tags", spec.get("remove_tags", ())),
                     notify=tuple(spec.get("notify", ())),
                     comment=spec.get("comment"),
+                    when=self._field_values(f"{path}.when", spec.get("when", {}), allow_lists=True),
                     description=spec.get("description", ""),
                 )
             )

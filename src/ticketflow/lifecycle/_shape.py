@@ -167,6 +167,7 @@ TIMER = Table(
         "fire": _opt(Scalar("string", "trigger fired as the `system` actor")),
         "notify": _opt(ListOf(STRING, "notifier names", single=True)),
         "comment": _opt(Scalar("string", "a public comment the system posts with the step")),
+        "when": _opt(Table(values=Scalar("any"), doc="field conditions: the rule is armed only while they hold")),
         "description": _opt(STRING),
         **_CHANGES,
     },

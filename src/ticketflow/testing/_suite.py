@@ -69,18 +69,7 @@ def _nothing(*_args: object) -> None:
 
 
 def _sample(spec: FieldSpec) -> Any:
-    samples = {
-        "string": "sample",
-        "text": "sample text",
-        "actor": ASSIGNEE_ID,
-        "int": 1,
-        "float": 1.0,
-        "bool": True,
-        "date": "2026-01-06",
-        "datetime": "2026-01-06T09:00:00+00:00",
-        "list": ("a",),
-    }
-    return spec.choices[0] if spec.type == "choice" else samples[spec.type]
+    return ASSIGNEE_ID if spec.type == "actor" else spec.example()
 
 
 def _opening_fields(lifecycle: Lifecycle) -> dict[str, Any]:
