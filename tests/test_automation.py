@@ -425,3 +425,15 @@ def test_run_due_is_a_noop_without_timers_or_sla(tmp_path: Path):
     wf.open(CUSTOMER, title="x")
     assert wf.run_due(T0 + timedelta(days=400)) == tf.SweepResult()
     assert wf.repository.due(T0 + timedelta(days=400)) == []
+
+
+def test_a_rule_with_when_is_armed_only_while_its_conditions_hold():
+    clock = SteppableClock(datetime(2026, 3, 9, 10, tzinfo=NY))
+    wf = tf.Workflow(tf.builtin("sighten"), clock=clock)
+    t = wf.open(CUSTOMER, title="x")
+    wf.fire(t.id, "take", AGENT, assignee=AGENT.id, fields={"request_type": "general_inquiry"})
+    wf.fire(t.id, "ask_customer", AGENT, comment="Which project?")  # waiting, but no confirmation asked
+    clock.advance(days=3)
+    assert wf.run_due().fired == ()
+    assert wf.get(t.id).state == "awaiting_customer"
+    assert wf.repository.due(clock.now() + timedelta(days=30)) == []
