@@ -382,10 +382,12 @@ class Workflow:
             The ticket after the change (one new event, version + 1).
 
         Raises:
-            TicketNotFound, TicketClosed, TransitionNotAllowed,
-            PermissionDenied, FieldError: the step is refused and nothing
-            changed. ConcurrencyConflict: other writers kept winning for
-            ``max_retries`` attempts.
+            TicketNotFound: no such ticket.
+            TicketClosed: the ticket is in an immutable state.
+            TransitionNotAllowed: no transition, or its conditions fail.
+            PermissionDenied: the actor may not fire it.
+            FieldError: data missing or invalid. (After any refusal nothing changed.)
+            ConcurrencyConflict: other writers kept winning for ``max_retries`` attempts.
         """
         when = self.clock.now() if at is None else require_aware(at, "at")
         note = comment if comment is None else self._comment(actor, comment, visibility)

@@ -127,7 +127,7 @@ def _overrides(
 class BusinessCalendar:
     """Business hours in a time zone, with holidays and per-date overrides.
 
-    Args:
+    Attributes:
         timezone: an IANA zone name, such as ``"America/New_York"``.
         hours: windows per weekday: ``{"mon-fri": ["09:00-12:00", "13:00-17:00"]}``;
             keys are ``mon``..``sun`` or ranges like ``mon-fri``; a window
