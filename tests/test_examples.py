@@ -1,8 +1,13 @@
 """Every example under examples/ runs, and does what it says."""
 
+import os
 import runpy
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+
+import ticketflow as tf
 
 from .conftest import EXAMPLES
 
@@ -38,3 +43,49 @@ def test_sla_example_runs_and_its_output_is_the_one_in_the_docs(capsys: pytest.C
     out = capsys.readouterr().out
     assert "due Mon 09 Mar 10:00  running  warned [0.5, 0.75]" in out
     assert out.strip() in (ROOT / "docs" / "sla.md").read_text()
+
+
+def test_helpdesk_on_sqlite_example_runs(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    report = runpy.run_path(str(EXAMPLES / "helpdesk_sqlite.py"))["main"](tmp_path / "helpdesk.db")
+    out = capsys.readouterr().out
+    assert "How do I export invoices?: closed" in out
+    assert "Logo variants: closed" in out  # no answer: reminders, then auto-close
+    assert out.count("e-mail to dana: reminder") == 4  # two pending tickets, two reminders each
+    assert report.tickets == 3
+
+
+def test_flask_example_fires_transitions_over_http(tmp_path: Path):
+    app = runpy.run_path(str(EXAMPLES / "flask_app.py"))["create_app"](tf.Workflow(tf.builtin("zendesk")))
+    client = app.test_client()
+    customer = {"X-User": "dana", "X-Roles": "requester"}
+    agent = {"X-User": "sam", "X-Roles": "agent"}
+    created = client.post("/tickets", json={"title": "Logo", "fields": {"category": "question"}}, headers=customer)
+    assert created.status_code == 201
+    ticket_id = created.get_json()["id"]
+    asked = client.post(f"/tickets/{ticket_id}/ask", json={"comment": "Which format?"}, headers=agent)
+    assert asked.get_json()["state"] == "pending"
+    refused = client.post(f"/tickets/{ticket_id}/close", headers=agent)
+    assert (refused.status_code, refused.get_json()["error"]) == (409, "PermissionDenied")
+    missing = client.post(f"/tickets/{ticket_id}/solve", headers=agent)
+    assert (missing.status_code, missing.get_json()["error"]) == (422, "FieldError")
+    assert client.get("/tickets/nope", headers=agent).status_code == 404
+    client.post(f"/tickets/{ticket_id}/comment", json={"comment": "note"}, headers=agent)
+    shown = client.get(f"/tickets/{ticket_id}", headers=customer).get_json()
+    assert shown["comments"] == ["Which format?", "note"]
+
+
+@pytest.mark.skipif(not os.environ.get("TICKETFLOW_TEST_POSTGRES_URL"), reason="PostgreSQL TESTS SKIPPED: no URL")
+def test_postgres_worker_example_sweeps(tmp_path: Path):
+    import uuid
+
+    url = os.environ["TICKETFLOW_TEST_POSTGRES_URL"]
+    schema = f"tf_test_{uuid.uuid4().hex[:10]}"
+    worker = runpy.run_path(str(EXAMPLES / "postgres_worker.py"))["make_worker"](url, schema)
+    try:
+        wf = worker.workflow
+        t = wf.open(tf.Actor("c", roles={"requester"}), title="x", at=datetime(2020, 1, 1, tzinfo=UTC))
+        wf.fire(t.id, "solve", tf.Actor("a", roles={"agent"}), comment="done", at=datetime(2020, 1, 1, tzinfo=UTC))
+        report = worker.run_once()
+        assert [e.meta["rule"] for e in report.result.fired] == ["solved_auto_close_24h"]
+    finally:
+        worker.workflow.repository.drop_schema()

@@ -115,7 +115,7 @@ def _fire(
                 "rule": rule.id,
                 "state": new.state,
                 "title": new.title,
-                "requester": new.requester,
+                "to": new.requester,
             },
             now,
         )
