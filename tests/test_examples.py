@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import ticketflow as tf
+from ticketflow.testing import LifecycleContract
 
 from .conftest import EXAMPLES
 
@@ -89,3 +90,11 @@ def test_postgres_worker_example_sweeps(tmp_path: Path):
         assert [e.meta["rule"] for e in report.result.fired] == ["solved_auto_close_24h"]
     finally:
         worker.workflow.repository.drop_schema()
+
+
+def test_custom_lifecycle_properties_example_runs(capsys: pytest.CaptureFixture[str]):
+    namespace = runpy.run_path(str(EXAMPLES / "custom_lifecycle_properties.py"))
+    coverage = namespace["main"](max_examples=20)
+    assert len(coverage.states) == 7
+    assert "every one of 7 states reached" in capsys.readouterr().out
+    assert issubclass(namespace["TestHelpdeskLifecycle"], LifecycleContract)
