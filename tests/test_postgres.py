@@ -175,6 +175,29 @@ def test_claims_expire_so_a_dead_sweepers_work_is_taken_over(schema: str):
     store.close()
 
 
+def test_an_older_schema_is_migrated_forward(schema: str):
+    import sqlalchemy as sa
+
+    store = repo(schema)
+    lc = tf.builtin("zendesk")
+    ticket, opened = lc.engine.open("Z1", CUSTOMER, T0, title="kept")
+    store.add(ticket, [opened])
+    with store.engine.begin() as conn:  # back to what version 1 had
+        conn.execute(sa.text(f'DROP INDEX "{schema}".tickets_requester'))
+        conn.execute(sa.text(f'UPDATE "{schema}".ticketflow_schema SET version = 1'))  # noqa: S608 - test schema
+    store.close()
+    again = repo(schema)
+    with again.engine.connect() as conn:
+        version = conn.execute(sa.text(f'SELECT version FROM "{schema}".ticketflow_schema')).scalar_one()  # noqa: S608
+        index = conn.execute(
+            sa.text("SELECT count(*) FROM pg_indexes WHERE schemaname = :s AND indexname = 'tickets_requester'"),
+            {"s": schema},
+        ).scalar_one()
+    assert (version, index) == (2, 1)
+    assert again.get("Z1") == ticket
+    again.close()
+
+
 def test_a_newer_schema_is_refused(schema: str):
     import sqlalchemy as sa
 

@@ -47,6 +47,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _T = TypeVar("_T")
 _RETRIES = 3
 _LOCK_KEY = 0x74666C77  # advisory lock around migrations ("tflw")
+# Forward steps for existing schemas; a new schema is created at the latest version directly.
+_MIGRATIONS = (
+    # 1 -> 2: tickets by requester (continuity routing, find(requester=...))
+    "CREATE INDEX IF NOT EXISTS tickets_requester ON {schema}tickets (requester, id)",
+)
 
 
 def _us(value: datetime) -> int:
@@ -239,7 +244,8 @@ class SQLAlchemyRepository:
             ticketflow schema is newer than this code.
     """
 
-    SCHEMA_VERSION = 1
+    #: The schema version this code writes; ``_MIGRATIONS[n]`` takes a schema from n + 1 to n + 2.
+    SCHEMA_VERSION = 2
 
     def __init__(
         self,
@@ -311,15 +317,20 @@ class SQLAlchemyRepository:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
             version_table.create(conn, checkfirst=True)
             version = conn.execute(sa.select(version_table.c.version)).scalar()
-            if version is None:
+            if version is None:  # a new schema: today's tables, at today's version
                 for table in self._t.values():
                     table.create(conn, checkfirst=True)
                 conn.execute(sa.insert(version_table).values(version=self.SCHEMA_VERSION))
-            elif version > self.SCHEMA_VERSION:
+                return
+            if version > self.SCHEMA_VERSION:
                 raise StorageError(
                     f"ticketflow schema version {version} is newer than this ticketflow knows "
                     f"({self.SCHEMA_VERSION}); upgrade ticketflow"
                 )
+            prefix = f'"{self.schema}".' if self.schema else ""
+            for step in _MIGRATIONS[version - 1 :]:
+                conn.execute(sa.text(step.format(schema=prefix)))
+            conn.execute(sa.update(version_table).values(version=self.SCHEMA_VERSION))
 
     def drop_schema(self) -> None:
         """Drop ticketflow's schema and everything in it (tests; irreversible)."""
