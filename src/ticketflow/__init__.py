@@ -39,6 +39,7 @@ from ticketflow.model import Actor, Change, Comment, Event, Ticket, replay
 from ticketflow.protocols import Action, Clock, Guard, Notifier, OutboxMessage, Page, TicketRepository, Transaction
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository, SQLiteRepository, export_csv, export_jsonl, import_jsonl
+from ticketflow.similar import SimilarityIndex, Suggestion
 from ticketflow.sla import SlaClock, SlaConfigError, SlaPolicy, SlaReport, attainment, evaluate, policy_for
 from ticketflow.workflow import Workflow
 
@@ -86,6 +87,7 @@ __all__ = [
     "RoundRobin",
     "SQLAlchemyRepository",
     "SQLiteRepository",
+    "SimilarityIndex",
     "SlaClock",
     "SlaConfigError",
     "SlaPolicy",
@@ -93,6 +95,7 @@ __all__ = [
     "State",
     "SteppableClock",
     "StorageError",
+    "Suggestion",
     "SweepReport",
     "SweepResult",
     "Sweeper",
