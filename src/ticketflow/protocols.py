@@ -20,7 +20,17 @@ from ticketflow.model import UNSET, Event, Ticket
 if TYPE_CHECKING:
     from ticketflow.lifecycle import GuardContext
 
-__all__ = ["Action", "Clock", "Guard", "Notifier", "OutboxMessage", "Page", "TicketRepository", "Transaction"]
+__all__ = [
+    "Action",
+    "Clock",
+    "Guard",
+    "Link",
+    "Notifier",
+    "OutboxMessage",
+    "Page",
+    "TicketRepository",
+    "Transaction",
+]
 
 
 @runtime_checkable
@@ -111,6 +121,23 @@ class OutboxMessage:
     created_at: datetime
 
 
+@attrs.frozen
+class Link:
+    """A typed link from a ticket to another ticket or to an external record.
+
+    Attributes:
+        ticket_id: the ticket the link belongs to.
+        kind: ``relates_to``, ``blocks``, ``caused_by``, ``follow_up_of``,
+            ``duplicate_of`` (or your own).
+        target: another ticket's id, or ``record:<kind>:<key>`` for a record
+            in another tracker.
+    """
+
+    ticket_id: str
+    kind: str
+    target: str
+
+
 @runtime_checkable
 class Transaction(Protocol):
     """Writes that commit together or not at all (see :meth:`TicketRepository.transaction`)."""
@@ -125,6 +152,10 @@ class Transaction(Protocol):
 
     def enqueue(self, message: OutboxMessage) -> None:
         """Stage an outbox message."""
+        ...
+
+    def link(self, link: Link) -> None:
+        """Stage a link (adding an existing one changes nothing)."""
         ...
 
 
@@ -159,6 +190,8 @@ class TicketRepository(Protocol):
     - the outbox: ``enqueue`` (in a transaction) stores a message once per
       key; ``pending_messages`` lists undelivered ones, oldest first;
       ``mark_delivered`` removes one from that list.
+    - links (staged with ``tx.link``) are queryable both ways: ``links`` of
+      a ticket, and ``linked`` to a target.
     """
 
     def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
@@ -229,4 +262,12 @@ class TicketRepository(Protocol):
 
     def mark_delivered(self, key: str) -> None:
         """Take a delivered message off the pending list."""
+        ...
+
+    def links(self, ticket_id: str) -> list[Link]:
+        """The links of a ticket (to tickets and records), in (kind, target) order."""
+        ...
+
+    def linked(self, target: str) -> list[Link]:
+        """The links pointing at *target* (a ticket id or ``record:<kind>:<key>``), by ticket id."""
         ...

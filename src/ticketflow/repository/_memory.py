@@ -11,7 +11,7 @@ from typing import Any
 
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
-from ticketflow.protocols import OutboxMessage, Page
+from ticketflow.protocols import Link, OutboxMessage, Page
 from ticketflow.repository._query import Query, check_limit, decode_cursor, encode_cursor
 
 __all__ = ["MemoryRepository", "check_events"]
@@ -46,6 +46,9 @@ class _MemoryTransaction:
     def enqueue(self, message: OutboxMessage) -> None:
         self.ops.append(("enqueue", message))
 
+    def link(self, link: Link) -> None:
+        self.ops.append(("link", link))
+
 
 class MemoryRepository:
     """Tickets and histories in process memory, safe across threads.
@@ -63,6 +66,7 @@ class MemoryRepository:
         self._delivered: set[str] = set()
         self._lock = threading.RLock()
         self._sequences: dict[str, int] = {}
+        self._links: set[Link] = set()
 
     # -- writing -------------------------------------------------------------------
 
@@ -107,6 +111,8 @@ class MemoryRepository:
                     self._set_due(ticket.id, due)
                 elif kind == "save":
                     self._apply_save(op[0], op[1], op[3])
+                elif kind == "link":
+                    self._links.add(op)
                 elif op.key not in self._outbox:
                     self._outbox[op.key] = op
 
@@ -237,6 +243,18 @@ class MemoryRepository:
             if key not in self._outbox:
                 raise StorageError(f"no outbox message with key {key!r}")
             self._delivered.add(key)
+
+    def links(self, ticket_id: str) -> list[Link]:
+        """The ticket's links, in (kind, target) order."""
+        with self._lock:
+            return sorted(
+                (link for link in self._links if link.ticket_id == ticket_id), key=lambda k: (k.kind, k.target)
+            )
+
+    def linked(self, target: str) -> list[Link]:
+        """The links pointing at *target*, by ticket id."""
+        with self._lock:
+            return sorted((link for link in self._links if link.target == target), key=lambda k: (k.ticket_id, k.kind))
 
     def __repr__(self) -> str:
         return f"MemoryRepository({len(self._tickets)} tickets)"

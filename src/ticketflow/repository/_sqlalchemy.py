@@ -36,7 +36,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
-from ticketflow.protocols import OutboxMessage, Page
+from ticketflow.protocols import Link, OutboxMessage, Page
 from ticketflow.repository._codec import dumps, event_from_dict, event_to_dict, loads
 from ticketflow.repository._memory import check_events
 from ticketflow.repository._query import Query, check_limit, decode_cursor, encode_cursor
@@ -51,6 +51,10 @@ _LOCK_KEY = 0x74666C77  # advisory lock around migrations ("tflw")
 _MIGRATIONS = (
     # 1 -> 2: tickets by requester (continuity routing, find(requester=...))
     "CREATE INDEX IF NOT EXISTS tickets_requester ON {schema}tickets (requester, id)",
+    # 2 -> 3: links between tickets and to external records, queryable both ways
+    "CREATE TABLE IF NOT EXISTS {schema}links (ticket_id TEXT, kind TEXT, target TEXT, "
+    "PRIMARY KEY (ticket_id, kind, target)); "
+    "CREATE INDEX IF NOT EXISTS links_target ON {schema}links (target, ticket_id)",
 )
 
 
@@ -114,7 +118,15 @@ def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("name", sa.Text, primary_key=True),
         sa.Column("value", sa.BigInteger, nullable=False),
     )
-    return {"tickets": tickets, "events": events, "outbox": outbox, "sequences": sequences}
+    links = sa.Table(
+        "links",
+        metadata,
+        sa.Column("ticket_id", sa.Text, primary_key=True),
+        sa.Column("kind", sa.Text, primary_key=True),
+        sa.Column("target", sa.Text, primary_key=True),
+        sa.Index("links_target", "target", "ticket_id"),
+    )
+    return {"tickets": tickets, "events": events, "outbox": outbox, "sequences": sequences, "links": links}
 
 
 def _row_to_ticket(row: Any) -> Ticket:
@@ -212,6 +224,13 @@ class _SQLAlchemyTransaction:
             .on_conflict_do_nothing(index_elements=["key"])
         )
 
+    def link(self, link: Link) -> None:
+        self.conn.execute(
+            pg.insert(self.t["links"])
+            .values(ticket_id=link.ticket_id, kind=link.kind, target=link.target)
+            .on_conflict_do_nothing()
+        )
+
     def _events(self, events: Sequence[Event]) -> None:
         if events:
             self.conn.execute(
@@ -245,7 +264,7 @@ class SQLAlchemyRepository:
     """
 
     #: The schema version this code writes; ``_MIGRATIONS[n]`` takes a schema from n + 1 to n + 2.
-    SCHEMA_VERSION = 2
+    SCHEMA_VERSION = 3
 
     def __init__(
         self,
@@ -590,6 +609,18 @@ class SQLAlchemyRepository:
             OutboxMessage(r.key, r.ticket_id, r.kind, loads(r.payload), datetime.fromisoformat(r.created_at))
             for r in rows
         ]
+
+    def links(self, ticket_id: str) -> list[Link]:
+        """The ticket's links, in (kind, target) order."""
+        t = self._t["links"]
+        statement = sa.select(t).where(t.c.ticket_id == ticket_id).order_by(t.c.kind, t.c.target)
+        return [Link(r.ticket_id, r.kind, r.target) for r in self._read(lambda c: c.execute(statement).all())]
+
+    def linked(self, target: str) -> list[Link]:
+        """The links pointing at *target*, by ticket id."""
+        t = self._t["links"]
+        statement = sa.select(t).where(t.c.target == target).order_by(t.c.ticket_id, t.c.kind)
+        return [Link(r.ticket_id, r.kind, r.target) for r in self._read(lambda c: c.execute(statement).all())]
 
     def mark_delivered(self, key: str) -> None:
         """Take a delivered message off the pending list."""

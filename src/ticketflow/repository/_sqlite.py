@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
-from ticketflow.protocols import OutboxMessage, Page
+from ticketflow.protocols import Link, OutboxMessage, Page
 from ticketflow.repository._codec import dumps, event_from_dict, event_to_dict, loads
 from ticketflow.repository._memory import check_events
 from ticketflow.repository._query import Query, check_limit, decode_cursor, encode_cursor
@@ -87,6 +87,15 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     """
     CREATE INDEX tickets_requester ON tickets (requester, id);
+    """,
+    """
+    CREATE TABLE links (
+        ticket_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        PRIMARY KEY (ticket_id, kind, target)
+    ) WITHOUT ROWID;
+    CREATE INDEX links_target ON links (target, ticket_id);
     """,
 )
 #: The schema version this code writes.
@@ -202,6 +211,9 @@ class _SQLiteTransaction:
                 _us(message.created_at),
             ),
         )
+
+    def link(self, link: Link) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO links VALUES (?, ?, ?)", (link.ticket_id, link.kind, link.target))
 
     def _events(self, events: Sequence[Event]) -> None:
         self.conn.executemany(
@@ -490,6 +502,24 @@ class SQLiteRepository:
             cursor = tx.conn.execute("UPDATE outbox SET delivered = 1 WHERE key = ?", (key,))
             if cursor.rowcount != 1:
                 raise StorageError(f"no outbox message with key {key!r}")
+
+    def links(self, ticket_id: str) -> list[Link]:
+        """The ticket's links, in (kind, target) order."""
+        rows = self._read(
+            lambda c: c.execute(
+                "SELECT ticket_id, kind, target FROM links WHERE ticket_id = ? ORDER BY kind, target", (ticket_id,)
+            ).fetchall()
+        )
+        return [Link(*row) for row in rows]
+
+    def linked(self, target: str) -> list[Link]:
+        """The links pointing at *target*, by ticket id."""
+        rows = self._read(
+            lambda c: c.execute(
+                "SELECT ticket_id, kind, target FROM links WHERE target = ? ORDER BY ticket_id, kind", (target,)
+            ).fetchall()
+        )
+        return [Link(*row) for row in rows]
 
     def explain_due(self, now: datetime, limit: int = 100) -> list[str]:
         """SQLite's query plan for :meth:`due` (to show it uses the index)."""

@@ -24,7 +24,7 @@ import pytest
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketflowError, TicketNotFound
 from ticketflow.lifecycle import Lifecycle, load_lifecycle
 from ticketflow.model import Actor, Comment, Event, Ticket, replay
-from ticketflow.protocols import OutboxMessage, TicketRepository
+from ticketflow.protocols import Link, OutboxMessage, TicketRepository
 
 __all__ = ["CONTRACT_LIFECYCLE", "RepositoryContract", "TicketFactory"]
 
@@ -313,6 +313,30 @@ class RepositoryContract:
         """Numbers for human ticket keys: 1, 2, 3 per name."""
         assert [repo.next_sequence("SUP") for _ in range(3)] == [1, 2, 3]
         assert repo.next_sequence("OPS") == 1
+
+    def test_links_are_queryable_both_ways_and_commit_with_the_transaction(
+        self, repo: TicketRepository, make: TicketFactory
+    ) -> None:
+        """A link is stored with the change that makes it, and found from either end."""
+        first, first_events = make.new("T-1")
+        second, second_events = make.new("T-2")
+        with repo.transaction() as tx:
+            tx.add(first, first_events)
+            tx.add(second, second_events)
+            tx.link(Link("T-2", "follow_up_of", "T-1"))
+            tx.link(Link("T-2", "relates_to", "record:issue:ENG-7"))
+            tx.link(Link("T-2", "relates_to", "record:issue:ENG-7"))  # twice is once
+        assert repo.links("T-2") == [
+            Link("T-2", "follow_up_of", "T-1"),
+            Link("T-2", "relates_to", "record:issue:ENG-7"),
+        ]
+        assert repo.linked("T-1") == [Link("T-2", "follow_up_of", "T-1")]
+        assert repo.linked("record:issue:ENG-7") == [Link("T-2", "relates_to", "record:issue:ENG-7")]
+        assert repo.links("T-1") == []
+        with pytest.raises(RuntimeError), repo.transaction() as tx:  # noqa: PT012 - the block is the unit
+            tx.link(Link("T-1", "blocks", "T-2"))
+            raise RuntimeError("rolled back")
+        assert repo.links("T-1") == []
 
     # -- transactions and the outbox ---------------------------------------------------
 
