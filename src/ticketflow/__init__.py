@@ -3,6 +3,7 @@
 Everything public is re-exported here; import from ``ticketflow`` only.
 """
 
+from ticketflow._links import LINK_KINDS, ExternalRecord
 from ticketflow._view import TicketView, view
 from ticketflow.automation import Sweeper, SweepReport, SweepResult
 from ticketflow.calendar import BusinessCalendar, HolidaySource, holidays_for
@@ -36,7 +37,17 @@ from ticketflow.lifecycle import (
     loads_lifecycle,
 )
 from ticketflow.model import Actor, Change, Comment, Event, Ticket, replay
-from ticketflow.protocols import Action, Clock, Guard, Notifier, OutboxMessage, Page, TicketRepository, Transaction
+from ticketflow.protocols import (
+    Action,
+    Clock,
+    Guard,
+    Link,
+    Notifier,
+    OutboxMessage,
+    Page,
+    TicketRepository,
+    Transaction,
+)
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository, SQLiteRepository, export_csv, export_jsonl, import_jsonl
 from ticketflow.similar import SimilarityIndex, Suggestion
@@ -56,6 +67,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "LINK_KINDS",
     "Action",
     "Actor",
     "BusinessCalendar",
@@ -66,6 +78,7 @@ __all__ = [
     "ConcurrencyConflict",
     "Continuity",
     "Event",
+    "ExternalRecord",
     "FieldError",
     "FieldSpec",
     "Guard",
@@ -76,6 +89,7 @@ __all__ = [
     "LeastLoaded",
     "Lifecycle",
     "LifecycleError",
+    "Link",
     "MemoryRepository",
     "NaiveDatetime",
     "Notifier",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ticketflow._links import ExternalRecord, link, linked_record_changed, mark_duplicate
 from ticketflow._view import TicketView, view
 from ticketflow.automation import DeliveryState, SweepResult, deliver, next_due, run_due
 from ticketflow.calendar import BusinessCalendar
@@ -21,7 +22,7 @@ from ticketflow.errors import ConcurrencyConflict, InvalidLifecycle, LifecycleEr
 from ticketflow.intake import IntakeRefused, intake_rules
 from ticketflow.lifecycle import UNSET, Lifecycle
 from ticketflow.model import Actor, Comment, Event, Ticket, Visibility, require_aware
-from ticketflow.protocols import Clock, OutboxMessage, Page, TicketRepository
+from ticketflow.protocols import Clock, Link, OutboxMessage, Page, TicketRepository
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
 from ticketflow.repository._export import iter_tickets
@@ -208,6 +209,50 @@ class Workflow:
         if self.lifecycle.states[ticket.state].immutable:
             return self.follow_up(ticket_id, actor, body, at=at)
         return self.comment(ticket_id, actor, body, at=at)
+
+    def link(
+        self,
+        ticket_id: str,
+        actor: Actor,
+        kind: str,
+        *,
+        to_ticket: str | None = None,
+        record: ExternalRecord | None = None,
+        at: datetime | None = None,
+    ) -> Ticket:
+        """Link the ticket (``relates_to``, ``blocks``, ``caused_by``, ``follow_up_of``, ``duplicate_of``)."""
+        return link(self, ticket_id, actor, kind, to_ticket=to_ticket, record=record, at=self._at(at))
+
+    def links(self, ticket_id: str) -> list[Link]:
+        """The ticket's links."""
+        return self.repository.links(ticket_id)
+
+    def linked_to(self, ticket_id: str | None = None, *, record: ExternalRecord | None = None) -> list[Link]:
+        """The links pointing at a ticket, or at a record."""
+        return self.repository.linked(record.target if record is not None else ticket_id or "")
+
+    def linked_record_changed(
+        self, kind: str, key: str, *, status: str, priority: str | None = None, at: datetime | None = None
+    ) -> list[Event]:
+        """A record in another tracker changed: move the tickets linked to it (see ``link_rules``)."""
+        return linked_record_changed(self, kind, key, status=status, priority=priority, at=self._at(at))
+
+    def mark_duplicate(
+        self,
+        duplicate_id: str,
+        original_id: str,
+        actor: Actor,
+        *,
+        trigger: str,
+        fields: Mapping[str, Any] | None = None,
+        comment: str | None = None,
+        at: datetime | None = None,
+    ) -> Ticket:
+        """Close a duplicate by *trigger*, moving its people to the original and linking it, atomically."""
+        return mark_duplicate(
+            self, duplicate_id, original_id, actor, trigger=trigger, fields=dict(fields or {}), comment=comment,
+            at=self._at(at),
+        )  # fmt: skip
 
     def view(self, ticket_id: str, actor: Actor) -> TicketView:
         """The ticket and history as *actor* may see them (requesters: no internal comments, fields, tags)."""

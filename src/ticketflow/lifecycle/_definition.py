@@ -19,6 +19,7 @@ __all__ = [
     "Compare",
     "FieldSpec",
     "Lifecycle",
+    "LinkRule",
     "OnEvent",
     "State",
     "TimedRule",
@@ -325,6 +326,31 @@ class TimedRule:
     description: str = ""
 
 
+@attrs.frozen
+class LinkRule:
+    """When a linked external record reaches a status (and priority), fire a trigger on its tickets.
+
+    Attributes:
+        record: the record kind (``issue``).
+        statuses: the statuses that trigger it.
+        priorities: only at these priorities (empty: any).
+        fire: the trigger fired as the ``system`` actor.
+        description: free text.
+    """
+
+    record: str
+    statuses: frozenset[str]
+    priorities: frozenset[str]
+    fire: str
+    description: str = ""
+
+    def applies(self, record: str, status: str, priority: str | None) -> bool:
+        """Whether a change of *record* to *status*/*priority* triggers this rule."""
+        return (
+            record == self.record and status in self.statuses and (not self.priorities or priority in self.priorities)
+        )
+
+
 @attrs.frozen(eq=False)
 class Lifecycle:
     """A validated, compiled lifecycle; load one with :func:`load_lifecycle`.
@@ -354,6 +380,7 @@ class Lifecycle:
             by business-time rules and SLA targets unless the workflow gives one.
         internal_tags: tags requesters never see (patterns allowed).
         key_prefix: when set, new tickets get human keys as ids (``SUP-1042``).
+        link_rules: rules that move tickets when a linked record changes.
     """
 
     id: str
@@ -376,6 +403,7 @@ class Lifecycle:
     calendar: BusinessCalendar | None = None
     internal_tags: frozenset[str] = frozenset()
     key_prefix: str | None = None
+    link_rules: tuple[LinkRule, ...] = ()
     _engine: Engine | None = attrs.field(default=None, repr=False, alias="engine")
 
     @property

@@ -31,6 +31,7 @@ from ticketflow.lifecycle._definition import (
     Compare,
     FieldSpec,
     Lifecycle,
+    LinkRule,
     OnEvent,
     State,
     TimedRule,
@@ -236,6 +237,7 @@ class _Builder:
             calendar=self._calendar(),
             internal_tags=frozenset(doc.get("internal_tags", ())),
             key_prefix=self._key_prefix(),
+            link_rules=self._link_rules(transitions),
         )
         try:
             engine = Engine(lifecycle)
@@ -243,6 +245,26 @@ class _Builder:
             raise self.fail("", f"the engine could not compile it: {exc}") from exc
         object.__setattr__(lifecycle, "_engine", engine)
         return lifecycle
+
+    def _link_rules(self, transitions: tuple[Transition, ...]) -> tuple[LinkRule, ...]:
+        rules = []
+        for i, spec in enumerate(self.doc.get("link_rules", ())):
+            fire = spec["fire"]
+            if not any(t.trigger == fire and t.on is None and "system" in t.roles for t in transitions):
+                raise self.fail(
+                    f"link_rules[{i}].fire",
+                    f"no transition {fire!r} that role 'system' may fire; add 'system' to its roles",
+                )
+            rules.append(
+                LinkRule(
+                    record=spec["record"],
+                    statuses=frozenset(spec["status"]),
+                    priorities=frozenset(spec.get("priority", ())),
+                    fire=fire,
+                    description=spec.get("description", ""),
+                )
+            )
+        return tuple(rules)
 
     def _key_prefix(self) -> str | None:
         prefix = self.doc.get("key_prefix")

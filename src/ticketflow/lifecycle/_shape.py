@@ -299,6 +299,17 @@ INTAKE = Table(
     doc="how requests come in and who gets them",
 )
 
+LINK_RULE = Table(
+    keys={
+        "record": _req(Scalar("string", "the kind of external record, such as `issue`")),
+        "status": _req(ListOf(STRING, "the record status(es) that trigger the rule", single=True)),
+        "priority": _opt(ListOf(STRING, "only at these record priorities", single=True)),
+        "fire": _req(Scalar("string", "the trigger fired, as `system`, on every ticket linked to the record")),
+        "description": _opt(STRING),
+    },
+    doc="a link-driven rule",
+)
+
 LIFECYCLE = Table(
     keys={
         "id": _req(Scalar("string", "lifecycle id (letters, digits, `_`, `-`)")),
@@ -327,6 +338,7 @@ LIFECYCLE = Table(
         "sla": _opt(SLA),
         "calendar": _opt(CALENDAR),
         "intake": _opt(INTAKE),
+        "link_rules": _opt(ListOf(LINK_RULE, "when a linked record changes, move the tickets linked to it")),
     },
     doc="a ticket lifecycle",
 )

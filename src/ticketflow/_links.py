@@ -1,0 +1,202 @@
+"""Links between tickets and to records in other trackers; link-driven moves; duplicates.
+
+Each link is recorded twice, in one transaction: as an event in the ticket's
+history (``meta["link"]``) and in the repository's link index, which answers
+both "what does this ticket link to" and "which tickets link to this".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ticketflow.automation import SYSTEM
+from ticketflow.errors import ConcurrencyConflict, FieldError, PermissionDenied, TicketflowError, TransitionNotAllowed
+from ticketflow.model import Actor, Comment, Event, Ticket
+from ticketflow.protocols import Link
+
+if TYPE_CHECKING:
+    from ticketflow.workflow import Workflow
+
+__all__ = ["LINK_KINDS", "ExternalRecord", "link", "linked_record_changed", "mark_duplicate", "record_target"]
+
+#: The link kinds every lifecycle knows.
+LINK_KINDS = ("relates_to", "blocks", "caused_by", "follow_up_of", "duplicate_of")
+
+
+@attrs.frozen
+class ExternalRecord:
+    """A record in another tracker (an engineering issue, a CRM case...).
+
+    Attributes:
+        kind: what it is (``issue``).
+        key: its key there (``ENG-1042``).
+        url: a link to it.
+        status: its status there, if known.
+        priority: its priority there, if known.
+    """
+
+    kind: str
+    key: str
+    url: str | None = None
+    status: str | None = None
+    priority: str | None = None
+
+    @property
+    def target(self) -> str:
+        """How links name it: ``record:<kind>:<key>``."""
+        return record_target(self.kind, self.key)
+
+
+def record_target(kind: str, key: str) -> str:
+    """The link target naming an external record."""
+    return f"record:{kind}:{key}"
+
+
+def link(
+    wf: Workflow,
+    ticket_id: str,
+    actor: Actor,
+    kind: str,
+    *,
+    to_ticket: str | None = None,
+    record: ExternalRecord | None = None,
+    at: datetime | None = None,
+) -> Ticket:
+    """Link a ticket to another ticket or to a record: an event and an index entry, together."""
+    if kind not in LINK_KINDS:
+        raise FieldError(ticket_id, "link", ["kind"], f"unknown link kind {kind!r}; use one of {', '.join(LINK_KINDS)}")
+    if (to_ticket is None) == (record is None):
+        raise FieldError(ticket_id, "link", ["to_ticket", "record"], "link to exactly one ticket or one record")
+    if to_ticket is not None:
+        wf.repository.get(to_ticket)  # TicketNotFound if it does not exist
+        target, details = to_ticket, {}
+    else:
+        assert record is not None  # noqa: S101 - narrowed above
+        target, details = record.target, {k: v for k, v in attrs.asdict(record).items() if v is not None}
+    when = wf.clock.now() if at is None else at
+    for _ in range(wf.max_retries + 1):
+        ticket = wf.repository.get(ticket_id)
+        new, event, _ = wf.lifecycle.engine.apply(
+            ticket, "update", actor, when, meta={"link": {"kind": kind, "target": target, **details}}
+        )
+        try:
+            with wf.repository.transaction() as tx:
+                tx.save(new, [event], ticket.version)
+                tx.link(Link(ticket_id, kind, target))
+        except ConcurrencyConflict:
+            continue
+        return new
+    raise ConcurrencyConflict(ticket_id, ticket.version, None)
+
+
+def _last_seen(history: list[Event], target: str) -> tuple[Any, Any] | None:
+    for event in reversed(history):
+        seen = event.meta.get("record")
+        if seen == target:
+            return event.meta.get("status"), event.meta.get("priority")
+    return None
+
+
+def linked_record_changed(
+    wf: Workflow,
+    kind: str,
+    key: str,
+    *,
+    status: str,
+    priority: str | None = None,
+    at: datetime | None = None,
+) -> list[Event]:
+    """A linked record changed: record it on every linked ticket once, and apply the link rules.
+
+    For each ticket linked to the record, the first ``link_rules`` entry that
+    applies and whose trigger the ticket's state allows is fired as
+    ``system``; otherwise the change is recorded as an update. A change
+    already recorded (same status and priority) does nothing, so repeated
+    webhooks are harmless.
+    """
+    target = record_target(kind, key)
+    when = wf.clock.now() if at is None else at
+    meta = {"record": target, "status": status, "priority": priority}
+    written: list[Event] = []
+    for entry in wf.repository.linked(target):
+        for _ in range(wf.max_retries + 1):
+            ticket = wf.repository.get(entry.ticket_id)
+            history = wf.repository.history(entry.ticket_id)
+            if _last_seen(history, target) == (status, priority) or wf.lifecycle.states[ticket.state].immutable:
+                break
+            step = None
+            for rule in wf.lifecycle.link_rules:
+                if rule.applies(kind, status, priority):
+                    try:
+                        step = wf.lifecycle.engine.apply(
+                            ticket, rule.fire, SYSTEM, when, meta={**meta, "rule": f"link:{rule.fire}"},
+                            comment=Comment(SYSTEM.id, f"{kind} {key} is now {status}", "internal"),
+                            guards=wf.registry.guards,
+                        )  # fmt: skip
+                        break
+                    except (TransitionNotAllowed, PermissionDenied, FieldError):
+                        continue
+            if step is None:
+                step = wf.lifecycle.engine.apply(ticket, "update", SYSTEM, when, meta=meta)
+            new, event, _ = step
+            try:
+                wf.repository.save(new, [event], ticket.version)
+            except ConcurrencyConflict:
+                continue
+            written.append(event)
+            break
+    return written
+
+
+def mark_duplicate(
+    wf: Workflow,
+    duplicate_id: str,
+    original_id: str,
+    actor: Actor,
+    *,
+    trigger: str,
+    fields: dict[str, Any] | None = None,
+    comment: str | None = None,
+    at: datetime | None = None,
+) -> Ticket:
+    """Close *duplicate_id* as a duplicate of *original_id*, atomically.
+
+    The original gains the duplicate's requester and participants as
+    participants; the duplicate is closed by *trigger* (with *fields*, say a
+    reason) and linked ``duplicate_of`` the original. All or nothing.
+    """
+    if duplicate_id == original_id:
+        raise FieldError(duplicate_id, trigger, ["original_id"], "a ticket cannot duplicate itself")
+    when = wf.clock.now() if at is None else at
+    engine = wf.lifecycle.engine
+    for _ in range(wf.max_retries + 1):
+        duplicate, original = wf.repository.get(duplicate_id), wf.repository.get(original_id)
+        people = (original.participants | duplicate.participants | {duplicate.requester or ""}) - {
+            "",
+            original.requester or "",
+        }
+        merged, merged_event, _ = engine.apply(
+            original, "update", actor, when, attributes={"participants": people}, meta={"merged": duplicate_id}
+        )
+        closed, closed_event, _ = engine.apply(
+            duplicate,
+            trigger,
+            actor,
+            when,
+            fields=fields,
+            comment=Comment(actor.id, comment or f"Duplicate of {original_id}", "public"),
+            meta={"duplicate_of": original_id},
+            guards=wf.registry.guards,
+        )
+        try:
+            with wf.repository.transaction() as tx:
+                tx.save(merged, [merged_event], original.version)
+                tx.save(closed, [closed_event], duplicate.version)
+                tx.link(Link(duplicate_id, "duplicate_of", original_id))
+        except ConcurrencyConflict:
+            continue
+        return closed
+    raise TicketflowError(f"could not merge {duplicate_id} into {original_id}: other writers kept winning")

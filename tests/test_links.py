@@ -1,0 +1,114 @@
+"""Links, link-driven stages, duplicates: DevRev and Sighten scenarios."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+import ticketflow as tf
+from ticketflow.testing import SteppableClock
+
+CUSTOMER = tf.Actor("customer", roles={"requester"})
+OTHER = tf.Actor("other-customer", roles={"requester"})
+AGENT = tf.Actor("agent-7", roles={"agent"})
+ISSUE = tf.ExternalRecord("issue", "ENG-1042", url="https://tracker.example/ENG-1042")
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def repository(request: pytest.FixtureRequest, tmp_path: Path) -> tf.TicketRepository:
+    return tf.MemoryRepository() if request.param == "memory" else tf.SQLiteRepository(tmp_path / "links.db")
+
+
+@contextmanager
+def unchanged(wf: tf.Workflow, *ticket_ids: str) -> Iterator[None]:
+    before = [(wf.get(i), wf.history(i), wf.links(i)) for i in ticket_ids]
+    yield
+    assert [(wf.get(i), wf.history(i), wf.links(i)) for i in ticket_ids] == before
+
+
+def devrev(repository: tf.TicketRepository) -> tf.Workflow:
+    return tf.Workflow(tf.builtin("devrev"), repository, clock=SteppableClock())
+
+
+def test_devrev_stages_follow_the_linked_issue(repository: tf.TicketRepository):
+    wf = devrev(repository)
+    t = wf.open(CUSTOMER, title="Export times out")
+    wf.fire(t.id, "start", AGENT)
+    wf.link(t.id, AGENT, "caused_by", record=ISSUE)
+    assert wf.links(t.id) == [tf.Link(t.id, "caused_by", "record:issue:ENG-1042")]
+    assert wf.linked_to(record=ISSUE) == [tf.Link(t.id, "caused_by", "record:issue:ENG-1042")]
+    assert [e.trigger for e in wf.linked_record_changed("issue", "ENG-1042", status="planned")] == ["issue_created"]
+    assert wf.get(t.id).state == "awaiting_development"
+    wf.linked_record_changed("issue", "ENG-1042", status="in_progress")
+    assert wf.get(t.id).state == "in_development"
+    assert wf.linked_record_changed("issue", "ENG-1042", status="in_progress") == []  # once per change
+    (shipped,) = wf.linked_record_changed("issue", "ENG-1042", status="done", priority="high")
+    assert (shipped.trigger, shipped.target) == ("fix_shipped", "awaiting_customer_response")
+    assert shipped.meta["record"] == "record:issue:ENG-1042"
+    assert shipped.actor == tf.Actor("system", roles={"system"})
+
+
+def test_a_change_no_rule_applies_to_is_still_recorded_once(repository: tf.TicketRepository):
+    wf = devrev(repository)
+    t = wf.open(CUSTOMER, title="x")
+    wf.link(t.id, AGENT, "relates_to", record=ISSUE)
+    (noted,) = wf.linked_record_changed("issue", "ENG-1042", status="in_progress")  # queued: no rule can move it
+    assert (noted.trigger, noted.target, noted.meta["status"]) == ("update", "queued", "in_progress")
+    assert wf.linked_record_changed("issue", "ENG-1042", status="in_progress") == []
+    assert wf.linked_record_changed("issue", "ENG-9999", status="done") == []  # nobody links to it
+
+
+def test_every_ticket_linked_to_the_record_moves(repository: tf.TicketRepository):
+    wf = devrev(repository)
+    ids = []
+    for who in (CUSTOMER, OTHER):
+        t = wf.open(who, title="Same bug")
+        wf.fire(t.id, "start", AGENT)
+        wf.link(t.id, AGENT, "caused_by", record=ISSUE)
+        ids.append(t.id)
+    wf.linked_record_changed("issue", "ENG-1042", status="planned")
+    assert [wf.get(i).state for i in ids] == ["awaiting_development"] * 2
+
+
+def test_duplicates_merge_into_the_original_atomically(repository: tf.TicketRepository):
+    wf = devrev(repository)
+    original = wf.open(CUSTOMER, title="Login loop", participants={"watcher-1"})
+    duplicate = wf.open(OTHER, title="Cannot log in", participants={"watcher-2"})
+    closed = wf.mark_duplicate(duplicate.id, original.id, AGENT, trigger="cancel", fields={"reason": "duplicate"})
+    assert (closed.state, closed.fields["reason"]) == ("canceled", "duplicate")
+    assert wf.get(original.id).participants == {"watcher-1", "watcher-2", OTHER.id}
+    assert wf.links(duplicate.id) == [tf.Link(duplicate.id, "duplicate_of", original.id)]
+    assert wf.linked_to(original.id) == [tf.Link(duplicate.id, "duplicate_of", original.id)]
+    assert wf.history(original.id)[-1].meta["merged"] == duplicate.id
+
+
+def test_a_refused_merge_changes_neither_ticket(repository: tf.TicketRepository):
+    wf = devrev(repository)
+    original = wf.open(CUSTOMER, title="a")
+    duplicate = wf.open(OTHER, title="b")
+    with unchanged(wf, original.id, duplicate.id), pytest.raises(tf.FieldError):
+        wf.mark_duplicate(duplicate.id, original.id, AGENT, trigger="cancel")  # `reason` is required to cancel
+    with unchanged(wf, original.id, duplicate.id), pytest.raises(tf.TransitionNotAllowed):
+        wf.mark_duplicate(duplicate.id, original.id, AGENT, trigger="resolve")
+    with pytest.raises(tf.FieldError, match="itself"):
+        wf.mark_duplicate(original.id, original.id, AGENT, trigger="cancel")
+
+
+def test_bad_links_are_refused_and_change_nothing(repository: tf.TicketRepository):
+    wf = devrev(repository)
+    t = wf.open(CUSTOMER, title="x")
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError, match="unknown link kind"):
+        wf.link(t.id, AGENT, "likes", record=ISSUE)
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError, match="exactly one"):
+        wf.link(t.id, AGENT, "relates_to")
+    with unchanged(wf, t.id), pytest.raises(tf.TicketNotFound):
+        wf.link(t.id, AGENT, "blocks", to_ticket="nope")
+    with unchanged(wf, t.id), pytest.raises(tf.PermissionDenied):
+        wf.link(t.id, CUSTOMER, "relates_to", record=ISSUE)
+
+
+def test_link_rules_are_validated():
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.builtin("devrev").extend({"id": "d2", "link_rules": [{"record": "issue", "status": "x", "fire": "accept"}]})
+    assert caught.value.path == "link_rules[0].fire"
