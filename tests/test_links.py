@@ -112,3 +112,31 @@ def test_link_rules_are_validated():
     with pytest.raises(tf.InvalidLifecycle) as caught:
         tf.builtin("devrev").extend({"id": "d2", "link_rules": [{"record": "issue", "status": "x", "fire": "accept"}]})
     assert caught.value.path == "link_rules[0].fire"
+
+
+def test_a_broadcast_reaches_every_account_and_a_multicast_only_those_named(repository: tf.TicketRepository):
+    wf = devrev(repository)
+    everyone = wf.broadcast(AGENT, title="Scheduled maintenance Saturday", comment="Two hours of downtime.")
+    wf.clock.advance(minutes=5)  # type: ignore[attr-defined]
+    some = wf.broadcast(AGENT, title="Beta: new exports", accounts=["acme", "globex"])
+    assert [t.id for t in wf.broadcasts_for("acme")] == [everyone.id, some.id]
+    assert [t.id for t in wf.broadcasts_for("initech")] == [everyone.id]
+    assert wf.history(some.id)[0].meta["broadcast"] == ("account:acme", "account:globex")
+
+
+def test_each_customer_acknowledges_a_broadcast_once(repository: tf.TicketRepository):
+    wf = devrev(repository)
+    notice = wf.broadcast(AGENT, title="New feature idea: tell us", accounts=["acme", "globex"])
+    acme = tf.Actor("pat@acme.example", roles={"requester"})
+    wf.acknowledge(notice.id, "acme", acme)
+    version = wf.get(notice.id).version
+    wf.acknowledge(notice.id, "acme", acme)  # again: nothing new
+    assert wf.get(notice.id).version == version
+    assert set(wf.acknowledgements(notice.id)) == {"acme"}
+    with unchanged(wf, notice.id), pytest.raises(tf.PermissionDenied):
+        wf.acknowledge(notice.id, "initech", tf.Actor("x@initech.example", roles={"requester"}))
+    plain = wf.open(CUSTOMER, title="not a broadcast")
+    with unchanged(wf, plain.id), pytest.raises(tf.FieldError, match="not a broadcast"):
+        wf.acknowledge(plain.id, "acme", acme)
+    with pytest.raises(tf.FieldError, match="at least one account"):
+        wf.broadcast(AGENT, title="to nobody", accounts=[])

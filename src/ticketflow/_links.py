@@ -7,6 +7,7 @@ both "what does this ticket link to" and "which tickets link to this".
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +21,24 @@ from ticketflow.protocols import Link
 if TYPE_CHECKING:
     from ticketflow.workflow import Workflow
 
-__all__ = ["LINK_KINDS", "ExternalRecord", "link", "linked_record_changed", "mark_duplicate", "record_target"]
+__all__ = [
+    "EVERYONE",
+    "LINK_KINDS",
+    "ExternalRecord",
+    "acknowledge",
+    "acknowledgements",
+    "broadcast",
+    "broadcasts_for",
+    "link",
+    "linked_record_changed",
+    "mark_duplicate",
+    "record_target",
+]
 
-#: The link kinds every lifecycle knows.
-LINK_KINDS = ("relates_to", "blocks", "caused_by", "follow_up_of", "duplicate_of")
+#: The link kinds every lifecycle knows (``addressed_to`` links a broadcast to its audience).
+LINK_KINDS = ("relates_to", "blocks", "caused_by", "follow_up_of", "duplicate_of", "addressed_to")
+#: The audience of a broadcast to every account (a multicast names accounts).
+EVERYONE = "account:*"
 
 
 @attrs.frozen
@@ -200,3 +215,63 @@ def mark_duplicate(
             continue
         return closed
     raise TicketflowError(f"could not merge {duplicate_id} into {original_id}: other writers kept winning")
+
+
+def broadcast(
+    wf: Workflow,
+    actor: Actor,
+    *,
+    title: str,
+    accounts: Sequence[str] | None = None,
+    fields: Mapping[str, Any] | None = None,
+    comment: str | None = None,
+    at: datetime | None = None,
+) -> Ticket:
+    """One ticket addressed to many customers: every account (broadcast) or the *accounts* named (multicast).
+
+    The audience is stored as ``addressed_to`` links in the same transaction
+    as the ticket, so each customer finds it with :func:`broadcasts_for`.
+    """
+    when = wf.clock.now() if at is None else at
+    audience = [EVERYONE] if accounts is None else [f"account:{a}" for a in dict.fromkeys(accounts)]
+    if not audience:
+        raise FieldError(None, "open", ["accounts"], "a multicast needs at least one account")
+    ticket, event = wf.lifecycle.engine.open(
+        wf.new_ticket_id(),
+        actor,
+        when,
+        title=title,
+        fields=fields,
+        comment=None if comment is None else Comment(actor.id, comment, "public"),
+        meta={"broadcast": audience},
+    )
+    with wf.repository.transaction() as tx:
+        tx.add(ticket, [event])
+        for target in audience:
+            tx.link(Link(ticket.id, "addressed_to", target))
+    return ticket
+
+
+def broadcasts_for(wf: Workflow, account: str) -> list[Ticket]:
+    """The broadcast and multicast tickets addressed to *account*, oldest first."""
+    ids = {link.ticket_id for link in wf.repository.linked(EVERYONE)}
+    ids |= {link.ticket_id for link in wf.repository.linked(f"account:{account}")}
+    return sorted((wf.repository.get(i) for i in ids), key=lambda t: (t.created_at, t.id))
+
+
+def acknowledge(wf: Workflow, ticket_id: str, account: str, actor: Actor, *, at: datetime | None = None) -> Ticket:
+    """Record that *account* acknowledged the broadcast (once; a second acknowledgement changes nothing)."""
+    audience = {link.target for link in wf.repository.links(ticket_id) if link.kind == "addressed_to"}
+    if not audience:
+        raise FieldError(ticket_id, "acknowledge", ["ticket_id"], "not a broadcast or multicast ticket")
+    if EVERYONE not in audience and f"account:{account}" not in audience:
+        raise PermissionDenied(ticket_id, "acknowledge", actor.id, sorted(actor.roles), sorted(audience))
+    if account in acknowledgements(wf, ticket_id):
+        return wf.repository.get(ticket_id)
+    when = wf.clock.now() if at is None else at
+    return wf.fire(ticket_id, "comment", actor, comment=f"Acknowledged for {account}", at=when, meta={"ack": account})
+
+
+def acknowledgements(wf: Workflow, ticket_id: str) -> dict[str, datetime]:
+    """Which accounts acknowledged the broadcast, and when."""
+    return {str(e.meta["ack"]): e.at for e in wf.repository.history(ticket_id) if "ack" in e.meta}

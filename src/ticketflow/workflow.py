@@ -13,7 +13,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ticketflow._links import ExternalRecord, link, linked_record_changed, mark_duplicate
+from ticketflow._links import (
+    ExternalRecord,
+    acknowledge,
+    acknowledgements,
+    broadcast,
+    broadcasts_for,
+    link,
+    linked_record_changed,
+    mark_duplicate,
+)
 from ticketflow._view import TicketView, view
 from ticketflow.automation import DeliveryState, SweepResult, deliver, next_due, run_due
 from ticketflow.calendar import BusinessCalendar
@@ -254,6 +263,38 @@ class Workflow:
             at=self._at(at),
         )  # fmt: skip
 
+    def new_ticket_id(self) -> str:
+        """An id for a new ticket: the next human key with a ``key_prefix``, else the id factory's."""
+        prefix = self.lifecycle.key_prefix
+        if prefix is not None and self._id_factory is _new_id:
+            return f"{prefix}-{self.repository.next_sequence(self.lifecycle.id)}"
+        return self._id_factory()
+
+    def broadcast(
+        self,
+        actor: Actor,
+        *,
+        title: str,
+        accounts: Sequence[str] | None = None,
+        fields: Mapping[str, Any] | None = None,
+        comment: str | None = None,
+        at: datetime | None = None,
+    ) -> Ticket:
+        """Open one ticket for every account (``accounts=None``) or for the accounts named (multicast)."""
+        return broadcast(self, actor, title=title, accounts=accounts, fields=fields, comment=comment, at=self._at(at))
+
+    def broadcasts_for(self, account: str) -> list[Ticket]:
+        """The broadcast and multicast tickets an account sees."""
+        return broadcasts_for(self, account)
+
+    def acknowledge(self, ticket_id: str, account: str, actor: Actor, *, at: datetime | None = None) -> Ticket:
+        """Record an account's acknowledgement of a broadcast (once per account)."""
+        return acknowledge(self, ticket_id, account, actor, at=at)
+
+    def acknowledgements(self, ticket_id: str) -> dict[str, datetime]:
+        """The accounts that acknowledged a broadcast, and when."""
+        return acknowledgements(self, ticket_id)
+
     def view(self, ticket_id: str, actor: Actor) -> TicketView:
         """The ticket and history as *actor* may see them (requesters: no internal comments, fields, tags)."""
         return view(self.lifecycle, self.repository.get(ticket_id), self.repository.history(ticket_id), actor)
@@ -303,10 +344,8 @@ class Workflow:
         when = self._at(at)
         meta = {"channel": channel} if channel is not None else None
         prefix = self.lifecycle.key_prefix
-        if ticket_id is None and prefix is not None and self._id_factory is _new_id:
-            ticket_id = f"{prefix}-{self.repository.next_sequence(self.lifecycle.id)}"
         ticket, event = self._engine.open(
-            ticket_id or self._id_factory(),
+            ticket_id or self.new_ticket_id(),
             actor,
             when,
             title=title,
