@@ -243,7 +243,7 @@ def broadcast(
         title=title,
         fields=fields,
         comment=None if comment is None else Comment(actor.id, comment, "public"),
-        meta={"broadcast": audience},
+        meta={"broadcast": tuple(audience)},
     )
     with wf.repository.transaction() as tx:
         tx.add(ticket, [event])
