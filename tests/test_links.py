@@ -140,3 +140,26 @@ def test_each_customer_acknowledges_a_broadcast_once(repository: tf.TicketReposi
         wf.acknowledge(plain.id, "acme", acme)
     with pytest.raises(tf.FieldError, match="at least one account"):
         wf.broadcast(AGENT, title="to nobody", accounts=[])
+
+
+def test_export_views_filter_by_group_tag_customer_and_dates(repository: tf.TicketRepository):
+    import io
+    import json
+    from datetime import timedelta
+
+    wf = devrev(repository)
+    clock = wf.clock
+    early = wf.open(CUSTOMER, title="early", tags={"blocked"})
+    clock.advance(days=2)  # type: ignore[attr-defined]
+    late = wf.open(OTHER, title="late", tags={"blocked"})
+    wf.fire(late.id, "start", AGENT)
+    cut = early.created_at + timedelta(days=1)
+    out = io.StringIO()
+    assert wf.export_view(out, format="json", columns=["id", "state"], group="in_progress", tag="blocked") == 1
+    assert json.loads(out.getvalue()) == {"id": late.id, "state": "work_in_progress"}
+    out = io.StringIO()
+    assert wf.export_view(out, columns=["id", "title"], requester=CUSTOMER.id, updated_before=cut) == 1
+    assert out.getvalue().splitlines() == ["id,title", f"{early.id},early"]
+    assert wf.export_view(io.StringIO(), format="json", updated_after=cut) == 1
+    with pytest.raises(tf.LifecycleError, match="unknown export format"):
+        wf.export_view(io.StringIO(), format="xml")

@@ -228,6 +228,7 @@ class TicketRepository(Protocol):
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
         requester: str | None = None,
+        updated_after: datetime | None = None,
         limit: int = 100,
         after: str | None = None,
     ) -> Page:
@@ -244,6 +245,7 @@ class TicketRepository(Protocol):
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
         requester: str | None = None,
+        updated_after: datetime | None = None,
     ) -> int:
         """How many tickets match every filter given."""
         ...

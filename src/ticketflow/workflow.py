@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from ticketflow._links import (
     ExternalRecord,
@@ -34,7 +34,7 @@ from ticketflow.model import Actor, Comment, Event, Ticket, Visibility, require_
 from ticketflow.protocols import Clock, Link, OutboxMessage, Page, TicketRepository
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
-from ticketflow.repository._export import iter_tickets
+from ticketflow.repository._export import DEFAULT_CSV_COLUMNS, export_csv, export_json_view, iter_tickets
 from ticketflow.sla import SlaClock, SlaPolicy, SlaReport, attainment, evaluate, policy_for
 
 __all__ = ["Workflow"]
@@ -218,6 +218,33 @@ class Workflow:
         if self.lifecycle.states[ticket.state].immutable:
             return self.follow_up(ticket_id, actor, body, at=at)
         return self.comment(ticket_id, actor, body, at=at)
+
+    def export_view(
+        self,
+        out: IO[str],
+        *,
+        format: str = "csv",
+        columns: Sequence[str] = DEFAULT_CSV_COLUMNS,
+        group: str | None = None,
+        **filters: Any,
+    ) -> int:
+        """Export a filtered view of this lifecycle's tickets (DevRev's "export views to CSV or JSON").
+
+        Filters are those of ``find`` (``tag``, ``requester`` for a customer,
+        ``updated_after``/``updated_before`` for a date range...) plus
+        ``group``; rows stream a page at a time.
+        """
+        if group is not None:
+            groups = self.lifecycle.groups
+            if group not in groups:
+                raise LifecycleError(f"unknown state group {group!r}; this lifecycle has: {', '.join(groups)}")
+            filters["state"] = groups[group]
+        filters["lifecycle_id"] = self.lifecycle.id
+        if format == "csv":
+            return export_csv(self.repository, out, columns, **filters)
+        if format == "json":
+            return export_json_view(self.repository, out, columns, **filters)
+        raise LifecycleError(f"unknown export format {format!r}; use csv or json")
 
     def link(
         self,

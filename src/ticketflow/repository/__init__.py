@@ -7,8 +7,16 @@
 - export and import of tickets with their histories (JSON Lines, CSV).
 """
 
-from ticketflow.repository._export import export_csv, export_jsonl, import_jsonl
+from ticketflow.repository._export import export_csv, export_json_view, export_jsonl, import_jsonl
 from ticketflow.repository._memory import MemoryRepository
 from ticketflow.repository._sqlite import SCHEMA_VERSION, SQLiteRepository
 
-__all__ = ["SCHEMA_VERSION", "MemoryRepository", "SQLiteRepository", "export_csv", "export_jsonl", "import_jsonl"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "MemoryRepository",
+    "SQLiteRepository",
+    "export_csv",
+    "export_json_view",
+    "export_jsonl",
+    "import_jsonl",
+]

@@ -184,11 +184,12 @@ class MemoryRepository:
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
         requester: str | None = None,
+        updated_after: datetime | None = None,
         limit: int = 100,
         after: str | None = None,
     ) -> Page:
         """One page of matching tickets in id order (a scan: this is the memory adapter)."""
-        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester)
+        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester, updated_after)
         check_limit(limit)
         start = decode_cursor(after)
         with self._lock:
@@ -212,9 +213,10 @@ class MemoryRepository:
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
         requester: str | None = None,
+        updated_after: datetime | None = None,
     ) -> int:
         """How many tickets match."""
-        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester)
+        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester, updated_after)
         with self._lock:
             return sum(1 for t in self._tickets.values() if query.matches(t))
 

@@ -26,6 +26,7 @@ class Query:
     lifecycle_id: str | None = None
     updated_before: datetime | None = None
     requester: str | None = None
+    updated_after: datetime | None = None
 
     @classmethod
     def build(
@@ -37,6 +38,7 @@ class Query:
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
         requester: str | None = None,
+        updated_after: datetime | None = None,
     ) -> Query:
         """Check and normalise the keyword filters of ``find``/``count``."""
         states = None
@@ -44,8 +46,10 @@ class Query:
             states = frozenset([state] if isinstance(state, str) else state)
         if updated_before is not None:
             require_aware(updated_before, "updated_before")
+        if updated_after is not None:
+            require_aware(updated_after, "updated_after")
         fields = tuple(sorted((field or {}).items()))
-        return cls(states, assignee, tag, fields, lifecycle_id, updated_before, requester)
+        return cls(states, assignee, tag, fields, lifecycle_id, updated_before, requester, updated_after)
 
     def matches(self, ticket: Ticket) -> bool:
         """Whether *ticket* passes every filter (the in-memory evaluation)."""
@@ -57,6 +61,7 @@ class Query:
             and (self.lifecycle_id is None or ticket.lifecycle_id == self.lifecycle_id)
             and (self.updated_before is None or ticket.updated_at < self.updated_before)
             and (self.requester is None or ticket.requester == self.requester)
+            and (self.updated_after is None or ticket.updated_at >= self.updated_after)
         )
 
 

@@ -497,6 +497,8 @@ class SQLAlchemyRepository:
             clauses.append(t.c.updated_us < _us(query.updated_before))
         if query.requester is not None:
             clauses.append(t.c.requester == query.requester)
+        if query.updated_after is not None:
+            clauses.append(t.c.updated_us >= _us(query.updated_after))
         return clauses
 
     def find(
@@ -509,11 +511,12 @@ class SQLAlchemyRepository:
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
         requester: str | None = None,
+        updated_after: datetime | None = None,
         limit: int = 100,
         after: str | None = None,
     ) -> Page:
         """One page of matching tickets in id order, from the indexes."""
-        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester)
+        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester, updated_after)
         check_limit(limit)
         tickets = self._t["tickets"]
         clauses = self._where(query)
@@ -535,9 +538,12 @@ class SQLAlchemyRepository:
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
         requester: str | None = None,
+        updated_after: datetime | None = None,
     ) -> int:
         """How many tickets match."""
-        clauses = self._where(Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester))
+        clauses = self._where(
+            Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester, updated_after)
+        )
         statement = sa.select(sa.func.count()).select_from(self._t["tickets"]).where(*clauses)
         return int(self._read(lambda c: c.execute(statement).scalar_one()))
 

@@ -410,6 +410,9 @@ class SQLiteRepository:
         if query.requester is not None:
             clauses.append("requester = ?")
             params.append(query.requester)
+        if query.updated_after is not None:
+            clauses.append("updated_us >= ?")
+            params.append(_us(query.updated_after))
         return clauses, params
 
     def find(
@@ -422,11 +425,12 @@ class SQLiteRepository:
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
         requester: str | None = None,
+        updated_after: datetime | None = None,
         limit: int = 100,
         after: str | None = None,
     ) -> Page:
         """One page of matching tickets in id order, from the indexes."""
-        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester)
+        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester, updated_after)
         check_limit(limit)
         clauses, params = self._where(query)
         start = decode_cursor(after)
@@ -449,9 +453,12 @@ class SQLiteRepository:
         lifecycle_id: str | None = None,
         updated_before: datetime | None = None,
         requester: str | None = None,
+        updated_after: datetime | None = None,
     ) -> int:
         """How many tickets match."""
-        clauses, params = self._where(Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester))
+        clauses, params = self._where(
+            Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester, updated_after)
+        )
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         return int(self._read(lambda c: c.execute(f"SELECT count(*) FROM tickets{where}", params).fetchone()[0]))  # noqa: S608
 

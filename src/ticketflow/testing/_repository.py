@@ -232,6 +232,8 @@ class RepositoryContract:
             {"lifecycle_id": "other"},
             {"updated_before": _T0 + timedelta(hours=5)},
             {"requester": "agent-1"},
+            {"updated_after": _T0 + timedelta(hours=5)},
+            {"updated_after": _T0 + timedelta(hours=2), "updated_before": _T0 + timedelta(hours=6)},
             {"requester": "nobody"},
             {"state": "new", "tag": "vip", "assignee": "agent-0"},
         ]
@@ -404,4 +406,5 @@ def _matches(ticket: Ticket, **filters: Any) -> bool:
         and (filters.get("lifecycle_id") is None or ticket.lifecycle_id == filters["lifecycle_id"])
         and (filters.get("updated_before") is None or ticket.updated_at < filters["updated_before"])
         and (filters.get("requester") is None or ticket.requester == filters["requester"])
+        and (filters.get("updated_after") is None or ticket.updated_at >= filters["updated_after"])
     )
