@@ -163,3 +163,23 @@ def test_export_views_filter_by_group_tag_customer_and_dates(repository: tf.Tick
     assert wf.export_view(io.StringIO(), format="json", updated_after=cut) == 1
     with pytest.raises(tf.LifecycleError, match="unknown export format"):
         wf.export_view(io.StringIO(), format="xml")
+
+
+def test_sighten_closes_when_the_linked_dev_ticket_is_active_at_low_priority():
+    wf = tf.Workflow(tf.builtin("sighten"), clock=SteppableClock())
+    t = wf.open(CUSTOMER, title="Proposal PDF blank")
+    wf.fire(t.id, "take", AGENT, assignee=AGENT.id, fields={"request_type": "technical_support"})
+    wf.fire(
+        t.id, "escalate", AGENT, comment="Bug: linked DEV-881",
+        fields={"bug_ticket": "DEV-881", "reproduction_steps": "1. open 2. export"},
+    )  # fmt: skip
+    wf.link(t.id, AGENT, "caused_by", record=tf.ExternalRecord("dev", "DEV-881"))
+    wf.linked_record_changed("dev", "DEV-881", status="active", priority="high")
+    assert wf.get(t.id).state == "escalated"
+    (closing,) = wf.linked_record_changed("dev", "DEV-881", status="active", priority="low")
+    ticket = wf.get(t.id)
+    assert (closing.trigger, ticket.state, ticket.fields["resolution_method"]) == (
+        "dev_ticket_parked",
+        "resolved",
+        "low_priority_dev_ticket",
+    )
