@@ -78,3 +78,20 @@ def test_only_public_text_is_indexed_and_reindexing_replaces():
     assert [s.ticket_id for s in index.search("falcon")] == [other.id]
     with pytest.raises(KeyError):
         index.similar(t.id)
+
+
+def test_the_workflow_suggests_and_keeps_feedback_in_the_history(tmp_path):
+    path = tmp_path / "s.db"
+    wf = tf.Workflow(tf.builtin("zendesk"), tf.SQLiteRepository(path))
+    customer, agent = tf.Actor("c", roles={"requester"}), tf.Actor("a", roles={"agent"})
+    asked = wf.open(customer, title="Invoice shows the wrong VAT rate")
+    close = wf.open(customer, title="VAT rate wrong on my invoice")
+    far = wf.open(customer, title="Invoice PDF is blank")
+    assert [s.ticket_id for s in wf.similar(asked.id, k=2)] == [close.id, far.id]
+    for _ in range(4):
+        wf.similar_feedback(asked.id, close.id, agent, helpful=False)
+    assert wf.similar(asked.id, k=2)[0].ticket_id == far.id
+    again = tf.Workflow(tf.builtin("zendesk"), tf.SQLiteRepository(path))  # after a restart
+    assert again.similar(asked.id, k=2)[0].ticket_id == far.id
+    with pytest.raises(tf.TicketNotFound):
+        wf.similar_feedback(asked.id, "nope", agent, helpful=True)

@@ -137,7 +137,12 @@ class SimilarityIndex:
         return len(self._lengths)
 
     def add(self, ticket: Ticket, history: Iterable[Event] = ()) -> None:
-        """Index (or re-index) a ticket from its title, description and public comments."""
+        """Index (or re-index) a ticket from its title, description and public comments.
+
+        Feedback recorded in the history (by ``Workflow.similar_feedback``)
+        is loaded too, so it survives restarts.
+        """
+        history = list(history)
         self.remove(ticket.id)
         terms = Counter(_document(ticket, history))
         for term, count in terms.items():
@@ -145,6 +150,11 @@ class SimilarityIndex:
         self._terms[ticket.id] = terms
         self._lengths[ticket.id] = sum(terms.values())
         self._total += self._lengths[ticket.id]
+        self._votes.pop(ticket.id, None)
+        for event in history:  # feedback recorded in the history (Workflow.similar_feedback)
+            vote = event.meta.get("similar_feedback")
+            if isinstance(vote, dict):
+                self.feedback(ticket.id, str(vote["suggested"]), helpful=bool(vote["helpful"]))
 
     def remove(self, ticket_id: str) -> None:
         """Take a ticket out of the index (no-op if absent)."""

@@ -35,6 +35,7 @@ from ticketflow.protocols import Clock, Link, OutboxMessage, Page, TicketReposit
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
 from ticketflow.repository._export import DEFAULT_CSV_COLUMNS, export_csv, export_json_view, iter_tickets
+from ticketflow.similar import SimilarityIndex, Suggestion
 from ticketflow.sla import SlaClock, SlaPolicy, SlaReport, attainment, evaluate, policy_for
 
 __all__ = ["Workflow"]
@@ -106,6 +107,7 @@ class Workflow:
         )
         self._delivery = DeliveryState()
         self.intake = intake_rules(lifecycle, self.registry.policies)
+        self._similar: SimilarityIndex | None = None
         for t in lifecycle.transitions:
             for kind, names, known in (
                 ("guards", t.guards, self.registry.guards),
@@ -321,6 +323,28 @@ class Workflow:
     def acknowledgements(self, ticket_id: str) -> dict[str, datetime]:
         """The accounts that acknowledged a broadcast, and when."""
         return acknowledgements(self, ticket_id)
+
+    def similar(self, ticket_id: str, k: int = 5) -> list[Suggestion]:
+        """Earlier tickets like this one (BM25 over public text, re-ranked by recorded feedback).
+
+        The index is built from the repository on first use and kept; the
+        asked ticket is re-indexed each time so new comments count.
+        """
+        if self._similar is None:
+            self._similar = SimilarityIndex.build(self.repository, lifecycle_id=self.lifecycle.id)
+        self._similar.add(self.repository.get(ticket_id), self.repository.history(ticket_id))
+        return self._similar.similar(ticket_id, k)
+
+    def similar_feedback(
+        self, ticket_id: str, suggested_id: str, actor: Actor, *, helpful: bool, at: datetime | None = None
+    ) -> Ticket:
+        """Record a thumbs up or down for a suggestion, in the ticket's history; later suggestions use it."""
+        self.repository.get(suggested_id)  # TicketNotFound for a suggestion that does not exist
+        meta = {"similar_feedback": {"suggested": suggested_id, "helpful": helpful}}
+        ticket = self.fire(ticket_id, "update", actor, meta=meta, at=at)
+        if self._similar is not None:
+            self._similar.feedback(ticket_id, suggested_id, helpful=helpful)
+        return ticket
 
     def view(self, ticket_id: str, actor: Actor) -> TicketView:
         """The ticket and history as *actor* may see them (requesters: no internal comments, fields, tags)."""
