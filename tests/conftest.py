@@ -6,6 +6,8 @@ fast and deterministic on 2 cores; ``thorough`` tries 100x as many examples
 """
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,11 @@ EXAMPLES = ROOT / "examples"
 def helpdesk() -> tf.Lifecycle:
     """The example team lifecycle from examples/custom_lifecycle.toml."""
     return tf.load_lifecycle(EXAMPLES / "custom_lifecycle.toml")
+
+
+@contextmanager
+def unchanged(wf: tf.Workflow, *ticket_ids: str) -> Iterator[None]:
+    """The block must leave each ticket, its version, history and links exactly as they were."""
+    before = [(wf.get(i), wf.history(i), wf.links(i)) for i in ticket_ids]
+    yield
+    assert [(wf.get(i), wf.history(i), wf.links(i)) for i in ticket_ids] == before

@@ -1,8 +1,6 @@
 """The five built-in lifecycles: load, property suite, the seeds' scenarios, docs in step."""
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +8,7 @@ import pytest
 import ticketflow as tf
 from ticketflow.testing import LifecycleContract, SteppableClock
 
-from .conftest import ROOT
+from .conftest import ROOT, unchanged
 
 SEEDS = ["clickup", "sighten", "zendesk", "interfacing", "devrev"]
 CUSTOMER = tf.Actor("customer@client.example", roles={"requester"})
@@ -22,14 +20,6 @@ SYSTEM = tf.Actor("system", roles={"system"})
 def workflow(lifecycle_id: str) -> tuple[tf.Workflow, SteppableClock]:
     clock = SteppableClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
     return tf.Workflow(tf.builtin(lifecycle_id), clock=clock), clock
-
-
-@contextmanager
-def unchanged(wf: tf.Workflow, ticket_id: str) -> Iterator[None]:
-    before, history = wf.get(ticket_id), wf.history(ticket_id)
-    yield
-    assert wf.get(ticket_id) == before
-    assert wf.history(ticket_id) == history
 
 
 def test_the_five_builtins_are_listed_and_load():

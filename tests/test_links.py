@@ -1,13 +1,13 @@
 """Links, link-driven stages, duplicates: DevRev and Sighten scenarios."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 import ticketflow as tf
 from ticketflow.testing import SteppableClock
+
+from .conftest import unchanged
 
 CUSTOMER = tf.Actor("customer", roles={"requester"})
 OTHER = tf.Actor("other-customer", roles={"requester"})
@@ -18,13 +18,6 @@ ISSUE = tf.ExternalRecord("issue", "ENG-1042", url="https://tracker.example/ENG-
 @pytest.fixture(params=["memory", "sqlite"])
 def repository(request: pytest.FixtureRequest, tmp_path: Path) -> tf.TicketRepository:
     return tf.MemoryRepository() if request.param == "memory" else tf.SQLiteRepository(tmp_path / "links.db")
-
-
-@contextmanager
-def unchanged(wf: tf.Workflow, *ticket_ids: str) -> Iterator[None]:
-    before = [(wf.get(i), wf.history(i), wf.links(i)) for i in ticket_ids]
-    yield
-    assert [(wf.get(i), wf.history(i), wf.links(i)) for i in ticket_ids] == before
 
 
 def devrev(repository: tf.TicketRepository) -> tf.Workflow:

@@ -1,7 +1,5 @@
 """Workflow: open, fire, comment, update, move_to, allowed, refusals, retries."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,6 +7,8 @@ import pytest
 
 import ticketflow as tf
 from ticketflow.testing import SteppableClock
+
+from .conftest import unchanged
 
 ALICE = tf.Actor("alice", roles={"requester"})
 BOB = tf.Actor("bob", roles={"agent"})
@@ -25,15 +25,6 @@ def clock() -> SteppableClock:
 def wf(helpdesk: tf.Lifecycle, clock: SteppableClock) -> tf.Workflow:
     ids = iter(range(1, 1000))
     return tf.Workflow(helpdesk, clock=clock, id_factory=lambda: f"T-{next(ids)}")
-
-
-@contextmanager
-def unchanged(wf: tf.Workflow, ticket_id: str) -> Iterator[None]:
-    """The block must leave the ticket, its version and history exactly as they were."""
-    before, history = wf.get(ticket_id), wf.history(ticket_id)
-    yield
-    assert wf.get(ticket_id) == before
-    assert wf.history(ticket_id) == history
 
 
 def in_progress(wf: tf.Workflow) -> tf.Ticket:

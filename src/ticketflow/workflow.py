@@ -145,10 +145,7 @@ class Workflow:
             LifecycleError: an unknown group.
         """
         if group is not None:
-            groups = self.lifecycle.groups
-            if group not in groups:
-                raise LifecycleError(f"unknown state group {group!r}; this lifecycle has: {', '.join(groups)}")
-            filters["state"] = groups[group]
+            filters["state"] = self._group_states(group)
         return self.repository.find(lifecycle_id=self.lifecycle.id, limit=limit, after=after, **filters)
 
     def sla(self, ticket_id: str, now: datetime | None = None) -> list[SlaClock]:
@@ -237,10 +234,7 @@ class Workflow:
         ``group``; rows stream a page at a time.
         """
         if group is not None:
-            groups = self.lifecycle.groups
-            if group not in groups:
-                raise LifecycleError(f"unknown state group {group!r}; this lifecycle has: {', '.join(groups)}")
-            filters["state"] = groups[group]
+            filters["state"] = self._group_states(group)
         filters["lifecycle_id"] = self.lifecycle.id
         if format == "csv":
             return export_csv(self.repository, out, columns, **filters)
@@ -617,6 +611,13 @@ class Workflow:
             )
             raise TransitionNotAllowed(ticket_id, f"->{state}", ticket.state, reason)
         return self.fire(ticket_id, triggers[0], actor, **kwargs)
+
+    def _group_states(self, group: str) -> tuple[str, ...]:
+        """The states of a group of this lifecycle; LifecycleError for an unknown group."""
+        groups = self.lifecycle.groups
+        if group not in groups:
+            raise LifecycleError(f"unknown state group {group!r}; this lifecycle has: {', '.join(groups)}")
+        return groups[group]
 
     def _due_after(self, ticket_id: str, new: Ticket, event: Event, when: datetime) -> Any:
         """The ticket's next due instant after *event*, reading its history only when that can matter."""
