@@ -1,4 +1,7 @@
-"""Links between tickets and to records in other trackers; link-driven moves; duplicates.
+"""Links between tickets and to records in other trackers; link-driven moves; duplicates; broadcasts.
+
+The functions take the instant explicitly; :class:`~ticketflow.Workflow`
+passes its clock's (or the caller's, checked aware).
 
 Each link is recorded twice, in one transaction: as an event in the ticket's
 history (``meta["link"]``) and in the repository's link index, which answers
@@ -78,7 +81,7 @@ def link(
     *,
     to_ticket: str | None = None,
     record: ExternalRecord | None = None,
-    at: datetime | None = None,
+    at: datetime,
 ) -> Ticket:
     """Link a ticket to another ticket or to a record: an event and an index entry, together."""
     if kind not in LINK_KINDS:
@@ -91,11 +94,10 @@ def link(
     else:
         assert record is not None  # noqa: S101 - narrowed above
         target, details = record.target, {k: v for k, v in attrs.asdict(record).items() if v is not None}
-    when = wf.clock.now() if at is None else at
     for _ in range(wf.max_retries + 1):
         ticket = wf.repository.get(ticket_id)
         new, event, _ = wf.lifecycle.engine.apply(
-            ticket, "update", actor, when, meta={"link": {"kind": kind, "target": target, **details}}
+            ticket, "update", actor, at, meta={"link": {"kind": kind, "target": target, **details}}
         )
         try:
             with wf.repository.transaction() as tx:
@@ -122,7 +124,7 @@ def linked_record_changed(
     *,
     status: str,
     priority: str | None = None,
-    at: datetime | None = None,
+    at: datetime,
 ) -> list[Event]:
     """A linked record changed: record it on every linked ticket once, and apply the link rules.
 
@@ -133,7 +135,6 @@ def linked_record_changed(
     webhooks are harmless.
     """
     target = record_target(kind, key)
-    when = wf.clock.now() if at is None else at
     meta = {"record": target, "status": status, "priority": priority}
     written: list[Event] = []
     for entry in wf.repository.linked(target):
@@ -147,7 +148,7 @@ def linked_record_changed(
                 if rule.applies(kind, status, priority):
                     try:
                         step = wf.lifecycle.engine.apply(
-                            ticket, rule.fire, SYSTEM, when, meta={**meta, "rule": f"link:{rule.fire}"},
+                            ticket, rule.fire, SYSTEM, at, meta={**meta, "rule": f"link:{rule.fire}"},
                             comment=Comment(SYSTEM.id, f"{kind} {key} is now {status}", "internal"),
                             guards=wf.registry.guards,
                         )  # fmt: skip
@@ -155,7 +156,7 @@ def linked_record_changed(
                     except (TransitionNotAllowed, PermissionDenied, FieldError):
                         continue
             if step is None:
-                step = wf.lifecycle.engine.apply(ticket, "update", SYSTEM, when, meta=meta)
+                step = wf.lifecycle.engine.apply(ticket, "update", SYSTEM, at, meta=meta)
             new, event, _ = step
             try:
                 wf.repository.save(new, [event], ticket.version)
@@ -175,7 +176,7 @@ def mark_duplicate(
     trigger: str,
     fields: dict[str, Any] | None = None,
     comment: str | None = None,
-    at: datetime | None = None,
+    at: datetime,
 ) -> Ticket:
     """Close *duplicate_id* as a duplicate of *original_id*, atomically.
 
@@ -185,7 +186,6 @@ def mark_duplicate(
     """
     if duplicate_id == original_id:
         raise FieldError(duplicate_id, trigger, ["original_id"], "a ticket cannot duplicate itself")
-    when = wf.clock.now() if at is None else at
     engine = wf.lifecycle.engine
     for _ in range(wf.max_retries + 1):
         duplicate, original = wf.repository.get(duplicate_id), wf.repository.get(original_id)
@@ -194,13 +194,13 @@ def mark_duplicate(
             original.requester or "",
         }
         merged, merged_event, _ = engine.apply(
-            original, "update", actor, when, attributes={"participants": people}, meta={"merged": duplicate_id}
+            original, "update", actor, at, attributes={"participants": people}, meta={"merged": duplicate_id}
         )
         closed, closed_event, _ = engine.apply(
             duplicate,
             trigger,
             actor,
-            when,
+            at,
             fields=fields,
             comment=Comment(actor.id, comment or f"Duplicate of {original_id}", "public"),
             meta={"duplicate_of": original_id},
@@ -225,21 +225,20 @@ def broadcast(
     accounts: Sequence[str] | None = None,
     fields: Mapping[str, Any] | None = None,
     comment: str | None = None,
-    at: datetime | None = None,
+    at: datetime,
 ) -> Ticket:
     """One ticket addressed to many customers: every account (broadcast) or the *accounts* named (multicast).
 
     The audience is stored as ``addressed_to`` links in the same transaction
     as the ticket, so each customer finds it with :func:`broadcasts_for`.
     """
-    when = wf.clock.now() if at is None else at
     audience = [EVERYONE] if accounts is None else [f"account:{a}" for a in dict.fromkeys(accounts)]
     if not audience:
         raise FieldError(None, "open", ["accounts"], "a multicast needs at least one account")
     ticket, event = wf.lifecycle.engine.open(
         wf.new_ticket_id(),
         actor,
-        when,
+        at,
         title=title,
         fields=fields,
         comment=None if comment is None else Comment(actor.id, comment, "public"),
@@ -259,7 +258,7 @@ def broadcasts_for(wf: Workflow, account: str) -> list[Ticket]:
     return sorted((wf.repository.get(i) for i in ids), key=lambda t: (t.created_at, t.id))
 
 
-def acknowledge(wf: Workflow, ticket_id: str, account: str, actor: Actor, *, at: datetime | None = None) -> Ticket:
+def acknowledge(wf: Workflow, ticket_id: str, account: str, actor: Actor, *, at: datetime) -> Ticket:
     """Record that *account* acknowledged the broadcast (once; a second acknowledgement changes nothing)."""
     audience = {link.target for link in wf.repository.links(ticket_id) if link.kind == "addressed_to"}
     if not audience:
@@ -268,8 +267,7 @@ def acknowledge(wf: Workflow, ticket_id: str, account: str, actor: Actor, *, at:
         raise PermissionDenied(ticket_id, "acknowledge", actor.id, sorted(actor.roles), sorted(audience))
     if account in acknowledgements(wf, ticket_id):
         return wf.repository.get(ticket_id)
-    when = wf.clock.now() if at is None else at
-    return wf.fire(ticket_id, "comment", actor, comment=f"Acknowledged for {account}", at=when, meta={"ack": account})
+    return wf.fire(ticket_id, "comment", actor, comment=f"Acknowledged for {account}", at=at, meta={"ack": account})
 
 
 def acknowledgements(wf: Workflow, ticket_id: str) -> dict[str, datetime]:

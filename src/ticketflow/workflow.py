@@ -312,7 +312,7 @@ class Workflow:
 
     def acknowledge(self, ticket_id: str, account: str, actor: Actor, *, at: datetime | None = None) -> Ticket:
         """Record an account's acknowledgement of a broadcast (once per account)."""
-        return acknowledge(self, ticket_id, account, actor, at=at)
+        return acknowledge(self, ticket_id, account, actor, at=self._at(at))
 
     def acknowledgements(self, ticket_id: str) -> dict[str, datetime]:
         """The accounts that acknowledged a broadcast, and when."""
