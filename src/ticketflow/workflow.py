@@ -404,7 +404,7 @@ class Workflow:
         )
         if assignee is None and self.intake.routes:
             ticket, event = self._route(ticket, event, actor, when, comment, meta)
-        due = next_due(self, ticket, [event], when)
+        due = None if self._plain else next_due(self, ticket, [event], when)
         if prefix is None:
             self.repository.add(ticket, [event], due=due)
             return ticket
