@@ -213,3 +213,159 @@ def test_a_newer_schema_is_refused(schema: str):
 
     with pytest.raises(tf.StorageError, match="supports PostgreSQL"):
         SQLAlchemyRepository("sqlite://")
+
+
+# -- the pinned connection of the hot calls ------------------------------------------
+
+
+class _FailingCursor:
+    """Wraps the pinned cursor: fails the next save before or after running it, as a dropped connection would."""
+
+    def __init__(self, cursor: Any, when: str, times: int = 1) -> None:
+        self.cursor = cursor
+        self.when = when
+        self.times = times
+
+    def execute(self, statement: str, parameters: Any) -> None:
+        import psycopg
+
+        if statement.startswith("WITH saved") and self.times > 0:
+            self.times -= 1
+            if self.when == "after":
+                self.cursor.execute(statement, parameters)
+            raise psycopg.OperationalError("server closed the connection unexpectedly (simulated)")
+        self.cursor.execute(statement, parameters)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cursor, name)
+
+
+def _failing(store: Any, monkeypatch: pytest.MonkeyPatch, when: str, times: int = 1) -> None:
+    from contextlib import contextmanager
+
+    pinned = store._pinned
+    real = type(pinned).cursor
+    failing: list[_FailingCursor] = []
+
+    @contextmanager
+    def cursor(self: Any) -> Iterator[Any]:
+        with real(self) as inner:
+            if not failing:
+                failing.append(_FailingCursor(inner, when, times))
+            failing[0].cursor = inner
+            yield failing[0]
+
+    monkeypatch.setattr(type(pinned), "cursor", cursor)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_save_whose_connection_fails_is_read_back_never_applied_twice(
+    schema: str, monkeypatch: pytest.MonkeyPatch, when: str
+):
+    store = repo(schema)
+    wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
+    t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
+    wf.fire(t.id, "triage", AGENT, fields={"category": "access"}, at=T0)
+    _failing(store, monkeypatch, when)
+    fired = wf.fire(t.id, "escalate", AGENT, at=T0)  # "after": it committed; "before": it is retried
+    history = wf.history(t.id)
+    assert [e.trigger for e in history] == ["open", "triage", "escalate"]
+    assert tf.replay(history) == wf.get(t.id) == fired
+    store.close()
+
+
+def test_a_save_that_keeps_failing_says_so_and_changes_nothing(schema: str, monkeypatch: pytest.MonkeyPatch):
+    import ticketflow.repository._sqlalchemy as module
+
+    store = repo(schema)
+    wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
+    t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
+    before = wf.get(t.id)
+    monkeypatch.setattr(module.time, "sleep", lambda _s: None)
+    _failing(store, monkeypatch, "before", times=99)
+    with pytest.raises(tf.StorageError, match=rf"ticket {t.id}: save failed and was not applied"):
+        wf.fire(t.id, "triage", AGENT, fields={"category": "access"}, at=T0)
+    assert wf.get(t.id) == before
+    assert len(wf.history(t.id)) == 1
+    store.close()
+
+
+def test_a_save_read_back_tells_a_lost_race_from_a_commit(schema: str):
+    store = repo(schema)
+    lc = tf.load_lifecycle(HELPDESK)
+    ticket, opened = lc.engine.open("H1", CUSTOMER, T0, title="x", fields={"priority": "high"})
+    store.add(ticket, [opened])
+    mine, event, _ = lc.engine.apply(ticket, "triage", AGENT, T0, fields={"category": "access"})
+    theirs, other, _ = lc.engine.apply(ticket, "triage", AGENT, T0, fields={"category": "hardware"})
+    from ticketflow.repository._codec import dumps, event_to_dict
+
+    failure = OSError("simulated")
+    assert store._committed("H1", 1, dumps(event_to_dict(event)), failure) is False  # nothing applied yet
+    store.save(theirs, [other], 1)
+    with pytest.raises(tf.ConcurrencyConflict):
+        store._committed("H1", 1, dumps(event_to_dict(event)), failure)
+    assert store._committed("H1", 1, dumps(event_to_dict(other)), failure) is True
+    with pytest.raises(tf.TicketNotFound):
+        store._committed("nope", 1, "{}", failure)
+    assert mine != theirs
+    store.close()
+
+
+def test_the_pinned_connection_never_starves_a_one_connection_pool(schema: str):
+    import sqlalchemy as sa
+
+    from ticketflow.repository.postgres import SQLAlchemyRepository
+
+    assert URL is not None
+    engine = sa.create_engine(URL, pool_size=1, max_overflow=0, pool_timeout=2)
+    store = SQLAlchemyRepository(engine, schema=schema)
+    wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
+    t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
+    for _ in range(3):
+        wf.fire(t.id, "comment", AGENT, comment="hello", at=T0)  # pins the one connection
+        assert wf.find(state="new").tickets == (wf.get(t.id),)  # SQLAlchemy path: gets it back at once
+    store.close()
+    engine.dispose()
+
+
+def test_an_idle_pinned_connection_is_pinged_and_replaced(schema: str):
+    import sqlalchemy as sa
+
+    from ticketflow.repository.postgres import SQLAlchemyRepository
+
+    assert URL is not None
+    store = SQLAlchemyRepository(URL, schema=schema, ping_after=timedelta(0))
+    wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store, max_retries=0)
+    t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
+    wf.get(t.id)
+    first = store._pinned._fairy.driver_connection.info.backend_pid
+    with store.engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    time.sleep(0.1)
+    wf.fire(t.id, "triage", AGENT, fields={"category": "access"}, at=T0)
+    assert store._pinned._fairy.driver_connection.info.backend_pid != first
+    assert len(wf.history(t.id)) == 2
+    store.close()
+
+
+def test_a_forked_child_pins_its_own_connection_and_leaves_the_parents_alone(schema: str):
+    store = repo(schema)
+    wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
+    t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
+    wf.get(t.id)  # the parent pins a connection
+    parent = store._pinned._fairy.driver_connection.info.backend_pid
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        code = 1
+        try:
+            store.engine.dispose(close=False)  # SQLAlchemy's own rule after fork
+            wf.fire(t.id, "comment", AGENT, comment="from the child", at=T0)
+            code = 0 if store._pinned._fairy.driver_connection.info.backend_pid != parent else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    wf.fire(t.id, "comment", AGENT, comment="from the parent", at=T0)
+    assert store._pinned._fairy.driver_connection.info.backend_pid == parent
+    assert [e.comment.body for e in wf.history(t.id)[1:] if e.comment] == ["from the child", "from the parent"]
+    store.close()

@@ -13,9 +13,19 @@ Needs the ``postgres`` extra (``pip install 'ticketflow[postgres]'``).
   with their events, tags and outbox messages.
 - Sweepers share due work with ``claim_due``: ``FOR UPDATE SKIP LOCKED`` plus a
   lease that expires, so a sweeper that dies releases its claims.
-- Connections: pool pre-ping; a failure before a write commits is retried a
-  bounded number of times; a failure *during* commit is a ``StorageError``
-  (the outcome is unknown and a blind retry could apply a step twice).
+- The hot calls (``get``, ``history``, ``save`` — a fire is one ``get`` and
+  one ``save``) run as plain prepared SQL on a pinned pooled psycopg
+  connection (:mod:`ticketflow.repository._pinned`); a ``save`` is *one*
+  statement (the ticket update and the event insert in data-modifying CTEs),
+  so it needs no BEGIN/COMMIT round trips. Everything else goes through
+  SQLAlchemy Core.
+- Connections: pool pre-ping on checkout, and a ping of the pinned connection
+  after ``ping_after`` of idleness; a failure before a write commits is
+  retried a bounded number of times; a failure *during* a commit is a
+  ``StorageError`` (the outcome is unknown and a blind retry could apply a step
+  twice) — except for a one-statement ``save``, whose outcome is read back
+  (the version and the stored event say whether it committed) before it is
+  retried or reported.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ from ticketflow.model import UNSET, Event, Ticket, require_aware
 from ticketflow.protocols import Link, OutboxMessage, Page
 from ticketflow.repository._codec import dumps, event_from_dict, event_to_dict, loads
 from ticketflow.repository._memory import check_events
+from ticketflow.repository._pinned import PinnedConnection
 from ticketflow.repository._query import Query, check_limit, decode_cursor, encode_cursor
 
 __all__ = ["SQLAlchemyRepository"]
@@ -129,21 +140,99 @@ def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
     return {"tickets": tickets, "events": events, "outbox": outbox, "sequences": sequences, "links": links}
 
 
-def _row_to_ticket(row: Any) -> Ticket:
+#: The columns a Ticket is read from, in the order `_row_to_ticket` expects.
+_TICKET_COLUMNS = (
+    "id",
+    "lifecycle_id",
+    "state",
+    "version",
+    "created_at",
+    "updated_at",
+    "title",
+    "fields_text",
+    "tags",
+    "requester",
+    "assignee",
+    "participants",
+)
+
+
+def _row_to_ticket(row: Sequence[Any]) -> Ticket:
     return Ticket(
-        id=row.id,
-        lifecycle_id=row.lifecycle_id,
-        state=row.state,
-        version=row.version,
-        created_at=datetime.fromisoformat(row.created_at),
-        updated_at=datetime.fromisoformat(row.updated_at),
-        title=row.title,
-        fields=loads(row.fields_text),
-        tags=row.tags,
-        requester=row.requester,
-        assignee=row.assignee,
-        participants=loads(row.participants),
+        id=row[0],
+        lifecycle_id=row[1],
+        state=row[2],
+        version=row[3],
+        created_at=datetime.fromisoformat(row[4]),
+        updated_at=datetime.fromisoformat(row[5]),
+        title=row[6],
+        fields=loads(row[7]),
+        tags=row[8],
+        requester=row[9],
+        assignee=row[10],
+        participants=loads(row[11]),
     )
+
+
+class _SQL:
+    """The hot statements as plain SQL for psycopg (``%s`` parameters), per schema.
+
+    Only fixed text and the schema name, quoted by the dialect, are joined
+    into the statements (hence the ``S608`` exemptions); values are parameters.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self.tickets = f"{prefix}tickets"
+        self.events = f"{prefix}events"
+        self.get = f"SELECT {', '.join(_TICKET_COLUMNS)} FROM {self.tickets} WHERE id = %s"  # noqa: S608
+        self.history = f"SELECT body FROM {self.events} WHERE ticket_id = %s ORDER BY seq"  # noqa: S608
+        self.exists = f"SELECT 1 FROM {self.tickets} WHERE id = %s"  # noqa: S608
+        self.outcome = (
+            f"SELECT t.version, e.body FROM {self.tickets} t LEFT JOIN {self.events} e "  # noqa: S608
+            "ON e.ticket_id = t.id AND e.seq = %s WHERE t.id = %s"
+        )
+        self._saves: dict[tuple[bool, int], str] = {}
+
+    def save(self, with_due: bool, events: int) -> str:
+        """One statement: the versioned ticket update, then its events only if the update matched."""
+        key = (with_due, events)
+        statement = self._saves.get(key)
+        if statement is None:
+            due = ", due_at = %s, due_us = %s, lease_until = NULL" if with_due else ""
+            rows = ", ".join(["(%s::integer, %s::text)"] * events)
+            statement = self._saves[key] = (
+                f"WITH saved AS (UPDATE {self.tickets} SET state = %s, version = %s, updated_at = %s, "  # noqa: S608
+                "updated_us = %s, title = %s, fields = %s::jsonb, fields_text = %s, tags = %s::jsonb, "
+                f"requester = %s, assignee = %s, participants = %s{due} "
+                "WHERE id = %s AND version = %s RETURNING id) "
+                f"INSERT INTO {self.events} (ticket_id, seq, body) SELECT saved.id, e.seq, e.body "
+                f"FROM saved, (VALUES {rows}) AS e(seq, body) RETURNING seq"
+            )
+        return statement
+
+
+def _save_parameters(ticket: Ticket, bodies: Sequence[str], expected_version: int, due: Any) -> list[Any]:
+    fields = dumps(dict(ticket.fields))
+    parameters: list[Any] = [
+        ticket.state,
+        ticket.version,
+        ticket.updated_at.isoformat(),
+        _us(ticket.updated_at),
+        ticket.title,
+        fields,
+        fields,
+        dumps(sorted(ticket.tags)),
+        ticket.requester,
+        ticket.assignee,
+        dumps(sorted(ticket.participants)),
+    ]
+    if due is not UNSET:
+        values = _due_values(due)
+        parameters += [values["due_at"], values["due_us"]]
+    parameters += [ticket.id, expected_version]
+    for seq, body in zip(range(expected_version + 1, expected_version + 1 + len(bodies)), bodies, strict=True):
+        parameters += [seq, body]
+    return parameters
 
 
 def _due_values(due: datetime | None) -> dict[str, Any]:
@@ -194,6 +283,18 @@ class _SQLAlchemyTransaction:
 
     def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
         check_events(ticket, events, expected_version + 1)
+        if not events:  # a save without events still moves the version
+            self._save_without_events(ticket, expected_version, due)
+            return
+        bodies = [dumps(event_to_dict(e)) for e in events]
+        statement = self.repo._sql.save(due is not UNSET, len(bodies))
+        written = self.conn.exec_driver_sql(
+            statement, tuple(_save_parameters(ticket, bodies, expected_version, due))
+        ).all()
+        if len(written) != len(events):
+            self._refuse(ticket.id, expected_version)
+
+    def _save_without_events(self, ticket: Ticket, expected_version: int, due: Any) -> None:
         tickets = self.t["tickets"]
         values = self._ticket_values(ticket)
         if due is not UNSET:
@@ -202,11 +303,13 @@ class _SQLAlchemyTransaction:
             sa.update(tickets).where(tickets.c.id == ticket.id, tickets.c.version == expected_version).values(**values)
         ).rowcount
         if updated != 1:
-            actual = self._version(ticket.id)
-            if actual is None:
-                raise TicketNotFound(ticket.id)
-            raise ConcurrencyConflict(ticket.id, expected_version, actual)
-        self._events(events)
+            self._refuse(ticket.id, expected_version)
+
+    def _refuse(self, ticket_id: str, expected_version: int) -> None:
+        actual = self._version(ticket_id)
+        if actual is None:
+            raise TicketNotFound(ticket_id)
+        raise ConcurrencyConflict(ticket_id, expected_version, actual)
 
     def enqueue(self, message: OutboxMessage) -> None:
         require_aware(message.created_at, "created_at")
@@ -254,13 +357,18 @@ class SQLAlchemyRepository:
             missing; default: the connection's search path).
         lease: how long a claim of due work (:meth:`claim_due`) lasts before
             another sweeper may take it.
-        pre_ping: test pooled connections before use (one round trip per
-            checkout); without it a dead connection is still detected on use
-            and the step retried, unless it failed during a commit.
+        pre_ping: test pooled connections when they are checked out of the
+            pool (one round trip per checkout); without it a dead connection
+            is still detected on use and the step retried, unless it failed
+            during a commit.
+        ping_after: the pinned connection of the hot calls (``get``,
+            ``history``, ``save``) is pinged before use when it has been idle
+            longer than this; ``None`` never pings it (a dead one is then
+            found on use: reads are retried, a save's outcome is read back).
 
     Raises:
-        StorageError: not PostgreSQL, the database cannot be reached, or its
-            ticketflow schema is newer than this code.
+        StorageError: not PostgreSQL through psycopg 3, the database cannot be
+            reached, or its ticketflow schema is newer than this code.
     """
 
     #: The schema version this code writes; ``_MIGRATIONS[n]`` takes a schema from n + 1 to n + 2.
@@ -273,6 +381,7 @@ class SQLAlchemyRepository:
         schema: str | None = None,
         lease: timedelta = timedelta(minutes=5),
         pre_ping: bool = True,
+        ping_after: timedelta | None = timedelta(seconds=1),
     ) -> None:
         self._owns_engine = isinstance(url_or_engine, str)
         if isinstance(url_or_engine, str):
@@ -282,13 +391,21 @@ class SQLAlchemyRepository:
                 raise StorageError(f"cannot use database URL: {exc}") from exc
         else:
             self.engine = url_or_engine
-        if self.engine.dialect.name != "postgresql":
+        dialect = self.engine.dialect
+        if dialect.name != "postgresql" or dialect.driver != "psycopg":
             self.close()
-            raise StorageError(f"SQLAlchemyRepository supports PostgreSQL, not {self.engine.dialect.name}")
+            raise StorageError(
+                "SQLAlchemyRepository supports PostgreSQL through psycopg 3 (postgresql+psycopg://...), "
+                f"not {dialect.name}+{dialect.driver}"
+            )
         self.schema = schema
         self.lease = lease
         self._metadata = sa.MetaData(schema=schema)
         self._t = _tables(self._metadata)
+        self._prefix = f"{dialect.identifier_preparer.quote_schema(schema)}." if schema else ""
+        self._sql = _SQL(self._prefix)
+        self._pinned = PinnedConnection(self.engine, None if ping_after is None else ping_after.total_seconds())
+        self._dbapi: Any = dialect.loaded_dbapi
         try:
             self._migrate()
         except BaseException:
@@ -296,7 +413,10 @@ class SQLAlchemyRepository:
             raise
 
     def close(self) -> None:
-        """Close the pooled connections (of an engine this repository created)."""
+        """Return the pinned connection; close the pool of an engine this repository created."""
+        pinned = getattr(self, "_pinned", None)
+        if pinned is not None:
+            pinned.release()
         if self._owns_engine:
             self.engine.dispose()
 
@@ -307,6 +427,7 @@ class SQLAlchemyRepository:
     # -- connections and migrations ------------------------------------------------------
 
     def _connect(self) -> Connection:
+        self._pinned.release()  # a small pool must not wait for the connection the hot calls keep idle
         for attempt in range(_RETRIES + 1):
             try:
                 return self.engine.connect()
@@ -332,7 +453,7 @@ class SQLAlchemyRepository:
         version_table = sa.Table("ticketflow_schema", self._metadata, sa.Column("version", sa.Integer, nullable=False))
         with self._connect() as conn, conn.begin():
             if self.schema:
-                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+                conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {self._prefix[:-1]}"))
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
             version_table.create(conn, checkfirst=True)
             version = conn.execute(sa.select(version_table.c.version)).scalar()
@@ -346,9 +467,8 @@ class SQLAlchemyRepository:
                     f"ticketflow schema version {version} is newer than this ticketflow knows "
                     f"({self.SCHEMA_VERSION}); upgrade ticketflow"
                 )
-            prefix = f'"{self.schema}".' if self.schema else ""
             for step in _MIGRATIONS[version - 1 :]:
-                conn.execute(sa.text(step.format(schema=prefix)))
+                conn.execute(sa.text(step.format(schema=self._prefix)))
             conn.execute(sa.update(version_table).values(version=self.SCHEMA_VERSION))
 
     def drop_schema(self) -> None:
@@ -356,7 +476,7 @@ class SQLAlchemyRepository:
         if not self.schema:
             raise StorageError("drop_schema needs the repository to own a schema")
         with self._connect() as conn, conn.begin():
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {self._prefix[:-1]} CASCADE"))
         self.close()
 
     # -- writing -------------------------------------------------------------------------
@@ -419,9 +539,76 @@ class SQLAlchemyRepository:
         self._write(lambda tx: tx.add(ticket, events, due=due))
 
     def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
-        """Store the changed ticket and its events if nobody saved it meanwhile."""
+        """Store the changed ticket and its events if nobody saved it meanwhile.
+
+        One statement on the pinned connection (autocommit). If the
+        connection fails under it, the outcome is read back before anything
+        else happens: the version still at *expected_version* means it did
+        not apply (retried); the first event stored as sent means it
+        committed; anything else is a ``ConcurrencyConflict``.
+        """
         check_events(ticket, events, expected_version + 1)
-        self._write(lambda tx: tx.save(ticket, events, expected_version, due=due))
+        if not events:
+            self._write(lambda tx: tx.save(ticket, events, expected_version, due=due))
+            return
+        bodies = [dumps(event_to_dict(e)) for e in events]
+        statement = self._sql.save(due is not UNSET, len(bodies))
+        parameters = _save_parameters(ticket, bodies, expected_version, due)
+        for attempt in range(_RETRIES + 1):
+            try:
+                with self._pinned.cursor() as cursor:
+                    cursor.execute(statement, parameters)
+                    written = len(cursor.fetchall())
+            except (self._dbapi.OperationalError, self._dbapi.InterfaceError) as exc:
+                if self._committed(ticket.id, expected_version, bodies[0], exc):
+                    return
+                if attempt == _RETRIES:
+                    raise StorageError(f"ticket {ticket.id}: save failed and was not applied: {exc}") from exc
+                time.sleep(0.1 * 2**attempt)
+                continue
+            except self._dbapi.Error as exc:
+                raise StorageError(f"ticket {ticket.id}: save failed: {exc}") from exc
+            if written != len(events):
+                self._refuse(ticket.id, expected_version)
+            return
+
+    def _committed(self, ticket_id: str, expected_version: int, first_body: str, failure: Exception) -> bool:
+        """After a failed one-statement save, tell whether it committed (a conflict or a missing ticket raises)."""
+        try:
+            row = self._hot_read(self._sql.outcome, (expected_version + 1, ticket_id), one=True)
+        except StorageError as exc:
+            raise StorageError(
+                f"ticket {ticket_id}: save failed ({failure}) and its outcome is unknown: {exc}"
+            ) from exc
+        if row is None:
+            raise TicketNotFound(ticket_id)
+        version, body = row
+        if version == expected_version:
+            return False
+        if body == first_body:
+            return True
+        raise ConcurrencyConflict(ticket_id, expected_version, int(version))
+
+    def _refuse(self, ticket_id: str, expected_version: int) -> None:
+        row = self._hot_read(self._sql.outcome, (expected_version + 1, ticket_id), one=True)
+        if row is None:
+            raise TicketNotFound(ticket_id)
+        raise ConcurrencyConflict(ticket_id, expected_version, int(row[0]))
+
+    def _hot_read(self, statement: str, parameters: Sequence[Any], *, one: bool = False) -> Any:
+        """Run a read on the pinned connection, retrying connection failures."""
+        for attempt in range(_RETRIES + 1):
+            try:
+                with self._pinned.cursor() as cursor:
+                    cursor.execute(statement, parameters)
+                    return cursor.fetchone() if one else cursor.fetchall()
+            except (self._dbapi.OperationalError, self._dbapi.InterfaceError) as exc:
+                if attempt == _RETRIES:
+                    raise StorageError(f"database read failed: {exc}") from exc
+                time.sleep(0.1 * 2**attempt)
+            except self._dbapi.Error as exc:
+                raise StorageError(f"database read failed: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def reschedule(self, ticket_id: str, due: datetime | None) -> None:
         """Set (or clear) the ticket's next due instant (and release any claim on it)."""
@@ -456,29 +643,22 @@ class SQLAlchemyRepository:
     # -- reading -------------------------------------------------------------------------
 
     def _select(self) -> sa.Select[Any]:
-        return sa.select(self._t["tickets"])
+        tickets = self._t["tickets"]
+        return sa.select(*(tickets.c[name] for name in _TICKET_COLUMNS))
 
     def get(self, ticket_id: str) -> Ticket:
         """The ticket as last saved."""
-        tickets = self._t["tickets"]
-        row = self._read(lambda c: c.execute(self._select().where(tickets.c.id == ticket_id)).first())
+        row = self._hot_read(self._sql.get, (ticket_id,), one=True)
         if row is None:
             raise TicketNotFound(ticket_id)
         return _row_to_ticket(row)
 
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""
-        events, tickets = self._t["events"], self._t["tickets"]
-
-        def run(conn: Connection) -> list[Any]:
-            rows = conn.execute(
-                sa.select(events.c.body).where(events.c.ticket_id == ticket_id).order_by(events.c.seq)
-            ).all()
-            if not rows and conn.execute(sa.select(tickets.c.id).where(tickets.c.id == ticket_id)).first() is None:
-                raise TicketNotFound(ticket_id)
-            return list(rows)
-
-        return [event_from_dict(loads(row.body)) for row in self._read(run)]
+        rows = self._hot_read(self._sql.history, (ticket_id,))
+        if not rows and self._hot_read(self._sql.exists, (ticket_id,), one=True) is None:
+            raise TicketNotFound(ticket_id)
+        return [event_from_dict(loads(row[0])) for row in rows]
 
     def _where(self, query: Query) -> list[Any]:
         t = self._t["tickets"]
