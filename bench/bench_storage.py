@@ -173,7 +173,7 @@ def postgres_table(url: str, fires: int, timers: int) -> list[str]:
                 else parallel_fires_per_second(where, fires // processes, processes)
             )
             lines.append(f"{f'PostgreSQL committed fires/s, {processes} process(es)':<48}{rate:>12,.0f}")
-        for sweepers in (1, 4):
+        for sweepers in (1, 2, 4):
             schema = f"tf_bench_{uuid.uuid4().hex[:10]}"
             schemas.append(schema)
             where = f"{url}#{schema}"

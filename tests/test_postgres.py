@@ -229,7 +229,7 @@ class _FailingCursor:
     def execute(self, statement: str, parameters: Any) -> None:
         import psycopg
 
-        if statement.startswith("WITH saved") and self.times > 0:
+        if statement.startswith("WITH written AS (UPDATE") and self.times > 0:
             self.times -= 1
             if self.when == "after":
                 self.cursor.execute(statement, parameters)
@@ -283,7 +283,7 @@ def test_a_save_that_keeps_failing_says_so_and_changes_nothing(schema: str, monk
     before = wf.get(t.id)
     monkeypatch.setattr(module.time, "sleep", lambda _s: None)
     _failing(store, monkeypatch, "before", times=99)
-    with pytest.raises(tf.StorageError, match=rf"ticket {t.id}: save failed and was not applied"):
+    with pytest.raises(tf.StorageError, match=rf"ticket {t.id}: write failed and was not applied"):
         wf.fire(t.id, "triage", AGENT, fields={"category": "access"}, at=T0)
     assert wf.get(t.id) == before
     assert len(wf.history(t.id)) == 1
@@ -338,12 +338,12 @@ def test_an_idle_pinned_connection_is_pinged_and_replaced(schema: str):
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store, max_retries=0)
     t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
     wf.get(t.id)
-    first = store._pinned._fairy.driver_connection.info.backend_pid
+    first = store._pinned.backend_pid
     with store.engine.connect() as conn:
         conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
     time.sleep(0.1)
     wf.fire(t.id, "triage", AGENT, fields={"category": "access"}, at=T0)
-    assert store._pinned._fairy.driver_connection.info.backend_pid != first
+    assert store._pinned.backend_pid != first
     assert len(wf.history(t.id)) == 2
     store.close()
 
@@ -353,19 +353,40 @@ def test_a_forked_child_pins_its_own_connection_and_leaves_the_parents_alone(sch
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
     t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
     wf.get(t.id)  # the parent pins a connection
-    parent = store._pinned._fairy.driver_connection.info.backend_pid
+    parent = store._pinned.backend_pid
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports through its exit status
         code = 1
         try:
             store.engine.dispose(close=False)  # SQLAlchemy's own rule after fork
             wf.fire(t.id, "comment", AGENT, comment="from the child", at=T0)
-            code = 0 if store._pinned._fairy.driver_connection.info.backend_pid != parent else 2
+            code = 0 if store._pinned.backend_pid != parent else 2
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     wf.fire(t.id, "comment", AGENT, comment="from the parent", at=T0)
-    assert store._pinned._fairy.driver_connection.info.backend_pid == parent
+    assert store._pinned.backend_pid == parent
     assert [e.comment.body for e in wf.history(t.id)[1:] if e.comment] == ["from the child", "from the parent"]
     store.close()
+
+
+def test_a_repository_collected_unclosed_returns_its_pinned_connection(schema: str):
+    import gc
+
+    import sqlalchemy as sa
+
+    from ticketflow.repository.postgres import SQLAlchemyRepository
+
+    assert URL is not None
+    engine = sa.create_engine(URL, pool_size=1, max_overflow=0, pool_timeout=2)
+    store = SQLAlchemyRepository(engine, schema=schema)
+    lc = tf.builtin("zendesk")
+    ticket, opened = lc.engine.open("Z1", CUSTOMER, T0, title="x")
+    store.add(ticket, [opened])
+    assert engine.pool.checkedout() == 1  # type: ignore[attr-defined]  # pinned
+    del store
+    gc.collect()
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert SQLAlchemyRepository(engine, schema=schema).get("Z1") == ticket  # the one connection is usable again
+    engine.dispose()

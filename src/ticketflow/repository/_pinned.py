@@ -43,6 +43,53 @@ def _forget_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
+class _Held:
+    """The pinned connection and its one reused cursor (a new cursor costs more than a round trip's client work)."""
+
+    __slots__ = ("cursor", "fairy")
+
+    def __init__(self) -> None:
+        self.fairy: Any = None
+        self.cursor: Any = None
+
+    def set(self, fairy: Any) -> None:
+        self.fairy = fairy
+        self.cursor = None if fairy is None else fairy.driver_connection.cursor()
+
+    def check_in(self) -> None:
+        """Return the connection to the pool (also run when a repository is collected unclosed)."""
+        if self.fairy is not None:
+            _check_in(self.fairy)
+            self.set(None)
+
+
+def _check_out(engine: Engine) -> Any:
+    fairy: Any = engine.raw_connection()
+    try:
+        fairy.driver_connection.autocommit = True
+    except BaseException:
+        fairy.invalidate()
+        raise
+    return fairy
+
+
+def _check_in(fairy: Any) -> None:
+    driver = fairy.driver_connection
+    if driver.broken or driver.closed:
+        fairy.invalidate()
+        return
+    driver.autocommit = False  # the pool's other users expect SQLAlchemy's default
+    fairy.close()
+
+
+def _alive(fairy: Any) -> bool:
+    try:
+        fairy.driver_connection.execute("SELECT 1")
+    except Exception:  # noqa: BLE001 - any failure means: do not use this connection
+        return False
+    return True
+
+
 class PinnedConnection:
     """A pooled driver connection in autocommit mode, reused call after call.
 
@@ -56,88 +103,60 @@ class PinnedConnection:
         self._engine = engine
         self._ping_after = ping_after
         self._lock = threading.Lock()
-        self._fairy: Any = None
-        self._cursor: Any = None  # one cursor, reused: each new one costs more than a round trip's client work
+        self._held = _Held()
         self._last_used = 0.0
+        self._finalizer = weakref.finalize(self, self._held.check_in)
         _INSTANCES.add(self)
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process of the pinned connection, if one is pinned (for diagnostics and tests)."""
+        fairy = self._held.fairy
+        return None if fairy is None else int(fairy.driver_connection.info.backend_pid)
 
     @contextmanager
     def cursor(self) -> Iterator[Any]:
         """A driver cursor in autocommit mode: on the pinned connection when it is free."""
         if not self._lock.acquire(blocking=False):
-            with self._checked_out() as cursor:
-                yield cursor
+            fairy = _check_out(self._engine)
+            try:
+                yield fairy.driver_connection.cursor()
+            finally:
+                _check_in(fairy)
             return
         try:
             fairy = self._pinned()
             try:
-                yield self._cursor
+                yield self._held.cursor
             finally:
                 if fairy.driver_connection.broken or fairy.driver_connection.closed:
                     fairy.invalidate()
-                    self._fairy = self._cursor = None
+                    self._held.set(None)
                 self._last_used = time.monotonic()
         finally:
             self._lock.release()
 
     def release(self) -> None:
         """Return the pinned connection to the pool (unless a call is using it)."""
-        if self._fairy is None or not self._lock.acquire(blocking=False):
+        if self._held.fairy is None or not self._lock.acquire(blocking=False):
             return
         try:
-            if self._fairy is not None:
-                self._check_in(self._fairy)
-                self._fairy = self._cursor = None
+            self._held.check_in()
         finally:
             self._lock.release()
 
     def _pinned(self) -> Any:
-        fairy = self._fairy
-        idle = time.monotonic() - self._last_used
-        if fairy is not None and self._ping_after is not None and idle > self._ping_after and not self._alive(fairy):
-            fairy.invalidate()
-            fairy = self._fairy = self._cursor = None
-        if fairy is None:
-            fairy = self._fairy = self._check_out()
-            self._cursor = fairy.driver_connection.cursor()
-        return fairy
-
-    def _check_out(self) -> Any:
-        fairy: Any = self._engine.raw_connection()
-        try:
-            fairy.driver_connection.autocommit = True
-        except BaseException:
-            fairy.invalidate()
-            raise
-        return fairy
-
-    @staticmethod
-    def _check_in(fairy: Any) -> None:
-        driver = fairy.driver_connection
-        if driver.broken or driver.closed:
-            fairy.invalidate()
-            return
-        driver.autocommit = False  # the pool's other users expect SQLAlchemy's default
-        fairy.close()
-
-    @staticmethod
-    def _alive(fairy: Any) -> bool:
-        try:
-            fairy.driver_connection.execute("SELECT 1")
-        except Exception:  # noqa: BLE001 - any failure means: do not use this connection
-            return False
-        return True
-
-    @contextmanager
-    def _checked_out(self) -> Iterator[Any]:
-        fairy = self._check_out()
-        try:
-            yield fairy.driver_connection.cursor()
-        finally:
-            self._check_in(fairy)
+        held = self._held
+        stale = self._ping_after is not None and time.monotonic() - self._last_used > self._ping_after
+        if held.fairy is not None and stale and not _alive(held.fairy):
+            held.fairy.invalidate()
+            held.set(None)
+        if held.fairy is None:
+            held.set(_check_out(self._engine))
+        return held.fairy
 
     def _forget(self) -> None:
-        if self._fairy is not None:
-            _INHERITED.append((self._fairy, self._cursor))
-            self._fairy = self._cursor = None
+        if self._held.fairy is not None:
+            _INHERITED.append((self._held.fairy, self._held.cursor))
+            self._held.set(None)
         self._lock = threading.Lock()

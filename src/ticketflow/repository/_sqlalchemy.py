@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -175,45 +175,76 @@ def _row_to_ticket(row: Sequence[Any]) -> Ticket:
 
 
 class _SQL:
-    """The hot statements as plain SQL for psycopg (``%s`` parameters), per schema.
+    """The statements of the hot calls and of transactions, as plain SQL for psycopg.
 
     Only fixed text and the schema name, quoted by the dialect, are joined
-    into the statements (hence the ``S608`` exemptions); values are parameters.
+    into the statements (hence the ``S608`` exemptions); values are ``%s``
+    parameters, and psycopg prepares each statement after a few uses.
     """
+
+    _COLUMNS = (
+        "state, version, updated_at, updated_us, title, fields, fields_text, tags, requester, assignee, participants"
+    )
+    _VALUES = "%s, %s, %s, %s, %s, %s::jsonb, %s, %s::jsonb, %s, %s, %s"
 
     def __init__(self, prefix: str) -> None:
         self.tickets = f"{prefix}tickets"
         self.events = f"{prefix}events"
-        self.get = f"SELECT {', '.join(_TICKET_COLUMNS)} FROM {self.tickets} WHERE id = %s"  # noqa: S608
-        self.history = f"SELECT body FROM {self.events} WHERE ticket_id = %s ORDER BY seq"  # noqa: S608
-        self.exists = f"SELECT 1 FROM {self.tickets} WHERE id = %s"  # noqa: S608
+        self.get = f"SELECT {', '.join(_TICKET_COLUMNS)} FROM {self.tickets} WHERE id = %s"
+        self.history = f"SELECT body FROM {self.events} WHERE ticket_id = %s ORDER BY seq"
+        self.exists = f"SELECT 1 FROM {self.tickets} WHERE id = %s"
         self.outcome = (
-            f"SELECT t.version, e.body FROM {self.tickets} t LEFT JOIN {self.events} e "  # noqa: S608
+            f"SELECT t.version, e.body FROM {self.tickets} t LEFT JOIN {self.events} e "
             "ON e.ticket_id = t.id AND e.seq = %s WHERE t.id = %s"
         )
-        self._saves: dict[tuple[bool, int], str] = {}
+        self.enqueue = (
+            f"INSERT INTO {prefix}outbox (key, ticket_id, kind, payload, created_at, created_us) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING"
+        )
+        self.link = f"INSERT INTO {prefix}links (ticket_id, kind, target) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+        self._writes: dict[tuple[str, bool, int], str] = {}
 
     def save(self, with_due: bool, events: int) -> str:
-        """One statement: the versioned ticket update, then its events only if the update matched."""
-        key = (with_due, events)
-        statement = self._saves.get(key)
+        """The versioned ticket update, then its events only if the update matched: one statement.
+
+        Returns one row per event written (one row if *events* is 0), none if
+        the version did not match.
+        """
+        return self._write("save", with_due, events)
+
+    def add(self, events: int) -> str:
+        """The ticket insert unless its id exists, then its events: one statement (rows as for save)."""
+        return self._write("add", True, events)
+
+    def _write(self, kind: str, with_due: bool, events: int) -> str:
+        key = (kind, with_due, events)
+        statement = self._writes.get(key)
         if statement is None:
             due = ", due_at = %s, due_us = %s, lease_until = NULL" if with_due else ""
-            rows = ", ".join(["(%s::integer, %s::text)"] * events)
-            statement = self._saves[key] = (
-                f"WITH saved AS (UPDATE {self.tickets} SET state = %s, version = %s, updated_at = %s, "  # noqa: S608
-                "updated_us = %s, title = %s, fields = %s::jsonb, fields_text = %s, tags = %s::jsonb, "
-                f"requester = %s, assignee = %s, participants = %s{due} "
-                "WHERE id = %s AND version = %s RETURNING id) "
-                f"INSERT INTO {self.events} (ticket_id, seq, body) SELECT saved.id, e.seq, e.body "
-                f"FROM saved, (VALUES {rows}) AS e(seq, body) RETURNING seq"
-            )
+            if kind == "add":
+                head = (
+                    f"INSERT INTO {self.tickets} (id, lifecycle_id, created_at, {self._COLUMNS}, due_at, due_us) "
+                    f"VALUES (%s, %s, %s, {self._VALUES}, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id"
+                )
+            else:
+                pairs = zip(self._COLUMNS.split(", "), self._VALUES.split(", "), strict=True)
+                sets = ", ".join(f"{column} = {value}" for column, value in pairs)
+                head = f"UPDATE {self.tickets} SET {sets}{due} WHERE id = %s AND version = %s RETURNING id"
+            if events == 0:
+                statement = head
+            else:
+                rows = ", ".join(["(%s::integer, %s::text)"] * events)
+                statement = (
+                    f"WITH written AS ({head}) INSERT INTO {self.events} (ticket_id, seq, body) "
+                    f"SELECT written.id, e.seq, e.body FROM written, (VALUES {rows}) AS e(seq, body) RETURNING seq"
+                )
+            self._writes[key] = statement
         return statement
 
 
-def _save_parameters(ticket: Ticket, bodies: Sequence[str], expected_version: int, due: Any) -> list[Any]:
+def _ticket_parameters(ticket: Ticket) -> list[Any]:
     fields = dumps(dict(ticket.fields))
-    parameters: list[Any] = [
+    return [
         ticket.state,
         ticket.version,
         ticket.updated_at.isoformat(),
@@ -226,125 +257,81 @@ def _save_parameters(ticket: Ticket, bodies: Sequence[str], expected_version: in
         ticket.assignee,
         dumps(sorted(ticket.participants)),
     ]
-    if due is not UNSET:
-        values = _due_values(due)
-        parameters += [values["due_at"], values["due_us"]]
-    parameters += [ticket.id, expected_version]
-    for seq, body in zip(range(expected_version + 1, expected_version + 1 + len(bodies)), bodies, strict=True):
+
+
+def _event_parameters(first_seq: int, bodies: Sequence[str]) -> list[Any]:
+    parameters: list[Any] = []
+    for seq, body in enumerate(bodies, first_seq):
         parameters += [seq, body]
     return parameters
 
 
-def _due_values(due: datetime | None) -> dict[str, Any]:
+def _save_parameters(ticket: Ticket, bodies: Sequence[str], expected_version: int, due: Any) -> list[Any]:
+    parameters = _ticket_parameters(ticket)
+    if due is not UNSET:
+        parameters += _due_parameters(due)
+    return [*parameters, ticket.id, expected_version, *_event_parameters(expected_version + 1, bodies)]
+
+
+def _add_parameters(ticket: Ticket, bodies: Sequence[str], due: datetime | None) -> list[Any]:
+    head = [ticket.id, ticket.lifecycle_id, ticket.created_at.isoformat()]
+    return [*head, *_ticket_parameters(ticket), *_due_parameters(due), *_event_parameters(1, bodies)]
+
+
+def _due_parameters(due: datetime | None) -> list[Any]:
     if due is None:
-        return {"due_at": None, "due_us": None, "lease_until": None}
+        return [None, None]
     require_aware(due, "due")
-    return {"due_at": due.isoformat(), "due_us": _us(due), "lease_until": None}
+    return [due.isoformat(), _us(due)]
 
 
-class _SQLAlchemyTransaction:
-    def __init__(self, repo: SQLAlchemyRepository, conn: Connection) -> None:
+def _due_values(due: datetime | None) -> dict[str, Any]:
+    due_at, due_us = _due_parameters(due)
+    return {"due_at": due_at, "due_us": due_us, "lease_until": None}
+
+
+def _bodies(events: Sequence[Event]) -> list[str]:
+    return [dumps(event_to_dict(e)) for e in events]
+
+
+class _Transaction:
+    """Writes staged on one connection between BEGIN and COMMIT (see ``SQLAlchemyRepository.transaction``)."""
+
+    def __init__(self, repo: SQLAlchemyRepository, cursor: Any) -> None:
         self.repo = repo
-        self.conn = conn
-        self.t = repo._t
-
-    def _ticket_values(self, ticket: Ticket) -> dict[str, Any]:
-        fields = dict(ticket.fields)
-        return {
-            "state": ticket.state,
-            "version": ticket.version,
-            "updated_at": ticket.updated_at.isoformat(),
-            "updated_us": _us(ticket.updated_at),
-            "title": ticket.title,
-            "fields": json.loads(dumps(fields)),
-            "fields_text": dumps(fields),
-            "tags": sorted(ticket.tags),
-            "requester": ticket.requester,
-            "assignee": ticket.assignee,
-            "participants": dumps(sorted(ticket.participants)),
-        }
+        self.cursor = cursor
 
     def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
         check_events(ticket, events, 1)
-        values = {
-            "id": ticket.id,
-            "lifecycle_id": ticket.lifecycle_id,
-            "created_at": ticket.created_at.isoformat(),
-            **self._ticket_values(ticket),
-            **_due_values(due),
-        }
-        tickets = self.t["tickets"]
-        inserted = self.conn.execute(
-            pg.insert(tickets).values(**values).on_conflict_do_nothing(index_elements=["id"]).returning(tickets.c.id)
-        ).first()
-        if inserted is None:
-            raise ConcurrencyConflict(ticket.id, 0, self._version(ticket.id))
-        self._events(events)
+        bodies = _bodies(events)
+        self.cursor.execute(self.repo._sql.add(len(bodies)), _add_parameters(ticket, bodies, due))
+        if not self.cursor.fetchall():
+            self.repo._refuse(ticket.id, 0)
 
     def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
         check_events(ticket, events, expected_version + 1)
-        if not events:  # a save without events still moves the version
-            self._save_without_events(ticket, expected_version, due)
-            return
-        bodies = [dumps(event_to_dict(e)) for e in events]
+        bodies = _bodies(events)
         statement = self.repo._sql.save(due is not UNSET, len(bodies))
-        written = self.conn.exec_driver_sql(
-            statement, tuple(_save_parameters(ticket, bodies, expected_version, due))
-        ).all()
-        if len(written) != len(events):
-            self._refuse(ticket.id, expected_version)
-
-    def _save_without_events(self, ticket: Ticket, expected_version: int, due: Any) -> None:
-        tickets = self.t["tickets"]
-        values = self._ticket_values(ticket)
-        if due is not UNSET:
-            values.update(_due_values(due))
-        updated = self.conn.execute(
-            sa.update(tickets).where(tickets.c.id == ticket.id, tickets.c.version == expected_version).values(**values)
-        ).rowcount
-        if updated != 1:
-            self._refuse(ticket.id, expected_version)
-
-    def _refuse(self, ticket_id: str, expected_version: int) -> None:
-        actual = self._version(ticket_id)
-        if actual is None:
-            raise TicketNotFound(ticket_id)
-        raise ConcurrencyConflict(ticket_id, expected_version, actual)
+        self.cursor.execute(statement, _save_parameters(ticket, bodies, expected_version, due))
+        if not self.cursor.fetchall():
+            self.repo._refuse(ticket.id, expected_version)
 
     def enqueue(self, message: OutboxMessage) -> None:
         require_aware(message.created_at, "created_at")
-        outbox = self.t["outbox"]
-        self.conn.execute(
-            pg.insert(outbox)
-            .values(
-                key=message.key,
-                ticket_id=message.ticket_id,
-                kind=message.kind,
-                payload=dumps(dict(message.payload)),
-                created_at=message.created_at.isoformat(),
-                created_us=_us(message.created_at),
-            )
-            .on_conflict_do_nothing(index_elements=["key"])
+        self.cursor.execute(
+            self.repo._sql.enqueue,
+            (
+                message.key,
+                message.ticket_id,
+                message.kind,
+                dumps(dict(message.payload)),
+                message.created_at.isoformat(),
+                _us(message.created_at),
+            ),
         )
 
     def link(self, link: Link) -> None:
-        self.conn.execute(
-            pg.insert(self.t["links"])
-            .values(ticket_id=link.ticket_id, kind=link.kind, target=link.target)
-            .on_conflict_do_nothing()
-        )
-
-    def _events(self, events: Sequence[Event]) -> None:
-        if events:
-            self.conn.execute(
-                sa.insert(self.t["events"]),
-                [{"ticket_id": e.ticket_id, "seq": e.seq, "body": dumps(event_to_dict(e))} for e in events],
-            )
-
-    def _version(self, ticket_id: str) -> int | None:
-        tickets = self.t["tickets"]
-        value = self.conn.execute(sa.select(tickets.c.version).where(tickets.c.id == ticket_id)).scalar()
-        return None if value is None else int(value)
+        self.cursor.execute(self.repo._sql.link, (link.ticket_id, link.kind, link.target))
 
 
 class SQLAlchemyRepository:
@@ -482,38 +469,48 @@ class SQLAlchemyRepository:
     # -- writing -------------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[_SQLAlchemyTransaction]:
+    def transaction(self) -> Iterator[_Transaction]:
         """One database transaction: everything staged commits together or not at all.
 
-        A connection failure before the commit rolls back (nothing was
-        written); one during the commit raises StorageError, since its
+        Runs on the pinned connection (BEGIN ... COMMIT). A failure before the
+        commit rolls back (nothing was written) and raises StorageError; a
+        connection failure during the commit raises StorageError saying its
         outcome is unknown.
         """
-        conn = self._connect()
-        try:
-            trans = conn.begin()
+        failures = self._dbapi.Error
+        with self._pinned.cursor() as cursor:
             try:
-                yield _SQLAlchemyTransaction(self, conn)
+                cursor.execute("BEGIN")
+            except failures as exc:
+                raise StorageError(f"database write failed and was rolled back: {exc}") from exc
+            try:
+                yield _Transaction(self, cursor)
+            except failures as exc:
+                self._rollback(cursor)
+                raise StorageError(f"database write failed and was rolled back: {exc}") from exc
             except BaseException:
-                trans.rollback()
+                self._rollback(cursor)
                 raise
             try:
-                trans.commit()
-            except sa.exc.DBAPIError as exc:
-                raise StorageError(f"the commit failed; its outcome is unknown: {exc.orig}") from exc
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise StorageError(f"database write failed and was rolled back: {exc.orig}") from exc
-        finally:
-            conn.close()
+                cursor.execute("COMMIT")
+            except (self._dbapi.OperationalError, self._dbapi.InterfaceError) as exc:
+                raise StorageError(f"the commit failed; its outcome is unknown: {exc}") from exc
+            except failures as exc:
+                raise StorageError(f"the commit was refused and rolled back: {exc}") from exc
 
-    def _write(self, run: Callable[[_SQLAlchemyTransaction], None]) -> None:
-        """Run a one-transaction write, retrying connection failures that happened before commit."""
+    def _rollback(self, cursor: Any) -> None:
+        # on a broken connection the server rolled back already; the pinned connection is replaced
+        with suppress(self._dbapi.Error):
+            cursor.execute("ROLLBACK")
+
+    def _write(self, run: Callable[[Connection], None]) -> None:
+        """Run a one-transaction write through SQLAlchemy, retrying connection failures before the commit."""
         for attempt in range(_RETRIES + 1):
             conn = self._connect()
             try:
                 trans = conn.begin()
                 try:
-                    run(_SQLAlchemyTransaction(self, conn))
+                    run(conn)
                 except (sa.exc.OperationalError, sa.exc.InterfaceError):
                     trans.rollback()
                     if attempt == _RETRIES:
@@ -534,9 +531,10 @@ class SQLAlchemyRepository:
                 conn.close()
 
     def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
-        """Store a new ticket with its first events."""
+        """Store a new ticket with its first events (one statement; see :meth:`save` on failures)."""
         check_events(ticket, events, 1)
-        self._write(lambda tx: tx.add(ticket, events, due=due))
+        bodies = _bodies(events)
+        self._write_one(ticket.id, 0, self._sql.add(len(bodies)), _add_parameters(ticket, bodies, due), bodies)
 
     def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
         """Store the changed ticket and its events if nobody saved it meanwhile.
@@ -545,51 +543,61 @@ class SQLAlchemyRepository:
         connection fails under it, the outcome is read back before anything
         else happens: the version still at *expected_version* means it did
         not apply (retried); the first event stored as sent means it
-        committed; anything else is a ``ConcurrencyConflict``.
+        committed; anything else is a ``ConcurrencyConflict``. (A save
+        without events cannot be read back: its failure is a StorageError.)
         """
         check_events(ticket, events, expected_version + 1)
-        if not events:
-            self._write(lambda tx: tx.save(ticket, events, expected_version, due=due))
-            return
-        bodies = [dumps(event_to_dict(e)) for e in events]
+        bodies = _bodies(events)
         statement = self._sql.save(due is not UNSET, len(bodies))
-        parameters = _save_parameters(ticket, bodies, expected_version, due)
+        self._write_one(
+            ticket.id, expected_version, statement, _save_parameters(ticket, bodies, expected_version, due), bodies
+        )
+
+    def _write_one(
+        self, ticket_id: str, expected_version: int, statement: str, parameters: Sequence[Any], bodies: Sequence[str]
+    ) -> None:
+        """Run one autocommit write statement; after a connection failure, read its outcome back."""
         for attempt in range(_RETRIES + 1):
             try:
                 with self._pinned.cursor() as cursor:
                     cursor.execute(statement, parameters)
-                    written = len(cursor.fetchall())
+                    written = bool(cursor.fetchall())
             except (self._dbapi.OperationalError, self._dbapi.InterfaceError) as exc:
-                if self._committed(ticket.id, expected_version, bodies[0], exc):
+                if not bodies:
+                    raise StorageError(f"ticket {ticket_id}: write failed; its outcome is unknown: {exc}") from exc
+                if self._committed(ticket_id, expected_version, bodies[0], exc):
                     return
                 if attempt == _RETRIES:
-                    raise StorageError(f"ticket {ticket.id}: save failed and was not applied: {exc}") from exc
+                    raise StorageError(f"ticket {ticket_id}: write failed and was not applied: {exc}") from exc
                 time.sleep(0.1 * 2**attempt)
                 continue
             except self._dbapi.Error as exc:
-                raise StorageError(f"ticket {ticket.id}: save failed: {exc}") from exc
-            if written != len(events):
-                self._refuse(ticket.id, expected_version)
+                raise StorageError(f"ticket {ticket_id}: write failed: {exc}") from exc
+            if not written:
+                self._refuse(ticket_id, expected_version)
             return
 
     def _committed(self, ticket_id: str, expected_version: int, first_body: str, failure: Exception) -> bool:
-        """After a failed one-statement save, tell whether it committed (a conflict or a missing ticket raises)."""
+        """After a failed one-statement write, tell whether it committed (a conflict or a missing ticket raises)."""
         try:
             row = self._hot_read(self._sql.outcome, (expected_version + 1, ticket_id), one=True)
         except StorageError as exc:
             raise StorageError(
-                f"ticket {ticket_id}: save failed ({failure}) and its outcome is unknown: {exc}"
+                f"ticket {ticket_id}: write failed ({failure}) and its outcome is unknown: {exc}"
             ) from exc
         if row is None:
+            if expected_version == 0:
+                return False  # a new ticket that is not there: the insert did not apply
             raise TicketNotFound(ticket_id)
         version, body = row
-        if version == expected_version:
-            return False
         if body == first_body:
             return True
+        if version == expected_version:
+            return False
         raise ConcurrencyConflict(ticket_id, expected_version, int(version))
 
     def _refuse(self, ticket_id: str, expected_version: int) -> None:
+        """Raise why a versioned write matched no row: the ticket is missing, or someone else saved it."""
         row = self._hot_read(self._sql.outcome, (expected_version + 1, ticket_id), one=True)
         if row is None:
             raise TicketNotFound(ticket_id)
@@ -614,8 +622,8 @@ class SQLAlchemyRepository:
         """Set (or clear) the ticket's next due instant (and release any claim on it)."""
         tickets = self._t["tickets"]
 
-        def run(tx: _SQLAlchemyTransaction) -> None:
-            updated = tx.conn.execute(
+        def run(conn: Connection) -> None:
+            updated = conn.execute(
                 sa.update(tickets).where(tickets.c.id == ticket_id).values(**_due_values(due)).returning(tickets.c.id)
             ).first()
             if updated is None:
@@ -628,8 +636,8 @@ class SQLAlchemyRepository:
         sequences = self._t["sequences"]
         result: list[int] = []
 
-        def run(tx: _SQLAlchemyTransaction) -> None:
-            value = tx.conn.execute(
+        def run(conn: Connection) -> None:
+            value = conn.execute(
                 pg.insert(sequences)
                 .values(name=name, value=1)
                 .on_conflict_do_update(index_elements=["name"], set_={"value": sequences.c.value + 1})
@@ -773,8 +781,8 @@ class SQLAlchemyRepository:
         )
         rows: list[Any] = []
 
-        def run(tx: _SQLAlchemyTransaction) -> None:
-            rows.extend(tx.conn.execute(statement).all())
+        def run(conn: Connection) -> None:
+            rows.extend(conn.execute(statement).all())
 
         self._write(run)
         rows.sort(key=lambda row: (row.due_us, row.id))
@@ -812,9 +820,9 @@ class SQLAlchemyRepository:
         """Take a delivered message off the pending list."""
         o = self._t["outbox"]
 
-        def run(tx: _SQLAlchemyTransaction) -> None:
+        def run(conn: Connection) -> None:
             if (
-                tx.conn.execute(sa.update(o).where(o.c.key == key).values(delivered=True).returning(o.c.key)).first()
+                conn.execute(sa.update(o).where(o.c.key == key).values(delivered=True).returning(o.c.key)).first()
                 is None
             ):
                 raise StorageError(f"no outbox message with key {key!r}")
