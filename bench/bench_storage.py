@@ -11,8 +11,10 @@ Prints, in one run on this machine:
 - the file size per ticket with a 10-event history.
 With ``--postgres URL`` (or TICKETFLOW_TEST_POSTGRES_URL set) it adds a
 PostgreSQL column: committed fires per second with 1, 4 and 8 worker
-processes, and rules fired per second by 1 and 4 sweepers over due timers.
-No assertion: the table is the result.
+processes, and rules fired per second by 1, 2 and 4 sweepers over due timers.
+Parallel workers (and sweepers) prepare, then start together on a barrier, so
+the measured window has all of them running. No assertion: the table is the
+result.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import ticketflow as tf
 from ticketflow.repository._codec import dumps, event_to_dict
@@ -60,27 +63,41 @@ def _repository(where: str) -> tf.TicketRepository:
 
 def fires_per_second(path: str, fires: int, prefix: str = "") -> float:
     """Fire `escalate` round-robin on 50 own tickets; committed fires per second."""
-    done, start, end = _worker((path, fires, prefix))
+    done, start, end = _worker((path, fires, prefix, None))
     return done / (end - start)
 
 
-def _worker(args: tuple[str, int, str]) -> tuple[int, float, float]:
-    """Fire `escalate` round-robin on 50 own tickets; (fires, start, end) in wall time."""
-    path, fires, prefix = args
+def _worker(args: tuple[str, int, str, Any]) -> tuple[int, float, float]:
+    """Fire `escalate` round-robin on 50 own tickets; (fires, start, end) in wall time.
+
+    With a barrier, every worker starts firing once all have prepared their
+    tickets, so the measured window has them all running.
+    """
+    path, fires, prefix, barrier = args
     counter = iter(range(10**9))
     wf = tf.Workflow(tf.load_lifecycle(LIFECYCLE), _repository(path), id_factory=lambda: f"{prefix}{next(counter)}")
     ids = _prepare(wf, 50)
+    if barrier is not None:
+        barrier.wait()
     start = time.time()
     for i in range(fires):
         wf.fire(ids[i % 50], "escalate", AGENT, at=T0)
     return fires, start, time.time()
 
 
-def parallel_fires_per_second(path: str, fires: int, processes: int) -> float:
-    with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        results = pool.map(_worker, [(path, fires, f"p{i}-") for i in range(processes)])
+def _together(function: Any, arguments: list[tuple[Any, ...]]) -> float:
+    """Run *function* in one spawned process per argument tuple, started together; items per second."""
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(len(arguments)) as pool:
+        barrier = manager.Barrier(len(arguments))
+        results = pool.map(function, [(*a, barrier) for a in arguments])
     total = sum(r[0] for r in results)
     return total / (max(r[2] for r in results) - min(r[1] for r in results))
+
+
+def parallel_fires_per_second(path: str, fires: int, processes: int) -> float:
+    """Committed fires per second of *processes* workers, each firing *fires* times."""
+    return _together(_worker, [(path, fires, f"p{i}-") for i in range(processes)])
 
 
 def fill_million(path: str, count: int) -> tf.SQLiteRepository:
@@ -140,12 +157,13 @@ def bytes_per_ticket(path: str, tickets: int = 1000) -> float:
     return Path(path).stat().st_size / tickets
 
 
-def _sweeper(args: tuple[str, str]) -> tuple[int, float, float]:
-    where, now_iso = args
+def _sweeper(args: tuple[str, str, Any]) -> tuple[int, float, float]:
+    where, now_iso, barrier = args
     wf = tf.Workflow(
         tf.builtin("zendesk"), _repository(where), clock=tf.SteppableClock(datetime.fromisoformat(now_iso))
     )
     fired = 0
+    barrier.wait()
     start = time.time()
     while True:
         result = wf.run_due(limit=100)
@@ -168,9 +186,7 @@ def postgres_table(url: str, fires: int, timers: int) -> list[str]:
             where = f"{url}#{schema}"
             _repository(where)
             rate = (
-                fires_per_second(where, fires)
-                if processes == 1
-                else parallel_fires_per_second(where, fires // processes, processes)
+                fires_per_second(where, fires) if processes == 1 else parallel_fires_per_second(where, fires, processes)
             )
             lines.append(f"{f'PostgreSQL committed fires/s, {processes} process(es)':<48}{rate:>12,.0f}")
         for sweepers in (1, 2, 4):
@@ -185,10 +201,7 @@ def postgres_table(url: str, fires: int, timers: int) -> list[str]:
                     asked, event, _ = lc.engine.apply(ticket, "ask", AGENT, T0, comment=tf.Comment("agent", "?"))
                     tx.add(asked, [opened, event], due=T0 + timedelta(hours=24))
             now = (T0 + timedelta(hours=25)).isoformat()
-            with multiprocessing.get_context("spawn").Pool(sweepers) as pool:
-                results = pool.map(_sweeper, [(where, now)] * sweepers)
-            total = sum(r[0] for r in results)
-            rate = total / (max(r[2] for r in results) - min(r[1] for r in results))
+            rate = _together(_sweeper, [(where, now)] * sweepers)
             lines.append(f"{f'PostgreSQL rules fired/s, {sweepers} sweeper(s), {timers:,} due':<48}{rate:>12,.0f}")
     finally:
         engine = sa.create_engine(url)

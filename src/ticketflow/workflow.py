@@ -23,6 +23,7 @@ from ticketflow._links import (
     linked_record_changed,
     mark_duplicate,
 )
+from ticketflow._recent import RecentTickets
 from ticketflow._view import TicketView, view
 from ticketflow.automation import DeliveryState, SweepResult, deliver, next_due, run_due
 from ticketflow.calendar import BusinessCalendar
@@ -60,6 +61,10 @@ class Workflow:
         max_retries: how often a save refused by a concurrent writer is
             retried (re-reading the ticket and re-checking the transition).
         id_factory: makes new ticket ids (default: random UUID hex).
+        ticket_cache: how many recently saved tickets a fire may start from
+            instead of reading them back (0: always read). Safe with other
+            writers: a stale copy is caught by the save's version check, and
+            refusals are judged again on the stored ticket.
 
     Raises:
         InvalidLifecycle: a transition names a guard or action the registry
@@ -77,6 +82,7 @@ class Workflow:
         registry: Registry | None = None,
         max_retries: int = 3,
         id_factory: Callable[[], str] = _new_id,
+        ticket_cache: int = 1024,
     ) -> None:
         self.lifecycle = lifecycle
         self.repository: TicketRepository = repository if repository is not None else MemoryRepository()
@@ -85,6 +91,7 @@ class Workflow:
         self.registry = registry if registry is not None else Registry()
         self.max_retries = max_retries
         self._id_factory = id_factory
+        self._recent = RecentTickets(ticket_cache)
         self._engine = lifecycle.engine
         self._guards = self.registry.guards
         self.sla_policy: SlaPolicy | None = policy_for(lifecycle, calendar or lifecycle.calendar)
@@ -407,6 +414,7 @@ class Workflow:
         due = None if self._plain else next_due(self, ticket, [event], when)
         if prefix is None:
             self.repository.add(ticket, [event], due=due)
+            self._recent.put(ticket)
             return ticket
         confirmation = OutboxMessage(
             f"{ticket.id}:opened",
@@ -418,6 +426,7 @@ class Workflow:
         with self.repository.transaction() as tx:  # the ticket and its confirmation, together
             tx.add(ticket, [event], due=due)
             tx.enqueue(confirmation)
+        self._recent.put(ticket)
         return ticket
 
     def _route(
@@ -524,32 +533,45 @@ class Workflow:
         if not (title is UNSET and assignee is UNSET and requester is UNSET and participants is UNSET):
             given = {"title": title, "assignee": assignee, "requester": requester, "participants": participants}
             attributes = {k: v for k, v in given.items() if v is not UNSET}
-        for attempt in range(self.max_retries + 1):
-            ticket = self.repository.get(ticket_id)
-            new, event, taken = self._engine.apply(
-                ticket,
-                trigger,
-                actor,
-                when,
-                comment=note,
-                fields=fields,
-                add_tags=add_tags,
-                remove_tags=remove_tags,
-                attributes=attributes,
-                meta=meta,
-                guards=self._guards,
-            )
+        attempt = 0
+        copy = self._recent.get(ticket_id)  # see ticketflow._recent: every outcome equals a fresh read's
+        while True:
+            ticket = copy if copy is not None else self.repository.get(ticket_id)
+            try:
+                new, event, taken = self._engine.apply(
+                    ticket,
+                    trigger,
+                    actor,
+                    when,
+                    comment=note,
+                    fields=fields,
+                    add_tags=add_tags,
+                    remove_tags=remove_tags,
+                    attributes=attributes,
+                    meta=meta,
+                    guards=self._guards,
+                )
+            except Exception:
+                if copy is None:
+                    raise
+                self._recent.forget(ticket_id)  # judged on a copy: judge again on the stored ticket
+                copy = None
+                continue
             try:
                 self.repository.save(new, [event], ticket.version, due=self._due_after(ticket_id, new, event, when))
             except ConcurrencyConflict:
-                if attempt == self.max_retries:
-                    raise
+                if copy is None:
+                    if attempt == self.max_retries:
+                        raise
+                    attempt += 1
+                self._recent.forget(ticket_id)
+                copy = None
                 continue
+            self._recent.put(new)
             if taken is not None:
                 for name in taken.actions:
                     self.registry.actions[name](new, event)
             return new
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def comment(
         self,

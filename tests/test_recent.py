@@ -1,0 +1,119 @@
+"""A fire that starts from a cached copy decides exactly as a fresh read would (ticketflow._recent)."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ticketflow as tf
+from ticketflow._recent import RecentTickets
+from ticketflow.testing import TicketFactory
+
+from .conftest import unchanged
+
+ALICE = tf.Actor("alice", roles={"requester"})
+BOB = tf.Actor("bob", roles={"agent"})
+LEAD = tf.Actor("lee", roles={"lead", "agent"})
+T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def two_servers(helpdesk: tf.Lifecycle, tmp_path: Path, **kwargs: Any) -> tuple[tf.Workflow, tf.Workflow]:
+    """Two Workflows on one SQLite file, as two app servers would be."""
+    path = tmp_path / "shared.db"
+    return tf.Workflow(helpdesk, tf.SQLiteRepository(path), **kwargs), tf.Workflow(helpdesk, tf.SQLiteRepository(path))
+
+
+def test_refused_on_the_copy_but_allowed_on_the_stored_ticket_is_accepted(helpdesk: tf.Lifecycle, tmp_path: Path):
+    a, b = two_servers(helpdesk, tmp_path)
+    t = a.open(ALICE, title="x", at=T0)  # a keeps a copy in "new"
+    b.fire(t.id, "triage", BOB, fields={"category": "access"}, at=T0)
+    moved = a.fire(t.id, "start", BOB, assignee="bob", at=T0)  # "start" is refused in "new", allowed in "triaged"
+    assert (moved.state, moved.version) == ("in_progress", 3)
+    assert [e.trigger for e in b.history(t.id)] == ["open", "triage", "start"]
+
+
+def test_allowed_on_the_copy_but_refused_on_the_stored_ticket_is_refused(helpdesk: tf.Lifecycle, tmp_path: Path):
+    a, b = two_servers(helpdesk, tmp_path)
+    t = a.open(ALICE, title="x", at=T0)
+    a.fire(t.id, "triage", BOB, fields={"category": "access"}, at=T0)  # a's copy: "triaged"
+    b.fire(t.id, "reject", LEAD, comment="duplicate of another", at=T0)
+    with unchanged(b, t.id), pytest.raises(tf.TransitionNotAllowed, match="rejected"):
+        a.fire(t.id, "start", BOB, assignee="bob", at=T0)
+
+
+def test_allowed_on_both_is_applied_once_on_top_of_the_other_servers_change(helpdesk: tf.Lifecycle, tmp_path: Path):
+    a, b = two_servers(helpdesk, tmp_path, max_retries=0)
+    t = a.open(ALICE, title="x", fields={"priority": "high"}, at=T0)
+    a.fire(t.id, "triage", BOB, fields={"category": "access"}, at=T0)
+    b.fire(t.id, "escalate", BOB, at=T0)
+    # the copy's save conflicts; judged again on the stored ticket, it is not a retry (max_retries=0)
+    escalated = a.fire(t.id, "escalate", BOB, at=T0)
+    assert escalated.version == 4
+    assert [e.trigger for e in a.history(t.id)] == ["open", "triage", "escalate", "escalate"]
+    assert tf.replay(a.history(t.id)) == escalated
+
+
+def test_no_cache_reads_every_time(helpdesk: tf.Lifecycle, tmp_path: Path):
+    a, b = two_servers(helpdesk, tmp_path, ticket_cache=0)
+    t = a.open(ALICE, title="x", at=T0)
+    b.fire(t.id, "triage", BOB, fields={"category": "access"}, at=T0)
+    assert a.fire(t.id, "start", BOB, assignee="bob", at=T0).version == 3
+    assert len(a._recent) == 0
+
+
+def test_the_cache_is_bounded_and_refuses_a_negative_size():
+    recent = RecentTickets(2)
+    factory = TicketFactory()
+    tickets = [factory.new()[0] for _ in range(3)]
+    for ticket in tickets:
+        recent.put(ticket)
+    assert [recent.get(t.id) for t in tickets] == [None, tickets[1], tickets[2]]
+    recent.forget(tickets[1].id)
+    assert len(recent) == 1
+    with pytest.raises(ValueError, match="ticket_cache must be 0 or more"):
+        tf.Workflow(tf.builtin("zendesk"), ticket_cache=-1)
+
+
+TRIGGERS = [
+    ("triage", BOB, {"fields": {"category": "access"}}),
+    ("start", BOB, {"assignee": "bob"}),
+    ("escalate", BOB, {}),
+    ("ask", BOB, {"comment": "which laptop?"}),
+    ("requester_replied", ALICE, {"comment": "the grey one"}),
+    ("resolve", BOB, {"fields": {"resolution": "replaced"}}),
+    ("reopen", ALICE, {}),
+    ("reject", LEAD, {"comment": "spam"}),
+    ("comment", ALICE, {"comment": "any news?"}),
+]
+
+
+@settings(max_examples=60)
+@given(st.lists(st.tuples(st.booleans(), st.sampled_from(TRIGGERS)), min_size=1, max_size=25))
+def test_every_outcome_equals_a_fresh_reads(steps: list[tuple[bool, Any]]):
+    """Server a (cached) and server b interleave fires; each of a's equals the engine's verdict on the stored ticket."""
+    helpdesk = tf.load_lifecycle(Path(__file__).parent.parent / "examples" / "custom_lifecycle.toml")
+    repo = tf.MemoryRepository()
+    a, b = tf.Workflow(helpdesk, repo, max_retries=0), tf.Workflow(helpdesk, repo, max_retries=0)
+    t = a.open(ALICE, title="x", fields={"priority": "high"}, at=T0)
+    for on_a, (trigger, actor, kwargs) in steps:
+        server = a if on_a else b
+        stored = repo.get(t.id)
+        expected: Any
+        try:
+            fields = kwargs.get("fields")
+            comment = tf.Comment(actor.id, kwargs["comment"]) if "comment" in kwargs else None
+            attributes = {"assignee": kwargs["assignee"]} if "assignee" in kwargs else None
+            expected = helpdesk.engine.apply(
+                stored, trigger, actor, T0, fields=fields, comment=comment, attributes=attributes
+            )[0]
+        except tf.TicketflowError as refused:
+            expected = (type(refused), str(refused))
+        try:
+            outcome: Any = server.fire(t.id, trigger, actor, at=T0, **kwargs)
+        except tf.TicketflowError as refused:
+            outcome = (type(refused), str(refused))
+            assert repo.get(t.id) == stored
+        assert outcome == expected
