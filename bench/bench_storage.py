@@ -11,7 +11,9 @@ Prints, in one run on this machine:
 - the file size per ticket with a 10-event history.
 With ``--postgres URL`` (or TICKETFLOW_TEST_POSTGRES_URL set) it adds a
 PostgreSQL column: committed fires per second with 1, 4 and 8 worker
-processes, and rules fired per second by 1, 2 and 4 sweepers over due timers.
+processes (and with 1 and 4 without the Workflow's ticket cache, so that every
+fire reads its ticket first), and rules fired per second by 1, 2 and 4
+sweepers over due timers.
 Parallel workers (and sweepers) prepare, then start together on a barrier, so
 the measured window has all of them running. No assertion: the table is the
 result.
@@ -61,43 +63,66 @@ def _repository(where: str) -> tf.TicketRepository:
     return tf.SQLiteRepository(where)
 
 
-def fires_per_second(path: str, fires: int, prefix: str = "") -> float:
+def fires_per_second(path: str, fires: int, prefix: str = "", cache: int = 1024) -> float:
     """Fire `escalate` round-robin on 50 own tickets; committed fires per second."""
-    done, start, end = _worker((path, fires, prefix, None))
+    done, start, end, _, _ = _worker((path, fires, prefix, cache, None))
     return done / (end - start)
 
 
-def _worker(args: tuple[str, int, str, Any]) -> tuple[int, float, float]:
-    """Fire `escalate` round-robin on 50 own tickets; (fires, start, end) in wall time.
+def _worker(args: tuple[str, int, str, int, Any]) -> tuple[int, float, float, tuple[int, int], tuple[int, int]]:
+    """Fire `escalate` round-robin on 50 own tickets; (fires, start, end, CPU at start, CPU at end).
 
     With a barrier, every worker starts firing once all have prepared their
-    tickets, so the measured window has them all running.
+    tickets, so the measured window has them all running. ``cache`` is the
+    Workflow's ``ticket_cache`` (0: every fire reads its ticket first).
     """
-    path, fires, prefix, barrier = args
+    path, fires, prefix, cache, barrier = args
     counter = iter(range(10**9))
-    wf = tf.Workflow(tf.load_lifecycle(LIFECYCLE), _repository(path), id_factory=lambda: f"{prefix}{next(counter)}")
+    wf = tf.Workflow(
+        tf.load_lifecycle(LIFECYCLE),
+        _repository(path),
+        id_factory=lambda: f"{prefix}{next(counter)}",
+        ticket_cache=cache,
+    )
     ids = _prepare(wf, 50)
     if barrier is not None:
         barrier.wait()
-    start = time.time()
+    start, cpu = time.time(), _cpu()
     for i in range(fires):
         wf.fire(ids[i % 50], "escalate", AGENT, at=T0)
-    return fires, start, time.time()
+    return fires, start, time.time(), cpu, _cpu()
 
 
-def _together(function: Any, arguments: list[tuple[Any, ...]]) -> float:
-    """Run *function* in one spawned process per argument tuple, started together; items per second."""
+def _cpu() -> tuple[int, int]:
+    """The machine's (busy, total) CPU time in clock ticks from /proc/stat ((0, 0) where there is none)."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(v) for v in stat.readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # all but idle and iowait
+
+
+def _together(function: Any, arguments: list[tuple[Any, ...]]) -> tuple[float, float]:
+    """Run *function* in one spawned process per argument tuple, started together.
+
+    Returns items per second and the machine's CPU busy fraction over the
+    measured window (from the first start to the last end; NaN without /proc/stat).
+    """
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager, context.Pool(len(arguments)) as pool:
         barrier = manager.Barrier(len(arguments))
         results = pool.map(function, [(*a, barrier) for a in arguments])
     total = sum(r[0] for r in results)
-    return total / (max(r[2] for r in results) - min(r[1] for r in results))
+    first = min(results, key=lambda r: r[1])
+    last = max(results, key=lambda r: r[2])
+    busy, ticks = last[4][0] - first[3][0], last[4][1] - first[3][1]
+    return total / (last[2] - first[1]), busy / ticks if ticks else float("nan")
 
 
-def parallel_fires_per_second(path: str, fires: int, processes: int) -> float:
-    """Committed fires per second of *processes* workers, each firing *fires* times."""
-    return _together(_worker, [(path, fires, f"p{i}-") for i in range(processes)])
+def parallel_fires_per_second(path: str, fires: int, processes: int, cache: int = 1024) -> tuple[float, float]:
+    """Committed fires per second of *processes* workers, each firing *fires* times; and the CPU busy fraction."""
+    return _together(_worker, [(path, fires, f"p{i}-", cache) for i in range(processes)])
 
 
 def fill_million(path: str, count: int) -> tf.SQLiteRepository:
@@ -157,19 +182,19 @@ def bytes_per_ticket(path: str, tickets: int = 1000) -> float:
     return Path(path).stat().st_size / tickets
 
 
-def _sweeper(args: tuple[str, str, Any]) -> tuple[int, float, float]:
+def _sweeper(args: tuple[str, str, Any]) -> tuple[int, float, float, tuple[int, int], tuple[int, int]]:
     where, now_iso, barrier = args
     wf = tf.Workflow(
         tf.builtin("zendesk"), _repository(where), clock=tf.SteppableClock(datetime.fromisoformat(now_iso))
     )
     fired = 0
     barrier.wait()
-    start = time.time()
+    start, cpu = time.time(), _cpu()
     while True:
         result = wf.run_due(limit=100)
         fired += len(result.fired)
         if not result.tickets:
-            return fired, start, time.time()
+            return fired, start, time.time(), cpu, _cpu()
 
 
 def postgres_table(url: str, fires: int, timers: int) -> list[str]:
@@ -177,18 +202,20 @@ def postgres_table(url: str, fires: int, timers: int) -> list[str]:
 
     import sqlalchemy as sa
 
-    lines = []
+    lines = [f"{'PostgreSQL (same machine, sharing the 2 cores)':<48}{'per second':>12}{'CPU busy':>10}"]
     schemas = []
+
+    def row(label: str, result: tuple[float, float]) -> str:
+        return f"{label:<48}{result[0]:>12,.0f}{result[1]:>10.0%}"
+
     try:
-        for processes in (1, 4, 8):
+        for processes, cache in ((1, 1024), (4, 1024), (8, 1024), (1, 0), (4, 0)):
             schema = f"tf_bench_{uuid.uuid4().hex[:10]}"
             schemas.append(schema)
             where = f"{url}#{schema}"
-            _repository(where)
-            rate = (
-                fires_per_second(where, fires) if processes == 1 else parallel_fires_per_second(where, fires, processes)
-            )
-            lines.append(f"{f'PostgreSQL committed fires/s, {processes} process(es)':<48}{rate:>12,.0f}")
+            _repository(where).close()  # type: ignore[attr-defined]
+            label = f"fires, {processes} process(es)" + ("" if cache else ", no ticket cache")
+            lines.append(row(label, parallel_fires_per_second(where, fires, processes, cache)))
         for sweepers in (1, 2, 4):
             schema = f"tf_bench_{uuid.uuid4().hex[:10]}"
             schemas.append(schema)
@@ -201,8 +228,13 @@ def postgres_table(url: str, fires: int, timers: int) -> list[str]:
                     asked, event, _ = lc.engine.apply(ticket, "ask", AGENT, T0, comment=tf.Comment("agent", "?"))
                     tx.add(asked, [opened, event], due=T0 + timedelta(hours=24))
             now = (T0 + timedelta(hours=25)).isoformat()
-            rate = _together(_sweeper, [(where, now)] * sweepers)
-            lines.append(f"{f'PostgreSQL rules fired/s, {sweepers} sweeper(s), {timers:,} due':<48}{rate:>12,.0f}")
+            store.close()  # type: ignore[attr-defined]
+            lines.append(
+                row(
+                    f"rules fired, {sweepers} sweeper(s), {timers:,} due",
+                    _together(_sweeper, [(where, now)] * sweepers),
+                )
+            )
     finally:
         engine = sa.create_engine(url)
         with engine.begin() as conn:
@@ -212,29 +244,37 @@ def postgres_table(url: str, fires: int, timers: int) -> list[str]:
     return lines
 
 
+def sqlite_table(tickets: int, fires: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        one = fires_per_second(f"{folder}/one.db", fires)
+        uncached = fires_per_second(f"{folder}/uncached.db", fires, cache=0)
+        four, _ = parallel_fires_per_second(f"{folder}/four.db", fires, 4)
+        size = bytes_per_ticket(f"{folder}/size.db")
+        start = time.perf_counter()
+        repo = fill_million(f"{folder}/million.db", tickets)
+        load_s = time.perf_counter() - start
+        latency = due_latency_ms(repo)
+        plan = repo.explain_due(T0 + timedelta(days=1))
+    print("SQLite storage (WAL, synchronous=NORMAL), one file")
+    print(f"{'committed fires/s, 1 writer':<48}{one:>12,.0f}")
+    print(f"{'committed fires/s, 1 writer, no ticket cache':<48}{uncached:>12,.0f}")
+    print(f"{'committed fires/s, 4 processes on one file':<48}{four:>12,.0f}")
+    print(f"{'file bytes per ticket with a 10-event history':<48}{size:>12,.0f}")
+    print(f"{f'due(now, 100) with {tickets:,} tickets, 1% due (ms)':<48}{latency:>12.3f}")
+    print(f"{'  (bulk load of those tickets, s)':<48}{load_s:>12.1f}")
+    print(f"query plan of due(): {'; '.join(plan)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--fires", type=int, default=5_000)
     parser.add_argument("--postgres", default=os.environ.get("TICKETFLOW_TEST_POSTGRES_URL"))
     parser.add_argument("--timers", type=int, default=10_000)
+    parser.add_argument("--postgres-only", action="store_true", help="skip the SQLite rows")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        one = fires_per_second(f"{folder}/one.db", args.fires)
-        four = parallel_fires_per_second(f"{folder}/four.db", args.fires, 4)
-        size = bytes_per_ticket(f"{folder}/size.db")
-        start = time.perf_counter()
-        repo = fill_million(f"{folder}/million.db", args.tickets)
-        load_s = time.perf_counter() - start
-        latency = due_latency_ms(repo)
-        plan = repo.explain_due(T0 + timedelta(days=1))
-    print("SQLite storage (WAL, synchronous=NORMAL), one file")
-    print(f"{'committed fires/s, 1 writer':<48}{one:>12,.0f}")
-    print(f"{'committed fires/s, 4 processes on one file':<48}{four:>12,.0f}")
-    print(f"{'file bytes per ticket with a 10-event history':<48}{size:>12,.0f}")
-    print(f"{f'due(now, 100) with {args.tickets:,} tickets, 1% due (ms)':<48}{latency:>12.3f}")
-    print(f"{'  (bulk load of those tickets, s)':<48}{load_s:>12.1f}")
-    print(f"query plan of due(): {'; '.join(plan)}")
+    if not args.postgres_only:
+        sqlite_table(args.tickets, args.fires)
     if args.postgres:
         for line in postgres_table(args.postgres, args.fires, args.timers):
             print(line)
