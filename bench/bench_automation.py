@@ -19,16 +19,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import ticketflow as tf
-from ticketflow.repository._codec import dumps, event_to_dict, ticket_to_dict
+from ticketflow.repository._codec import dumps, epoch_us, event_to_dict, ticket_to_dict
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CUSTOMER = tf.Actor("customer", roles={"requester"})
 AGENT = tf.Actor("agent", roles={"agent"})
-
-
-def _us(value: datetime) -> int:
-    return (value - EPOCH) // timedelta(microseconds=1)
 
 
 def fill(path: str, count: int, due: int) -> None:
@@ -51,8 +46,8 @@ def fill(path: str, count: int, due: int) -> None:
             asked_at = T0 if i % step == 0 else T0 + timedelta(hours=25)
             reminder = asked_at + timedelta(hours=24)
             rows.append(
-                (tid, "zendesk", "pending", 2, T0.isoformat(), asked_at.isoformat(), _us(asked_at), "bulk",
-                 '{"category":"question"}', "customer", None, "[]", reminder.isoformat(), _us(reminder))
+                (tid, "zendesk", "pending", 2, T0.isoformat(), asked_at.isoformat(), epoch_us(asked_at), "bulk",
+                 '{"category":"question"}', "customer", None, "[]", reminder.isoformat(), epoch_us(reminder))
             )  # fmt: skip
             events.append((tid, 1, dumps({**bodies[0], "ticket_id": tid})))
             events.append((tid, 2, dumps({**bodies[1], "ticket_id": tid, "at": asked_at.isoformat()})))

@@ -33,14 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import ticketflow as tf
-from ticketflow.repository._codec import dumps, event_to_dict
+from ticketflow.repository._codec import dumps, epoch_us, event_to_dict
 
 HERE = Path(__file__).resolve().parent
 LIFECYCLE = HERE.parent / "examples" / "custom_lifecycle.toml"
 AGENT = tf.Actor("agent", roles={"agent"})
 REQUESTER = tf.Actor("r", roles={"requester"})
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _prepare(wf: tf.Workflow, count: int) -> list[str]:
@@ -143,7 +142,7 @@ def fill_million(path: str, count: int) -> tf.SQLiteRepository:
             due = T0 + timedelta(minutes=i % 100) if i % 100 == 0 else T0 + timedelta(days=30 + i % 1000)
             rows.append(
                 (tid, "helpdesk", "new", 1, T0.isoformat(), T0.isoformat(), 0, "bulk", '{"priority":"normal"}',
-                 "r", None, "[]", due.isoformat(), (due - EPOCH) // timedelta(microseconds=1))
+                 "r", None, "[]", due.isoformat(), epoch_us(due))
             )  # fmt: skip
             events.append((tid, 1, dumps({**body, "ticket_id": tid})))
         conn.executemany("INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)

@@ -8,14 +8,45 @@ trip through storage and compares equal.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from ticketflow.errors import StorageError
 from ticketflow.model import Actor, Change, Comment, Event, Ticket
 
 __all__ = ["dumps", "event_from_dict", "event_to_dict", "loads", "ticket_from_dict", "ticket_to_dict"]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_us(value: datetime) -> int:
+    """Microseconds since the Unix epoch, in integers only (the SQL stores' sortable instants)."""
+    delta = value - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def ticket_from_row(row: Sequence[Any], tags: Iterable[str]) -> Ticket:
+    """A Ticket from the SQL stores' first eleven columns, with its tags given apart.
+
+    The columns: id, lifecycle_id, state, version, created_at, updated_at,
+    title, fields (JSON text), requester, assignee, participants (JSON text).
+    """
+    return Ticket(
+        id=row[0],
+        lifecycle_id=row[1],
+        state=row[2],
+        version=row[3],
+        created_at=datetime.fromisoformat(row[4]),
+        updated_at=datetime.fromisoformat(row[5]),
+        title=row[6],
+        fields=loads(row[7]),
+        tags=tags,
+        requester=row[8],
+        assignee=row[9],
+        participants=loads(row[10]),
+    )
 
 
 def _tuples(value: Any) -> Any:

@@ -34,7 +34,7 @@ import json
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 try:
@@ -47,14 +47,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
 from ticketflow.protocols import Link, OutboxMessage, Page
-from ticketflow.repository._codec import dumps, event_from_dict, event_to_dict, loads
+from ticketflow.repository._codec import dumps, epoch_us, event_from_dict, event_to_dict, loads, ticket_from_row
 from ticketflow.repository._memory import check_events
 from ticketflow.repository._pinned import PinnedConnection
 from ticketflow.repository._query import Query, check_limit, decode_cursor, encode_cursor
 
 __all__ = ["SQLAlchemyRepository"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _T = TypeVar("_T")
 _RETRIES = 3
 _LOCK_KEY = 0x74666C77  # advisory lock around migrations ("tflw")
@@ -67,11 +66,6 @@ _MIGRATIONS = (
     "PRIMARY KEY (ticket_id, kind, target)); "
     "CREATE INDEX IF NOT EXISTS links_target ON {schema}links (target, ticket_id)",
 )
-
-
-def _us(value: datetime) -> int:
-    delta = value - _EPOCH
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
@@ -150,28 +144,15 @@ _TICKET_COLUMNS = (
     "updated_at",
     "title",
     "fields_text",
-    "tags",
     "requester",
     "assignee",
     "participants",
+    "tags",
 )
 
 
 def _row_to_ticket(row: Sequence[Any]) -> Ticket:
-    return Ticket(
-        id=row[0],
-        lifecycle_id=row[1],
-        state=row[2],
-        version=row[3],
-        created_at=datetime.fromisoformat(row[4]),
-        updated_at=datetime.fromisoformat(row[5]),
-        title=row[6],
-        fields=loads(row[7]),
-        tags=row[8],
-        requester=row[9],
-        assignee=row[10],
-        participants=loads(row[11]),
-    )
+    return ticket_from_row(row, row[11])
 
 
 class _SQL:
@@ -248,7 +229,7 @@ def _ticket_parameters(ticket: Ticket) -> list[Any]:
         ticket.state,
         ticket.version,
         ticket.updated_at.isoformat(),
-        _us(ticket.updated_at),
+        epoch_us(ticket.updated_at),
         ticket.title,
         fields,
         fields,
@@ -282,7 +263,7 @@ def _due_parameters(due: datetime | None) -> list[Any]:
     if due is None:
         return [None, None]
     require_aware(due, "due")
-    return [due.isoformat(), _us(due)]
+    return [due.isoformat(), epoch_us(due)]
 
 
 def _due_values(due: datetime | None) -> dict[str, Any]:
@@ -326,7 +307,7 @@ class _Transaction:
                 message.kind,
                 dumps(dict(message.payload)),
                 message.created_at.isoformat(),
-                _us(message.created_at),
+                epoch_us(message.created_at),
             ),
         )
 
@@ -682,11 +663,11 @@ class SQLAlchemyRepository:
         if query.lifecycle_id is not None:
             clauses.append(t.c.lifecycle_id == query.lifecycle_id)
         if query.updated_before is not None:
-            clauses.append(t.c.updated_us < _us(query.updated_before))
+            clauses.append(t.c.updated_us < epoch_us(query.updated_before))
         if query.requester is not None:
             clauses.append(t.c.requester == query.requester)
         if query.updated_after is not None:
-            clauses.append(t.c.updated_us >= _us(query.updated_after))
+            clauses.append(t.c.updated_us >= epoch_us(query.updated_after))
         return clauses
 
     def find(
@@ -742,7 +723,7 @@ class SQLAlchemyRepository:
         t = self._t["tickets"]
         statement = (
             sa.select(t.c.id, t.c.due_at)
-            .where(t.c.due_us.is_not(None), t.c.due_us <= _us(now))
+            .where(t.c.due_us.is_not(None), t.c.due_us <= epoch_us(now))
             .order_by(t.c.due_us, t.c.id)
             .limit(limit)
         )
@@ -765,7 +746,7 @@ class SQLAlchemyRepository:
             sa.select(t.c.id)
             .where(
                 t.c.due_us.is_not(None),
-                t.c.due_us <= _us(now),
+                t.c.due_us <= epoch_us(now),
                 sa.or_(t.c.lease_until.is_(None), t.c.lease_until < sa.func.clock_timestamp()),
             )
             .order_by(t.c.due_us, t.c.id)

@@ -15,14 +15,14 @@ import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
 from ticketflow.protocols import Link, OutboxMessage, Page
-from ticketflow.repository._codec import dumps, event_from_dict, event_to_dict, loads
+from ticketflow.repository._codec import dumps, epoch_us, event_from_dict, event_to_dict, loads, ticket_from_row
 from ticketflow.repository._memory import check_events
 from ticketflow.repository._query import Query, check_limit, decode_cursor, encode_cursor
 
@@ -30,7 +30,6 @@ __all__ = ["SCHEMA_VERSION", "SQLiteRepository"]
 
 #: ``PRAGMA application_id`` of ticketflow databases ("tflw").
 APPLICATION_ID = 0x74666C77
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _T = TypeVar("_T")
 
 # Forward migrations: MIGRATIONS[n] takes a database from version n to n + 1.
@@ -104,26 +103,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _COLUMNS = "id, lifecycle_id, state, version, created_at, updated_at, title, fields, requester, assignee, participants"
 
 
-def _us(value: datetime) -> int:
-    delta = value - _EPOCH
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
 def _row_to_ticket(row: Sequence[Any]) -> Ticket:
-    return Ticket(
-        id=row[0],
-        lifecycle_id=row[1],
-        state=row[2],
-        version=row[3],
-        created_at=datetime.fromisoformat(row[4]),
-        updated_at=datetime.fromisoformat(row[5]),
-        title=row[6],
-        fields=loads(row[7]),
-        tags=row[11].split("\x1f") if row[11] else (),
-        requester=row[8],
-        assignee=row[9],
-        participants=loads(row[10]),
-    )
+    return ticket_from_row(row, row[11].split("\x1f") if row[11] else ())
 
 
 class _SQLiteTransaction:
@@ -145,7 +126,7 @@ class _SQLiteTransaction:
                     ticket.version,
                     ticket.created_at.isoformat(),
                     ticket.updated_at.isoformat(),
-                    _us(ticket.updated_at),
+                    epoch_us(ticket.updated_at),
                     ticket.title,
                     dumps(dict(ticket.fields)),
                     ticket.requester,
@@ -166,7 +147,7 @@ class _SQLiteTransaction:
             ticket.state,
             ticket.version,
             ticket.updated_at.isoformat(),
-            _us(ticket.updated_at),
+            epoch_us(ticket.updated_at),
             ticket.title,
             dumps(dict(ticket.fields)),
             ticket.requester,
@@ -208,7 +189,7 @@ class _SQLiteTransaction:
                 message.kind,
                 dumps(dict(message.payload)),
                 message.created_at.isoformat(),
-                _us(message.created_at),
+                epoch_us(message.created_at),
             ),
         )
 
@@ -229,7 +210,7 @@ def _due_columns(due: datetime | None) -> tuple[str | None, int | None]:
     if due is None:
         return None, None
     require_aware(due, "due")
-    return due.isoformat(), _us(due)
+    return due.isoformat(), epoch_us(due)
 
 
 class SQLiteRepository:
@@ -406,13 +387,13 @@ class SQLiteRepository:
             params.append(query.lifecycle_id)
         if query.updated_before is not None:
             clauses.append("updated_us < ?")
-            params.append(_us(query.updated_before))
+            params.append(epoch_us(query.updated_before))
         if query.requester is not None:
             clauses.append("requester = ?")
             params.append(query.requester)
         if query.updated_after is not None:
             clauses.append("updated_us >= ?")
-            params.append(_us(query.updated_after))
+            params.append(epoch_us(query.updated_after))
         return clauses, params
 
     def find(
@@ -468,7 +449,7 @@ class SQLiteRepository:
         """Tickets whose next timer is at or before *now*, earliest first (from the due index)."""
         require_aware(now, "now")
         check_limit(limit)
-        rows = self._read(lambda c: c.execute(self.DUE_SQL, (_us(now), limit)).fetchall())
+        rows = self._read(lambda c: c.execute(self.DUE_SQL, (epoch_us(now), limit)).fetchall())
         return [(row[0], datetime.fromisoformat(row[1])) for row in rows]
 
     def next_sequence(self, name: str) -> int:
@@ -530,5 +511,5 @@ class SQLiteRepository:
 
     def explain_due(self, now: datetime, limit: int = 100) -> list[str]:
         """SQLite's query plan for :meth:`due` (to show it uses the index)."""
-        rows = self._read(lambda c: c.execute(f"EXPLAIN QUERY PLAN {self.DUE_SQL}", (_us(now), limit)).fetchall())
+        rows = self._read(lambda c: c.execute(f"EXPLAIN QUERY PLAN {self.DUE_SQL}", (epoch_us(now), limit)).fetchall())
         return [str(row[-1]) for row in rows]
