@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ticketflow.errors import StorageError
-from ticketflow.model import Actor, Change, Comment, Event, Ticket
+from ticketflow.model import Actor, Change, Comment, Event, Ticket, require_aware
+from ticketflow.protocols import OutboxMessage
 
 __all__ = ["dumps", "event_from_dict", "event_to_dict", "loads", "ticket_from_dict", "ticket_to_dict"]
 
@@ -47,6 +48,14 @@ def ticket_from_row(row: Sequence[Any], tags: Iterable[str]) -> Ticket:
         assignee=row[9],
         participants=loads(row[10]),
     )
+
+
+def outbox_row(message: OutboxMessage) -> tuple[str, str, str, str, str, int]:
+    """The SQL stores' outbox columns: key, ticket_id, kind, payload (JSON text), created_at, created_us."""
+    require_aware(message.created_at, "created_at")
+    created = message.created_at
+    payload = dumps(dict(message.payload))
+    return (message.key, message.ticket_id, message.kind, payload, created.isoformat(), epoch_us(created))
 
 
 def _tuples(value: Any) -> Any:

@@ -47,7 +47,15 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
 from ticketflow.protocols import Link, OutboxMessage, Page
-from ticketflow.repository._codec import dumps, epoch_us, event_from_dict, event_to_dict, loads, ticket_from_row
+from ticketflow.repository._codec import (
+    dumps,
+    epoch_us,
+    event_from_dict,
+    event_to_dict,
+    loads,
+    outbox_row,
+    ticket_from_row,
+)
 from ticketflow.repository._memory import check_events
 from ticketflow.repository._pinned import PinnedConnection
 from ticketflow.repository._query import Query, check_limit, decode_cursor, encode_cursor
@@ -298,18 +306,7 @@ class _Transaction:
             self.repo._refuse(ticket.id, expected_version)
 
     def enqueue(self, message: OutboxMessage) -> None:
-        require_aware(message.created_at, "created_at")
-        self.cursor.execute(
-            self.repo._sql.enqueue,
-            (
-                message.key,
-                message.ticket_id,
-                message.kind,
-                dumps(dict(message.payload)),
-                message.created_at.isoformat(),
-                epoch_us(message.created_at),
-            ),
-        )
+        self.cursor.execute(self.repo._sql.enqueue, outbox_row(message))
 
     def link(self, link: Link) -> None:
         self.cursor.execute(self.repo._sql.link, (link.ticket_id, link.kind, link.target))

@@ -22,7 +22,15 @@ from typing import Any, TypeVar
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
 from ticketflow.protocols import Link, OutboxMessage, Page
-from ticketflow.repository._codec import dumps, epoch_us, event_from_dict, event_to_dict, loads, ticket_from_row
+from ticketflow.repository._codec import (
+    dumps,
+    epoch_us,
+    event_from_dict,
+    event_to_dict,
+    loads,
+    outbox_row,
+    ticket_from_row,
+)
 from ticketflow.repository._memory import check_events
 from ticketflow.repository._query import Query, check_limit, decode_cursor, encode_cursor
 
@@ -180,17 +188,9 @@ class _SQLiteTransaction:
         self._events(events)
 
     def enqueue(self, message: OutboxMessage) -> None:
-        require_aware(message.created_at, "created_at")
         self.conn.execute(
             "INSERT OR IGNORE INTO outbox (key, ticket_id, kind, payload, created_at, created_us) VALUES (?,?,?,?,?,?)",
-            (
-                message.key,
-                message.ticket_id,
-                message.kind,
-                dumps(dict(message.payload)),
-                message.created_at.isoformat(),
-                epoch_us(message.created_at),
-            ),
+            outbox_row(message),
         )
 
     def link(self, link: Link) -> None:
