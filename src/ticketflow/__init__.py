@@ -45,6 +45,7 @@ from ticketflow.protocols import (
     Notifier,
     OutboxMessage,
     Page,
+    TicketFilters,
     TicketRepository,
     Transaction,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "SystemClock",
     "Ticket",
     "TicketClosed",
+    "TicketFilters",
     "TicketNotFound",
     "TicketRepository",
     "TicketView",

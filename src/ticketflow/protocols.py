@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack, runtime_checkable
 
 import attrs
 
@@ -28,6 +28,7 @@ __all__ = [
     "Notifier",
     "OutboxMessage",
     "Page",
+    "TicketFilters",
     "TicketRepository",
     "Transaction",
 ]
@@ -159,6 +160,32 @@ class Transaction(Protocol):
         ...
 
 
+class TicketFilters(TypedDict, total=False):
+    """The filters of ``find``/``count``; every one given must hold.
+
+    Adapters take them as ``**filters`` and pass them to one place that checks
+    them (``Query.build`` in ``ticketflow.repository``), so a new filter is
+    added here and there, not in every signature.
+    """
+
+    #: one state, or any of several
+    state: str | Collection[str] | None
+    #: the assignee's id
+    assignee: str | None
+    #: a tag the ticket carries
+    tag: str | None
+    #: fields that must have exactly these values
+    field: Mapping[str, Any] | None
+    #: the lifecycle's id
+    lifecycle_id: str | None
+    #: last changed strictly before this instant (aware)
+    updated_before: datetime | None
+    #: the requester's id
+    requester: str | None
+    #: last changed at or after this instant (aware)
+    updated_after: datetime | None
+
+
 @runtime_checkable
 class TicketRepository(Protocol):
     """Storage for tickets, their histories, their next due instants and an outbox.
@@ -218,36 +245,12 @@ class TicketRepository(Protocol):
         """The next number (1, 2, ...) of a named sequence, unique under concurrency."""
         ...
 
-    def find(
-        self,
-        *,
-        state: str | Collection[str] | None = None,
-        assignee: str | None = None,
-        tag: str | None = None,
-        field: Mapping[str, Any] | None = None,
-        lifecycle_id: str | None = None,
-        updated_before: datetime | None = None,
-        requester: str | None = None,
-        updated_after: datetime | None = None,
-        limit: int = 100,
-        after: str | None = None,
-    ) -> Page:
-        """One page of tickets matching every filter given, in id order."""
+    def find(self, *, limit: int = 100, after: str | None = None, **filters: Unpack[TicketFilters]) -> Page:
+        """One page of tickets matching every filter given (see :class:`TicketFilters`), in id order."""
         ...
 
-    def count(
-        self,
-        *,
-        state: str | Collection[str] | None = None,
-        assignee: str | None = None,
-        tag: str | None = None,
-        field: Mapping[str, Any] | None = None,
-        lifecycle_id: str | None = None,
-        updated_before: datetime | None = None,
-        requester: str | None = None,
-        updated_after: datetime | None = None,
-    ) -> int:
-        """How many tickets match every filter given."""
+    def count(self, **filters: Unpack[TicketFilters]) -> int:
+        """How many tickets match every filter given (see :class:`TicketFilters`)."""
         ...
 
     def due(self, now: datetime, limit: int = 100) -> list[tuple[str, datetime]]:

@@ -13,12 +13,12 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import Unpack
 
 import attrs
 
 from ticketflow.model import Event, Ticket
-from ticketflow.protocols import TicketRepository
+from ticketflow.protocols import TicketFilters, TicketRepository
 
 __all__ = ["SimilarityIndex", "Suggestion", "tokenize"]
 
@@ -214,7 +214,7 @@ class SimilarityIndex:
         return [Suggestion(doc, score, votes.get(doc, 0)) for doc, score in ranked]
 
     @classmethod
-    def build(cls, repository: TicketRepository, **filters: Any) -> SimilarityIndex:
+    def build(cls, repository: TicketRepository, **filters: Unpack[TicketFilters]) -> SimilarityIndex:
         """An index of every ticket in *repository* matching *filters*, read a page at a time."""
         from ticketflow.repository._export import iter_tickets
 

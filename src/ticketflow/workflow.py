@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, Unpack
 
 from ticketflow._links import (
     ExternalRecord,
@@ -32,7 +32,7 @@ from ticketflow.errors import ConcurrencyConflict, InvalidLifecycle, LifecycleEr
 from ticketflow.intake import IntakeRefused, intake_rules
 from ticketflow.lifecycle import UNSET, Lifecycle
 from ticketflow.model import Actor, Comment, Event, Ticket, Visibility, require_aware
-from ticketflow.protocols import Clock, Link, OutboxMessage, Page, TicketRepository
+from ticketflow.protocols import Clock, Link, OutboxMessage, Page, TicketFilters, TicketRepository
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
 from ticketflow.repository._export import DEFAULT_CSV_COLUMNS, export_csv, export_json_view, iter_tickets
@@ -145,7 +145,14 @@ class Workflow:
         """Every event of the ticket, oldest first."""
         return self.repository.history(ticket_id)
 
-    def find(self, *, group: str | None = None, limit: int = 100, after: str | None = None, **filters: Any) -> Page:
+    def find(
+        self,
+        *,
+        group: str | None = None,
+        limit: int = 100,
+        after: str | None = None,
+        **filters: Unpack[TicketFilters],
+    ) -> Page:
         """Tickets of this lifecycle, filtered as in ``repository.find``; ``group`` picks its states.
 
         Raises:
@@ -153,7 +160,8 @@ class Workflow:
         """
         if group is not None:
             filters["state"] = self._group_states(group)
-        return self.repository.find(lifecycle_id=self.lifecycle.id, limit=limit, after=after, **filters)
+        filters["lifecycle_id"] = self.lifecycle.id  # a Workflow finds its own lifecycle's tickets
+        return self.repository.find(limit=limit, after=after, **filters)
 
     def sla(self, ticket_id: str, now: datetime | None = None) -> list[SlaClock]:
         """The ticket's SLA clocks as of *now* (default: the clock); [] without a policy."""
@@ -163,7 +171,11 @@ class Workflow:
         return evaluate(self.sla_policy, self.lifecycle, ticket, self.repository.history(ticket_id), self._at(now))
 
     def sla_report(
-        self, now: datetime | None = None, *, group_by: Sequence[str] = ("assignee",), **filters: Any
+        self,
+        now: datetime | None = None,
+        *,
+        group_by: Sequence[str] = ("assignee",),
+        **filters: Unpack[TicketFilters],
     ) -> SlaReport:
         """Attainment of the SLA policy over this lifecycle's tickets matching *filters*.
 
@@ -173,10 +185,8 @@ class Workflow:
         if self.sla_policy is None:
             raise LifecycleError(f"lifecycle {self.lifecycle.id!r} has no [sla] section")
         at = self._at(now)
-        items = (
-            (ticket, self.repository.history(ticket.id))
-            for ticket in iter_tickets(self.repository, lifecycle_id=self.lifecycle.id, **filters)
-        )
+        filters["lifecycle_id"] = self.lifecycle.id
+        items = ((ticket, self.repository.history(ticket.id)) for ticket in iter_tickets(self.repository, **filters))
         return attainment(self.sla_policy, self.lifecycle, items, at, group_by=group_by)
 
     def run_due(self, now: datetime | None = None, *, limit: int = 100) -> SweepResult:
@@ -232,7 +242,7 @@ class Workflow:
         format: str = "csv",
         columns: Sequence[str] = DEFAULT_CSV_COLUMNS,
         group: str | None = None,
-        **filters: Any,
+        **filters: Unpack[TicketFilters],
     ) -> int:
         """Export a filtered view of this lifecycle's tickets (DevRev's "export views to CSV or JSON").
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from typing import IO, Any, Unpack
 
 from ticketflow.errors import StorageError
 from ticketflow.model import Ticket, replay
-from ticketflow.protocols import TicketRepository
+from ticketflow.protocols import TicketFilters, TicketRepository
 from ticketflow.repository._codec import dumps, event_from_dict, event_to_dict, loads, ticket_from_dict, ticket_to_dict
 
 __all__ = ["DEFAULT_CSV_COLUMNS", "export_csv", "export_json_view", "export_jsonl", "import_jsonl", "iter_tickets"]
@@ -33,7 +33,9 @@ DEFAULT_CSV_COLUMNS = (
 )
 
 
-def iter_tickets(repository: TicketRepository, page_size: int = 500, **filters: Any) -> Iterator[Ticket]:
+def iter_tickets(
+    repository: TicketRepository, page_size: int = 500, **filters: Unpack[TicketFilters]
+) -> Iterator[Ticket]:
     """Every ticket matching *filters*, in id order, a page at a time (bounded memory)."""
     cursor: str | None = None
     while True:
@@ -44,7 +46,7 @@ def iter_tickets(repository: TicketRepository, page_size: int = 500, **filters: 
         cursor = page.next_cursor
 
 
-def export_jsonl(repository: TicketRepository, out: IO[str], **filters: Any) -> int:
+def export_jsonl(repository: TicketRepository, out: IO[str], **filters: Unpack[TicketFilters]) -> int:
     """Write matching tickets with their whole histories, one JSON object per line.
 
     Returns:
@@ -113,7 +115,10 @@ def _check_columns(columns: Sequence[str]) -> None:
 
 
 def export_csv(
-    repository: TicketRepository, out: IO[str], columns: Sequence[str] = DEFAULT_CSV_COLUMNS, **filters: Any
+    repository: TicketRepository,
+    out: IO[str],
+    columns: Sequence[str] = DEFAULT_CSV_COLUMNS,
+    **filters: Unpack[TicketFilters],
 ) -> int:
     """Write one CSV row per matching ticket with *columns* (``field:<name>`` for fields).
 
@@ -134,7 +139,10 @@ def export_csv(
 
 
 def export_json_view(
-    repository: TicketRepository, out: IO[str], columns: Sequence[str] = DEFAULT_CSV_COLUMNS, **filters: Any
+    repository: TicketRepository,
+    out: IO[str],
+    columns: Sequence[str] = DEFAULT_CSV_COLUMNS,
+    **filters: Unpack[TicketFilters],
 ) -> int:
     """Write one JSON object per matching ticket with *columns* (a view, without histories).
 

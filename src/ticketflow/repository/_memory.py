@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
-from ticketflow.protocols import Link, OutboxMessage, Page
+from ticketflow.protocols import Link, OutboxMessage, Page, TicketFilters
 from ticketflow.repository._query import Query, check_limit, decode_cursor, encode_cursor
 
 __all__ = ["MemoryRepository", "check_events"]
@@ -174,22 +174,9 @@ class MemoryRepository:
             except KeyError:
                 raise TicketNotFound(ticket_id) from None
 
-    def find(
-        self,
-        *,
-        state: str | Collection[str] | None = None,
-        assignee: str | None = None,
-        tag: str | None = None,
-        field: Mapping[str, Any] | None = None,
-        lifecycle_id: str | None = None,
-        updated_before: datetime | None = None,
-        requester: str | None = None,
-        updated_after: datetime | None = None,
-        limit: int = 100,
-        after: str | None = None,
-    ) -> Page:
+    def find(self, *, limit: int = 100, after: str | None = None, **filters: Unpack[TicketFilters]) -> Page:
         """One page of matching tickets in id order (a scan: this is the memory adapter)."""
-        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester, updated_after)
+        query = Query.build(**filters)
         check_limit(limit)
         start = decode_cursor(after)
         with self._lock:
@@ -203,20 +190,9 @@ class MemoryRepository:
                     found.append(ticket)
         return Page(tuple(found), None)
 
-    def count(
-        self,
-        *,
-        state: str | Collection[str] | None = None,
-        assignee: str | None = None,
-        tag: str | None = None,
-        field: Mapping[str, Any] | None = None,
-        lifecycle_id: str | None = None,
-        updated_before: datetime | None = None,
-        requester: str | None = None,
-        updated_after: datetime | None = None,
-    ) -> int:
+    def count(self, **filters: Unpack[TicketFilters]) -> int:
         """How many tickets match."""
-        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester, updated_after)
+        query = Query.build(**filters)
         with self._lock:
             return sum(1 for t in self._tickets.values() if query.matches(t))
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 import attrs
 
 from ticketflow.errors import StorageError
 from ticketflow.model import Ticket, require_aware
+from ticketflow.protocols import TicketFilters
 
 __all__ = ["Query", "check_limit", "decode_cursor", "encode_cursor"]
+
+_FILTERS = frozenset(TicketFilters.__optional_keys__)
 
 
 @attrs.frozen
@@ -29,27 +31,36 @@ class Query:
     updated_after: datetime | None = None
 
     @classmethod
-    def build(
-        cls,
-        state: str | Collection[str] | None = None,
-        assignee: str | None = None,
-        tag: str | None = None,
-        field: Mapping[str, Any] | None = None,
-        lifecycle_id: str | None = None,
-        updated_before: datetime | None = None,
-        requester: str | None = None,
-        updated_after: datetime | None = None,
-    ) -> Query:
-        """Check and normalise the keyword filters of ``find``/``count``."""
+    def build(cls, **filters: Unpack[TicketFilters]) -> Query:
+        """Check and normalise the keyword filters of ``find``/``count``.
+
+        Raises:
+            TypeError: a keyword that is not a filter (as a misspelt keyword
+                argument would); NaiveDatetime: a naive instant.
+        """
+        unknown = sorted(set(filters) - _FILTERS)
+        if unknown:
+            raise TypeError(f"unknown filter {unknown[0]!r}; the filters are {', '.join(sorted(_FILTERS))}")
+        state = filters.get("state")
         states = None
         if state is not None:
             states = frozenset([state] if isinstance(state, str) else state)
+        updated_before = filters.get("updated_before")
         if updated_before is not None:
             require_aware(updated_before, "updated_before")
+        updated_after = filters.get("updated_after")
         if updated_after is not None:
             require_aware(updated_after, "updated_after")
-        fields = tuple(sorted((field or {}).items()))
-        return cls(states, assignee, tag, fields, lifecycle_id, updated_before, requester, updated_after)
+        return cls(
+            states,
+            filters.get("assignee"),
+            filters.get("tag"),
+            tuple(sorted((filters.get("field") or {}).items())),
+            filters.get("lifecycle_id"),
+            updated_before,
+            filters.get("requester"),
+            updated_after,
+        )
 
     def matches(self, ticket: Ticket) -> bool:
         """Whether *ticket* passes every filter (the in-memory evaluation)."""

@@ -32,10 +32,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 try:
     import sqlalchemy as sa
@@ -46,7 +46,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
-from ticketflow.protocols import Link, OutboxMessage, Page
+from ticketflow.protocols import Link, OutboxMessage, Page, TicketFilters
 from ticketflow.repository._codec import (
     dumps,
     epoch_us,
@@ -667,22 +667,9 @@ class SQLAlchemyRepository:
             clauses.append(t.c.updated_us >= epoch_us(query.updated_after))
         return clauses
 
-    def find(
-        self,
-        *,
-        state: str | Collection[str] | None = None,
-        assignee: str | None = None,
-        tag: str | None = None,
-        field: Mapping[str, Any] | None = None,
-        lifecycle_id: str | None = None,
-        updated_before: datetime | None = None,
-        requester: str | None = None,
-        updated_after: datetime | None = None,
-        limit: int = 100,
-        after: str | None = None,
-    ) -> Page:
+    def find(self, *, limit: int = 100, after: str | None = None, **filters: Unpack[TicketFilters]) -> Page:
         """One page of matching tickets in id order, from the indexes."""
-        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester, updated_after)
+        query = Query.build(**filters)
         check_limit(limit)
         tickets = self._t["tickets"]
         clauses = self._where(query)
@@ -694,22 +681,9 @@ class SQLAlchemyRepository:
         found = tuple(_row_to_ticket(row) for row in rows[:limit])
         return Page(found, encode_cursor(found[-1].id) if len(rows) > limit else None)
 
-    def count(
-        self,
-        *,
-        state: str | Collection[str] | None = None,
-        assignee: str | None = None,
-        tag: str | None = None,
-        field: Mapping[str, Any] | None = None,
-        lifecycle_id: str | None = None,
-        updated_before: datetime | None = None,
-        requester: str | None = None,
-        updated_after: datetime | None = None,
-    ) -> int:
+    def count(self, **filters: Unpack[TicketFilters]) -> int:
         """How many tickets match."""
-        clauses = self._where(
-            Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester, updated_after)
-        )
+        clauses = self._where(Query.build(**filters))
         statement = sa.select(sa.func.count()).select_from(self._t["tickets"]).where(*clauses)
         return int(self._read(lambda c: c.execute(statement).scalar_one()))
 

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
-from ticketflow.protocols import Link, OutboxMessage, Page
+from ticketflow.protocols import Link, OutboxMessage, Page, TicketFilters
 from ticketflow.repository._codec import (
     dumps,
     epoch_us,
@@ -396,22 +396,9 @@ class SQLiteRepository:
             params.append(epoch_us(query.updated_after))
         return clauses, params
 
-    def find(
-        self,
-        *,
-        state: str | Collection[str] | None = None,
-        assignee: str | None = None,
-        tag: str | None = None,
-        field: Mapping[str, Any] | None = None,
-        lifecycle_id: str | None = None,
-        updated_before: datetime | None = None,
-        requester: str | None = None,
-        updated_after: datetime | None = None,
-        limit: int = 100,
-        after: str | None = None,
-    ) -> Page:
+    def find(self, *, limit: int = 100, after: str | None = None, **filters: Unpack[TicketFilters]) -> Page:
         """One page of matching tickets in id order, from the indexes."""
-        query = Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester, updated_after)
+        query = Query.build(**filters)
         check_limit(limit)
         clauses, params = self._where(query)
         start = decode_cursor(after)
@@ -424,22 +411,9 @@ class SQLiteRepository:
         tickets = tuple(_row_to_ticket(row) for row in rows[:limit])
         return Page(tickets, encode_cursor(tickets[-1].id) if len(rows) > limit else None)
 
-    def count(
-        self,
-        *,
-        state: str | Collection[str] | None = None,
-        assignee: str | None = None,
-        tag: str | None = None,
-        field: Mapping[str, Any] | None = None,
-        lifecycle_id: str | None = None,
-        updated_before: datetime | None = None,
-        requester: str | None = None,
-        updated_after: datetime | None = None,
-    ) -> int:
+    def count(self, **filters: Unpack[TicketFilters]) -> int:
         """How many tickets match."""
-        clauses, params = self._where(
-            Query.build(state, assignee, tag, field, lifecycle_id, updated_before, requester, updated_after)
-        )
+        clauses, params = self._where(Query.build(**filters))
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         return int(self._read(lambda c: c.execute(f"SELECT count(*) FROM tickets{where}", params).fetchone()[0]))  # noqa: S608
 

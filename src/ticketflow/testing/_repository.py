@@ -259,7 +259,7 @@ class RepositoryContract:
         assert seen == sorted(t.id for t in tickets)
 
     def test_queries_refuse_bad_arguments(self, repo: TicketRepository) -> None:
-        """Clear errors for a naive instant, a bad limit, a foreign cursor."""
+        """Clear errors for a naive instant, a bad limit, a foreign cursor, a misspelt filter."""
         with pytest.raises(TicketflowError):
             repo.due(datetime(2026, 1, 1))
         with pytest.raises(StorageError):
@@ -268,6 +268,10 @@ class RepositoryContract:
             repo.find(after="%%%not-a-cursor")
         with pytest.raises(TicketflowError):
             repo.count(updated_before=datetime(2026, 1, 1))
+        with pytest.raises(TypeError, match="unknown filter 'assigne'"):
+            repo.find(assigne="bob")  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="unknown filter 'colour'"):
+            repo.count(colour="red")  # type: ignore[call-arg]
 
     # -- due -------------------------------------------------------------------------
 
