@@ -217,6 +217,24 @@ def test_connections_killed_while_fires_are_in_flight_lose_nothing_and_apply_not
     store.close()
 
 
+def _open_keyed(schema: str, count: int) -> list[str]:
+    wf = tf.Workflow(tf.builtin("sighten"), repo(schema))
+    keys = [wf.open(CUSTOMER, title=f"t{i}").id for i in range(count)]
+    wf.repository.close()  # type: ignore[attr-defined]
+    return keys
+
+
+def test_ticket_keys_are_unique_across_four_processes(schema: str):
+    repo(schema).close()
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        keys = [key for batch in pool.starmap(_open_keyed, [(schema, 50)] * 4) for key in batch]
+    numbers = sorted(int(key.removeprefix("SUP-")) for key in keys)
+    assert numbers == list(range(1, 201))  # unique; and with no failed insert, without gaps
+    store = repo(schema)
+    assert len(store.pending_messages(limit=500)) == 200  # each with its confirmation, in the same transaction
+    store.close()
+
+
 def test_claims_expire_so_a_dead_sweepers_work_is_taken_over(schema: str):
     from ticketflow.repository.postgres import SQLAlchemyRepository
 
