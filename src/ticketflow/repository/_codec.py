@@ -59,9 +59,10 @@ def outbox_row(message: OutboxMessage) -> tuple[str, str, str, str, str, int]:
 
 
 def _tuples(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_tuples(v) for v in value)
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is list:
+        return tuple([_tuples(v) for v in value])
+    if kind is dict:
         return {k: _tuples(v) for k, v in value.items()}
     return value
 
@@ -157,6 +158,11 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         else {"author": comment.author, "body": comment.body, "visibility": comment.visibility},
         "meta": dict(event.meta),
     }
+
+
+def event_from_json(text: str) -> Event:
+    """The event back from its stored JSON text (:func:`event_from_dict` turns arrays into tuples where they matter)."""
+    return event_from_dict(json.loads(text))
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:

@@ -50,7 +50,7 @@ from ticketflow.protocols import Link, OutboxMessage, Page, TicketFilters
 from ticketflow.repository._codec import (
     dumps,
     epoch_us,
-    event_from_dict,
+    event_from_json,
     event_to_dict,
     loads,
     outbox_row,
@@ -644,7 +644,7 @@ class SQLAlchemyRepository:
         rows = self._hot_read(self._sql.history, (ticket_id,))
         if not rows and self._hot_read(self._sql.exists, (ticket_id,), one=True) is None:
             raise TicketNotFound(ticket_id)
-        return [event_from_dict(loads(row[0])) for row in rows]
+        return [event_from_json(row[0]) for row in rows]
 
     def _where(self, query: Query) -> list[Any]:
         t = self._t["tickets"]

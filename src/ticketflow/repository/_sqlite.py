@@ -25,7 +25,7 @@ from ticketflow.protocols import Link, OutboxMessage, Page, TicketFilters
 from ticketflow.repository._codec import (
     dumps,
     epoch_us,
-    event_from_dict,
+    event_from_json,
     event_to_dict,
     loads,
     outbox_row,
@@ -364,7 +364,7 @@ class SQLiteRepository:
                 raise TicketNotFound(ticket_id)
             return rows
 
-        return [event_from_dict(loads(row[0])) for row in self._read(run)]
+        return [event_from_json(row[0]) for row in self._read(run)]
 
     @staticmethod
     def _where(query: Query) -> tuple[list[str], list[Any]]:
