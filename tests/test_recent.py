@@ -70,11 +70,34 @@ def test_the_cache_is_bounded_and_refuses_a_negative_size():
     tickets = [factory.new()[0] for _ in range(3)]
     for ticket in tickets:
         recent.put(ticket)
-    assert [recent.get(t.id) for t in tickets] == [None, tickets[1], tickets[2]]
+    assert [recent.get(t.id) for t in tickets] == [None, (tickets[1], None), (tickets[2], None)]
     recent.forget(tickets[1].id)
     assert len(recent) == 1
     with pytest.raises(ValueError, match="ticket_cache must be 0 or more"):
         tf.Workflow(tf.builtin("zendesk"), ticket_cache=-1)
+
+
+def test_histories_are_kept_within_their_event_budget_and_only_when_complete():
+    recent = RecentTickets(10, max_events=5)
+    factory = TicketFactory()
+    opened = [factory.new() for _ in range(3)]
+    grown = []
+    for ticket, events in opened:
+        for trigger in ("start", "finish"):
+            ticket, event = factory.step(ticket, trigger)
+            events = [*events, event]
+        grown.append((ticket, events))  # three events each
+    first, second, third = grown
+    recent.put(first[0], first[1])
+    recent.put(second[0], second[1])  # six events: the oldest history goes, its ticket stays
+    assert recent.get(first[0].id) == (first[0], None)
+    assert recent.get(second[0].id) == (second[0], tuple(second[1]))
+    assert recent.events == 3
+    recent.put(third[0], third[1][:2])  # not the whole history: not kept
+    assert recent.get(third[0].id) == (third[0], None)
+    assert recent.events == 3
+    recent.forget(second[0].id)
+    assert recent.events == 0
 
 
 TRIGGERS = [
@@ -117,3 +140,45 @@ def test_every_outcome_equals_a_fresh_reads(steps: list[tuple[bool, Any]]):
             outcome = (type(refused), str(refused))
             assert repo.get(t.id) == stored
         assert outcome == expected
+
+
+SUPPORT = tf.Actor("sam", roles={"agent"})
+CUSTOMER = tf.Actor("cora", roles={"requester"})
+ZENDESK_STEPS = [
+    ("comment", SUPPORT, {"comment": "looking", "visibility": "internal"}),
+    ("comment", SUPPORT, {"comment": "here is how", "visibility": "public"}),
+    ("comment", CUSTOMER, {"comment": "thanks, still broken"}),
+    ("take", SUPPORT, {"assignee": "sam"}),
+    ("ask", SUPPORT, {"comment": "which version?"}),
+    ("hold", SUPPORT, {"comment": "waiting for logs"}),
+    ("solve", SUPPORT, {"comment": "fixed in 2.1"}),
+]
+
+
+@settings(max_examples=40)
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.sampled_from(ZENDESK_STEPS), st.integers(min_value=1, max_value=600)),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_the_stored_due_instant_equals_one_computed_from_the_stored_history(steps: list[tuple[bool, Any, int]]):
+    """Zendesk has an SLA policy: each fire's due instant needs the history, kept with a's copies."""
+    from datetime import timedelta
+
+    from ticketflow.automation import next_due
+
+    zendesk = tf.builtin("zendesk")
+    repo = tf.MemoryRepository()
+    a, b = tf.Workflow(zendesk, repo), tf.Workflow(zendesk, repo)
+    at = T0
+    t = a.open(CUSTOMER, title="broken", at=at)
+    for on_a, (trigger, actor, kwargs), minutes in steps:
+        at += timedelta(minutes=minutes)
+        try:
+            (a if on_a else b).fire(t.id, trigger, actor, at=at, **kwargs)
+        except tf.TicketflowError:
+            continue
+        stored = dict(repo.due(at + timedelta(days=3650), limit=10)).get(t.id)
+        assert stored == next_due(a, repo.get(t.id), repo.history(t.id), at)

@@ -15,46 +15,86 @@ on it alone:
 
 So every outcome equals the outcome of a fresh read; a copy only saves the
 read when it is current.
+
+With timers counted from later events or an SLA policy, the next due
+instant after a fire depends on the whole history. The copy then keeps the
+history it was saved with (when the history has exactly ``version`` events),
+within a budget of events per Workflow: the due instant computed from it is
+stored only if the version check passes, i.e. only if that history was the
+stored one.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
-from ticketflow.model import Ticket
+from ticketflow.model import Event, Ticket
 
-__all__ = ["RecentTickets"]
+__all__ = ["HISTORY_EVENTS", "RecentTickets"]
+
+#: How many events of history one Workflow keeps with its copies, at most.
+HISTORY_EVENTS = 20_000
 
 
 class RecentTickets:
-    """At most *size* tickets by id, oldest saved dropped first; ``size=0`` keeps none."""
+    """At most *size* tickets by id (oldest saved dropped first), with histories up to *max_events* events in all.
 
-    def __init__(self, size: int) -> None:
+    ``size=0`` keeps none.
+    """
+
+    def __init__(self, size: int, max_events: int = HISTORY_EVENTS) -> None:
         if size < 0:
             raise ValueError(f"ticket_cache must be 0 or more, not {size}")
         self._size = size
-        self._items: dict[str, Ticket] = {}
+        self._max_events = max_events
+        self._items: dict[str, tuple[Ticket, tuple[Event, ...] | None]] = {}
+        self._events = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def get(self, ticket_id: str) -> Ticket | None:
-        """The copy kept for *ticket_id*, if any (it may be stale)."""
+    @property
+    def events(self) -> int:
+        """How many history events are kept."""
+        return self._events
+
+    def get(self, ticket_id: str) -> tuple[Ticket, tuple[Event, ...] | None] | None:
+        """The copy kept for *ticket_id* and its history if kept (both may be stale), or None."""
         return self._items.get(ticket_id)
 
-    def put(self, ticket: Ticket) -> None:
-        """Keep *ticket* as the latest copy of its id."""
+    def put(self, ticket: Ticket, history: Sequence[Event] | None = None) -> None:
+        """Keep *ticket* as the latest copy of its id, with *history* if it is exactly its history's length."""
         if self._size == 0:
             return
+        kept = None
+        if history is not None and len(history) == ticket.version <= self._max_events:
+            kept = tuple(history)
         with self._lock:
-            items = self._items
-            items.pop(ticket.id, None)
-            items[ticket.id] = ticket
-            if len(items) > self._size:
-                del items[next(iter(items))]
+            self._drop(ticket.id)
+            self._items[ticket.id] = (ticket, kept)
+            self._events += 0 if kept is None else len(kept)
+            if len(self._items) > self._size:
+                self._drop(next(iter(self._items)))
+            if self._events > self._max_events:
+                self._trim()
 
     def forget(self, ticket_id: str) -> None:
         """Drop the copy of *ticket_id* (it proved stale)."""
         with self._lock:
-            self._items.pop(ticket_id, None)
+            self._drop(ticket_id)
+
+    def _drop(self, ticket_id: str) -> None:
+        entry = self._items.pop(ticket_id, None)
+        if entry is not None and entry[1] is not None:
+            self._events -= len(entry[1])
+
+    def _trim(self) -> None:
+        """Forget the oldest histories (keeping their tickets) until the budget holds."""
+        for ticket_id, (ticket, history) in list(self._items.items()):
+            if self._events <= self._max_events:
+                return
+            if history is not None:
+                self._items[ticket_id] = (ticket, None)
+                self._events -= len(history)

@@ -424,7 +424,7 @@ class Workflow:
         due = None if self._plain else next_due(self, ticket, [event], when)
         if prefix is None:
             self.repository.add(ticket, [event], due=due)
-            self._recent.put(ticket)
+            self._recent.put(ticket, None if self._plain else [event])
             return ticket
         confirmation = OutboxMessage(
             f"{ticket.id}:opened",
@@ -436,7 +436,7 @@ class Workflow:
         with self.repository.transaction() as tx:  # the ticket and its confirmation, together
             tx.add(ticket, [event], due=due)
             tx.enqueue(confirmation)
-        self._recent.put(ticket)
+        self._recent.put(ticket, None if self._plain else [event])
         return ticket
 
     def _route(
@@ -544,7 +544,7 @@ class Workflow:
             given = {"title": title, "assignee": assignee, "requester": requester, "participants": participants}
             attributes = {k: v for k, v in given.items() if v is not UNSET}
         attempt = 0
-        copy = self._recent.get(ticket_id)  # see ticketflow._recent: every outcome equals a fresh read's
+        copy, known = self._recent.get(ticket_id) or (None, None)  # see ticketflow._recent
         while True:
             ticket = copy if copy is not None else self.repository.get(ticket_id)
             try:
@@ -567,8 +567,9 @@ class Workflow:
                 self._recent.forget(ticket_id)  # judged on a copy: judge again on the stored ticket
                 copy = None
                 continue
+            due, history = self._due_after(ticket_id, new, event, when, known if copy is not None else None)
             try:
-                self.repository.save(new, [event], ticket.version, due=self._due_after(ticket_id, new, event, when))
+                self.repository.save(new, [event], ticket.version, due=due)
             except ConcurrencyConflict:
                 if copy is None:
                     if attempt == self.max_retries:
@@ -577,7 +578,9 @@ class Workflow:
                 self._recent.forget(ticket_id)
                 copy = None
                 continue
-            self._recent.put(new)
+            if history is None and copy is not None and known is not None:
+                history = [*known, event]  # keep a kept history current, needed this time or not
+            self._recent.put(new, history)
             if taken is not None:
                 for name in taken.actions:
                     self.registry.actions[name](new, event)
@@ -651,16 +654,25 @@ class Workflow:
             raise LifecycleError(f"unknown state group {group!r}; this lifecycle has: {', '.join(groups)}")
         return groups[group]
 
-    def _due_after(self, ticket_id: str, new: Ticket, event: Event, when: datetime) -> Any:
-        """The ticket's next due instant after *event*, reading its history only when that can matter."""
+    def _due_after(
+        self, ticket_id: str, new: Ticket, event: Event, when: datetime, known: Sequence[Event] | None
+    ) -> tuple[Any, list[Event] | None]:
+        """The next due instant after *event* and the full history if it was needed.
+
+        The history is read only when it can matter, and not at all when
+        *known* (a cached copy's) is given: a due instant computed from a
+        stale one is never stored, since the save's version check refuses it.
+        """
         if self._plain:
-            return UNSET
+            return UNSET, None
         if self.sla_policy is None:
             if event.source != event.target:
-                return next_due(self, new, [event], when)  # a new entry: its own event is all the history rules need
+                # a new entry: its own event is all the history rules need
+                return next_due(self, new, [event], when), None
             if new.state not in self._anchored_later:
-                return UNSET  # the rules armed in this state count from its entry: their instants stand
-        return next_due(self, new, [*self.repository.history(ticket_id), event], when)
+                return UNSET, None  # the rules armed in this state count from its entry: their instants stand
+        history = [*(known if known is not None else self.repository.history(ticket_id)), event]
+        return next_due(self, new, history, when), history
 
     # -- helpers -------------------------------------------------------------------
 

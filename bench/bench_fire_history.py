@@ -1,0 +1,88 @@
+"""A fire on a lifecycle with an SLA policy: cost by history length, with and without the ticket cache.
+
+Run: .venv/bin/python bench/bench_fire_history.py [--postgres URL]  (or `make bench`)
+
+With an SLA policy (here the built-in `zendesk`), the next due instant after
+a fire depends on the whole history. Without the Workflow's ticket cache a
+fire reads the ticket and its whole history back; with it, a fire on a
+ticket this Workflow saved last starts from the copy and the history kept
+with it. Prints µs per fire (an internal comment) on tickets with 10, 50 and
+200 events, on SQLite and, with ``--postgres URL`` (or
+TICKETFLOW_TEST_POSTGRES_URL set), on PostgreSQL; the last column is
+cached / uncached. No assertion: the table is the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import ticketflow as tf
+
+AGENT = tf.Actor("agent", roles={"agent"})
+CUSTOMER = tf.Actor("customer", roles={"requester"})
+T0 = datetime(2026, 1, 5, 14, tzinfo=UTC)
+TICKETS = 20
+ROUNDS = 10
+
+
+def per_fire_us(repository: Any, events: int, cache: int) -> float:
+    """µs per internal comment on tickets holding *events* events (each fire adds one; ROUNDS per ticket)."""
+    wf = tf.Workflow(tf.builtin("zendesk"), repository, ticket_cache=cache)
+    ids = []
+    for _ in range(TICKETS):
+        ticket = wf.open(CUSTOMER, title="printer", at=T0)
+        wf.fire(ticket.id, "take", AGENT, assignee="agent", at=T0)
+        for _ in range(events - 2):
+            wf.comment(ticket.id, AGENT, "note", visibility="internal", at=T0)
+        ids.append(ticket.id)
+    samples = []
+    for _ in range(ROUNDS):
+        began = time.perf_counter()
+        for ticket_id in ids:
+            wf.comment(ticket_id, AGENT, "note", visibility="internal", at=T0)
+        samples.append((time.perf_counter() - began) / len(ids) * 1e6)
+    return statistics.median(samples)
+
+
+def table(name: str, make: Any) -> None:
+    print(f"{name:<36}{'cached µs':>12}{'uncached µs':>14}{'cached / uncached':>20}")
+    for events in (10, 50, 200):
+        cached = per_fire_us(make(), events, 1024)
+        uncached = per_fire_us(make(), events, 0)
+        print(f"{f'  history of {events} events':<36}{cached:>12,.0f}{uncached:>14,.0f}{cached / uncached:>20.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--postgres", default=os.environ.get("TICKETFLOW_TEST_POSTGRES_URL"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        files = iter(range(100))
+        table("SQLite, zendesk (SLA policy)", lambda: tf.SQLiteRepository(f"{folder}/{next(files)}.db"))
+    if not args.postgres:
+        print("PostgreSQL: not measured (pass --postgres URL or set TICKETFLOW_TEST_POSTGRES_URL)")
+        return
+    from ticketflow.repository.postgres import SQLAlchemyRepository
+
+    made: list[SQLAlchemyRepository] = []
+
+    def make() -> SQLAlchemyRepository:
+        made.append(SQLAlchemyRepository(args.postgres, schema=f"tf_bench_{uuid.uuid4().hex[:10]}"))
+        return made[-1]
+
+    try:
+        table("PostgreSQL, zendesk (SLA policy)", make)
+    finally:
+        for repository in made:
+            repository.drop_schema()
+
+
+if __name__ == "__main__":
+    main()
