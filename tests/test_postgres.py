@@ -466,3 +466,30 @@ def test_a_repository_collected_unclosed_returns_its_pinned_connection(schema: s
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     assert SQLAlchemyRepository(engine, schema=schema).get("Z1") == ticket  # the one connection is usable again
     engine.dispose()
+
+
+def test_an_unreachable_database_is_a_clear_storage_error_and_nothing_is_written(
+    schema: str, monkeypatch: pytest.MonkeyPatch
+):
+    import sqlalchemy as sa
+
+    import ticketflow.repository._sqlalchemy as module
+
+    store = repo(schema)
+    wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
+    t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
+    before = wf.get(t.id)
+    store._pinned.release()
+    dead = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:1/test")  # nothing listens on port 1
+    monkeypatch.setattr(store._pinned, "_engine", dead)
+    monkeypatch.setattr(module.time, "sleep", lambda _s: None)
+    with pytest.raises(tf.StorageError, match="database read failed"):
+        store.get(t.id)
+    new, event, _ = tf.load_lifecycle(HELPDESK).engine.apply(before, "triage", AGENT, T0, fields={"category": "access"})
+    with pytest.raises(tf.StorageError, match=rf"ticket {t.id}: cannot reach the database; nothing written"):
+        store.save(new, [event], before.version)
+    monkeypatch.undo()
+    assert wf.get(t.id) == before  # back on the live server: nothing changed
+    assert len(wf.history(t.id)) == 1
+    dead.dispose()
+    store.close()

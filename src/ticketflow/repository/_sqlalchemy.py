@@ -536,11 +536,20 @@ class SQLAlchemyRepository:
     ) -> None:
         """Run one autocommit write statement; after a connection failure, read its outcome back."""
         for attempt in range(_RETRIES + 1):
+            sent = False
             try:
                 with self._pinned.cursor() as cursor:
+                    sent = True
                     cursor.execute(statement, parameters)
                     written = bool(cursor.fetchall())
             except (self._dbapi.OperationalError, self._dbapi.InterfaceError) as exc:
+                if not sent:  # no connection: nothing was written
+                    if attempt == _RETRIES:
+                        raise StorageError(
+                            f"ticket {ticket_id}: cannot reach the database; nothing written: {exc}"
+                        ) from exc
+                    time.sleep(0.1 * 2**attempt)
+                    continue
                 if not bodies:
                     raise StorageError(f"ticket {ticket_id}: write failed; its outcome is unknown: {exc}") from exc
                 if self._committed(ticket_id, expected_version, bodies[0], exc):
