@@ -488,6 +488,8 @@ def test_an_unreachable_database_is_a_clear_storage_error_and_nothing_is_written
     new, event, _ = tf.load_lifecycle(HELPDESK).engine.apply(before, "triage", AGENT, T0, fields={"category": "access"})
     with pytest.raises(tf.StorageError, match=rf"ticket {t.id}: cannot reach the database; nothing written"):
         store.save(new, [event], before.version)
+    with pytest.raises(tf.StorageError, match="cannot reach the database; nothing written"), store.transaction() as tx:
+        tx.save(new, [event], before.version)
     monkeypatch.undo()
     assert wf.get(t.id) == before  # back on the live server: nothing changed
     assert len(wf.history(t.id)) == 1

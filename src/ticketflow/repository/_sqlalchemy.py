@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, Unpack
 
@@ -456,7 +456,13 @@ class SQLAlchemyRepository:
         outcome is unknown.
         """
         failures = self._dbapi.Error
-        with self._pinned.cursor() as cursor:
+        try:
+            pinned = self._pinned.cursor()
+            cursor = pinned.__enter__()
+        except failures as exc:
+            raise StorageError(f"cannot reach the database; nothing written: {exc}") from exc
+        with ExitStack() as stack:
+            stack.push(pinned)
             try:
                 cursor.execute("BEGIN")
             except failures as exc:
