@@ -495,3 +495,28 @@ def test_an_unreachable_database_is_a_clear_storage_error_and_nothing_is_written
     assert len(wf.history(t.id)) == 1
     dead.dispose()
     store.close()
+
+
+def test_threads_of_one_process_share_a_workflow_and_its_repository(schema: str):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = repo(schema)
+    wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store, max_retries=50)
+    ids = []
+    for i in range(4):
+        t = wf.open(CUSTOMER, title=f"t{i}", fields={"priority": "high"})
+        wf.fire(t.id, "triage", AGENT, fields={"category": "access"})
+        ids.append(t.id)
+
+    def work(n: int) -> int:
+        for k in range(50):
+            wf.fire(ids[(n + k) % 4], "escalate", AGENT)  # threads overlap on the same tickets
+        return 50
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(work, range(8))) == 400
+    histories = [wf.history(ticket_id) for ticket_id in ids]
+    assert sum(len(h) - 2 for h in histories) == 400  # every fire once
+    for ticket_id, history in zip(ids, histories, strict=True):
+        assert tf.replay(history) == wf.get(ticket_id)
+    store.close()
