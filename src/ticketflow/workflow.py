@@ -29,7 +29,7 @@ from ticketflow.automation import DeliveryState, SweepResult, deliver, next_due,
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SystemClock
 from ticketflow.errors import ConcurrencyConflict, InvalidLifecycle, LifecycleError, TransitionNotAllowed
-from ticketflow.intake import IntakeRefused, intake_rules
+from ticketflow.intake import contact_message, intake_rules
 from ticketflow.lifecycle import UNSET, Lifecycle
 from ticketflow.model import Actor, Comment, Event, Ticket, Visibility, require_aware
 from ticketflow.protocols import Clock, Link, OutboxMessage, Page, TicketFilters, TicketRepository
@@ -396,13 +396,7 @@ class Workflow:
         :class:`~ticketflow.intake.IntakeRefused` is raised and nothing is
         stored; without an assignee, the first matching route assigns one.
         """
-        spec = self.intake.check(channel, fields or {}, authenticated)
-        if spec is not None:
-            request_type = (fields or {}).get(self.intake.type_field) if self.intake.type_field else None
-            if not spec.opens_ticket(request_type):
-                raise IntakeRefused(
-                    spec.name, request_type, "this channel records a contact, not a ticket: use receive()", spec.instead
-                )
+        self.intake.check_ticket(channel, fields or {}, authenticated)
         when = self._at(at)
         meta = {"channel": channel} if channel is not None else None
         prefix = self.lifecycle.key_prefix
@@ -449,23 +443,23 @@ class Workflow:
         meta: Mapping[str, Any] | None,
     ) -> tuple[Ticket, Event]:
         """The new ticket with the assignee and tags of the first matching route (as it was if none)."""
-        for route in self.intake.routes:
-            if route.selects(ticket.fields):
-                assignee = self.registry.policies[route.policy](ticket, self.repository)
-                return self._engine.open(
-                    ticket.id,
-                    actor,
-                    when,
-                    title=ticket.title,
-                    fields=dict(ticket.fields),
-                    tags=ticket.tags | route.add_tags,
-                    requester=ticket.requester,
-                    assignee=assignee,
-                    participants=ticket.participants,
-                    comment=self._comment(actor, comment, "public"),
-                    meta={**(meta or {}), "route": route.policy},
-                )
-        return ticket, event
+        chosen = self.intake.route(ticket, self.registry.policies, self.repository)
+        if chosen is None:
+            return ticket, event
+        route, assignee = chosen
+        return self._engine.open(
+            ticket.id,
+            actor,
+            when,
+            title=ticket.title,
+            fields=dict(ticket.fields),
+            tags=ticket.tags | route.add_tags,
+            requester=ticket.requester,
+            assignee=assignee,
+            participants=ticket.participants,
+            comment=self._comment(actor, comment, "public"),
+            meta={**(meta or {}), "route": route.policy},
+        )
 
     def receive(
         self,
@@ -484,20 +478,11 @@ class Workflow:
         team's inbox), written with nothing else. Refusals raise
         :class:`~ticketflow.intake.IntakeRefused` and store nothing.
         """
-        spec = self.intake.check(channel, fields or {}, authenticated)
-        request_type = (fields or {}).get(self.intake.type_field) if self.intake.type_field else None
-        if spec is None or spec.opens_ticket(request_type):
+        if self.intake.opens_ticket(channel, fields or {}, authenticated):
             return self.open(
                 actor, title=title, fields=fields, comment=comment, channel=channel, authenticated=authenticated, at=at
             )
-        when = self._at(at)
-        contact = OutboxMessage(
-            f"contact:{channel}:{actor.id}:{when.isoformat()}",
-            "",
-            "contact.recorded",
-            {"channel": channel, "from": actor.id, "title": title, "fields": dict(fields or {}), "comment": comment},
-            when,
-        )
+        contact = contact_message(channel, actor.id, title, fields, comment, self._at(at))
         with self.repository.transaction() as tx:
             tx.enqueue(contact)
         return contact

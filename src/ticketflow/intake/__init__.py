@@ -10,6 +10,7 @@ from ticketflow.intake._intake import (
     PointOfContact,
     RoundRobin,
     Route,
+    contact_message,
     intake_rules,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "PointOfContact",
     "RoundRobin",
     "Route",
+    "contact_message",
     "intake_rules",
 ]

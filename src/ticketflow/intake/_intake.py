@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -18,7 +19,7 @@ from ticketflow._selectors import selects
 from ticketflow.errors import InvalidLifecycle, TicketflowError
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import Ticket
-from ticketflow.protocols import TicketRepository
+from ticketflow.protocols import OutboxMessage, TicketRepository
 
 __all__ = [
     "AssignmentPolicy",
@@ -30,6 +31,7 @@ __all__ = [
     "PointOfContact",
     "RoundRobin",
     "Route",
+    "contact_message",
     "intake_rules",
 ]
 
@@ -114,6 +116,51 @@ class IntakeRules:
                 spec.instead,
             )
         return spec
+
+    def request_type(self, fields: Mapping[str, Any]) -> Any:
+        """The request's type: the value of the ``type_field``, if the lifecycle names one."""
+        return fields.get(self.type_field) if self.type_field else None
+
+    def opens_ticket(self, channel: str | None, fields: Mapping[str, Any], authenticated: bool) -> bool:
+        """Whether the request becomes a ticket (else a contact); IntakeRefused if the channel may not take it."""
+        spec = self.check(channel, fields, authenticated)
+        return spec is None or spec.opens_ticket(self.request_type(fields))
+
+    def check_ticket(self, channel: str | None, fields: Mapping[str, Any], authenticated: bool) -> None:
+        """IntakeRefused unless the request may open a ticket (a contact-only channel points to ``receive``)."""
+        spec = self.check(channel, fields, authenticated)
+        request_type = self.request_type(fields)
+        if spec is not None and not spec.opens_ticket(request_type):
+            raise IntakeRefused(
+                spec.name, request_type, "this channel records a contact, not a ticket: use receive()", spec.instead
+            )
+
+    def route(
+        self, ticket: Ticket, policies: Mapping[str, AssignmentPolicy], repository: TicketRepository
+    ) -> tuple[Route, str | None] | None:
+        """The first route the new ticket takes and the assignee its policy picks (None: no route)."""
+        for route in self.routes:
+            if route.selects(ticket.fields):
+                return route, policies[route.policy](ticket, repository)
+        return None
+
+
+def contact_message(
+    channel: str,
+    actor: str,
+    title: str,
+    fields: Mapping[str, Any] | None,
+    comment: str | None,
+    at: datetime,
+) -> OutboxMessage:
+    """A request recorded as a contact (kind ``contact.recorded``) for the team's inbox, not a ticket."""
+    return OutboxMessage(
+        f"contact:{channel}:{actor}:{at.isoformat()}",
+        "",
+        "contact.recorded",
+        {"channel": channel, "from": actor, "title": title, "fields": dict(fields or {}), "comment": comment},
+        at,
+    )
 
 
 def intake_rules(lifecycle: Lifecycle, policies: Mapping[str, object]) -> IntakeRules:
