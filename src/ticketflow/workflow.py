@@ -546,13 +546,13 @@ class Workflow:
                     meta=meta,
                     guards=self._guards,
                 )
+                due, history = self._due_after(ticket_id, new, event, when, known if copy is not None else None)
             except Exception:
                 if copy is None:
                     raise
                 self._recent.forget(ticket_id)  # judged on a copy: judge again on the stored ticket
                 copy = None
                 continue
-            due, history = self._due_after(ticket_id, new, event, when, known if copy is not None else None)
             try:
                 self.repository.save(new, [event], ticket.version, due=due)
             except ConcurrencyConflict:
