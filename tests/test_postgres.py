@@ -520,3 +520,14 @@ def test_threads_of_one_process_share_a_workflow_and_its_repository(schema: str)
     for ticket_id, history in zip(ids, histories, strict=True):
         assert tf.replay(history) == wf.get(ticket_id)
     store.close()
+
+
+def test_get_with_history_reads_both_from_one_snapshot(schema: str):
+    store = repo(schema)
+    wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
+    t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
+    wf.fire(t.id, "triage", AGENT, fields={"category": "access"}, comment="on it", at=T0)
+    assert store.get_with_history(t.id) == (store.get(t.id), store.history(t.id))
+    with pytest.raises(tf.TicketNotFound):
+        store.get_with_history("nope")
+    store.close()

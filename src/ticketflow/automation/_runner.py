@@ -129,11 +129,19 @@ def _fire(
     return new, event
 
 
+def _read(wf: Workflow, ticket_id: str) -> tuple[Ticket, list[Event]]:
+    """The ticket and its history: in one round trip where the repository offers it (PostgreSQL)."""
+    both = getattr(wf.repository, "get_with_history", None)
+    if both is not None:
+        ticket, history = both(ticket_id)
+        return ticket, history
+    return wf.repository.get(ticket_id), wf.repository.history(ticket_id)
+
+
 def _run_ticket(wf: Workflow, ticket_id: str, now: datetime) -> tuple[list[Event], int]:
     fired: list[Event] = []
     conflicts = 0
-    ticket = wf.repository.get(ticket_id)
-    history = wf.repository.history(ticket_id)
+    ticket, history = _read(wf, ticket_id)
     while True:
         due = [p for p in pending_rules(wf.lifecycle, ticket, history, wf.timer_calendar) if p.due_at <= now]
         if not due:
@@ -144,8 +152,7 @@ def _run_ticket(wf: Workflow, ticket_id: str, now: datetime) -> tuple[list[Event
             conflicts += 1  # another writer (or sweeper) got there first: re-read and re-check
             if conflicts > 100:
                 raise
-            ticket = wf.repository.get(ticket_id)
-            history = wf.repository.history(ticket_id)
+            ticket, history = _read(wf, ticket_id)
             continue
         history = [*history, event]
         fired.append(event)

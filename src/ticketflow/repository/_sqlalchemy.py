@@ -181,6 +181,11 @@ class _SQL:
         self.events = f"{prefix}events"
         self.get = f"SELECT {', '.join(_TICKET_COLUMNS)} FROM {self.tickets} WHERE id = %s"
         self.history = f"SELECT body FROM {self.events} WHERE ticket_id = %s ORDER BY seq"
+        self.get_with_history = (
+            f"SELECT {', '.join(_TICKET_COLUMNS)}, "
+            f"ARRAY(SELECT body FROM {self.events} e WHERE e.ticket_id = t.id ORDER BY e.seq) "
+            f"FROM {self.tickets} t WHERE t.id = %s"
+        )
         self.exists = f"SELECT 1 FROM {self.tickets} WHERE id = %s"
         self.outcome = (
             f"SELECT t.version, e.body FROM {self.tickets} t LEFT JOIN {self.events} e "
@@ -653,6 +658,13 @@ class SQLAlchemyRepository:
         if row is None:
             raise TicketNotFound(ticket_id)
         return _row_to_ticket(row)
+
+    def get_with_history(self, ticket_id: str) -> tuple[Ticket, list[Event]]:
+        """The ticket and its whole history, from one snapshot in one round trip (what a sweeper reads)."""
+        row = self._hot_read(self._sql.get_with_history, (ticket_id,), one=True)
+        if row is None:
+            raise TicketNotFound(ticket_id)
+        return _row_to_ticket(row), [event_from_json(body) for body in row[len(_TICKET_COLUMNS)]]
 
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""
