@@ -12,8 +12,9 @@ Prints, in one run on this machine:
 With ``--postgres URL`` (or TICKETFLOW_TEST_POSTGRES_URL set) it adds a
 PostgreSQL column: committed fires per second with 1, 4 and 8 worker
 processes (and with 1 and 4 without the Workflow's ticket cache, so that every
-fire reads its ticket first), and rules fired per second by 1, 2 and 4
-sweepers over due timers.
+fire reads its ticket first; and 4 processes firing on random tickets of 200
+they all share, where a cached copy is often stale), and rules fired per
+second by 1, 2 and 4 sweepers over due timers.
 Parallel workers (and sweepers) prepare, then start together on a barrier, so
 the measured window has all of them running. No assertion: the table is the
 result.
@@ -90,6 +91,32 @@ def _worker(args: tuple[str, int, str, int, Any]) -> tuple[int, float, float, tu
     for i in range(fires):
         wf.fire(ids[i % 50], "escalate", AGENT, at=T0)
     return fires, start, time.time(), cpu, _cpu()
+
+
+SHARED = 200
+
+
+def _shared_worker(args: tuple[str, int, int, Any]) -> tuple[int, float, float, tuple[int, int], tuple[int, int]]:
+    """Fire `escalate` on random tickets of SHARED all workers share (the cache hits only when no one else came)."""
+    import random
+
+    path, fires, seed, barrier = args
+    wf = tf.Workflow(tf.load_lifecycle(LIFECYCLE), _repository(path), max_retries=1000)
+    rng = random.Random(seed)
+    ids = [f"S{i}" for i in range(SHARED)]
+    barrier.wait()
+    start, cpu = time.time(), _cpu()
+    for _ in range(fires):
+        wf.fire(rng.choice(ids), "escalate", AGENT, at=T0)
+    return fires, start, time.time(), cpu, _cpu()
+
+
+def shared_fires_per_second(path: str, fires: int, processes: int) -> tuple[float, float]:
+    """Committed fires per second of *processes* workers on SHARED common tickets; and the CPU busy fraction."""
+    counter = iter(range(SHARED))
+    wf = tf.Workflow(tf.load_lifecycle(LIFECYCLE), _repository(path), id_factory=lambda: f"S{next(counter)}")
+    _prepare(wf, SHARED)
+    return _together(_shared_worker, [(path, fires, seed) for seed in range(processes)])
 
 
 def _cpu() -> tuple[int, int]:
@@ -215,6 +242,10 @@ def postgres_table(url: str, fires: int, timers: int) -> list[str]:
             _repository(where).close()  # type: ignore[attr-defined]
             label = f"fires, {processes} process(es)" + ("" if cache else ", no ticket cache")
             lines.append(row(label, parallel_fires_per_second(where, fires, processes, cache)))
+        schema = f"tf_bench_{uuid.uuid4().hex[:10]}"
+        schemas.append(schema)
+        label = f"fires, 4 process(es) on {SHARED} shared tickets"
+        lines.append(row(label, shared_fires_per_second(f"{url}#{schema}", fires, 4)))
         for sweepers in (1, 2, 4):
             schema = f"tf_bench_{uuid.uuid4().hex[:10]}"
             schemas.append(schema)

@@ -182,3 +182,56 @@ def test_the_stored_due_instant_equals_one_computed_from_the_stored_history(step
             continue
         stored = dict(repo.due(at + timedelta(days=3650), limit=10)).get(t.id)
         assert stored == next_due(a, repo.get(t.id), repo.history(t.id), at)
+
+
+def test_copies_are_trusted_while_more_than_half_prove_current():
+    recent = RecentTickets(10)
+    assert recent.trusted()
+    for _ in range(20):
+        recent.observe(False)
+    assert not recent.trusted()
+    for _ in range(30):
+        recent.observe(True)
+    assert recent.trusted()
+
+
+class CountingRepository(tf.MemoryRepository):
+    """Counts the saves refused as conflicts (a stale copy costs one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conflicts = 0
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().save(*args, **kwargs)
+        except tf.ConcurrencyConflict:
+            self.conflicts += 1
+            raise
+
+
+def test_a_workflow_whose_copies_keep_proving_stale_stops_starting_from_them(helpdesk: tf.Lifecycle):
+    repo = CountingRepository()
+    a, b = tf.Workflow(helpdesk, repo), tf.Workflow(helpdesk, repo)
+    t = a.open(ALICE, title="x", fields={"priority": "high"}, at=T0)
+    a.fire(t.id, "triage", BOB, fields={"category": "access"}, at=T0)
+    counts = []
+    for _ in range(60):
+        b.fire(t.id, "escalate", BOB, at=T0)  # another server: a's copy is now stale
+        a.fire(t.id, "escalate", BOB, at=T0)
+        counts.append(repo.conflicts)
+    # both paid for stale copies at first (at most one refused save per fire, about 14 each)...
+    assert 0 < counts[29] <= 2 * 20
+    assert counts[-1] == counts[29]  # ...and no longer: they read first, as without a cache
+    assert len(a.history(t.id)) == 2 + 120
+
+
+def test_a_workflow_alone_keeps_starting_from_its_copies(helpdesk: tf.Lifecycle):
+    repo = CountingRepository()
+    wf = tf.Workflow(helpdesk, repo)
+    t = wf.open(ALICE, title="x", fields={"priority": "high"}, at=T0)
+    wf.fire(t.id, "triage", BOB, fields={"category": "access"}, at=T0)
+    for _ in range(50):
+        wf.fire(t.id, "escalate", BOB, at=T0)
+    assert repo.conflicts == 0
+    assert wf._recent.trusted()

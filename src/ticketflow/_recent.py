@@ -16,6 +16,13 @@ on it alone:
 So every outcome equals the outcome of a fresh read; a copy only saves the
 read when it is current.
 
+A stale copy costs a round trip (the refused save) on top of the read it
+meant to save, so copies pay only when more than half of them are current.
+Where several processes fire on the same tickets they mostly are not: the
+cache keeps a moving estimate of how often copies are current — a fire that
+reads anyway still compares the stored version with its copy's — and starts
+from copies only while that estimate is above one half.
+
 With timers counted from later events or an SLA policy, the next due
 instant after a fire depends on the whole history. The copy then keeps the
 history it was saved with (when the history has exactly ``version`` events),
@@ -35,6 +42,7 @@ __all__ = ["HISTORY_EVENTS", "RecentTickets"]
 
 #: How many events of history one Workflow keeps with its copies, at most.
 HISTORY_EVENTS = 20_000
+_RATE = 0.05  # weight of the latest observation in the moving estimate (about the last 20 fires)
 
 
 class RecentTickets:
@@ -51,6 +59,15 @@ class RecentTickets:
         self._items: dict[str, tuple[Ticket, tuple[Event, ...] | None]] = {}
         self._events = 0
         self._lock = threading.Lock()
+        self._current = 1.0  # moving estimate of the share of copies that are current
+
+    def trusted(self) -> bool:
+        """Whether starting from copies pays: more than half of them have been current lately."""
+        return self._current > 0.5
+
+    def observe(self, current: bool) -> None:
+        """Record whether a copy proved current (its save passed, or the stored version equalled it)."""
+        self._current += _RATE * ((1.0 if current else 0.0) - self._current)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -529,9 +529,19 @@ class Workflow:
             given = {"title": title, "assignee": assignee, "requester": requester, "participants": participants}
             attributes = {k: v for k, v in given.items() if v is not UNSET}
         attempt = 0
-        copy, known = self._recent.get(ticket_id) or (None, None)  # see ticketflow._recent
+        copy, kept = self._recent.get(ticket_id) or (None, None)  # see ticketflow._recent
+        probe = None  # the copy's version when the copy is not trusted: the read tells whether it was current
+        if copy is not None and not self._recent.trusted():
+            probe, copy = copy.version, None
         while True:
-            ticket = copy if copy is not None else self.repository.get(ticket_id)
+            if copy is not None:
+                ticket, known = copy, kept
+            else:
+                ticket = self.repository.get(ticket_id)
+                known = kept if probe is not None and ticket.version == probe else None
+                if probe is not None:
+                    self._recent.observe(ticket.version == probe)
+                    probe = None
             try:
                 new, event, taken = self._engine.apply(
                     ticket,
@@ -546,12 +556,12 @@ class Workflow:
                     meta=meta,
                     guards=self._guards,
                 )
-                due, history = self._due_after(ticket_id, new, event, when, known if copy is not None else None)
+                due, history = self._due_after(ticket_id, new, event, when, known)
             except Exception:
                 if copy is None:
                     raise
                 self._recent.forget(ticket_id)  # judged on a copy: judge again on the stored ticket
-                copy = None
+                copy = kept = None
                 continue
             try:
                 self.repository.save(new, [event], ticket.version, due=due)
@@ -560,10 +570,14 @@ class Workflow:
                     if attempt == self.max_retries:
                         raise
                     attempt += 1
+                else:
+                    self._recent.observe(False)
                 self._recent.forget(ticket_id)
-                copy = None
+                copy = kept = None
                 continue
-            if history is None and copy is not None and known is not None:
+            if copy is not None:
+                self._recent.observe(True)
+            if history is None and known is not None:
                 history = [*known, event]  # keep a kept history current, needed this time or not
             self._recent.put(new, history)
             if taken is not None:
