@@ -62,9 +62,11 @@ class Workflow:
             retried (re-reading the ticket and re-checking the transition).
         id_factory: makes new ticket ids (default: random UUID hex).
         ticket_cache: how many recently saved tickets a fire may start from
-            instead of reading them back (0: always read). Safe with other
-            writers: a stale copy is caught by the save's version check, and
-            refusals are judged again on the stored ticket.
+            instead of reading them back (0: always read; default: 1024, or
+            0 with a :class:`~ticketflow.MemoryRepository`, where a read
+            costs nothing). Safe with other writers: a stale copy is caught
+            by the save's version check, and refusals are judged again on the
+            stored ticket.
 
     Raises:
         InvalidLifecycle: a transition names a guard or action the registry
@@ -82,7 +84,7 @@ class Workflow:
         registry: Registry | None = None,
         max_retries: int = 3,
         id_factory: Callable[[], str] = _new_id,
-        ticket_cache: int = 1024,
+        ticket_cache: int | None = None,
     ) -> None:
         self.lifecycle = lifecycle
         self.repository: TicketRepository = repository if repository is not None else MemoryRepository()
@@ -91,6 +93,8 @@ class Workflow:
         self.registry = registry if registry is not None else Registry()
         self.max_retries = max_retries
         self._id_factory = id_factory
+        if ticket_cache is None:
+            ticket_cache = 0 if isinstance(self.repository, MemoryRepository) else 1024
         self._recent = RecentTickets(ticket_cache)
         self._engine = lifecycle.engine
         self._guards = self.registry.guards
