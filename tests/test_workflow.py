@@ -307,7 +307,9 @@ class FlakyRepository(tf.MemoryRepository):
         super().save(ticket, events, expected_version, **kwargs)
 
 
-@pytest.mark.parametrize(("cache", "saves"), [(0, 4), (1024, 5)])
+# With a cache, the copy left by the triage fire is not trusted (that fire's first save conflicted), so the
+# next fire reads first and the count is the same; a trusted copy's conflict is free (see test_recent.py).
+@pytest.mark.parametrize(("cache", "saves"), [(0, 4), (1024, 4)])
 def test_a_refused_save_is_retried_a_bounded_number_of_times(helpdesk: tf.Lifecycle, cache: int, saves: int):
     repo = FlakyRepository(conflicts=2)
     wf = tf.Workflow(helpdesk, repo, max_retries=3, ticket_cache=cache)
@@ -317,8 +319,7 @@ def test_a_refused_save_is_retried_a_bounded_number_of_times(helpdesk: tf.Lifecy
     with unchanged(wf, t.id), pytest.raises(tf.ConcurrencyConflict) as caught:
         wf.fire(t.id, "start", BOB, assignee="bob")
     assert caught.value.ticket_id == t.id
-    # 1 + max_retries saves from fresh reads; with a cached copy, one more that started from the copy
-    assert repo.conflicts == 10 - saves
+    assert repo.conflicts == 10 - saves  # 1 + max_retries saves, each from a fresh read
 
 
 def test_a_stale_save_is_refused_by_the_repository(wf: tf.Workflow):

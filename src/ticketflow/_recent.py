@@ -18,10 +18,19 @@ read when it is current.
 
 A stale copy costs a round trip (the refused save) on top of the read it
 meant to save, so copies pay only when more than half of them are current.
-Where several processes fire on the same tickets they mostly are not: the
-cache keeps a moving estimate of how often copies are current — a fire that
-reads anyway still compares the stored version with its copy's — and starts
-from copies only while that estimate is above one half.
+Two estimates decide whether a fire starts from its copy, and both must
+agree:
+
+- per ticket, what the last fire on it learned: a ticket whose last copy
+  proved stale (another process fires on it too) is read first next time;
+- per Workflow, a moving estimate of how often copies prove current: where
+  several processes take turns on the same hot tickets, even a copy that was
+  current last time is usually stale this time, and copies stop being used.
+
+A fire that reads first still compares the stored version with its copy's,
+so both estimates recover when the workload changes. Tickets a process keeps
+to itself start from their copies; hot tickets shared by several processes
+cost what they would without a cache.
 
 With timers counted from later events or an SLA policy, the next due
 instant after a fire depends on the whole history. The copy then keeps the
@@ -56,33 +65,42 @@ class RecentTickets:
             raise ValueError(f"ticket_cache must be 0 or more, not {size}")
         self._size = size
         self._max_events = max_events
-        self._items: dict[str, tuple[Ticket, tuple[Event, ...] | None]] = {}
+        self._items: dict[str, tuple[Ticket, tuple[Event, ...] | None, bool]] = {}
         self._events = 0
         self._lock = threading.Lock()
-        self._current = 1.0  # moving estimate of the share of copies that are current
+        self._current = 1.0  # moving estimate of the share of copies that prove current
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def trusted(self) -> bool:
-        """Whether starting from copies pays: more than half of them have been current lately."""
+        """Whether copies pay lately: more than half of them have proved current."""
         return self._current > 0.5
 
     def observe(self, current: bool) -> None:
         """Record whether a copy proved current (its save passed, or the stored version equalled it)."""
         self._current += _RATE * ((1.0 if current else 0.0) - self._current)
 
-    def __len__(self) -> int:
-        return len(self._items)
+    @property
+    def size(self) -> int:
+        """How many tickets are kept at most (0: the cache is off)."""
+        return self._size
 
     @property
     def events(self) -> int:
         """How many history events are kept."""
         return self._events
 
-    def get(self, ticket_id: str) -> tuple[Ticket, tuple[Event, ...] | None] | None:
-        """The copy kept for *ticket_id* and its history if kept (both may be stale), or None."""
+    def get(self, ticket_id: str) -> tuple[Ticket, tuple[Event, ...] | None, bool] | None:
+        """The copy kept for *ticket_id*, its history if kept (both may be stale), and whether to trust it."""
         return self._items.get(ticket_id)
 
-    def put(self, ticket: Ticket, history: Sequence[Event] | None = None) -> None:
-        """Keep *ticket* as the latest copy of its id, with *history* if it is exactly its history's length."""
+    def put(self, ticket: Ticket, history: Sequence[Event] | None = None, *, trusted: bool = True) -> None:
+        """Keep *ticket* as the latest copy of its id, with *history* if it is exactly its history's length.
+
+        *trusted*: whether the next fire should start from this copy (False
+        when the last copy of this ticket proved stale).
+        """
         if self._size == 0:
             return
         kept = None
@@ -90,7 +108,7 @@ class RecentTickets:
             kept = tuple(history)
         with self._lock:
             self._drop(ticket.id)
-            self._items[ticket.id] = (ticket, kept)
+            self._items[ticket.id] = (ticket, kept, trusted)
             self._events += 0 if kept is None else len(kept)
             if len(self._items) > self._size:
                 self._drop(next(iter(self._items)))
@@ -109,9 +127,9 @@ class RecentTickets:
 
     def _trim(self) -> None:
         """Forget the oldest histories (keeping their tickets) until the budget holds."""
-        for ticket_id, (ticket, history) in list(self._items.items()):
+        for ticket_id, (ticket, history, trusted) in list(self._items.items()):
             if self._events <= self._max_events:
                 return
             if history is not None:
-                self._items[ticket_id] = (ticket, None)
+                self._items[ticket_id] = (ticket, None, trusted)
                 self._events -= len(history)

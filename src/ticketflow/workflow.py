@@ -533,10 +533,11 @@ class Workflow:
             given = {"title": title, "assignee": assignee, "requester": requester, "participants": participants}
             attributes = {k: v for k, v in given.items() if v is not UNSET}
         attempt = 0
-        copy, kept = self._recent.get(ticket_id) or (None, None)  # see ticketflow._recent
-        probe = None  # the copy's version when the copy is not trusted: the read tells whether it was current
-        if copy is not None and not self._recent.trusted():
+        copy, kept, trusted = self._recent.get(ticket_id) or (None, None, True)  # see ticketflow._recent
+        probe = None  # the copy's version when it is not trusted: the read tells whether it was current
+        if copy is not None and not (trusted and self._recent.trusted()):
             probe, copy = copy.version, None
+        current = True  # what this fire learns: was the copy of this ticket current?
         while True:
             if copy is not None:
                 ticket, known = copy, kept
@@ -544,7 +545,8 @@ class Workflow:
                 ticket = self.repository.get(ticket_id)
                 known = kept if probe is not None and ticket.version == probe else None
                 if probe is not None:
-                    self._recent.observe(ticket.version == probe)
+                    current = ticket.version == probe
+                    self._recent.observe(current)
                     probe = None
             try:
                 new, event, taken = self._engine.apply(
@@ -575,6 +577,7 @@ class Workflow:
                         raise
                     attempt += 1
                 else:
+                    current = False
                     self._recent.observe(False)
                 self._recent.forget(ticket_id)
                 copy = kept = None
@@ -583,7 +586,7 @@ class Workflow:
                 self._recent.observe(True)
             if history is None and known is not None:
                 history = [*known, event]  # keep a kept history current, needed this time or not
-            self._recent.put(new, history)
+            self._recent.put(new, history, trusted=current)
             if taken is not None:
                 for name in taken.actions:
                     self.registry.actions[name](new, event)
