@@ -44,7 +44,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("SQLAlchemyRepository needs the extra: pip install 'ticketflow[postgres]'") from exc
 
-from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
+from ticketflow.errors import ConcurrencyConflict, StorageError, TicketflowError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
 from ticketflow.protocols import Link, OutboxMessage, Page, TicketFilters
 from ticketflow.repository._codec import (
@@ -63,6 +63,7 @@ from ticketflow.repository._query import Query, check_limit, decode_cursor, enco
 __all__ = ["SQLAlchemyRepository"]
 
 _T = TypeVar("_T")
+_Write = tuple[str, list[Any], list[str]]  # a write statement, its parameters, the bodies of its events
 _RETRIES = 3
 _LOCK_KEY = 0x74666C77  # advisory lock around migrations ("tflw")
 # Forward steps for existing schemas; a new schema is created at the latest version directly.
@@ -179,10 +180,11 @@ class _SQL:
     def __init__(self, prefix: str) -> None:
         self.tickets = f"{prefix}tickets"
         self.events = f"{prefix}events"
-        self.get = f"SELECT {', '.join(_TICKET_COLUMNS)} FROM {self.tickets} WHERE id = %s"
+        columns = ", ".join(_TICKET_COLUMNS)
+        self.get = f"SELECT {columns} FROM {self.tickets} WHERE id = %s"
         self.history = f"SELECT body FROM {self.events} WHERE ticket_id = %s ORDER BY seq"
         self.get_with_history = (
-            f"SELECT {', '.join(_TICKET_COLUMNS)}, "
+            f"SELECT {columns}, "
             f"ARRAY(SELECT body FROM {self.events} e WHERE e.ticket_id = t.id ORDER BY e.seq) "
             f"FROM {self.tickets} t WHERE t.id = %s"
         )
@@ -272,6 +274,28 @@ def _add_parameters(ticket: Ticket, bodies: Sequence[str], due: datetime | None)
     return [*head, *_ticket_parameters(ticket), *_due_parameters(due), *_event_parameters(1, bodies)]
 
 
+def _add_write(sql: _SQL, ticket: Ticket, events: Sequence[Event], due: datetime | None) -> _Write:
+    """The one statement that adds *ticket* with its first *events*, its parameters and the event bodies."""
+    check_events(ticket, events, 1)
+    bodies = _bodies(events)
+    return sql.add(len(bodies)), _add_parameters(ticket, bodies, due), bodies
+
+
+def _save_write(sql: _SQL, ticket: Ticket, events: Sequence[Event], expected_version: int, due: Any) -> _Write:
+    """The one statement that saves *ticket* over *expected_version* with its *events*, as for :func:`_add_write`."""
+    check_events(ticket, events, expected_version + 1)
+    bodies = _bodies(events)
+    statement = sql.save(due is not UNSET, len(bodies))
+    return statement, _save_parameters(ticket, bodies, expected_version, due), bodies
+
+
+def _refusal(ticket_id: str, expected_version: int, outcome: Sequence[Any] | None) -> TicketflowError:
+    """Why a versioned write matched no row, from the ``outcome`` row: the ticket is missing, or someone saved it."""
+    if outcome is None:
+        return TicketNotFound(ticket_id)
+    return ConcurrencyConflict(ticket_id, expected_version, int(outcome[0]))
+
+
 def _due_parameters(due: datetime | None) -> list[Any]:
     if due is None:
         return [None, None]
@@ -296,19 +320,17 @@ class _Transaction:
         self.cursor = cursor
 
     def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
-        check_events(ticket, events, 1)
-        bodies = _bodies(events)
-        self.cursor.execute(self.repo._sql.add(len(bodies)), _add_parameters(ticket, bodies, due))
-        if not self.cursor.fetchall():
-            self.repo._refuse(ticket.id, 0)
+        self._write(ticket.id, 0, _add_write(self.repo._sql, ticket, events, due))
 
     def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
-        check_events(ticket, events, expected_version + 1)
-        bodies = _bodies(events)
-        statement = self.repo._sql.save(due is not UNSET, len(bodies))
-        self.cursor.execute(statement, _save_parameters(ticket, bodies, expected_version, due))
-        if not self.cursor.fetchall():
-            self.repo._refuse(ticket.id, expected_version)
+        self._write(ticket.id, expected_version, _save_write(self.repo._sql, ticket, events, expected_version, due))
+
+    def _write(self, ticket_id: str, expected_version: int, write: _Write) -> None:
+        statement, parameters, _ = write
+        self.cursor.execute(statement, parameters)
+        if not self.cursor.fetchall():  # say why from inside this transaction, on its own connection
+            self.cursor.execute(self.repo._sql.outcome, (expected_version + 1, ticket_id))
+            raise _refusal(ticket_id, expected_version, self.cursor.fetchone())
 
     def enqueue(self, message: OutboxMessage) -> None:
         self.cursor.execute(self.repo._sql.enqueue, outbox_row(message))
@@ -521,9 +543,7 @@ class SQLAlchemyRepository:
 
     def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
         """Store a new ticket with its first events (one statement; see :meth:`save` on failures)."""
-        check_events(ticket, events, 1)
-        bodies = _bodies(events)
-        self._write_one(ticket.id, 0, self._sql.add(len(bodies)), _add_parameters(ticket, bodies, due), bodies)
+        self._write_one(ticket.id, 0, _add_write(self._sql, ticket, events, due))
 
     def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
         """Store the changed ticket and its events if nobody saved it meanwhile.
@@ -535,17 +555,11 @@ class SQLAlchemyRepository:
         committed; anything else is a ``ConcurrencyConflict``. (A save
         without events cannot be read back: its failure is a StorageError.)
         """
-        check_events(ticket, events, expected_version + 1)
-        bodies = _bodies(events)
-        statement = self._sql.save(due is not UNSET, len(bodies))
-        self._write_one(
-            ticket.id, expected_version, statement, _save_parameters(ticket, bodies, expected_version, due), bodies
-        )
+        self._write_one(ticket.id, expected_version, _save_write(self._sql, ticket, events, expected_version, due))
 
-    def _write_one(
-        self, ticket_id: str, expected_version: int, statement: str, parameters: Sequence[Any], bodies: Sequence[str]
-    ) -> None:
+    def _write_one(self, ticket_id: str, expected_version: int, write: _Write) -> None:
         """Run one autocommit write statement; after a connection failure, read its outcome back."""
+        statement, parameters, bodies = write
         for attempt in range(_RETRIES + 1):
             sent = False
             try:
@@ -571,8 +585,9 @@ class SQLAlchemyRepository:
                 continue
             except self._dbapi.Error as exc:
                 raise StorageError(f"ticket {ticket_id}: write failed: {exc}") from exc
-            if not written:
-                self._refuse(ticket_id, expected_version)
+            if not written:  # say why, from a read after it
+                outcome = self._hot_read(self._sql.outcome, (expected_version + 1, ticket_id), one=True)
+                raise _refusal(ticket_id, expected_version, outcome)
             return
 
     def _committed(self, ticket_id: str, expected_version: int, first_body: str, failure: Exception) -> bool:
@@ -593,13 +608,6 @@ class SQLAlchemyRepository:
         if version == expected_version:
             return False
         raise ConcurrencyConflict(ticket_id, expected_version, int(version))
-
-    def _refuse(self, ticket_id: str, expected_version: int) -> None:
-        """Raise why a versioned write matched no row: the ticket is missing, or someone else saved it."""
-        row = self._hot_read(self._sql.outcome, (expected_version + 1, ticket_id), one=True)
-        if row is None:
-            raise TicketNotFound(ticket_id)
-        raise ConcurrencyConflict(ticket_id, expected_version, int(row[0]))
 
     def _hot_read(self, statement: str, parameters: Sequence[Any], *, one: bool = False) -> Any:
         """Run a read on the pinned connection, retrying connection failures."""
