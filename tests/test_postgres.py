@@ -42,10 +42,28 @@ def schema() -> Iterator[str]:
 
 
 def repo(schema: str) -> Any:
+    """A repository whose sessions carry the schema as their application_name, so a test kills only its own."""
+    import sqlalchemy as sa
+
     from ticketflow.repository.postgres import SQLAlchemyRepository
 
     assert URL is not None
-    return SQLAlchemyRepository(URL, schema=schema)
+    named = sa.engine.make_url(URL).update_query_dict({"application_name": schema})
+    return SQLAlchemyRepository(named.render_as_string(hide_password=False), schema=schema)
+
+
+def kill_sessions(conn: Any, schema: str) -> None:
+    """Terminate the test's own sessions (its repository's), never another run's on the same database."""
+    import sqlalchemy as sa
+
+    conn.execute(
+        sa.text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = :name AND pid <> pg_backend_pid()"
+        ),
+        {"name": schema},
+    )
+    conn.commit()
 
 
 def _hammer(schema: str, ids: list[str], seconds: float, start: float) -> tuple[int, int, int]:
@@ -131,7 +149,6 @@ def test_four_sweepers_fire_each_due_rule_exactly_once(schema: str):
 
 
 def test_a_killed_connection_gives_clear_errors_or_retries_and_loses_nothing(schema: str):
-    import sqlalchemy as sa
 
     store = repo(schema)
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
@@ -140,14 +157,8 @@ def test_a_killed_connection_gives_clear_errors_or_retries_and_loses_nothing(sch
     outcomes: list[str] = []
     for i in range(30):
         if i % 5 == 0:
-            with store.engine.connect() as conn:  # kill every other session of this database
-                conn.execute(
-                    sa.text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    )
-                )
-                conn.commit()
+            with store.engine.connect() as conn:  # kill every other session of this repository
+                kill_sessions(conn, schema)
         try:
             wf.fire(t.id, "escalate", AGENT)
             outcomes.append("ok")
@@ -179,14 +190,7 @@ def test_connections_killed_while_fires_are_in_flight_lose_nothing_and_apply_not
         engine = sa.create_engine(URL, poolclass=sa.pool.NullPool)
         with engine.connect() as conn:
             while not stop.wait(0.05):
-                conn.execute(
-                    sa.text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                        "AND backend_type = 'client backend' AND application_name = ''"
-                    )
-                )
-                conn.commit()
+                kill_sessions(conn, schema)
         engine.dispose()
 
     thread = threading.Thread(target=killer)
