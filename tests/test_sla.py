@@ -75,6 +75,31 @@ def test_sighten_first_public_agent_reply_stops_the_clock_internal_notes_do_not(
     assert first.cycles[0].stopped_at == ny(2026, 3, 9, 10)
 
 
+def test_a_breach_is_strictly_after_due_at_never_at_it():
+    wf, _, t = sighten_at(ny(2026, 3, 6, 16))
+    due, one_us = ny(2026, 3, 9, 10), timedelta(microseconds=1)
+    at_due = clock_of(wf.sla(t.id, due), "first_response")
+    assert (at_due.due_at, at_due.remaining, at_due.breached) == (due, timedelta(0), False)
+    assert at_due.next_alert == due + one_us  # the breach alert is due the first instant after
+    past = clock_of(wf.sla(t.id, due + one_us), "first_response")
+    assert (past.due_at, past.remaining, past.breached) == (due, -one_us, True)
+    wf.run_due(due)
+    assert [m.kind for m in wf.repository.pending_messages() if m.kind.startswith("sla.")] == ["sla.warning"] * 2
+    wf.run_due(due + one_us)
+    kinds = [m.kind for m in wf.repository.pending_messages() if m.kind.startswith("sla.")]
+    assert kinds == ["sla.warning", "sla.warning", "sla.breached"]
+
+
+@pytest.mark.parametrize(("late", "breached"), [(timedelta(0), False), (timedelta(microseconds=1), True)])
+def test_a_cycle_stopped_at_due_at_is_met_one_microsecond_later_is_breached(late: timedelta, breached: bool):
+    wf, clock, t = sighten_at(ny(2026, 3, 6, 16))
+    clock.set(ny(2026, 3, 9, 10) + late)
+    wf.comment(t.id, AGENT, "We are on it")
+    first = clock_of(wf.sla(t.id, ny(2026, 3, 10, 12)), "first_response")
+    assert (first.running, first.breached, first.cycles[0].breached) == (False, breached, breached)
+    assert first.elapsed == 2 * H + late
+
+
 def test_the_workflow_indexes_the_next_alert_for_the_sweeper():
     wf, _, t = sighten_at(ny(2026, 3, 6, 16))
     assert wf.repository.due(ny(2026, 3, 6, 17)) == [(t.id, ny(2026, 3, 6, 17))]
@@ -166,6 +191,24 @@ def test_reaching_a_closed_state_stops_resolution_and_reopening_starts_a_new_cyc
     clock.advance(hours=1)
     plain = clock_of(wf.sla(t.id), "resolution_plain")
     assert [c.elapsed for c in plain.cycles] == [2 * H, H]
+
+
+def test_a_stopped_metric_with_several_cycles_reports_its_last_cycle():
+    wf, clock = pausing_workflow()
+    t = wf.open(CUSTOMER, title="x")
+    clock.advance(hours=12)  # past the 10h target
+    wf.fire(t.id, "solve", AGENT, comment="done")
+    clock.advance(hours=3)
+    wf.comment(t.id, CUSTOMER, "not quite")  # reopens: a second cycle
+    clock.advance(hours=1)
+    wf.fire(t.id, "solve", AGENT, comment="done now")
+    clock.advance(hours=2)
+    plain = clock_of(wf.sla(t.id), "resolution_plain")
+    assert [(c.elapsed, c.breached) for c in plain.cycles] == [(12 * H, True), (H, False)]
+    last = plain.cycles[-1]
+    assert (plain.running, plain.paused) == (False, False)
+    assert (plain.elapsed, plain.breached, plain.due_at, plain.remaining) == (H, False, last.due_at, 9 * H)
+    assert (plain.cycles[0].due_at, last.due_at) == (plain.cycles[0].started_at + 10 * H, None)  # never reached
 
 
 def test_a_policy_change_is_retroactive():

@@ -322,6 +322,55 @@ def test_a_refused_save_is_retried_a_bounded_number_of_times(helpdesk: tf.Lifecy
     assert repo.conflicts == 10 - saves  # 1 + max_retries saves, each from a fresh read
 
 
+class BrokenRepository(tf.MemoryRepository):
+    """A store whose saves fail outright (a disk full, a dropped connection)."""
+
+    def save(self, ticket: tf.Ticket, events: Any, expected_version: int, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+
+def paging_workflow(helpdesk: tf.Lifecycle, repo: tf.MemoryRepository, cache: int) -> tuple[tf.Workflow, list[Any]]:
+    """The help desk with a ``page_lead`` action on ``triage`` that records (ticket id, version, event seq)."""
+    triage = {"trigger": "triage", "source": "new", "dest": "triaged", "roles": ["agent"], "actions": ["page_lead"]}
+    lc = helpdesk.extend({"id": "paging", "remove_transitions": ["triage"], "transitions": [triage]})
+    registry = tf.Registry()
+    paged: list[Any] = []
+    registry.add_action("page_lead", lambda ticket, event: paged.append((ticket.id, ticket.version, event.seq)))
+    return tf.Workflow(lc, repo, registry=registry, max_retries=3, ticket_cache=cache), paged
+
+
+@pytest.mark.parametrize("cache", [0, 1024])
+def test_an_action_runs_once_after_the_save_even_when_a_conflicting_save_was_retried(
+    helpdesk: tf.Lifecycle, cache: int
+):
+    repo = FlakyRepository(conflicts=0)
+    wf, paged = paging_workflow(helpdesk, repo, cache)
+    t = wf.open(ALICE, title="x")
+    repo.conflicts = 2  # two other writers win first; the third attempt saves
+    saved = wf.fire(t.id, "triage", BOB, fields={"category": "access"})
+    assert repo.conflicts == 0
+    assert paged == [(t.id, saved.version, saved.version)]
+    assert wf.history(t.id)[-1].seq == saved.version  # the action saw the stored ticket and its event
+
+
+@pytest.mark.parametrize("cache", [0, 1024])
+def test_an_action_never_runs_for_a_change_that_was_not_saved(helpdesk: tf.Lifecycle, cache: int):
+    repo = FlakyRepository(conflicts=0)
+    wf, paged = paging_workflow(helpdesk, repo, cache)
+    t = wf.open(ALICE, title="x")
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError):
+        wf.fire(t.id, "triage", BOB)  # refused: no category
+    repo.conflicts = 10  # other writers keep winning past max_retries
+    with unchanged(wf, t.id), pytest.raises(tf.ConcurrencyConflict):
+        wf.fire(t.id, "triage", BOB, fields={"category": "access"})
+    assert paged == []
+    broken, paged_broken = paging_workflow(helpdesk, BrokenRepository(), cache)
+    u = broken.open(ALICE, title="x")
+    with unchanged(broken, u.id), pytest.raises(OSError, match="disk full"):
+        broken.fire(u.id, "triage", BOB, fields={"category": "access"})
+    assert paged_broken == []
+
+
 def test_a_stale_save_is_refused_by_the_repository(wf: tf.Workflow):
     t = wf.open(ALICE, title="x")
     new, event, _ = wf.lifecycle.engine.apply(t, "triage", BOB, T0, fields={"category": "access"})
