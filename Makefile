@@ -18,8 +18,8 @@ demo: $(STAMP)
 test: lint typecheck pytest docs
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples bench
-	$(BIN)/ruff format --check src tests examples bench
+	$(BIN)/ruff check src tests examples bench conftest.py
+	$(BIN)/ruff format --check src tests examples bench conftest.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import ticketflow as tf
-from ticketflow.cli import main
+from ticketflow.cli import cli, main
 
 from .conftest import EXAMPLES
 
@@ -160,3 +161,19 @@ def test_python_dash_m_runs_the_cli():
         [sys.executable, "-m", "ticketflow", "lifecycles"], capture_output=True, text=True, check=True
     )
     assert "zendesk" in done.stdout
+
+
+def test_init_writes_the_example_lifecycle_and_refuses_to_overwrite_it(tmp_path: Path):
+    runner = CliRunner()
+    first = runner.invoke(cli, ["init", str(tmp_path)])
+    assert first.exit_code == 0, first.output
+    written = tmp_path / "custom_lifecycle.toml"
+    assert tf.load_lifecycle(written).id == "helpdesk"
+    assert written.read_text(encoding="utf-8") == (EXAMPLES / "custom_lifecycle.toml").read_text(encoding="utf-8")
+    written.write_text("# mine", encoding="utf-8")
+    again = runner.invoke(cli, ["init", str(tmp_path)])
+    assert (again.exit_code, written.read_text(encoding="utf-8")) == (1, "# mine")
+    assert "exists" in again.output
+    assert "--force" in again.output
+    assert runner.invoke(cli, ["init", str(tmp_path), "--force"]).exit_code == 0
+    assert tf.load_lifecycle(written).id == "helpdesk"

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -131,6 +132,32 @@ def diagram(lifecycle: str, fmt: str) -> None:
             )
         svg = subprocess.run([dot, "-Tsvg"], input=lc.to_dot(), capture_output=True, text=True, check=True)  # noqa: S603
         click.echo(svg.stdout, nl=False)
+
+
+_EXAMPLE = "custom_lifecycle.toml"
+
+
+def _example_lifecycle() -> str:
+    """The example lifecycle's text: packaged in the wheel, or from the source tree's examples/."""
+    packaged = resources.files("ticketflow") / "_examples" / _EXAMPLE
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[2] / "examples" / _EXAMPLE).read_text(encoding="utf-8")
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="overwrite an existing file")
+def init(directory: str, force: bool) -> None:
+    """Write the example lifecycle (an IT help desk) into DIRECTORY to start your own from."""
+    target = Path(directory) / _EXAMPLE
+    if target.exists() and not force:
+        raise click.ClickException(f"{target}: exists; keep it, or pass --force to overwrite it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(_example_lifecycle(), encoding="utf-8")
+    click.echo(f"wrote {target}")
+    click.echo(f"next: ticketflow validate {target}; ticketflow diagram {target}; in Python:")
+    click.echo(f'  wf = ticketflow.Workflow(ticketflow.load_lifecycle("{target}"))')
 
 
 @cli.command()
