@@ -1,0 +1,315 @@
+"""Where mail bookkeeping lives: Message-IDs per ticket, kept (unusable) mail, attachment bytes.
+
+None of it is written into ticket histories: the library's own event meta
+stays the library's, and a history never holds attachment bytes. Each store
+is a Protocol with an in-memory and a file-backed implementation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+import attrs
+
+from ticketflow.errors import StorageError
+from ticketflow.mail._message import AttachmentInfo
+from ticketflow.model import require_aware
+
+__all__ = [
+    "DirectoryAttachments",
+    "DirectoryQuarantine",
+    "MailRecord",
+    "MemoryAttachments",
+    "MemoryMessageIds",
+    "MemoryQuarantine",
+    "MessageIdStore",
+    "Quarantine",
+    "SQLiteMessageIds",
+]
+
+Direction = Literal["in", "out"]
+
+
+@attrs.frozen
+class MailRecord:
+    """One message ticketflow received or sent, and what became of it.
+
+    Attributes:
+        message_id: its Message-ID (no angle brackets).
+        direction: ``"in"`` (received) or ``"out"`` (sent by the notifier).
+        ticket_id: the ticket it belongs to (``None``: none, e.g. dropped).
+        action: what ingesting it did (``opened``, ``commented``,
+            ``follow_up``, ``contact``, ``dropped``, ``refused``, ``bounce``;
+            ``sent`` for outgoing mail).
+        rule: the threading rule that matched (``in_reply_to``,
+            ``references``, ``subject_key``, ``plus_address``,
+            ``same_subject``, ``new``), or why it was dropped.
+        at: when it was recorded (aware).
+        sender: the From address.
+        subject: the subject.
+        original: the reference of the full original message in the
+            :class:`~ticketflow.mail.AttachmentStore`, for audit.
+        attachments: the message's attachments, as metadata.
+    """
+
+    message_id: str
+    direction: Direction
+    ticket_id: str | None
+    action: str
+    rule: str
+    at: datetime = attrs.field(validator=lambda _i, _a, v: require_aware(v, "at"))
+    sender: str = ""
+    subject: str = ""
+    original: str | None = None
+    attachments: tuple[AttachmentInfo, ...] = ()
+
+
+@runtime_checkable
+class MessageIdStore(Protocol):
+    """The Message-IDs of each ticket's mail, so replies thread and a message is ingested once.
+
+    Contract: ``record`` keeps the first record of a ``(message_id,
+    direction)`` and ignores later ones (idempotent); ``find`` returns the
+    received (``"in"``) record of a Message-ID, else its sent one, else None;
+    ``ticket_for`` returns the ticket of the first of the given ids that has
+    one; ``thread`` lists a ticket's records oldest first. Safe to share
+    between threads.
+    """
+
+    def record(self, record: MailRecord, /) -> None:
+        """Keep *record* (a second record of the same message and direction changes nothing)."""
+        ...
+
+    def find(self, message_id: str, /) -> MailRecord | None:
+        """The record of *message_id*, if any."""
+        ...
+
+    def ticket_for(self, message_ids: Sequence[str], /) -> str | None:
+        """The ticket of the first of *message_ids* known with one."""
+        ...
+
+    def thread(self, ticket_id: str, /) -> list[MailRecord]:
+        """The ticket's mail records, oldest first."""
+        ...
+
+
+class MemoryMessageIds:
+    """A :class:`MessageIdStore` in memory (tests, one-process desks)."""
+
+    def __init__(self) -> None:
+        self._records: dict[tuple[str, str], MailRecord] = {}
+        self._lock = threading.Lock()
+
+    def record(self, record: MailRecord, /) -> None:
+        """Keep *record* unless its message and direction are known."""
+        with self._lock:
+            self._records.setdefault((record.message_id, record.direction), record)
+
+    def find(self, message_id: str, /) -> MailRecord | None:
+        """The received record of *message_id*, else its sent one."""
+        with self._lock:
+            return self._records.get((message_id, "in")) or self._records.get((message_id, "out"))
+
+    def ticket_for(self, message_ids: Sequence[str], /) -> str | None:
+        """The ticket of the first known id with one."""
+        for message_id in message_ids:
+            found = self.find(message_id)
+            if found is not None and found.ticket_id is not None:
+                return found.ticket_id
+        return None
+
+    def thread(self, ticket_id: str, /) -> list[MailRecord]:
+        """The ticket's records, oldest first."""
+        with self._lock:
+            return sorted((r for r in self._records.values() if r.ticket_id == ticket_id), key=lambda r: r.at)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mail_messages (
+    message_id TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    ticket_id TEXT,
+    action TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    at TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    original TEXT,
+    attachments TEXT NOT NULL,
+    PRIMARY KEY (message_id, direction)
+);
+CREATE INDEX IF NOT EXISTS mail_messages_ticket ON mail_messages (ticket_id, at);
+"""
+
+
+class SQLiteMessageIds:
+    """A :class:`MessageIdStore` in a SQLite file (its own table ``mail_messages``).
+
+    It may be the tickets' own SQLite file or a separate one; it opens its
+    own connection (WAL, one per thread).
+
+    Args:
+        path: the database file.
+
+    Raises:
+        StorageError: the file cannot be opened as a SQLite database.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._local = threading.local()
+        try:
+            with self._connect() as db:
+                db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise StorageError(f"{self.path}: cannot keep mail records there: {error}") from error
+
+    def __repr__(self) -> str:
+        return f"SQLiteMessageIds({self.path!r})"
+
+    def _connect(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            self._local.db = db
+        return db
+
+    def record(self, record: MailRecord, /) -> None:
+        """Keep *record* unless its message and direction are known."""
+        attachments = json.dumps([attrs.asdict(a) for a in record.attachments])
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO mail_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.message_id,
+                    record.direction,
+                    record.ticket_id,
+                    record.action,
+                    record.rule,
+                    record.at.isoformat(),
+                    record.sender,
+                    record.subject,
+                    record.original,
+                    attachments,
+                ),
+            )
+
+    @staticmethod
+    def _row(row: tuple[str, ...]) -> MailRecord:
+        direction: Direction = "in" if row[1] == "in" else "out"
+        return MailRecord(
+            message_id=row[0],
+            direction=direction,
+            ticket_id=row[2],
+            action=row[3],
+            rule=row[4],
+            at=datetime.fromisoformat(row[5]),
+            sender=row[6],
+            subject=row[7],
+            original=row[8],
+            attachments=tuple(AttachmentInfo(**a) for a in json.loads(row[9])),
+        )
+
+    def find(self, message_id: str, /) -> MailRecord | None:
+        """The received record of *message_id*, else its sent one."""
+        rows = (
+            self._connect()
+            .execute("SELECT * FROM mail_messages WHERE message_id = ? ORDER BY direction", (message_id,))
+            .fetchall()
+        )
+        return self._row(rows[0]) if rows else None
+
+    def ticket_for(self, message_ids: Sequence[str], /) -> str | None:
+        """The ticket of the first known id with one."""
+        for message_id in message_ids:
+            found = self.find(message_id)
+            if found is not None and found.ticket_id is not None:
+                return found.ticket_id
+        return None
+
+    def thread(self, ticket_id: str, /) -> list[MailRecord]:
+        """The ticket's records, oldest first."""
+        rows = (
+            self._connect()
+            .execute("SELECT * FROM mail_messages WHERE ticket_id = ? ORDER BY at, rowid", (ticket_id,))
+            .fetchall()
+        )
+        return [self._row(row) for row in rows]
+
+
+@runtime_checkable
+class Quarantine(Protocol):
+    """Keeps mail that could not be ingested, with the reason, for someone to inspect.
+
+    Contract: ``keep`` stores the bytes and the reason durably before it
+    returns (a message is never lost) and returns a reference.
+    """
+
+    def keep(self, raw: bytes, reason: str, at: datetime, /) -> str:
+        """Store *raw* with *reason*; return its reference."""
+        ...
+
+
+class MemoryQuarantine:
+    """A :class:`Quarantine` in memory; ``kept`` lists ``(reference, reason, raw)``."""
+
+    def __init__(self) -> None:
+        self.kept: list[tuple[str, str, bytes]] = []
+
+    def keep(self, raw: bytes, reason: str, at: datetime, /) -> str:
+        """Keep *raw* and *reason* in ``kept``."""
+        ref = f"{at.isoformat()}-{hashlib.sha256(raw).hexdigest()[:16]}"
+        self.kept.append((ref, reason, raw))
+        return ref
+
+
+class DirectoryQuarantine:
+    """A :class:`Quarantine` in a directory: ``<ref>.eml`` with the bytes and ``<ref>.reason`` beside it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def keep(self, raw: bytes, reason: str, at: datetime, /) -> str:
+        """Write the message and its reason; return the file name stem."""
+        ref = f"{at.strftime('%Y%m%dT%H%M%S')}-{hashlib.sha256(raw).hexdigest()[:16]}"
+        (self.path / f"{ref}.eml").write_bytes(raw)
+        (self.path / f"{ref}.reason").write_text(reason + "\n", encoding="utf-8")
+        return ref
+
+
+class MemoryAttachments:
+    """An :class:`~ticketflow.mail.AttachmentStore` in memory, keyed by content digest."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def put(self, data: bytes, info: AttachmentInfo, /) -> str:
+        """Keep *data*; its reference is ``sha256:<digest>``."""
+        ref = f"sha256:{hashlib.sha256(data).hexdigest()}"
+        self.blobs[ref] = data
+        return ref
+
+
+class DirectoryAttachments:
+    """An :class:`~ticketflow.mail.AttachmentStore` in a directory, one file per content digest."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def put(self, data: bytes, info: AttachmentInfo, /) -> str:
+        """Write *data* (once per content); its reference is the file name."""
+        name = hashlib.sha256(data).hexdigest()
+        target = self.path / name
+        if not target.exists():
+            target.write_bytes(data)
+        return name

@@ -1,0 +1,503 @@
+"""ticketflow.mail: reading, threading, quote stripping, loop guard and the desk's decisions."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import ticketflow as tf
+from ticketflow.mail import (
+    DirectoryQuarantine,
+    MailDesk,
+    MailError,
+    MailRecord,
+    MemoryAttachments,
+    MemoryMessageIds,
+    MessageIdStore,
+    RateLimit,
+    SQLiteMessageIds,
+    authentication_results,
+    automatic_reason,
+    bounce_report,
+    normalise_subject,
+    parse_message,
+    strip_reply,
+)
+
+CORPUS = Path(__file__).parent / "mail"
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+AGENT = tf.Actor("sam", roles={"agent"})
+SYSTEM = tf.Actor("system", roles={"system"})
+CONFIRMATION_ID = "zd-1.opened@support.example.com"
+
+
+def corpus(name: str) -> bytes:
+    return (CORPUS / name).read_bytes()
+
+
+def zendesk_mail() -> tf.Lifecycle:
+    """The Zendesk-style built-in with human keys, so confirmations carry a ticket number."""
+    return tf.builtin("zendesk").extend({"id": "zendesk_mail", "key_prefix": "ZD"})
+
+
+def mail(headers: str, body: str = "Hello,\n\nplease help.\n") -> bytes:
+    return (headers.strip() + "\n\n" + body).encode()
+
+
+# -- the corpus: every message threads to the right ticket, and the rule is printed ------
+
+# file, what ingesting it does, the ticket it goes to, the rule that matched
+CORPUS_TABLE = [
+    ("01_gmail_new_request.eml", "opened", "ZD-1", "new"),
+    ("02_gmail_reply_threaded.eml", "commented", "ZD-1", "in_reply_to"),
+    ("03_outlook_reply_key_in_subject.eml", "commented", "ZD-1", "subject_key"),
+    ("04_apple_mail_reply_references.eml", "commented", "ZD-1", "in_reply_to"),
+    ("05_thunderbird_plus_address.eml", "commented", "ZD-1", "plus_address"),
+    ("06_outlook_german_reply_subject_only.eml", "commented", "ZD-1", "same_subject"),
+    ("07_html_only_new.eml", "opened", "ZD-2", "new"),
+    ("08_forwarded_inline.eml", "opened", "ZD-3", "new"),
+    ("09_outlook_out_of_office.eml", "dropped", None, "automatic"),
+    ("10_vacation_autoreply_precedence.eml", "dropped", None, "automatic"),
+    ("11_mailing_list.eml", "dropped", None, "automatic"),
+    ("12_bounce_dsn.eml", "bounce", "ZD-1", "in_reply_to"),
+    ("13_iso8859_new_encoded_subject.eml", "opened", "ZD-4", "new"),
+    ("14_iso2022jp_new.eml", "opened", "ZD-5", "new"),
+    ("15_windows1252_mislabelled_with_attachment.eml", "commented", "ZD-2", "in_reply_to"),
+    ("16_reply_to_closed_ticket.eml", "follow_up", "<follow-up>", "in_reply_to"),
+    ("17_malformed_no_sender.eml", "kept", None, ""),
+    ("01_gmail_new_request.eml", "duplicate", "ZD-1", "new"),
+]
+
+
+@pytest.fixture
+def desk_run() -> tuple[tf.Workflow, MailDesk, list[tuple[str, object]]]:
+    """Ingest the whole corpus in order, as one mailbox would deliver it."""
+    wf = tf.Workflow(zendesk_mail())
+    desk = MailDesk(wf, attachments=MemoryAttachments())
+    outcomes = []
+    for i, (name, *_) in enumerate(CORPUS_TABLE):
+        at = T0 + timedelta(minutes=10 * i)
+        if name.startswith("16_"):  # the agent solved ZD-1 and the system closed it: it is immutable now
+            wf.fire("ZD-1", "solve", AGENT, comment="Replaced the fuser.", at=at)
+            wf.fire("ZD-1", "close", SYSTEM, at=at)
+        outcomes.append((name, desk.ingest(corpus(name), at=at)))
+        if name.startswith("01_") and len(outcomes) == 1:
+            # what the SMTP notifier records when it sends the confirmation
+            desk.store.record(MailRecord(CONFIRMATION_ID, "out", "ZD-1", "sent", "ticket.opened", at))
+    return wf, desk, outcomes
+
+
+def test_corpus_threads_every_message_to_the_right_ticket(desk_run, capsys: pytest.CaptureFixture[str]):
+    wf, _desk, outcomes = desk_run
+    follow_up = wf.find(state="new", requester="dana@example.org").tickets
+    rows = []
+    with capsys.disabled():
+        print(f"\n{'message':<50} {'action':<10} {'ticket':<12} rule")
+        for (name, outcome), (_, action, ticket, rule) in zip(outcomes, CORPUS_TABLE, strict=True):
+            print(f"{name:<50} {outcome.action:<10} {outcome.ticket_id or '-':<12} {outcome.rule or '-'}")
+            expected_ticket = follow_up[0].id if ticket == "<follow-up>" else ticket
+            rows.append(((outcome.action, outcome.ticket_id, outcome.rule), (action, expected_ticket, rule)))
+    assert [expected for _, expected in rows] == [actual for actual, _ in rows]
+
+
+def comments(wf: tf.Workflow, ticket_id: str) -> list[tuple[str, str, str]]:
+    return [(e.actor.id, e.comment.visibility, e.comment.body) for e in wf.history(ticket_id) if e.comment]
+
+
+def test_corpus_comments_are_the_new_text_without_quotes_or_signatures(desk_run):
+    wf, _desk, _ = desk_run
+    bodies = [body for actor, _, body in comments(wf, "ZD-1") if actor == "dana@example.org"]
+    assert bodies == [
+        "Hi,\n\nthe printer on floor 3 jams on every second page since this morning.\n"
+        "We tried another paper tray, same thing.",
+        "It is a HP LaserJet M507, serial CNB3K12345.",  # Gmail: "On ... wrote:" and the quote gone
+        "The error light is blinking orange now.",  # Outlook: signature and "From: ... Sent:" block gone
+        "Forgot to say: it is the one next to the kitchen.",  # Apple Mail: "Sent from my iPhone" gone
+        "Photo of the display is on the way, the gateway here strips headers.",  # Thunderbird
+        "Er druckt wieder, danke! Sie können das Ticket schließen.",  # German Outlook, ISO-8859-1
+    ]
+
+
+def test_corpus_html_charsets_forwards_and_attachments_are_read(desk_run):
+    wf, desk, _ = desk_run
+    (_, _, vpn), (_, _, screenshot) = comments(wf, "ZD-2")
+    assert "* Windows 11" in vpn
+    assert "VPN drops every 10 minutes" in vpn
+    assert "<" not in vpn
+    assert screenshot == "Here is the screenshot \u2013 the client says \u201ctunnel reset\u201d."  # cp1252 as us-ascii
+    assert "reverse-charge" in comments(wf, "ZD-3")[0][2]  # a forward keeps what it forwards
+    assert wf.get("ZD-4").title == "Drucker im Erdgeschoß stört"  # encoded-word subject
+    assert comments(wf, "ZD-4")[0][2] == "Der Drucker im Erdgeschoß zeigt »Papierstau«, obwohl kein Papier drin ist."
+    assert wf.get("ZD-5").title == "VPNの接続が切れます"  # ISO-2022-JP
+    attachment = next(r for r in desk.thread("ZD-2") if r.attachments).attachments[0]
+    assert (attachment.filename, attachment.content_type, attachment.size, attachment.content_id) == (
+        "vpn.png",
+        "image/png",
+        68,
+        "img001@contoso.example",
+    )
+    assert attachment.ref is not None
+    assert attachment.ref.startswith("sha256:")
+
+
+def test_corpus_bounce_is_an_internal_note_on_the_ticket_it_concerns(desk_run):
+    wf, _, _ = desk_run
+    note = [c for c in comments(wf, "ZD-1") if c[0] == "mailer-daemon"]
+    assert note == [
+        (
+            "mailer-daemon",
+            "internal",
+            f"Mail to dana.old@example.org could not be delivered (5.1.1 550 5.1.1 User unknown); "
+            f"Message-ID <{CONFIRMATION_ID}>.",
+        )
+    ]
+
+
+def test_corpus_reply_to_a_closed_ticket_opens_a_follow_up(desk_run):
+    wf, _, outcomes = desk_run
+    outcome = dict(outcomes)["16_reply_to_closed_ticket.eml"]
+    follow_up = wf.get(outcome.ticket_id)
+    assert wf.get("ZD-1").state == "closed"
+    assert follow_up.title == "Follow-up: Printer on floor 3 is jammed"
+    assert wf.history(follow_up.id)[0].meta["follow_up_of"] == "ZD-1"
+    assert comments(wf, follow_up.id) == [("dana@example.org", "public", "It jams again, same printer.")]
+
+
+def test_corpus_keeps_each_full_original_for_audit(desk_run):
+    _, desk, _ = desk_run
+    assert desk.attachments is not None
+    gmail_reply = next(r for r in desk.thread("ZD-1") if r.message_id.startswith("CAJx8R2e7Wm"))
+    assert gmail_reply.rule == "in_reply_to"
+    assert desk.attachments.blobs[gmail_reply.original] == corpus("02_gmail_reply_threaded.eml")  # type: ignore[attr-defined]
+
+
+# -- reading ------------------------------------------------------------------------
+
+
+def test_malformed_mail_is_a_mail_error_naming_the_problem():
+    with pytest.raises(MailError, match="no sender address in From") as raised:
+        parse_message(corpus("17_malformed_no_sender.eml"))
+    assert raised.value.message_id == "nosender-0001@broken.example"
+    with pytest.raises(MailError, match="no header block"):
+        parse_message(b"")
+    with pytest.raises(MailError, match="expected the message's bytes, got str"):
+        parse_message("From: a@b.example\n\nhi")  # type: ignore[arg-type]
+    assert isinstance(raised.value, tf.TicketflowError)
+
+
+def test_malformed_mail_is_kept_in_the_quarantine_and_nothing_is_written(tmp_path: Path):
+    wf = tf.Workflow(zendesk_mail())
+    desk = MailDesk(wf, quarantine=DirectoryQuarantine(tmp_path / "kept"))
+    outcome = desk.ingest(corpus("17_malformed_no_sender.eml"), at=T0)
+    assert (outcome.action, outcome.message_id) == ("kept", "nosender-0001@broken.example")
+    (kept,) = (tmp_path / "kept").glob("*.eml")
+    assert kept.read_bytes() == corpus("17_malformed_no_sender.eml")
+    assert kept.with_suffix(".reason").read_text() == "no sender address in From\n"
+    assert wf.find().tickets == ()
+
+
+def test_a_message_without_message_id_gets_a_stable_one_so_it_is_ingested_once():
+    raw = mail("From: a@example.org\nTo: support@example.com\nSubject: Help")
+    first, second = parse_message(raw), parse_message(raw)
+    assert first.message_id == second.message_id
+    assert first.message_id.endswith("@ticketflow.invalid")
+    desk = MailDesk(tf.Workflow(zendesk_mail()))
+    assert [desk.ingest(raw, at=T0).action, desk.ingest(raw, at=T0).action] == ["opened", "duplicate"]
+
+
+def test_ingesting_the_same_message_twice_changes_nothing():
+    wf = tf.Workflow(zendesk_mail())
+    desk = MailDesk(wf)
+    desk.ingest(corpus("01_gmail_new_request.eml"), at=T0)
+    desk.store.record(MailRecord(CONFIRMATION_ID, "out", "ZD-1", "sent", "ticket.opened", T0))
+    desk.ingest(corpus("02_gmail_reply_threaded.eml"), at=T0)
+    before = (wf.get("ZD-1"), wf.history("ZD-1"), desk.thread("ZD-1"))
+    again = desk.ingest(corpus("02_gmail_reply_threaded.eml"), at=T0 + timedelta(hours=1))
+    assert (again.action, again.ticket_id, again.rule) == ("duplicate", "ZD-1", "in_reply_to")
+    assert (wf.get("ZD-1"), wf.history("ZD-1"), desk.thread("ZD-1")) == before
+
+
+def test_attachment_bytes_go_to_the_store_never_into_the_history():
+    store = MemoryAttachments()
+    parsed = parse_message(corpus("15_windows1252_mislabelled_with_attachment.eml"), store)
+    (info,) = parsed.attachments
+    assert store.blobs[info.ref or ""].startswith(b"\x89PNG")  # type: ignore[index]
+    wf = tf.Workflow(zendesk_mail())
+    MailDesk(wf, attachments=store).ingest(corpus("15_windows1252_mislabelled_with_attachment.eml"), at=T0)
+    assert b"PNG" not in repr(wf.history("ZD-1")).encode()
+
+
+# -- quote and signature stripping ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Thanks!\n\nOn Mon, Nov 30, 2026 at 9:00 AM Support <s@x.example> wrote:\n> old", "Thanks!"),
+        ("Danke.\n\nAm 30.11.2026 um 09:00 schrieb Support <s@x.example>:\n> alt", "Danke."),
+        ("Merci.\n\nLe lun. 30 nov. 2026 à 09:00, Support <s@x.example> a écrit :\n> vieux", "Merci."),
+        ("Gracias.\n\nEl lun, 30 nov 2026 a las 9:00, Support (<s@x.example>) escribió:\n> viejo", "Gracias."),
+        ("Bedankt.\n\nOp ma 30 nov 2026 om 09:00 schreef Support <s@x.example>:\n> oud", "Bedankt."),
+        ("Done.\n\nBest regards,\nDana\n", "Done."),
+        ("Short one\n\nSent from my iPhone", "Short one"),
+    ],
+)
+def test_strip_reply_removes_quote_headers_in_several_languages_and_signatures(text: str, expected: str):
+    assert strip_reply(text) == expected
+
+
+def test_strip_reply_never_empties_a_message():
+    assert strip_reply("On Mon, Nov 30, 2026 at 9:00 AM Support <s@x.example> wrote:\n> all quote") != ""
+
+
+# -- threading rules -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("subject", "normal"),
+    [
+        ("Re: RE: Fwd: [ZD-1] Printer  jammed", "printer jammed"),
+        ("AW: WG: Drucker", "drucker"),
+        ("SV: Re[2]: Printer", "printer"),
+        ("Printer", "printer"),
+        ("[EXTERNAL] Re: Printer", "printer"),
+    ],
+)
+def test_normalise_subject_removes_prefixes_tags_and_case(subject: str, normal: str):
+    assert normalise_subject(subject) == normal
+
+
+def opened_desk(**options: object) -> tuple[tf.Workflow, MailDesk]:
+    wf = tf.Workflow(zendesk_mail())
+    desk = MailDesk(wf, **options)  # type: ignore[arg-type]
+    desk.ingest(corpus("01_gmail_new_request.eml"), at=T0)
+    return wf, desk
+
+
+def test_a_bracketed_word_that_is_no_ticket_does_not_thread():
+    _, desk = opened_desk()
+    raw = mail("From: dana@example.org\nSubject: [EXTERNAL] New laptop\nMessage-ID: <x1@example.org>")
+    assert desk.ingest(raw, at=T0).action == "opened"
+
+
+def test_same_subject_needs_a_reply_the_same_requester_and_the_window():
+    wf, desk = opened_desk(fallback_days=3)
+    fresh = mail("From: dana@example.org\nSubject: Printer on floor 3 is jammed\nMessage-ID: <n1@example.org>")
+    other = mail("From: lee@example.org\nSubject: Re: Printer on floor 3 is jammed\nMessage-ID: <n2@example.org>")
+    late = mail("From: dana@example.org\nSubject: Re: Printer on floor 3 is jammed\nMessage-ID: <n3@example.org>")
+    assert desk.ingest(fresh, at=T0).rule == "new"  # not a reply: a new request with the same subject
+    assert desk.ingest(other, at=T0).rule == "new"  # someone else's
+    assert desk.ingest(late, at=T0 + timedelta(days=4)).rule == "new"  # outside the window
+    assert len(wf.find().tickets) == 4
+
+
+def test_same_subject_can_be_turned_off():
+    _, desk = opened_desk(fallback_days=None)
+    reply = mail("From: dana@example.org\nSubject: Re: Printer on floor 3 is jammed\nMessage-ID: <n4@example.org>")
+    assert desk.decide(reply, at=T0).rule == "new"
+
+
+def test_a_ticket_key_of_another_lifecycle_does_not_thread():
+    repository = tf.MemoryRepository()
+    other = tf.Workflow(tf.builtin("sighten"), repository=repository)
+    other.open(tf.Actor("x", roles={"requester"}), title="elsewhere")
+    desk = MailDesk(tf.Workflow(zendesk_mail(), repository=repository))
+    raw = mail("From: dana@example.org\nSubject: Re: [SUP-1] elsewhere\nMessage-ID: <n5@example.org>")
+    assert desk.decide(raw, at=T0).rule == "new"
+
+
+# -- no mail loops ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        ("Auto-Submitted: auto-generated", "Auto-Submitted: auto-generated"),
+        ("Precedence: junk", "Precedence: junk"),
+        ("Precedence: list", "Precedence: list"),
+        ("X-Autoreply: yes", "X-Autoreply: yes"),
+        ("X-Autorespond: vacation", "X-Autorespond: vacation"),
+        ("List-Id: <team.lists.example.org>", "List-Id: <team.lists.example.org>"),
+        ("Return-Path: <>", "Return-Path: <> (a notification, RFC 5321)"),
+    ],
+)
+def test_machine_mail_never_opens_a_ticket(header: str, reason: str):
+    wf, desk = opened_desk()
+    raw = mail(f"From: robot@example.org\nSubject: Hello\nMessage-ID: <auto@example.org>\n{header}")
+    outcome = desk.ingest(raw, at=T0)
+    assert (outcome.action, outcome.reason) == ("dropped", reason)
+    assert len(wf.find().tickets) == 1
+
+
+def test_auto_submitted_no_is_a_person():
+    raw = mail("From: dana@example.org\nSubject: Hello\nAuto-Submitted: no")
+    assert automatic_reason(parse_message(raw)) is None
+
+
+def test_bounce_senders_are_bounces_even_without_a_report():
+    raw = mail("From: MAILER-DAEMON@mx.example.com\nSubject: failure notice\nMessage-ID: <b1@mx.example.com>")
+    assert automatic_reason(parse_message(raw)) == "bounce"
+    desk = MailDesk(tf.Workflow(zendesk_mail()))
+    outcome = desk.ingest(raw, at=T0)
+    assert (outcome.action, outcome.ticket_id, outcome.reason) == ("bounce", None, "no ticket sent the bounced message")
+
+
+def test_bounce_report_reads_the_delivery_status():
+    report = bounce_report(parse_message(corpus("12_bounce_dsn.eml")))
+    assert report.original_message_id == CONFIRMATION_ID
+    assert report.recipients == ("dana.old@example.org",)
+    assert (report.status, report.diagnostic) == ("5.1.1", "550 5.1.1 User unknown")
+
+
+def test_a_sender_over_the_rate_limit_is_dropped():
+    wf = tf.Workflow(zendesk_mail())
+    desk = MailDesk(wf, rate_limit=RateLimit(3, timedelta(minutes=10)))
+    actions = [
+        desk.ingest(mail(f"From: loop@example.org\nSubject: Ticket {i}\nMessage-ID: <r{i}@example.org>"), at=T0).action
+        for i in range(5)
+    ]
+    assert actions == ["opened", "opened", "opened", "dropped", "dropped"]
+    later = mail("From: loop@example.org\nSubject: Later\nMessage-ID: <r9@example.org>")
+    assert desk.ingest(later, at=T0 + timedelta(minutes=11)).action == "opened"
+
+
+def test_our_own_message_coming_back_is_dropped():
+    wf, desk = opened_desk()
+    desk.store.record(MailRecord("ours-1@support.example.com", "out", "ZD-1", "sent", "ticket.opened", T0))
+    raw = mail("From: support@example.com\nSubject: [ZD-1] Printer\nMessage-ID: <ours-1@support.example.com>")
+    assert desk.ingest(raw, at=T0).reason == "our own outgoing message came back"
+    assert len(wf.history("ZD-1")) == 1
+
+
+# -- channel trust from [intake] ---------------------------------------------------------
+
+REQUIRED = {"severity": "high", "product_component": "EPC", "description": "from e-mail"}
+
+
+def interfacing_fields(parsed: object) -> dict[str, str]:
+    subject = parsed.subject.lower()  # type: ignore[attr-defined]
+    kind = "bug_report" if "error" in subject else "how_to"
+    return {"type": kind, **REQUIRED}
+
+
+def test_interfacing_email_opens_a_ticket_only_for_the_request_types_its_channel_names():
+    wf = tf.Workflow(tf.builtin("interfacing"))
+    desk = MailDesk(wf, fields_for=interfacing_fields)
+    bug = desk.ingest(mail("From: ops@client.example\nSubject: Error 500 on export\nMessage-ID: <i1@c.example>"), at=T0)
+    how = desk.ingest(mail("From: ops@client.example\nSubject: How do I export?\nMessage-ID: <i2@c.example>"), at=T0)
+    assert (bug.action, bug.ticket_id, how.action, how.ticket_id) == ("opened", "INT-1", "contact", None)
+    kinds = sorted(m.kind for m in wf.repository.pending_messages())
+    assert kinds == ["contact.recorded", "ticket.opened"]
+
+
+def strict_interfacing() -> tf.Lifecycle:
+    """Interfacing, with bug reports by e-mail taken only from senders whose DKIM signature passed."""
+    intake = copy.deepcopy(dict(tf.builtin("interfacing").document["intake"]))
+    intake["channels"]["email"].update(needs_authentication=["bug_report"], instead="portal")
+    return tf.builtin("interfacing").extend({"intake": intake})
+
+
+SIGNED = (
+    "From: ops@client.example\nSubject: Error 500 on export\nMessage-ID: <s1@c.example>\n"
+    "Authentication-Results: {server}; spf=pass smtp.mailfrom=client.example; dkim={dkim} header.d=client.example"
+)
+
+
+def test_an_unauthenticated_sender_is_refused_and_gets_the_channels_refusal_by_mail():
+    wf = tf.Workflow(strict_interfacing())
+    desk = MailDesk(wf, fields_for=interfacing_fields, authserv_id="mx.example.com", require_auth=("dkim",))
+    outcome = desk.ingest(mail(SIGNED.format(server="mx.example.com", dkim="fail")), at=T0)
+    assert outcome.action == "refused"
+    assert "cannot be authenticated" in outcome.reason
+    (refusal,) = wf.repository.pending_messages()
+    assert (refusal.kind, refusal.payload["to"], refusal.payload["instead"]) == (
+        "mail.refused",
+        "ops@client.example",
+        "portal",
+    )
+    assert wf.find().tickets == ()
+
+
+def test_an_authenticated_sender_opens_the_ticket_and_forged_results_count_for_nothing():
+    wf = tf.Workflow(strict_interfacing())
+    desk = MailDesk(wf, fields_for=interfacing_fields, authserv_id="mx.example.com", require_auth=("dkim",))
+    forged = mail(SIGNED.format(server="attacker.example", dkim="pass").replace("<s1@", "<s2@"))
+    assert authentication_results(parse_message(forged), "mx.example.com") == {}
+    assert desk.ingest(forged, at=T0).action == "refused"
+    signed = desk.ingest(mail(SIGNED.format(server="mx.example.com", dkim="pass")), at=T0)
+    assert (signed.action, signed.ticket_id) == ("opened", "INT-1")
+
+
+def test_require_auth_needs_the_mtas_authserv_id():
+    with pytest.raises(ValueError, match="authserv_id"):
+        MailDesk(tf.Workflow(zendesk_mail()), require_auth=("dkim",))
+
+
+def test_a_reply_the_lifecycle_refuses_is_kept_and_reported():
+    wf, desk = opened_desk(
+        actor_for=lambda m: (
+            tf.Actor(m.sender, roles={"guest"}) if "lee" in m.sender else tf.Actor(m.sender, roles={"requester"})
+        )
+    )
+    raw = mail("From: lee@example.org\nSubject: Re: [ZD-1] Printer\nMessage-ID: <g1@example.org>")
+    outcome = desk.ingest(raw, at=T0)
+    assert (outcome.action, outcome.ticket_id, outcome.rule) == ("refused", "ZD-1", "subject_key")
+    assert "may not fire 'comment'" in outcome.reason
+    assert desk.quarantine.kept[-1][2] == raw  # type: ignore[attr-defined]
+    assert len(wf.history("ZD-1")) == 1
+
+
+def test_an_empty_reply_is_recorded_as_no_text():
+    wf, desk = opened_desk()
+    empty = mail("From: dana@example.org\nSubject: Re: [ZD-1] x\nMessage-ID: <e1@example.org>", body="")
+    assert desk.ingest(empty, at=T0).action == "commented"
+    assert wf.history("ZD-1")[-1].comment == tf.Comment("dana@example.org", "(no text)")
+
+
+# -- stores ------------------------------------------------------------------------------
+
+STORES: dict[str, Callable[[Path], MessageIdStore]] = {
+    "memory": lambda _path: MemoryMessageIds(),
+    "sqlite": lambda path: SQLiteMessageIds(path / "mail.db"),
+}
+
+
+@pytest.fixture(params=sorted(STORES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> MessageIdStore:
+    return STORES[request.param](tmp_path)
+
+
+def test_message_id_store_contract(store: MessageIdStore):
+    first = MailRecord("a@x", "in", "ZD-1", "opened", "new", T0, sender="d@x", subject="s")
+    store.record(first)
+    store.record(MailRecord("a@x", "in", "ZD-9", "commented", "in_reply_to", T0))  # ignored: known
+    store.record(MailRecord("b@x", "out", "ZD-1", "sent", "ticket.opened", T0 + timedelta(seconds=1)))
+    store.record(MailRecord("c@x", "in", None, "dropped", "automatic", T0))
+    assert store.find("a@x") == first
+    assert store.find("missing") is None
+    assert store.ticket_for(["missing", "c@x", "b@x"]) == "ZD-1"
+    assert [r.message_id for r in store.thread("ZD-1")] == ["a@x", "b@x"]
+
+
+def test_sqlite_message_ids_survive_a_restart(tmp_path: Path):
+    SQLiteMessageIds(tmp_path / "mail.db").record(MailRecord("a@x", "in", "ZD-1", "opened", "new", T0))
+    assert SQLiteMessageIds(tmp_path / "mail.db").ticket_for(["a@x"]) == "ZD-1"
+
+
+def test_sqlite_message_ids_refuse_a_file_that_is_not_sqlite(tmp_path: Path):
+    bad = tmp_path / "mail.db"
+    bad.write_bytes(b"not a database, just text" * 100)
+    with pytest.raises(tf.StorageError, match="cannot keep mail records"):
+        SQLiteMessageIds(bad)
+
+
+def test_import_ticketflow_imports_nothing_of_mail():
+    code = "import sys, ticketflow; print(sorted(m for m in sys.modules if 'mail' in m or 'smtp' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout  # noqa: S603 - our own interpreter
+    assert out.strip() == "[]"
