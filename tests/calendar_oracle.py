@@ -5,6 +5,11 @@ instants only through UTC -> local conversions, and answers "is this instant
 open?" by looking at the windows of the local date and the day before.
 Business time is found by stepping through time in UTC on a 15-minute grid,
 so calendars and instants under test must sit on that grid.
+
+Recurring rules are expanded here with ``dateutil.rrule`` directly (the
+reference for what an RRULE means) into sets of dates, and applied by the
+documented precedence, literally: a date's override decides it, a holiday
+closes it, and on other dates rule closures win over openings and hours.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
 
 STEP = timedelta(minutes=15)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -36,6 +43,16 @@ def _minutes(text: str) -> tuple[int, int]:
     return s, e if e > s else e + 1440
 
 
+class OracleRule:
+    """An RRULE's dates from 2020 to 2031, and the windows it opens or closes on them."""
+
+    def __init__(self, rrule: str, start: date, opens: bool, windows: Sequence[str]) -> None:
+        rule = rrulestr(rrule, dtstart=datetime(start.year, start.month, start.day))
+        self.dates = {d.date() for d in rule.between(datetime(2020, 1, 1), datetime(2032, 1, 1), inc=True)}
+        self.opens = opens
+        self.spans = [_minutes(w) for w in windows]
+
+
 class Oracle:
     def __init__(
         self,
@@ -43,11 +60,33 @@ class Oracle:
         hours: Mapping[str, Sequence[str]],
         holidays: Sequence[date] = (),
         overrides: Mapping[date, Sequence[str]] | None = None,
+        rules: Sequence[OracleRule] = (),
     ) -> None:
         self.tz = ZoneInfo(timezone)
         self.week = {DAYS.index(k): [_minutes(w) for w in v] for k, v in hours.items()}
         self.holidays = set(holidays)
         self.overrides = {d: [_minutes(w) for w in ws] for d, ws in (overrides or {}).items()}
+        self.rules = list(rules)
+
+    def _spans(self, day: date, spans: Sequence[tuple[int, int]]) -> list[tuple[datetime, datetime]]:
+        midnight = datetime(day.year, day.month, day.day)
+        return [
+            (
+                wall_to_utc(self.tz, midnight + timedelta(minutes=s)),
+                wall_to_utc(self.tz, midnight + timedelta(minutes=e)),
+            )
+            for s, e in spans
+        ]
+
+    def rule_covers(self, u: datetime, opens: bool) -> bool:
+        day = u.astimezone(self.tz).date()
+        for d in (day - timedelta(days=1), day):
+            if d in self.overrides or d in self.holidays:
+                continue  # most specific wins: the date's override or holiday decides it
+            for rule in self.rules:
+                if rule.opens == opens and d in rule.dates and any(s <= u < e for s, e in self._spans(d, rule.spans)):
+                    return True
+        return False
 
     def windows(self, day: date) -> list[tuple[datetime, datetime]]:
         if day in self.overrides:
@@ -67,7 +106,10 @@ class Oracle:
 
     def is_open(self, u: datetime) -> bool:
         day = u.astimezone(self.tz).date()
-        return any(s <= u < e for d in (day - timedelta(days=1), day) for s, e in self.windows(d))
+        hours = any(s <= u < e for d in (day - timedelta(days=1), day) for s, e in self.windows(d))
+        if not self.rules:
+            return hours
+        return (hours or self.rule_covers(u, opens=True)) and not self.rule_covers(u, opens=False)
 
     def between(self, a: datetime, b: datetime) -> timedelta:
         sign = 1

@@ -9,9 +9,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import ticketflow as tf
-from ticketflow.calendar import BusinessCalendar, holidays_for
+from ticketflow.calendar import BusinessCalendar, CalendarRule, holidays_for
 
-from .calendar_oracle import STEP, Oracle
+from .calendar_oracle import STEP, Oracle, OracleRule
 
 NY = ZoneInfo("America/New_York")
 LA = ZoneInfo("America/Los_Angeles")
@@ -241,6 +241,21 @@ DST_DAYS = [
     date(2026, 10, 25),
     date(2026, 11, 1),
 ]
+LEAP_DAYS = [date(2024, 2, 29), date(2028, 2, 29)]
+# Rules that land on DST Sundays (US second/first Sunday, EU and AU last/first Sunday), leap days,
+# and the issue's examples; UNTIL and COUNT bound some.
+RRULES = [
+    ("FREQ=WEEKLY;BYDAY=SU", date(2026, 1, 1)),
+    ("FREQ=MONTHLY;BYDAY=-1SU", date(2025, 6, 1)),
+    ("FREQ=MONTHLY;BYDAY=2SU;BYMONTH=3", date(2024, 1, 1)),
+    ("FREQ=MONTHLY;BYDAY=1SU;UNTIL=20271231", date(2026, 1, 1)),
+    ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", date(2024, 1, 1)),
+    ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=-1", date(2024, 1, 1)),
+    ("FREQ=DAILY;INTERVAL=3;COUNT=300", date(2025, 12, 30)),
+    ("FREQ=WEEKLY;INTERVAL=2;BYDAY=SA,SU;UNTIL=20270630", date(2026, 1, 3)),
+    ("FREQ=WEEKLY;BYDAY=FR;BYMONTH=7,8", date(2026, 1, 1)),
+    ("FREQ=MONTHLY;BYDAY=1MO", date(2026, 1, 1)),
+]
 PATTERNS = [
     [],
     ["09:00-17:00"],
@@ -268,8 +283,18 @@ def calendars(draw: st.DrawFn) -> tuple[dict[str, Any], Oracle]:
             max_size=2,
         )
     )
-    kwargs = {"timezone": zone, "hours": hours, "holidays": holidays, "overrides": overrides}
-    return kwargs, Oracle(zone, hours, holidays, overrides)
+    specs = draw(
+        st.lists(
+            st.tuples(st.sampled_from(RRULES), st.booleans(), st.sampled_from([p for p in PATTERNS if p])),
+            max_size=3,
+        )
+    )
+    rules = [
+        CalendarRule(text, start, **{"open" if opens else "close": windows}) for (text, start), opens, windows in specs
+    ]
+    oracle_rules = [OracleRule(text, start, opens, windows) for (text, start), opens, windows in specs]
+    kwargs = {"timezone": zone, "hours": hours, "holidays": holidays, "overrides": overrides, "rules": rules}
+    return kwargs, Oracle(zone, hours, holidays, overrides, oracle_rules)
 
 
 def build(kwargs: dict[str, Any]) -> BusinessCalendar:
@@ -282,7 +307,7 @@ def build(kwargs: dict[str, Any]) -> BusinessCalendar:
 
 instants = st.builds(
     lambda day, quarter: datetime(day.year, day.month, day.day, tzinfo=UTC) + (quarter - 48) * STEP,
-    st.sampled_from(DST_DAYS) | st.dates(date(2026, 1, 1), date(2027, 12, 31)),
+    st.sampled_from(DST_DAYS + LEAP_DAYS) | st.dates(date(2026, 1, 1), date(2027, 12, 31)),
     st.integers(0, 4 * 24 * 3),
 )
 quarters = st.integers(0, 4 * 24 * 4).map(lambda q: q * STEP)
@@ -364,3 +389,167 @@ def test_add_is_monotone_and_add_zero_is_identity(
     small, large = sorted((d1, d2))
     assert calendar.add(t, small) <= calendar.add(t, large)
     assert calendar.sub(t, small) >= calendar.sub(t, large)
+
+
+# -- recurring rules: precedence, DST, leap days --------------------------------------
+
+SUNDAYS = [d for d in DST_DAYS if d.weekday() == 6]
+
+
+@st.composite
+def crowded_days(draw: st.DrawFn) -> tuple[dict[str, Any], Oracle, date]:
+    """Daily rules, a holiday and an override all on or next to one DST Sunday: precedence decides."""
+    zone = draw(st.sampled_from(ZONES))
+    day = draw(st.sampled_from(SUNDAYS))
+    hours = {
+        d: draw(st.sampled_from([p for p in PATTERNS if p])) for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    }
+    near = [day + timedelta(days=k) for k in (-1, 0, 1)]
+    holidays = draw(st.lists(st.sampled_from(near), max_size=1))
+    overrides = draw(st.dictionaries(st.sampled_from(near), st.sampled_from(PATTERNS), max_size=1))
+    specs = draw(
+        st.lists(st.tuples(st.booleans(), st.sampled_from([p for p in PATTERNS if p])), min_size=1, max_size=3)
+    )
+    start = day - timedelta(days=3)
+    rules = [
+        CalendarRule("FREQ=DAILY;COUNT=7", start, **{"open" if opens else "close": windows}) for opens, windows in specs
+    ]
+    oracle_rules = [OracleRule("FREQ=DAILY;COUNT=7", start, opens, windows) for opens, windows in specs]
+    kwargs = {"timezone": zone, "hours": hours, "holidays": holidays, "overrides": overrides, "rules": rules}
+    return kwargs, Oracle(zone, hours, holidays, overrides, oracle_rules), day
+
+
+@given(crowded_days(), st.integers(-4 * 24 * 2, 4 * 24 * 2))
+def test_precedence_of_overrides_holidays_and_rules_agrees_with_the_oracle(
+    case: tuple[dict[str, Any], Oracle, date], steps: int
+):
+    kwargs, oracle, day = case
+    calendar = build(kwargs)
+    a = datetime(day.year, day.month, day.day, tzinfo=UTC) + steps * STEP
+    for k in range(0, 4 * 24, 5):
+        assert oracle.is_open(a + k * STEP) == calendar.is_open(a + k * STEP)
+    assert oracle.between(a, a + timedelta(days=1)) == calendar.between(a, a + timedelta(days=1))
+
+
+def test_a_weekly_rule_stays_at_nine_local_across_both_dst_changes():
+    cal = BusinessCalendar(
+        "America/New_York",
+        NINE_TO_FIVE,
+        rules=[CalendarRule("FREQ=WEEKLY;BYDAY=MO", start=date(2026, 1, 5), close=["09:00-11:00"], name="standup")],
+    )
+    for monday in (date(2026, 3, 2), date(2026, 3, 9), date(2026, 10, 26), date(2026, 11, 2)):
+        first, *_ = cal.open_windows(
+            ny(monday.year, monday.month, monday.day), ny(monday.year, monday.month, monday.day, 23)
+        )
+        assert first[0] == ny(monday.year, monday.month, monday.day, 11)  # 11:00 local, EST or EDT
+    assert cal.between(ny(2026, 3, 9, 0), ny(2026, 3, 10, 0)) == 6 * H
+
+
+def test_issue_examples_maintenance_summer_fridays_day_after_thanksgiving_and_saturday_duty():
+    cal = BusinessCalendar.from_config(
+        {
+            "timezone": "America/New_York",
+            "hours": NINE_TO_FIVE,
+            "rules": [
+                {
+                    "name": "maintenance",
+                    "rrule": "FREQ=MONTHLY;BYDAY=1MO",
+                    "start": "2026-01-01",
+                    "close": ["09:00-11:00"],
+                },
+                {
+                    "name": "summer",
+                    "rrule": "FREQ=WEEKLY;BYDAY=FR;BYMONTH=7,8",
+                    "start": date(2026, 1, 1),
+                    "close": "13:00-17:00",
+                },
+                {
+                    "name": "day after Thanksgiving",
+                    "rrule": "FREQ=YEARLY;BYMONTH=11;BYDAY=FR;BYMONTHDAY=23,24,25,26,27,28,29",
+                    "start": "2026-01-01",
+                    "close": ["00:00-24:00"],
+                },
+                {
+                    "name": "duty",
+                    "rrule": "RRULE:FREQ=MONTHLY;BYDAY=2SA;COUNT=3",
+                    "start": "2026-01-01",
+                    "open": ["10:00-14:00"],
+                },
+            ],
+        }
+    )
+    assert cal.between(ny(2026, 4, 6, 0), ny(2026, 4, 7, 0)) == 6 * H  # first Monday of April
+    assert cal.between(ny(2026, 7, 10, 0), ny(2026, 7, 11, 0)) == 4 * H  # a summer Friday
+    assert cal.between(ny(2026, 6, 26, 0), ny(2026, 6, 27, 0)) == 8 * H  # June is not summer hours
+    assert not cal.is_open(ny(2026, 11, 27, 10))  # Thanksgiving 2026 is the 26th
+    assert not cal.is_open(ny(2027, 11, 26, 10))  # and 2027's the 25th
+    assert cal.is_open(ny(2027, 11, 25, 10))  # (no holidays in this calendar)
+    assert cal.between(ny(2026, 1, 10, 0), ny(2026, 1, 11, 0)) == 4 * H  # second Saturday
+    assert cal.between(ny(2026, 4, 11, 0), ny(2026, 4, 12, 0)) == timedelta(0)  # COUNT=3 is spent
+    assert cal.add_days(ny(2026, 1, 9, 10), 1) == ny(2026, 1, 10, 10)  # a duty Saturday is a business day
+    assert cal.add_days(ny(2026, 11, 26, 10), 1) == ny(2026, 11, 30, 10)  # Friday the 27th is closed
+
+
+def test_precedence_override_then_holiday_then_closure_then_opening():
+    sunday = date(2026, 3, 8)
+    rules = [
+        CalendarRule("FREQ=WEEKLY;BYDAY=SU", start=date(2026, 1, 1), open=["10:00-14:00"]),
+        CalendarRule("FREQ=WEEKLY;BYDAY=SU", start=date(2026, 1, 1), close=["12:00-13:00"]),
+    ]
+    plain = BusinessCalendar("America/New_York", NINE_TO_FIVE, rules=rules)
+    assert plain.between(ny(2026, 3, 8, 0), ny(2026, 3, 9, 0)) == 3 * H  # closure wins over the opening
+    holiday = BusinessCalendar("America/New_York", NINE_TO_FIVE, holidays=[sunday], rules=rules)
+    assert holiday.between(ny(2026, 3, 8, 0), ny(2026, 3, 9, 0)) == timedelta(0)  # the holiday closes the rules' day
+    both = BusinessCalendar(
+        "America/New_York", NINE_TO_FIVE, holidays=[sunday], overrides={sunday: ["08:00-09:00"]}, rules=rules
+    )
+    assert both.open_windows(ny(2026, 3, 8, 0), ny(2026, 3, 9, 0)) == [(ny(2026, 3, 8, 8), ny(2026, 3, 8, 9))]
+
+
+def test_a_closure_cuts_the_night_shift_that_began_the_day_before():
+    cal = BusinessCalendar(
+        "UTC",
+        {"mon-sun": ["22:00-06:00"]},
+        rules=[CalendarRule("FREQ=WEEKLY;BYDAY=SU", start=date(2026, 1, 1), close=["02:00-04:00"])],
+    )
+    sat = datetime(2026, 5, 2, 22, tzinfo=UTC)
+    assert cal.between(sat, sat + timedelta(hours=8)) == 6 * H
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"rrule": "FREQ=SOMETIMES", "start": "2026-01-01", "close": "09:00-10:00"}, r"rules\[0\]\.rrule: cannot read"),
+        ({"rrule": "FREQ=WEEKLY;UNTIL=20261231T000000Z", "start": "2026-01-01", "close": "09:00-10:00"}, "UNTIL"),
+        ({"rrule": "FREQ=WEEKLY", "start": "someday", "close": "09:00-10:00"}, r"rules\[0\]\.start"),
+        ({"rrule": "FREQ=WEEKLY", "close": "09:00-10:00"}, r"rules\[0\]\.start: required"),
+        ({"rrule": "FREQ=WEEKLY", "start": "2026-01-01"}, "either close"),
+        ({"rrule": "FREQ=WEEKLY", "start": "2026-01-01", "close": "9-10"}, r"rules\[0\]\.close\[0\]: cannot read"),
+        ({"rrule": "FREQ=WEEKLY", "start": "2026-01-01", "close": [], "x": 1}, r"rules\[0\]\.x: unknown key"),
+        ({"rrule": "FREQ=WEEKLY", "start": "2026-01-01", "close": []}, "at least one window"),
+    ],
+)
+def test_bad_rules_are_located_calendar_errors(rule: dict[str, Any], message: str):
+    with pytest.raises(tf.CalendarError, match=message):
+        BusinessCalendar.from_config({"timezone": "UTC", "hours": NINE_TO_FIVE, "rules": [rule]})
+
+
+def test_a_bad_rrule_in_a_lifecycle_names_its_path():
+    doc = {
+        "id": "x",
+        "initial": "new",
+        "states": {"new": {}, "done": {"terminal": True}},
+        "transitions": [{"trigger": "finish", "source": "new", "dest": "done"}],
+        "calendar": {
+            "timezone": "UTC",
+            "hours": NINE_TO_FIVE,
+            "rules": [
+                {"rrule": "FREQ=WEEKLY", "start": "2026-01-01", "close": "09:00-10:00"},
+                {"rrule": "FREQ=WEEKLY;BYDAY=XX", "start": "2026-01-01", "close": "09:00-10:00"},
+            ],
+        },
+    }
+    with pytest.raises(tf.InvalidLifecycle) as info:
+        tf.load_lifecycle(doc)
+    assert info.value.path == "calendar.rules[1].rrule"
+    assert "BYDAY" in str(info.value)

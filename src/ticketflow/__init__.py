@@ -6,7 +6,7 @@ Everything public is re-exported here; import from ``ticketflow`` only.
 from ticketflow._links import LINK_KINDS, ExternalRecord
 from ticketflow._view import TicketView, view
 from ticketflow.automation import Sweeper, SweepReport, SweepResult
-from ticketflow.calendar import BusinessCalendar, HolidaySource, holidays_for
+from ticketflow.calendar import BusinessCalendar, CalendarRule, HolidaySource, holidays_for
 from ticketflow.clock import SteppableClock, SystemClock
 from ticketflow.errors import (
     CalendarError,
@@ -73,6 +73,7 @@ __all__ = [
     "Actor",
     "BusinessCalendar",
     "CalendarError",
+    "CalendarRule",
     "Change",
     "Clock",
     "Comment",

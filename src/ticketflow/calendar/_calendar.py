@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from ticketflow.calendar._holidays import HolidaySource, holidays_for
-from ticketflow.calendar._hours import DAY_NAMES, Window, parse_week, parse_windows
+from ticketflow.calendar._hours import DAY_NAMES, Window, local_us, parse_week, parse_windows
+from ticketflow.calendar._rules import SpanSource, parse_rules
 from ticketflow.errors import CalendarError, NaiveDatetime
 
 __all__ = ["MAX_YEAR", "MIN_YEAR", "BusinessCalendar"]
@@ -123,6 +124,65 @@ def _overrides(
     return tuple(sorted(result.items()))
 
 
+def located(error: CalendarError, base: str) -> tuple[str, str]:
+    """(path, problem) of a :meth:`BusinessCalendar.from_config` error, with the section at *base*.
+
+    ``calendar.rules[2].rrule: cannot read ...`` under ``sla.calendars.berlin``
+    becomes ``("sla.calendars.berlin.rules[2].rrule", "cannot read ...")``.
+    """
+    path, sep, problem = str(error).partition(": ")
+    if sep and path.startswith("calendar.") and " " not in path:
+        return base + path.removeprefix("calendar"), problem
+    return base, str(error)
+
+
+def _config_rules(value: object) -> tuple[SpanSource, ...]:
+    if isinstance(value, Mapping) or not isinstance(value, Sequence) or isinstance(value, str):
+        raise CalendarError("calendar.rules: expected a list of rule tables ([[calendar.rules]])")
+    try:
+        return parse_rules(list(value))
+    except CalendarError as exc:
+        raise CalendarError(f"calendar.{exc}") from None
+
+
+def _union(spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Sorted, disjoint starts and ends covering the *spans* (touching spans merge)."""
+    spans.sort()
+    starts: list[int] = []
+    ends: list[int] = []
+    for start, end in spans:
+        if ends and start <= ends[-1]:
+            ends[-1] = max(ends[-1], end)
+        else:
+            starts.append(start)
+            ends.append(end)
+    return starts, ends
+
+
+def _subtract(
+    starts: list[int], ends: list[int], cut_starts: list[int], cut_ends: list[int]
+) -> tuple[list[int], list[int]]:
+    """The intervals (*starts*, *ends*) less the disjoint sorted cuts."""
+    out_starts: list[int] = []
+    out_ends: list[int] = []
+    j = 0
+    count = len(cut_starts)
+    for start, end in zip(starts, ends, strict=True):
+        while j < count and cut_ends[j] <= start:
+            j += 1
+        k, here = j, start
+        while k < count and cut_starts[k] < end:
+            if cut_starts[k] > here:
+                out_starts.append(here)
+                out_ends.append(cut_starts[k])
+            here = max(here, cut_ends[k])
+            k += 1
+        if here < end:
+            out_starts.append(here)
+            out_ends.append(end)
+    return out_starts, out_ends
+
+
 @attrs.frozen
 class BusinessCalendar:
     """Business hours in a time zone, with holidays and per-date overrides.
@@ -137,6 +197,15 @@ class BusinessCalendar:
             a holiday cancels the windows that start on it.
         overrides: a date's own windows, replacing its weekday's (and a
             holiday's); an empty list closes the date.
+        rules: recurring closures and openings (:class:`CalendarRule`, or
+            config tables ``{ rrule, start, close | open, name }``), and
+            closures imported from iCalendar (:func:`ics_closures`).
+
+    Precedence, most specific first: a date's override decides that date
+    alone (its rules and holiday are ignored); a holiday cancels the windows
+    and rule spans that start on it; rule closures cut their spans out of
+    whatever is open (night shifts from the day before included), and win
+    over rule openings, which add to the weekly hours.
 
     The conventions (see ``docs/business-calendar.md``): business time is
     real elapsed time inside open windows; ``add`` returns the earliest
@@ -154,6 +223,7 @@ class BusinessCalendar:
     hours: tuple[tuple[Window, ...], ...] = attrs.field(converter=_hours)
     holidays: tuple[date | HolidaySource, ...] = attrs.field(default=(), converter=_holidays)
     overrides: tuple[tuple[date, tuple[Window, ...]], ...] = attrs.field(default=(), converter=_overrides)
+    rules: tuple[SpanSource, ...] = attrs.field(default=(), converter=parse_rules)
     _tz: ZoneInfo = attrs.field(init=False, eq=False, hash=False, repr=False)
     _by_date: dict[date, tuple[Window, ...]] = attrs.field(init=False, eq=False, hash=False, repr=False)
     _current: _Timeline | None = attrs.field(init=False, eq=False, hash=False, repr=False, default=None)
@@ -166,7 +236,8 @@ class BusinessCalendar:
                 f"timezone: unknown zone {self.timezone!r}; use an IANA name like 'Europe/Paris'"
             ) from None
         object.__setattr__(self, "_tz", tz)
-        if not any(self.hours) and not any(windows for _, windows in self.overrides):
+        opening = any(rule.opens for rule in self.rules)
+        if not any(self.hours) and not any(windows for _, windows in self.overrides) and not opening:
             raise CalendarError("hours: the calendar is never open; give at least one window")
         object.__setattr__(self, "_by_date", dict(self.overrides))
 
@@ -181,12 +252,17 @@ class BusinessCalendar:
             hours = { mon-fri = ["09:00-17:00"] }
             holidays = { country = "US", subdiv = "NY" }   # or a list of dates
             overrides = { 2026-12-24 = ["09:00-13:00"] }
+            rules = [
+              { name = "maintenance", rrule = "FREQ=MONTHLY;BYDAY=1MO", start = 2026-01-01, close = ["09:00-11:00"] },
+            ]
         """
         if not isinstance(config, Mapping):
             raise CalendarError(f"calendar: expected a table, got {config!r}")
-        unknown = set(config) - {"timezone", "hours", "holidays", "overrides"}
+        unknown = set(config) - {"timezone", "hours", "holidays", "overrides", "rules"}
         if unknown:
-            raise CalendarError(f"calendar.{sorted(unknown)[0]}: unknown key; use timezone, hours, holidays, overrides")
+            raise CalendarError(
+                f"calendar.{sorted(unknown)[0]}: unknown key; use timezone, hours, holidays, overrides, rules"
+            )
         for key in ("timezone", "hours"):
             if key not in config:
                 raise CalendarError(f"calendar.{key}: required key is missing")
@@ -203,6 +279,7 @@ class BusinessCalendar:
             hours=config["hours"],
             holidays=holidays,
             overrides=config.get("overrides", {}),
+            rules=_config_rules(config.get("rules", ())),
         )
 
     @classmethod
@@ -227,7 +304,11 @@ class BusinessCalendar:
         return result
 
     def windows_on(self, day: date) -> tuple[Window, ...]:
-        """The windows that start on local date *day* (after holidays and overrides)."""
+        """The windows that start on local date *day* (after holidays and overrides, before rules).
+
+        Recurring and imported rules act on instants, not on a date's
+        windows: :meth:`open_windows` and :meth:`explain` show their effect.
+        """
         overrides = self._by_date
         if day in overrides:
             return overrides[day]
@@ -236,10 +317,7 @@ class BusinessCalendar:
         return self.hours[day.weekday()]
 
     def _local_us(self, day: date, minute: int) -> int:
-        days, minute = divmod(minute, 1440)
-        day = day + timedelta(days=days)
-        hour, minute = divmod(minute, 60)
-        return _to_us(datetime(day.year, day.month, day.day, hour, minute, tzinfo=self._tz))
+        return local_us(self._tz, day, minute)
 
     def _build(self, first_year: int, end_year: int) -> _Timeline:
         if first_year < MIN_YEAR or end_year > MAX_YEAR + 1:
@@ -258,15 +336,16 @@ class BusinessCalendar:
                 if end > start:
                     raw.append((start, end))
             day += _ONE_DAY
-        raw.sort()
-        starts: list[int] = []
-        ends: list[int] = []
-        for start, end in raw:  # union: an override's night may run into the next day's window
-            if ends and start <= ends[-1]:
-                ends[-1] = max(ends[-1], end)
-            else:
-                starts.append(start)
-                ends.append(end)
+        closed: list[tuple[int, int]] = []
+        since = date(first_year - 1, 12, 1)  # a rule span owned by an earlier date may run into the range
+        for rule in self.rules:
+            spans = raw if rule.opens else closed
+            for owner, start, end, _ in rule.spans(self._tz, since, last):
+                if owner not in overrides and owner not in holidays:
+                    spans.append((start, end))
+        starts, ends = _union(raw)  # an override's night may run into the next day's window
+        if closed:
+            starts, ends = _subtract(starts, ends, *_union(closed))
         before: list[int] = []
         through: list[int] = []
         total = 0
@@ -468,10 +547,22 @@ class BusinessCalendar:
             guard += 1
             if guard > 366 * 20 or not MIN_YEAR <= day.year <= MAX_YEAR:
                 raise CalendarError(f"add_days: no {abs(n)} business days within reach of {t.isoformat()}")
-            if self.windows_on(day):
+            if self._is_business_day(day):
                 remaining -= 1
         candidate = datetime.combine(day, time(local.hour, local.minute, local.second, local.microsecond), self._tz)
         return self.next_open(candidate)
+
+    def _is_business_day(self, day: date) -> bool:
+        """Whether some open time starts on *day*: its windows or rule openings, less rule closures."""
+        windows = self.windows_on(day)
+        if not self.rules:
+            return bool(windows)
+        spans = [(self._local_us(day, w.start), self._local_us(day, w.end)) for w in windows]
+        if day not in self._by_date and day not in self._holiday_dates(day.year):
+            for rule in self.rules:
+                if rule.opens:
+                    spans.extend((start, end) for _, start, end, _ in rule.spans(self._tz, day, day + _ONE_DAY))
+        return any(end > start and self.open_windows(self._from_us(start), self._from_us(end)) for start, end in spans)
 
     def describe(self) -> str:
         """A one-line summary: zone and weekly hours."""

@@ -5,16 +5,30 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import attrs
 
 from ticketflow.errors import CalendarError
 
-__all__ = ["DAY_NAMES", "Window", "parse_week", "parse_windows"]
+__all__ = ["DAY_NAMES", "Window", "local_us", "parse_week", "parse_windows"]
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _DAY = 24 * 60
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def local_us(tz: tzinfo, day: date, minute: int) -> int:
+    """The instant of wall time *minute* (may pass 1440) after local midnight of *day*, in UTC µs.
+
+    A wall time in a DST gap moves forward with the clock; one in a fold is its first occurrence.
+    """
+    days, minute = divmod(minute, _DAY)
+    day = day + timedelta(days=days)
+    hour, minute = divmod(minute, 60)
+    delta = datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz) - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 @attrs.frozen(order=True)

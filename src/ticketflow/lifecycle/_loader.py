@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ticketflow.calendar import BusinessCalendar
+from ticketflow.calendar._calendar import located
 from ticketflow.errors import CalendarError, InvalidLifecycle
 from ticketflow.lifecycle._definition import (
     BUILTIN_ROLES,
@@ -278,7 +279,7 @@ class _Builder:
         try:
             return BusinessCalendar.from_config(self.doc["calendar"])
         except CalendarError as exc:
-            raise self.fail("calendar", str(exc)) from exc
+            raise self.fail(*located(exc, "calendar")) from exc
 
     @staticmethod
     def _unknown(kind: str, name: str, known: Iterable[str]) -> str:

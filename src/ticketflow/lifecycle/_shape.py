@@ -199,6 +199,21 @@ CALENDAR = Table(
         "hours": _req(Table(values=ListOf(STRING, single=True), doc="windows per day: mon..sun or mon-fri")),
         "holidays": _opt(Scalar("any", "a list of dates, or { country = 'US', subdiv = 'NY' }")),
         "overrides": _opt(Table(values=ListOf(STRING), doc="a date's own windows; [] closes it")),
+        "rules": _opt(
+            ListOf(
+                Table(
+                    keys={
+                        "rrule": _req(Scalar("string", "an RFC 5545 RRULE, such as FREQ=MONTHLY;BYDAY=1MO")),
+                        "start": _req(Scalar("any", "DTSTART: the first date the rule can give")),
+                        "close": _opt(ListOf(STRING, "windows closed on each occurrence", single=True)),
+                        "open": _opt(ListOf(STRING, "windows opened on each occurrence", single=True)),
+                        "name": _opt(Scalar("string", "what `explain` calls the rule")),
+                    },
+                    doc="a recurring closure or opening",
+                ),
+                "recurring closures and openings, in the calendar's zone",
+            )
+        ),
     },
     doc="a business calendar",
 )

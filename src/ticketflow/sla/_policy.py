@@ -10,6 +10,7 @@ import attrs
 
 from ticketflow._selectors import selects
 from ticketflow.calendar import BusinessCalendar
+from ticketflow.calendar._calendar import located
 from ticketflow.errors import CalendarError, InvalidLifecycle
 from ticketflow.lifecycle import Lifecycle, parse_duration
 from ticketflow.lifecycle._shape import METRIC_KIND_NAMES, SLA, ShapeError, check_shape
@@ -195,7 +196,7 @@ class _PolicyBuilder:
             try:
                 self.calendars[name] = BusinessCalendar.from_config(config)
             except CalendarError as exc:
-                raise self.fail(f"sla.calendars.{name}", str(exc)) from exc
+                raise self.fail(*located(exc, f"sla.calendars.{name}")) from exc
         self.policy_calendar = section.get("calendar")
         self.warn_at = self._fractions("sla.warn_at", section.get("warn_at", [0.75]))
         metrics = []
