@@ -10,24 +10,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import ticketflow as tf
-from ticketflow.testing import LifecycleContract, PathCoverage, check_lifecycle
+from ticketflow.testing import KitCoverage, LifecycleContract, check_lifecycle
 
 HERE = Path(__file__).resolve().parent
 LIFECYCLE = tf.load_lifecycle(HERE / "custom_lifecycle.toml")
 
 
 class TestHelpdeskLifecycle(LifecycleContract):
-    """What you put in your tests: pytest collects and runs three property tests."""
+    """What you put in your tests: pytest collects and runs every check of the kit."""
 
     lifecycle = LIFECYCLE
 
 
-def main(max_examples: int = 100) -> PathCoverage:
-    """Path coverage plus *max_examples* random step sequences; raises AssertionError on a broken rule."""
+def main(max_examples: int = 100) -> KitCoverage:
+    """Every check of the kit plus *max_examples* random step sequences; AssertionError on a broken rule."""
     coverage = check_lifecycle(LIFECYCLE, max_examples=max_examples)
-    print(f"{LIFECYCLE.id}: every one of {len(coverage.states)} states reached by its shortest path")
-    print(f"{LIFECYCLE.id}: every one of {len(coverage.transitions)} transitions (per source) taken")
-    print(f"{LIFECYCLE.id}: {max_examples} random step sequences kept every engine rule")
+    print(coverage.report())
+    print(f"{LIFECYCLE.id}: {max_examples} random step sequences kept every engine, view and SLA rule")
+    assert not coverage.missing(), coverage.missing()
     return coverage
 
 

@@ -1,5 +1,11 @@
 """ticketflow.testing: the clock, the strategies, the property suite and path coverage."""
 
+import __future__
+
+import inspect
+import os
+import sys
+import textwrap
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -8,6 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ticketflow as tf
+from ticketflow._view import view
+from ticketflow.automation._timers import due_instant, pending_rules
+from ticketflow.lifecycle._engine import Engine
 from ticketflow.testing import (
     LifecycleContract,
     SteppableClock,
@@ -93,3 +102,121 @@ def test_the_suite_catches_a_refusal_that_changes_the_ticket(monkeypatch: pytest
     monkeypatch.setattr(tf.Workflow, "fire", leaky_fire)
     with pytest.raises(AssertionError, match="refused, yet the ticket changed"):
         check_lifecycle(HELPDESK, max_examples=200, shrink=False)
+
+
+# -- the kit alone catches planted bugs -----------------------------------------------------
+
+
+def plant(monkeypatch: pytest.MonkeyPatch, function: Any, old: str, new: str) -> None:
+    """Replace *function* everywhere ticketflow refers to it by its source with *old* turned into *new*."""
+    source = textwrap.dedent(inspect.getsource(function))
+    assert source.count(old) == 1, f"{function.__qualname__} no longer holds {old!r}: update the planted bug"
+    module = sys.modules[function.__module__]
+    namespace = dict(vars(module))
+    code = compile(source.replace(old, new), inspect.getfile(function), "exec", __future__.annotations.compiler_flag)
+    exec(code, namespace)  # noqa: S102 - our own source, with one planted change
+    planted = namespace[function.__name__]
+    owner = function.__qualname__.rpartition(".")[0]
+    if owner:
+        monkeypatch.setattr(getattr(module, owner), function.__name__, planted)
+        return
+    for name, loaded in list(sys.modules.items()):
+        if name.startswith("ticketflow") and getattr(loaded, function.__name__, None) is function:
+            monkeypatch.setattr(loaded, function.__name__, planted)
+
+
+# (bug, function, old source, planted source, what the kit's failure says)
+PLANTED = {
+    "require_comment not enforced": (
+        Engine.apply,
+        "if chosen.require_comment and comment is None:",
+        "if False:",
+        "comment: accepted without it",
+    ),
+    "required fields not enforced": (
+        Engine._check_required,
+        "if missing:",
+        "if False:",
+        "field \\w+: accepted without it",
+    ),
+    "allowed() ignores when and guards": (
+        Engine.allowed,
+        " and self._holds(t, ticket, actor, ticket.fields, at, guards)",
+        "",
+        "allowed\\(\\) listed it, but fire refused",
+    ),
+    "allowed() ignores roles": (
+        Engine.allowed,
+        "if self._may(t, ticket, actor, roles) and ",
+        "if ",
+        "allowed\\(\\) listed it, but fire refused",
+    ),
+    "requester sees internal comments": (
+        view,
+        'comment=event.comment if event.comment is None or event.comment.visibility == "public" else None,',
+        "comment=event.comment,",
+        "holds an internal comment",
+    ),
+    "a timer fires twice per entry": (
+        pending_rules,
+        'fired = {e.meta.get("rule") for e in since_entry[1:] if "rule" in e.meta}',
+        'fired = {e.meta.get("rule") for e in since_entry[2:] if "rule" in e.meta}',
+        "fired 2 times",
+    ),
+    "an immutable state accepts changes": (
+        Engine.apply,
+        "if lc.states[state].immutable:",
+        "if False:",
+        "immutable state answered",
+    ),
+    "a timer fires before its due instant": (
+        due_instant,
+        "return anchor + rule.after",
+        "return anchor + rule.after - timedelta(minutes=1)",
+        "before its due instant",
+    ),
+}
+ZENDESK = tf.builtin("zendesk")
+# A bug a lifecycle gives no way to observe (the code it breaks never decides anything there), and why.
+EQUIVALENT = {
+    ("allowed() ignores when and guards", "zendesk"): lambda lc: not any(t.when or t.guards for t in lc.transitions),
+    ("required fields not enforced", "zendesk"): lambda lc: (
+        not any(t.require for t in lc.transitions) and not any(spec.required_in for spec in lc.fields.values())
+    ),
+    # its one timer closes the ticket when it fires: nothing is left in the state to fire again
+    ("a timer fires twice per entry", "helpdesk"): lambda lc: all(
+        rule.fire
+        and all(t.dest not in rule.states for s in rule.states for t in lc.engine.transitions_from(s, rule.fire))
+        for rule in lc.timers
+    ),
+}
+SEEDS = range(10) if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else range(1)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("lifecycle", [HELPDESK, ZENDESK], ids=["helpdesk", "zendesk"])
+@pytest.mark.parametrize("bug", list(PLANTED))
+def test_the_kit_alone_catches_each_planted_bug(
+    monkeypatch: pytest.MonkeyPatch, bug: str, lifecycle: tf.Lifecycle, seed: int
+):
+    if (bug, lifecycle.id) in EQUIVALENT:
+        assert EQUIVALENT[bug, lifecycle.id](lifecycle), "the lifecycle now has what the bug breaks: catch it"
+        pytest.skip(f"{bug!r} cannot change anything on {lifecycle.id}")
+    function, old, new, says = PLANTED[bug]
+    plant(monkeypatch, function, old, new)
+    with pytest.raises(AssertionError, match=says):
+        check_lifecycle(lifecycle, max_examples=20, shrink=False, seed=seed)
+
+
+def test_allowed_ignoring_when_and_guards_answers_the_same_on_zendesk(monkeypatch: pytest.MonkeyPatch):
+    honest = ZENDESK.engine.allowed
+    function, old, new, _ = PLANTED["allowed() ignores when and guards"]
+    plant(monkeypatch, function, old, new)
+    at = datetime(2026, 3, 9, 9, tzinfo=UTC)
+    for state in path_coverage(ZENDESK).states:
+        ticket = tf.Ticket(
+            id="T", lifecycle_id="zendesk", state=state, version=2, created_at=at, updated_at=at, title="x",
+            fields={}, tags=frozenset(), requester="r", assignee="a", participants=frozenset(),
+        )  # fmt: skip
+        for actor in (tf.Actor("r", roles={"requester"}), tf.Actor("a", roles={"agent"}), tf.Actor("s")):
+            assert ZENDESK.engine.allowed(ticket, actor, at, {}) == honest(ticket, actor, at, {})

@@ -3,8 +3,11 @@
 - :class:`SteppableClock` — a clock you move by hand;
 - hypothesis strategies for actors, field values, step sequences and whole
   lifecycle definitions;
-- :class:`LifecycleContract` / :func:`check_lifecycle` — the lifecycle
-  property suite and path coverage, for your own lifecycle;
+- :class:`LifecycleContract` / :func:`check_lifecycle` — every check of the
+  kit for your own lifecycle (engine, data rules, views, timers, SLA, with
+  coverage), or one concern at a time with :class:`EngineContract`,
+  :class:`DataRulesContract`, :class:`ViewContract`, :class:`TimerContract`
+  and :class:`SlaContract` (all built on :class:`ContractBase`);
 - :class:`RepositoryContract` — the storage contract suite, for your own
   repository adapter.
 
@@ -12,6 +15,17 @@ Nothing in ticketflow itself imports this module.
 """
 
 from ticketflow.clock import SteppableClock
+from ticketflow.testing._checks import (
+    KitCoverage,
+    check_allowed,
+    check_data_rules,
+    check_sla_history,
+    check_timers,
+    check_view,
+    check_views,
+    expected_coverage,
+)
+from ticketflow.testing._paths import PathCoverage, path_coverage, permissive_registry, replay_path
 from ticketflow.testing._repository import CONTRACT_LIFECYCLE, RepositoryContract, TicketFactory
 from ticketflow.testing._strategies import (
     ASSIGNEE_ID,
@@ -25,13 +39,15 @@ from ticketflow.testing._strategies import (
     steps,
 )
 from ticketflow.testing._suite import (
+    ContractBase,
+    DataRulesContract,
+    EngineContract,
     LifecycleContract,
-    PathCoverage,
+    SlaContract,
+    TimerContract,
+    ViewContract,
     check_lifecycle,
     check_steps,
-    path_coverage,
-    permissive_registry,
-    replay_path,
     run_random_steps,
 )
 
@@ -39,16 +55,30 @@ __all__ = [
     "ASSIGNEE_ID",
     "CONTRACT_LIFECYCLE",
     "REQUESTER_ID",
+    "ContractBase",
+    "DataRulesContract",
+    "EngineContract",
+    "KitCoverage",
     "LifecycleContract",
     "PathCoverage",
     "RepositoryContract",
+    "SlaContract",
     "Step",
     "SteppableClock",
     "TicketFactory",
+    "TimerContract",
+    "ViewContract",
     "actors",
     "broken_lifecycle_documents",
+    "check_allowed",
+    "check_data_rules",
     "check_lifecycle",
+    "check_sla_history",
     "check_steps",
+    "check_timers",
+    "check_view",
+    "check_views",
+    "expected_coverage",
     "field_values",
     "fields",
     "lifecycle_documents",

@@ -12,86 +12,54 @@ or call :func:`check_lifecycle` from any test.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import ClassVar
 
 import attrs
+import hypothesis
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
-from ticketflow.clock import SteppableClock
+from ticketflow.calendar import BusinessCalendar
 from ticketflow.errors import FieldError, PermissionDenied, TicketClosed, TicketflowError, TransitionNotAllowed
-from ticketflow.lifecycle import UNSET, Compare, FieldSpec, GuardContext, Lifecycle, Transition
+from ticketflow.lifecycle import UNSET, Lifecycle
 from ticketflow.model import Actor, Ticket, replay
 from ticketflow.registry import Registry
-from ticketflow.repository import MemoryRepository
-from ticketflow.testing._strategies import ASSIGNEE_ID, REQUESTER_ID, Step, steps
-from ticketflow.workflow import Workflow
+from ticketflow.sla import policy_for
+from ticketflow.testing._checks import (
+    KitCoverage,
+    check_allowed,
+    check_data_rules,
+    check_sla_history,
+    check_timers,
+    check_view,
+    check_views,
+    expected_coverage,
+)
+from ticketflow.testing._paths import (
+    _actor_for,
+    _needs,
+    _opener,
+    _opening_fields,
+    _workflow,
+    path_coverage,
+    replay_path,
+)
+from ticketflow.testing._strategies import ASSIGNEE_ID, Step, steps
 
 __all__ = [
+    "ContractBase",
+    "DataRulesContract",
+    "EngineContract",
     "LifecycleContract",
-    "PathCoverage",
+    "SlaContract",
+    "TimerContract",
+    "ViewContract",
     "check_lifecycle",
     "check_steps",
-    "path_coverage",
-    "permissive_registry",
     "run_random_steps",
 ]
-
-_START = datetime(2026, 1, 5, 9, tzinfo=UTC)
-
-
-def permissive_registry(lifecycle: Lifecycle, base: Registry | None = None) -> Registry:
-    """A registry with every guard and action the lifecycle names.
-
-    Names *base* does not have get a guard that always allows and an action
-    that does nothing, so suites can explore the graph without the app.
-    """
-    registry = Registry()
-    if base is not None:
-        registry.guards.update(base.guards)
-        registry.actions.update(base.actions)
-    for t in lifecycle.transitions:
-        for name in t.guards:
-            registry.guards.setdefault(name, _always)
-        for name in t.actions:
-            registry.actions.setdefault(name, _nothing)
-    return registry
-
-
-def _always(_context: GuardContext) -> bool:
-    return True
-
-
-def _nothing(*_args: object) -> None:
-    return None
-
-
-def _sample(spec: FieldSpec) -> Any:
-    return ASSIGNEE_ID if spec.type == "actor" else spec.example()
-
-
-def _opening_fields(lifecycle: Lifecycle) -> dict[str, Any]:
-    return {name: _sample(spec) for name, spec in lifecycle.fields.items() if lifecycle.initial in spec.required_in}
-
-
-def _opener(lifecycle: Lifecycle) -> Actor:
-    role = "requester" if "requester" in lifecycle.open_roles else sorted(lifecycle.open_roles)[0]
-    return Actor(REQUESTER_ID, roles={role})
-
-
-def _workflow(lifecycle: Lifecycle, registry: Registry | None) -> tuple[Workflow, SteppableClock]:
-    clock = SteppableClock(_START)
-    counter = iter(range(1, 1 << 30))
-    wf = Workflow(
-        lifecycle,
-        MemoryRepository(),
-        clock=clock,
-        registry=permissive_registry(lifecycle, registry),
-        id_factory=lambda: f"T-{next(counter)}",
-    )
-    return wf, clock
 
 
 def _follows_definition(lifecycle: Lifecycle, source: str, trigger: str, dest: str, actor: Actor) -> bool:
@@ -106,7 +74,15 @@ def _follows_definition(lifecycle: Lifecycle, source: str, trigger: str, dest: s
     return False
 
 
-def check_steps(lifecycle: Lifecycle, sequence: Sequence[Step], registry: Registry | None = None) -> None:
+def check_steps(
+    lifecycle: Lifecycle,
+    sequence: Sequence[Step],
+    registry: Registry | None = None,
+    *,
+    calendar: BusinessCalendar | None = None,
+    views: bool = False,
+    sla: bool = False,
+) -> None:
     """Fire *sequence* on a fresh ticket and check every rule of the engine.
 
     Checks, after each step: an accepted fire follows a transition of the
@@ -114,12 +90,15 @@ def check_steps(lifecycle: Lifecycle, sequence: Sequence[Step], registry: Regist
     appended exactly one event and bumped the version by one, and the
     history replays to the ticket; a refused fire raised a ticketflow
     refusal, changed nothing, and (unless it was refused for the data it
-    carried) was not listed by ``allowed()``.
+    carried) was not listed by ``allowed()``. With *views*, the requester's
+    view after each step holds nothing internal (:func:`check_view`); with
+    *sla*, the SLA clocks after each accepted step, at the end and a day
+    later follow their metrics' rules (:func:`check_sla_history`).
 
     Raises:
         AssertionError: naming the step and the broken rule.
     """
-    wf, clock = _workflow(lifecycle, registry)
+    wf, clock = _workflow(lifecycle, registry, calendar)
     ticket = wf.open(_opener(lifecycle), title="property", fields=_opening_fields(lifecycle), assignee=ASSIGNEE_ID)
     for number, original in enumerate(sequence):
         clock.advance(original.wait)
@@ -146,6 +125,8 @@ def check_steps(lifecycle: Lifecycle, sequence: Sequence[Step], registry: Regist
                 assert isinstance(exc, TicketClosed), f"{where}: immutable state refused with {exc!r}"
             if step.trigger in allowed:
                 assert isinstance(exc, FieldError), f"{where}: allowed() listed it, but fire refused: {exc!r}"
+            if views:
+                check_view(wf, ticket.id, where)
             continue
         assert not lifecycle.states[before.state].immutable, f"{where}: an immutable ticket changed"
         assert step.trigger in allowed, f"{where}: accepted, but allowed() did not list it: {allowed}"
@@ -160,20 +141,13 @@ def check_steps(lifecycle: Lifecycle, sequence: Sequence[Step], registry: Regist
             f"{where}: moved to {after.state!r} by {event.trigger!r}, which the definition does not allow"
         )
         assert replay(new_history) == after == wf.get(ticket.id), f"{where}: replay differs from the ticket"
-
-
-def _actor_for(t: Transition) -> Actor:
-    if t.roles:
-        role = sorted(t.roles)[0]
-        return Actor(REQUESTER_ID if role == "requester" else ASSIGNEE_ID, roles={role})
-    return Actor(REQUESTER_ID if "requester" in t.who else ASSIGNEE_ID)
-
-
-def _needs(lifecycle: Lifecycle, t: Transition) -> dict[str, Any]:
-    """Field values entering *t.dest* through *t* needs (required_in, require)."""
-    fields = {name: _sample(spec) for name, spec in lifecycle.fields.items() if t.dest in spec.required_in}
-    fields.update({name: _sample(lifecycle.fields[name]) for name in t.require if name in lifecycle.fields})
-    return fields
+        if views:
+            check_view(wf, ticket.id, where)
+        if sla:
+            check_sla_history(wf, ticket.id, clock.now(), where)
+    if sla:
+        for later in (timedelta(0), timedelta(hours=30)):
+            check_sla_history(wf, ticket.id, clock.now() + later, f"after {len(sequence)} steps, +{later}")
 
 
 def _assisted(lifecycle: Lifecycle, ticket: Ticket, step: Step) -> Step:
@@ -192,127 +166,6 @@ def _assisted(lifecycle: Lifecycle, ticket: Ticket, step: Step) -> Step:
     )
 
 
-# -- path coverage -----------------------------------------------------------------
-
-
-@attrs.frozen
-class PathCoverage:
-    """Shortest paths from the initial state.
-
-    Attributes:
-        states: for each reachable state, the shortest list of transitions
-            from the initial state into it.
-        transitions: for each transition index and source state, the
-            shortest path that ends by taking it.
-    """
-
-    states: dict[str, tuple[Transition, ...]]
-    transitions: dict[tuple[int, str], tuple[Transition, ...]]
-
-    def paths(self) -> Iterable[tuple[Transition, ...]]:
-        """Every path to replay: one per state, one per transition and source."""
-        yield from self.states.values()
-        yield from self.transitions.values()
-
-
-def path_coverage(lifecycle: Lifecycle) -> PathCoverage:
-    """Shortest paths reaching every state and taking every transition (breadth first)."""
-    to_state: dict[str, tuple[Transition, ...]] = {lifecycle.initial: ()}
-    queue = deque([lifecycle.initial])
-    while queue:
-        state = queue.popleft()
-        for t in lifecycle.transitions:
-            if state in t.sources and t.dest not in to_state:
-                to_state[t.dest] = (*to_state[state], t)
-                queue.append(t.dest)
-    to_transition = {
-        (t.index, source): (*to_state[source], t)
-        for t in lifecycle.transitions
-        for source in t.sources
-        if source in to_state
-    }
-    return PathCoverage(states=to_state, transitions=to_transition)
-
-
-def replay_path(lifecycle: Lifecycle, path: Sequence[Transition], registry: Registry | None = None) -> None:
-    """Open a ticket and take *path*, with actors and data each step needs.
-
-    Raises:
-        AssertionError: a step was refused or did not land where the
-            definition says, or the history does not replay to the ticket.
-    """
-    wf, clock = _workflow(lifecycle, registry)
-    ticket = wf.open(_opener(lifecycle), title="path", fields=_opening_fields(lifecycle))
-    for number, t in enumerate(path):
-        clock.advance(timedelta(minutes=5))
-        fields = _needs(lifecycle, t)
-        for name, value in t.when.items():
-            fields[name] = _satisfying(lifecycle.fields[name], value)
-        current = wf.get(ticket.id)
-        fields = {k: v for k, v in fields.items() if current.fields.get(k) != v or k in t.when}
-        actor = _actor_for(t)
-        where = f"path step {number} ({t.path}: {t.trigger!r} from {current.state!r})"
-        if fields:
-            try:
-                wf.update(ticket.id, Actor("path-setup", roles=set(lifecycle.update_roles)), fields=fields)
-            except TicketflowError as exc:
-                raise AssertionError(f"{where}: could not set up fields {fields}: {exc}") from exc
-            current = wf.get(ticket.id)
-            if current.state == t.dest and t.on is not None and t.on.event == "field_set":
-                continue  # setting the field was the step
-            assert current.state == path[number - 1].dest if number else lifecycle.initial, where
-        try:
-            if t.on is not None and t.on.event == "comment":
-                ticket = wf.comment(
-                    ticket.id,
-                    actor,
-                    "path comment",
-                    visibility="internal" if t.on.visibility == "internal" else "public",
-                )
-            elif t.on is not None:
-                spec = lifecycle.fields[t.on.field or ""]
-                ticket = wf.update(
-                    ticket.id, actor, fields={spec.name: _other_value(spec, current.fields.get(spec.name))}
-                )
-            else:
-                kwargs: dict[str, Any] = {"assignee": ASSIGNEE_ID} if "assignee" in t.require else {}
-                ticket = wf.fire(ticket.id, t.trigger, actor, comment="path comment", **kwargs)
-        except TicketflowError as exc:
-            raise AssertionError(f"{where}: refused: {exc}") from exc
-        assert ticket.state == t.dest, f"{where}: landed in {ticket.state!r}, expected {t.dest!r}"
-        assert replay(wf.history(ticket.id)) == ticket, f"{where}: history does not replay to the ticket"
-
-
-def _satisfying(spec: FieldSpec, condition: Any) -> Any:
-    """A value of *spec* that meets a ``when`` condition."""
-    if isinstance(condition, tuple) and spec.type != "list":
-        return condition[0]
-    if not isinstance(condition, Compare):
-        return condition
-    value = _sample(spec)
-    for op, operand in condition.ops:
-        if op in ("eq", "gte", "lte"):
-            value = operand
-        elif op == "gt":
-            value = operand + 1 if spec.type in ("int", "float") else f"{operand}~"
-        elif op == "lt":
-            value = operand - 1
-        elif op == "ne" and value == operand:
-            value = _other_value(spec, operand)
-        elif op == "set" and not operand:
-            value = None
-    return value
-
-
-def _other_value(spec: FieldSpec, current: Any) -> Any:
-    value = _sample(spec)
-    if value != current:
-        return value
-    if spec.type == "choice" and len(spec.choices) > 1:
-        return spec.choices[1]
-    return {"date": "2026-02-01", "int": 2, "float": 2.0, "bool": False}.get(spec.type, f"{value}-2")
-
-
 # -- entry points ------------------------------------------------------------------
 
 
@@ -322,11 +175,16 @@ def run_random_steps(
     *,
     max_examples: int | None = None,
     shrink: bool = True,
+    calendar: BusinessCalendar | None = None,
+    views: bool = False,
+    sla: bool = False,
+    seed: int | None = None,
 ) -> None:
     """Check random step sequences with :func:`check_steps` under hypothesis.
 
     The budget defaults to the active hypothesis profile's ``max_examples``.
     No example database is used: the same function checks many lifecycles.
+    A *seed* makes the sequences those of that seed (else the profile decides).
     """
     budget = settings().max_examples if max_examples is None else max_examples
 
@@ -337,12 +195,13 @@ def run_random_steps(
         report_multiple_bugs=False,
         phases=[Phase.explicit, Phase.reuse, Phase.generate, *([Phase.shrink] if shrink else [])],
         database=None,
+        derandomize=settings().derandomize and seed is None,
     )
     @given(steps(lifecycle))
     def random_steps(sequence: list[Step]) -> None:
-        check_steps(lifecycle, sequence, registry)
+        check_steps(lifecycle, sequence, registry, calendar=calendar, views=views, sla=sla)
 
-    random_steps()
+    (random_steps if seed is None else hypothesis.seed(seed)(random_steps))()
 
 
 def check_lifecycle(
@@ -351,57 +210,162 @@ def check_lifecycle(
     *,
     max_examples: int | None = None,
     shrink: bool = True,
-) -> PathCoverage:
-    """Run path coverage and the random-step property check on *lifecycle*.
+    calendar: BusinessCalendar | None = None,
+    seed: int | None = None,
+) -> KitCoverage:
+    """Run every check of the kit on *lifecycle* and return what it exercised.
+
+    Path coverage, ``allowed()`` per reachable state, data rules, views,
+    timers, and random step sequences (with view and SLA checks).
 
     Args:
         lifecycle: any lifecycle, built-in or your own.
         registry: your guards and actions; names it lacks get stand-ins that
-            always allow / do nothing.
+            the kit switches (guards) or that do nothing (actions).
         max_examples: random sequences to try (default: the active hypothesis
             profile's budget).
         shrink: shrink a failing sequence to a minimal one (slower on failure).
+        calendar: the business calendar business-time timers count in.
+        seed: the random sequences' seed (default: the hypothesis profile's).
 
     Returns:
-        The coverage that was replayed.
+        The coverage; ``coverage.missing()`` lists reachable states,
+        transitions, rules and timers no check exercised.
 
     Raises:
         AssertionError: with the rule that failed and a minimal example.
     """
-    coverage = path_coverage(lifecycle)
-    for path in coverage.paths():
-        replay_path(lifecycle, path, registry)
-
-    run_random_steps(lifecycle, registry, max_examples=max_examples, shrink=shrink)
+    coverage = expected_coverage(lifecycle)
+    _replay_all(lifecycle, registry, calendar, coverage)
+    check_allowed(lifecycle, registry, calendar=calendar, coverage=coverage)
+    check_data_rules(lifecycle, registry, calendar=calendar, coverage=coverage)
+    check_views(lifecycle, registry, calendar=calendar)
+    check_timers(lifecycle, registry, calendar=calendar, coverage=coverage)
+    run_random_steps(
+        lifecycle,
+        registry,
+        max_examples=max_examples,
+        shrink=shrink,
+        calendar=calendar,
+        views=True,
+        sla=True,
+        seed=seed,
+    )
     return coverage
 
 
-class LifecycleContract:
-    """Subclass in a pytest module with ``lifecycle = ...`` to check a lifecycle.
+def _replay_all(
+    lifecycle: Lifecycle, registry: Registry | None, calendar: BusinessCalendar | None, coverage: KitCoverage
+) -> None:
+    paths = path_coverage(lifecycle)
+    for state, path in paths.states.items():
+        replay_path(lifecycle, path, registry, calendar=calendar)
+        coverage.hit("states", state)
+    by_index = {t.index: t for t in lifecycle.transitions}
+    for (index, source), path in paths.transitions.items():
+        replay_path(lifecycle, path, registry, calendar=calendar)
+        coverage.hit("transitions", f"{by_index[index].path} {by_index[index].trigger!r} from {source!r}")
+
+
+def _assert_covered(coverage: KitCoverage, kinds: tuple[str, ...], accepted: frozenset[str]) -> None:
+    missing = coverage.missing(kinds, accepted)
+    assert not missing, f"reachable but never exercised: {missing}\n{coverage.report(kinds)}"
+
+
+# -- the contracts: pick the concerns you want, or LifecycleContract for all -----------
+
+
+class ContractBase:
+    """What every contract mixin reads from your test class; a new suite plugs in by subclassing it.
 
     Attributes:
-        lifecycle: the lifecycle under test (a class attribute you set).
-        registry: your guards and actions, if the lifecycle names any.
+        lifecycle: the lifecycle under test (set it on your class).
+        registry: your guards and actions, if the lifecycle names any
+            (guards it lacks are switched by the kit, actions do nothing).
+        calendar: the business calendar, if timers count business time.
+        unexercised: labels you accept as never exercised (from a coverage
+            report), e.g. a timer another timer always pre-empts.
     """
 
     lifecycle: ClassVar[Lifecycle]
     registry: ClassVar[Registry | None] = None
+    calendar: ClassVar[BusinessCalendar | None] = None
+    unexercised: ClassVar[frozenset[str]] = frozenset()
+
+    def assert_covered(self, coverage: KitCoverage, *kinds: str) -> None:
+        """Fail when a reachable label of *kinds* was never exercised (minus ``unexercised``)."""
+        _assert_covered(coverage, kinds, self.unexercised)
+
+
+class EngineContract(ContractBase):
+    """The engine's rules: paths, ``allowed()`` in every reachable state, random steps."""
 
     def test_every_state_is_reached_by_its_shortest_path(self) -> None:
         """Each state's shortest path replays and lands there."""
         coverage = path_coverage(self.lifecycle)
         assert set(coverage.states) == set(self.lifecycle.states)
         for path in coverage.states.values():
-            replay_path(self.lifecycle, path, self.registry)
+            replay_path(self.lifecycle, path, self.registry, calendar=self.calendar)
 
     def test_every_transition_is_taken_by_its_shortest_path(self) -> None:
         """Each transition, from each of its sources, can be taken."""
-        coverage = path_coverage(self.lifecycle)
-        expected = {(t.index, s) for t in self.lifecycle.transitions for s in t.sources}
-        assert set(coverage.transitions) == expected
-        for path in coverage.transitions.values():
-            replay_path(self.lifecycle, path, self.registry)
+        coverage = expected_coverage(self.lifecycle)
+        _replay_all(self.lifecycle, self.registry, self.calendar, coverage)
+        self.assert_covered(coverage, "states", "transitions")
+
+    def test_allowed_is_exactly_what_fire_accepts_in_every_reachable_state(self) -> None:
+        """For every state, actor, trigger and condition outcome, allowed() lists what a fire accepts."""
+        check_allowed(self.lifecycle, self.registry, calendar=self.calendar)
 
     def test_random_steps_keep_every_engine_rule(self) -> None:
         """Random triggers by random actors keep the engine's rules (see check_steps)."""
-        run_random_steps(self.lifecycle, self.registry)
+        run_random_steps(self.lifecycle, self.registry, calendar=self.calendar)
+
+
+class DataRulesContract(ContractBase):
+    """Each transition's required fields, comment, attributes, ``when``, guards and roles are enforced."""
+
+    def test_every_data_rule_is_enforced_and_met_rules_are_accepted(self) -> None:
+        """Leaving out any one rule is refused with its error and changes nothing; with all, the step is taken."""
+        coverage = check_data_rules(self.lifecycle, self.registry, calendar=self.calendar)
+        self.assert_covered(coverage, "rules")
+
+
+class ViewContract(ContractBase):
+    """A requester's view never holds internal comments, fields, tags or meta."""
+
+    def test_requesters_never_see_internal_data_in_any_reachable_state(self) -> None:
+        """An internal note, internal fields and tags in every state stay out of the requester's view."""
+        check_views(self.lifecycle, self.registry, calendar=self.calendar)
+
+    def test_requesters_never_see_internal_data_after_random_steps(self) -> None:
+        """After every random step, the requester's view holds nothing internal."""
+        run_random_steps(self.lifecycle, self.registry, calendar=self.calendar, views=True)
+
+
+class TimerContract(ContractBase):
+    """Each timed rule fires once per entry into its states, at its due instant."""
+
+    def test_every_timed_rule_fires_once_per_entry_at_its_due_instant(self) -> None:
+        """Not a microsecond early, once at the instant, never again in the same entry."""
+        coverage = check_timers(self.lifecycle, self.registry, calendar=self.calendar)
+        self.assert_covered(coverage, "timers")
+
+
+class SlaContract(ContractBase):
+    """SLA clocks follow their metric's start, stop, reset and pause rules and report the deciding cycle."""
+
+    def test_sla_clocks_follow_their_metrics_over_random_steps(self) -> None:
+        """After random steps, every metric's cycles match its rules read independently."""
+        if policy_for(self.lifecycle, self.calendar or self.lifecycle.calendar) is None:
+            pytest.skip(f"lifecycle {self.lifecycle.id!r} has no [sla] section")
+        run_random_steps(self.lifecycle, self.registry, calendar=self.calendar, sla=True)
+
+
+class LifecycleContract(EngineContract, DataRulesContract, ViewContract, TimerContract, SlaContract):
+    """Every concern of the kit: subclass in a pytest module with ``lifecycle = ...``.
+
+    Attributes:
+        lifecycle: the lifecycle under test (a class attribute you set).
+        registry: your guards and actions, if the lifecycle names any.
+    """
