@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs thorough bench clean
+.PHONY: demo test lint typecheck pytest docs thorough bench mutate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,13 @@ docs: $(STAMP)
 thorough: $(STAMP)
 	HYPOTHESIS_PROFILE=thorough $(BIN)/pytest
 
+# Mutation testing of the core with mutmut (niced; hours on 2 cores; CI does not run it):
+# `make mutate MODULES="calendar sla"` for some modules, MUTATE_JOBS=2 for two at once.
+mutate: $(STAMP)
+	$(BIN)/python scripts/mutate.py $(MODULES)
+
 bench: $(STAMP)
 	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants
