@@ -61,12 +61,15 @@ class Oracle:
         holidays: Sequence[date] = (),
         overrides: Mapping[date, Sequence[str]] | None = None,
         rules: Sequence[OracleRule] = (),
+        closures: Sequence[tuple[datetime, datetime]] = (),
     ) -> None:
         self.tz = ZoneInfo(timezone)
         self.week = {DAYS.index(k): [_minutes(w) for w in v] for k, v in hours.items()}
         self.holidays = set(holidays)
         self.overrides = {d: [_minutes(w) for w in ws] for d, ws in (overrides or {}).items()}
         self.rules = list(rules)
+        # imported closures: (owner date, start, end), the owner being the local date the span starts on
+        self.closures = [(s.astimezone(self.tz).date(), s, e) for s, e in closures]
 
     def _spans(self, day: date, spans: Sequence[tuple[int, int]]) -> list[tuple[datetime, datetime]]:
         midnight = datetime(day.year, day.month, day.day)
@@ -107,9 +110,10 @@ class Oracle:
     def is_open(self, u: datetime) -> bool:
         day = u.astimezone(self.tz).date()
         hours = any(s <= u < e for d in (day - timedelta(days=1), day) for s, e in self.windows(d))
-        if not self.rules:
+        if not self.rules and not self.closures:
             return hours
-        return (hours or self.rule_covers(u, opens=True)) and not self.rule_covers(u, opens=False)
+        imported = any(s <= u < e and d not in self.overrides and d not in self.holidays for d, s, e in self.closures)
+        return (hours or self.rule_covers(u, opens=True)) and not self.rule_covers(u, opens=False) and not imported
 
     def between(self, a: datetime, b: datetime) -> timedelta:
         sign = 1

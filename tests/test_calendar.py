@@ -1,6 +1,7 @@
 """The business calendar: examples for the traps, an oracle, and properties."""
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -553,3 +554,216 @@ def test_a_bad_rrule_in_a_lifecycle_names_its_path():
         tf.load_lifecycle(doc)
     assert info.value.path == "calendar.rules[1].rrule"
     assert "BYDAY" in str(info.value)
+
+
+# -- iCalendar in and out -------------------------------------------------------------
+
+BERLIN = ZoneInfo("Europe/Berlin")
+TEAM_ICS = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//example//team//EN
+BEGIN:VEVENT
+UID:maint
+SUMMARY:Maintenance
+DTSTART;TZID=Europe/Berlin:20260302T090000
+DTEND;TZID=Europe/Berlin:20260302T110000
+RRULE:FREQ=WEEKLY;COUNT=6
+EXDATE;TZID=Europe/Berlin:20260309T090000
+END:VEVENT
+BEGIN:VEVENT
+UID:maint
+RECURRENCE-ID;TZID=Europe/Berlin:20260316T090000
+DTSTART;TZID=Europe/Berlin:20260317T140000
+DTEND;TZID=Europe/Berlin:20260317T150000
+END:VEVENT
+BEGIN:VEVENT
+UID:mayday
+SUMMARY:Labour Day
+DTSTART;VALUE=DATE:20260501
+END:VEVENT
+BEGIN:VEVENT
+UID:offsite
+SUMMARY:Offsite (New York time)
+DTSTART;TZID=America/New_York:20260603T030000
+DTEND;TZID=America/New_York:20260603T050000
+END:VEVENT
+BEGIN:VEVENT
+UID:floating
+SUMMARY:Floating time: the calendar's zone
+DTSTART:20260701T090000
+DTEND:20260701T100000
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def berlin(*args: int) -> datetime:
+    return datetime(*args, tzinfo=BERLIN)  # type: ignore[misc]
+
+
+def test_ics_closures_with_recurring_events_exceptions_all_day_events_and_tzids():
+    cal = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[tf.ics_closures(TEAM_ICS, name="team.ics")])
+    day = timedelta(days=1)
+    assert cal.between(berlin(2026, 3, 2), berlin(2026, 3, 2) + day) == 6 * H  # 09-11 closed
+    assert cal.between(berlin(2026, 3, 9), berlin(2026, 3, 9) + day) == 8 * H  # EXDATE: not that week
+    assert cal.between(berlin(2026, 3, 16), berlin(2026, 3, 16) + day) == 8 * H  # moved by RECURRENCE-ID ...
+    assert not cal.is_open(berlin(2026, 3, 17, 14, 30))  # ... to Tuesday 14:00-15:00
+    assert cal.between(berlin(2026, 3, 30), berlin(2026, 3, 30) + day) == 6 * H  # after the DST change, 09:00 CEST
+    assert cal.between(berlin(2026, 4, 13), berlin(2026, 4, 13) + day) == 8 * H  # COUNT=6 is spent
+    assert not cal.is_open(berlin(2026, 5, 1, 10))  # all-day, a Berlin date
+    assert cal.between(berlin(2026, 6, 3), berlin(2026, 6, 3) + day) == 6 * H  # 03:00-05:00 New York = 09-11 Berlin
+    assert cal.open_windows(berlin(2026, 7, 1), berlin(2026, 7, 2)) == [
+        (berlin(2026, 7, 1, 10), berlin(2026, 7, 1, 17))
+    ]
+
+
+def test_ics_closures_from_a_file_and_from_the_config(tmp_path: Path):
+    path = tmp_path / "team.ics"
+    path.write_text(TEAM_ICS)
+    from_file = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[tf.ics_closures(path)])
+    config = BusinessCalendar.from_config({"timezone": "Europe/Berlin", "hours": NINE_TO_FIVE, "ics": str(path)})
+    assert not from_file.is_open(berlin(2026, 5, 1, 10))
+    assert not config.is_open(berlin(2026, 5, 1, 10))
+    assert config.is_open(berlin(2026, 5, 4, 10))
+
+
+def test_to_ics_exports_open_windows_and_closures_that_import_back():
+    icalendar = pytest.importorskip("icalendar")
+    cal = BusinessCalendar(
+        "America/New_York",
+        {"mon-fri": ["09:00-12:00", "13:00-17:00"]},
+        holidays=holidays_for("US", subdiv="NY"),
+        rules=[CalendarRule("FREQ=MONTHLY;BYDAY=1MO", start=date(2026, 1, 1), close=["09:00-11:00"])],
+    )
+    start, end = ny(2026, 2, 20), ny(2026, 3, 20)
+    opened = icalendar.Calendar.from_ical(cal.to_ics(start, end))
+    events = [(e.start, e.end) for e in opened.walk("VEVENT")]
+    assert events == cal.open_windows(start, end)
+    assert opened.walk("VEVENT")[0]["DTSTART"].params["TZID"] == "America/New_York"
+    assert [tz["TZID"] for tz in opened.walk("VTIMEZONE")] == ["America/New_York"]
+    # The closures, imported into a 24x7 calendar, give back the same open windows.
+    closures = tf.ics_closures(cal.to_ics(start, end, closed=True))
+    back = BusinessCalendar("America/New_York", {"mon-sun": ["00:00-24:00"]}, rules=[closures])
+    assert back.open_windows(start, end) == cal.open_windows(start, end)
+    assert cal.to_ics(start, end) == cal.to_ics(start, end)  # deterministic: a feed does not churn
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("garbage", r"ics team\.ics: cannot read it"),
+        (
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\nDTSTART:2026XX\nEND:VEVENT\nEND:VCALENDAR\n",
+            r"ics team\.ics: VEVENT #1 \(UID x\): DTSTART",
+        ),
+        (
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:y\nDTSTART:20260101T100000\nRRULE:FREQ=NOPE\nEND:VEVENT\nEND:VCALENDAR\n",
+            r"VEVENT #1 \(UID y\): RRULE",
+        ),
+        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:z\nSUMMARY:when?\nEND:VEVENT\nEND:VCALENDAR\n", "no DTSTART"),
+    ],
+)
+def test_bad_ics_is_a_located_calendar_error(text: str, message: str):
+    with pytest.raises(tf.CalendarError, match=message):
+        tf.ics_closures(text if text != "garbage" else "BEGIN:VCALENDAR\ngarbage\n", name="team.ics")
+
+
+def test_a_missing_ics_file_is_a_calendar_error(tmp_path: Path):
+    with pytest.raises(tf.CalendarError, match=r"calendar\.ics\[0\]: ics .*nowhere\.ics: cannot read the file"):
+        BusinessCalendar.from_config({"timezone": "UTC", "hours": NINE_TO_FIVE, "ics": [str(tmp_path / "nowhere.ics")]})
+
+
+ICS_ZONES = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "UTC", "floating"]
+ICS_RULES = [
+    None,
+    "FREQ=WEEKLY;COUNT=10",
+    "FREQ=DAILY;COUNT=20",
+    "FREQ=MONTHLY;BYDAY=-1SU;COUNT=8",
+    "FREQ=YEARLY;COUNT=3",
+]
+
+
+def _ics_time(value: datetime, zone: str) -> str:
+    if zone == "floating":
+        return f":{value:%Y%m%dT%H%M%S}"
+    if zone == "UTC":
+        return f":{value:%Y%m%dT%H%M%S}Z"
+    return f";TZID={zone}:{value:%Y%m%dT%H%M%S}"
+
+
+@st.composite
+def ics_events(draw: st.DrawFn, calendar_zone: str) -> tuple[str, list[tuple[datetime, datetime]]]:
+    """One VEVENT (maybe recurring, with an EXDATE and a moved instance) and its spans, computed independently."""
+    from dateutil.rrule import rrulestr
+
+    from .calendar_oracle import wall_to_utc
+
+    uid = f"e{draw(st.integers(0, 10**6))}"
+    day = draw(st.sampled_from([d + timedelta(days=k) for d in DST_DAYS + LEAP_DAYS for k in (-1, 0)]))
+    rule = draw(st.sampled_from(ICS_RULES))
+    all_day = draw(st.booleans())
+    zone = draw(st.sampled_from(ICS_ZONES))
+    if all_day:
+        start = datetime(day.year, day.month, day.day)
+        length = timedelta(days=draw(st.integers(1, 2)))
+        head = f"DTSTART;VALUE=DATE:{start:%Y%m%d}\nDTEND;VALUE=DATE:{start + length:%Y%m%d}"
+    else:
+        start = datetime(day.year, day.month, day.day) + draw(st.integers(0, 95)) * STEP
+        length = draw(st.integers(1, 48)) * STEP
+        head = f"DTSTART{_ics_time(start, zone)}\nDTEND{_ics_time(start + length, zone)}"
+    walls = [start]
+    lines = [f"BEGIN:VEVENT\nUID:{uid}\nSUMMARY:{uid}\n{head}"]
+    extra = ""
+    if rule is not None:
+        walls = list(rrulestr(rule, dtstart=start))
+        lines.append(f"RRULE:{rule}")
+        dropped, moved = draw(st.sampled_from([(1, 2), (2, 1), (0, 2), (2, 0)]))
+        value = ";VALUE=DATE:" + f"{walls[dropped]:%Y%m%d}" if all_day else _ics_time(walls[dropped], zone)
+        lines.append(f"EXDATE{value}")
+        old = walls[moved]
+        new = old + timedelta(days=1, hours=2) if not all_day else old + timedelta(days=1)
+        rid = ";VALUE=DATE:" + f"{old:%Y%m%d}" if all_day else _ics_time(old, zone)
+        if all_day:
+            moved_head = f"DTSTART;VALUE=DATE:{new:%Y%m%d}\nDTEND;VALUE=DATE:{new + length:%Y%m%d}"
+        else:
+            moved_head = f"DTSTART{_ics_time(new, zone)}\nDTEND{_ics_time(new + length, zone)}"
+        extra = f"BEGIN:VEVENT\nUID:{uid}\nRECURRENCE-ID{rid}\n{moved_head}\nEND:VEVENT\n"
+        walls = [new if w == old else w for w in walls if w != walls[dropped]]
+    event = "\n".join(lines) + "\nEND:VEVENT\n" + extra
+    tz = ZoneInfo(calendar_zone if all_day or zone == "floating" else zone)
+    spans = [(wall_to_utc(tz, w), wall_to_utc(tz, w + length)) for w in walls]
+    return event, spans
+
+
+@st.composite
+def ics_calendars(draw: st.DrawFn) -> tuple[dict[str, Any], Oracle, datetime]:
+    kwargs, _ = draw(calendars())
+    zone = kwargs["timezone"]
+    events = draw(st.lists(ics_events(zone), min_size=1, max_size=3))
+    text = (
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//test//oracle//EN\n" + "".join(e for e, _ in events) + "END:VCALENDAR\n"
+    )
+    rules = list(kwargs["rules"])
+    kwargs = {**kwargs, "rules": [*rules, tf.ics_closures(text)]}
+    oracle_rules = [OracleRule(r.rrule, r.start, r.opens, [str(w) for w in r.windows]) for r in rules]
+    overrides = {d: [str(w) for w in ws] for d, ws in kwargs["overrides"].items()}
+    oracle = Oracle(
+        zone,
+        kwargs["hours"],
+        kwargs["holidays"],
+        overrides,
+        oracle_rules,
+        [span for _, spans in events for span in spans],
+    )
+    spans = draw(st.sampled_from([spans for _, spans in events if spans]))
+    return kwargs, oracle, draw(st.sampled_from(spans))[0]
+
+
+@given(ics_calendars(), st.integers(-4 * 24, 4 * 12))
+def test_ics_closures_agree_with_the_oracle(case: tuple[dict[str, Any], Oracle, datetime], steps: int):
+    kwargs, oracle, near = case
+    calendar = build(kwargs)
+    a = near + steps * STEP
+    for k in range(0, 4 * 24, 3):
+        assert oracle.is_open(a + k * STEP) == calendar.is_open(a + k * STEP), a + k * STEP
+    assert oracle.between(a, a + timedelta(days=1)) == calendar.between(a, a + timedelta(days=1))

@@ -6,7 +6,7 @@ Everything public is re-exported here; import from ``ticketflow`` only.
 from ticketflow._links import LINK_KINDS, ExternalRecord
 from ticketflow._view import TicketView, view
 from ticketflow.automation import Sweeper, SweepReport, SweepResult
-from ticketflow.calendar import BusinessCalendar, CalendarRule, HolidaySource, holidays_for
+from ticketflow.calendar import BusinessCalendar, CalendarRule, HolidaySource, IcsClosures, holidays_for, ics_closures
 from ticketflow.clock import SteppableClock, SystemClock
 from ticketflow.errors import (
     CalendarError,
@@ -86,6 +86,7 @@ __all__ = [
     "Guard",
     "GuardContext",
     "HolidaySource",
+    "IcsClosures",
     "IntakeRefused",
     "InvalidLifecycle",
     "LeastLoaded",
@@ -135,6 +136,7 @@ __all__ = [
     "export_csv",
     "export_jsonl",
     "holidays_for",
+    "ics_closures",
     "import_jsonl",
     "json_schema",
     "load_lifecycle",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -145,6 +146,21 @@ def _config_rules(value: object) -> tuple[SpanSource, ...]:
         raise CalendarError(f"calendar.{exc}") from None
 
 
+def _config_ics(value: object) -> tuple[SpanSource, ...]:
+    from ticketflow.calendar._ics import ics_closures
+
+    paths = [value] if isinstance(value, str) else value
+    if not isinstance(paths, Sequence) or not all(isinstance(p, str) for p in paths):
+        raise CalendarError("calendar.ics: expected the path of an .ics file, or a list of them")
+    result: list[SpanSource] = []
+    for i, path in enumerate(paths):
+        try:
+            result.append(ics_closures(Path(path)))
+        except CalendarError as exc:
+            raise CalendarError(f"calendar.ics[{i}]: {exc}") from None
+    return tuple(result)
+
+
 def _union(spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
     """Sorted, disjoint starts and ends covering the *spans* (touching spans merge)."""
     spans.sort()
@@ -199,7 +215,8 @@ class BusinessCalendar:
             holiday's); an empty list closes the date.
         rules: recurring closures and openings (:class:`CalendarRule`, or
             config tables ``{ rrule, start, close | open, name }``), and
-            closures imported from iCalendar (:func:`ics_closures`).
+            closures imported from iCalendar (:func:`ics_closures`; in
+            config, ``ics = ["holidays.ics"]``).
 
     Precedence, most specific first: a date's override decides that date
     alone (its rules and holiday are ignored); a holiday cancels the windows
@@ -258,10 +275,10 @@ class BusinessCalendar:
         """
         if not isinstance(config, Mapping):
             raise CalendarError(f"calendar: expected a table, got {config!r}")
-        unknown = set(config) - {"timezone", "hours", "holidays", "overrides", "rules"}
+        unknown = set(config) - {"timezone", "hours", "holidays", "overrides", "rules", "ics"}
         if unknown:
             raise CalendarError(
-                f"calendar.{sorted(unknown)[0]}: unknown key; use timezone, hours, holidays, overrides, rules"
+                f"calendar.{sorted(unknown)[0]}: unknown key; use timezone, hours, holidays, overrides, rules, ics"
             )
         for key in ("timezone", "hours"):
             if key not in config:
@@ -279,7 +296,7 @@ class BusinessCalendar:
             hours=config["hours"],
             holidays=holidays,
             overrides=config.get("overrides", {}),
-            rules=_config_rules(config.get("rules", ())),
+            rules=(*_config_rules(config.get("rules", ())), *_config_ics(config.get("ics", ()))),
         )
 
     @classmethod
@@ -563,6 +580,22 @@ class BusinessCalendar:
                 if rule.opens:
                     spans.extend((start, end) for _, start, end, _ in rule.spans(self._tz, day, day + _ONE_DAY))
         return any(end > start and self.open_windows(self._from_us(start), self._from_us(end)) for start, end in spans)
+
+    def to_ics(self, start: datetime, end: datetime, *, closed: bool = False) -> str:
+        """The open windows within [*start*, *end*) as iCalendar text (extra ``ical``), to subscribe to.
+
+        With ``closed=True``, the closed stretches instead (the gaps between
+        open windows, clipped to the range). Times carry the calendar's
+        ``TZID``, with its ``VTIMEZONE``.
+        """
+        from ticketflow.calendar._ics import to_ics_text
+
+        spans = self.open_windows(start, end)
+        if closed:
+            a, b = start.astimezone(self._tz), end.astimezone(self._tz)
+            edges = [a, *(t for span in spans for t in span), b]
+            spans = [(x, y) for x, y in zip(edges[::2], edges[1::2], strict=True) if x < y]
+        return to_ics_text(spans, "closed" if closed else "open", f"-//ticketflow//calendar {self.timezone}//EN")
 
     def describe(self) -> str:
         """A one-line summary: zone and weekly hours."""

@@ -214,6 +214,7 @@ CALENDAR = Table(
                 "recurring closures and openings, in the calendar's zone",
             )
         ),
+        "ics": _opt(ListOf(STRING, "iCalendar files whose events close time (extra `ical`)", single=True)),
     },
     doc="a business calendar",
 )

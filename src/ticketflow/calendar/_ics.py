@@ -1,0 +1,157 @@
+"""iCalendar in and out (extra ``ical``): closures from ICS feeds, open windows or closures as ICS.
+
+Reading uses ``icalendar`` to parse and ``recurring-ical-events`` to expand
+recurring events (``RRULE``, ``RDATE``, ``EXDATE``, ``RECURRENCE-ID``
+exceptions, ``TZID``s); both are imported only when ICS is used, so
+``import ticketflow`` stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ticketflow.calendar._hours import local_us
+from ticketflow.errors import CalendarError
+
+if TYPE_CHECKING:
+    import icalendar
+
+__all__ = ["IcsClosures", "ics_closures", "to_ics_text"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = 1_000_000
+
+
+def _modules() -> tuple[Any, Any]:
+    try:
+        import icalendar
+        import recurring_ical_events
+    except ImportError:  # pragma: no cover - the extra is installed in dev
+        raise CalendarError("iCalendar needs the `ical` extra: pip install 'ticketflow[ical]'") from None
+    return icalendar, recurring_ical_events
+
+
+def _instant_us(value: date | datetime, tz: tzinfo) -> int:
+    """A DTSTART/DTEND as UTC µs: dates at local midnight, floating times in the calendar's zone."""
+    if not isinstance(value, datetime):
+        return local_us(tz, value, 0)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    delta = value - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * _US + delta.microseconds
+
+
+@attrs.frozen
+class IcsClosures:
+    """Closures imported from an iCalendar feed; put them in ``BusinessCalendar(rules=[...])``.
+
+    Each event (all-day or timed, recurring with its exceptions) closes the
+    time it spans. An event belongs to the local date (in the calendar's zone)
+    it starts on, like a window: an override or holiday on that date decides
+    the date instead. Dates of all-day events and floating times are read in
+    the calendar's zone; times with a ``TZID`` or in UTC are instants.
+
+    Build one with :func:`ics_closures`.
+
+    Attributes:
+        text: the ICS text.
+        source: where it came from (a file name, or ``"<ics>"``), for errors
+            and :meth:`BusinessCalendar.explain`.
+    """
+
+    text: str
+    source: str = "<ics>"
+    _calendar: icalendar.Calendar = attrs.field(init=False, eq=False, hash=False, repr=False)
+    _names: dict[str, str] = attrs.field(init=False, eq=False, hash=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        icalendar, _ = _modules()
+        try:
+            calendar = icalendar.Calendar.from_ical(self.text)
+        except ValueError as exc:
+            raise CalendarError(f"ics {self.source}: cannot read it: {exc}") from None
+        if not isinstance(calendar, icalendar.Calendar):
+            raise CalendarError(f"ics {self.source}: expected one VCALENDAR")
+        names: dict[str, str] = {}
+        for i, event in enumerate(calendar.walk("VEVENT")):
+            where = f"ics {self.source}: VEVENT #{i + 1}" + (f" (UID {event['UID']})" if "UID" in event else "")
+            for prop, problem in event.errors:
+                raise CalendarError(f"{where}: {prop}: {problem}")
+            if "DTSTART" not in event:
+                raise CalendarError(f"{where}: no DTSTART")
+            if "SUMMARY" in event and "RECURRENCE-ID" not in event:
+                names[str(event.get("UID", ""))] = str(event["SUMMARY"])
+        object.__setattr__(self, "_calendar", calendar)
+        object.__setattr__(self, "_names", names)
+
+    @property
+    def opens(self) -> bool:
+        """Always False: imported events close time."""
+        return False
+
+    def spans(self, tz: tzinfo, since: date, until: date) -> Iterator[tuple[date, int, int, str]]:
+        """Each occurrence as (local date it starts on, start µs, end µs, label), for dates in [since, until)."""
+        _, recurring = _modules()
+        try:
+            # a day of margin each side: a date's local midnight is at most a day from UTC's
+            occurrences = recurring.of(self._calendar).between(since - timedelta(days=1), until + timedelta(days=1))
+            for event in occurrences:
+                start, end = _instant_us(event.start, tz), _instant_us(event.end, tz)
+                seconds, _ = divmod(start, _US)
+                owner = datetime.fromtimestamp(seconds, tz).date()
+                if since <= owner < until and end > start:
+                    uid = str(event.get("UID", ""))
+                    name = str(event["SUMMARY"]) if "SUMMARY" in event else self._names.get(uid, uid)
+                    yield owner, start, end, f"{self.source} event {name!r}"
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CalendarError(f"ics {self.source}: cannot expand its events: {exc}") from None
+
+
+def ics_closures(source: str | bytes | Path, *, name: str | None = None) -> IcsClosures:
+    """Closures from an iCalendar feed: ICS text (or bytes), or the path of a ``.ics`` file.
+
+    Example::
+
+        cal = tf.BusinessCalendar("Europe/Berlin", {"mon-fri": ["09:00-17:00"]},
+                                  rules=[tf.ics_closures("company-holidays.ics")])
+
+    Raises:
+        CalendarError: an unreadable file or ICS, an event without ``DTSTART``
+            or with a bad property, naming the source and the event.
+    """
+    if isinstance(source, bytes):
+        return IcsClosures(source.decode("utf-8", errors="replace"), name or "<ics>")
+    if isinstance(source, str) and "BEGIN:" in source.upper():
+        return IcsClosures(source, name or "<ics>")
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise CalendarError(f"ics {path}: cannot read the file: {exc.strerror or exc}") from None
+    return IcsClosures(text, name or path.name)
+
+
+def to_ics_text(spans: list[tuple[datetime, datetime]], summary: str, prodid: str) -> str:
+    """A VCALENDAR with one VEVENT per span (zone definitions included), deterministic for the same spans."""
+    icalendar, _ = _modules()
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", prodid)
+    calendar.add("version", "2.0")
+    for start, end in spans:
+        event = icalendar.Event()
+        stamp = start.astimezone(UTC)
+        event.add("uid", f"{stamp:%Y%m%dT%H%M%SZ}-{summary.replace(' ', '-')}@ticketflow")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", start)
+        event.add("dtend", end)
+        event.add("summary", summary)
+        event.add("transp", "OPAQUE" if summary == "closed" else "TRANSPARENT")
+        calendar.add_component(event)
+    calendar.add_missing_timezones()
+    text: str = calendar.to_ical().decode("utf-8")
+    return text
