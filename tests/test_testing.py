@@ -17,6 +17,7 @@ import ticketflow as tf
 from ticketflow._view import view
 from ticketflow.automation._timers import due_instant, pending_rules
 from ticketflow.lifecycle._engine import Engine
+from ticketflow.sla import _clock as sla_clock
 from ticketflow.testing import (
     LifecycleContract,
     SteppableClock,
@@ -175,6 +176,18 @@ PLANTED = {
         "return anchor + rule.after - timedelta(minutes=1)",
         "before its due instant",
     ),
+    "a stopped SLA clock reports its first cycle": (
+        sla_clock._clock,
+        "final = done[-1]",
+        "final = done[0]",
+        "its last cycle",
+    ),
+    "an SLA cycle stopped at its target is breached": (
+        sla_clock._clock,
+        "_ONE_US * acc, acc > limit, due_at",
+        "_ONE_US * acc, acc >= limit, due_at",
+        "breach",
+    ),
 }
 ZENDESK = tf.builtin("zendesk")
 # A bug a lifecycle gives no way to observe (the code it breaks never decides anything there), and why.
@@ -183,6 +196,8 @@ EQUIVALENT = {
     ("required fields not enforced", "zendesk"): lambda lc: (
         not any(t.require for t in lc.transitions) and not any(spec.required_in for spec in lc.fields.values())
     ),
+    ("a stopped SLA clock reports its first cycle", "helpdesk"): lambda lc: tf.policy_for(lc) is None,
+    ("an SLA cycle stopped at its target is breached", "helpdesk"): lambda lc: tf.policy_for(lc) is None,
     # its one timer closes the ticket when it fires: nothing is left in the state to fire again
     ("a timer fires twice per entry", "helpdesk"): lambda lc: all(
         rule.fire

@@ -36,11 +36,11 @@ from ticketflow.clock import SteppableClock
 from ticketflow.errors import FieldError, PermissionDenied, TicketClosed, TicketflowError, TransitionNotAllowed
 from ticketflow.lifecycle import Compare, FieldSpec, GuardContext, Lifecycle, TimedRule, Transition
 from ticketflow.lifecycle._definition import conditions_hold
-from ticketflow.model import Actor, Event, Ticket
+from ticketflow.model import Actor, Event, Ticket, Visibility
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
-from ticketflow.sla import SlaClock
-from ticketflow.sla._policy import NEVER, SlaMetric
+from ticketflow.sla import SlaClock, SlaConfigError, SlaPolicy, policy_for
+from ticketflow.sla._policy import NEVER, Conditions, SlaMetric
 from ticketflow.testing._paths import START, _actor_for, _needs, _sample, path_coverage, take_path
 from ticketflow.testing._strategies import ASSIGNEE_ID, REQUESTER_ID
 from ticketflow.workflow import Workflow
@@ -49,6 +49,7 @@ __all__ = [
     "KitCoverage",
     "check_allowed",
     "check_data_rules",
+    "check_sla",
     "check_sla_history",
     "check_timers",
     "check_view",
@@ -56,7 +57,7 @@ __all__ = [
     "expected_coverage",
 ]
 
-KINDS = ("states", "transitions", "rules", "timers")
+KINDS = ("states", "transitions", "rules", "timers", "metrics")
 _ONE_US = timedelta(microseconds=1)
 STRANGER = Actor("stranger")
 
@@ -139,7 +140,16 @@ def expected_coverage(lifecycle: Lifecycle) -> KitCoverage:
         if t.on is None:
             coverage.reachable["rules"].update(_rule_label(t, source, r) for r in _rules_of(lifecycle, t))
     coverage.reachable["timers"] = {rule.id for rule in lifecycle.timers if any(s in paths.states for s in rule.states)}
+    policy = _policy(lifecycle, None)
+    coverage.reachable["metrics"] = set() if policy is None else {m.id for m in policy.metrics}
     return coverage
+
+
+def _policy(lifecycle: Lifecycle, calendar: BusinessCalendar | None) -> SlaPolicy | None:
+    try:
+        return policy_for(lifecycle, calendar or lifecycle.calendar)
+    except SlaConfigError:
+        return None  # it needs a calendar the kit was not given
 
 
 # -- the walk ------------------------------------------------------------------------
@@ -743,3 +753,96 @@ def check_sla_history(wf: Workflow, ticket_id: str, now: Any, where: str = "") -
             assert (clock.elapsed, clock.breached) == (last.elapsed, last.breached), (
                 f"{at}: reports elapsed {clock.elapsed} breached {clock.breached}, its last cycle {last}"
             )
+
+
+_CYCLES = (timedelta(hours=3), timedelta(hours=1))
+
+
+def _drive(bench: Bench, ticket_id: str, conditions: Conditions) -> bool:
+    """Make the ticket's next event one that meets *conditions*, if the lifecycle offers a way."""
+    lc, wf = bench.lifecycle, bench.wf
+    ticket = wf.get(ticket_id)
+    if lc.states[ticket.state].immutable:
+        return False
+    # each attempt: a comment (actor, visibility) or a transition to fire with full data
+    attempts: list[tuple[Actor, Visibility] | Transition] = []
+    if conditions.comment:
+        for role in sorted(conditions.comment_by) or sorted(lc.comment_roles):
+            if lc.expand_roles(frozenset({role})) & lc.comment_roles:
+                actor = Actor(REQUESTER_ID if role == "requester" else ASSIGNEE_ID, roles={role})
+                attempts.append((actor, "internal" if conditions.visibility == "internal" else "public"))
+    for t in lc.transitions:
+        if ticket.state not in t.sources or not (t.trigger in conditions.triggers or t.dest in conditions.states):
+            continue
+        if t.on is None:
+            attempts.append(t)
+        elif t.on.event == "comment":
+            attempts.append((_actor_for(t), "internal" if t.on.visibility == "internal" else "public"))
+    for attempt in attempts:
+        version = wf.get(ticket_id).version
+        with suppress(TicketflowError):
+            if isinstance(attempt, Transition):
+                _full_fire(wf, wf.get(ticket_id), attempt, _actor_for(attempt))
+            else:
+                wf.comment(ticket_id, attempt[0], "kit comment", visibility=attempt[1])
+        history = wf.history(ticket_id)
+        if history[-1].seq > version and conditions.matches(history[-1]):
+            return True
+    return False
+
+
+def check_sla(
+    lifecycle: Lifecycle,
+    registry: Registry | None = None,
+    *,
+    calendar: BusinessCalendar | None = None,
+    coverage: KitCoverage | None = None,
+) -> KitCoverage:
+    """Each SLA metric runs, stops and runs again: a cycle at its target, one past it, read against its rules.
+
+    For each metric, on a new ticket: start a cycle (with an event the
+    metric's ``start`` names), let exactly its target in business time pass,
+    stop it (an event its ``stop`` names or a terminal state): met; then a
+    second cycle one minute longer: breached (one cycle for a metric only
+    opening starts); after each step and a day later the clocks must agree with
+    :func:`check_sla_history`, so the stopped clock reports its last cycle.
+
+    Raises:
+        AssertionError: naming the metric and the difference.
+    """
+    coverage = coverage if coverage is not None else expected_coverage(lifecycle)
+    policy = _policy(lifecycle, calendar)
+    if policy is None:
+        return coverage
+    for metric in policy.metrics:
+        bench = Bench(lifecycle, registry, calendar)
+        wf = bench.wf
+        ticket = bench.walk(())
+        where = f"SLA {metric.id!r}"
+        stopped = 0
+        start = metric.start
+        once = not (start.states or start.triggers or start.comment)  # only opening starts it: one cycle
+        chosen = metric.target_for(ticket.fields)
+        # a cycle of exactly the target (met: a breach is strictly past it), then one a minute longer (breached)
+        lengths = _CYCLES if chosen is None else (chosen.target, chosen.target + timedelta(minutes=1))
+        cycles = lengths[:1] if once else lengths
+        for length in cycles:
+            chosen = metric.target_for(wf.get(ticket.id).fields)
+            counting = (chosen or metric.targets[0]).calendar
+            _, running, _ = _oracle(metric, lifecycle, wf.history(ticket.id), bench.clock.now(), counting)
+            if not running and not _drive(bench, ticket.id, metric.start):
+                coverage.notes[metric.id] = "the kit found no step that starts it again"
+                break
+            check_sla_history(wf, ticket.id, bench.clock.now(), f"{where} started")
+            bench.clock.set(counting.add(bench.clock.now(), length))
+            check_sla_history(wf, ticket.id, bench.clock.now(), f"{where} running {length}")
+            if not _drive(bench, ticket.id, metric.stop):
+                coverage.notes[metric.id] = "the kit found no step that stops it"
+                break
+            stopped += 1
+            check_sla_history(wf, ticket.id, bench.clock.now(), f"{where} stopped")
+            bench.clock.advance(minutes=30)
+        check_sla_history(wf, ticket.id, bench.clock.now() + timedelta(days=1), f"{where} a day later")
+        if stopped == len(cycles):
+            coverage.hit("metrics", metric.id)
+    return coverage

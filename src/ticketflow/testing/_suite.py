@@ -31,6 +31,7 @@ from ticketflow.testing._checks import (
     KitCoverage,
     check_allowed,
     check_data_rules,
+    check_sla,
     check_sla_history,
     check_timers,
     check_view,
@@ -216,7 +217,7 @@ def check_lifecycle(
     """Run every check of the kit on *lifecycle* and return what it exercised.
 
     Path coverage, ``allowed()`` per reachable state, data rules, views,
-    timers, and random step sequences (with view and SLA checks).
+    timers, SLA metrics, and random step sequences (with view and SLA checks).
 
     Args:
         lifecycle: any lifecycle, built-in or your own.
@@ -230,7 +231,7 @@ def check_lifecycle(
 
     Returns:
         The coverage; ``coverage.missing()`` lists reachable states,
-        transitions, rules and timers no check exercised.
+        transitions, rules, timers and SLA metrics no check exercised.
 
     Raises:
         AssertionError: with the rule that failed and a minimal example.
@@ -241,6 +242,7 @@ def check_lifecycle(
     check_data_rules(lifecycle, registry, calendar=calendar, coverage=coverage)
     check_views(lifecycle, registry, calendar=calendar)
     check_timers(lifecycle, registry, calendar=calendar, coverage=coverage)
+    check_sla(lifecycle, registry, calendar=calendar, coverage=coverage)
     run_random_steps(
         lifecycle,
         registry,
@@ -354,6 +356,11 @@ class TimerContract(ContractBase):
 
 class SlaContract(ContractBase):
     """SLA clocks follow their metric's start, stop, reset and pause rules and report the deciding cycle."""
+
+    def test_every_metric_meets_its_target_exactly_and_breaches_just_past_it(self) -> None:
+        """Each metric runs a cycle of exactly its target (met) and one a minute longer (breached)."""
+        coverage = check_sla(self.lifecycle, self.registry, calendar=self.calendar)
+        self.assert_covered(coverage, "metrics")
 
     def test_sla_clocks_follow_their_metrics_over_random_steps(self) -> None:
         """After random steps, every metric's cycles match its rules read independently."""
