@@ -5,7 +5,6 @@ Run it with ``python examples/extend_builtin.py``; the test suite runs it too.
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,9 +14,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> tf.Lifecycle:
-    """Extend `zendesk` with the changes in extend_builtin.toml and use the result."""
-    changes = tomllib.loads((HERE / "extend_builtin.toml").read_text(encoding="utf-8"))
-    ours = tf.builtin("zendesk").extend(changes, source=str(HERE / "extend_builtin.toml"))
+    """Load extend_builtin.toml (`extends = "zendesk"` plus changes) and use the result."""
+    ours = tf.load_lifecycle(HERE / "extend_builtin.toml")
     print(f"{ours.id}: {', '.join(ours.states)}")
     print(f"triggers: {', '.join(ours.triggers)}")
     solved_rule = next(r for r in ours.timers if r.id == "solved_auto_close_24h")

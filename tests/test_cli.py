@@ -63,7 +63,7 @@ def test_unknown_lifecycle_is_one_clear_line(capsys: pytest.CaptureFixture[str])
     status, _, err = run(capsys, "diagram", "nope.toml")
     assert status == 1
     assert err.count("\n") == 1
-    assert "nope.toml: cannot read the file" in err
+    assert "nope.toml' is neither a built-in lifecycle (clickup, devrev" in err
 
 
 def test_schema_is_json(capsys: pytest.CaptureFixture[str]):
@@ -105,12 +105,14 @@ def test_calendar_commands_answer_business_time_questions(capsys: pytest.Capture
     assert run(capsys, *hours, "add", "2026-03-09T10:00-04:00", "-2h")[1].strip() == "2026-03-06T16:00:00-05:00"
     assert run(capsys, *hours, "between", "2026-03-06T16:00-05:00", "2026-03-09T10:00-04:00")[1].strip() == "2:00:00"
     assert run(capsys, *hours, "open", "2026-01-19T10:00-05:00")[1].strip().startswith("closed until 2026-01-20T09:00")
-    status, _, err = run(capsys, *hours, "between", "2026-03-06T16:00", "2026-03-09T10:00-04:00")
-    assert status == 1
-    assert "naive" in err
+    # a naive time is read in --timezone; without one it is refused as a usage error naming the argument
+    assert run(capsys, *hours, "between", "2026-03-06T16:00", "2026-03-09T10:00-04:00")[1].strip() == "2:00:00"
+    status, _, err = run(capsys, "calendar", "between", "2026-03-06T16:00", "2026-03-09T10:00-04:00")
+    assert (status, err.count("\n")) == (2, 1)
+    assert "Invalid value for A: '2026-03-06T16:00' is naive" in err
     status, _, err = run(capsys, "calendar", "--timezone", "Mars/Base", "open", "2026-01-19T10:00-05:00")
-    assert status == 1
-    assert "unknown zone" in err
+    assert (status, err.count("\n")) == (2, 1)
+    assert "Invalid value for --timezone: unknown zone 'Mars/Base'" in err
 
 
 def test_export_import_and_sla_report_over_a_database(capsys: pytest.CaptureFixture[str], tmp_path: Path):
@@ -127,7 +129,7 @@ def test_export_import_and_sla_report_over_a_database(capsys: pytest.CaptureFixt
     assert len(out.splitlines()) == 2
     exported = tmp_path / "out.jsonl"
     exported.write_text(out)
-    status, out, _ = run(capsys, "import", "--db", str(tmp_path / "copy.db"), str(exported))
+    status, out, _ = run(capsys, "import", "--db", str(tmp_path / "copy.db"), "--create", str(exported))
     assert (status, out.strip()) == (0, "imported 2 tickets")
     status, out, _ = run(capsys, "export", "--db", str(db), "--format", "csv", "--column", "id", "--column", "state")
     assert out.splitlines() == ["id,state", "ZD-1001,closed", "ZD-1002,closed"]
@@ -136,7 +138,7 @@ def test_export_import_and_sla_report_over_a_database(capsys: pytest.CaptureFixt
     )
     assert status == 0
     assert "2 tickets" in out
-    assert "first_response within 1:00:00" in out
+    assert "first_response [category=question] within 1:00:00" in out
     status, _, err = run(capsys, "import", "--db", str(tmp_path / "copy.db"), str(exported))
     assert status == 1
     assert "expected version 0" in err
@@ -177,3 +179,249 @@ def test_init_writes_the_example_lifecycle_and_refuses_to_overwrite_it(tmp_path:
     assert "--force" in again.output
     assert runner.invoke(cli, ["init", str(tmp_path), "--force"]).exit_code == 0
     assert tf.load_lifecycle(written).id == "helpdesk"
+
+
+# -- one line, exit 1 (2 for usage), never a traceback: through CliRunner and a real process ----------
+
+
+def _write_bad_files(tmp_path: Path) -> None:
+    (tmp_path / "latin1.toml").write_bytes('id = "caf\xe9"\n'.encode("latin-1"))
+    (tmp_path / "utf16.toml").write_bytes('id = "x"\n'.encode("utf-16"))
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    (tmp_path / "bad.jsonl").write_text('{"not": "a ticket"}\n', encoding="utf-8")
+    (tmp_path / "latin1.jsonl").write_bytes('{"title": "caf\xe9"}\n'.encode("latin-1"))
+
+
+def _bad_inputs(tmp_path: Path, *, write: bool = True) -> dict[str, tuple[list[str], int, str]]:
+    """name -> (argv, exit status, what the one line must say)."""
+    if write:
+        _write_bad_files(tmp_path)
+    missing = str(tmp_path / "missing.db")
+    fresh = str(tmp_path / "fresh.db")
+    naive = ["calendar", "add", "2026-03-02T10:00", "2h"]
+    return {
+        "unknown lifecycle": (["show", "nosuchid"], 1, "neither a built-in lifecycle (clickup, devrev"),
+        "not UTF-8": (["validate", str(tmp_path / "latin1.toml")], 1, "latin1.toml"),
+        "UTF-16": (["show", str(tmp_path / "utf16.toml")], 1, "utf16.toml"),
+        "deeply nested": (["diagram", str(tmp_path / "deep.json")], 1, "deep.json"),
+        "a folder": (["show", str(tmp_path)], 1, "cannot tell the format"),
+        "huge duration": ([*naive[:3], "99999999999999h", "--timezone", "UTC"], 2, "DURATION"),
+        "out-of-range duration": ([*naive[:3], "999999999d", "--timezone", "UTC"], 2, "DURATION"),
+        "naive without zone": (naive, 2, "Invalid value for START"),
+        "unknown zone": ([*naive, "--timezone", "Mars/Base"], 2, "--timezone"),
+        "unknown holidays": ([*naive, "--holidays", "XX"], 2, "--holidays"),
+        "bad hours": ([*naive, "--hours", "mon-fri"], 2, "--hours"),
+        "missing argument": (["calendar", "add"], 2, "Missing argument 'START'"),
+        "unknown command": (["shwo"], 2, "No such command 'shwo'"),
+        "report on a missing file": (["sla", "report", "--db", missing, "--lifecycle", "zendesk"], 1, "missing.db"),
+        "export of a missing file": (["export", "--db", missing], 1, "no such database file"),
+        "worker on a missing file": (["worker", "--db", missing, "--lifecycle", "zendesk", "--once"], 1, "--create"),
+        "bad --now": (["sla", "report", "--db", missing, "--lifecycle", "zendesk", "--now", "soon"], 2, "--now"),
+        "import of a bad file": (["import", "--db", fresh, "--create", str(tmp_path / "bad.jsonl")], 1, "bad.jsonl"),
+        "import of a non-UTF-8 file": (
+            ["import", "--db", fresh, "--create", str(tmp_path / "latin1.jsonl")],
+            1,
+            "UTF-8",
+        ),
+        "import of a missing file": (
+            ["import", "--db", fresh, "--create", str(tmp_path / "none.jsonl")],
+            2,
+            "none.jsonl",
+        ),
+    }
+
+
+CASES = list(_bad_inputs(Path("unused"), write=False))
+
+
+def _assert_one_clean_line(output: str, status: int, expected: tuple[list[str], int, str]) -> None:
+    _, want_status, says = expected
+    assert "Traceback" not in output
+    assert output.count("\n") == 1, output
+    assert output.startswith("Error: ")
+    assert says in output
+    assert status == want_status, output
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_one_line_through_clirunner(case: str, tmp_path: Path):
+    expected = _bad_inputs(tmp_path)[case]
+    result = CliRunner().invoke(cli, expected[0])
+    assert isinstance(result.exception, SystemExit | None), result.exception  # not an uncaught error
+    _assert_one_clean_line(result.output, result.exit_code, expected)
+    assert not (tmp_path / "missing.db").exists()
+    assert not (tmp_path / "fresh.db").exists()  # a failed import removes the file it created
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_one_line_in_a_real_process(case: str, tmp_path: Path):
+    import subprocess
+    import sys
+
+    expected = _bad_inputs(tmp_path)[case]
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "ticketflow", *expected[0]], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.stdout == ""
+    _assert_one_clean_line(done.stderr, done.returncode, expected)
+    assert not (tmp_path / "fresh.db").exists()
+
+
+def test_version_option():
+    result = CliRunner().invoke(cli, ["--version"])
+    assert (result.exit_code, result.output) == (0, f"ticketflow, version {tf.__version__}\n")
+
+
+def test_calendar_options_go_before_or_after_the_command_and_naive_times_use_the_zone():
+    runner = CliRunner()
+    before = runner.invoke(cli, ["calendar", "--timezone", "America/New_York", "add", "2026-03-06T16:00", "2h"])
+    after = runner.invoke(cli, ["calendar", "add", "2026-03-06T16:00", "2h", "--timezone", "America/New_York"])
+    assert before.output == after.output == "2026-03-09T10:00:00-04:00\n"
+    # the command's own option wins over the group's
+    both = runner.invoke(
+        cli, ["calendar", "--timezone", "UTC", "add", "2026-03-06T16:00", "2h", "--timezone", "Asia/Tokyo"]
+    )
+    assert both.output == "2026-03-09T10:00:00+09:00\n"
+
+
+def test_calendar_holidays_take_a_region():
+    runner = CliRunner()
+    lincoln = ["calendar", "open", "2026-02-12T10:00", "--timezone", "America/New_York"]  # a New York State holiday
+    assert runner.invoke(cli, [*lincoln, "--holidays", "US"]).output.startswith("open until 2026-02-12T17:00")
+    assert runner.invoke(cli, [*lincoln, "--holidays", "US-NY"]).output.startswith("closed until 2026-02-13T09:00")
+
+
+def test_database_paths_that_do_not_exist_are_refused_unless_created(tmp_path: Path):
+    runner = CliRunner()
+    db = tmp_path / "new.db"
+    refused = runner.invoke(cli, ["worker", "--db", str(db), "--lifecycle", "zendesk", "--once"])
+    assert (refused.exit_code, db.exists()) == (1, False)
+    created = runner.invoke(cli, ["worker", "--db", str(db), "--lifecycle", "zendesk", "--once", "--create"])
+    assert (created.exit_code, db.exists()) == (0, True)
+    assert runner.invoke(cli, ["sla", "report", "--db", str(db), "--lifecycle", "zendesk"]).output.startswith(
+        "0 tickets"
+    )
+
+
+def test_a_closed_pipe_stops_export_quietly(tmp_path: Path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "many.db"
+    repository = tf.SQLiteRepository(db)
+    wf = tf.Workflow(tf.builtin("zendesk"), repository)
+    customer = tf.Actor("c", roles={"requester"})
+    for i in range(400):  # well past a pipe's buffer
+        wf.open(customer, title=f"ticket {i} " + "x" * 200, at=datetime(2026, 3, 2, tzinfo=UTC))
+    repository.close()
+    process = subprocess.Popen(  # noqa: S603 - `ticketflow export | head -1`
+        [sys.executable, "-m", "ticketflow", "export", "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    try:
+        assert process.stdout.readline().startswith(b"{")
+        process.stdout.close()  # the reader goes away
+        status = process.wait(timeout=60)
+        err = process.stderr.read()
+    finally:
+        process.stderr.close()
+        if process.poll() is None:  # pragma: no cover - only if the wait timed out
+            process.kill()
+            process.wait()
+    assert (status, err) == (141, b"")  # what `yes | head` gives: stopped by the closed pipe, nothing said
+
+
+def test_extension_files_are_validated_shown_and_drawn():
+    runner = CliRunner()
+    path = str(EXAMPLES / "extend_builtin.toml")
+    assert runner.invoke(cli, ["validate", path]).output.endswith("ok (our_helpcenter, 7 states, 8 transitions)\n")
+    shown = runner.invoke(cli, ["show", path])
+    assert shown.exit_code == 0
+    assert "escalate" in shown.output
+    assert "timer solved_auto_close_24h" in shown.output
+    drawn = runner.invoke(cli, ["diagram", path, "--format", "dot"])
+    assert '"escalated"' in drawn.output
+
+
+def test_show_lists_timers_and_diagrams_draw_them_dotted():
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["show", "zendesk"]).output
+    assert "timer pending_auto_close_7d      in pending after 7d: close, tag no_response" in shown
+    dot = runner.invoke(cli, ["diagram", "zendesk", "--format", "dot"]).output
+    assert '"pending" -> "closed" [label="timer 7d: close, tag no_response", style=dotted];' in dot
+    assert '"pending" -> "pending" [label="timer 24h: notify requester_reminder", style=dotted];' in dot
+    mermaid = runner.invoke(cli, ["diagram", "zendesk"]).output
+    assert "    solved --> closed: ⏱ timer 24h: close" in mermaid
+
+
+def test_validate_reports_every_problem_of_a_file(tmp_path: Path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'id = "x"\ninitial = "a"\ncolour = "red"\n'
+        '[states.a]\ngroop = "open"\n[states.b]\nterminal = true\n'
+        '[[transitions]]\ntrigger = "go"\nsource = "a"\ndest = "nowhere"\n'
+        '[[transitions]]\ntrigger = "finish"\nsource = "a"\ndest = "b"\n'
+        '[[transitions]]\ntrigger = "oops"\nsource = "a"\ndest = "zzz"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["validate", str(bad)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines == [
+        f"{bad}:colour: unknown key; known keys: " + lines[0].split("known keys: ")[1],
+        f"{bad}:states.a.groop: unknown key; did you mean 'group'?",
+        f"{bad}:transitions[0].dest: unknown state 'nowhere'; known: a, b",
+        f"{bad}:transitions[2].dest: unknown state 'zzz'; known: a, b",  # numbered as in the file
+    ]
+
+
+def test_validate_stops_after_a_limit(tmp_path: Path):
+    bad = tmp_path / "many.toml"
+    body = 'id = "x"\ninitial = "a"\n[states.a]\n[states.b]\nterminal = true\n'
+    body += '[[transitions]]\ntrigger = "finish"\nsource = "a"\ndest = "b"\n'
+    body += "".join(f'[[transitions]]\ntrigger = "t{i}"\nsource = "a"\ndest = "nowhere{i}"\n' for i in range(30))
+    bad.write_text(body, encoding="utf-8")
+    lines = CliRunner().invoke(cli, ["validate", str(bad)]).output.splitlines()
+    assert len(lines) == 21
+    assert lines[-1] == f"{bad}: stopped after 20 problems"
+    assert lines[19] == f"{bad}:transitions[20].dest: unknown state 'nowhere19'; known: a, b"
+
+
+def test_demo_is_deterministic_and_its_report_command_reproduces_its_numbers(tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    runner = CliRunner()
+    first = runner.invoke(cli, ["demo", "--db", str(tmp_path / "a.db")])
+    assert first.exit_code == 0, first.output
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}  # set order differs between the two runs
+    second = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "ticketflow", "demo", "--db", str(tmp_path / "b.db")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=300,
+    )
+
+    def summary(out: str) -> list[str]:
+        return [line for line in out.splitlines() if line.startswith("  ") or line.endswith("tickets")]
+
+    assert summary(first.output) == summary(second.stdout)
+    zendesk = first.output.split("\nzendesk: ")[1].split("\n\n")[0].splitlines()
+    sla_lines = [line.strip().removeprefix("SLA ") for line in zendesk if line.strip().startswith("SLA ")]
+    # policy order, each target naming the tickets it is for
+    assert sla_lines[0].startswith("first_response [category=question] within 1:00:00: ")
+    assert sla_lines[1].startswith("first_response [otherwise] within 8:00:00: ")
+    assert sla_lines[2].startswith("next_reply within 8:00:00: ")
+    command = first.output.split("the zendesk SLA lines above, again: ticketflow ")[1].split("\n")[0].split()
+    report = runner.invoke(cli, command)
+    assert report.exit_code == 0, report.output
+    for line in sla_lines:
+        assert f"  {line}  median" in report.output
+    assert "breaches by assignee: unassigned: " in report.output
+    assert "None" not in report.output

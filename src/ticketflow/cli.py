@@ -5,11 +5,14 @@ Shell completion comes with Click: ``eval "$(_TICKETFLOW_COMPLETE=bash_source ti
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -20,46 +23,162 @@ import click
 
 import ticketflow as tf
 from ticketflow.lifecycle import Lifecycle, parse_duration
+from ticketflow.lifecycle._diagram import timer_label
+from ticketflow.lifecycle._loader import parse_file
 from ticketflow.repository._export import DEFAULT_CSV_COLUMNS
 
 __all__ = ["cli", "main"]
 
 
-def _lifecycle(name: str) -> Lifecycle:
-    return tf.builtin(name) if name in tf.builtins() else tf.load_lifecycle(name)
+# -- the error boundary: every command (also those added later) inherits it -------------------
+
+_PROBLEM_LIMIT = 20  # problems `validate` reports per file before it stops looking
+_ARGV = "ticketflow.argv"
 
 
-def _repository(where: str) -> tf.TicketRepository:
-    if where.startswith("postgresql"):
-        from ticketflow.repository.postgres import SQLAlchemyRepository
-
-        repo: tf.TicketRepository = SQLAlchemyRepository(where)
-        return repo
-    return tf.SQLiteRepository(where)
-
-
-def _instant(text: str, what: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.ClickException(f"{what}: {text!r} is not an ISO datetime (2026-03-06T16:00-05:00)") from None
-    if value.tzinfo is None:
-        raise click.ClickException(f"{what}: {text!r} is naive; give its UTC offset or zone (…T16:00-05:00)")
-    return value
+class _PipeClosed(Exception):
+    """The reader of our stdout went away (``ticketflow export | head``)."""
 
 
 class _Group(click.Group):
-    """Turns ticketflow's own errors into one clear line and exit status 1."""
+    """The top-level group: one clear line for every error, exit 1 (2 for usage), no traceback.
+
+    ``invoke`` turns what bad input raises anywhere below it (ticketflow's own
+    errors, files that cannot be read, values out of range, text that is not
+    UTF-8) into a :class:`click.ClickException`; ``main`` prints every
+    ``ClickException`` (usage errors too) as one line and handles a closed
+    pipe (``ticketflow export | head``) quietly. Subcommands and sub-groups
+    added anywhere get this without doing anything.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.ClickException:
+            raise
         except tf.TicketflowError as exc:
             raise click.ClickException(str(exc)) from exc
+        except UnicodeError as exc:
+            raise click.ClickException(f"{_input_name(ctx)}: not UTF-8 text ({exc})") from exc
+        except BrokenPipeError:
+            raise _PipeClosed from None
+        except OSError as exc:
+            where = exc.filename if exc.filename is not None else _input_name(ctx)
+            raise click.ClickException(f"{where}: {exc.strerror or exc}") from exc
+        except (ValueError, OverflowError, RecursionError) as exc:
+            raise click.ClickException(f"{_input_name(ctx)}: {exc}") from exc
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_ARGV] = list(args)
+        return super().parse_args(ctx, args)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"Error: {_one_line(exc.format_message())}{hint}", err=True)
+            status = exc.exit_code
+        except click.ClickException as exc:
+            click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
+            status = exc.exit_code
+        except click.Abort:
+            click.echo("Error: aborted", err=True)
+            status = 1
+        except _PipeClosed:
+            _quiet_stdout()
+            status = 128 + 13  # what the shell reports for a tool stopped by SIGPIPE (`yes | head`)
+        if standalone_mode:
+            sys.exit(status)
+        return status
+
+
+def _one_line(message: str) -> str:
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
+
+
+def _quiet_stdout() -> None:
+    """After the reader of our stdout went away: point stdout at /dev/null so the exit flush is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor (a test runner)
+        pass
+
+
+def _input_name(ctx: click.Context) -> str:
+    """The command line as given, to name what was bad when the error does not."""
+    return " ".join(["ticketflow", *ctx.meta.get(_ARGV, [])])
+
+
+def _lifecycle(name: str) -> Lifecycle:
+    """A built-in id or a lifecycle file; anything else is one line listing the built-ins."""
+    if name in tf.builtins():
+        return tf.builtin(name)
+    if not Path(name).exists():
+        raise click.ClickException(
+            f"{name!r} is neither a built-in lifecycle ({', '.join(tf.builtins())}) nor a file; "
+            "`ticketflow init` writes an example file"
+        )
+    return _load_file(name)
+
+
+def _load_file(name: str) -> Lifecycle:
+    try:
+        return tf.load_lifecycle(name)
+    except tf.InvalidLifecycle:
+        raise
+    except UnicodeError as exc:
+        raise click.ClickException(f"{name}: not UTF-8 text ({exc})") from exc
+    except OSError as exc:
+        raise click.ClickException(f"{name}: {exc.strerror or exc}") from exc
+    except (ValueError, OverflowError, RecursionError) as exc:
+        raise click.ClickException(f"{name}: {exc}") from exc
+
+
+def _repository(where: str, *, create: bool = False, create_hint: bool = False) -> tf.TicketRepository:
+    """The repository at ``--db``; a SQLite path that does not exist is refused unless *create*."""
+    if where.startswith("postgresql"):
+        from ticketflow.repository.postgres import SQLAlchemyRepository
+
+        repo: tf.TicketRepository = SQLAlchemyRepository(where)
+    else:
+        if not create and not Path(where).exists():
+            hint = " (or pass --create to start an empty one)" if create_hint else ""
+            raise click.ClickException(f"--db {where}: no such database file; check the path{hint}")
+        repo = tf.SQLiteRepository(where)
+    close = getattr(repo, "close", None)
+    if callable(close):
+        click.get_current_context().call_on_close(close)
+    return repo
+
+
+def _db_option(f: Any) -> Any:
+    return click.option("--db", required=True, metavar="PATH|URL", help="SQLite file or postgresql+psycopg:// URL")(f)
+
+
+def _instant(text: str, what: str, zone: str | None = None) -> datetime:
+    """An ISO instant; a naive one is read in *zone* when given (``--timezone``)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO datetime (2026-03-06T16:00-05:00)", param_hint=what) from None
+    if value.tzinfo is None:
+        if zone is None:
+            raise click.BadParameter(f"{text!r} is naive; give its UTC offset (…T16:00-05:00)", param_hint=what)
+        value = value.replace(tzinfo=ZoneInfo(zone))
+    return value
 
 
 @click.group(cls=_Group, help=__doc__)
-@click.version_option(tf.__version__, prog_name="ticketflow")
+@click.version_option(tf.__version__, "--version", "-V", prog_name="ticketflow")
 def cli() -> None:
     """The ticketflow command."""
 
@@ -77,7 +196,7 @@ def lifecycles() -> None:
 @cli.command()
 @click.argument("lifecycle")
 def show(lifecycle: str) -> None:
-    """Describe a lifecycle (a built-in id or a file): states, transitions, timers, SLA."""
+    """Describe LIFECYCLE (a built-in id or a file): states, transitions, timers, SLA."""
     lc = _lifecycle(lifecycle)
     click.echo(f"{lc.id} — {lc.name} (from {lc.source})")
     click.echo(f"initial: {lc.initial}")
@@ -89,24 +208,123 @@ def show(lifecycle: str) -> None:
         how = f"on {t.on.event}" if t.on else t.trigger
         click.echo(f"  {how:<28} {', '.join(t.sources)} -> {t.dest}  [{', '.join(who)}]")
     for rule in lc.timers:
-        click.echo(f"  timer {rule.id:<26} in {', '.join(rule.states)}: {rule.description or rule.after}")
+        click.echo(f"  timer {rule.id:<26} in {', '.join(rule.states)} after {timer_label(rule)}")
+        if rule.description:
+            click.echo(f"  {'':<32} {rule.description}")
     for metric in lc.document.get("sla", {}).get("metrics", []):
         targets = ", ".join(t["target"] for t in metric["targets"])
         click.echo(f"  sla {metric['id']:<28} targets {targets}")
 
 
+def _problems(name: str) -> tuple[Lifecycle | None, list[str]]:
+    """Load *name*; on a problem, set the part it names aside and look again (up to a limit)."""
+    try:
+        lc = _load_file(name)
+        if "sla" in lc.document:  # the SLA section, counted on any calendar when it names none
+            tf.policy_for(lc, lc.calendar or tf.BusinessCalendar.always_open())
+        return lc, []
+    except tf.InvalidLifecycle as first:
+        problems, first_path = [str(first)], first.path
+        try:
+            document = parse_file(name)
+        except tf.InvalidLifecycle:  # a syntax error: nothing after it can be read
+            return None, problems
+    if not isinstance(document, dict) or "extends" in document:
+        return None, problems  # paths after a merge are the merged document's: report the first
+    renumber: dict[tuple[object, ...], list[int]] = {}
+    removed: list[str] = []
+    while len(problems) < _PROBLEM_LIMIT and _set_aside(document, _tokens(first_path), renumber, removed):
+        try:
+            tf.load_lifecycle(document, source=name)
+            break
+        except tf.InvalidLifecycle as exc:
+            if _consequence(exc, removed):
+                break
+            line = str(tf.InvalidLifecycle(name, _renumbered(exc.path, renumber), exc.problem))
+            if line in problems:
+                break
+            problems.append(line)
+            first_path = exc.path
+    else:
+        if len(problems) >= _PROBLEM_LIMIT:
+            problems.append(f"{name}: stopped after {_PROBLEM_LIMIT} problems")
+    return None, problems
+
+
+_GRAPH_PROBLEMS = ("dead end", "unreachable", "at least one")
+
+
+def _consequence(exc: tf.InvalidLifecycle, removed: list[str]) -> bool:
+    """Whether a problem may come from setting parts aside rather than from the file."""
+    if any(p == exc.path or p.startswith((f"{exc.path}.", f"{exc.path}[")) for p in removed):
+        return True
+    return any("[" in p for p in removed) and any(word in exc.problem for word in _GRAPH_PROBLEMS)
+
+
+def _tokens(path: str) -> list[str | int]:
+    return [int(index) if index else key for key, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path)]
+
+
+def _set_aside(
+    document: dict[str, Any], tokens: list[str | int], renumber: dict[tuple[object, ...], list[int]], removed: list[str]
+) -> bool:
+    """Remove the list item (or else the key) a problem's path names; False when nothing could be removed."""
+    for depth, token in enumerate(tokens):
+        if isinstance(token, int):
+            container = _walk(document, tokens[:depth])
+            if not isinstance(container, list) or token >= len(container):
+                return False
+            renumber.setdefault(tuple(tokens[:depth]), list(range(len(container)))).pop(token)
+            del container[token]
+            removed.append(_path(tokens[: depth + 1]))
+            return True
+    for depth in range(len(tokens), 0, -1):
+        parent = _walk(document, tokens[: depth - 1])
+        if isinstance(parent, dict) and tokens[depth - 1] in parent:
+            del parent[tokens[depth - 1]]
+            removed.append(_path(tokens[:depth]))
+            return True
+    return False
+
+
+def _walk(document: Any, tokens: list[str | int]) -> Any:
+    for token in tokens:
+        try:
+            document = document[token]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return document
+
+
+def _renumbered(path: str, renumber: dict[tuple[object, ...], list[int]]) -> str:
+    """A path in the trimmed document, with list indices of the file as written."""
+    tokens = _tokens(path)
+    for depth, token in enumerate(tokens):
+        if isinstance(token, int):
+            original = renumber.get(tuple(tokens[:depth]))
+            if original is not None and token < len(original):
+                tokens[depth] = original[token]
+            break
+    return _path(tokens)
+
+
+def _path(tokens: list[str | int]) -> str:
+    out = ""
+    for token in tokens:
+        out += f"[{token}]" if isinstance(token, int) else (f".{token}" if out else token)
+    return out
+
+
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 def validate(files: Sequence[str]) -> None:
-    """Check lifecycle files; print file:path: problem lines and exit 1 on any problem."""
+    """Check lifecycle FILES; print file:path: problem lines (every problem, up to 20 a file) and exit 1 on any."""
     failed = 0
     for name in files:
-        try:
-            lc = tf.load_lifecycle(name)
-            if "sla" in lc.document:  # the SLA section, counted on any calendar when it names none
-                tf.policy_for(lc, lc.calendar or tf.BusinessCalendar.always_open())
-        except tf.InvalidLifecycle as exc:
-            click.echo(str(exc), err=True)
+        lc, problems = _problems(name)
+        for problem in problems:
+            click.echo(problem, err=True)
+        if lc is None:
             failed += 1
         else:
             click.echo(f"{name}: ok ({lc.id}, {len(lc.states)} states, {len(lc.transitions)} transitions)")
@@ -116,9 +334,9 @@ def validate(files: Sequence[str]) -> None:
 
 @cli.command()
 @click.argument("lifecycle")
-@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid", show_default=True)
 def diagram(lifecycle: str, fmt: str) -> None:
-    """Print a lifecycle's diagram: Mermaid, DOT, or SVG (SVG needs Graphviz's `dot`)."""
+    """Print LIFECYCLE's diagram (timers dotted): Mermaid, DOT, or SVG (SVG needs Graphviz's dot)."""
     lc = _lifecycle(lifecycle)
     if fmt == "mermaid":
         click.echo(lc.to_mermaid(), nl=False)
@@ -128,7 +346,7 @@ def diagram(lifecycle: str, fmt: str) -> None:
         dot = shutil.which("dot")
         if dot is None:
             raise click.ClickException(
-                "SVG needs Graphviz's `dot` program (apt install graphviz); --format dot works without"
+                "SVG needs Graphviz's dot program (apt install graphviz); --format dot works without"
             )
         svg = subprocess.run([dot, "-Tsvg"], input=lc.to_dot(), capture_output=True, text=True, check=True)  # noqa: S603
         click.echo(svg.stdout, nl=False)
@@ -168,21 +386,96 @@ def schema() -> None:
 
 # -- calendar -------------------------------------------------------------------------
 
+_CALENDAR = "ticketflow.calendar"
+_CALENDAR_DEFAULTS: dict[str, Any] = {"timezone": "UTC", "hours": ("mon-fri=09:00-17:00",), "holidays": None}
 
-@cli.group()
-@click.option("--timezone", default="UTC", show_default=True, help="IANA zone")
-@click.option("--hours", multiple=True, default=["mon-fri=09:00-17:00"], show_default=True, help="DAYS=WINDOW[,WINDOW]")
-@click.option("--holidays", "country", default=None, help="country code for public holidays, such as US")
-@click.pass_context
-def calendar(ctx: click.Context, timezone: str, hours: Sequence[str], country: str | None) -> None:
-    """Ad-hoc business-time questions."""
+
+def _calendar_options(f: Any) -> Any:
+    """--timezone/--hours/--holidays, taken by the calendar group and by each of its commands."""
+    f = click.option(
+        "--holidays",
+        default=None,
+        metavar="COUNTRY[-SUBDIV]",
+        help="public holidays, observed days included: US, US-NY, FR, DE-BY",
+    )(f)
+    f = click.option(
+        "--hours",
+        multiple=True,
+        metavar="DAYS=WINDOW[,WINDOW]",
+        help="opening hours, repeatable  [default: mon-fri=09:00-17:00]",
+    )(f)
+    return click.option(
+        "--timezone", default=None, metavar="ZONE", help="IANA zone; naive times are read in it  [default: UTC]"
+    )(f)
+
+
+def _given(timezone: str | None, hours: Sequence[str], holidays: str | None) -> dict[str, Any]:
+    return {k: v for k, v in (("timezone", timezone), ("hours", tuple(hours)), ("holidays", holidays)) if v}
+
+
+def _build_calendar(timezone: str, hours: Sequence[str], holidays: str | None) -> tf.BusinessCalendar:
+    try:
+        ZoneInfo(timezone)
+    except (ValueError, OSError, LookupError):
+        raise click.BadParameter(
+            f"unknown zone {timezone!r}; use an IANA name such as Europe/Paris", param_hint="--timezone"
+        ) from None
     week: dict[str, list[str]] = {}
     for item in hours:
         days, _, windows = item.partition("=")
         if not windows:
-            raise click.ClickException(f"--hours {item!r}: write DAYS=WINDOWS, such as mon-fri=09:00-17:00")
+            raise click.BadParameter(f"{item!r}: write DAYS=WINDOWS, such as mon-fri=09:00-17:00", param_hint="--hours")
         week[days] = windows.split(",")
-    ctx.obj = tf.BusinessCalendar(timezone, week, holidays=tf.holidays_for(country) if country else ())
+    source: Any = ()
+    if holidays:
+        country, _, subdiv = holidays.partition("-")
+        try:
+            source = tf.holidays_for(country, subdiv=subdiv or None)
+        except tf.TicketflowError as exc:
+            raise click.BadParameter(str(exc), param_hint="--holidays") from exc
+    try:
+        return tf.BusinessCalendar(timezone, week, holidays=source)
+    except tf.TicketflowError as exc:
+        raise click.BadParameter(str(exc), param_hint="--hours") from exc
+
+
+def _with_calendar(f: Any) -> Any:
+    """A calendar command: its own options win over the group's; ``pass_obj`` then gives the calendar."""
+
+    @_calendar_options
+    @functools.wraps(f)
+    def command(*args: Any, timezone: str | None, hours: Sequence[str], holidays: str | None, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        given = {**ctx.meta.get(_CALENDAR, {}), **_given(timezone, hours, holidays)}
+        ctx.meta[_CALENDAR] = given
+        ctx.obj = _build_calendar(**{**_CALENDAR_DEFAULTS, **given})
+        return f(*args, **kwargs)
+
+    return command
+
+
+class _CalendarGroup(click.Group):
+    """Every command added to ``calendar`` takes the calendar options too (after its name)."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and callable(args[0]) and not kwargs:
+            return self.command()(args[0])
+        decorator = super().command(*args, **kwargs)
+        return lambda f: decorator(_with_calendar(f))
+
+
+def _zone() -> str | None:
+    """The --timezone given (before or after the command's name): naive times are read in it."""
+    zone = click.get_current_context().meta[_CALENDAR].get("timezone")
+    return None if zone is None else str(zone)
+
+
+@cli.group(cls=_CalendarGroup)
+@_calendar_options
+@click.pass_context
+def calendar(ctx: click.Context, timezone: str | None, hours: Sequence[str], holidays: str | None) -> None:
+    """Ad-hoc business-time questions; the options go before or after the command's name."""
+    ctx.meta[_CALENDAR] = _given(timezone, hours, holidays)
 
 
 @calendar.command("add", context_settings={"ignore_unknown_options": True})
@@ -190,17 +483,21 @@ def calendar(ctx: click.Context, timezone: str, hours: Sequence[str], country: s
 @click.argument("duration")
 @click.pass_obj
 def calendar_add(cal: tf.BusinessCalendar, start: str, duration: str) -> None:
-    """START + DURATION of business time (`2h`, `1d12h`, `-90m`)."""
+    """START + DURATION of business time (2h, 1d12h, -90m, 3bd)."""
     negative = duration.startswith("-")
+    at = _instant(start, "START", _zone())
     try:
         span, days = parse_duration(duration.lstrip("-"))
+        if days:
+            click.echo(cal.add_days(at, -days if negative else days).isoformat())
+        else:
+            click.echo(cal.add(at, -span if negative else span).isoformat())
+    except OverflowError as exc:
+        raise click.BadParameter(
+            f"{duration!r} takes the answer past what a date can hold", param_hint="DURATION"
+        ) from exc
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    at = _instant(start, "START")
-    if days:
-        click.echo(cal.add_days(at, -days if negative else days).isoformat())
-    else:
-        click.echo(cal.add(at, -span if negative else span).isoformat())
+        raise click.BadParameter(f"{duration!r}: {exc}", param_hint="DURATION") from exc
 
 
 @calendar.command("between")
@@ -209,7 +506,7 @@ def calendar_add(cal: tf.BusinessCalendar, start: str, duration: str) -> None:
 @click.pass_obj
 def calendar_between(cal: tf.BusinessCalendar, a: str, b: str) -> None:
     """Business time from A to B (negative if B is before A)."""
-    click.echo(str(cal.between(_instant(a, "A"), _instant(b, "B"))))
+    click.echo(str(cal.between(_instant(a, "A", _zone()), _instant(b, "B", _zone()))))
 
 
 @calendar.command("open")
@@ -217,7 +514,7 @@ def calendar_between(cal: tf.BusinessCalendar, a: str, b: str) -> None:
 @click.pass_obj
 def calendar_open(cal: tf.BusinessCalendar, instant: str) -> None:
     """Whether INSTANT is open, and the next opening or closing."""
-    at = _instant(instant, "INSTANT")
+    at = _instant(instant, "INSTANT", _zone())
     if cal.is_open(at):
         click.echo(f"open until {cal.next_close(at).isoformat()}")
     else:
@@ -233,26 +530,27 @@ def sla() -> None:
 
 
 @sla.command("report")
-@click.option("--db", required=True, help="SQLite file or postgresql+psycopg:// URL")
+@_db_option
 @click.option("--lifecycle", "lifecycle", required=True, help="built-in id or file")
-@click.option("--now", "now_text", default=None, help="ISO instant (default: now)")
+@click.option("--now", "now_text", default=None, help="ISO instant (default: now); the demo prints the one it used")
 def sla_report(db: str, lifecycle: str, now_text: str | None) -> None:
     """Attainment per metric and target, and breaches per assignee."""
+    now = _instant(now_text, "--now") if now_text else None
     wf = tf.Workflow(_lifecycle(lifecycle), _repository(db))
-    report = wf.sla_report(_instant(now_text, "--now") if now_text else None)
+    report = wf.sla_report(now)
     click.echo(f"{report.tickets} tickets")
     for metric in report.metrics:
         p50 = metric.p50 if metric.p50 is not None else "-"
         click.echo(f"  {metric.line()}  median {p50}  running {metric.running}")
     for name, counts in report.breaches_by.items():
-        for value, count in sorted(counts.items(), key=lambda item: -item[1]):
-            click.echo(f"  breaches by {name}: {value}: {count}")
+        for value, count in sorted(counts.items(), key=lambda item: (-item[1], str(item[0]))):
+            click.echo(f"  breaches by {name}: {'unassigned' if value is None else value}: {count}")
 
 
 @cli.command("export")
-@click.option("--db", required=True, help="SQLite file or postgresql+psycopg:// URL")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
-@click.option("--out", type=click.File("w"), default="-")
+@_db_option
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--out", type=click.File("w", encoding="utf-8"), default="-", help="file to write  [default: stdout]")
 @click.option("--column", "columns", multiple=True, help="CSV column (repeat); field:<name> for a field")
 def export(db: str, fmt: str, out: Any, columns: Sequence[str]) -> None:
     """Export tickets (with their histories, for JSON Lines)."""
@@ -264,22 +562,42 @@ def export(db: str, fmt: str, out: Any, columns: Sequence[str]) -> None:
 
 
 @cli.command("import")
-@click.option("--db", required=True, help="SQLite file or postgresql+psycopg:// URL")
-@click.argument("source", type=click.File("r"))
-def import_(db: str, source: Any) -> None:
+@_db_option
+@click.option("--create", is_flag=True, help="create the SQLite file if it does not exist (removed again on failure)")
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+def import_(db: str, create: bool, source: Any) -> None:
     """Import tickets from a JSON Lines export (all or nothing)."""
-    count = tf.import_jsonl(_repository(db), source, source=getattr(source, "name", "<stdin>"))
+    name = getattr(source, "name", "<stdin>")
+    fresh = create and not db.startswith("postgresql") and not Path(db).exists()
+    try:
+        repo = _repository(db, create=create, create_hint=True)
+        count = tf.import_jsonl(repo, source, source=name)
+    except UnicodeError as exc:
+        _forget(db, fresh)
+        raise click.ClickException(f"{name}: not UTF-8 text ({exc})") from exc
+    except BaseException:
+        _forget(db, fresh)
+        raise
     click.echo(f"imported {count} tickets")
 
 
+def _forget(db: str, fresh: bool) -> None:
+    """Remove a SQLite file this command created, after it failed."""
+    if fresh:
+        click.get_current_context().close()  # close the repository first
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
 @cli.command()
-@click.option("--db", required=True, help="SQLite file or postgresql+psycopg:// URL")
+@_db_option
 @click.option("--lifecycle", "lifecycle", required=True, help="built-in id or file")
 @click.option("--interval", default=60.0, show_default=True, help="seconds between sweeps")
 @click.option("--once", is_flag=True, help="sweep once and exit")
-def worker(db: str, lifecycle: str, interval: float, once: bool) -> None:
+@click.option("--create", is_flag=True, help="create the SQLite file if it does not exist")
+def worker(db: str, lifecycle: str, interval: float, once: bool, create: bool) -> None:
     """Run the sweeper: timed rules, SLA alerts, notifications; stops cleanly on SIGINT/SIGTERM."""
-    wf = tf.Workflow(_lifecycle(lifecycle), _repository(db))
+    wf = tf.Workflow(_lifecycle(lifecycle), _repository(db, create=create, create_hint=True))
     sweeper = tf.Sweeper(wf, interval=timedelta(seconds=interval))
     if once:
         report = sweeper.run_once()
@@ -351,17 +669,25 @@ def _demo(path: Path) -> None:
     click.echo(f"  {silent.id} is now {wf.get(silent.id).state!r} with tags {sorted(wf.get(silent.id).tags)}")
     click.echo(f"  SLA alerts written to the outbox: {result.alerts}")
     click.echo(f"  outbox: {len(repository.pending_messages(limit=1000))} messages waiting for your notifiers")
-    _simulate_builtins(path)
+    repository.close()
+    report_at = _simulate_builtins(path)
     click.echo("\nthe zendesk lifecycle as a Mermaid diagram (paste into any Mermaid viewer):\n")
     click.echo(lc.to_mermaid())
     click.echo(f"tickets and their histories are in the SQLite file {path.resolve()}")
+    click.echo(f"explore them: ticketflow export --db {path} | head")
     click.echo(
-        f"explore them: ticketflow export --db {path} | head; ticketflow sla report --db {path} --lifecycle zendesk"
+        f"the zendesk SLA lines above, again: ticketflow sla report --db {path} --lifecycle zendesk"
+        f" --now {report_at.isoformat()}"
     )
 
 
-def _simulate_builtins(path: Path, days: int = 21) -> None:
-    """Three weeks of traffic through each built-in, in the same file, with a summary per lifecycle."""
+def _numbered(prefix: str) -> Callable[[], str]:
+    numbers = iter(range(1, 10_000_000))
+    return lambda: f"{prefix}-{next(numbers):05d}"
+
+
+def _simulate_builtins(path: Path, days: int = 21) -> datetime:
+    """Three weeks of traffic through each built-in, in the same file; returns the instant of the SLA lines."""
     from ticketflow._simulation import simulate
 
     start = datetime(2026, 3, 2, 0, 0, tzinfo=ZoneInfo("America/New_York"))
@@ -369,32 +695,35 @@ def _simulate_builtins(path: Path, days: int = 21) -> None:
     summaries = []
     with click.progressbar(length=days * 24 * len(tf.builtins()), label="simulated hours", width=30) as bar:
         for lifecycle_id in tf.builtins():
-            wf = tf.Workflow(tf.builtin(lifecycle_id), tf.SQLiteRepository(path), clock=tf.SteppableClock(start))
-            summaries.append(simulate(wf, start, days, tick=lambda: bar.update(1)))
+            repository = tf.SQLiteRepository(path)
+            wf = tf.Workflow(
+                tf.builtin(lifecycle_id),
+                repository,
+                clock=tf.SteppableClock(start),
+                id_factory=_numbered(lifecycle_id.upper()[:3]),  # ids in order: every run gives the same numbers
+            )
+            try:
+                summaries.append(simulate(wf, start, days, tick=lambda: bar.update(1)))
+            finally:
+                repository.close()
     for summary in summaries:
         states = ", ".join(f"{state} {count}" for state, count in summary.by_state.items() if count)
         click.echo(f"\n{summary.lifecycle_id}: {summary.tickets} tickets — {states}")
         click.echo(f"  {summary.steps} steps by agents and customers, {summary.refused} refused (and left unchanged)")
         if summary.automations:
-            fired = ", ".join(f"{rule} {count}" for rule, count in summary.automations.most_common())
+            ranked = sorted(summary.automations.items(), key=lambda item: (-item[1], item[0]))
+            fired = ", ".join(f"{rule} {count}" for rule, count in ranked)
             click.echo(f"  automations fired: {fired}")
         if summary.sla is not None:
             for metric in summary.sla.metrics:
                 click.echo(f"  SLA {metric.line()}")
+    return start + timedelta(days=days)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (for tests and ``python -m``)."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="ticketflow", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.Abort:
-        click.echo("aborted", err=True)
-        return 1
-    except SystemExit as exc:
+        status = cli.main(args=list(argv) if argv is not None else None, prog_name="ticketflow", standalone_mode=False)
+    except SystemExit as exc:  # a command that exits with its own status (validate)
         return exc.code if isinstance(exc.code, int) else 1
-    return 0
+    return status if isinstance(status, int) else 0

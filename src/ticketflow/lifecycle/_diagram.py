@@ -12,9 +12,11 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ticketflow.lifecycle._definition import Lifecycle, Transition
+    from datetime import timedelta
 
-__all__ = ["edge_label", "to_dot", "to_mermaid"]
+    from ticketflow.lifecycle._definition import Lifecycle, TimedRule, Transition
+
+__all__ = ["edge_label", "timer_label", "to_dot", "to_mermaid"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 
@@ -30,6 +32,40 @@ def edge_label(t: Transition) -> str:
     return f"{head} [{', '.join(who)}]" if who else head
 
 
+def _span(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0 and (unit != "d" or seconds >= 2 * size):  # 24h, not 1d
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def timer_label(rule: TimedRule) -> str:
+    """``24h: notify requester_reminder`` / ``7d: close, tag no_response``: when and what a timed rule does."""
+    after = f"{rule.business_days}bd" if rule.business_days else _span(rule.after)
+    if rule.clock == "business" and not rule.business_days:
+        after += " business"
+    if rule.since != "state_entered":
+        after += f" since {rule.since}"
+    does = [rule.fire] if rule.fire else []
+    does += [f"tag {tag}" for tag in sorted(rule.add_tags)] + [f"untag {tag}" for tag in sorted(rule.remove_tags)]
+    does += [f"set {name}" for name in rule.set_fields] + [f"notify {name}" for name in rule.notify]
+    return f"{after}: {', '.join(does)}" if does else after
+
+
+def _timer_edges(lifecycle: Lifecycle) -> list[tuple[str, str, str]]:
+    """(source, dest, label) per timed rule and watched state: to the fired transition's dest, else a loop."""
+    edges = []
+    for rule in lifecycle.timers:
+        for state in rule.states:
+            dest = state
+            if rule.fire:
+                fired = lifecycle.engine.transitions_from(state, rule.fire)
+                dest = fired[0].dest if fired else state
+            edges.append((state, dest, f"timer {timer_label(rule)}"))
+    return edges
+
+
 def to_mermaid(lifecycle: Lifecycle) -> str:
     """A Mermaid ``stateDiagram-v2``; groups become classes, terminals end at ``[*]``."""
     lines = ["stateDiagram-v2", f"    [*] --> {_node(lifecycle.initial)}"]
@@ -39,6 +75,8 @@ def to_mermaid(lifecycle: Lifecycle) -> str:
     for t in lifecycle.transitions:
         for source in t.sources:
             lines.append(f"    {_node(source)} --> {_node(t.dest)}: {edge_label(t)}")
+    for source, dest, label in _timer_edges(lifecycle):  # Mermaid state diagrams have no dotted edges
+        lines.append(f"    {_node(source)} --> {_node(dest)}: ⏱ {label}")
     for state in lifecycle.states.values():
         if state.terminal:
             lines.append(f"    {_node(state.id)} --> [*]")
@@ -70,5 +108,7 @@ def to_dot(lifecycle: Lifecycle) -> str:
         style = ", style=dashed" if t.on else ""
         for source in t.sources:
             lines.append(f'    "{source}" -> "{t.dest}" [label="{edge_label(t)}"{style}];')
+    for source, dest, label in _timer_edges(lifecycle):
+        lines.append(f'    "{source}" -> "{dest}" [label="{label}", style=dotted];')
     lines.append("}")
     return "\n".join(lines) + "\n"

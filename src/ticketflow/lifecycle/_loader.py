@@ -42,7 +42,7 @@ from ticketflow.lifecycle._definition import (
 from ticketflow.lifecycle._engine import Engine
 from ticketflow.lifecycle._shape import LIFECYCLE, ShapeError, check_shape
 
-__all__ = ["extend_document", "load_lifecycle", "loads_lifecycle", "parse_duration"]
+__all__ = ["extend_document", "load_lifecycle", "loads_lifecycle", "parse_duration", "parse_file"]
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _FORMATS = {".toml": "toml", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
@@ -148,6 +148,20 @@ def loads_lifecycle(
     return load_lifecycle(_parse(text, fmt, source), source=source, guards=guards)
 
 
+def parse_file(definition: str | Path, *, source: str | None = None) -> Any:
+    """Read and parse a lifecycle file into its document, without checking it (``ticketflow validate``)."""
+    path = Path(definition)
+    name = source or str(path)
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InvalidLifecycle(name, "", f"cannot tell the format of {path.name!r}; use .toml, .json or .yaml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidLifecycle(name, "", f"cannot read the file: {exc.strerror or exc}") from exc
+    return _parse(text, fmt, name)
+
+
 def load_lifecycle(
     definition: str | Path | Mapping[str, Any],
     *,
@@ -169,24 +183,28 @@ def load_lifecycle(
         InvalidLifecycle: with the source, the path inside it and the problem.
     """
     if isinstance(definition, str | Path):
-        path = Path(definition)
-        name = source or str(path)
-        fmt = _FORMATS.get(path.suffix.lower())
-        if fmt is None:
-            raise InvalidLifecycle(name, "", f"cannot tell the format of {path.name!r}; use .toml, .json or .yaml")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InvalidLifecycle(name, "", f"cannot read the file: {exc.strerror or exc}") from exc
-        document: Any = _parse(text, fmt, name)
+        name = source or str(definition)
+        document: Any = parse_file(definition, source=name)
     else:
         name = source or "<dict>"
         document = definition
+    if isinstance(document, Mapping) and "extends" in document:
+        return _extend_builtin(document, name)
     try:
         checked = check_shape(LIFECYCLE, document)
     except ShapeError as exc:
         raise InvalidLifecycle(name, exc.path, exc.problem) from exc
     return _Builder(checked, name, None if guards is None else frozenset(guards)).build()
+
+
+def _extend_builtin(document: Mapping[str, Any], name: str) -> Lifecycle:
+    """A file with ``extends = "<built-in id>"``: the built-in with the rest of the file merged in."""
+    from ticketflow.lifecycle._builtin import builtin, builtins
+
+    base = document["extends"]
+    if not isinstance(base, str) or base not in builtins():
+        raise InvalidLifecycle(name, "extends", f"{base!r} is not a built-in lifecycle; known: {', '.join(builtins())}")
+    return builtin(base).extend({k: v for k, v in document.items() if k != "extends"}, source=name)
 
 
 # -- stages 3 to 5: definition, structure, engine ---------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -30,6 +31,8 @@ class MetricAttainment:
         share_met: met / (met + breached), or None when there are none.
         p50: median business time of finished cycles.
         p90: 90th percentile of the same.
+        selector: which tickets the target is for, when the metric has
+            several (``category=question``, ``otherwise``); else empty.
     """
 
     metric: str
@@ -41,12 +44,14 @@ class MetricAttainment:
     share_met: float | None
     p50: timedelta | None
     p90: timedelta | None
+    selector: str = ""
 
     def line(self, label: str | None = None) -> str:
-        """A sentence such as ``first_response within 2:00:00: 87% (261 of 300)``."""
+        """A sentence such as ``first_response [category=question] within 1:00:00: 87% (261 of 300)``."""
         share = "n/a" if self.share_met is None else f"{self.share_met:.0%}"
         within = f" within {self.target}" if self.target is not None else ""
-        return f"{label or self.metric}{within}: {share} ({self.met} of {self.met + self.breached})"
+        which = f" [{self.selector}]" if self.selector else ""
+        return f"{label or self.metric}{which}{within}: {share} ({self.met} of {self.met + self.breached})"
 
 
 @attrs.frozen
@@ -67,6 +72,30 @@ class SlaReport:
     def for_metric(self, metric_id: str) -> list[MetricAttainment]:
         """The entries of one metric (one per target)."""
         return [m for m in self.metrics if m.metric == metric_id]
+
+
+def _selector(when: Mapping[str, Any]) -> str:
+    """``category=question``, ``priority=high|urgent`` for a target's ``when``; ``otherwise`` for none."""
+    parts = []
+    for name, value in when.items():
+        values = value if isinstance(value, tuple | list | frozenset | set) else (value,)
+        parts.append(f"{name}={'|'.join(sorted(str(v) for v in values))}")
+    return ", ".join(parts) or "otherwise"
+
+
+def _policy_order(policy: SlaPolicy) -> dict[tuple[str, timedelta | None], tuple[int, int, str]]:
+    """Rank and selector of each (metric, target) in the policy's order."""
+    ranks: dict[tuple[str, timedelta | None], tuple[int, int, str]] = {}
+    for m, metric in enumerate(policy.metrics):
+        for t, target in enumerate(metric.targets):
+            selector = _selector(target.when) if len(metric.targets) > 1 else ""
+            key = (metric.id, target.target)
+            if key in ranks:  # two selectors with the same target: one line names both
+                rank = ranks[key]
+                ranks[key] = (rank[0], rank[1], f"{rank[2]}; {selector}")
+            else:
+                ranks[key] = (m, t, selector)
+    return ranks
 
 
 def _percentile(values: Sequence[timedelta], fraction: float) -> timedelta | None:
@@ -121,6 +150,8 @@ def attainment(
                     tally["met"] += 1
                 else:
                     tally["running"] += 1
+    ranks = _policy_order(policy)
+    order.sort(key=lambda key: ranks.get(key, (len(policy.metrics), 0, ""))[:2])  # policy order, not ticket order
     metrics = []
     for key in order:
         tally = counts[key]
@@ -136,6 +167,7 @@ def attainment(
                 share_met=tally["met"] / judged if judged else None,
                 p50=_percentile(finished[key], 0.5),
                 p90=_percentile(finished[key], 0.9),
+                selector=ranks.get(key, (0, 0, ""))[2],
             )
         )
     return SlaReport(tickets, tuple(metrics), {name: dict(c) for name, c in breaches.items()})
