@@ -291,8 +291,9 @@ def test_mermaid_and_dot_show_every_edge(helpdesk: tf.Lifecycle):
     assert mermaid.startswith("stateDiagram-v2\n    [*] --> new\n")
     assert "    waiting_on_requester --> in_progress: on comment [requester]" in mermaid
     assert "    closed --> [*]" in mermaid
-    edges = sum(len(t.sources) for t in helpdesk.transitions)
-    assert edges == mermaid.count(": ")
+    timers = sum(len(r.states) for r in helpdesk.timers)
+    edges = sum(len(t.sources) for t in helpdesk.transitions) + timers
+    assert edges == mermaid.count(": ") - timers  # a timer's label has two: "⏱ timer 3d: close"
     assert edges == dot.count(" -> ") - 1  # the start arrow
     assert 'subgraph "cluster_open"' in dot
     assert '"closed" [shape=doublecircle];' in dot

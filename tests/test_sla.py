@@ -471,7 +471,7 @@ def test_attainment_report_counts_met_and_breached_per_metric_and_target():
     assert (question.finished, question.met, question.breached, question.running) == (5, 3, 2, 0)
     assert question.share_met == pytest.approx(0.6)
     assert question.p50 == timedelta(minutes=55)
-    assert question.line("answered within") == "answered within within 1:00:00: 60% (3 of 5)"
+    assert question.line("answered within") == "answered within [category=question] within 1:00:00: 60% (3 of 5)"
     (work,) = [m for m in report.for_metric("first_response") if m.target == 8 * H]
     assert (work.finished, work.breached) == (0, 1)  # 11 business hours without a reply
     assert report.tickets == 6
