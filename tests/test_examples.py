@@ -10,7 +10,7 @@ import pytest
 import ticketflow as tf
 from ticketflow.testing import LifecycleContract
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, ROOT
 
 
 def test_custom_lifecycle_example_runs(capsys: pytest.CaptureFixture[str]):
@@ -101,3 +101,18 @@ def test_custom_lifecycle_properties_example_runs(capsys: pytest.CaptureFixture[
     assert "states: 7/7 exercised" in out
     assert "timers: 1/1 exercised" in out
     assert issubclass(namespace["TestHelpdeskLifecycle"], LifecycleContract)
+
+
+def test_regional_sla_example_picks_each_organisations_calendar(capsys: pytest.CaptureFixture[str]):
+    namespace = runpy.run_path(str(EXAMPLES / "regional_sla.py"))
+    clocks = namespace["main"]()
+    out = capsys.readouterr().out
+    calendars = {org: {c.metric: c.cycles[-1].calendar for c in found} for org, found in clocks.items()}
+    assert calendars["acme"] == {"first_response": "berlin", "resolution": "berlin"}
+    assert calendars["wombat"]["first_response"] == "sydney"
+    assert calendars["initech"]["first_response"] == "new_york"
+    assert calendars["moved"] == {"first_response": "berlin", "resolution": "new_york"}
+    assert "acme     first_response  berlin    elapsed 0:00:00  due Mon 09 Mar 10:00 CET" in out
+    assert "wombat   first_response  sydney    elapsed 0:00:00  due Mon 09 Mar 11:00 AEDT" in out
+    assert "moved    first_response  berlin    elapsed 1:30:00  due -  met" in out
+    assert out.strip() in (ROOT / "docs" / "business-calendar.md").read_text()

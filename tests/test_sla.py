@@ -483,3 +483,109 @@ def test_a_report_needs_a_policy():
     with pytest.raises(tf.LifecycleError, match="no \\[sla\\] section"):
         wf.sla_report()
     assert wf.sla(wf.open(CUSTOMER, title="x").id) == []
+
+
+# -- a calendar per ticket by relation (organisation, group, region) ---------------------
+
+
+def regional(**sla: Any) -> tf.Lifecycle:
+    import runpy
+    import tomllib
+
+    from .conftest import EXAMPLES
+
+    doc = tomllib.loads(runpy.run_path(str(EXAMPLES / "regional_sla.py"))["LIFECYCLE"])
+    doc["sla"].update(sla)
+    return tf.load_lifecycle(doc)
+
+
+BERLIN, SYDNEY = ZoneInfo("Europe/Berlin"), ZoneInfo("Australia/Sydney")
+FRIDAY_15_UTC = datetime(2026, 3, 6, 15, tzinfo=UTC)
+
+
+def test_the_target_counts_in_the_calendar_of_the_tickets_organisation():
+    wf = tf.Workflow(regional(), clock=SteppableClock(FRIDAY_15_UTC))
+    due = {}
+    for org in ("acme", "globex", "wombat", "initech"):
+        ticket = wf.open(CUSTOMER, title="x", fields={"organisation": org})
+        first = clock_of(wf.sla(ticket.id), "first_response")
+        due[org] = (first.due_at, first.cycles[-1].calendar)
+    assert due["acme"] == (datetime(2026, 3, 9, 10, tzinfo=BERLIN), "berlin")
+    assert due["globex"] == (ny(2026, 3, 6, 12), "new_york")
+    assert due["wombat"] == (datetime(2026, 3, 9, 11, tzinfo=SYDNEY), "sydney")
+    assert due["initech"] == (ny(2026, 3, 6, 12), "new_york")  # not mapped: the policy's calendar
+
+
+def test_a_change_of_organisation_re_targets_only_the_running_clocks():
+    clock = SteppableClock(FRIDAY_15_UTC)
+    wf = tf.Workflow(regional(), clock=clock)
+    ticket = wf.open(CUSTOMER, title="x", fields={"organisation": "acme"})
+    clock.set(datetime(2026, 3, 9, 8, 30, tzinfo=UTC))  # Mon 09:30 Berlin
+    wf.comment(ticket.id, AGENT, "On it.")
+    clock.set(datetime(2026, 3, 9, 10, tzinfo=UTC))
+    wf.update(ticket.id, AGENT, fields={"organisation": "globex"})
+    clocks = wf.sla(ticket.id)
+    first, resolution = clock_of(clocks, "first_response"), clock_of(clocks, "resolution")
+    # Answered in Berlin's hours: Fri 16-17 and Mon 09:00-09:30, whatever the organisation is now.
+    assert (first.elapsed, first.cycles[-1].calendar, first.breached) == (
+        timedelta(hours=1, minutes=30),
+        "berlin",
+        False,
+    )
+    # Still running: counted in New York's hours now, Fri 10:00-17:00 (Monday 06:00 New York is closed).
+    assert (resolution.elapsed, resolution.cycles[-1].calendar) == (7 * H, "new_york")
+    assert resolution.due_at == ny(2026, 3, 10, 10)
+
+
+def test_a_registered_resolver_chooses_the_calendar():
+    registry = tf.Registry()
+    regions = {"acme": "sydney"}
+    registry.add_calendar_resolver("region_of", lambda fields: regions.get(fields.get("organisation", "")))
+    lifecycle = regional(calendar_by={"resolver": "region_of"})
+    wf = tf.Workflow(lifecycle, clock=SteppableClock(FRIDAY_15_UTC), registry=registry)
+    acme = wf.open(CUSTOMER, title="x", fields={"organisation": "acme"})
+    other = wf.open(CUSTOMER, title="x", fields={"organisation": "globex"})
+    assert clock_of(wf.sla(acme.id), "first_response").cycles[-1].calendar == "sydney"
+    assert clock_of(wf.sla(other.id), "first_response").cycles[-1].calendar == "new_york"
+    regions["acme"] = "mars"
+    with pytest.raises(tf.CalendarError, match="resolver 'region_of' answered 'mars'"):
+        wf.sla(acme.id)
+    with pytest.raises(SlaConfigError, match=r"sla\.calendar_by\.resolver: no calendar resolver 'region_of'"):
+        tf.Workflow(lifecycle)
+
+
+@pytest.mark.parametrize(
+    ("calendar_by", "path", "message"),
+    [
+        ({"field": "region"}, r"sla\.calendar_by\.field", "unknown field 'region'"),
+        (
+            {"field": "organisation", "map": {"acme": "paris"}},
+            r"sla\.calendar_by\.map\.acme",
+            "unknown calendar 'paris'",
+        ),
+        ({"field": "organisation", "resolver": "x"}, r"sla\.calendar_by", "give either field"),
+    ],
+)
+def test_bad_calendar_choices_are_located_config_errors(calendar_by: dict[str, Any], path: str, message: str):
+    with pytest.raises(SlaConfigError, match=f"{path}: {message}"):
+        tf.policy_for(regional(calendar_by=calendar_by))
+
+
+def test_timed_rules_count_in_the_calendar_the_policy_chooses_for_the_ticket():
+    import runpy
+    import tomllib
+
+    from .conftest import EXAMPLES
+
+    doc = tomllib.loads(runpy.run_path(str(EXAMPLES / "regional_sla.py"))["LIFECYCLE"])
+    doc["transitions"][0]["roles"] = ["agent", "system"]
+    doc["timers"] = [{"id": "auto_solve", "state": "open", "after": "2h", "clock": "business", "fire": "solve"}]
+    clock = SteppableClock(FRIDAY_15_UTC)
+    wf = tf.Workflow(tf.load_lifecycle(doc), clock=clock)
+    acme = wf.open(CUSTOMER, title="x", fields={"organisation": "acme"})
+    globex = wf.open(CUSTOMER, title="x", fields={"organisation": "globex"})
+    assert wf.timer_calendar_for(acme).timezone == "Europe/Berlin"  # type: ignore[union-attr]
+    wf.run_due(datetime(2026, 3, 6, 18, tzinfo=UTC))  # Fri 13:00 New York, 19:00 Berlin
+    assert (wf.get(acme.id).state, wf.get(globex.id).state) == ("open", "solved")
+    wf.run_due(datetime(2026, 3, 9, 9, tzinfo=UTC))  # Mon 10:00 Berlin: 2 Berlin business hours
+    assert wf.get(acme.id).state == "solved"

@@ -7,7 +7,7 @@ passes to its :class:`~ticketflow.Workflow`. There is no global registry.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from ticketflow.lifecycle import GuardContext
@@ -20,6 +20,7 @@ GuardFn = Callable[[GuardContext], bool]
 ActionFn = Callable[[Ticket, Event], None]
 NotifierFn = Callable[[OutboxMessage], None]
 PolicyFn = Callable[[Ticket, Any], "str | None"]
+CalendarResolverFn = Callable[[Mapping[str, Any]], "str | None"]
 _G = TypeVar("_G", bound=GuardFn)
 _A = TypeVar("_A", bound=ActionFn)
 
@@ -44,6 +45,7 @@ class Registry:
         from ticketflow.intake import Continuity
 
         self.policies: dict[str, PolicyFn] = {"continuity": Continuity()}
+        self.calendar_resolvers: dict[str, CalendarResolverFn] = {}
 
     def add_guard(self, name: str, guard: GuardFn) -> None:
         """Register *guard* under *name* (replacing any earlier one)."""
@@ -66,6 +68,14 @@ class Registry:
     def add_policy(self, name: str, policy: PolicyFn) -> None:
         """Register an assignment policy (see :mod:`ticketflow.intake`) under *name* for ``[intake]`` routes."""
         self.policies[name] = policy
+
+    def add_calendar_resolver(self, name: str, resolver: CalendarResolverFn) -> None:
+        """Register *resolver* for ``calendar_by = { resolver = name }`` in an SLA policy.
+
+        It receives the ticket's fields and answers the name of one of the
+        policy's calendars, or None for the default.
+        """
+        self.calendar_resolvers[name] = resolver
 
     def guard(self, name: str) -> Callable[[_G], _G]:
         """Decorator form of :meth:`add_guard`."""

@@ -98,11 +98,14 @@ class Workflow:
         self._recent = RecentTickets(ticket_cache)
         self._engine = lifecycle.engine
         self._guards = self.registry.guards
-        self.sla_policy: SlaPolicy | None = policy_for(lifecycle, calendar or lifecycle.calendar)
+        self.sla_policy: SlaPolicy | None = policy_for(
+            lifecycle, calendar or lifecycle.calendar, resolvers=self.registry.calendar_resolvers
+        )
         #: The calendar business-time rules count in: the workflow's, the lifecycle's, or the SLA policy's.
         self.timer_calendar = (
             calendar or lifecycle.calendar or (self.sla_policy.calendar if self.sla_policy is not None else None)
         )
+        self._own_calendar = calendar or lifecycle.calendar
         for index, rule in enumerate(lifecycle.timers):
             if rule.clock == "business" and self.timer_calendar is None:
                 raise InvalidLifecycle(
@@ -166,6 +169,16 @@ class Workflow:
             filters["state"] = self._group_states(group)
         filters["lifecycle_id"] = self.lifecycle.id  # a Workflow finds its own lifecycle's tickets
         return self.repository.find(limit=limit, after=after, **filters)
+
+    def timer_calendar_for(self, ticket: Ticket) -> BusinessCalendar | None:
+        """The calendar *ticket*'s timed rules count in: the workflow's or lifecycle's, else the SLA policy's for it.
+
+        With ``[sla] calendar_by``, that is the calendar of the ticket's
+        organisation (group, region), as for its SLA targets.
+        """
+        if self._own_calendar is None and self.sla_policy is not None:
+            return self.sla_policy.calendar_for(ticket.fields)
+        return self.timer_calendar
 
     def sla(self, ticket_id: str, now: datetime | None = None) -> list[SlaClock]:
         """The ticket's SLA clocks as of *now* (default: the clock); [] without a policy."""

@@ -61,7 +61,7 @@ def _sla_clocks(wf: Workflow, ticket: Ticket, history: Sequence[Event], at: date
 
 def next_due(wf: Workflow, ticket: Ticket, history: Sequence[Event], at: datetime) -> datetime | None:
     """The next instant something is due for *ticket* after *at*: a timed rule or an SLA alert."""
-    rules = pending_rules(wf.lifecycle, ticket, history, wf.timer_calendar)
+    rules = pending_rules(wf.lifecycle, ticket, history, wf.timer_calendar_for(ticket))
     alerts = [c.next_alert for c in _sla_clocks(wf, ticket, history, at)]
     return earliest([rules[0].due_at if rules else None, *alerts])
 
@@ -143,7 +143,9 @@ def _run_ticket(wf: Workflow, ticket_id: str, now: datetime) -> tuple[list[Event
     conflicts = 0
     ticket, history = _read(wf, ticket_id)
     while True:
-        due = [p for p in pending_rules(wf.lifecycle, ticket, history, wf.timer_calendar) if p.due_at <= now]
+        due = [
+            p for p in pending_rules(wf.lifecycle, ticket, history, wf.timer_calendar_for(ticket)) if p.due_at <= now
+        ]
         if not due:
             break
         try:

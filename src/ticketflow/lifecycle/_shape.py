@@ -221,6 +221,15 @@ CALENDAR = Table(
 
 METRIC_KIND_NAMES = ("first_response", "next_reply", "periodic_update", "resolution", "requester_wait", "agent_work")
 
+CALENDAR_BY = Table(
+    keys={
+        "field": _opt(Scalar("string", "the ticket field read, such as `organisation`, `group` or `region`")),
+        "map": _opt(Table(values=Scalar("string"), doc="field value -> calendar name")),
+        "resolver": _opt(Scalar("string", "a calendar resolver registered by the application, instead of field/map")),
+    },
+    doc="the calendar per ticket: by a field's value, or by the application's resolver; unmapped: the default",
+)
+
 SLA_METRIC = Table(
     keys={
         "id": _req(Scalar("string", "unique metric id (by default also its kind)")),
@@ -266,6 +275,7 @@ SLA_METRIC = Table(
             )
         ),
         "calendar": _opt(Scalar("string", "a calendar name or `24x7` (default: the policy's)")),
+        "calendar_by": _opt(CALENDAR_BY),
         "warn_at": _opt(ListOf(Scalar("number"), "fractions of the target that raise warnings")),
         "description": _opt(STRING),
     },
@@ -276,6 +286,7 @@ SLA = Table(
     keys={
         "calendar": _opt(Scalar("string", "default calendar: a name from `calendars`, or `24x7`; else the workflow's")),
         "calendars": _opt(Table(values=CALENDAR, doc="named business calendars")),
+        "calendar_by": _opt(CALENDAR_BY),
         "warn_at": _opt(ListOf(Scalar("number"), "default warning thresholds, such as [0.5, 0.75]")),
         "metrics": _req(ListOf(SLA_METRIC, "the metrics")),
     },

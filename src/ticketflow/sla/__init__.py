@@ -3,6 +3,8 @@
 from ticketflow.sla._clock import SlaClock, SlaCycle, evaluate, evaluate_metric
 from ticketflow.sla._policy import (
     METRIC_KINDS,
+    CalendarChoice,
+    CalendarResolver,
     Conditions,
     SlaConfigError,
     SlaMetric,
@@ -14,6 +16,8 @@ from ticketflow.sla._report import MetricAttainment, SlaReport, attainment
 
 __all__ = [
     "METRIC_KINDS",
+    "CalendarChoice",
+    "CalendarResolver",
     "Conditions",
     "MetricAttainment",
     "SlaClock",

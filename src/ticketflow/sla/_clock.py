@@ -6,7 +6,8 @@ clocks, so a policy change recomputed over old histories gives the new answer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -35,6 +36,9 @@ class SlaCycle(NamedTuple):
         elapsed: business time counted (pauses excluded).
         breached: elapsed went past the target.
         due_at: the instant the target was (or will be) reached, if known.
+        calendar: the name of the calendar it was counted in, when the target
+            chooses one per ticket (``calendar_by``); a stopped cycle keeps the
+            one chosen by the ticket's fields when it stopped.
     """
 
     started_at: datetime
@@ -42,6 +46,7 @@ class SlaCycle(NamedTuple):
     elapsed: timedelta
     breached: bool
     due_at: datetime | None
+    calendar: str | None = None
 
 
 @attrs.frozen
@@ -143,21 +148,79 @@ def evaluate_metric(
 ) -> SlaClock:
     """The clock of one metric (see :func:`evaluate`, which shares work between metrics)."""
     require_aware(now, "now")
-    chosen = metric.target_for(ticket.fields)
-    calendar = (chosen or metric.targets[0]).calendar
     vectors = _Vectors(lifecycle, [e for e in history if e.at <= now])
-    positions = calendar.business_positions([*vectors.ats, now])
-    return _clock(metric, chosen, vectors, positions, now)
+    return _metric_clock(metric, ticket.fields, vectors, [*vectors.ats, now], {}, now)
+
+
+def _metric_clock(
+    metric: SlaMetric,
+    fields: Mapping[str, object],
+    vectors: _Vectors,
+    instants: list[datetime],
+    positions: dict[int, list[int]],
+    now: datetime,
+) -> SlaClock:
+    """One metric's clock, its calendar chosen per cycle when the target chooses it per ticket."""
+    chosen = metric.target_for(fields)
+    target = chosen or metric.targets[0]
+
+    def counted_in(calendar: BusinessCalendar) -> list[int]:  # business positions, once per calendar
+        key = id(calendar)
+        if key not in positions:
+            positions[key] = calendar.business_positions(instants)
+        return positions[key]
+
+    name, calendar = target.calendar_for(fields)
+    clock = _clock(metric, chosen, vectors, counted_in(calendar), now, calendar, name)
+    if target.calendar_by is None or not clock.cycles:
+        return clock
+    # A stopped cycle keeps the calendar the ticket's fields chose when it stopped, so a later change
+    # of organisation or team re-targets only the running clock.
+    stops = [bisect_right(vectors.ats, c.stopped_at) - 1 for c in clock.cycles if c.stopped_at is not None]
+    names = [target.calendar_by.choose(f) for f in _fields_after(vectors.events, stops)]
+    if all(n == name for n in names):
+        return clock
+    cycles = list(clock.cycles)
+    final = clock
+    for other in sorted(set(names) - {name}):
+        then = target.calendar_by.calendars[other]
+        counted = _clock(metric, chosen, vectors, counted_in(then), now, then, other)
+        cycles = [counted.cycles[i] if i < len(names) and names[i] == other else c for i, c in enumerate(cycles)]
+        if not clock.running and names[-1] == other:
+            final = counted  # the clock of a stopped metric is its last cycle's
+    return attrs.evolve(final, cycles=tuple(cycles))
+
+
+def _fields_after(events: Sequence[Event], indices: Sequence[int]) -> list[dict[str, object]]:
+    """The ticket's fields right after each event of *indices* (ascending), replayed from the history."""
+    fields: dict[str, object] = {}
+    result = []
+    position = 0
+    for index in indices:
+        while position <= index:
+            for field, change in events[position].field_changes.items():
+                if change.after is None:
+                    fields.pop(field, None)
+                else:
+                    fields[field] = change.after
+            position += 1
+        result.append(dict(fields))
+    return result
 
 
 _NO_LIMIT = 1 << 62  # "no target": a business time no cycle reaches
 
 
 def _clock(
-    metric: SlaMetric, chosen: SlaTarget | None, vectors: _Vectors, positions: Sequence[int], now: datetime
+    metric: SlaMetric,
+    chosen: SlaTarget | None,
+    vectors: _Vectors,
+    positions: Sequence[int],
+    now: datetime,
+    calendar: BusinessCalendar,
+    calendar_name: str | None = None,
 ) -> SlaClock:
     """One metric's clock from the shared per-event columns and business positions (events, then now)."""
-    calendar: BusinessCalendar = (chosen or metric.targets[0]).calendar
     target_us = _us(chosen.target) if chosen is not None else None
     limit = _NO_LIMIT if target_us is None else target_us
     ats = vectors.ats
@@ -180,7 +243,7 @@ def _clock(
                     if due_at is None and acc < limit <= acc + segment:
                         due_at = calendar.add(ats[resumed], _delta(limit - acc))
                     acc += segment
-                done.append(SlaCycle(started, ats[index], _ONE_US * acc, acc > limit, due_at))
+                done.append(SlaCycle(started, ats[index], _ONE_US * acc, acc > limit, due_at, calendar_name))
                 started = resumed = None
             elif resets is not None and resets[index]:
                 started, acc, resumed, due_at = ats[index], 0, index, None
@@ -220,7 +283,7 @@ def _clock(
                     upcoming.append(target_us + 1)  # breach: strictly past the target
                 if upcoming:
                     next_alert = calendar.add(now, _delta(min(upcoming) - acc))
-        cycles = (*done, SlaCycle(started, None, elapsed, breached, due_at))
+        cycles = (*done, SlaCycle(started, None, elapsed, breached, due_at, calendar_name))
         running = True
     elif done:
         final = done[-1]
@@ -264,19 +327,12 @@ def evaluate(
     """Every metric's clock for *ticket* as of *now*, from its *history* alone.
 
     Events after *now* are ignored; targets are chosen by the ticket's
-    current fields, each counted in its own calendar. Each event's business
+    current fields, each counted in its own calendar (with ``calendar_by``,
+    a stopped cycle in the one chosen when it stopped). Each event's business
     position is computed once per calendar, whatever the number of metrics.
     """
     require_aware(now, "now")
     vectors = _Vectors(lifecycle, [e for e in history if e.at <= now])
     instants = [*vectors.ats, now]
     positions: dict[int, list[int]] = {}
-    clocks = []
-    for metric in policy.metrics:
-        chosen = metric.target_for(ticket.fields)
-        calendar = (chosen or metric.targets[0]).calendar
-        key = id(calendar)
-        if key not in positions:
-            positions[key] = calendar.business_positions(instants)
-        clocks.append(_clock(metric, chosen, vectors, positions[key], now))
-    return clocks
+    return [_metric_clock(metric, ticket.fields, vectors, instants, positions, now) for metric in policy.metrics]

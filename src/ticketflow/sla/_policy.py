@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +16,21 @@ from ticketflow.lifecycle import Lifecycle, parse_duration
 from ticketflow.lifecycle._shape import METRIC_KIND_NAMES, SLA, ShapeError, check_shape
 from ticketflow.model import Event
 
-__all__ = ["METRIC_KINDS", "Conditions", "SlaConfigError", "SlaMetric", "SlaPolicy", "SlaTarget", "policy_for"]
+__all__ = [
+    "METRIC_KINDS",
+    "CalendarChoice",
+    "CalendarResolver",
+    "Conditions",
+    "SlaConfigError",
+    "SlaMetric",
+    "SlaPolicy",
+    "SlaTarget",
+    "policy_for",
+]
+
+#: An application's calendar lookup: the ticket's fields -> a calendar name of the policy (None: the default).
+CalendarResolver = Callable[[Mapping[str, Any]], "str | None"]
+DEFAULT_CALENDAR = "default"
 
 METRIC_KINDS = METRIC_KIND_NAMES
 ALWAYS_OPEN = "24x7"
@@ -78,6 +92,50 @@ NEVER = intern_conditions(Conditions())
 
 
 @attrs.frozen
+class CalendarChoice:
+    """How a target takes its calendar from the ticket: a field through a mapping, or a resolver.
+
+    Attributes:
+        calendars: every calendar it may choose, by name (the default's too).
+        default: the name chosen when the field's value is not mapped (or the
+            resolver answers None).
+        field: the ticket field read, such as ``organisation`` or ``group``.
+        mapping: field value -> calendar name.
+        resolver: the name of the application's resolver (instead of
+            field/mapping), registered with ``Registry.add_calendar_resolver``.
+        resolve: that resolver, once the policy is built with it.
+    """
+
+    calendars: Mapping[str, BusinessCalendar]
+    default: str
+    field: str | None = None
+    mapping: Mapping[Any, str] = attrs.field(factory=dict)
+    resolver: str | None = None
+    resolve: CalendarResolver | None = attrs.field(default=None, eq=False, repr=False)
+
+    def choose(self, fields: Mapping[str, Any]) -> str:
+        """The name of the calendar a ticket with *fields* counts in.
+
+        Raises:
+            CalendarError: the resolver named a calendar the policy does not have.
+        """
+        if self.resolve is not None:
+            name = self.resolve(fields)
+        elif self.field is not None:
+            value = fields.get(self.field)
+            name = self.mapping.get(value) if isinstance(value, str | int | float | bool) else None
+        else:
+            name = None
+        if name is None:
+            return self.default
+        if name not in self.calendars:
+            raise CalendarError(
+                f"calendar resolver {self.resolver!r} answered {name!r}; known: {', '.join(sorted(self.calendars))}"
+            )
+        return name
+
+
+@attrs.frozen
 class SlaTarget:
     """A goal and the tickets it applies to.
 
@@ -85,16 +143,26 @@ class SlaTarget:
         target: business time allowed per cycle.
         when: field values a ticket must have (a tuple means any of); empty
             for every ticket.
-        calendar: the calendar this target counts in.
+        calendar: the calendar this target counts in (the default, with ``calendar_by``).
+        calendar_by: a per-ticket choice of calendar (by organisation, group,
+            region), or None for ``calendar`` always.
     """
 
     target: timedelta
     when: Mapping[str, Any]
     calendar: BusinessCalendar
+    calendar_by: CalendarChoice | None = None
 
     def selects(self, fields: Mapping[str, Any]) -> bool:
         """Whether a ticket with *fields* gets this target."""
         return selects(self.when, fields)
+
+    def calendar_for(self, fields: Mapping[str, Any]) -> tuple[str | None, BusinessCalendar]:
+        """The calendar's name (None without ``calendar_by``) and the calendar a ticket with *fields* counts in."""
+        if self.calendar_by is None:
+            return None, self.calendar
+        name = self.calendar_by.choose(fields)
+        return name, self.calendar_by.calendars[name]
 
 
 @attrs.frozen
@@ -137,6 +205,13 @@ class SlaPolicy:
     lifecycle_id: str
     metrics: tuple[SlaMetric, ...]
     calendar: BusinessCalendar | None = None
+    calendar_by: CalendarChoice | None = None
+
+    def calendar_for(self, fields: Mapping[str, Any]) -> BusinessCalendar | None:
+        """The policy's calendar for a ticket with *fields*: by ``sla.calendar_by`` if set, else the default."""
+        if self.calendar_by is None:
+            return self.calendar
+        return self.calendar_by.calendars[self.calendar_by.choose(fields)]
 
     def metric(self, metric_id: str) -> SlaMetric:
         """The metric with *metric_id* (KeyError if none)."""
@@ -178,10 +253,16 @@ def _defaults(kind: str, lifecycle: Lifecycle) -> dict[str, Any]:
 
 
 class _PolicyBuilder:
-    def __init__(self, lifecycle: Lifecycle, default_calendar: BusinessCalendar | None) -> None:
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        default_calendar: BusinessCalendar | None,
+        resolvers: Mapping[str, CalendarResolver] | None,
+    ) -> None:
         self.lc = lifecycle
         self.source = lifecycle.source
         self.default_calendar = default_calendar
+        self.resolvers = resolvers
 
     def fail(self, path: str, problem: str) -> SlaConfigError:
         return SlaConfigError(self.source, path, problem)
@@ -198,6 +279,7 @@ class _PolicyBuilder:
             except CalendarError as exc:
                 raise self.fail(*located(exc, f"sla.calendars.{name}")) from exc
         self.policy_calendar = section.get("calendar")
+        self.policy_choice = section.get("calendar_by")
         self.warn_at = self._fractions("sla.warn_at", section.get("warn_at", [0.75]))
         metrics = []
         seen: set[str] = set()
@@ -207,7 +289,10 @@ class _PolicyBuilder:
             seen.add(spec["id"])
             metrics.append(self._metric(f"sla.metrics[{i}]", spec))
         default = self.calendars.get(self.policy_calendar) if self.policy_calendar else self.default_calendar
-        return SlaPolicy(self.lc.id, tuple(metrics), default)
+        choice = None
+        if self.policy_choice is not None and default is not None:
+            choice = self._choice("sla.calendar_by", self.policy_choice, None)
+        return SlaPolicy(self.lc.id, tuple(metrics), default, choice)
 
     def _fractions(self, path: str, values: Sequence[float]) -> tuple[float, ...]:
         for i, value in enumerate(values):
@@ -275,8 +360,14 @@ class _PolicyBuilder:
             paused = self._states(f"{path}.pause", spec["pause"])
         if "run_in" in spec:
             paused = frozenset(self.lc.states) - self._states(f"{path}.run_in", spec["run_in"])
+        if "calendar_by" in spec:
+            choice = self._choice(f"{path}.calendar_by", spec["calendar_by"], spec.get("calendar"))
+        elif self.policy_choice is not None and "calendar" not in spec:
+            choice = self._choice("sla.calendar_by", self.policy_choice, None)
+        else:
+            choice = None
         targets = tuple(
-            self._target(f"{path}.targets[{i}]", t, spec.get("calendar")) for i, t in enumerate(spec["targets"])
+            self._target(f"{path}.targets[{i}]", t, spec.get("calendar"), choice) for i, t in enumerate(spec["targets"])
         )
         if not targets:
             raise self.fail(f"{path}.targets", "a metric needs at least one target")
@@ -296,7 +387,42 @@ class _PolicyBuilder:
             warn_at=self._fractions(f"{path}.warn_at", spec["warn_at"]) if "warn_at" in spec else self.warn_at,
         )
 
-    def _target(self, path: str, spec: Mapping[str, Any], metric_calendar: str | None) -> SlaTarget:
+    def _choice(self, path: str, spec: Mapping[str, Any], default_name: str | None) -> CalendarChoice:
+        default = self._calendar(path, default_name)
+        name = default_name or self.policy_calendar or DEFAULT_CALENDAR
+        calendars = {**self.calendars, name: default}
+        if ("field" in spec) == ("resolver" in spec):
+            raise self.fail(path, "give either field (with map) or resolver")
+        if "resolver" in spec:
+            resolver = spec["resolver"]
+            resolve = None
+            if self.resolvers is not None:
+                if resolver not in self.resolvers:
+                    raise self.fail(
+                        f"{path}.resolver",
+                        f"no calendar resolver {resolver!r}; register it with registry.add_calendar_resolver"
+                        f"({resolver!r}, fn)",
+                    )
+                resolve = self.resolvers[resolver]
+            return CalendarChoice(calendars, name, resolver=resolver, resolve=resolve)
+        field = self.lc.fields.get(spec["field"])
+        if field is None:
+            raise self.fail(f"{path}.field", f"unknown field {spec['field']!r}")
+        mapping: dict[Any, str] = {}
+        for value, calendar in spec.get("map", {}).items():
+            if calendar not in calendars:
+                raise self.fail(
+                    f"{path}.map.{value}", f"unknown calendar {calendar!r}; known: {', '.join(sorted(calendars))}"
+                )
+            try:
+                mapping[field.coerce(value)] = calendar
+            except ValueError as exc:
+                raise self.fail(f"{path}.map.{value}", str(exc)) from exc
+        return CalendarChoice(calendars, name, field=spec["field"], mapping=mapping)
+
+    def _target(
+        self, path: str, spec: Mapping[str, Any], metric_calendar: str | None, choice: CalendarChoice | None = None
+    ) -> SlaTarget:
         try:
             target, business_days = parse_duration(spec["target"])
         except ValueError as exc:
@@ -314,7 +440,8 @@ class _PolicyBuilder:
             except ValueError as exc:
                 raise self.fail(f"{path}.when.{name}", str(exc)) from exc
             when[name] = coerced if isinstance(value, list) else coerced[0]
-        return SlaTarget(target, when, self._calendar(f"{path}.calendar", spec.get("calendar", metric_calendar)))
+        calendar = self._calendar(f"{path}.calendar", spec.get("calendar", metric_calendar))
+        return SlaTarget(target, when, calendar, None if "calendar" in spec else choice)
 
     def _check_overlaps(self, path: str, targets: Sequence[SlaTarget]) -> None:
         def values(target: SlaTarget, name: str) -> set[Any] | None:
@@ -341,12 +468,20 @@ class _PolicyBuilder:
                     )
 
 
-def policy_for(lifecycle: Lifecycle, calendar: BusinessCalendar | None = None) -> SlaPolicy | None:
+def policy_for(
+    lifecycle: Lifecycle,
+    calendar: BusinessCalendar | None = None,
+    *,
+    resolvers: Mapping[str, CalendarResolver] | None = None,
+) -> SlaPolicy | None:
     """The SLA policy in *lifecycle*'s ``[sla]`` section, or None if it has none.
 
     Args:
         lifecycle: the lifecycle.
         calendar: the workflow's calendar, used where the policy names none.
+        resolvers: the application's calendar resolvers by name, for
+            ``calendar_by = { resolver = "..." }`` (None: not checked, and a
+            resolver-chosen calendar is the default).
 
     Raises:
         SlaConfigError: with the path inside the lifecycle (``sla.metrics[1].pause.states[0]``).
@@ -354,4 +489,4 @@ def policy_for(lifecycle: Lifecycle, calendar: BusinessCalendar | None = None) -
     section = lifecycle.document.get("sla")
     if section is None:
         return None
-    return _PolicyBuilder(lifecycle, calendar).build(section)
+    return _PolicyBuilder(lifecycle, calendar, resolvers).build(section)
