@@ -116,3 +116,15 @@ def test_regional_sla_example_picks_each_organisations_calendar(capsys: pytest.C
     assert "wombat   first_response  sydney    elapsed 0:00:00  due Mon 09 Mar 11:00 AEDT" in out
     assert "moved    first_response  berlin    elapsed 1:30:00  due -  met" in out
     assert out.strip() in (ROOT / "docs" / "business-calendar.md").read_text()
+
+
+def test_mail_desk_example_threads_the_reply_and_drops_the_auto_reply(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+):
+    desk = runpy.run_path(str(EXAMPLES / "mail_desk.py"))["main"](tmp_path)
+    out = capsys.readouterr().out
+    assert "sent to dana@example.org: [HD-1] Printer on floor 3 is jammed  (In-Reply-To <dana-1@example.org>)" in out
+    assert "dana-2@example.org     commented  HD-1  in_reply_to" in out
+    assert "dana-ooo@example.org   dropped    -     automatic" in out
+    assert "dana@example.org: It is the one next to the kitchen." in out
+    assert [r.action for r in desk.thread("HD-1")] == ["opened", "sent", "commented"]

@@ -611,6 +611,160 @@ def worker(db: str, lifecycle: str, interval: float, once: bool, create: bool) -
     click.echo("stopped")
 
 
+# -- e-mail (the mail extra; imported only when a mail command runs) ------------------------
+
+_EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and retries
+
+
+@cli.group()
+def mail() -> None:
+    """E-mail in: an SMTP/LMTP receiver, a pipe/Maildir ingester, an IMAP poller (needs ticketflow[mail])."""
+
+
+def _mail_options(command: Any) -> Any:
+    options = [
+        click.option("--db", required=True, help="SQLite file or postgresql+psycopg:// URL"),
+        click.option("--lifecycle", "lifecycle", required=True, help="built-in id or file"),
+        click.option("--mail-db", default=None, help="SQLite file for Message-IDs (default: --db when it is SQLite)"),
+        click.option("--quarantine", default="mail-kept", show_default=True, help="directory for unusable mail"),
+        click.option("--attachments", default=None, help="directory for attachment bytes and originals"),
+        click.option("--channel", default="email", show_default=True, help="the [intake] channel mail comes through"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _desk(db: str, lifecycle: str, mail_db: str | None, quarantine: str, attachments: str | None, channel: str) -> Any:
+    try:
+        from ticketflow import mail as tfmail
+    except ImportError as missing:
+        raise click.ClickException(
+            f"the mail commands need the mail extra: pip install 'ticketflow[mail]' ({missing})"
+        ) from missing
+    if mail_db is None:
+        if db.startswith("postgresql"):
+            raise click.ClickException("--mail-db: give a SQLite file for Message-IDs when --db is PostgreSQL")
+        mail_db = db
+    return tfmail.MailDesk(
+        tf.Workflow(_lifecycle(lifecycle), _repository(db)),
+        store=tfmail.SQLiteMessageIds(mail_db),
+        quarantine=tfmail.DirectoryQuarantine(quarantine),
+        attachments=tfmail.DirectoryAttachments(attachments) if attachments else None,
+        channel=channel,
+    )
+
+
+def _outcome_line(outcome: Any) -> str:
+    where = f" {outcome.ticket_id}" if outcome.ticket_id else ""
+    why = f" ({outcome.rule})" if outcome.rule else ""
+    reason = f": {outcome.reason}" if outcome.reason else ""
+    return f"<{outcome.message_id}> {outcome.action}{where}{why}{reason}"
+
+
+@mail.command("ingest")
+@_mail_options
+@click.argument("source")
+def mail_ingest(
+    db: str, lifecycle: str, mail_db: str | None, quarantine: str, attachments: str | None, channel: str, source: str
+) -> None:
+    """Ingest a message file, a directory, a Maildir, or '-' (one message on stdin: an MTA pipe transport).
+
+    Idempotent by Message-ID. Exits 75 (try again later) when a store
+    fails, so a pipe transport keeps the message and retries.
+    """
+    desk = _desk(db, lifecycle, mail_db, quarantine, attachments, channel)
+    from ticketflow.mail import ingest_path
+
+    try:
+        outcomes = [desk.ingest(sys.stdin.buffer.read())] if source == "-" else ingest_path(desk, source)
+    except (OSError, tf.StorageError) as failed:
+        click.echo(f"Error: could not ingest {source}: {failed}", err=True)
+        sys.exit(_EX_TEMPFAIL)
+    for outcome in outcomes:
+        click.echo(_outcome_line(outcome))
+
+
+@mail.command("serve")
+@_mail_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", default=8025, show_default=True, help="port to listen on")
+@click.option("--lmtp", is_flag=True, help="speak LMTP (for an MTA's lmtp transport) instead of SMTP")
+def mail_serve(
+    db: str,
+    lifecycle: str,
+    mail_db: str | None,
+    quarantine: str,
+    attachments: str | None,
+    channel: str,
+    host: str,
+    port: int,
+    lmtp: bool,
+) -> None:
+    """Receive mail over SMTP or LMTP and ingest each message; stops cleanly on SIGINT/SIGTERM."""
+    import signal
+    import threading
+
+    from ticketflow.mail import MailServer
+
+    desk = _desk(db, lifecycle, mail_db, quarantine, attachments, channel)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with MailServer(desk, host=host, port=port, lmtp=lmtp):
+        click.echo(f"{'LMTP' if lmtp else 'SMTP'} on {host}:{port} into {db}; Ctrl-C to stop")
+        stop.wait()
+    click.echo("stopped")
+
+
+@mail.command("imap")
+@_mail_options
+@click.option("--host", required=True, help="the IMAP server")
+@click.option("--user", required=True, help="the mailbox user")
+@click.option(
+    "--password-env", default="TICKETFLOW_IMAP_PASSWORD", show_default=True, help="variable with the password"
+)
+@click.option("--mailbox", "folder", default="INBOX", show_default=True, help="the folder to read")
+@click.option("--no-ssl", is_flag=True, help="plain IMAP on port 143 instead of IMAPS on 993")
+@click.option("--interval", default=60.0, show_default=True, help="seconds between polls")
+@click.option("--once", is_flag=True, help="poll once and exit")
+def mail_imap(
+    db: str,
+    lifecycle: str,
+    mail_db: str | None,
+    quarantine: str,
+    attachments: str | None,
+    channel: str,
+    host: str,
+    user: str,
+    password_env: str,
+    folder: str,
+    no_ssl: bool,
+    interval: float,
+    once: bool,
+) -> None:
+    """Poll an IMAP mailbox: ingest unread mail, then mark it read (the password comes from the environment)."""
+    import os
+    import signal
+
+    from ticketflow.mail import ImapPoller
+
+    password = os.environ.get(password_env)
+    if password is None:
+        raise click.ClickException(f"--password-env: set {password_env} to the mailbox password")
+    desk = _desk(db, lifecycle, mail_db, quarantine, attachments, channel)
+    poller = ImapPoller(desk, host=host, username=user, password=password, mailbox=folder, use_ssl=not no_ssl)
+    if once:
+        for outcome in poller.poll_once():
+            click.echo(_outcome_line(outcome))
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: poller.stop())
+    click.echo(f"polling {poller!r} every {interval:g}s; Ctrl-C to stop")
+    poller.run(interval)
+    click.echo("stopped")
+
+
 @cli.command()
 @click.option("--db", default="ticketflow-demo.db", show_default=True, help="the SQLite file (recreated)")
 def demo(db: str) -> None:

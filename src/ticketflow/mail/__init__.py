@@ -9,6 +9,7 @@ from ticketflow.mail._desk import MAILER_DAEMON, MailDesk, MailOutcome, requeste
 from ticketflow.mail._loop import Bounce, RateLimit, automatic_reason, bounce_report
 from ticketflow.mail._message import AttachmentInfo, AttachmentStore, InboundMail, MailError, parse_message
 from ticketflow.mail._reply import strip_reply
+from ticketflow.mail._smtp import DEFAULT_TEMPLATES, MailTemplate, SmtpNotifier
 from ticketflow.mail._store import (
     DirectoryAttachments,
     DirectoryQuarantine,
@@ -21,19 +22,25 @@ from ticketflow.mail._store import (
     SQLiteMessageIds,
 )
 from ticketflow.mail._thread import ThreadDecision, Threader, normalise_subject
+from ticketflow.mail._transport import ImapPoller, MailHandler, MailServer, ingest_path
 
 __all__ = [
+    "DEFAULT_TEMPLATES",
     "MAILER_DAEMON",
     "AttachmentInfo",
     "AttachmentStore",
     "Bounce",
     "DirectoryAttachments",
     "DirectoryQuarantine",
+    "ImapPoller",
     "InboundMail",
     "MailDesk",
     "MailError",
+    "MailHandler",
     "MailOutcome",
     "MailRecord",
+    "MailServer",
+    "MailTemplate",
     "MemoryAttachments",
     "MemoryMessageIds",
     "MemoryQuarantine",
@@ -41,11 +48,13 @@ __all__ = [
     "Quarantine",
     "RateLimit",
     "SQLiteMessageIds",
+    "SmtpNotifier",
     "ThreadDecision",
     "Threader",
     "authentication_results",
     "automatic_reason",
     "bounce_report",
+    "ingest_path",
     "normalise_subject",
     "parse_message",
     "requester_actor",

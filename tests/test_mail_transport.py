@@ -1,0 +1,371 @@
+"""ticketflow.mail over real SMTP: the receiver, the SMTP notifier, Maildirs and the IMAP poller."""
+
+from __future__ import annotations
+
+import mailbox
+import smtplib
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+import ticketflow as tf
+from ticketflow.mail import (
+    DEFAULT_TEMPLATES,
+    ImapPoller,
+    MailDesk,
+    MailServer,
+    MailTemplate,
+    MemoryMessageIds,
+    SmtpNotifier,
+    SQLiteMessageIds,
+    ingest_path,
+)
+
+from .test_mail import CORPUS, corpus, mail, zendesk_mail
+
+SUPPORT = "Support <support@example.com>"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Smarthost:
+    """The team's outgoing SMTP server: keeps every message it is given."""
+
+    def __init__(self) -> None:
+        self.received: list[Envelope] = []
+        self.logins: list[tuple[bytes, bytes]] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.received.append(envelope)
+        return "250 OK"
+
+    def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        self.logins.append((data.login, data.password))
+        return AuthResult(success=data.password == b"s3cret", handled=False)  # not handled: the server answers 535
+
+    def messages(self) -> list[EmailMessage]:
+        found = []
+        for envelope in self.received:
+            parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+            assert isinstance(parsed, EmailMessage)
+            found.append(parsed)
+        return found
+
+
+@pytest.fixture
+def smarthost() -> Iterator[tuple[Smarthost, int]]:
+    host = Smarthost()
+    port = free_port()
+    controller = Controller(
+        host,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=host.authenticate,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        yield host, port
+    finally:
+        controller.stop()
+
+
+def crlf(raw: bytes) -> bytes:
+    """The message with CRLF line ends, as an MTA sends it (the corpus files are stored with LF)."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def send(port: int, raw: bytes, sender: str = "dana@example.org") -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        client.sendmail(sender, ["support@example.com"], crlf(raw))
+
+
+def test_end_to_end_mail_opens_a_ticket_confirms_threads_the_reply_and_drops_the_auto_reply(
+    tmp_path: Path, smarthost: tuple[Smarthost, int]
+):
+    outgoing, smtp_port = smarthost
+    wf = tf.Workflow(zendesk_mail(), repository=tf.SQLiteRepository(tmp_path / "tickets.db"))
+    store = SQLiteMessageIds(tmp_path / "tickets.db")
+    desk = MailDesk(wf, store=store)
+    SmtpNotifier(sender=SUPPORT, store=store, host="127.0.0.1", port=smtp_port).register(wf.registry)
+    with MailServer(desk, port=free_port()) as server:
+        # 1. the requester's mail reaches the receiver over SMTP and opens a ticket
+        send(server.port, corpus("01_gmail_new_request.eml"))
+        assert wf.get("ZD-1").title == "Printer on floor 3 is jammed"
+
+        # 2. the confirmation goes out through the SMTP notifier, threaded to her mail
+        assert wf.deliver() == 1
+        (confirmation,) = outgoing.messages()
+        assert confirmation["Subject"] == "[ZD-1] Printer on floor 3 is jammed"
+        assert confirmation["To"] == "dana@example.org"
+        assert confirmation["In-Reply-To"] == "<CAJx8R2fQ1vN0d3xU9Lr2=7hHkKp3PZ@mail.gmail.com>"
+        assert confirmation["References"] == "<CAJx8R2fQ1vN0d3xU9Lr2=7hHkKp3PZ@mail.gmail.com>"
+        assert confirmation["Auto-Submitted"] == "auto-replied"
+        assert "Your ticket number is ZD-1." in confirmation.get_content()
+        sent_id = confirmation["Message-ID"]
+
+        # 3. her reply to the confirmation (no key in the subject) becomes a comment on the same ticket
+        reply = mail(
+            f"From: Dana <dana@example.org>\nTo: support@example.com\nSubject: Re: your request\n"
+            f"Message-ID: <dana-reply@example.org>\nIn-Reply-To: {sent_id}\nReferences: {sent_id}",
+            "Second floor too.\n\nOn Mon, Nov 30, 2026 at 10:05 AM Support <support@example.com> wrote:\n> old\n",
+        )
+        send(server.port, reply)
+        assert wf.history("ZD-1")[-1].comment == tf.Comment("dana@example.org", "Second floor too.")
+
+        # 4. an auto-reply to the confirmation is dropped: no comment, no mail back
+        out_of_office = mail(
+            f"From: Dana <dana@example.org>\nSubject: Automatic reply: [ZD-1] Printer\n"
+            f"Message-ID: <ooo@example.org>\nIn-Reply-To: {sent_id}\nAuto-Submitted: auto-replied",
+            "I am out of the office.\n",
+        )
+        send(server.port, out_of_office)
+        assert len(wf.history("ZD-1")) == 2
+        assert wf.deliver() == 0
+        assert len(outgoing.received) == 1
+
+    assert [(o.action, o.ticket_id, o.rule) for o in server.handler.outcomes] == [
+        ("opened", "ZD-1", "new"),
+        ("commented", "ZD-1", "in_reply_to"),
+        ("dropped", None, "automatic"),
+    ]
+    assert [(r.direction, r.action, r.rule) for r in desk.thread("ZD-1")] == [
+        ("in", "opened", "new"),
+        ("out", "sent", "ticket.opened"),
+        ("in", "commented", "in_reply_to"),
+    ]
+
+
+def test_lmtp_receiver_answers_and_ingests(tmp_path: Path):
+    wf = tf.Workflow(zendesk_mail())
+    with (
+        MailServer(MailDesk(wf), port=free_port(), lmtp=True) as server,
+        smtplib.LMTP("127.0.0.1", server.port) as lmtp,
+    ):
+        refused = lmtp.sendmail("dana@example.org", ["support@example.com"], crlf(corpus("01_gmail_new_request.eml")))
+    assert refused == {}
+    assert wf.get("ZD-1").requester == "dana@example.org"
+
+
+def test_the_receiver_answers_451_when_a_store_fails_so_the_mta_retries(tmp_path: Path):
+    class BrokenStore(MemoryMessageIds):
+        def record(self, record: Any, /) -> None:
+            raise OSError("disk full")
+
+    desk = MailDesk(tf.Workflow(zendesk_mail()), store=BrokenStore())
+    with MailServer(desk, port=free_port()) as server, pytest.raises(smtplib.SMTPDataError) as refused:
+        send(server.port, corpus("01_gmail_new_request.eml"))
+    assert refused.value.smtp_code == 451
+
+
+def test_notifier_logs_in_and_stamps_the_threading_headers(smarthost: tuple[Smarthost, int]):
+    outgoing, port = smarthost
+    store = MemoryMessageIds()
+    notifier = SmtpNotifier(
+        sender=SUPPORT,
+        store=store,
+        host="127.0.0.1",
+        port=port,
+        username="desk",
+        password="s3cret",  # noqa: S106 - the test server's
+    )
+    message = tf.OutboxMessage(
+        "ZD-7:opened", "ZD-7", "ticket.opened", {"key": "ZD-7", "title": "Café", "to": "dana@example.org"},
+        datetime(2026, 11, 30, tzinfo=UTC),
+    )  # fmt: skip
+    notifier(message)
+    notifier(message)  # a retried delivery sends the same Message-ID: receivers drop the copy
+    assert outgoing.logins == [(b"desk", b"s3cret")] * 2
+    first, second = outgoing.messages()
+    assert first["Message-ID"] == second["Message-ID"] == f"<{notifier.message_id(message)}>"
+    assert first["Subject"] == "[ZD-7] Café"
+    assert "In-Reply-To" not in first  # nothing received for ZD-7 yet
+    assert store.ticket_for([notifier.message_id(message)]) == "ZD-7"
+
+
+def test_notifier_refused_login_raises_so_delivery_is_retried(smarthost: tuple[Smarthost, int]):
+    _, port = smarthost
+    wf = tf.Workflow(zendesk_mail())
+    notifier = SmtpNotifier(sender=SUPPORT, store=MemoryMessageIds(), host="127.0.0.1", port=port, username="desk",
+                            password="wrong")  # fmt: skip  # noqa: S106 - a wrong password on purpose
+    notifier.register(wf.registry)
+    wf.open(tf.Actor("dana@example.org", roles={"requester"}), title="Printer")
+    assert wf.deliver() == 0
+    assert [m.key for m in wf.repository.pending_messages()] == ["ZD-1:opened"]
+
+
+def test_notifier_templates_per_kind_with_html_and_the_key_in_the_subject(smarthost: tuple[Smarthost, int]):
+    outgoing, port = smarthost
+    templates = {
+        **DEFAULT_TEMPLATES,
+        "requester_reminder": MailTemplate(
+            "Still there? {title}", "Hello,\n\nany news on {title}?\n", html="<p>Any news on <b>{title}</b>?</p>"
+        ),
+    }
+    notifier = SmtpNotifier(sender=SUPPORT, store=MemoryMessageIds(), port=port, host="127.0.0.1", templates=templates)
+    payload = {"ticket_id": "ZD-3", "rule": "pending_reminder_24h", "title": "<VPN>", "to": "lee@example.org"}
+    notifier(tf.OutboxMessage("ZD-3:r:1:requester_reminder", "ZD-3", "requester_reminder", payload, datetime.now(UTC)))
+    (sent,) = outgoing.messages()
+    assert sent["Subject"] == "[ZD-3] Still there? <VPN>"
+    assert sent["Auto-Submitted"] == "auto-generated"
+    assert sent.get_body(("html",)).get_content().strip() == "<p>Any news on <b>&lt;VPN&gt;</b>?</p>"  # type: ignore[union-attr]
+    assert "any news on <VPN>?" in sent.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_message_without_an_address_is_not_mailed():
+    notifier = SmtpNotifier(sender=SUPPORT, store=MemoryMessageIds(), port=1)
+    message = tf.OutboxMessage("k", "ZD-1", "ticket.opened", {"key": "ZD-1", "to": "agent-7"}, datetime.now(UTC))
+    assert notifier.render(message) is None
+    notifier(message)  # nothing to send, so nothing to retry: no connection is attempted
+
+
+def test_the_refusal_mail_answers_the_refused_message(smarthost: tuple[Smarthost, int]):
+    from .test_mail import SIGNED, interfacing_fields, strict_interfacing
+
+    outgoing, port = smarthost
+    wf = tf.Workflow(strict_interfacing())
+    desk = MailDesk(wf, fields_for=interfacing_fields, authserv_id="mx.example.com", require_auth=("dkim",))
+    SmtpNotifier(sender=SUPPORT, store=desk.store, host="127.0.0.1", port=port).register(wf.registry)
+    desk.ingest(mail(SIGNED.format(server="mx.example.com", dkim="fail")))
+    assert wf.deliver() == 1
+    (refusal,) = outgoing.messages()
+    assert (refusal["To"], refusal["Subject"], refusal["In-Reply-To"]) == (
+        "ops@client.example",
+        "Re: Error 500 on export",
+        "<s1@c.example>",
+    )
+    assert "Please use the portal channel instead." in refusal.get_content()
+    assert refusal["Auto-Submitted"] == "auto-replied"
+
+
+def test_ingest_path_reads_a_maildir_and_a_second_run_changes_nothing(tmp_path: Path):
+    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    for name in ("01_gmail_new_request.eml", "07_html_only_new.eml", "11_mailing_list.eml"):
+        box.add(corpus(name))
+    wf = tf.Workflow(zendesk_mail())
+    desk = MailDesk(wf)
+    assert sorted(o.action for o in ingest_path(desk, tmp_path / "Maildir")) == ["dropped", "opened", "opened"]
+    assert {o.action for o in ingest_path(desk, tmp_path / "Maildir")} == {"duplicate"}
+    assert [o.action for o in ingest_path(desk, CORPUS / "13_iso8859_new_encoded_subject.eml")] == ["opened"]
+    assert len(wf.find().tickets) == 3
+
+
+class FakeImap:
+    """An IMAP server's answers, as imaplib returns them (there is no IMAP server on the test machine)."""
+
+    def __init__(self, messages: dict[str, bytes]) -> None:
+        self.messages = messages
+        self.seen: set[str] = set()
+        self.calls: list[tuple[str, ...]] = []
+
+    def __call__(self, host: str, port: int) -> FakeImap:
+        self.calls.append(("connect", host, str(port)))
+        return self
+
+    def login(self, user: str, password: str) -> tuple[str, list[bytes]]:
+        self.calls.append(("login", user))
+        return "OK", [b"logged in"]
+
+    def select(self, mailbox: str) -> tuple[str, list[bytes]]:
+        return "OK", [str(len(self.messages)).encode()]
+
+    def uid(self, command: str, *args: str) -> tuple[str, list[Any]]:
+        if command == "SEARCH":
+            return "OK", [" ".join(u for u in self.messages if u not in self.seen).encode()]
+        if command == "FETCH":
+            return "OK", [(f"{args[0]} (UID {args[0]} BODY[] {{1}}".encode(), self.messages[args[0]]), b")"]
+        self.seen.add(args[0])  # STORE +FLAGS (\Seen)
+        return "OK", []
+
+    def logout(self) -> tuple[str, list[bytes]]:
+        return "BYE", []
+
+
+def test_imap_poller_ingests_unread_mail_and_marks_it_read():
+    server = FakeImap({"7": corpus("01_gmail_new_request.eml"), "8": corpus("09_outlook_out_of_office.eml")})
+    wf = tf.Workflow(zendesk_mail())
+    poller = ImapPoller(MailDesk(wf), host="imap.example.com", username="support", password="pw", connect=server)  # noqa: S106
+    assert [o.action for o in poller.poll_once()] == ["opened", "dropped"]
+    assert server.seen == {"7", "8"}
+    assert poller.poll_once() == []
+    assert server.calls[0] == ("connect", "imap.example.com", "993")
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def test_cli_mail_ingest_from_stdin_is_idempotent_and_reports_each_decision(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from ticketflow.cli import cli
+
+    db = str(tmp_path / "t.db")
+    args = ["mail", "ingest", "--db", db, "--lifecycle", "zendesk", "--quarantine", str(tmp_path / "kept"), "-"]
+    first = CliRunner().invoke(cli, args, input=corpus("01_gmail_new_request.eml"))
+    again = CliRunner().invoke(cli, args, input=corpus("01_gmail_new_request.eml"))
+    bad = CliRunner().invoke(cli, args, input=corpus("17_malformed_no_sender.eml"))
+    assert (first.exit_code, again.exit_code, bad.exit_code) == (0, 0, 0)
+    assert first.output.startswith("<CAJx8R2fQ1vN0d3xU9Lr2=7hHkKp3PZ@mail.gmail.com> opened ")
+    assert " duplicate " in again.output
+    assert "kept: unusable e-mail" in bad.output
+    assert len(list((tmp_path / "kept").glob("*.eml"))) == 1
+    assert tf.SQLiteRepository(db).count() == 1
+
+
+def test_cli_mail_ingest_exits_75_when_the_message_cannot_be_read_so_the_mta_retries(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from ticketflow.cli import cli
+
+    missing = tmp_path / "no-such-dir" / "message.eml"
+    args = ["mail", "ingest", "--db", str(tmp_path / "t.db"), "--lifecycle", "zendesk", str(missing)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 75
+    assert "could not ingest" in result.output
+
+
+def test_cli_mail_serve_receives_over_smtp_until_sigterm(tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    db, port = tmp_path / "t.db", free_port()
+    command = [sys.executable, "-m", "ticketflow", "mail", "serve", "--db", str(db), "--lifecycle", "zendesk"]
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter running our own command
+        [*command, "--port", str(port), "--quarantine", str(tmp_path / "kept")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                send(port, corpus("07_html_only_new.eml"))
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=30)
+    assert server.returncode == 0, err
+    assert out.splitlines() == [f"SMTP on 127.0.0.1:{port} into {db}; Ctrl-C to stop", "stopped"]
+    (ticket,) = tf.SQLiteRepository(db).find().tickets
+    assert ticket.title == "VPN drops every 10 minutes"
