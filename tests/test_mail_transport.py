@@ -314,7 +314,18 @@ def test_cli_mail_ingest_from_stdin_is_idempotent_and_reports_each_decision(tmp_
     from ticketflow.cli import cli
 
     db = str(tmp_path / "t.db")
-    args = ["mail", "ingest", "--db", db, "--lifecycle", "zendesk", "--quarantine", str(tmp_path / "kept"), "-"]
+    args = [
+        "mail",
+        "ingest",
+        "--db",
+        db,
+        "--create",
+        "--lifecycle",
+        "zendesk",
+        "--quarantine",
+        str(tmp_path / "kept"),
+        "-",
+    ]
     first = CliRunner().invoke(cli, args, input=corpus("01_gmail_new_request.eml"))
     again = CliRunner().invoke(cli, args, input=corpus("01_gmail_new_request.eml"))
     bad = CliRunner().invoke(cli, args, input=corpus("17_malformed_no_sender.eml"))
@@ -332,7 +343,7 @@ def test_cli_mail_ingest_exits_75_when_the_message_cannot_be_read_so_the_mta_ret
     from ticketflow.cli import cli
 
     missing = tmp_path / "no-such-dir" / "message.eml"
-    args = ["mail", "ingest", "--db", str(tmp_path / "t.db"), "--lifecycle", "zendesk", str(missing)]
+    args = ["mail", "ingest", "--db", str(tmp_path / "t.db"), "--create", "--lifecycle", "zendesk", str(missing)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 75
     assert "could not ingest" in result.output
@@ -345,7 +356,18 @@ def test_cli_mail_serve_receives_over_smtp_until_sigterm(tmp_path: Path):
     import time
 
     db, port = tmp_path / "t.db", free_port()
-    command = [sys.executable, "-m", "ticketflow", "mail", "serve", "--db", str(db), "--lifecycle", "zendesk"]
+    command = [
+        sys.executable,
+        "-m",
+        "ticketflow",
+        "mail",
+        "serve",
+        "--db",
+        str(db),
+        "--create",
+        "--lifecycle",
+        "zendesk",
+    ]
     server = subprocess.Popen(  # noqa: S603 - our own interpreter running our own command
         [*command, "--port", str(port), "--quarantine", str(tmp_path / "kept")],
         stdout=subprocess.PIPE,

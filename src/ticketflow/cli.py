@@ -623,7 +623,8 @@ def mail() -> None:
 
 def _mail_options(command: Any) -> Any:
     options = [
-        click.option("--db", required=True, help="SQLite file or postgresql+psycopg:// URL"),
+        _db_option,
+        click.option("--create", is_flag=True, help="create the SQLite --db if it does not exist"),
         click.option("--lifecycle", "lifecycle", required=True, help="built-in id or file"),
         click.option("--mail-db", default=None, help="SQLite file for Message-IDs (default: --db when it is SQLite)"),
         click.option("--quarantine", default="mail-kept", show_default=True, help="directory for unusable mail"),
@@ -635,7 +636,9 @@ def _mail_options(command: Any) -> Any:
     return command
 
 
-def _desk(db: str, lifecycle: str, mail_db: str | None, quarantine: str, attachments: str | None, channel: str) -> Any:
+def _desk(
+    db: str, create: bool, lifecycle: str, mail_db: str | None, quarantine: str, attachments: str | None, channel: str
+) -> Any:
     try:
         from ticketflow import mail as tfmail
     except ImportError as missing:
@@ -647,7 +650,7 @@ def _desk(db: str, lifecycle: str, mail_db: str | None, quarantine: str, attachm
             raise click.ClickException("--mail-db: give a SQLite file for Message-IDs when --db is PostgreSQL")
         mail_db = db
     return tfmail.MailDesk(
-        tf.Workflow(_lifecycle(lifecycle), _repository(db)),
+        tf.Workflow(_lifecycle(lifecycle), _repository(db, create=create, create_hint=True)),
         store=tfmail.SQLiteMessageIds(mail_db),
         quarantine=tfmail.DirectoryQuarantine(quarantine),
         attachments=tfmail.DirectoryAttachments(attachments) if attachments else None,
@@ -666,14 +669,21 @@ def _outcome_line(outcome: Any) -> str:
 @_mail_options
 @click.argument("source")
 def mail_ingest(
-    db: str, lifecycle: str, mail_db: str | None, quarantine: str, attachments: str | None, channel: str, source: str
+    db: str,
+    create: bool,
+    lifecycle: str,
+    mail_db: str | None,
+    quarantine: str,
+    attachments: str | None,
+    channel: str,
+    source: str,
 ) -> None:
     """Ingest a message file, a directory, a Maildir, or '-' (one message on stdin: an MTA pipe transport).
 
     Idempotent by Message-ID. Exits 75 (try again later) when a store
     fails, so a pipe transport keeps the message and retries.
     """
-    desk = _desk(db, lifecycle, mail_db, quarantine, attachments, channel)
+    desk = _desk(db, create, lifecycle, mail_db, quarantine, attachments, channel)
     from ticketflow.mail import ingest_path
 
     try:
@@ -692,6 +702,7 @@ def mail_ingest(
 @click.option("--lmtp", is_flag=True, help="speak LMTP (for an MTA's lmtp transport) instead of SMTP")
 def mail_serve(
     db: str,
+    create: bool,
     lifecycle: str,
     mail_db: str | None,
     quarantine: str,
@@ -707,7 +718,7 @@ def mail_serve(
 
     from ticketflow.mail import MailServer
 
-    desk = _desk(db, lifecycle, mail_db, quarantine, attachments, channel)
+    desk = _desk(db, create, lifecycle, mail_db, quarantine, attachments, channel)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -730,6 +741,7 @@ def mail_serve(
 @click.option("--once", is_flag=True, help="poll once and exit")
 def mail_imap(
     db: str,
+    create: bool,
     lifecycle: str,
     mail_db: str | None,
     quarantine: str,
@@ -752,7 +764,7 @@ def mail_imap(
     password = os.environ.get(password_env)
     if password is None:
         raise click.ClickException(f"--password-env: set {password_env} to the mailbox password")
-    desk = _desk(db, lifecycle, mail_db, quarantine, attachments, channel)
+    desk = _desk(db, create, lifecycle, mail_db, quarantine, attachments, channel)
     poller = ImapPoller(desk, host=host, username=user, password=password, mailbox=folder, use_ssl=not no_ssl)
     if once:
         for outcome in poller.poll_once():
