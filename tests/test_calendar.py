@@ -767,3 +767,47 @@ def test_ics_closures_agree_with_the_oracle(case: tuple[dict[str, Any], Oracle, 
     for k in range(0, 4 * 24, 3):
         assert oracle.is_open(a + k * STEP) == calendar.is_open(a + k * STEP), a + k * STEP
     assert oracle.between(a, a + timedelta(days=1)) == calendar.between(a, a + timedelta(days=1))
+
+
+# -- explain ------------------------------------------------------------------------------
+
+
+def test_explain_names_the_rule_that_decides():
+    cal = BusinessCalendar(
+        "America/New_York",
+        NINE_TO_FIVE,
+        holidays=holidays_for("US", subdiv="NY"),
+        overrides={date(2026, 12, 24): ["09:00-13:00"]},
+        rules=[
+            CalendarRule("FREQ=MONTHLY;BYDAY=1MO", start=date(2026, 1, 1), close=["09:00-11:00"], name="maintenance"),
+            CalendarRule("FREQ=MONTHLY;BYDAY=2SA", start=date(2026, 1, 1), open=["10:00-14:00"], name="duty"),
+        ],
+    )
+    cases = {
+        ny(2026, 3, 2, 10): (False, "rule", "rule 'maintenance' closes 09:00-11:00 on 2026-03-02"),
+        ny(2026, 3, 2, 12): (True, "hours", "weekly hours: mon 09:00-17:00"),
+        ny(2026, 3, 14, 11): (True, "rule", "rule 'duty' opens 10:00-14:00 on 2026-03-14"),
+        ny(2026, 3, 7, 11): (False, "no window", "outside the weekly hours (sat: closed)"),
+        ny(2026, 12, 25, 10): (False, "holiday", "2026-12-25 is a holiday"),
+        ny(2026, 12, 24, 10): (True, "override", "the override of 2026-12-24 opens 09:00-13:00"),
+        ny(2026, 12, 24, 15): (False, "override", "the override of 2026-12-24 opens 09:00-13:00 instead"),
+    }
+    for instant, expected in cases.items():
+        found = cal.explain(instant)
+        assert (found.open, found.source, found.reason) == expected, instant
+    monday = cal.explain(ny(2026, 3, 2, 10))
+    assert (monday.since, monday.until) == (ny(2026, 2, 27, 17), ny(2026, 3, 2, 11))
+    assert str(monday).startswith("2026-03-02T10:00:00-05:00: closed (rule 'maintenance'")
+
+
+@given(calendars(), exact_instants)
+def test_explain_agrees_with_is_open_and_its_stretch_is_uniform(case: tuple[dict[str, Any], Oracle], t: datetime):
+    calendar = build(case[0])
+    found = calendar.explain(t)
+    assert found.open == calendar.is_open(t)
+    assert found.since <= t < found.until
+    assert calendar.is_open(found.since) == found.open
+    assert calendar.is_open(found.until - timedelta(microseconds=1)) == found.open
+    assert calendar.is_open(found.until) != found.open
+    if found.source == "no window":
+        assert not found.open

@@ -425,3 +425,95 @@ def test_demo_is_deterministic_and_its_report_command_reproduces_its_numbers(tmp
         assert f"  {line}  median" in report.output
     assert "breaches by assignee: unassigned: " in report.output
     assert "None" not in report.output
+
+
+# -- calendar show ----------------------------------------------------------------------------
+
+CALENDAR_TOML = """
+[calendar]
+timezone = "America/New_York"
+hours = { mon-fri = ["09:00-17:00"] }
+holidays = { country = "US", subdiv = "NY" }
+
+[[calendar.rules]]
+name = "maintenance"
+rrule = "FREQ=MONTHLY;BYDAY=1MO"
+start = 2026-01-01
+close = ["09:00-11:00"]
+"""
+
+
+def test_calendar_show_prints_open_windows_and_explains_an_instant(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    path = tmp_path / "office.toml"
+    path.write_text(CALENDAR_TOML)
+    status, out, _ = run(
+        capsys,
+        "calendar",
+        "show",
+        str(path),
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-10",
+        "--explain",
+        "2026-03-02T10:00",
+    )
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0] == (
+        "2026-03-02T10:00:00-05:00: closed (rule 'maintenance' closes 09:00-11:00 on 2026-03-02); "
+        "closed from 2026-02-27T17:00:00-05:00 until 2026-03-02T11:00:00-05:00"
+    )
+    assert lines[2] == "  Mon 2026-03-02  11:00-17:00       EST   6:00"
+    assert lines[-2] == "  Mon 2026-03-09  09:00-17:00       EDT   8:00"
+    assert lines[-1] == "open 46:00 from 2026-03-01T00:00:00-05:00 to 2026-03-10T00:00:00-04:00"
+
+
+def test_calendar_show_reads_an_sla_calendar_by_name_and_the_options(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+):
+    import runpy
+
+    path = tmp_path / "regional.toml"
+    path.write_text(runpy.run_path(str(EXAMPLES / "regional_sla.py"))["LIFECYCLE"])
+    status, out, _ = run(capsys, "calendar", "show", f"{path}:sydney", "--from", "2026-03-06", "--to", "2026-03-07")
+    assert (status, out.splitlines()[1]) == (0, "  Fri 2026-03-06  09:00-17:00       AEDT  8:00")
+    # Without CAL: the options; a night across the spring-forward change holds 7 real hours.
+    night = ["--timezone", "Europe/Berlin", "--hours", "mon-sun=22:00-06:00"]
+    status, out, _ = run(capsys, "calendar", "show", *night, "--from", "2026-03-28T12:00", "--to", "2026-03-29T12:00")
+    assert out.splitlines()[1] == "  Sat 2026-03-28  22:00-06:00 (+1d) CET   7:00"
+    status, out, _ = run(capsys, "calendar", "show", str(path) + ":sydney", "--from", "2026-03-06", "--ics")
+    assert out.startswith("BEGIN:VCALENDAR")
+    assert out.count("BEGIN:VEVENT") == 5
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["{path}:paris", "--from", "2026-03-01"],
+            "Invalid value for CAL: {path}: no SLA calendar 'paris'; known: berlin",
+        ),
+        (["{path}", "--from", "2026-03-01"], "no [calendar] table in it"),
+        (["{path}:sydney", "--from", "2026-03-05", "--to", "2026-03-01"], "Invalid value for --to"),
+        (["{path}:sydney", "--from", "someday"], "Invalid value for --from: 'someday' is not an ISO datetime"),
+    ],
+)
+def test_calendar_show_refuses_bad_input_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
+):
+    import runpy
+
+    path = tmp_path / "regional.toml"
+    path.write_text(runpy.run_path(str(EXAMPLES / "regional_sla.py"))["LIFECYCLE"])
+    status, _, err = run(capsys, "calendar", "show", *(a.format(path=path) for a in argv))
+    assert (status, err.count("\n")) == (2, 1)
+    assert message.format(path=path) in err
+
+
+def test_calendar_show_names_a_bad_rule(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    path = tmp_path / "bad.toml"
+    path.write_text(CALENDAR_TOML.replace("BYDAY=1MO", "BYDAY=1XX"))
+    status, _, err = run(capsys, "calendar", "show", str(path), "--from", "2026-03-01")
+    assert status == 2
+    assert "calendar.rules[0].rrule: cannot read 'FREQ=MONTHLY;BYDAY=1XX'" in err

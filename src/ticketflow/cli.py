@@ -521,6 +521,75 @@ def calendar_open(cal: tf.BusinessCalendar, instant: str) -> None:
         click.echo(f"closed until {cal.next_open(at).isoformat()}")
 
 
+def _calendar_named(spec: str) -> tf.BusinessCalendar:
+    """CAL: a TOML/JSON/YAML file with a calendar (``[calendar]`` or at the top), or FILE:NAME for an SLA calendar."""
+    where, _, name = spec.partition(":")
+    document = tf.builtin(where).document if where in tf.builtins() else parse_file(where)
+    if not isinstance(document, dict):
+        raise click.BadParameter(f"{where}: expected a table holding a calendar", param_hint="CAL")
+    if name:
+        calendars = document.get("sla", {}).get("calendars", {})
+        if name not in calendars:
+            known = ", ".join(sorted(calendars)) or "none"
+            raise click.BadParameter(f"{where}: no SLA calendar {name!r}; known: {known}", param_hint="CAL")
+        table = calendars[name]
+    elif "calendar" in document:
+        table = document["calendar"]
+    elif "timezone" in document:
+        table = document
+    else:
+        raise click.BadParameter(
+            f"{where}: no [calendar] table in it; name one of its SLA calendars as {where}:NAME", param_hint="CAL"
+        )
+    try:
+        return tf.BusinessCalendar.from_config(table)
+    except tf.CalendarError as exc:
+        raise click.BadParameter(f"{spec}: {exc}", param_hint="CAL") from exc
+
+
+@calendar.command("show")
+@click.argument("cal_spec", metavar="[CAL]", required=False)
+@click.option("--from", "start", required=True, help="ISO date or datetime; naive: in the calendar's zone")
+@click.option("--to", "end", default=None, help="ISO date or datetime  [default: 7 days after --from]")
+@click.option(
+    "--explain", "explain", default=None, metavar="INSTANT", help="say which rule makes INSTANT open or closed"
+)
+@click.option("--ics", is_flag=True, help="print the open windows as iCalendar (extra `ical`)")
+@click.pass_obj
+def calendar_show(
+    cal: tf.BusinessCalendar, cal_spec: str | None, start: str, end: str | None, explain: str | None, ics: bool
+) -> None:
+    """The open windows from --from to --to of CAL (a calendar file, or FILE:NAME for an SLA calendar).
+
+    Without CAL, the calendar given by --timezone/--hours/--holidays.
+    """
+    if cal_spec is not None:
+        cal = _calendar_named(cal_spec)
+    a = _instant(start, "--from", cal.timezone)
+    b = _instant(end, "--to", cal.timezone) if end is not None else a + timedelta(days=7)
+    if b <= a:
+        raise click.BadParameter(f"{end!r} is not after --from", param_hint="--to")
+    if explain is not None:
+        click.echo(str(cal.explain(_instant(explain, "--explain", cal.timezone))))
+    if ics:
+        click.echo(cal.to_ics(a, b), nl=False)
+        return
+    click.echo(cal.describe() + (f" (+{len(cal.rules)} rules)" if cal.rules else ""))
+    total = timedelta(0)
+    for lo, hi in cal.open_windows(a, b):
+        days = (hi.date() - lo.date()).days
+        later = f" (+{days}d)" if days else ""
+        length = cal.between(lo, hi)  # real time: a night across a DST change is 7 or 9 hours
+        total += length
+        click.echo(f"  {lo:%a %Y-%m-%d}  {lo:%H:%M}-{hi:%H:%M}{later:<6} {lo.strftime('%Z'):<5} {_clock_hours(length)}")
+    click.echo(f"open {_clock_hours(total)} from {a.isoformat()} to {b.isoformat()}")
+
+
+def _clock_hours(value: timedelta) -> str:
+    minutes = int(value.total_seconds()) // 60
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
 # -- data ----------------------------------------------------------------------------------
 
 

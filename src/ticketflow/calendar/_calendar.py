@@ -200,6 +200,36 @@ def _subtract(
 
 
 @attrs.frozen
+class Explanation:
+    """Why a calendar is open or closed at an instant (:meth:`BusinessCalendar.explain`).
+
+    Attributes:
+        instant: the instant asked about, in the calendar's zone.
+        open: whether the calendar is open then.
+        source: what decided it: ``"hours"``, ``"override"``, ``"holiday"``,
+            ``"rule"`` (a recurring or imported rule) or ``"no window"``.
+        reason: the deciding rule in words, such as ``rule 'maintenance'
+            (FREQ=MONTHLY;BYDAY=1MO) closes 09:00-11:00 on 2026-03-02``.
+        since: where the open or closed stretch around the instant starts.
+        until: where it ends.
+    """
+
+    instant: datetime
+    open: bool
+    source: str
+    reason: str
+    since: datetime
+    until: datetime
+
+    def __str__(self) -> str:
+        state = "open" if self.open else "closed"
+        return (
+            f"{self.instant.isoformat()}: {state} ({self.reason}); {state} from {self.since.isoformat()} "
+            f"until {self.until.isoformat()}"
+        )
+
+
+@attrs.frozen
 class BusinessCalendar:
     """Business hours in a time zone, with holidays and per-date overrides.
 
@@ -568,6 +598,59 @@ class BusinessCalendar:
                 remaining -= 1
         candidate = datetime.combine(day, time(local.hour, local.minute, local.second, local.microsecond), self._tz)
         return self.next_open(candidate)
+
+    def explain(self, t: datetime) -> Explanation:
+        """Which rule makes the calendar open or closed at *t*, and the stretch it is in.
+
+        The most specific claim on *t* decides, in the documented order:
+        a date's override, a holiday, a rule closure, a rule opening, the
+        weekly hours; a closed instant nothing claims is outside every window.
+        """
+        u = _to_us(t, "t")
+        timeline = self._covering(u)
+        i = bisect_right(timeline.starts, u) - 1
+        is_open = i >= 0 and u < timeline.ends[i]
+        if is_open:
+            since, until = timeline.starts[i], timeline.ends[i]
+        else:
+            since = timeline.ends[i] if i >= 0 else timeline.lo
+            until = self._next_interval(u)[0]
+        day = t.astimezone(self._tz).date()
+        holidays = self._holiday_dates(day.year) | self._holiday_dates(day.year - 1)
+        claims: list[tuple[int, bool, str, str]] = []  # (precedence, opens, source, reason)
+        for d in (day - _ONE_DAY, day):
+            weekly = [w for w in self.hours[d.weekday()] if self._covers(d, w, u)]
+            if d in self._by_date:
+                own = [w for w in self._by_date[d] if self._covers(d, w, u)]
+                if own:
+                    claims.append((0, True, "override", f"the override of {d} opens {own[0]}"))
+                elif weekly:
+                    windows = " ".join(str(w) for w in self._by_date[d]) or "nothing"
+                    claims.append((0, False, "override", f"the override of {d} opens {windows} instead"))
+            elif d in holidays and weekly:
+                claims.append((1, False, "holiday", f"{d} is a holiday"))
+            elif weekly:
+                claims.append((4, True, "hours", f"weekly hours: {DAY_NAMES[d.weekday()]} {weekly[0]}"))
+        for rule in self.rules:
+            for owner, start, end, label in rule.spans(self._tz, day - 2 * _ONE_DAY, day + _ONE_DAY):
+                if not start <= u < end or owner in self._by_date:
+                    continue
+                if owner in holidays:
+                    claims.append((1, False, "holiday", f"{owner} is a holiday ({label} does not apply)"))
+                    continue
+                span = f"{self._from_us(start):%H:%M}-{self._from_us(end):%H:%M}"
+                verb = "opens" if rule.opens else "closes"
+                claims.append((3 if rule.opens else 2, rule.opens, "rule", f"{label} {verb} {span} on {owner}"))
+        deciding = sorted(c for c in claims if c[1] == is_open)
+        if deciding:
+            _, _, source, reason = deciding[0]
+        else:
+            hours = " ".join(str(w) for w in self.hours[day.weekday()]) or "closed"
+            source, reason = "no window", f"outside the weekly hours ({DAY_NAMES[day.weekday()]}: {hours})"
+        return Explanation(t.astimezone(self._tz), is_open, source, reason, self._from_us(since), self._from_us(until))
+
+    def _covers(self, day: date, window: Window, u: int) -> bool:
+        return self._local_us(day, window.start) <= u < self._local_us(day, window.end)
 
     def _is_business_day(self, day: date) -> bool:
         """Whether some open time starts on *day*: its windows or rule openings, less rule closures."""
