@@ -24,7 +24,7 @@ def main() -> tf.Ticket:
     bob = tf.Actor("bob", roles={"agent"})
     now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
-    ticket = workflow.open(alice, title="VPN drops every hour", fields={"priority": "high"}, at=now)
+    ticket = workflow.open(alice, title="VPN drops every hour", at=now)  # the team sets the priority
     print(f"opened {ticket.id[:8]} in {ticket.state!r}; bob may: {workflow.allowed(ticket.id, bob)}")
 
     try:

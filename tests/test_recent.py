@@ -47,7 +47,7 @@ def test_allowed_on_the_copy_but_refused_on_the_stored_ticket_is_refused(helpdes
 
 def test_allowed_on_both_is_applied_once_on_top_of_the_other_servers_change(helpdesk: tf.Lifecycle, tmp_path: Path):
     a, b = two_servers(helpdesk, tmp_path, max_retries=0)
-    t = a.open(ALICE, title="x", fields={"priority": "high"}, at=T0)
+    t = a.open(BOB, title="x", fields={"priority": "high"}, requester=ALICE.id, at=T0)
     a.fire(t.id, "triage", BOB, fields={"category": "access"}, at=T0)
     b.fire(t.id, "escalate", BOB, at=T0)
     # the copy's save conflicts; judged again on the stored ticket, it is not a retry (max_retries=0)
@@ -126,7 +126,7 @@ def test_every_outcome_equals_a_fresh_reads(steps: list[tuple[bool, Any]]):
     helpdesk = tf.load_lifecycle(Path(__file__).parent.parent / "examples" / "custom_lifecycle.toml")
     repo = tf.MemoryRepository()
     a, b = (tf.Workflow(helpdesk, repo, max_retries=0, ticket_cache=CACHE) for _ in range(2))
-    t = a.open(ALICE, title="x", fields={"priority": "high"}, at=T0)
+    t = a.open(BOB, title="x", fields={"priority": "high"}, requester=ALICE.id, at=T0)
     for on_a, (trigger, actor, kwargs) in steps:
         server = a if on_a else b
         stored = repo.get(t.id)
@@ -229,7 +229,7 @@ class CountingRepository(tf.MemoryRepository):
 def test_a_workflow_whose_copies_keep_proving_stale_stops_starting_from_them(helpdesk: tf.Lifecycle):
     repo = CountingRepository()
     a, b = (tf.Workflow(helpdesk, repo, ticket_cache=CACHE) for _ in range(2))
-    t = a.open(ALICE, title="x", fields={"priority": "high"}, at=T0)
+    t = a.open(BOB, title="x", fields={"priority": "high"}, requester=ALICE.id, at=T0)
     a.fire(t.id, "triage", BOB, fields={"category": "access"}, at=T0)
     counts = []
     for _ in range(60):
@@ -245,7 +245,7 @@ def test_a_workflow_whose_copies_keep_proving_stale_stops_starting_from_them(hel
 def test_a_workflow_alone_keeps_starting_from_its_copies(helpdesk: tf.Lifecycle):
     repo = CountingRepository()
     wf = tf.Workflow(helpdesk, repo, ticket_cache=CACHE)
-    t = wf.open(ALICE, title="x", fields={"priority": "high"}, at=T0)
+    t = wf.open(BOB, title="x", fields={"priority": "high"}, requester=ALICE.id, at=T0)
     wf.fire(t.id, "triage", BOB, fields={"category": "access"}, at=T0)
     for _ in range(50):
         wf.fire(t.id, "escalate", BOB, at=T0)

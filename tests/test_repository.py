@@ -141,7 +141,7 @@ AGENT = tf.Actor("agent", roles={"agent"})
 
 def _open_escalatable(repo: tf.TicketRepository) -> str:
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), repo)
-    ticket = wf.open(tf.Actor("r", roles={"requester"}), title="race", fields={"priority": "high"})
+    ticket = wf.open(tf.Actor("a", roles={"agent"}), title="race", fields={"priority": "high"}, requester="r")
     wf.fire(ticket.id, "triage", AGENT, fields={"category": "access"})
     return ticket.id
 
@@ -213,7 +213,10 @@ path = sys.argv[1]
 lc = tf.load_lifecycle(sys.argv[2])
 wf = tf.Workflow(lc, tf.SQLiteRepository(path))
 agent = tf.Actor("agent", roles={"agent"})
-ids = [wf.open(tf.Actor("r", roles={"requester"}), title=f"t{i}", fields={"priority": "high"}).id for i in range(20)]
+ids = [
+    wf.open(tf.Actor("a", roles={"agent"}), title=f"t{i}", fields={"priority": "high"}, requester="r").id
+    for i in range(20)
+]
 for tid in ids:
     wf.fire(tid, "triage", agent, fields={"category": "access"})
 print("ready", flush=True)
@@ -308,7 +311,9 @@ def test_sqlite_gives_the_same_results_as_memory(tmp_path_factory: pytest.TempPa
 def _filled(repo: tf.TicketRepository) -> tf.Workflow:
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), repo)
     for i in range(7):
-        t = wf.open(tf.Actor(f"r{i}", roles={"requester"}), title=f'Ticket, "{i}"', tags={"vip"} if i % 2 else ())
+        t = wf.open(
+            tf.Actor("a", roles={"agent"}), title=f'Ticket, "{i}"', tags={"vip"} if i % 2 else (), requester=f"r{i}"
+        )
         wf.fire(t.id, "triage", AGENT, fields={"category": "access", "due": "2026-02-01"}, comment="triaged")
     return wf
 

@@ -43,6 +43,7 @@ def test_a_requester_never_sees_internal_comments_fields_or_tags():
 def test_no_internal_item_ever_reaches_a_requesters_view(data: st.DataObject):
     wf = sighten()
     t = wf.open(CUSTOMER, title="x")
+    wf.update(t.id, AGENT, participants={"watcher"})
     for step in data.draw(steps(SIGHTEN, max_size=20)):
         with contextlib.suppress(tf.TicketflowError):
             wf.fire(

@@ -34,7 +34,9 @@ def in_progress(wf: tf.Workflow) -> tf.Ticket:
 
 
 def test_open_stores_a_ticket_with_one_event(wf: tf.Workflow):
-    t = wf.open(ALICE, title="Laptop broken", fields={"priority": "high"}, tags={"vip"}, channel="portal")
+    t = wf.open(
+        BOB, title="Laptop broken", fields={"priority": "high"}, tags={"vip"}, requester="alice", channel="portal"
+    )
     assert (t.id, t.state, t.version, t.requester) == ("T-1", "new", 1, "alice")
     assert t.fields == {"priority": "high"}
     assert t.created_at == t.updated_at == T0
@@ -54,7 +56,7 @@ def test_open_fills_defaults_and_refuses_bad_data(wf: tf.Workflow):
         wf.open(ALICE, title="x", fields={"colour": "red"})
     assert (unknown.value.ticket_id, unknown.value.fields) == (None, ("colour",))
     with pytest.raises(tf.FieldError, match="not allowed"):
-        wf.open(ALICE, title="x", tags={"random"})
+        wf.open(BOB, title="x", tags={"random"})
     with pytest.raises(tf.NaiveDatetime):
         wf.open(ALICE, title="x", at=datetime(2026, 1, 5))
     assert wf.repository.count() == 1  # type: ignore[attr-defined]
@@ -160,9 +162,12 @@ def test_closed_ticket_rejects_every_trigger_comment_and_update(wf: tf.Workflow)
 def test_who_lets_the_requester_close_but_not_another_requester(wf: tf.Workflow):
     t = in_progress(wf)
     wf.fire(t.id, "resolve", BOB, fields={"resolution": "done"})
+    wf.update(t.id, BOB, participants={"dave"})
     with unchanged(wf, t.id), pytest.raises(tf.PermissionDenied) as caught:
-        wf.fire(t.id, "close", tf.Actor("mallory", roles={"requester"}))
+        wf.fire(t.id, "close", tf.Actor("dave", roles={"requester"}))  # related (a participant), but not the requester
     assert "requester" in caught.value.allowed
+    with unchanged(wf, t.id), pytest.raises(tf.TicketNotFound):
+        wf.fire(t.id, "close", tf.Actor("mallory", roles={"requester"}))  # a stranger: as if it did not exist
 
 
 def test_a_requester_comment_moves_the_ticket_by_itself(wf: tf.Workflow):
@@ -215,7 +220,7 @@ def test_comment_and_update_permissions(wf: tf.Workflow):
 
 
 def test_update_changes_people_and_tags(wf: tf.Workflow):
-    t = wf.open(ALICE, title="x", tags={"vip"})
+    t = wf.open(BOB, title="x", tags={"vip"}, requester="alice")
     t = wf.update(
         t.id, BOB, assignee="bob", participants={"dave"}, title="Laptop", add_tags={"hardware"}, remove_tags={"vip"}
     )
@@ -286,7 +291,7 @@ def test_guards_and_actions_come_from_the_registry(helpdesk: tf.Lifecycle):
     with unchanged(wf, plain.id), pytest.raises(tf.TransitionNotAllowed, match="guard 'is_vip' refused"):
         wf.fire(plain.id, "fast_track", BOB)
     assert paged == []
-    vip = wf.open(ALICE, title="x", tags={"vip"})
+    vip = wf.open(BOB, title="x", tags={"vip"}, requester="alice")
     assert "fast_track" in wf.allowed(vip.id, BOB)
     assert wf.fire(vip.id, "fast_track", BOB).fields["category"] == "access"
     assert paged == [(vip.id, "fast_track")]

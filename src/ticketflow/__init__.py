@@ -36,7 +36,7 @@ from ticketflow.lifecycle import (
     load_lifecycle,
     loads_lifecycle,
 )
-from ticketflow.model import Actor, Change, Comment, Event, Ticket, replay
+from ticketflow.model import APP_META, LIBRARY_META, Actor, Change, Comment, Event, Ticket, replay
 from ticketflow.protocols import (
     Action,
     Clock,
@@ -68,6 +68,8 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "APP_META",
+    "LIBRARY_META",
     "LINK_KINDS",
     "Action",
     "Actor",

@@ -10,16 +10,23 @@ both "what does this ticket link to" and "which tickets link to this".
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ticketflow.automation import SYSTEM
-from ticketflow.errors import ConcurrencyConflict, FieldError, PermissionDenied, TicketflowError, TransitionNotAllowed
+from ticketflow.errors import (
+    ConcurrencyConflict,
+    FieldError,
+    PermissionDenied,
+    TicketflowError,
+    TicketNotFound,
+    TransitionNotAllowed,
+)
 from ticketflow.model import Actor, Comment, Event, Ticket
-from ticketflow.protocols import Link
+from ticketflow.protocols import Link, TicketRepository
 
 if TYPE_CHECKING:
     from ticketflow.workflow import Workflow
@@ -30,6 +37,7 @@ __all__ = [
     "ExternalRecord",
     "acknowledge",
     "acknowledgements",
+    "addressed_to",
     "broadcast",
     "broadcasts_for",
     "link",
@@ -89,7 +97,8 @@ def link(
     if (to_ticket is None) == (record is None):
         raise FieldError(ticket_id, "link", ["to_ticket", "record"], "link to exactly one ticket or one record")
     if to_ticket is not None:
-        wf.repository.get(to_ticket)  # TicketNotFound if it does not exist
+        # TicketNotFound if it does not exist, or the actor may not see it
+        wf.lifecycle.access.check_read(wf.repository.get(to_ticket), actor)
         target, details = to_ticket, {}
     else:
         assert record is not None  # noqa: S101 - narrowed above
@@ -231,7 +240,12 @@ def broadcast(
 
     The audience is stored as ``addressed_to`` links in the same transaction
     as the ticket, so each customer finds it with :func:`broadcasts_for`.
+    Only the lifecycle's ``[access].broadcast`` roles (default: staff) may
+    broadcast.
     """
+    access = wf.lifecycle.access
+    if not access.standing(actor).roles & access.broadcast:
+        raise PermissionDenied("(new)", "broadcast", actor.id, sorted(actor.roles), sorted(access.broadcast))
     audience = [EVERYONE] if accounts is None else [f"account:{a}" for a in dict.fromkeys(accounts)]
     if not audience:
         raise FieldError(None, "open", ["accounts"], "a multicast needs at least one account")
@@ -251,6 +265,12 @@ def broadcast(
     return ticket
 
 
+def addressed_to(repository: TicketRepository, ticket_id: str, accounts: Iterable[str]) -> bool:
+    """Whether the ticket is a broadcast to everyone, or a multicast to one of *accounts*."""
+    audience = {link.target for link in repository.links(ticket_id) if link.kind == "addressed_to"}
+    return EVERYONE in audience or any(f"account:{a}" in audience for a in accounts)
+
+
 def broadcasts_for(wf: Workflow, account: str) -> list[Ticket]:
     """The broadcast and multicast tickets addressed to *account*, oldest first."""
     ids = {link.ticket_id for link in wf.repository.linked(EVERYONE)}
@@ -259,15 +279,30 @@ def broadcasts_for(wf: Workflow, account: str) -> list[Ticket]:
 
 
 def acknowledge(wf: Workflow, ticket_id: str, account: str, actor: Actor, *, at: datetime) -> Ticket:
-    """Record that *account* acknowledged the broadcast (once; a second acknowledgement changes nothing)."""
+    """Record that *account* acknowledged the broadcast (once; a second acknowledgement changes nothing).
+
+    Only a member of the account (``account in actor.accounts``) may
+    acknowledge for it, or an actor holding an ``[access].on_behalf`` role
+    (the event keeps both: the actor, and the account acknowledged for).
+    """
+    access = wf.lifecycle.access
+    if account not in actor.accounts and not access.standing(actor).roles & access.on_behalf:
+        raise PermissionDenied(
+            ticket_id, "acknowledge", actor.id, sorted(actor.roles), sorted(access.on_behalf),
+            subject=f"acknowledge for account {account!r}, which they do not belong to",
+        )  # fmt: skip
     audience = {link.target for link in wf.repository.links(ticket_id) if link.kind == "addressed_to"}
     if not audience:
+        wf.view(ticket_id, actor)  # TicketNotFound for a stranger, as for a ticket that does not exist
         raise FieldError(ticket_id, "acknowledge", ["ticket_id"], "not a broadcast or multicast ticket")
     if EVERYONE not in audience and f"account:{account}" not in audience:
-        raise PermissionDenied(ticket_id, "acknowledge", actor.id, sorted(actor.roles), sorted(audience))
+        raise TicketNotFound(ticket_id)  # not addressed to this account: as if it did not exist
     if account in acknowledgements(wf, ticket_id):
         return wf.repository.get(ticket_id)
-    return wf.fire(ticket_id, "comment", actor, comment=f"Acknowledged for {account}", at=at, meta={"ack": account})
+    return wf._record(  # the library's own step, with its own meta
+        ticket_id, "comment", actor, at=at, meta={"ack": account},
+        comment=Comment(actor.id, f"Acknowledged for {account}", "public"), related=True,
+    )  # fmt: skip
 
 
 def acknowledgements(wf: Workflow, ticket_id: str) -> dict[str, datetime]:

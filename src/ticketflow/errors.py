@@ -78,7 +78,11 @@ class PermissionDenied(LifecycleError):
         trigger: the trigger that was refused.
         actor_id: who tried.
         roles: the roles the actor had.
-        allowed: who may fire it (role names, and ``assignee``/``requester``).
+        allowed: who may fire it (role names, and ``assignee``/``requester``),
+            or who may set the part named by ``subject``.
+        subject: what in the step was refused (``"set field 'priority'"``,
+            ``"post an internal comment"``), or ``None`` when the trigger itself
+            was. It names parts, never their values.
     """
 
     def __init__(
@@ -88,15 +92,19 @@ class PermissionDenied(LifecycleError):
         actor_id: str,
         roles: Sequence[str],
         allowed: Sequence[str],
+        *,
+        subject: str | None = None,
     ) -> None:
         self.ticket_id = ticket_id
         self.trigger = trigger
         self.actor_id = actor_id
         self.roles = tuple(roles)
         self.allowed = tuple(allowed)
+        self.subject = subject
+        what = f"fire {trigger!r}" if subject is None else f"{subject} (with {trigger!r})"
         super().__init__(
             f"ticket {ticket_id}: actor {actor_id!r} with roles {sorted(self.roles)} may not "
-            f"fire {trigger!r}; allowed: {', '.join(self.allowed) or 'nobody'}"
+            f"{what}; allowed: {', '.join(self.allowed) or 'nobody'}"
         )
 
 

@@ -17,7 +17,18 @@ import attrs
 
 from ticketflow.errors import CalendarError, NaiveDatetime
 
-__all__ = ["UNSET", "Actor", "Change", "Comment", "Event", "Ticket", "replay", "require_aware"]
+__all__ = [
+    "APP_META",
+    "LIBRARY_META",
+    "UNSET",
+    "Actor",
+    "Change",
+    "Comment",
+    "Event",
+    "Ticket",
+    "replay",
+    "require_aware",
+]
 
 Visibility = Literal["public", "internal"]
 
@@ -74,10 +85,15 @@ class Actor:
     Attributes:
         id: a stable identifier from the application (user id, ``"system"``).
         roles: the roles this actor holds, such as ``{"agent"}``.
+        accounts: the customer accounts (organizations) this actor belongs
+            to, as the application knows them: a customer sees the tickets
+            whose ``[access].shared_field`` holds one of them, and may
+            acknowledge broadcasts for them.
     """
 
     id: str
     roles: frozenset[str] = attrs.field(default=_EMPTY, converter=_tags)
+    accounts: frozenset[str] = attrs.field(default=_EMPTY, converter=_tags, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -142,6 +158,34 @@ class Ticket:
 
 #: Ticket attributes (besides fields and tags) that an event may change.
 TICKET_ATTRIBUTES = ("title", "requester", "assignee", "participants")
+
+#: The ``Event.meta`` keys the library writes and reads back (rule firings,
+#: due instants, acknowledgements, links, routing...). Only the library writes
+#: them; what a caller passes as ``meta`` is stored under :data:`APP_META`
+#: and never drives a rule.
+LIBRARY_META = frozenset(
+    {
+        "ack",  # an account's acknowledgement of a broadcast
+        "broadcast",  # the audience of a broadcast ticket
+        "channel",  # the intake channel a ticket came in by
+        "due_at",  # the instant a timed rule was due
+        "duplicate_of",  # the ticket a duplicate was closed into
+        "entry",  # the state entry a timed rule fired for
+        "follow_up_of",  # the closed ticket a follow-up continues
+        "lifecycle_id",  # the opening event's lifecycle
+        "link",  # a link recorded on the ticket
+        "merged",  # a duplicate merged into this ticket
+        "priority",  # a linked record's priority
+        "record",  # a linked record that changed
+        "refused",  # why a timed rule could not fire
+        "route",  # the routing policy that assigned the ticket
+        "rule",  # the timed or link rule that caused the event
+        "similar_feedback",  # a thumbs up or down for a suggestion
+        "status",  # a linked record's status
+    }
+)
+#: Where caller-supplied meta lives in ``Event.meta``.
+APP_META = "app"
 
 
 @attrs.frozen(slots=True)

@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import IO, Any, Unpack
 
+from ticketflow._customer import customer_page, customer_tickets
 from ticketflow._links import (
     ExternalRecord,
     acknowledge,
     acknowledgements,
+    addressed_to,
     broadcast,
     broadcasts_for,
     link,
@@ -28,10 +30,16 @@ from ticketflow._view import TicketView, view
 from ticketflow.automation import DeliveryState, SweepResult, deliver, next_due, run_due
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SystemClock
-from ticketflow.errors import ConcurrencyConflict, InvalidLifecycle, LifecycleError, TransitionNotAllowed
+from ticketflow.errors import (
+    ConcurrencyConflict,
+    InvalidLifecycle,
+    LifecycleError,
+    TicketNotFound,
+    TransitionNotAllowed,
+)
 from ticketflow.intake import contact_message, intake_rules
 from ticketflow.lifecycle import UNSET, Lifecycle
-from ticketflow.model import Actor, Comment, Event, Ticket, Visibility, require_aware
+from ticketflow.model import APP_META, Actor, Comment, Event, Ticket, Visibility, require_aware
 from ticketflow.protocols import Clock, Link, OutboxMessage, Page, TicketFilters, TicketRepository
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
@@ -97,6 +105,7 @@ class Workflow:
             ticket_cache = 0 if isinstance(self.repository, MemoryRepository) else 1024
         self._recent = RecentTickets(ticket_cache)
         self._engine = lifecycle.engine
+        self._access = lifecycle.access
         self._guards = self.registry.guards
         self.sla_policy: SlaPolicy | None = policy_for(
             lifecycle, calendar or lifecycle.calendar, resolvers=self.registry.calendar_resolvers
@@ -158,9 +167,15 @@ class Workflow:
         group: str | None = None,
         limit: int = 100,
         after: str | None = None,
+        actor: Actor | None = None,
         **filters: Unpack[TicketFilters],
     ) -> Page:
         """Tickets of this lifecycle, filtered as in ``repository.find``; ``group`` picks its states.
+
+        With *actor* (a read on someone's behalf), a customer gets only the
+        tickets they are related to, each as their view shows it (no
+        internal fields or tags); staff get every ticket. Without it, the
+        read is the application's own.
 
         Raises:
             LifecycleError: an unknown group.
@@ -168,6 +183,8 @@ class Workflow:
         if group is not None:
             filters["state"] = self._group_states(group)
         filters["lifecycle_id"] = self.lifecycle.id  # a Workflow finds its own lifecycle's tickets
+        if actor is not None and not self._access.is_staff(actor):
+            return customer_page(self.repository, self.lifecycle, actor, limit=limit, after=after, **filters)
         return self.repository.find(limit=limit, after=after, **filters)
 
     def timer_calendar_for(self, ticket: Ticket) -> BusinessCalendar | None:
@@ -229,7 +246,7 @@ class Workflow:
         ``follow_up_of`` in its opening event, and carries *body* as its first
         comment.
         """
-        previous = self.repository.get(ticket_id)
+        previous = self._access.check_read(self.repository.get(ticket_id), actor)
         when = self._at(at)
         ticket, event = self._engine.open(
             self._id_factory(),
@@ -241,13 +258,14 @@ class Workflow:
             participants=previous.participants,
             comment=self._comment(actor, body, "public"),
             meta={"follow_up_of": previous.id},
+            checked=False,  # the people and fields are the previous ticket's, copied by the library
         )
         self.repository.add(ticket, [event], due=next_due(self, ticket, [event], when))
         return ticket
 
     def reply(self, ticket_id: str, actor: Actor, body: str, *, at: datetime | None = None) -> Ticket:
         """Comment on the ticket, or, if it is in an immutable state, open a follow-up with the reply."""
-        ticket = self.repository.get(ticket_id)
+        ticket = self._access.check_read(self.repository.get(ticket_id), actor)
         if self.lifecycle.states[ticket.state].immutable:
             return self.follow_up(ticket_id, actor, body, at=at)
         return self.comment(ticket_id, actor, body, at=at)
@@ -259,21 +277,26 @@ class Workflow:
         format: str = "csv",
         columns: Sequence[str] = DEFAULT_CSV_COLUMNS,
         group: str | None = None,
+        actor: Actor | None = None,
         **filters: Unpack[TicketFilters],
     ) -> int:
         """Export a filtered view of this lifecycle's tickets (DevRev's "export views to CSV or JSON").
 
-        Filters are those of ``find`` (``tag``, ``requester`` for a customer,
+        Filters are those of ``find`` (``tag``, ``requester``,
         ``updated_after``/``updated_before`` for a date range...) plus
-        ``group``; rows stream a page at a time.
+        ``group``; rows stream a page at a time. With *actor*, as in
+        ``find``: a customer exports only their tickets, as they see them.
         """
         if group is not None:
             filters["state"] = self._group_states(group)
         filters["lifecycle_id"] = self.lifecycle.id
+        tickets = None
+        if actor is not None and not self._access.is_staff(actor):
+            tickets = customer_tickets(self.repository, self.lifecycle, actor, **filters)
         if format == "csv":
-            return export_csv(self.repository, out, columns, **filters)
+            return export_csv(self.repository, out, columns, tickets=tickets, **filters)
         if format == "json":
-            return export_json_view(self.repository, out, columns, **filters)
+            return export_json_view(self.repository, out, columns, tickets=tickets, **filters)
         raise LifecycleError(f"unknown export format {format!r}; use csv or json")
 
     def link(
@@ -352,31 +375,56 @@ class Workflow:
         """The accounts that acknowledged a broadcast, and when."""
         return acknowledgements(self, ticket_id)
 
-    def similar(self, ticket_id: str, k: int = 5) -> list[Suggestion]:
+    def similar(self, ticket_id: str, k: int = 5, *, actor: Actor | None = None) -> list[Suggestion]:
         """Earlier tickets like this one (BM25 over public text, re-ranked by recorded feedback).
 
         The index is built from the repository on first use and kept; the
-        asked ticket is re-indexed each time so new comments count.
+        asked ticket is re-indexed each time so new comments count. With
+        *actor* (suggestions shown to someone), a customer must be related
+        to the ticket (else :class:`~ticketflow.TicketNotFound`) and is
+        suggested only tickets they may see.
         """
+        ticket = self.repository.get(ticket_id)
+        customer = actor is not None and not self._access.is_staff(actor)
+        if actor is not None:
+            self._access.check_read(ticket, actor)
         if self._similar is None:
             self._similar = SimilarityIndex.build(self.repository, lifecycle_id=self.lifecycle.id)
-        self._similar.add(self.repository.get(ticket_id), self.repository.history(ticket_id))
-        return self._similar.similar(ticket_id, k)
+        self._similar.add(ticket, self.repository.history(ticket_id))
+        if not customer:
+            return self._similar.similar(ticket_id, k)
+        assert actor is not None  # noqa: S101 - customer implies an actor
+        shown = []
+        for suggestion in self._similar.similar(ticket_id, len(self._similar)):
+            if self._access.related(self.repository.get(suggestion.ticket_id), actor):
+                shown.append(suggestion)
+                if len(shown) == k:
+                    break
+        return shown
 
     def similar_feedback(
         self, ticket_id: str, suggested_id: str, actor: Actor, *, helpful: bool, at: datetime | None = None
     ) -> Ticket:
         """Record a thumbs up or down for a suggestion, in the ticket's history; later suggestions use it."""
         self.repository.get(suggested_id)  # TicketNotFound for a suggestion that does not exist
+        self._access.check_read(self.repository.get(suggested_id), actor)
         meta = {"similar_feedback": {"suggested": suggested_id, "helpful": helpful}}
-        ticket = self.fire(ticket_id, "update", actor, meta=meta, at=at)
+        ticket = self._record(ticket_id, "update", actor, at=self._at(at), meta=meta)
         if self._similar is not None:
             self._similar.feedback(ticket_id, suggested_id, helpful=helpful)
         return ticket
 
     def view(self, ticket_id: str, actor: Actor) -> TicketView:
-        """The ticket and history as *actor* may see them (requesters: no internal comments, fields, tags)."""
-        return view(self.lifecycle, self.repository.get(ticket_id), self.repository.history(ticket_id), actor)
+        """The ticket and history as *actor* may see them (customers: no trace of internal data).
+
+        Raises:
+            TicketNotFound: no such ticket, or *actor* is a customer not
+                related to it (the same error, so ids cannot be probed).
+        """
+        ticket = self.repository.get(ticket_id)
+        if not self._access.may_see(ticket, actor) and not addressed_to(self.repository, ticket_id, actor.accounts):
+            raise TicketNotFound(ticket_id)
+        return view(self.lifecycle, ticket, self.repository.history(ticket_id), actor)
 
     def allowed(self, ticket_id: str, actor: Actor, *, at: datetime | None = None) -> list[str]:
         """Triggers *actor* may fire on the ticket now (``comment``/``update`` included).
@@ -384,7 +432,8 @@ class Workflow:
         A listed trigger may still be refused for the data a fire carries
         (a required field or comment missing), never for state or permission.
         """
-        return self._engine.allowed(self.repository.get(ticket_id), actor, self._at(at), self._guards)
+        ticket = self._access.check_read(self.repository.get(ticket_id), actor)
+        return self._engine.allowed(ticket, actor, self._at(at), self._guards)
 
     # -- changing ------------------------------------------------------------------
 
@@ -476,6 +525,7 @@ class Workflow:
             participants=ticket.participants,
             comment=self._comment(actor, comment, "public"),
             meta={**(meta or {}), "route": route.policy},
+            checked=False,  # the route's assignee and tags; the caller's parts were checked by the first open
         )
 
     def receive(
@@ -526,21 +576,27 @@ class Workflow:
 
         ``comment``/``update`` are built-in triggers every lifecycle has; a
         comment or an update may also move the ticket when the lifecycle has
-        an event-driven (``on``) transition for it.
+        an event-driven (``on``) transition for it. Every part given (fields,
+        tags, people, a :class:`~ticketflow.Comment` 's author and
+        visibility) is checked against who may set it; *meta* is the
+        caller's own and is stored under ``event.meta["app"]``, where no rule
+        reads it.
 
         Returns:
             The ticket after the change (one new event, version + 1).
 
         Raises:
-            TicketNotFound: no such ticket.
+            TicketNotFound: no such ticket, or *actor* is a customer not related to it.
             TicketClosed: the ticket is in an immutable state.
             TransitionNotAllowed: no transition, or its conditions fail.
-            PermissionDenied: the actor may not fire it.
+            PermissionDenied: the actor may not fire it, or may not set a part given.
             FieldError: data missing or invalid. (After any refusal nothing changed.)
             ConcurrencyConflict: other writers kept winning for ``max_retries`` attempts.
         """
         when = self.clock.now() if at is None else require_aware(at, "at")
         note = comment if comment is None else self._comment(actor, comment, visibility)
+        if meta is not None:
+            meta = {APP_META: dict(meta)}  # the caller's namespace: never read by a rule
         attributes = None
         if not (title is UNSET and assignee is UNSET and requester is UNSET and participants is UNSET):
             given = {"title": title, "assignee": assignee, "requester": requester, "participants": participants}
@@ -653,7 +709,7 @@ class Workflow:
             TransitionNotAllowed: no trigger leads there, or several do (the
                 message lists them: fire one by name).
         """
-        ticket = self.repository.get(ticket_id)
+        ticket = self._access.check_read(self.repository.get(ticket_id), actor)
         if state not in self.lifecycle.states:
             raise TransitionNotAllowed(ticket_id, f"->{state}", ticket.state, f"unknown state {state!r}")
         triggers = self._engine.path_between(ticket.state, state)
@@ -665,6 +721,43 @@ class Workflow:
             )
             raise TransitionNotAllowed(ticket_id, f"->{state}", ticket.state, reason)
         return self.fire(ticket_id, triggers[0], actor, **kwargs)
+
+    def _record(
+        self,
+        ticket_id: str,
+        trigger: str,
+        actor: Actor,
+        *,
+        at: datetime,
+        meta: Mapping[str, Any],
+        comment: Comment | None = None,
+        related: bool = False,
+    ) -> Ticket:
+        """Store a step the library makes with its own meta (an acknowledgement, feedback), retrying conflicts.
+
+        *related* says the library established the actor's relation to the
+        ticket by other means (a broadcast's audience); every other check
+        of the engine applies.
+        """
+        attempt = 0
+        while True:
+            ticket = self.repository.get(ticket_id)
+            new, event, taken = self._engine.apply(
+                ticket, trigger, actor, at, comment=comment, meta=meta, guards=self._guards, related=related
+            )
+            due, _ = self._due_after(ticket_id, new, event, at, None)
+            try:
+                self.repository.save(new, [event], ticket.version, due=due)
+            except ConcurrencyConflict:
+                if attempt == self.max_retries:
+                    raise
+                attempt += 1
+                continue
+            self._recent.forget(ticket_id)
+            if taken is not None:
+                for name in taken.actions:
+                    self.registry.actions[name](new, event)
+            return new
 
     def _group_states(self, group: str) -> tuple[str, ...]:
         """The states of a group of this lifecycle; LifecycleError for an unknown group."""

@@ -20,8 +20,6 @@ from ticketflow.model import Event, Ticket
 
 __all__ = ["PendingRule", "pending_rules"]
 
-_AGENTS = frozenset({"agent", "admin"})
-
 
 @attrs.frozen
 class PendingRule:
@@ -48,7 +46,11 @@ def _entry(ticket: Ticket, history: Sequence[Event]) -> int:
 
 
 def _anchor(
-    rule: TimedRule, ticket: Ticket, since_entry: Sequence[Event], calendar: BusinessCalendar | None
+    lifecycle: Lifecycle,
+    rule: TimedRule,
+    ticket: Ticket,
+    since_entry: Sequence[Event],
+    calendar: BusinessCalendar | None,
 ) -> datetime | None:
     entered = since_entry[0].at
     since = rule.since
@@ -57,9 +59,16 @@ def _anchor(
     if since == "last_update":
         return since_entry[-1].at
     if since in ("last_requester_comment", "last_agent_comment"):
-        roles = frozenset({"requester"}) if since == "last_requester_comment" else _AGENTS
+        # the customer's side (no staff role) or the team's (staff roles, automations aside)
+        by_staff = since == "last_agent_comment"
+        standing = lifecycle.access.standing
         for event in reversed(since_entry):
-            if event.comment is not None and event.actor.roles & roles:
+            if event.comment is None:
+                continue
+            roles = standing(event.actor).roles
+            if "system" in roles:
+                continue
+            if bool(roles & lifecycle.access.staff) == by_staff:
                 return event.at
         return entered
     value = ticket.fields.get(since.removeprefix("field:"))
@@ -101,7 +110,7 @@ def pending_rules(
             continue
         if rule.when and not conditions_hold(rule.when, ticket.fields):
             continue
-        anchor = _anchor(rule, ticket, since_entry, calendar)
+        anchor = _anchor(lifecycle, rule, ticket, since_entry, calendar)
         if anchor is not None:
             pending.append((due_instant(rule, anchor, calendar), order, rule))
     pending.sort(key=lambda item: (item[0], item[1]))

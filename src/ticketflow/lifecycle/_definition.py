@@ -12,6 +12,7 @@ import attrs
 from ticketflow.calendar import BusinessCalendar
 
 if TYPE_CHECKING:
+    from ticketflow.lifecycle._access import Access
     from ticketflow.lifecycle._engine import Engine
 
 __all__ = [
@@ -381,6 +382,9 @@ class Lifecycle:
         internal_tags: tags requesters never see (patterns allowed).
         key_prefix: when set, new tickets get human keys as ids (``SUP-1042``).
         link_rules: rules that move tickets when a linked record changes.
+        access: who may see each ticket and set each part of it
+            (``[access]`` and each field's ``set_by``): staff roles,
+            relations, setters.
     """
 
     id: str
@@ -404,6 +408,7 @@ class Lifecycle:
     internal_tags: frozenset[str] = frozenset()
     key_prefix: str | None = None
     link_rules: tuple[LinkRule, ...] = ()
+    access: Access = attrs.field(kw_only=True)
     _engine: Engine | None = attrs.field(default=None, repr=False, alias="engine")
 
     @property

@@ -22,6 +22,7 @@ from ticketflow.errors import (
     FieldError,
     PermissionDenied,
     TicketClosed,
+    TicketNotFound,
     TransitionNotAllowed,
 )
 from ticketflow.lifecycle._definition import Compare
@@ -104,7 +105,6 @@ class Engine:
         self._table = {key: tuple(sorted(ts, key=order)) for key, ts in table.items()}
         self._reactions = {key: tuple(sorted(ts, key=order)) for key, ts in reactions.items()}
         self._manual = tuple(t for t in lifecycle.triggers if t not in ("comment", "update"))
-        self._roles: dict[frozenset[str], frozenset[str]] = {}
         self._required_in: dict[str, tuple[str, ...]] = {
             sid: tuple(f.name for f in lifecycle.fields.values() if sid in f.required_in) for sid in lifecycle.states
         }
@@ -113,6 +113,10 @@ class Engine:
         # a permission check and two value objects.
         self._plain = {key: ts[0] for key, ts in self._table.items() if len(ts) == 1 and self._is_plain(ts[0])}
         self._open_meta = MappingProxyType({"lifecycle_id": lifecycle.id})
+        self._access = lifecycle.access
+        self._standing = lifecycle.access.standing
+        # A condition on an internal field never quotes its value in a refusal (a customer may read it).
+        self._internal_fields = frozenset(name for name, spec in lifecycle.fields.items() if spec.internal)
 
     def _is_plain(self, t: Transition) -> bool:
         return not (
@@ -131,10 +135,7 @@ class Engine:
 
     def roles_of(self, actor: Actor) -> frozenset[str]:
         """The actor's roles with inheritance (cached per role set)."""
-        roles = self._roles.get(actor.roles)
-        if roles is None:
-            roles = self._roles[actor.roles] = self.lifecycle.expand_roles(actor.roles)
-        return roles
+        return self._standing(actor).roles
 
     def transitions_from(self, state: str, trigger: str) -> tuple[Transition, ...]:
         """The transitions *trigger* may take from *state*, in definition order."""
@@ -182,23 +183,43 @@ class Engine:
         participants: Iterable[str] = (),
         comment: Comment | None = None,
         meta: Mapping[str, Any] | None = None,
+        checked: bool = True,
     ) -> tuple[Ticket, Event]:
-        """The new ticket and its opening event (nothing is stored here)."""
+        """The new ticket and its opening event (nothing is stored here).
+
+        With *checked* (the default) every part the opener gives is checked
+        against the lifecycle's access rules; the library passes ``False``
+        only for parts it supplies itself (a route's assignee, a follow-up's
+        copied people), after checking what the caller gave.
+
+        Raises:
+            PermissionDenied: the actor may not open tickets, or may not set a
+                part given (a field, tag, person, comment author or visibility).
+            FieldError: data missing or invalid.
+        """
         lc = self.lifecycle
-        roles = self.roles_of(actor)
-        if not roles & lc.open_roles:
+        standing = self._standing(actor)
+        if not standing.roles & lc.open_roles:
             raise PermissionDenied("(new)", "open", actor.id, sorted(actor.roles), sorted(lc.open_roles))
+        crowd = frozenset(participants)
+        if checked and not standing.free:
+            self._access.check_open(
+                actor, standing, fields=fields or {}, tags=tags, requester=requester, assignee=assignee,
+                participants=crowd, comment=comment,
+            )  # fmt: skip
         if not isinstance(title, str) or not title.strip():
             raise FieldError(None, "open", ["title"], "a ticket needs a non-empty title")
         values = {name: spec.default for name, spec in lc.fields.items() if spec.default is not None}
         values.update(self._coerce(None, "open", fields or {}))
+        shared = self._access.shared_field
+        if shared is not None and values.get(shared) is None and not standing.staff and len(actor.accounts) == 1:
+            values[shared] = next(iter(actor.accounts))  # a customer's ticket belongs to their one account
         values = {k: v for k, v in values.items() if v is not None}
         missing = [name for name in self._required_in[lc.initial] if name not in values]
         if missing:
             raise FieldError(None, "open", missing, f"required to enter {lc.initial!r}")
         tagset = self._check_tags(None, "open", tags)
         requester = requester if requester is not None else actor.id
-        crowd = frozenset(participants)
         people: dict[str, Any] = {"title": title, "requester": requester, "assignee": assignee, "participants": crowd}
         event = Event(
             ticket_id=ticket_id,
@@ -244,24 +265,41 @@ class Engine:
         attributes: Mapping[str, Any] | None = None,
         meta: Mapping[str, Any] | None = None,
         guards: GuardMap | None = None,
+        related: bool = False,
     ) -> tuple[Ticket, Event, Transition | None]:
         """The ticket after *trigger*, its event, and the transition taken.
 
         The transition is ``None`` for a comment or update that moved nothing.
         Pure: nothing is stored, and a refusal raises before anything exists.
 
+        A customer (no staff role) must be related to the ticket (see
+        :mod:`ticketflow.lifecycle._access`); the library passes *related*
+        when it established that by other means (a broadcast's audience).
+        Every part given (fields, tags, people, the comment's author and
+        visibility) is checked against who may set it.
+
         Raises:
+            TicketNotFound: a customer not related to the ticket (as if it
+                did not exist, so ids cannot be probed).
             TicketClosed: the ticket is in an immutable state.
             TransitionNotAllowed: unknown trigger, no transition from the
                 state, or its conditions (``when``, guards) do not hold.
-            PermissionDenied: the actor may not fire it.
+            PermissionDenied: the actor may not fire it, or may not set a part given.
             FieldError: data missing (required fields, comment) or invalid.
         """
         lc = self.lifecycle
         state = ticket.state
+        standing = self._standing(actor)
+        if not (standing.staff or related or self._access.related(ticket, actor)):
+            raise TicketNotFound(ticket.id)
         if lc.states[state].immutable:
             raise TicketClosed(ticket.id, trigger, state)
-        roles = self.roles_of(actor)
+        if not standing.free:
+            self._access.check_change(
+                ticket, trigger, actor, standing, comment=comment, fields=fields, add_tags=add_tags,
+                remove_tags=remove_tags, attributes=attributes,
+            )  # fmt: skip
+        roles = standing.roles
         if not (fields or add_tags or remove_tags or attributes):
             plain = self._plain.get((state, trigger))
             if plain is not None and self._may(plain, ticket, actor, roles):
@@ -364,20 +402,20 @@ class Engine:
             or ("participant" in who and actor.id in ticket.participants)
         )
 
-    @staticmethod
     def _failed_condition(
-        t: Transition, ticket: Ticket, actor: Actor, fields: Mapping[str, Any], at: datetime, guards: GuardMap
+        self, t: Transition, ticket: Ticket, actor: Actor, fields: Mapping[str, Any], at: datetime, guards: GuardMap
     ) -> str | None:
         for name, expected in t.when.items():
             value = fields.get(name)
+            shown = "not as needed" if name in self._internal_fields else repr(value)
             if isinstance(expected, Compare):
                 if not expected.holds(value):
-                    return f"field {name!r} is {value!r}, needs {expected}"
+                    return f"field {name!r} is {shown}, needs {expected}"
             elif isinstance(expected, tuple) and not isinstance(value, tuple):
                 if value not in expected:
-                    return f"field {name!r} is {value!r}, needs one of {list(expected)}"
+                    return f"field {name!r} is {shown}, needs one of {list(expected)}"
             elif value != expected:
-                return f"field {name!r} is {value!r}, needs {expected!r}"
+                return f"field {name!r} is {shown}, needs {expected!r}"
         if t.guards:
             context = GuardContext(ticket, actor, t.trigger, at)
             for name in t.guards:

@@ -26,6 +26,7 @@ from typing import Any
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.calendar._calendar import located
 from ticketflow.errors import CalendarError, InvalidLifecycle
+from ticketflow.lifecycle._access import ATTRIBUTES, RELATIONS, Access, expand_roles
 from ticketflow.lifecycle._definition import (
     BUILTIN_ROLES,
     BUILTIN_TRIGGERS,
@@ -257,6 +258,7 @@ class _Builder:
             internal_tags=frozenset(doc.get("internal_tags", ())),
             key_prefix=self._key_prefix(),
             link_rules=self._link_rules(transitions),
+            access=self._access(),
         )
         try:
             engine = Engine(lifecycle)
@@ -264,6 +266,57 @@ class _Builder:
             raise self.fail("", f"the engine could not compile it: {exc}") from exc
         object.__setattr__(lifecycle, "_engine", engine)
         return lifecycle
+
+    def _access(self) -> Access:
+        spec = self.doc.get("access", {})
+        staff_default = frozenset(r for r in self.roles if expand_roles(self.inherits, {r}) & {"agent", "system"})
+        staff = self._role_list("access.staff", staff_default, spec.get("staff"))
+        if not staff - {"system"}:
+            raise self.fail("access.staff", "at least one staff role is needed (agent, admin, ...)")
+        # roles acting as a staff role are staff; automations always are
+        staff = frozenset(r for r in self.roles if expand_roles(self.inherits, {r}) & staff) | {"system"}
+        shared = spec.get("shared_field")
+        if shared is not None:
+            if shared not in self.fields:
+                raise self.fail("access.shared_field", self._unknown("field", shared, self.fields))
+            if self.fields[shared].type not in ("string", "choice", "actor"):
+                raise self.fail(
+                    "access.shared_field",
+                    f"field {shared!r} is of type {self.fields[shared].type}; use a string, choice or actor field",
+                )
+            if self.fields[shared].internal:
+                raise self.fail(
+                    "access.shared_field", f"field {shared!r} is internal: customers could not see what relates them"
+                )
+        tags = []
+        for pattern, roles in spec.get("tags", {}).items():
+            if not (tag_allowed(self.tags, pattern) or tag_allowed(self.tags, pattern.rstrip("*"))):
+                raise self.fail(f"access.tags.{pattern}", f"tag {pattern!r} is not in the lifecycle's `tags`")
+            tags.append((pattern, self._check_roles(f"access.tags.{pattern}", roles)))
+        attributes = spec.get("attributes", {})
+        field_setters = {
+            name: self._check_roles(f"fields.{name}.set_by", self.doc["fields"][name]["set_by"])
+            if "set_by" in self.doc["fields"][name]
+            else staff
+            for name in self.fields
+        }
+        return Access(
+            staff=staff,
+            customers=frozenset(r for r in self.roles if not expand_roles(self.inherits, {r}) & staff),
+            relations=frozenset(spec.get("relations", RELATIONS)),
+            shared_field=shared,
+            field_setters=field_setters,
+            attribute_setters={
+                name: self._check_roles(f"access.attributes.{name}", attributes[name]) if name in attributes else staff
+                for name in ATTRIBUTES
+            },
+            tag_setters=tuple(tags),
+            default_setters=staff,
+            internal_comments=self._role_list("access.internal_comments", staff, spec.get("internal_comments")),
+            on_behalf=self._role_list("access.on_behalf", staff, spec.get("on_behalf")),
+            broadcast=self._role_list("access.broadcast", staff, spec.get("broadcast")),
+            role_inherits=self.inherits,
+        )
 
     def _link_rules(self, transitions: tuple[Transition, ...]) -> tuple[LinkRule, ...]:
         rules = []
@@ -331,10 +384,12 @@ class _Builder:
             inherits[role] = frozenset(parents)
         return roles, inherits
 
-    def _role_list(self, key: str, default: frozenset[str]) -> frozenset[str]:
-        if key not in self.doc:
-            return default
-        return self._check_roles(key, self.doc[key])
+    def _role_list(self, key: str, default: frozenset[str], given: Iterable[str] | None = None) -> frozenset[str]:
+        if given is None:
+            if "." in key or key not in self.doc:
+                return default
+            given = self.doc[key]
+        return self._check_roles(key, given)
 
     def _check_roles(self, path: str, names: Iterable[str]) -> frozenset[str]:
         names = list(names)
@@ -630,7 +685,7 @@ def extend_document(base: Mapping[str, Any], changes: Mapping[str, Any], source:
         else:
             doc["transitions"] = [t for t in doc["transitions"] if t["trigger"] not in names]
     for key, value in changes.items():
-        if key in ("states", "fields", "roles") and isinstance(value, Mapping):
+        if key in ("states", "fields", "roles", "access") and isinstance(value, Mapping):
             merged = dict(doc.get(key, {}))
             for name, spec in value.items():
                 if isinstance(spec, Mapping) and isinstance(merged.get(name), Mapping):

@@ -146,6 +146,9 @@ FIELD = Table(
         "required_in": _opt(ListOf(STRING, "states that cannot be entered while the field is unset", single=True)),
         "default": _opt(Scalar("any", "value given when a ticket is opened without it")),
         "internal": _opt(Scalar("boolean", "hidden from requesters")),
+        "set_by": _opt(
+            ListOf(STRING, "roles that may set it on open, fire, update or comment (default: staff)", single=True)
+        ),
         "description": _opt(STRING),
     },
     doc="one field",
@@ -337,6 +340,45 @@ LINK_RULE = Table(
     doc="a link-driven rule",
 )
 
+_ROLES = ListOf(STRING, single=True)
+
+ACCESS = Table(
+    keys={
+        "staff": _opt(
+            ListOf(
+                STRING,
+                "roles that see and change every ticket (default: every role acting as agent, and system)",
+                single=True,
+            )
+        ),
+        "relations": _opt(
+            ListOf(
+                Scalar("string", choices=("requester", "participant", "assignee")),
+                "how a customer is related to the tickets they may see and act on (default: all three)",
+                single=True,
+            )
+        ),
+        "shared_field": _opt(
+            Scalar("string", "a field such as `organization`: customers whose accounts hold its value see the ticket")
+        ),
+        "attributes": _opt(
+            Table(
+                keys={name: _opt(_ROLES) for name in ("title", "requester", "assignee", "participants")},
+                doc="roles that may set each ticket attribute after opening (default: staff)",
+            )
+        ),
+        "tags": _opt(Table(values=_ROLES, doc="roles that may add or remove a tag (or `prefix:*`) (default: staff)")),
+        "internal_comments": _opt(
+            ListOf(STRING, "roles that may post internal comments (default: staff)", single=True)
+        ),
+        "on_behalf": _opt(
+            ListOf(STRING, "roles that may record a comment authored by someone else (default: staff)", single=True)
+        ),
+        "broadcast": _opt(ListOf(STRING, "roles that may open broadcast tickets (default: staff)", single=True)),
+    },
+    doc="who may see each ticket and set each part of it",
+)
+
 LIFECYCLE = Table(
     keys={
         "id": _req(Scalar("string", "lifecycle id (letters, digits, `_`, `-`)")),
@@ -366,6 +408,7 @@ LIFECYCLE = Table(
         "calendar": _opt(CALENDAR),
         "intake": _opt(INTAKE),
         "link_rules": _opt(ListOf(LINK_RULE, "when a linked record changes, move the tickets linked to it")),
+        "access": _opt(ACCESS),
     },
     doc="a ticket lifecycle",
 )

@@ -138,6 +138,13 @@ def ticket_from_dict(data: Mapping[str, Any]) -> Ticket:
         raise StorageError(f"not a ticket record ({exc!r}): {str(dict(data))[:200]}") from exc
 
 
+def _actor_to_dict(actor: Actor) -> dict[str, Any]:
+    # accounts only when there are some: older records (and most actors) have none
+    if actor.accounts:
+        return {"id": actor.id, "roles": sorted(actor.roles), "accounts": sorted(actor.accounts)}
+    return {"id": actor.id, "roles": sorted(actor.roles)}
+
+
 def event_to_dict(event: Event) -> dict[str, Any]:
     """An event as a JSON-compatible dict."""
     comment = event.comment
@@ -145,7 +152,7 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         "ticket_id": event.ticket_id,
         "seq": event.seq,
         "at": event.at.isoformat(),
-        "actor": {"id": event.actor.id, "roles": sorted(event.actor.roles)},
+        "actor": _actor_to_dict(event.actor),
         "trigger": event.trigger,
         "source": event.source,
         "target": event.target,
@@ -177,7 +184,7 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
             ticket_id=data["ticket_id"],
             seq=data["seq"],
             at=datetime.fromisoformat(data["at"]),
-            actor=Actor(data["actor"]["id"], roles=data["actor"]["roles"]),
+            actor=Actor(data["actor"]["id"], roles=data["actor"]["roles"], accounts=data["actor"].get("accounts", ())),
             trigger=data["trigger"],
             source=data["source"],
             target=data["target"],

@@ -8,7 +8,7 @@ one row per ticket with chosen columns, for spreadsheets (export only).
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any, Unpack
 
 from ticketflow.errors import StorageError
@@ -118,9 +118,14 @@ def export_csv(
     repository: TicketRepository,
     out: IO[str],
     columns: Sequence[str] = DEFAULT_CSV_COLUMNS,
+    *,
+    tickets: Iterable[Ticket] | None = None,
     **filters: Unpack[TicketFilters],
 ) -> int:
     """Write one CSV row per matching ticket with *columns* (``field:<name>`` for fields).
+
+    *tickets*, when given, are written instead of those matching *filters*
+    (a customer's own tickets, as they may see them).
 
     Returns:
         How many tickets were written.
@@ -132,7 +137,7 @@ def export_csv(
     writer = csv.writer(out)
     writer.writerow(columns)
     written = 0
-    for ticket in iter_tickets(repository, **filters):
+    for ticket in iter_tickets(repository, **filters) if tickets is None else tickets:
         writer.writerow([_cell(ticket, c) for c in columns])
         written += 1
     return written
@@ -142,15 +147,18 @@ def export_json_view(
     repository: TicketRepository,
     out: IO[str],
     columns: Sequence[str] = DEFAULT_CSV_COLUMNS,
+    *,
+    tickets: Iterable[Ticket] | None = None,
     **filters: Unpack[TicketFilters],
 ) -> int:
     """Write one JSON object per matching ticket with *columns* (a view, without histories).
 
-    Streams a page at a time, like the CSV export, so memory stays bounded.
+    Streams a page at a time, like the CSV export, so memory stays bounded;
+    *tickets*, when given, are written instead of those matching *filters*.
     """
     _check_columns(columns)
     written = 0
-    for ticket in iter_tickets(repository, **filters):
+    for ticket in iter_tickets(repository, **filters) if tickets is None else tickets:
         row = {c: _cell(ticket, c) for c in columns}
         out.write(dumps(row) + "\n")
         written += 1

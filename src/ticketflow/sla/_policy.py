@@ -34,7 +34,6 @@ DEFAULT_CALENDAR = "default"
 
 METRIC_KINDS = METRIC_KIND_NAMES
 ALWAYS_OPEN = "24x7"
-_AGENTS = frozenset({"agent", "admin"})
 
 
 class SlaConfigError(InvalidLifecycle):
@@ -222,7 +221,8 @@ class SlaPolicy:
 
 
 def _defaults(kind: str, lifecycle: Lifecycle) -> dict[str, Any]:
-    agent_public = Conditions(comment=True, comment_by=_AGENTS, visibility="public")
+    agents = lifecycle.access.staff - {"system"}  # the team: staff roles from the lifecycle, automations aside
+    agent_public = Conditions(comment=True, comment_by=agents, visibility="public")
     closed = frozenset(s for s, st in lifecycle.states.items() if st.terminal or st.group == "closed")
     live = frozenset(lifecycle.states) - closed
     waiting = frozenset(lifecycle.groups.get("waiting", ()))
@@ -230,11 +230,11 @@ def _defaults(kind: str, lifecycle: Lifecycle) -> dict[str, Any]:
     if kind == "first_response":
         return {"start": Conditions(open=True), "stop": agent_public, "paused_in": frozenset()}
     if kind == "next_reply":
-        requester = Conditions(comment=True, comment_by=frozenset({"requester"}), visibility="public")
+        requester = Conditions(comment=True, comment_by=lifecycle.access.customers, visibility="public")
         return {"start": requester, "stop": agent_public, "paused_in": frozenset()}
     if kind == "periodic_update":
         return {
-            "start": Conditions(open=True, comment=True, comment_by=_AGENTS, visibility="public"),
+            "start": Conditions(open=True, comment=True, comment_by=agents, visibility="public"),
             "stop": agent_public,
             "paused_in": waiting,
         }

@@ -59,6 +59,10 @@ def _opening_fields(lifecycle: Lifecycle) -> dict[str, Any]:
 
 
 def _opener(lifecycle: Lifecycle) -> Actor:
+    """A staff member opening for the requester (who may not set the assignee or staff fields), if one may."""
+    staff = sorted(lifecycle.open_roles & lifecycle.access.staff - {"system"})
+    if staff:
+        return Actor(ASSIGNEE_ID, roles={staff[0]})
     role = "requester" if "requester" in lifecycle.open_roles else sorted(lifecycle.open_roles)[0]
     return Actor(REQUESTER_ID, roles={role})
 
@@ -154,7 +158,7 @@ def replay_path(
 
 def take_path(wf: Workflow, clock: SteppableClock, lifecycle: Lifecycle, path: Sequence[Transition]) -> Ticket:
     """Open a ticket in *wf* and take *path* (see :func:`replay_path`); return the ticket at its end."""
-    ticket = wf.open(_opener(lifecycle), title="path", fields=_opening_fields(lifecycle))
+    ticket = wf.open(_opener(lifecycle), title="path", fields=_opening_fields(lifecycle), requester=REQUESTER_ID)
     for number, t in enumerate(path):
         clock.advance(timedelta(minutes=5))
         fields = _needs(lifecycle, t)

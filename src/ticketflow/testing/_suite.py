@@ -22,7 +22,14 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from ticketflow.calendar import BusinessCalendar
-from ticketflow.errors import FieldError, PermissionDenied, TicketClosed, TicketflowError, TransitionNotAllowed
+from ticketflow.errors import (
+    FieldError,
+    PermissionDenied,
+    TicketClosed,
+    TicketflowError,
+    TicketNotFound,
+    TransitionNotAllowed,
+)
 from ticketflow.lifecycle import UNSET, Lifecycle
 from ticketflow.model import Actor, Ticket, replay
 from ticketflow.registry import Registry
@@ -47,7 +54,7 @@ from ticketflow.testing._paths import (
     path_coverage,
     replay_path,
 )
-from ticketflow.testing._strategies import ASSIGNEE_ID, Step, steps
+from ticketflow.testing._strategies import ASSIGNEE_ID, REQUESTER_ID, Step, steps
 
 __all__ = [
     "ContractBase",
@@ -100,13 +107,20 @@ def check_steps(
         AssertionError: naming the step and the broken rule.
     """
     wf, clock = _workflow(lifecycle, registry, calendar)
-    ticket = wf.open(_opener(lifecycle), title="property", fields=_opening_fields(lifecycle), assignee=ASSIGNEE_ID)
+    ticket = wf.open(
+        _opener(lifecycle),
+        title="property",
+        fields=_opening_fields(lifecycle),
+        assignee=ASSIGNEE_ID,
+        requester=REQUESTER_ID,
+    )
     for number, original in enumerate(sequence):
         clock.advance(original.wait)
         before = wf.get(ticket.id)
         step = _assisted(lifecycle, before, original) if original.assist else original
         history = wf.history(ticket.id)
-        allowed = wf.allowed(ticket.id, step.actor)
+        stranger = not lifecycle.access.may_see(before, step.actor)
+        allowed = [] if stranger else wf.allowed(ticket.id, step.actor)
         where = f"step {number} ({step.trigger!r} by {step.actor} in {before.state!r})"
         try:
             after = wf.fire(
@@ -119,16 +133,21 @@ def check_steps(
                 assignee=step.assignee if step.assignee else UNSET,
             )
         except TicketflowError as exc:
-            assert isinstance(exc, TransitionNotAllowed | PermissionDenied | FieldError), f"{where}: raised {exc!r}"
             assert wf.get(ticket.id) == before, f"{where}: refused, yet the ticket changed"
             assert wf.history(ticket.id) == history, f"{where}: refused, yet the history changed"
+            if stranger:
+                assert isinstance(exc, TicketNotFound), f"{where}: a stranger was refused with {exc!r}"
+                continue
+            assert isinstance(exc, TransitionNotAllowed | PermissionDenied | FieldError), f"{where}: raised {exc!r}"
             if lifecycle.states[before.state].immutable:
                 assert isinstance(exc, TicketClosed), f"{where}: immutable state refused with {exc!r}"
             if step.trigger in allowed:
-                assert isinstance(exc, FieldError), f"{where}: allowed() listed it, but fire refused: {exc!r}"
+                for_data = isinstance(exc, FieldError) or (isinstance(exc, PermissionDenied) and exc.subject is not None)
+                assert for_data, f"{where}: allowed() listed it, but fire refused: {exc!r}"
             if views:
                 check_view(wf, ticket.id, where)
             continue
+        assert not stranger, f"{where}: a stranger changed the ticket"
         assert not lifecycle.states[before.state].immutable, f"{where}: an immutable ticket changed"
         assert step.trigger in allowed, f"{where}: accepted, but allowed() did not list it: {allowed}"
         new_history = wf.history(ticket.id)
