@@ -448,7 +448,7 @@ def test_a_reply_the_lifecycle_refuses_is_kept_and_reported():
     raw = mail("From: lee@example.org\nSubject: Re: [ZD-1] Printer\nMessage-ID: <g1@example.org>")
     outcome = desk.ingest(raw, at=T0)
     assert (outcome.action, outcome.ticket_id, outcome.rule) == ("refused", "ZD-1", "subject_key")
-    assert "may not fire 'comment'" in outcome.reason
+    assert "no ticket with id 'ZD-1'" in outcome.reason  # a stranger to the ticket: as if it did not exist
     assert desk.quarantine.kept[-1][2] == raw  # type: ignore[attr-defined]
     assert len(wf.history("ZD-1")) == 1
 

@@ -154,8 +154,8 @@ PLANTED = {
     ),
     "requester sees internal comments": (
         view,
-        'comment=event.comment if event.comment is None or event.comment.visibility == "public" else None,',
-        "comment=event.comment,",
+        'comment = event.comment if event.comment is not None and event.comment.visibility == "public" else None',
+        "comment = event.comment",
         "holds an internal comment",
     ),
     "a timer fires twice per entry": (

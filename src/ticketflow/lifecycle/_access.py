@@ -34,6 +34,7 @@ from typing import Any
 import attrs
 
 from ticketflow.errors import PermissionDenied, TicketNotFound
+from ticketflow.lifecycle._definition import FieldSpec
 from ticketflow.model import Actor, Comment, Ticket
 
 __all__ = ["RELATIONS", "Access", "Standing", "expand_roles"]
@@ -46,6 +47,13 @@ ATTRIBUTES = ("title", "requester", "assignee", "participants")
 SYSTEM_ROLE = "system"
 
 _EMPTY: frozenset[str] = frozenset()
+
+
+def _as_set(value: Any) -> Any:
+    try:
+        return frozenset(value)
+    except TypeError:
+        return value
 
 
 def expand_roles(inherits: Mapping[str, frozenset[str]], roles: Iterable[str]) -> frozenset[str]:
@@ -97,6 +105,9 @@ class Access:
         on_behalf: roles that may record a comment whose author is someone else.
         broadcast: roles that may open broadcast and multicast tickets.
         role_inherits: the lifecycle's role inheritance.
+        hidden: the internal fields.
+        internal_tags: the internal tags (``prefix:*`` patterns allowed).
+        field_specs: the field schema (to tell a value given from the one already there).
     """
 
     staff: frozenset[str]
@@ -111,6 +122,9 @@ class Access:
     on_behalf: frozenset[str]
     broadcast: frozenset[str]
     role_inherits: Mapping[str, frozenset[str]]
+    hidden: frozenset[str] = frozenset()
+    internal_tags: frozenset[str] = frozenset()
+    field_specs: Mapping[str, FieldSpec] = attrs.field(factory=dict, repr=False)
     _standings: dict[frozenset[str], Standing] = attrs.field(factory=dict, init=False, repr=False)
 
     # -- who is who ------------------------------------------------------------------
@@ -212,19 +226,41 @@ class Access:
     ) -> None:
         """Refuse (PermissionDenied) a part of a step the actor may not set.
 
-        Every part given is checked, changed or not, so a refusal never tells
-        whether a hidden value was already there.
+        A part given with the value it already has is no change and passes (a
+        form sending every field back), except an internal field or tag: those
+        are checked whatever their value, so a refusal never tells whether a
+        hidden value was already there.
         """
         if fields:
-            self._check_fields(ticket.id, trigger, actor, standing, fields)
-        self._check_tags(ticket.id, trigger, actor, standing, add_tags)
-        self._check_tags(ticket.id, trigger, actor, standing, remove_tags)
+            current = ticket.fields
+            changed = {name: v for name, v in fields.items() if name in self.hidden or not self._same(name, v, current)}
+            self._check_fields(ticket.id, trigger, actor, standing, changed)
+        tags = ticket.tags
+        self._check_tags(ticket.id, trigger, actor, standing, [t for t in add_tags if t not in tags or self.hides(t)])
+        self._check_tags(ticket.id, trigger, actor, standing, [t for t in remove_tags if t in tags or self.hides(t)])
         if attributes:
-            for name in attributes:
+            for name, value in attributes.items():
                 allowed = self.attribute_setters.get(name)
-                if allowed is not None:  # an unknown attribute is the engine's FieldError
-                    self._check_role(ticket.id, trigger, actor, standing, allowed, f"set the {name}")
+                if allowed is None:
+                    continue  # an unknown attribute is the engine's FieldError
+                before = getattr(ticket, name)
+                if value == before or (name == "participants" and _as_set(value) == before):
+                    continue
+                self._check_role(ticket.id, trigger, actor, standing, allowed, f"set the {name}")
         self.check_comment(ticket.id, trigger, actor, standing, comment)
+
+    def hides(self, tag: str) -> bool:
+        """Whether *tag* is internal (customers never see it)."""
+        return any(tag == p or (p.endswith("*") and tag.startswith(p[:-1])) for p in self.internal_tags)
+
+    def _same(self, name: str, value: Any, current: Mapping[str, Any]) -> bool:
+        spec = self.field_specs.get(name)
+        if spec is None:
+            return False
+        try:
+            return bool(spec.coerce(value) == current.get(name))
+        except ValueError:
+            return False
 
     def check_comment(
         self, ticket_id: str, trigger: str, actor: Actor, standing: Standing, comment: Comment | None

@@ -316,6 +316,9 @@ class _Builder:
             on_behalf=self._role_list("access.on_behalf", staff, spec.get("on_behalf")),
             broadcast=self._role_list("access.broadcast", staff, spec.get("broadcast")),
             role_inherits=self.inherits,
+            hidden=frozenset(name for name, spec in self.fields.items() if spec.internal),
+            internal_tags=frozenset(self.doc.get("internal_tags", ())),
+            field_specs=self.fields,
         )
 
     def _link_rules(self, transitions: tuple[Transition, ...]) -> tuple[LinkRule, ...]:

@@ -30,10 +30,16 @@ from typing import Any
 
 import attrs
 
-from ticketflow._view import STAFF_ROLES
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SteppableClock
-from ticketflow.errors import FieldError, PermissionDenied, TicketClosed, TicketflowError, TransitionNotAllowed
+from ticketflow.errors import (
+    FieldError,
+    PermissionDenied,
+    TicketClosed,
+    TicketflowError,
+    TicketNotFound,
+    TransitionNotAllowed,
+)
 from ticketflow.lifecycle import Compare, FieldSpec, GuardContext, Lifecycle, TimedRule, Transition
 from ticketflow.lifecycle._definition import conditions_hold
 from ticketflow.model import Actor, Event, Ticket, Visibility
@@ -373,7 +379,9 @@ def _expect_refusal(bench: Bench, ticket: Ticket, t: Transition, rule: tuple[str
         assert isinstance(refusal, FieldError), f"{label}: refused with {refusal!r}, expected a FieldError"
         assert (name or "comment") in refusal.fields, f"{label}: the FieldError names {refusal.fields}"
     elif kind == "role":
-        assert isinstance(refusal, PermissionDenied), f"{label}: refused with {refusal!r}, expected PermissionDenied"
+        # a stranger is not even told the ticket exists (TicketNotFound); related, PermissionDenied
+        expected = PermissionDenied if wf.lifecycle.access.may_see(ticket, actor) else TicketNotFound
+        assert isinstance(refusal, expected), f"{label}: refused with {refusal!r}, expected {expected.__name__}"
     else:
         assert isinstance(refusal, TransitionNotAllowed), (
             f"{label}: refused with {refusal!r}, expected TransitionNotAllowed"
@@ -452,6 +460,9 @@ def check_allowed(
             if probe is None:
                 continue
             for actor in _actors(lifecycle):
+                if not lifecycle.access.may_see(probe, actor):
+                    _expect_stranger(bench, probe, actor, f"in {state!r} ({name}), by {actor}")
+                    continue
                 bench.switches.off.update(off)
                 try:
                     listed = set(wf.allowed(probe.id, actor))
@@ -464,15 +475,40 @@ def check_allowed(
                     outcome = _fire_with_everything(bench, fresh, trigger, actor, off)
                     if outcome is None:
                         assert trigger in listed, f"{where}: fire accepted, but allowed() did not list it: {listed}"
-                    elif not isinstance(outcome, FieldError):
+                    elif not _for_data(outcome):
                         assert trigger not in listed, f"{where}: allowed() listed it, but fire refused: {outcome!r}"
                     if lifecycle.states[state].immutable:
                         assert isinstance(outcome, TicketClosed), f"{where}: immutable state answered {outcome!r}"
     return coverage
 
 
+def _for_data(refusal: TicketflowError) -> bool:
+    """A refusal for the data a fire carried (a field missing, or a part the actor may not set)."""
+    return isinstance(refusal, FieldError) or (isinstance(refusal, PermissionDenied) and refusal.subject is not None)
+
+
+def _expect_stranger(bench: Bench, ticket: Ticket, actor: Actor, where: str) -> None:
+    """An actor not related to the ticket learns nothing: allowed() and every fire say TicketNotFound."""
+    wf = bench.wf
+    history = wf.history(ticket.id)
+    for attempt in (
+        lambda: wf.allowed(ticket.id, actor),
+        lambda: wf.view(ticket.id, actor),
+        *(lambda trigger=trigger: _fire_with_everything(bench, ticket, trigger, actor, frozenset(), raise_=True)
+          for trigger in bench.lifecycle.triggers),
+    ):  # fmt: skip
+        try:
+            attempt()
+        except TicketNotFound:
+            continue
+        except TicketflowError as exc:
+            raise AssertionError(f"{where}: a stranger was answered {exc!r}, not TicketNotFound") from exc
+        raise AssertionError(f"{where}: a stranger was answered")
+    assert wf.history(ticket.id) == history, f"{where}: a stranger changed the ticket"
+
+
 def _fire_with_everything(
-    bench: Bench, ticket: Ticket, trigger: str, actor: Actor, off: frozenset[str]
+    bench: Bench, ticket: Ticket, trigger: str, actor: Actor, off: frozenset[str], *, raise_: bool = False
 ) -> TicketflowError | None:
     """Fire *trigger* with the data of every transition it may take here; the refusal, or None."""
     lc = bench.lifecycle
@@ -486,6 +522,8 @@ def _fire_with_everything(
     try:
         bench.wf.fire(ticket.id, trigger, actor, fields=fields or None, comment="kit comment", **kwargs)
     except TicketflowError as exc:
+        if raise_:
+            raise
         return exc
     finally:
         bench.switches.off.clear()
@@ -517,8 +555,15 @@ def check_view(wf: Workflow, ticket_id: str, where: str = "") -> None:
     assert not hidden & set(seen.ticket.fields), f"{prefix} holds internal fields {hidden & set(seen.ticket.fields)}"
     leaked = [tag for tag in seen.ticket.tags if is_internal(tag)]
     assert not leaked, f"{prefix} holds internal tags {leaked}"
-    assert len(seen.events) == len(history), f"{prefix} lost events"
-    for event, original in zip(seen.events, history, strict=True):
+    for event in seen.events:
+        assert event.comment is None or event.comment.visibility == "public", (
+            f"{prefix}, event {event.seq} holds an internal comment"
+        )
+    shown = [e for e in history if _visible(e, hidden, is_internal)]
+    assert len(seen.events) == len(shown), f"{prefix} lost events, or shows one with nothing visible"
+    assert [e.seq for e in seen.events] == list(range(1, len(shown) + 1)), f"{prefix} numbers events with gaps"
+    assert seen.ticket.version == len(shown), f"{prefix} tells how many events there are"
+    for event, original in zip(seen.events, shown, strict=True):
         at = f"{prefix}, event {event.seq}"
         assert event.comment is None or event.comment.visibility == "public", f"{at} holds an internal comment"
         if original.comment is not None and original.comment.visibility == "public":
@@ -526,11 +571,23 @@ def check_view(wf: Workflow, ticket_id: str, where: str = "") -> None:
         assert not hidden & set(event.field_changes), f"{at} holds internal field changes"
         assert not [t for t in (*event.tags_added, *event.tags_removed) if is_internal(t)], f"{at} holds internal tags"
         assert not event.meta, f"{at} holds meta {dict(event.meta)}"
-    staff = [r for r in sorted(lc.roles) if lc.expand_roles(frozenset({r})) & STAFF_ROLES]
+    staff = sorted(lc.access.staff)
     if staff:
         full = wf.view(ticket_id, Actor(ASSIGNEE_ID, roles={staff[0]}))
         assert full.full, "staff view is not the full view"
         assert list(full.events) == history, "staff view is not the full history"
+
+
+def _visible(event: Event, hidden: set[str], is_internal: Callable[[str], bool]) -> bool:
+    """Whether a customer sees anything of *event*: a move, a public comment, a shared change."""
+    public = event.comment is not None and event.comment.visibility == "public"
+    return bool(
+        event.source != event.target
+        or public
+        or set(event.field_changes) - hidden
+        or event.attribute_changes
+        or [t for t in (*event.tags_added, *event.tags_removed) if not is_internal(t)]
+    )
 
 
 def _internal_tags(lifecycle: Lifecycle) -> set[str]:
@@ -551,7 +608,7 @@ def check_views(
     """
     bench = Bench(lifecycle, registry, calendar)
     wf = bench.wf
-    commenters = [r for r in sorted(lifecycle.comment_roles) if lifecycle.expand_roles(frozenset({r})) & STAFF_ROLES]
+    commenters = sorted(lifecycle.comment_roles & lifecycle.access.staff)
     hidden = {name: _sample(spec) for name, spec in lifecycle.fields.items() if spec.internal}
     for state, path in path_coverage(lifecycle).states.items():
         ticket = bench.walk(path)
@@ -578,7 +635,9 @@ def _entry_index(state: str, history: Sequence[Event]) -> int:
     return 0
 
 
-def _expected_due(rule: TimedRule, history: Sequence[Event], state: str, calendar: BusinessCalendar | None) -> Any:
+def _expected_due(
+    lifecycle: Lifecycle, rule: TimedRule, history: Sequence[Event], state: str, calendar: BusinessCalendar | None
+) -> Any:
     """When *rule* is due, read from the definition (None for a field-anchored rule: not judged)."""
     since_entry = history[_entry_index(state, history) :]
     if rule.since == "state_entered":
@@ -586,7 +645,9 @@ def _expected_due(rule: TimedRule, history: Sequence[Event], state: str, calenda
     elif rule.since == "last_update":
         anchor = since_entry[-1].at
     elif rule.since in ("last_requester_comment", "last_agent_comment"):
-        roles = {"requester"} if rule.since == "last_requester_comment" else {"agent", "admin"}
+        # the customer's side or the team's: roles from the lifecycle's [access], automations aside
+        access = lifecycle.access
+        roles = access.customers if rule.since == "last_requester_comment" else access.staff - {"system"}
         commented = [e.at for e in since_entry if e.comment is not None and e.actor.roles & roles]
         anchor = commented[-1] if commented else since_entry[0].at
     else:
@@ -640,7 +701,7 @@ def check_timers(
             history = wf.history(ticket.id)
             entry_seq = history[_entry_index(state, history)].seq
             where = f"timer {rule.id!r} in {state!r}"
-            due = _expected_due(rule, history, state, wf.timer_calendar)
+            due = _expected_due(lifecycle, rule, history, state, wf.timer_calendar)
             if due is None:
                 due = max(bench.clock.now(), history[-1].at) + rule.after + timedelta(days=rule.business_days * 2)
             elif due - _ONE_US > bench.clock.now():
@@ -655,7 +716,7 @@ def check_timers(
             wf.run_due()
             fired = _firings(wf.history(ticket.id), rule.id, entry_seq)
             assert len(fired) == 1, f"{where}: fired {len(fired)} times at its due instant {due}, not once"
-            if _expected_due(rule, history, state, wf.timer_calendar) is not None:
+            if _expected_due(lifecycle, rule, history, state, wf.timer_calendar) is not None:
                 assert fired[0].at == due, f"{where}: fired at {fired[0].at}, due {due}"
                 assert fired[0].meta.get("due_at") == due.isoformat(), f"{where}: event names due {fired[0].meta}"
             for later in (timedelta(hours=1), rule.after + timedelta(days=1), rule.after * 3 + timedelta(days=30)):

@@ -36,6 +36,7 @@ from ticketflow.registry import Registry
 from ticketflow.sla import policy_for
 from ticketflow.testing._checks import (
     KitCoverage,
+    _for_data,
     check_allowed,
     check_data_rules,
     check_sla,
@@ -142,8 +143,7 @@ def check_steps(
             if lifecycle.states[before.state].immutable:
                 assert isinstance(exc, TicketClosed), f"{where}: immutable state refused with {exc!r}"
             if step.trigger in allowed:
-                for_data = isinstance(exc, FieldError) or (isinstance(exc, PermissionDenied) and exc.subject is not None)
-                assert for_data, f"{where}: allowed() listed it, but fire refused: {exc!r}"
+                assert _for_data(exc), f"{where}: allowed() listed it, but fire refused: {exc!r}"
             if views:
                 check_view(wf, ticket.id, where)
             continue
