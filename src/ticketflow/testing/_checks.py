@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import attrs
@@ -488,15 +489,16 @@ def _for_data(refusal: TicketflowError) -> bool:
 
 
 def _expect_stranger(bench: Bench, ticket: Ticket, actor: Actor, where: str) -> None:
-    """An actor not related to the ticket learns nothing: allowed() and every fire say TicketNotFound."""
+    """An actor not related to the ticket learns nothing: allowed(), view() and every fire say TicketNotFound."""
     wf = bench.wf
     history = wf.history(ticket.id)
-    for attempt in (
+    attempts: list[Callable[[], object]] = [
         lambda: wf.allowed(ticket.id, actor),
         lambda: wf.view(ticket.id, actor),
-        *(lambda trigger=trigger: _fire_with_everything(bench, ticket, trigger, actor, frozenset(), raise_=True)
-          for trigger in bench.lifecycle.triggers),
-    ):  # fmt: skip
+    ]
+    for trigger in bench.lifecycle.triggers:
+        attempts.append(partial(_fire_with_everything, bench, ticket, trigger, actor, frozenset(), raise_=True))
+    for attempt in attempts:
         try:
             attempt()
         except TicketNotFound:
