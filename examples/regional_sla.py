@@ -84,7 +84,8 @@ def main() -> dict[str, list[tf.SlaClock]]:
     agent = tf.Actor("sam", roles={"agent"})
 
     tickets = {
-        org: wf.open(customer, title=f"{org}: cannot log in", fields={"organisation": org})
+        # the organisation is the team's to set (staff): the agent logs each customer's request
+        org: wf.open(agent, title=f"{org}: cannot log in", fields={"organisation": org}, requester=customer.id)
         for org in ("acme", "globex", "wombat", "initech")
     }
     print("opened Fri 6 Mar 15:00 UTC")

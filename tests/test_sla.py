@@ -507,7 +507,7 @@ def test_the_target_counts_in_the_calendar_of_the_tickets_organisation():
     wf = tf.Workflow(regional(), clock=SteppableClock(FRIDAY_15_UTC))
     due = {}
     for org in ("acme", "globex", "wombat", "initech"):
-        ticket = wf.open(CUSTOMER, title="x", fields={"organisation": org})
+        ticket = wf.open(AGENT, title="x", requester=CUSTOMER.id, fields={"organisation": org})
         first = clock_of(wf.sla(ticket.id), "first_response")
         due[org] = (first.due_at, first.cycles[-1].calendar)
     assert due["acme"] == (datetime(2026, 3, 9, 10, tzinfo=BERLIN), "berlin")
@@ -519,7 +519,7 @@ def test_the_target_counts_in_the_calendar_of_the_tickets_organisation():
 def test_a_change_of_organisation_re_targets_only_the_running_clocks():
     clock = SteppableClock(FRIDAY_15_UTC)
     wf = tf.Workflow(regional(), clock=clock)
-    ticket = wf.open(CUSTOMER, title="x", fields={"organisation": "acme"})
+    ticket = wf.open(AGENT, title="x", requester=CUSTOMER.id, fields={"organisation": "acme"})
     clock.set(datetime(2026, 3, 9, 8, 30, tzinfo=UTC))  # Mon 09:30 Berlin
     wf.comment(ticket.id, AGENT, "On it.")
     clock.set(datetime(2026, 3, 9, 10, tzinfo=UTC))
@@ -543,8 +543,8 @@ def test_a_registered_resolver_chooses_the_calendar():
     registry.add_calendar_resolver("region_of", lambda fields: regions.get(fields.get("organisation", "")))
     lifecycle = regional(calendar_by={"resolver": "region_of"})
     wf = tf.Workflow(lifecycle, clock=SteppableClock(FRIDAY_15_UTC), registry=registry)
-    acme = wf.open(CUSTOMER, title="x", fields={"organisation": "acme"})
-    other = wf.open(CUSTOMER, title="x", fields={"organisation": "globex"})
+    acme = wf.open(AGENT, title="x", requester=CUSTOMER.id, fields={"organisation": "acme"})
+    other = wf.open(AGENT, title="x", requester=CUSTOMER.id, fields={"organisation": "globex"})
     assert clock_of(wf.sla(acme.id), "first_response").cycles[-1].calendar == "sydney"
     assert clock_of(wf.sla(other.id), "first_response").cycles[-1].calendar == "new_york"
     regions["acme"] = "mars"
@@ -582,8 +582,8 @@ def test_timed_rules_count_in_the_calendar_the_policy_chooses_for_the_ticket():
     doc["timers"] = [{"id": "auto_solve", "state": "open", "after": "2h", "clock": "business", "fire": "solve"}]
     clock = SteppableClock(FRIDAY_15_UTC)
     wf = tf.Workflow(tf.load_lifecycle(doc), clock=clock)
-    acme = wf.open(CUSTOMER, title="x", fields={"organisation": "acme"})
-    globex = wf.open(CUSTOMER, title="x", fields={"organisation": "globex"})
+    acme = wf.open(AGENT, title="x", requester=CUSTOMER.id, fields={"organisation": "acme"})
+    globex = wf.open(AGENT, title="x", requester=CUSTOMER.id, fields={"organisation": "globex"})
     assert wf.timer_calendar_for(acme).timezone == "Europe/Berlin"  # type: ignore[union-attr]
     wf.run_due(datetime(2026, 3, 6, 18, tzinfo=UTC))  # Fri 13:00 New York, 19:00 Berlin
     assert (wf.get(acme.id).state, wf.get(globex.id).state) == ("open", "solved")
