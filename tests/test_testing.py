@@ -4,6 +4,7 @@ import __future__
 
 import inspect
 import os
+import re
 import sys
 import textwrap
 from datetime import UTC, datetime, timedelta
@@ -19,10 +20,14 @@ from ticketflow.automation._timers import due_instant, pending_rules
 from ticketflow.lifecycle._engine import Engine
 from ticketflow.sla import _clock as sla_clock
 from ticketflow.testing import (
+    DataRulesContract,
     LifecycleContract,
     SteppableClock,
+    TimerContract,
+    check_data_rules,
     check_lifecycle,
     check_steps,
+    check_timers,
     lifecycle_documents,
     path_coverage,
     replay_path,
@@ -235,3 +240,70 @@ def test_allowed_ignoring_when_and_guards_answers_the_same_on_zendesk(monkeypatc
         )  # fmt: skip
         for actor in (tf.Actor("r", roles={"requester"}), tf.Actor("a", roles={"agent"}), tf.Actor("s")):
             assert ZENDESK.engine.allowed(ticket, actor, at, {}) == honest(ticket, actor, at, {})
+
+
+# -- coverage: the contracts fail on what they never exercised -------------------------------
+
+PRE_EMPTED = HELPDESK.extend(
+    {"id": "pre-empted", "timers": [{"id": "late_reminder", "state": "resolved", "after": "5d", "add_tags": ["vip"]}]}
+)
+
+
+def test_a_timer_another_timer_always_pre_empts_is_reported_and_fails_the_contract():
+    coverage = check_timers(PRE_EMPTED)
+    assert coverage.exercised["timers"] == {"auto_close"}
+    assert coverage.missing(["timers"]) == {"timers": ["late_reminder"]}
+    assert "never exercised: late_reminder (another rule moved the ticket out of 'resolved' first)" in (
+        coverage.report(["timers"])
+    )
+
+    class TestPreEmpted(TimerContract):
+        lifecycle = PRE_EMPTED
+
+    with pytest.raises(AssertionError, match=re.escape("reachable but never exercised: {'timers': ['late_reminder']}")):
+        TestPreEmpted().test_every_timed_rule_fires_once_per_entry_at_its_due_instant()
+
+    class TestAccepted(TimerContract):
+        lifecycle = PRE_EMPTED
+        unexercised = frozenset({"late_reminder"})
+
+    TestAccepted().test_every_timed_rule_fires_once_per_entry_at_its_due_instant()
+
+
+def test_the_applications_own_guard_is_called_not_switched_and_reported_as_not_exercised():
+    guarded = HELPDESK.extend(
+        {
+            "id": "guarded",
+            "transitions": [
+                {"trigger": "fast_track", "source": "new", "dest": "triaged", "roles": ["agent"], "guards": ["vip"]},
+                {"trigger": "hold", "source": "new", "dest": "triaged", "roles": ["agent"], "guards": ["kit_only"]},
+            ],
+        }
+    )
+    registry = tf.Registry()
+    registry.add_guard("vip", lambda context: True)
+    coverage = check_data_rules(guarded, registry)
+    label = "transitions[9] 'fast_track' from 'new': guard vip"
+    assert coverage.missing(["rules"]) == {"rules": [label]}
+    assert coverage.notes[label] == "the application's own guard: the kit cannot switch it"
+    assert "transitions[10] 'hold' from 'new': guard kit_only" in coverage.exercised["rules"]
+
+    class TestGuarded(DataRulesContract):
+        lifecycle = guarded
+        registry = tf.Registry()
+
+    TestGuarded.registry.add_guard("vip", lambda context: True)
+    with pytest.raises(AssertionError, match="guard vip"):
+        TestGuarded().test_every_data_rule_is_enforced_and_met_rules_are_accepted()
+
+
+def test_check_lifecycle_reports_every_kind_for_the_example():
+    coverage = check_lifecycle(HELPDESK, max_examples=5)
+    assert coverage.missing() == {}
+    assert coverage.report().splitlines() == [
+        "states: 7/7 exercised",
+        "transitions: 12/12 exercised",
+        "rules: 20/20 exercised",
+        "timers: 1/1 exercised",
+        "metrics: 0/0 exercised",
+    ]
