@@ -3,7 +3,6 @@
 Everything public is re-exported here; import from ``ticketflow`` only.
 """
 
-from ticketflow._links import LINK_KINDS, ExternalRecord
 from ticketflow._view import TicketView, view
 from ticketflow.automation import Sweeper, SweepReport, SweepResult
 from ticketflow.calendar import BusinessCalendar, CalendarRule, HolidaySource, IcsClosures, holidays_for, ics_closures
@@ -36,6 +35,7 @@ from ticketflow.lifecycle import (
     load_lifecycle,
     loads_lifecycle,
 )
+from ticketflow.links import LINK_KINDS, ExternalRecord
 from ticketflow.model import APP_META, LIBRARY_META, Actor, Change, Comment, Event, Ticket, replay
 from ticketflow.protocols import (
     Action,

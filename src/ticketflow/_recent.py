@@ -43,11 +43,16 @@ stored one.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from ticketflow.model import Event, Ticket
+from ticketflow.protocols import TicketRepository
 
-__all__ = ["HISTORY_EVENTS", "RecentTickets"]
+if TYPE_CHECKING:
+    from ticketflow.recording import Reads, Step
+
+__all__ = ["HISTORY_EVENTS", "RecentTickets", "TicketCache"]
 
 #: How many events of history one Workflow keeps with its copies, at most.
 HISTORY_EVENTS = 20_000
@@ -133,3 +138,92 @@ class RecentTickets:
             if history is not None:
                 self._items[ticket_id] = (ticket, None, trusted)
                 self._events -= len(history)
+
+
+class TicketCache:
+    """The repository as the recorder reads it: a ticket's kept copy when copies pay, else the stored ticket.
+
+    The recorder asks for a ticket with one flag, *fresh* (the attempt
+    before was judged on a copy and refused, or its save conflicted); it
+    tells the cache what each attempt learned with :meth:`forget`,
+    :meth:`stale` and :meth:`saved`. The trust estimates above live here.
+
+    Args:
+        repository: the repository underneath.
+        size: how many tickets to keep copies of (0: none; every read goes
+            to the repository).
+        max_events: the budget of history events kept with the copies.
+        histories: whether to keep histories at all (not when nothing is
+            ever due: the next due instant is the only reader).
+    """
+
+    __slots__ = ("_doubted", "histories", "keeps", "recent", "repository")
+
+    def __init__(
+        self, repository: TicketRepository, size: int, max_events: int = HISTORY_EVENTS, *, histories: bool = True
+    ) -> None:
+        self.repository = repository
+        self.recent = RecentTickets(size, max_events)
+        self.histories = histories
+        #: whether copies are kept at all (``size`` > 0)
+        self.keeps = size > 0
+        self._doubted: set[str] = set()  # tickets whose copy proved stale during the write under way
+
+    def read(self, ticket_id: str, fresh: bool) -> tuple[Ticket, tuple[Event, ...] | None, bool]:
+        """The ticket, its history if a current copy kept it, and whether the ticket is a copy."""
+        entry = self.recent._items.get(ticket_id) if self.keeps else None
+        if entry is None:
+            return self.repository.get(ticket_id), None, False
+        copy, kept, trusted = entry
+        if not fresh and trusted and self.recent.trusted():
+            return copy, kept, True
+        ticket = self.repository.get(ticket_id)  # read first; the version tells whether the copy was current
+        current = ticket.version == copy.version
+        self.recent.observe(current)
+        if current:
+            self._doubted.discard(ticket_id)
+            return ticket, kept, False
+        self._doubt(ticket_id)
+        return ticket, None, False
+
+    def read_with_history(self, ticket_id: str) -> tuple[Ticket, list[Event]]:
+        """The stored ticket and its history: in one round trip where the repository offers it."""
+        both = getattr(self.repository, "get_with_history", None)
+        if both is not None:
+            ticket, history = both(ticket_id)
+            return ticket, history
+        return self.repository.get(ticket_id), self.repository.history(ticket_id)
+
+    def forget(self, ticket_ids: Iterable[str]) -> None:
+        """Drop the copies of *ticket_ids* (a refusal judged on them is judged again on the stored tickets)."""
+        for ticket_id in ticket_ids:
+            self.recent.forget(ticket_id)
+
+    def stale(self, ticket_ids: Iterable[str]) -> None:
+        """The save of a write judged on these copies conflicted: they were stale."""
+        for ticket_id in ticket_ids:
+            self.recent.observe(False)
+            self.recent.forget(ticket_id)
+            self._doubt(ticket_id)
+
+    def saved(self, step: Step, reads: Reads) -> None:
+        """A step committed: keep its ticket (and its whole history, when the write knew it)."""
+        ticket = step.ticket
+        if reads.copies and ticket.id in reads.copies:
+            self.recent.observe(True)
+        history: Sequence[Event] | None = None
+        if not self.histories:
+            pass
+        elif step.expected_version is None:
+            history = step.events
+        else:
+            known = reads.known_history(ticket.id)
+            history = None if known is None else [*known, *step.events]
+        trusted = ticket.id not in self._doubted
+        self._doubted.discard(ticket.id)
+        self.recent.put(ticket, history, trusted=trusted)
+
+    def _doubt(self, ticket_id: str) -> None:
+        if len(self._doubted) > self.recent._size:
+            self._doubted.clear()
+        self._doubted.add(ticket_id)

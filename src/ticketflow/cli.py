@@ -633,14 +633,17 @@ def export(db: str, fmt: str, out: Any, columns: Sequence[str]) -> None:
 @cli.command("import")
 @_db_option
 @click.option("--create", is_flag=True, help="create the SQLite file if it does not exist (removed again on failure)")
+@click.option(
+    "--lifecycle", "lifecycles", multiple=True, help="lifecycle file of imported tickets (repeat; built-ins are known)"
+)
 @click.argument("source", type=click.File("r", encoding="utf-8"))
-def import_(db: str, create: bool, source: Any) -> None:
-    """Import tickets from a JSON Lines export (all or nothing)."""
+def import_(db: str, create: bool, lifecycles: Sequence[str], source: Any) -> None:
+    """Import tickets from a JSON Lines export (all or nothing), with their next due instants."""
     name = getattr(source, "name", "<stdin>")
     fresh = create and not db.startswith("postgresql") and not Path(db).exists()
     try:
         repo = _repository(db, create=create, create_hint=True)
-        count = tf.import_jsonl(repo, source, source=name)
+        count = tf.import_jsonl(repo, source, source=name, schedule=_import_schedule(repo, lifecycles))
     except UnicodeError as exc:
         _forget(db, fresh)
         raise click.ClickException(f"{name}: not UTF-8 text ({exc})") from exc
@@ -648,6 +651,23 @@ def import_(db: str, create: bool, source: Any) -> None:
         _forget(db, fresh)
         raise
     click.echo(f"imported {count} tickets")
+
+
+def _import_schedule(
+    repo: tf.TicketRepository, lifecycles: Sequence[str]
+) -> Callable[[tf.Ticket, Sequence[tf.Event]], datetime | None]:
+    """Each imported ticket's next due instant, by its lifecycle's Workflow (built-ins found by id)."""
+    workflows = {lc.id: tf.Workflow(lc, repo) for lc in map(_lifecycle, lifecycles)}
+
+    def schedule(ticket: tf.Ticket, history: Sequence[tf.Event]) -> datetime | None:
+        wf = workflows.get(ticket.lifecycle_id)
+        if wf is None:
+            if ticket.lifecycle_id not in tf.builtins():
+                raise tf.StorageError(f"lifecycle {ticket.lifecycle_id!r} is not a built-in: pass --lifecycle FILE")
+            wf = workflows[ticket.lifecycle_id] = tf.Workflow(tf.builtin(ticket.lifecycle_id), repo)
+        return wf.imported_due(ticket, history)
+
+    return schedule
 
 
 def _forget(db: str, fresh: bool) -> None:

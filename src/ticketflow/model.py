@@ -20,6 +20,7 @@ from ticketflow.errors import CalendarError, NaiveDatetime
 __all__ = [
     "APP_META",
     "LIBRARY_META",
+    "SYSTEM",
     "UNSET",
     "Actor",
     "Change",
@@ -94,6 +95,10 @@ class Actor:
     id: str
     roles: frozenset[str] = attrs.field(default=_EMPTY, converter=_tags)
     accounts: frozenset[str] = attrs.field(default=_EMPTY, converter=_tags, kw_only=True)
+
+
+#: The actor automations act as: timed rules, link rules (role ``system``).
+SYSTEM = Actor("system", roles={"system"})
 
 
 @attrs.frozen(slots=True)

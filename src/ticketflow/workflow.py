@@ -1,9 +1,12 @@
 """The :class:`Workflow` facade: wires a lifecycle, storage, clock and registry.
 
-It holds no rules. Each method reads the ticket, asks the lifecycle's engine
-for the change (a pure function), and saves the ticket and its event together
-with an optimistic version check, retrying a bounded number of times when
-another writer got there first.
+It holds no rules. Every change goes through one
+:class:`~ticketflow.recording.Recorder`: a plan reads the ticket and asks the
+lifecycle's engine for the change (a pure function); the recorder asks the
+:class:`~ticketflow.automation.Scheduler` for the next due instant, saves
+the ticket, its events, outbox messages and links in one transaction with an
+optimistic version check, retries when another writer got there first, and
+runs the fired transition's actions after commit.
 """
 
 from __future__ import annotations
@@ -14,7 +17,15 @@ from datetime import datetime
 from typing import IO, Any, Unpack
 
 from ticketflow._customer import customer_page, customer_tickets
-from ticketflow._links import (
+from ticketflow._recent import TicketCache
+from ticketflow._view import TicketView, view
+from ticketflow.automation import DeliveryState, Scheduler, SweepResult, deliver, run_due
+from ticketflow.calendar import BusinessCalendar
+from ticketflow.clock import SystemClock
+from ticketflow.errors import InvalidLifecycle, LifecycleError, StorageError, TicketNotFound, TransitionNotAllowed
+from ticketflow.intake import contact_message, intake_rules
+from ticketflow.lifecycle import UNSET, Lifecycle
+from ticketflow.links import (
     ExternalRecord,
     acknowledge,
     acknowledgements,
@@ -25,25 +36,18 @@ from ticketflow._links import (
     linked_record_changed,
     mark_duplicate,
 )
-from ticketflow._recent import RecentTickets
-from ticketflow._view import TicketView, view
-from ticketflow.automation import DeliveryState, SweepResult, deliver, next_due, run_due
-from ticketflow.calendar import BusinessCalendar
-from ticketflow.clock import SystemClock
-from ticketflow.errors import (
-    ConcurrencyConflict,
-    InvalidLifecycle,
-    LifecycleError,
-    TicketNotFound,
-    TransitionNotAllowed,
-)
-from ticketflow.intake import contact_message, intake_rules
-from ticketflow.lifecycle import UNSET, Lifecycle
 from ticketflow.model import APP_META, Actor, Comment, Event, Ticket, Visibility, require_aware
 from ticketflow.protocols import Clock, Link, OutboxMessage, Page, TicketFilters, TicketRepository
+from ticketflow.recording import Reads, Recorder, Scope, Write, fired, opened
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
-from ticketflow.repository._export import DEFAULT_CSV_COLUMNS, export_csv, export_json_view, iter_tickets
+from ticketflow.repository._export import (
+    DEFAULT_CSV_COLUMNS,
+    export_csv,
+    export_json_view,
+    import_jsonl,
+    iter_tickets,
+)
 from ticketflow.similar import SimilarityIndex, Suggestion
 from ticketflow.sla import SlaClock, SlaPolicy, SlaReport, attainment, evaluate, policy_for
 
@@ -99,22 +103,18 @@ class Workflow:
         self.calendar = calendar
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.registry = registry if registry is not None else Registry()
-        self.max_retries = max_retries
         self._id_factory = id_factory
         if ticket_cache is None:
             ticket_cache = 0 if isinstance(self.repository, MemoryRepository) else 1024
-        self._recent = RecentTickets(ticket_cache)
         self._engine = lifecycle.engine
         self._access = lifecycle.access
         self._guards = self.registry.guards
         self.sla_policy: SlaPolicy | None = policy_for(
             lifecycle, calendar or lifecycle.calendar, resolvers=self.registry.calendar_resolvers
         )
+        self._scheduler = Scheduler(lifecycle, calendar or lifecycle.calendar, self.sla_policy)
         #: The calendar business-time rules count in: the workflow's, the lifecycle's, or the SLA policy's.
-        self.timer_calendar = (
-            calendar or lifecycle.calendar or (self.sla_policy.calendar if self.sla_policy is not None else None)
-        )
-        self._own_calendar = calendar or lifecycle.calendar
+        self.timer_calendar = self._scheduler.timer_calendar
         for index, rule in enumerate(lifecycle.timers):
             if rule.clock == "business" and self.timer_calendar is None:
                 raise InvalidLifecycle(
@@ -122,12 +122,15 @@ class Workflow:
                     f"timers[{index}].clock",
                     "counts business time, but there is no calendar: pass calendar= to the Workflow",
                 )
-        # Without timers or SLA nothing is ever due: saves skip computing it.
-        self._plain = not lifecycle.timers and self.sla_policy is None
-        # States with a rule counting from something later than the entry (a comment, an update, a field).
-        self._anchored_later = frozenset(
-            state for rule in lifecycle.timers if rule.since != "state_entered" for state in rule.states
+        self._cache = TicketCache(self.repository, ticket_cache, histories=not self._scheduler.plain)
+        self._recent = self._cache.recent
+        self._recorder = Recorder(
+            self._cache,
+            schedule=None if self._scheduler.plain else self._scheduler,  # nothing is ever due: skip asking
+            actions=self.registry.actions,
+            max_retries=max_retries,
         )
+        self._scope = Scope(self._recorder, self._engine, self._guards, self.new_ticket_id)
         self._delivery = DeliveryState()
         self.intake = intake_rules(lifecycle, self.registry.policies)
         self._similar: SimilarityIndex | None = None
@@ -144,6 +147,15 @@ class Workflow:
                             f"{kind[:-1]} {name!r} is not in the registry; register it with "
                             f"registry.add_{kind[:-1]}({name!r}, ...)",
                         )
+
+    @property
+    def max_retries(self) -> int:
+        """How often a save refused by a concurrent writer is retried."""
+        return self._recorder.max_retries
+
+    @max_retries.setter
+    def max_retries(self, value: int) -> None:
+        self._recorder.max_retries = value
 
     def __repr__(self) -> str:
         return f"Workflow({self.lifecycle.id!r}, repository={self.repository!r})"
@@ -188,14 +200,8 @@ class Workflow:
         return self.repository.find(limit=limit, after=after, **filters)
 
     def timer_calendar_for(self, ticket: Ticket) -> BusinessCalendar | None:
-        """The calendar *ticket*'s timed rules count in: the workflow's or lifecycle's, else the SLA policy's for it.
-
-        With ``[sla] calendar_by``, that is the calendar of the ticket's
-        organisation (group, region), as for its SLA targets.
-        """
-        if self._own_calendar is None and self.sla_policy is not None:
-            return self.sla_policy.calendar_for(ticket.fields)
-        return self.timer_calendar
+        """The calendar *ticket*'s timed rules count in (see :meth:`Scheduler.timer_calendar_for`)."""
+        return self._scheduler.timer_calendar_for(ticket)
 
     def sla(self, ticket_id: str, now: datetime | None = None) -> list[SlaClock]:
         """The ticket's SLA clocks as of *now* (default: the clock); [] without a policy."""
@@ -231,11 +237,11 @@ class Workflow:
         due; rules due long ago fire once each, in order; a rule made moot by
         a later change (the customer answered) does not fire.
         """
-        return run_due(self, self._at(now), limit)
+        return run_due(self._scope, self._scheduler, self._at(now), limit)
 
     def deliver(self, now: datetime | None = None, *, limit: int = 100) -> int:
         """Hand pending outbox messages to the registry's notifiers; return how many were delivered."""
-        return deliver(self, self.registry.notifiers, self._at(now), self._delivery, limit)
+        return deliver(self.repository, self.registry.notifiers, self._at(now), self._delivery, limit)
 
     def follow_up(
         self, ticket_id: str, actor: Actor, body: str, *, title: str | None = None, at: datetime | None = None
@@ -260,8 +266,8 @@ class Workflow:
             meta={"follow_up_of": previous.id},
             checked=False,  # the people and fields are the previous ticket's, copied by the library
         )
-        self.repository.add(ticket, [event], due=next_due(self, ticket, [event], when))
-        return ticket
+        step = opened(ticket, event)
+        return self._recorder.record(lambda _reads: Write(ticket, (step,)))
 
     def reply(self, ticket_id: str, actor: Actor, body: str, *, at: datetime | None = None) -> Ticket:
         """Comment on the ticket, or, if it is in an immutable state, open a follow-up with the reply."""
@@ -269,6 +275,28 @@ class Workflow:
         if self.lifecycle.states[ticket.state].immutable:
             return self.follow_up(ticket_id, actor, body, at=at)
         return self.comment(ticket_id, actor, body, at=at)
+
+    def import_jsonl(self, lines: IO[str], *, source: str = "<jsonl>") -> int:
+        """Import tickets of this lifecycle from a JSON Lines export, with their due instants; all or nothing.
+
+        Raises:
+            StorageError: a malformed record, or a ticket of another lifecycle
+                (naming its line); nothing is imported then.
+            ConcurrencyConflict: a ticket with the same id exists already.
+        """
+        return import_jsonl(self.repository, lines, source=source, schedule=self.imported_due)
+
+    def imported_due(self, ticket: Ticket, history: Sequence[Event]) -> datetime | None:
+        """The next due instant of a ticket of this lifecycle brought in whole with its *history* (an import).
+
+        Raises:
+            StorageError: the ticket is of another lifecycle.
+        """
+        if ticket.lifecycle_id != self.lifecycle.id:
+            raise StorageError(
+                f"is of lifecycle {ticket.lifecycle_id!r}, not {self.lifecycle.id!r}: import it with its own Workflow"
+            )
+        return self._scheduler.imported(ticket, history)
 
     def export_view(
         self,
@@ -310,7 +338,7 @@ class Workflow:
         at: datetime | None = None,
     ) -> Ticket:
         """Link the ticket (``relates_to``, ``blocks``, ``caused_by``, ``follow_up_of``, ``duplicate_of``)."""
-        return link(self, ticket_id, actor, kind, to_ticket=to_ticket, record=record, at=self._at(at))
+        return link(self._scope, ticket_id, actor, kind, to_ticket=to_ticket, record=record, at=self._at(at))
 
     def links(self, ticket_id: str) -> list[Link]:
         """The ticket's links."""
@@ -324,7 +352,7 @@ class Workflow:
         self, kind: str, key: str, *, status: str, priority: str | None = None, at: datetime | None = None
     ) -> list[Event]:
         """A record in another tracker changed: move the tickets linked to it (see ``link_rules``)."""
-        return linked_record_changed(self, kind, key, status=status, priority=priority, at=self._at(at))
+        return linked_record_changed(self._scope, kind, key, status=status, priority=priority, at=self._at(at))
 
     def mark_duplicate(
         self,
@@ -339,7 +367,7 @@ class Workflow:
     ) -> Ticket:
         """Close a duplicate by *trigger*, moving its people to the original and linking it, atomically."""
         return mark_duplicate(
-            self, duplicate_id, original_id, actor, trigger=trigger, fields=dict(fields or {}), comment=comment,
+            self._scope, duplicate_id, original_id, actor, trigger=trigger, fields=dict(fields or {}), comment=comment,
             at=self._at(at),
         )  # fmt: skip
 
@@ -361,19 +389,21 @@ class Workflow:
         at: datetime | None = None,
     ) -> Ticket:
         """Open one ticket for every account (``accounts=None``) or for the accounts named (multicast)."""
-        return broadcast(self, actor, title=title, accounts=accounts, fields=fields, comment=comment, at=self._at(at))
+        return broadcast(
+            self._scope, actor, title=title, accounts=accounts, fields=fields, comment=comment, at=self._at(at)
+        )
 
     def broadcasts_for(self, account: str) -> list[Ticket]:
         """The broadcast and multicast tickets an account sees."""
-        return broadcasts_for(self, account)
+        return broadcasts_for(self.repository, account)
 
     def acknowledge(self, ticket_id: str, account: str, actor: Actor, *, at: datetime | None = None) -> Ticket:
         """Record an account's acknowledgement of a broadcast (once per account)."""
-        return acknowledge(self, ticket_id, account, actor, at=self._at(at))
+        return acknowledge(self._scope, ticket_id, account, actor, at=self._at(at))
 
     def acknowledgements(self, ticket_id: str) -> dict[str, datetime]:
         """The accounts that acknowledged a broadcast, and when."""
-        return acknowledgements(self, ticket_id)
+        return acknowledgements(self.repository, ticket_id)
 
     def similar(self, ticket_id: str, k: int = 5, *, actor: Actor | None = None) -> list[Suggestion]:
         """Earlier tickets like this one (BM25 over public text, re-ranked by recorded feedback).
@@ -481,23 +511,12 @@ class Workflow:
         )
         if assignee is None and self.intake.routes:
             ticket, event = self._route(ticket, event, actor, when, comment, meta)
-        due = None if self._plain else next_due(self, ticket, [event], when)
-        if prefix is None:
-            self.repository.add(ticket, [event], due=due)
-            self._recent.put(ticket, None if self._plain else [event])
-            return ticket
-        confirmation = OutboxMessage(
-            f"{ticket.id}:opened",
-            ticket.id,
-            "ticket.opened",
-            {"key": ticket.id, "title": ticket.title, "to": ticket.requester},
-            when,
-        )
-        with self.repository.transaction() as tx:  # the ticket and its confirmation, together
-            tx.add(ticket, [event], due=due)
-            tx.enqueue(confirmation)
-        self._recent.put(ticket, None if self._plain else [event])
-        return ticket
+        messages: tuple[OutboxMessage, ...] = ()
+        if prefix is not None:  # the ticket and its confirmation, together
+            payload = {"key": ticket.id, "title": ticket.title, "to": ticket.requester}
+            messages = (OutboxMessage(f"{ticket.id}:opened", ticket.id, "ticket.opened", payload, when),)
+        step = opened(ticket, event)
+        return self._recorder.record(lambda _reads: Write(ticket, (step,), messages))
 
     def _route(
         self,
@@ -550,9 +569,7 @@ class Workflow:
                 actor, title=title, fields=fields, comment=comment, channel=channel, authenticated=authenticated, at=at
             )
         contact = contact_message(channel, actor.id, title, fields, comment, self._at(at))
-        with self.repository.transaction() as tx:
-            tx.enqueue(contact)
-        return contact
+        return self._recorder.record(lambda _reads: Write(contact, messages=(contact,)))
 
     def fire(
         self,
@@ -601,65 +618,26 @@ class Workflow:
         if not (title is UNSET and assignee is UNSET and requester is UNSET and participants is UNSET):
             given = {"title": title, "assignee": assignee, "requester": requester, "participants": participants}
             attributes = {k: v for k, v in given.items() if v is not UNSET}
-        attempt = 0
-        copy, kept, trusted = self._recent.get(ticket_id) or (None, None, True)  # see ticketflow._recent
-        probe = None  # the copy's version when it is not trusted: the read tells whether it was current
-        if copy is not None and not (trusted and self._recent.trusted()):
-            probe, copy = copy.version, None
-        current = True  # what this fire learns: was the copy of this ticket current?
-        while True:
-            if copy is not None:
-                ticket, known = copy, kept
-            else:
-                ticket = self.repository.get(ticket_id)
-                known = kept if probe is not None and ticket.version == probe else None
-                if probe is not None:
-                    current = ticket.version == probe
-                    self._recent.observe(current)
-                    probe = None
-            try:
-                new, event, taken = self._engine.apply(
-                    ticket,
-                    trigger,
-                    actor,
-                    when,
-                    comment=note,
-                    fields=fields,
-                    add_tags=add_tags,
-                    remove_tags=remove_tags,
-                    attributes=attributes,
-                    meta=meta,
-                    guards=self._guards,
-                )
-                due, history = self._due_after(ticket_id, new, event, when, known)
-            except Exception:
-                if copy is None:
-                    raise
-                self._recent.forget(ticket_id)  # judged on a copy: judge again on the stored ticket
-                copy = kept = None
-                continue
-            try:
-                self.repository.save(new, [event], ticket.version, due=due)
-            except ConcurrencyConflict:
-                if copy is None:
-                    if attempt == self.max_retries:
-                        raise
-                    attempt += 1
-                else:
-                    current = False
-                    self._recent.observe(False)
-                self._recent.forget(ticket_id)
-                copy = kept = None
-                continue
-            if copy is not None:
-                self._recent.observe(True)
-            if history is None and known is not None:
-                history = [*known, event]  # keep a kept history current, needed this time or not
-            self._recent.put(new, history, trusted=current)
-            if taken is not None:
-                for name in taken.actions:
-                    self.registry.actions[name](new, event)
-            return new
+        engine, guards = self._engine, self._guards
+
+        def plan(reads: Reads) -> Write[Ticket]:
+            ticket = reads.ticket(ticket_id)
+            new, event, taken = engine.apply(
+                ticket,
+                trigger,
+                actor,
+                when,
+                comment=note,
+                fields=fields,
+                add_tags=add_tags,
+                remove_tags=remove_tags,
+                attributes=attributes,
+                meta=meta,
+                guards=guards,
+            )
+            return Write(new, (fired(ticket, new, event, taken),))
+
+        return self._recorder.record(plan)
 
     def comment(
         self,
@@ -739,25 +717,16 @@ class Workflow:
         ticket by other means (a broadcast's audience); every other check
         of the engine applies.
         """
-        attempt = 0
-        while True:
-            ticket = self.repository.get(ticket_id)
-            new, event, taken = self._engine.apply(
-                ticket, trigger, actor, at, comment=comment, meta=meta, guards=self._guards, related=related
+        engine, guards = self._engine, self._guards
+
+        def plan(reads: Reads) -> Write[Ticket]:
+            ticket = reads.ticket(ticket_id)
+            new, event, taken = engine.apply(
+                ticket, trigger, actor, at, comment=comment, meta=meta, guards=guards, related=related
             )
-            due, _ = self._due_after(ticket_id, new, event, at, None)
-            try:
-                self.repository.save(new, [event], ticket.version, due=due)
-            except ConcurrencyConflict:
-                if attempt == self.max_retries:
-                    raise
-                attempt += 1
-                continue
-            self._recent.forget(ticket_id)
-            if taken is not None:
-                for name in taken.actions:
-                    self.registry.actions[name](new, event)
-            return new
+            return Write(new, (fired(ticket, new, event, taken),))
+
+        return self._recorder.record(plan)
 
     def _group_states(self, group: str) -> tuple[str, ...]:
         """The states of a group of this lifecycle; LifecycleError for an unknown group."""
@@ -765,26 +734,6 @@ class Workflow:
         if group not in groups:
             raise LifecycleError(f"unknown state group {group!r}; this lifecycle has: {', '.join(groups)}")
         return groups[group]
-
-    def _due_after(
-        self, ticket_id: str, new: Ticket, event: Event, when: datetime, known: Sequence[Event] | None
-    ) -> tuple[Any, list[Event] | None]:
-        """The next due instant after *event* and the full history if it was needed.
-
-        The history is read only when it can matter, and not at all when
-        *known* (a cached copy's) is given: a due instant computed from a
-        stale one is never stored, since the save's version check refuses it.
-        """
-        if self._plain:
-            return UNSET, None
-        if self.sla_policy is None:
-            if event.source != event.target:
-                # a new entry: its own event is all the history rules need
-                return next_due(self, new, [event], when), None
-            if new.state not in self._anchored_later:
-                return UNSET, None  # the rules armed in this state count from its entry: their instants stand
-        history = [*(known if known is not None else self.repository.history(ticket_id)), event]
-        return next_due(self, new, history, when), history
 
     # -- helpers -------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Timed rules (reminders, auto-close, stalled), SLA alerts and the outbox, run by a sweeper."""
 
-from ticketflow.automation._runner import SYSTEM, DeliveryState, SweepResult, deliver, next_due, run_due
+from ticketflow.automation._runner import SYSTEM, DeliveryState, SweepResult, deliver, run_due
+from ticketflow.automation._schedule import Scheduled, Scheduler, next_due
 from ticketflow.automation._sweeper import Sweeper, SweepReport
 from ticketflow.automation._timers import PendingRule, backoff, due_instant, pending_rules
 
@@ -8,6 +9,8 @@ __all__ = [
     "SYSTEM",
     "DeliveryState",
     "PendingRule",
+    "Scheduled",
+    "Scheduler",
     "SweepReport",
     "SweepResult",
     "Sweeper",

@@ -17,25 +17,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
-from ticketflow.automation._timers import PendingRule, backoff, earliest, pending_rules
+from ticketflow.automation._schedule import Scheduler, next_due
+from ticketflow.automation._timers import PendingRule, backoff, pending_rules
 from ticketflow.errors import ConcurrencyConflict, FieldError, PermissionDenied, TransitionNotAllowed
-from ticketflow.model import Actor, Comment, Event, Ticket
-from ticketflow.protocols import OutboxMessage
+from ticketflow.model import SYSTEM, Comment, Event, Ticket
+from ticketflow.protocols import Notifier, OutboxMessage, TicketRepository
+from ticketflow.recording import Reads, Scope, Step, Write, fired
 from ticketflow.sla import SlaClock, evaluate
-
-if TYPE_CHECKING:
-    from ticketflow.workflow import Workflow
 
 __all__ = ["SYSTEM", "SweepResult", "deliver", "next_due", "run_due"]
 
 log = logging.getLogger("ticketflow.automation")
-
-#: The actor timed rules act as.
-SYSTEM = Actor("system", roles={"system"})
 
 
 @attrs.frozen
@@ -53,17 +49,10 @@ class SweepResult:
     tickets: int = 0
 
 
-def _sla_clocks(wf: Workflow, ticket: Ticket, history: Sequence[Event], at: datetime) -> list[SlaClock]:
-    if wf.sla_policy is None:
+def _sla_clocks(scheduler: Scheduler, ticket: Ticket, history: Sequence[Event], at: datetime) -> list[SlaClock]:
+    if scheduler.sla_policy is None:
         return []
-    return evaluate(wf.sla_policy, wf.lifecycle, ticket, history, at)
-
-
-def next_due(wf: Workflow, ticket: Ticket, history: Sequence[Event], at: datetime) -> datetime | None:
-    """The next instant something is due for *ticket* after *at*: a timed rule or an SLA alert."""
-    rules = pending_rules(wf.lifecycle, ticket, history, wf.timer_calendar_for(ticket))
-    alerts = [c.next_alert for c in _sla_clocks(wf, ticket, history, at)]
-    return earliest([rules[0].due_at if rules else None, *alerts])
+    return evaluate(scheduler.sla_policy, scheduler.lifecycle, ticket, history, at)
 
 
 def _alert_messages(ticket: Ticket, clocks: Sequence[SlaClock], now: datetime) -> list[OutboxMessage]:
@@ -82,14 +71,15 @@ def _alert_messages(ticket: Ticket, clocks: Sequence[SlaClock], now: datetime) -
     return messages
 
 
-def _fire(
-    wf: Workflow, ticket: Ticket, history: Sequence[Event], pending: PendingRule, now: datetime
-) -> tuple[Ticket, Event]:
+def _firing(
+    scope: Scope, scheduler: Scheduler, ticket: Ticket, history: Sequence[Event], pending: PendingRule, now: datetime
+) -> tuple[Step, list[OutboxMessage]]:
+    """The step firing *pending* on *ticket* (or recording its refusal) and its notifications."""
     rule = pending.rule
     meta: dict[str, Any] = {"rule": rule.id, "due_at": pending.due_at.isoformat(), "entry": pending.entry}
-    engine = wf.lifecycle.engine
+    engine = scope.engine
     try:
-        new, event, _ = engine.apply(
+        new, event, taken = engine.apply(
             ticket,
             rule.fire or "update",
             SYSTEM,
@@ -99,12 +89,12 @@ def _fire(
             remove_tags=rule.remove_tags,
             comment=Comment(SYSTEM.id, rule.comment, "public") if rule.comment else None,
             meta=meta,
-            guards=wf.registry.guards,
+            guards=scope.guards,
         )
     except (TransitionNotAllowed, PermissionDenied, FieldError) as refused:
         # Recorded, so it is not retried forever; the ticket itself is left as it was.
         log.warning("timed rule %s on ticket %s refused: %s", rule.id, ticket.id, refused)
-        new, event, _ = engine.apply(ticket, "update", SYSTEM, now, meta={**meta, "refused": str(refused)})
+        new, event, taken = engine.apply(ticket, "update", SYSTEM, now, meta={**meta, "refused": str(refused)})
     messages = [
         OutboxMessage(
             f"{ticket.id}:{rule.id}:{pending.entry}:{name}",
@@ -121,65 +111,63 @@ def _fire(
         )
         for name in ([] if "refused" in event.meta else rule.notify)
     ]
-    full = [*history, event]
-    with wf.repository.transaction() as tx:
-        tx.save(new, [event], ticket.version, due=next_due(wf, new, full, now))
-        for message in messages:
-            tx.enqueue(message)
-    return new, event
+    step = fired(ticket, new, event, taken)
+    due = scheduler.next_due(new, [*history, event], now)
+    return Step(step.ticket, step.events, step.expected_version, step.actions, due), messages
 
 
-def _read(wf: Workflow, ticket_id: str) -> tuple[Ticket, list[Event]]:
-    """The ticket and its history: in one round trip where the repository offers it (PostgreSQL)."""
-    both = getattr(wf.repository, "get_with_history", None)
-    if both is not None:
-        ticket, history = both(ticket_id)
-        return ticket, history
-    return wf.repository.get(ticket_id), wf.repository.history(ticket_id)
+def _run_ticket(scope: Scope, scheduler: Scheduler, ticket_id: str, now: datetime) -> tuple[list[Event], int]:
+    """Fire the rules due on one ticket, one write each, then write its due SLA alerts and reschedule it."""
+    recorder = scope.recorder
+    lifecycle = scheduler.lifecycle
+    fired_events: list[Event] = []
+    known: tuple[Ticket, Sequence[Event]] | None = None
 
-
-def _run_ticket(wf: Workflow, ticket_id: str, now: datetime) -> tuple[list[Event], int]:
-    fired: list[Event] = []
-    conflicts = 0
-    ticket, history = _read(wf, ticket_id)
-    while True:
-        due = [
-            p for p in pending_rules(wf.lifecycle, ticket, history, wf.timer_calendar_for(ticket)) if p.due_at <= now
-        ]
+    def plan(reads: Reads) -> Write[tuple[Ticket, Sequence[Event], Event | None]]:
+        nonlocal known
+        ticket, history = known if known is not None else reads.ticket_and_history(ticket_id)
+        known = None  # a second attempt (after a conflict) reads again
+        calendar = scheduler.timer_calendar_for(ticket)
+        due = [p for p in pending_rules(lifecycle, ticket, history, calendar) if p.due_at <= now]
         if not due:
+            return Write((ticket, history, None))
+        step, messages = _firing(scope, scheduler, ticket, history, due[0], now)
+        event = step.events[-1]
+        return Write((step.ticket, [*history, event], event), (step,), messages)
+
+    while True:
+        ticket, history, event = recorder.record(plan)
+        if event is None:
             break
-        try:
-            ticket, event = _fire(wf, ticket, history, due[0], now)
-        except ConcurrencyConflict:
-            conflicts += 1  # another writer (or sweeper) got there first: re-read and re-check
-            if conflicts > 100:
-                raise
-            ticket, history = _read(wf, ticket_id)
-            continue
-        history = [*history, event]
-        fired.append(event)
-    clocks = _sla_clocks(wf, ticket, history, now)
-    alerts = _alert_messages(ticket, clocks, now)
+        fired_events.append(event)
+        known = (ticket, history)
+    alerts = _alert_messages(ticket, _sla_clocks(scheduler, ticket, history, now), now)
     if alerts:
-        with wf.repository.transaction() as tx:
-            for message in alerts:
-                tx.enqueue(message)
-    if alerts or not fired:  # a fired rule already saved the next due instant with its event
-        wf.repository.reschedule(ticket_id, next_due(wf, ticket, history, now))
-    return fired, len(alerts)
+        recorder.record(lambda _reads: Write(None, messages=alerts))
+    if alerts or not fired_events:  # a fired rule already saved the next due instant with its event
+        recorder.repository.reschedule(ticket_id, scheduler.next_due(ticket, history, now))
+    return fired_events, len(alerts)
 
 
-def run_due(wf: Workflow, now: datetime, limit: int = 100) -> SweepResult:
-    """Fire every timed rule due at *now* and write due SLA alerts, for up to *limit* tickets."""
-    fired: list[Event] = []
+def run_due(scope: Scope, scheduler: Scheduler, now: datetime, limit: int = 100) -> SweepResult:
+    """Fire every timed rule due at *now* and write due SLA alerts, for up to *limit* tickets.
+
+    A ticket on which other writers kept winning is left due, for the next run.
+    """
+    fired_events: list[Event] = []
     alerts = 0
-    claim = getattr(wf.repository, "claim_due", None)  # shared databases lease due work to one sweeper
-    due = claim(now, limit) if claim is not None else wf.repository.due(now, limit)
+    repository = scope.repository
+    claim = getattr(repository, "claim_due", None)  # shared databases lease due work to one sweeper
+    due = claim(now, limit) if claim is not None else repository.due(now, limit)
     for ticket_id, _ in due:
-        events, written = _run_ticket(wf, ticket_id, now)
-        fired.extend(events)
+        try:
+            events, written = _run_ticket(scope, scheduler, ticket_id, now)
+        except ConcurrencyConflict:
+            log.warning("ticket %s: other writers kept winning; left due for the next run", ticket_id)
+            continue
+        fired_events.extend(events)
         alerts += written
-    return SweepResult(tuple(fired), alerts, len(due))
+    return SweepResult(tuple(fired_events), alerts, len(due))
 
 
 @attrs.define
@@ -190,14 +178,20 @@ class DeliveryState:
     retry_at: dict[str, datetime] = attrs.field(factory=dict)
 
 
-def deliver(wf: Workflow, notifiers: Mapping[str, Any], now: datetime, state: DeliveryState, limit: int = 100) -> int:
+def deliver(
+    repository: TicketRepository,
+    notifiers: Mapping[str, Notifier],
+    now: datetime,
+    state: DeliveryState,
+    limit: int = 100,
+) -> int:
     """Hand pending outbox messages to their notifiers; return how many were delivered.
 
     A message whose kind has no notifier stays pending (it may be for another
     process); a notifier that raises is retried after a growing delay.
     """
     delivered = 0
-    for message in wf.repository.pending_messages(limit):
+    for message in repository.pending_messages(limit):
         notifier = notifiers.get(message.kind)
         if notifier is None or state.retry_at.get(message.key, now) > now:
             continue
@@ -208,7 +202,7 @@ def deliver(wf: Workflow, notifiers: Mapping[str, Any], now: datetime, state: De
             state.retry_at[message.key] = now + backoff(attempts)
             log.exception("notifier %r failed on %s (attempt %d)", message.kind, message.key, attempts)
             continue
-        wf.repository.mark_delivered(message.key)
+        repository.mark_delivered(message.key)
         state.attempts.pop(message.key, None)
         state.retry_at.pop(message.key, None)
         delivered += 1

@@ -6,20 +6,36 @@ import asyncio
 import logging
 import signal
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import attrs
 
-from ticketflow.automation._runner import DeliveryState, SweepResult, deliver, run_due
+from ticketflow.automation._runner import SweepResult
+from ticketflow.model import Event
+from ticketflow.protocols import Clock
 
-if TYPE_CHECKING:
-    from ticketflow.workflow import Workflow
-
-__all__ = ["Sweeper"]
+__all__ = ["Sweepable", "Sweeper"]
 
 log = logging.getLogger("ticketflow.automation")
+
+
+class Sweepable(Protocol):
+    """What a sweeper drives (a :class:`~ticketflow.Workflow` is one)."""
+
+    @property
+    def clock(self) -> Clock:
+        """Where "now" comes from."""
+        ...
+
+    def run_due(self, now: datetime | None = None, *, limit: int = 100) -> SweepResult:
+        """Fire what is due at *now* for up to *limit* tickets."""
+        ...
+
+    def deliver(self, now: datetime | None = None, *, limit: int = 100) -> int:
+        """Deliver pending outbox messages; how many were delivered."""
+        ...
 
 
 @attrs.frozen
@@ -44,28 +60,27 @@ class Sweeper:
         batch: tickets per ``run_due`` call; a sweep repeats until none is due.
     """
 
-    def __init__(self, workflow: Workflow, interval: timedelta = timedelta(minutes=1), batch: int = 100) -> None:
+    def __init__(self, workflow: Sweepable, interval: timedelta = timedelta(minutes=1), batch: int = 100) -> None:
         self.workflow = workflow
         self.interval = interval
         self.batch = batch
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._delivery = DeliveryState()
 
     def run_once(self) -> SweepReport:
         """One sweep at the workflow clock's now: every due ticket, then the outbox."""
         now = self.workflow.clock.now()
-        fired: list[object] = []
+        fired: list[Event] = []
         alerts = tickets = 0
         while True:
-            result = run_due(self.workflow, now, self.batch)
+            result = self.workflow.run_due(now, limit=self.batch)
             fired.extend(result.fired)
             alerts += result.alerts
             tickets += result.tickets
             if result.tickets < self.batch:
                 break
-        delivered = deliver(self.workflow, self.workflow.registry.notifiers, now, self._delivery, self.batch)
-        return SweepReport(SweepResult(tuple(fired), alerts, tickets), delivered)  # type: ignore[arg-type]
+        delivered = self.workflow.deliver(now, limit=self.batch)
+        return SweepReport(SweepResult(tuple(fired), alerts, tickets), delivered)
 
     @property
     def stopping(self) -> bool:

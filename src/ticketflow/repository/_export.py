@@ -8,12 +8,15 @@ one row per ticket with chosen columns, for spreadsheets (export only).
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import IO, Any, Unpack
 
+from ticketflow._recent import TicketCache
 from ticketflow.errors import StorageError
-from ticketflow.model import Ticket, replay
+from ticketflow.model import Event, Ticket, replay
 from ticketflow.protocols import TicketFilters, TicketRepository
+from ticketflow.recording import Recorder, Write, imported
 from ticketflow.repository._codec import dumps, event_from_dict, event_to_dict, loads, ticket_from_dict, ticket_to_dict
 
 __all__ = ["DEFAULT_CSV_COLUMNS", "export_csv", "export_json_view", "export_jsonl", "import_jsonl", "iter_tickets"]
@@ -60,10 +63,20 @@ def export_jsonl(repository: TicketRepository, out: IO[str], **filters: Unpack[T
     return written
 
 
-def import_jsonl(repository: TicketRepository, lines: IO[str], *, source: str = "<jsonl>") -> int:
+def import_jsonl(
+    repository: TicketRepository,
+    lines: IO[str],
+    *,
+    source: str = "<jsonl>",
+    schedule: Callable[[Ticket, Sequence[Event]], datetime | None] | None = None,
+) -> int:
     """Read tickets written by :func:`export_jsonl` into *repository*, all or nothing.
 
     Each ticket must equal the replay of its history, and must not exist yet.
+    *schedule* gives each ticket's next due instant from its history (its
+    timed rules and SLA alerts); :meth:`Workflow.import_jsonl
+    <ticketflow.Workflow.import_jsonl>` passes its lifecycle's. Without one,
+    no due instant is stored and nothing fires on the imported tickets.
 
     Returns:
         How many tickets were imported.
@@ -89,11 +102,13 @@ def import_jsonl(repository: TicketRepository, lines: IO[str], *, source: str = 
             raise StorageError(f"{source}:{number}: ticket {ticket.id}: {exc}") from exc
         if rebuilt != ticket:
             raise StorageError(f"{source}:{number}: ticket {ticket.id} does not equal the replay of its history")
-        records.append((ticket, events))
-    with repository.transaction() as tx:
-        for ticket, events in records:
-            tx.add(ticket, events)
-    return len(records)
+        try:
+            due = None if schedule is None else schedule(ticket, events)
+        except StorageError as exc:
+            raise StorageError(f"{source}:{number}: ticket {ticket.id}: {exc}") from exc
+        records.append(imported(ticket, events, due))
+    recorder = Recorder(TicketCache(repository, 0), max_retries=0)
+    return recorder.record(lambda _reads: Write(len(records), records))
 
 
 def _cell(ticket: Ticket, column: str) -> Any:

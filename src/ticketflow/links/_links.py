@@ -1,7 +1,10 @@
 """Links between tickets and to records in other trackers; link-driven moves; duplicates; broadcasts.
 
 The functions take the instant explicitly; :class:`~ticketflow.Workflow`
-passes its clock's (or the caller's, checked aware).
+passes its clock's (or the caller's, checked aware). Every change goes
+through the :class:`~ticketflow.recording.Recorder` of the
+:class:`~ticketflow.recording.Scope` they are given, so link-rule moves and
+broadcasts get their due instants and fired transitions run their actions.
 
 Each link is recorded twice, in one transaction: as an event in the ticket's
 history (``meta["link"]``) and in the repository's link index, which answers
@@ -12,24 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
-from ticketflow.automation import SYSTEM
-from ticketflow.errors import (
-    ConcurrencyConflict,
-    FieldError,
-    PermissionDenied,
-    TicketflowError,
-    TicketNotFound,
-    TransitionNotAllowed,
-)
-from ticketflow.model import Actor, Comment, Event, Ticket
+from ticketflow.errors import FieldError, PermissionDenied, TicketNotFound, TransitionNotAllowed
+from ticketflow.model import SYSTEM, Actor, Comment, Event, Ticket
 from ticketflow.protocols import Link, TicketRepository
-
-if TYPE_CHECKING:
-    from ticketflow.workflow import Workflow
+from ticketflow.recording import Reads, Scope, Step, Write, fired, opened
 
 __all__ = [
     "EVERYONE",
@@ -82,7 +75,7 @@ def record_target(kind: str, key: str) -> str:
 
 
 def link(
-    wf: Workflow,
+    scope: Scope,
     ticket_id: str,
     actor: Actor,
     kind: str,
@@ -98,27 +91,23 @@ def link(
         raise FieldError(ticket_id, "link", ["to_ticket", "record"], "link to exactly one ticket or one record")
     if to_ticket is not None:
         # TicketNotFound if it does not exist, or the actor may not see it
-        wf.lifecycle.access.check_read(wf.repository.get(to_ticket), actor)
+        scope.lifecycle.access.check_read(scope.repository.get(to_ticket), actor)
         target, details = to_ticket, {}
     else:
         assert record is not None  # noqa: S101 - narrowed above
         target, details = record.target, {k: v for k, v in attrs.asdict(record).items() if v is not None}
-    for _ in range(wf.max_retries + 1):
-        ticket = wf.repository.get(ticket_id)
-        new, event, _ = wf.lifecycle.engine.apply(
+
+    def plan(reads: Reads) -> Write[Ticket]:
+        ticket = reads.ticket(ticket_id)
+        new, event, taken = scope.engine.apply(
             ticket, "update", actor, at, meta={"link": {"kind": kind, "target": target, **details}}
         )
-        try:
-            with wf.repository.transaction() as tx:
-                tx.save(new, [event], ticket.version)
-                tx.link(Link(ticket_id, kind, target))
-        except ConcurrencyConflict:
-            continue
-        return new
-    raise ConcurrencyConflict(ticket_id, ticket.version, None)
+        return Write(new, (fired(ticket, new, event, taken),), links=(Link(ticket_id, kind, target),))
+
+    return scope.recorder.record(plan)
 
 
-def _last_seen(history: list[Event], target: str) -> tuple[Any, Any] | None:
+def _last_seen(history: Sequence[Event], target: str) -> tuple[Any, Any] | None:
     for event in reversed(history):
         seen = event.meta.get("record")
         if seen == target:
@@ -127,7 +116,7 @@ def _last_seen(history: list[Event], target: str) -> tuple[Any, Any] | None:
 
 
 def linked_record_changed(
-    wf: Workflow,
+    scope: Scope,
     kind: str,
     key: str,
     *,
@@ -145,39 +134,45 @@ def linked_record_changed(
     """
     target = record_target(kind, key)
     meta = {"record": target, "status": status, "priority": priority}
+    lifecycle, engine = scope.lifecycle, scope.engine
     written: list[Event] = []
-    for entry in wf.repository.linked(target):
-        for _ in range(wf.max_retries + 1):
-            ticket = wf.repository.get(entry.ticket_id)
-            history = wf.repository.history(entry.ticket_id)
-            if _last_seen(history, target) == (status, priority) or wf.lifecycle.states[ticket.state].immutable:
-                break
+
+    def plan_for(ticket_id: str) -> Any:
+        def plan(reads: Reads) -> Write[Event | None]:
+            ticket = reads.ticket(ticket_id)
+            if lifecycle.states[ticket.state].immutable or _last_seen(reads.history(ticket_id), target) == (
+                status,
+                priority,
+            ):
+                return Write(None)
             step = None
-            for rule in wf.lifecycle.link_rules:
+            for rule in lifecycle.link_rules:
                 if rule.applies(kind, status, priority):
                     try:
-                        step = wf.lifecycle.engine.apply(
+                        step = engine.apply(
                             ticket, rule.fire, SYSTEM, at, meta={**meta, "rule": f"link:{rule.fire}"},
                             comment=Comment(SYSTEM.id, f"{kind} {key} is now {status}", "internal"),
-                            guards=wf.registry.guards,
+                            guards=scope.guards,
                         )  # fmt: skip
                         break
                     except (TransitionNotAllowed, PermissionDenied, FieldError):
                         continue
             if step is None:
-                step = wf.lifecycle.engine.apply(ticket, "update", SYSTEM, at, meta=meta)
-            new, event, _ = step
-            try:
-                wf.repository.save(new, [event], ticket.version)
-            except ConcurrencyConflict:
-                continue
+                step = engine.apply(ticket, "update", SYSTEM, at, meta=meta)
+            new, event, taken = step
+            return Write(event, (fired(ticket, new, event, taken),))
+
+        return plan
+
+    for entry in scope.repository.linked(target):
+        event = scope.recorder.record(plan_for(entry.ticket_id))
+        if event is not None:
             written.append(event)
-            break
     return written
 
 
 def mark_duplicate(
-    wf: Workflow,
+    scope: Scope,
     duplicate_id: str,
     original_id: str,
     actor: Actor,
@@ -195,17 +190,18 @@ def mark_duplicate(
     """
     if duplicate_id == original_id:
         raise FieldError(duplicate_id, trigger, ["original_id"], "a ticket cannot duplicate itself")
-    engine = wf.lifecycle.engine
-    for _ in range(wf.max_retries + 1):
-        duplicate, original = wf.repository.get(duplicate_id), wf.repository.get(original_id)
+    engine = scope.engine
+
+    def plan(reads: Reads) -> Write[Ticket]:
+        duplicate, original = reads.ticket(duplicate_id), reads.ticket(original_id)
         people = (original.participants | duplicate.participants | {duplicate.requester or ""}) - {
             "",
             original.requester or "",
         }
-        merged, merged_event, _ = engine.apply(
+        merged, merged_event, merged_taken = engine.apply(
             original, "update", actor, at, attributes={"participants": people}, meta={"merged": duplicate_id}
         )
-        closed, closed_event, _ = engine.apply(
+        closed, closed_event, closed_taken = engine.apply(
             duplicate,
             trigger,
             actor,
@@ -213,21 +209,19 @@ def mark_duplicate(
             fields=fields,
             comment=Comment(actor.id, comment or f"Duplicate of {original_id}", "public"),
             meta={"duplicate_of": original_id},
-            guards=wf.registry.guards,
+            guards=scope.guards,
         )
-        try:
-            with wf.repository.transaction() as tx:
-                tx.save(merged, [merged_event], original.version)
-                tx.save(closed, [closed_event], duplicate.version)
-                tx.link(Link(duplicate_id, "duplicate_of", original_id))
-        except ConcurrencyConflict:
-            continue
-        return closed
-    raise TicketflowError(f"could not merge {duplicate_id} into {original_id}: other writers kept winning")
+        steps = (
+            fired(original, merged, merged_event, merged_taken),
+            fired(duplicate, closed, closed_event, closed_taken),
+        )
+        return Write(closed, steps, links=(Link(duplicate_id, "duplicate_of", original_id),))
+
+    return scope.recorder.record(plan)
 
 
 def broadcast(
-    wf: Workflow,
+    scope: Scope,
     actor: Actor,
     *,
     title: str,
@@ -243,14 +237,14 @@ def broadcast(
     Only the lifecycle's ``[access].broadcast`` roles (default: staff) may
     broadcast.
     """
-    access = wf.lifecycle.access
+    access = scope.lifecycle.access
     if not access.standing(actor).roles & access.broadcast:
         raise PermissionDenied("(new)", "broadcast", actor.id, sorted(actor.roles), sorted(access.broadcast))
     audience = [EVERYONE] if accounts is None else [f"account:{a}" for a in dict.fromkeys(accounts)]
     if not audience:
         raise FieldError(None, "open", ["accounts"], "a multicast needs at least one account")
-    ticket, event = wf.lifecycle.engine.open(
-        wf.new_ticket_id(),
+    ticket, event = scope.engine.open(
+        scope.new_id(),
         actor,
         at,
         title=title,
@@ -258,11 +252,9 @@ def broadcast(
         comment=None if comment is None else Comment(actor.id, comment, "public"),
         meta={"broadcast": tuple(audience)},
     )
-    with wf.repository.transaction() as tx:
-        tx.add(ticket, [event])
-        for target in audience:
-            tx.link(Link(ticket.id, "addressed_to", target))
-    return ticket
+    links = tuple(Link(ticket.id, "addressed_to", target) for target in audience)
+    step: Step = opened(ticket, event)
+    return scope.recorder.record(lambda _reads: Write(ticket, (step,), links=links))
 
 
 def addressed_to(repository: TicketRepository, ticket_id: str, accounts: Iterable[str]) -> bool:
@@ -271,40 +263,48 @@ def addressed_to(repository: TicketRepository, ticket_id: str, accounts: Iterabl
     return EVERYONE in audience or any(f"account:{a}" in audience for a in accounts)
 
 
-def broadcasts_for(wf: Workflow, account: str) -> list[Ticket]:
+def broadcasts_for(repository: TicketRepository, account: str) -> list[Ticket]:
     """The broadcast and multicast tickets addressed to *account*, oldest first."""
-    ids = {link.ticket_id for link in wf.repository.linked(EVERYONE)}
-    ids |= {link.ticket_id for link in wf.repository.linked(f"account:{account}")}
-    return sorted((wf.repository.get(i) for i in ids), key=lambda t: (t.created_at, t.id))
+    ids = {link.ticket_id for link in repository.linked(EVERYONE)}
+    ids |= {link.ticket_id for link in repository.linked(f"account:{account}")}
+    return sorted((repository.get(i) for i in ids), key=lambda t: (t.created_at, t.id))
 
 
-def acknowledge(wf: Workflow, ticket_id: str, account: str, actor: Actor, *, at: datetime) -> Ticket:
+def acknowledge(scope: Scope, ticket_id: str, account: str, actor: Actor, *, at: datetime) -> Ticket:
     """Record that *account* acknowledged the broadcast (once; a second acknowledgement changes nothing).
 
     Only a member of the account (``account in actor.accounts``) may
     acknowledge for it, or an actor holding an ``[access].on_behalf`` role
     (the event keeps both: the actor, and the account acknowledged for).
     """
-    access = wf.lifecycle.access
+    access = scope.lifecycle.access
     if account not in actor.accounts and not access.standing(actor).roles & access.on_behalf:
         raise PermissionDenied(
             ticket_id, "acknowledge", actor.id, sorted(actor.roles), sorted(access.on_behalf),
             subject=f"acknowledge for account {account!r}, which they do not belong to",
         )  # fmt: skip
-    audience = {link.target for link in wf.repository.links(ticket_id) if link.kind == "addressed_to"}
+    repository = scope.repository
+    audience = {link.target for link in repository.links(ticket_id) if link.kind == "addressed_to"}
     if not audience:
-        wf.view(ticket_id, actor)  # TicketNotFound for a stranger, as for a ticket that does not exist
+        if not access.may_see(repository.get(ticket_id), actor):
+            raise TicketNotFound(ticket_id)  # a stranger: as for a ticket that does not exist
         raise FieldError(ticket_id, "acknowledge", ["ticket_id"], "not a broadcast or multicast ticket")
     if EVERYONE not in audience and f"account:{account}" not in audience:
         raise TicketNotFound(ticket_id)  # not addressed to this account: as if it did not exist
-    if account in acknowledgements(wf, ticket_id):
-        return wf.repository.get(ticket_id)
-    return wf._record(  # the library's own step, with its own meta
-        ticket_id, "comment", actor, at=at, meta={"ack": account},
-        comment=Comment(actor.id, f"Acknowledged for {account}", "public"), related=True,
-    )  # fmt: skip
+
+    def plan(reads: Reads) -> Write[Ticket]:
+        ticket = reads.ticket(ticket_id)
+        if any(e.meta.get("ack") == account for e in reads.history(ticket_id)):
+            return Write(ticket)  # acknowledged already: nothing changes
+        note = Comment(actor.id, f"Acknowledged for {account}", "public")
+        new, event, taken = scope.engine.apply(  # the library's own step, with its own meta
+            ticket, "comment", actor, at, comment=note, meta={"ack": account}, guards=scope.guards, related=True
+        )
+        return Write(new, (fired(ticket, new, event, taken),))
+
+    return scope.recorder.record(plan)
 
 
-def acknowledgements(wf: Workflow, ticket_id: str) -> dict[str, datetime]:
+def acknowledgements(repository: TicketRepository, ticket_id: str) -> dict[str, datetime]:
     """Which accounts acknowledged the broadcast, and when."""
-    return {str(e.meta["ack"]): e.at for e in wf.repository.history(ticket_id) if "ack" in e.meta}
+    return {str(e.meta["ack"]): e.at for e in repository.history(ticket_id) if "ack" in e.meta}

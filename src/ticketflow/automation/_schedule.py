@@ -1,0 +1,108 @@
+"""When something is next due for a ticket: its earliest pending timed rule or SLA alert.
+
+:class:`Scheduler` is the recorder's scheduling collaborator for one
+lifecycle (see :mod:`ticketflow.recording`): every write asks it for the
+changed ticket's next due instant, so every path stores the same instant,
+the one computed from the ticket's history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from ticketflow.automation._timers import earliest, pending_rules
+from ticketflow.calendar import BusinessCalendar
+from ticketflow.lifecycle import Lifecycle
+from ticketflow.model import UNSET, Event, Ticket
+from ticketflow.sla import SlaPolicy, evaluate
+
+__all__ = ["Scheduled", "Scheduler", "next_due"]
+
+
+class Scheduled(Protocol):
+    """What the next due instant depends on (a :class:`Scheduler`, or a Workflow, has these)."""
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """The lifecycle whose timed rules count."""
+        ...
+
+    def timer_calendar_for(self, ticket: Ticket) -> BusinessCalendar | None:
+        """The calendar *ticket*'s business-time rules count in."""
+        ...
+
+    @property
+    def sla_policy(self) -> SlaPolicy | None:
+        """The SLA policy whose alerts count, if any."""
+        ...
+
+
+def next_due(scheduled: Scheduled, ticket: Ticket, history: Sequence[Event], at: datetime) -> datetime | None:
+    """The next instant something is due for *ticket* after *at*: a timed rule or an SLA alert."""
+    rules = pending_rules(scheduled.lifecycle, ticket, history, scheduled.timer_calendar_for(ticket))
+    policy = scheduled.sla_policy
+    alerts = (
+        [] if policy is None else [c.next_alert for c in evaluate(policy, scheduled.lifecycle, ticket, history, at)]
+    )
+    return earliest([rules[0].due_at if rules else None, *alerts])
+
+
+class Scheduler:
+    """The next due instant of tickets of one lifecycle.
+
+    Args:
+        lifecycle: the lifecycle whose timed rules count.
+        calendar: the calendar given to the workflow or named by the
+            lifecycle, if any.
+        sla_policy: the SLA policy whose alerts count, if any.
+    """
+
+    __slots__ = ("_anchored_later", "_own_calendar", "lifecycle", "plain", "sla_policy", "timer_calendar")
+
+    def __init__(self, lifecycle: Lifecycle, calendar: BusinessCalendar | None, sla_policy: SlaPolicy | None) -> None:
+        self.lifecycle = lifecycle
+        self._own_calendar = calendar
+        #: The calendar business-time rules count in by default: the workflow's, the lifecycle's, or the SLA policy's.
+        self.timer_calendar = calendar or (sla_policy.calendar if sla_policy is not None else None)
+        self.sla_policy = sla_policy
+        #: Without timers or SLA nothing is ever due.
+        self.plain = not lifecycle.timers and sla_policy is None
+        # States with a rule counting from something later than the entry (a comment, an update, a field).
+        self._anchored_later = frozenset(
+            state for rule in lifecycle.timers if rule.since != "state_entered" for state in rule.states
+        )
+
+    def timer_calendar_for(self, ticket: Ticket) -> BusinessCalendar | None:
+        """The calendar *ticket*'s timed rules count in: the workflow's or lifecycle's, else the SLA policy's for it.
+
+        With ``[sla] calendar_by``, that is the calendar of the ticket's
+        organisation (group, region), as for its SLA targets. This is the
+        one place that decides it.
+        """
+        if self._own_calendar is None and self.sla_policy is not None:
+            return self.sla_policy.calendar_for(ticket.fields)
+        return self.timer_calendar
+
+    def next_due(self, ticket: Ticket, history: Sequence[Event], at: datetime) -> datetime | None:
+        """The next due instant of *ticket* with its whole *history*, as of *at*."""
+        return next_due(self, ticket, history, at)
+
+    def due_after(
+        self, ticket: Ticket, events: Sequence[Event], history: Callable[[], Sequence[Event]], at: datetime
+    ) -> Any:
+        """The next due instant after *events* (``UNSET``: the stored one stands); reads the history only if needed."""
+        if self.plain:
+            return UNSET
+        if self.sla_policy is None and len(events) == 1:
+            event = events[0]
+            if event.source != event.target:
+                return next_due(self, ticket, events, at)  # a new entry: its own event is all the rules need
+            if ticket.state not in self._anchored_later:
+                return UNSET  # the rules armed in this state count from its entry: their instants stand
+        return next_due(self, ticket, history(), at)
+
+    def imported(self, ticket: Ticket, history: Sequence[Event]) -> datetime | None:
+        """The due instant of a ticket brought in whole (an import), as of its last event."""
+        return None if self.plain else next_due(self, ticket, history, history[-1].at)

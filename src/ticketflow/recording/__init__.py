@@ -1,0 +1,9 @@
+"""The one write path: every change to a ticket goes through a :class:`Recorder`.
+
+See :mod:`ticketflow.recording._recorder` for the sequence and for how a new
+writer adds a step kind.
+"""
+
+from ticketflow.recording._recorder import Reads, Recorder, Schedule, Scope, Step, Write, fired, imported, opened
+
+__all__ = ["Reads", "Recorder", "Schedule", "Scope", "Step", "Write", "fired", "imported", "opened"]

@@ -1,0 +1,309 @@
+"""The recorder: the one write sequence every change to a ticket goes through.
+
+read → judge (the engine, called by the writer's *plan*) → next due instant
+(the :class:`Schedule` it is given) → one versioned save of every ticket the
+write touches, with their events, outbox messages and links, in one
+transaction → on a conflict, the whole sequence again (one retry policy) →
+after commit, the actions of every transition the write fired, once each.
+
+Writers (``Workflow.fire``, link rules, merges, broadcasts, timers,
+imports...) only say *what* changes: a plan reads through :class:`Reads`
+and returns a :class:`Write` of :class:`Step` s. How a new writer adds a
+step kind:
+
+1. write a function that builds a :class:`Step` (like :func:`opened`,
+   :func:`fired`, :func:`imported`): the ticket after the change, its new
+   events, the version it was read at (``None`` for a new ticket), the
+   names of the actions to run after commit, and ``due`` when the writer
+   knows the instant (else the schedule computes it);
+2. return it in a :class:`Write` from a plan given to
+   :meth:`Recorder.record`.
+
+A plan must be a pure function of what it reads: it may run more than once
+(a conflict re-runs it on fresh reads), and nothing it computes is stored
+unless the whole write commits. A check that refuses a change (access, a
+migration's precondition) raises a :class:`~ticketflow.TicketflowError`
+from the plan; nothing is written then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
+
+import attrs
+
+from ticketflow.errors import ConcurrencyConflict, TicketflowError
+from ticketflow.model import UNSET, Event, Ticket
+from ticketflow.protocols import Link, OutboxMessage, TicketRepository
+
+if TYPE_CHECKING:
+    from ticketflow._recent import TicketCache
+    from ticketflow.lifecycle import Engine, Lifecycle
+    from ticketflow.protocols import Action, Guard
+
+__all__ = ["Reads", "Recorder", "Schedule", "Scope", "Step", "Write", "fired", "imported", "opened"]
+
+R = TypeVar("R")
+
+
+class Schedule(Protocol):
+    """The recorder's scheduling collaborator: when something is next due for a ticket.
+
+    ``due_after`` gets the ticket after a change, the change's new events,
+    a function returning the ticket's whole history including them (read
+    only when called), and the instant of the change. It returns the next
+    due instant, ``None`` for nothing due, or ``UNSET`` to keep the stored
+    instant (the change cannot have moved it).
+    """
+
+    def due_after(
+        self, ticket: Ticket, events: Sequence[Event], history: Callable[[], Sequence[Event]], at: datetime
+    ) -> Any:
+        """The ticket's next due instant after *events* (``None``: nothing; ``UNSET``: unchanged)."""
+        ...
+
+
+class Step(NamedTuple):
+    """One ticket's change within a write (an immutable tuple: it is built on every fire, so it is cheap).
+
+    Attributes:
+        ticket: the ticket after the change.
+        events: its new events (continuing the history).
+        expected_version: the version it was read at; ``None`` for a new ticket.
+        actions: names of registry actions to run, after commit, with the
+            ticket and its last new event (a fired transition's ``actions``).
+        due: the next due instant if the writer knows it; ``UNSET`` lets
+            the recorder's schedule compute it.
+    """
+
+    ticket: Ticket
+    events: Sequence[Event]
+    expected_version: int | None = None
+    actions: tuple[str, ...] = ()
+    due: Any = UNSET
+
+
+def opened(ticket: Ticket, event: Event) -> Step:
+    """A new ticket with its opening event."""
+    return Step(ticket, (event,))
+
+
+def fired(before: Ticket, after: Ticket, event: Event, transition: Any = None) -> Step:
+    """A step the engine judged on *before*; *transition* (or ``None``) is the one it took."""
+    return Step(after, (event,), before.version, () if transition is None else transition.actions)
+
+
+def imported(ticket: Ticket, events: Sequence[Event], due: datetime | None) -> Step:
+    """A ticket brought in whole with its history (an import); *due* computed by the importer."""
+    return Step(ticket, tuple(events), None, (), due)
+
+
+class Write(NamedTuple, Generic[R]):
+    """What a plan decided: the steps, outbox messages and links to commit together, and its result.
+
+    An immutable tuple, like :class:`Step`.
+
+    Attributes:
+        result: what :meth:`Recorder.record` returns once the write committed.
+        steps: the tickets' changes.
+        messages: outbox messages.
+        links: links to add.
+    """
+
+    result: R
+    steps: Sequence[Step] = ()
+    messages: Sequence[OutboxMessage] = ()
+    links: Sequence[Link] = ()
+
+
+class Reads:
+    """What a plan reads, in one attempt: tickets (a cached copy unless the attempt is fresh) and histories."""
+
+    __slots__ = ("_cache", "_fresh", "_histories", "copies")
+
+    def __init__(self, cache: TicketCache, fresh: bool) -> None:
+        self._cache = cache
+        self._fresh = fresh
+        self._histories: dict[str, Sequence[Event]] | None = None
+        #: ids of the tickets this attempt read from copies (judged again on a fresh read if refused)
+        self.copies: list[str] | None = None
+
+    @property
+    def repository(self) -> TicketRepository:
+        """The repository underneath (for queries that are not reads of one ticket)."""
+        return self._cache.repository
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        """The ticket (:class:`~ticketflow.TicketNotFound` if none)."""
+        ticket, history, copy = self._cache.read(ticket_id, self._fresh)
+        if copy:
+            if self.copies is None:
+                self.copies = []
+            self.copies.append(ticket_id)
+        if history is not None:
+            self._remember(ticket_id, history)
+        return ticket
+
+    def history(self, ticket_id: str) -> Sequence[Event]:
+        """The ticket's stored history, oldest first (read once per attempt)."""
+        history = self.known_history(ticket_id)
+        if history is None:
+            history = self._cache.repository.history(ticket_id)
+            self._remember(ticket_id, history)
+        return history
+
+    def ticket_and_history(self, ticket_id: str) -> tuple[Ticket, Sequence[Event]]:
+        """Both, always fresh: in one round trip where the repository offers it."""
+        ticket, history = self._cache.read_with_history(ticket_id)
+        self._remember(ticket_id, history)
+        return ticket, history
+
+    def known_history(self, ticket_id: str) -> Sequence[Event] | None:
+        """The history if this attempt has it already (read, or kept with a copy)."""
+        return None if self._histories is None else self._histories.get(ticket_id)
+
+    def _remember(self, ticket_id: str, history: Sequence[Event]) -> None:
+        if self._histories is None:
+            self._histories = {}
+        self._histories[ticket_id] = history
+
+
+class Recorder:
+    """Runs writes: plan, schedule, one transaction, retry on conflict, actions after commit.
+
+    Args:
+        cache: the repository as the recorder reads it (a
+            :class:`~ticketflow._recent.TicketCache`, with or without copies).
+        schedule: computes the next due instant of a changed ticket
+            (``None``: the recorder stores none, unless a step gives one).
+        actions: the registry's actions by name (read at each write, so
+            later registrations count).
+        max_retries: how often a write refused by a concurrent writer is run
+            again on fresh reads before :class:`~ticketflow.ConcurrencyConflict`
+            reaches the caller. A conflict or refusal judged on a cached copy
+            is judged again on the stored ticket without counting.
+    """
+
+    def __init__(
+        self,
+        cache: TicketCache,
+        *,
+        schedule: Schedule | None = None,
+        actions: Mapping[str, Action] | None = None,
+        max_retries: int = 3,
+    ) -> None:
+        self.cache = cache
+        self.repository = cache.repository
+        self.schedule = schedule
+        self.actions: Mapping[str, Action] = actions if actions is not None else {}
+        self.max_retries = max_retries
+
+    def record(self, plan: Callable[[Reads], Write[R]]) -> R:
+        """Run *plan* and commit what it returns; return its result.
+
+        Raises:
+            TicketflowError: whatever the plan raised (nothing written).
+            ConcurrencyConflict: other writers kept winning for ``max_retries``
+                attempts (nothing written).
+        """
+        attempt = 0
+        fresh = False
+        cache = self.cache
+        while True:
+            reads = Reads(cache, fresh)
+            try:
+                write = plan(reads)
+                steps = write.steps
+                dues = None if self.schedule is None else [self._due(step, reads) for step in steps]
+            except TicketflowError:
+                if not reads.copies:
+                    raise
+                cache.forget(reads.copies)  # judged on a copy: judge again on the stored tickets
+                fresh = True
+                continue
+            try:
+                self._commit(write, dues)
+            except ConcurrencyConflict:
+                if reads.copies:
+                    cache.stale(reads.copies)  # not a retry: the copy was stale
+                    fresh = True
+                    continue
+                if attempt >= self.max_retries:
+                    raise
+                attempt += 1
+                continue
+            if cache.keeps:
+                for step in steps:
+                    cache.saved(step, reads)
+            for step in steps:
+                if step.actions:
+                    event = step.events[-1]
+                    for name in step.actions:
+                        self.actions[name](step.ticket, event)
+            return write.result
+
+    def _due(self, step: Step, reads: Reads) -> Any:
+        if step.due is not UNSET or self.schedule is None:
+            return step.due
+        ticket, events = step.ticket, step.events
+        if step.expected_version is None:
+            return self.schedule.due_after(ticket, events, lambda: events, events[-1].at)
+
+        def history() -> Sequence[Event]:
+            return [*reads.history(ticket.id), *events]
+
+        return self.schedule.due_after(ticket, events, history, events[-1].at)
+
+    def _commit(self, write: Write[Any], dues: list[Any] | None) -> None:
+        steps = write.steps
+        repository = self.repository
+        if dues is None:
+            dues = [step.due for step in steps]
+        if len(steps) == 1 and not write.messages and not write.links:
+            step, due = steps[0], dues[0]
+            if step.expected_version is None:
+                repository.add(step.ticket, step.events, due=None if due is UNSET else due)
+            else:
+                repository.save(step.ticket, step.events, step.expected_version, due=due)
+            return
+        if not steps and not write.messages and not write.links:
+            return
+        with repository.transaction() as tx:
+            for step, due in zip(steps, dues, strict=True):
+                if step.expected_version is None:
+                    tx.add(step.ticket, step.events, due=None if due is UNSET else due)
+                else:
+                    tx.save(step.ticket, step.events, step.expected_version, due=due)
+            for message in write.messages:
+                tx.enqueue(message)
+            for link in write.links:
+                tx.link(link)
+
+
+@attrs.frozen
+class Scope:
+    """What a writer of one lifecycle's tickets is given: the recorder, the engine, the guards, new ids.
+
+    Attributes:
+        recorder: the write path.
+        engine: the lifecycle's engine (judges every change).
+        guards: the registry's guards by name.
+        new_id: makes the id of a new ticket.
+    """
+
+    recorder: Recorder
+    engine: Engine
+    guards: Mapping[str, Guard]
+    new_id: Callable[[], str]
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """The lifecycle."""
+        return self.engine.lifecycle
+
+    @property
+    def repository(self) -> TicketRepository:
+        """The repository the recorder writes to."""
+        return self.recorder.repository
