@@ -10,11 +10,17 @@ peer's, and checks on every row that each peer that supports the case gives the
 same instants/durations as ticketflow ("agree" or how many differ).
 pandas' CustomBusinessHour adds whole hours only and has no `between`.
 No assertion: the table is the result.
+
+A second table puts a calendar as teams keep it — the 9-17 calendar plus 20
+recurring rules (RRULE closures and openings) and 300 closures imported from
+an ICS feed — next to the plain 9-17 calendar, in the same run: build time
+(parsing and the first timeline) and µs per `add`/`between`, with the ratio.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import time as clock
 from collections.abc import Callable, Sequence
@@ -119,6 +125,105 @@ def row(label: str, us: float, peers: list[tuple[str, float | None, str]]) -> st
     return "".join(cells)
 
 
+def team_rules() -> list[tf.CalendarRule]:
+    """20 recurring rules: weekly, monthly and yearly closures, and Saturday openings."""
+    rules = []
+    for i, day in enumerate(("MO", "TU", "WE", "TH", "FR")):  # a weekly half-hour meeting, a different slot each day
+        rules.append(
+            tf.CalendarRule(f"FREQ=WEEKLY;BYDAY={day}", start="2025-01-01", close=[f"{10 + i}:00-{10 + i}:30"])
+        )
+    for n, day in itertools.product((1, 2, 3, -1), ("MO", "TH")):  # monthly maintenance windows
+        rules.append(tf.CalendarRule(f"FREQ=MONTHLY;BYDAY={n}{day}", start="2025-01-01", close=["15:00-17:00"]))
+    rules += [
+        tf.CalendarRule("FREQ=WEEKLY;BYDAY=FR;BYMONTH=7,8", start="2025-01-01", close=["13:00-17:00"]),
+        tf.CalendarRule(
+            "FREQ=YEARLY;BYMONTH=11;BYDAY=FR;BYMONTHDAY=23,24,25,26,27,28,29", start="2025-01-01", close=["00:00-24:00"]
+        ),
+        tf.CalendarRule("FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=24,31", start="2025-01-01", close=["12:00-17:00"]),
+        tf.CalendarRule("FREQ=MONTHLY;BYDAY=2SA", start="2025-01-01", open=["10:00-14:00"]),
+        tf.CalendarRule("FREQ=MONTHLY;BYDAY=4SA;UNTIL=20291231", start="2025-01-01", open=["10:00-14:00"]),
+        tf.CalendarRule("FREQ=DAILY;INTERVAL=10;COUNT=200", start="2025-01-01", close=["08:30-09:30"]),
+        tf.CalendarRule(
+            "FREQ=YEARLY;BYMONTH=3,6,9,12;BYDAY=-1WE;BYSETPOS=-1", start="2025-01-01", close=["09:00-17:00"]
+        ),
+    ]
+    return rules
+
+
+def team_ics(n: int = 300) -> str:
+    """n one-off closures over 2025-2028 (timed with a TZID, or all-day), as an HR system would export them."""
+    rng = random.Random(11)
+    events = []
+    for i in range(n):
+        day = datetime(2025, 1, 1) + timedelta(days=rng.randrange(4 * 365))
+        if i % 5 == 0:
+            events.append(f"BEGIN:VEVENT\nUID:c{i}\nDTSTART;VALUE=DATE:{day:%Y%m%d}\nEND:VEVENT")
+        else:
+            start = day + timedelta(minutes=30 * rng.randrange(16, 34))
+            end = start + timedelta(minutes=30 * rng.randrange(1, 7))
+            events.append(
+                f"BEGIN:VEVENT\nUID:c{i}\nDTSTART;TZID={ZONE}:{start:%Y%m%dT%H%M%S}\n"
+                f"DTEND;TZID={ZONE}:{end:%Y%m%dT%H%M%S}\nEND:VEVENT"
+            )
+    return "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//bench//closures//EN\n" + "\n".join(events) + "\nEND:VCALENDAR\n"
+
+
+def team_calendar_table(starts: list[datetime]) -> None:
+    """Plain 9-17 vs 9-17 with 20 recurring rules and 300 ICS closures: build and per-call cost, same run."""
+    hours = {"mon-fri": ["09:00-17:00"]}
+    ics = team_ics()
+    rules = team_rules()
+
+    def build_plain() -> tf.BusinessCalendar:
+        cal = tf.BusinessCalendar(ZONE, hours, holidays=tf.holidays_for("US", subdiv="NY"))
+        cal.add(starts[0], timedelta(hours=1))  # the first query builds the timeline
+        return cal
+
+    def build_team() -> tf.BusinessCalendar:
+        closures = tf.ics_closures(ics, name="closures.ics")
+        cal = tf.BusinessCalendar(ZONE, hours, holidays=tf.holidays_for("US", subdiv="NY"), rules=[*rules, closures])
+        cal.add(starts[0], timedelta(hours=1))
+        return cal
+
+    def build_ms(build: Callable[[], tf.BusinessCalendar]) -> float:
+        times = []
+        for _ in range(3):
+            began = clock.perf_counter()
+            build()
+            times.append(clock.perf_counter() - began)
+        return sorted(times)[1] * 1e3
+
+    plain, team = build_plain(), build_team()
+    intervals = (len(plain._current.starts), len(team._current.starts))
+    print()
+    print(
+        f"9-17 plain vs 9-17 + {len(rules)} recurring rules + 300 ICS closures "
+        f"({intervals[0]} vs {intervals[1]} open intervals over "
+        f"{team._current.first_year}-{team._current.end_year - 1}; median of 7 alternating runs)"
+    )
+    print(f"{'op':<28}{'plain':>10}{'rules+ics':>12}{'ratio':>8}")
+    plain_ms, team_ms = build_ms(build_plain), build_ms(build_team)
+    print(f"{'build + first timeline, ms':<28}{plain_ms:>10.1f}{team_ms:>12.1f}{team_ms / plain_ms:>8.2f}")
+    ratios = []
+    for hours_span in SPANS:
+        span = timedelta(hours=hours_span)
+        ends = {t: team.add(t, span) for t in starts}
+        ops: list[tuple[str, Callable[[tf.BusinessCalendar], Callable[[datetime], Any]]]] = [
+            (f"add {hours_span}h, µs", lambda cal, s=span: lambda t: cal.add(t, s)),
+            (f"between {hours_span}h, µs", lambda cal, e=ends: lambda t: cal.between(t, e[t])),
+        ]
+        for label, op in ops:
+            plain_runs, team_runs = [], []
+            for _ in range(7):  # alternate, so both see the same machine load
+                plain_runs.append(per_call_us(op(plain), starts, budget=0.08))
+                team_runs.append(per_call_us(op(team), starts, budget=0.08))
+            p, q = sorted(plain_runs)[3], sorted(team_runs)[3]
+            ratios.append(q / p)
+            print(f"{label:<28}{p:>10.2f}{q:>12.2f}{q / p:>8.2f}")
+    mean = math.prod(ratios) ** (1 / len(ratios))
+    print(f"{'per call, geometric mean':<28}{'':>10}{'':>12}{mean:>8.2f}  (target: <= 1.2)")
+
+
 def main() -> None:
     starts = sample_starts()
     quick = starts[:20]  # the slow peers answer for a subset in the agreement check
@@ -175,6 +280,7 @@ def main() -> None:
             )
 
     print("* pandas moves a result that lands exactly on a closing time to the next opening (same business time).")
+    team_calendar_table(starts)
 
 
 if __name__ == "__main__":
