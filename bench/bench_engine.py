@@ -4,7 +4,8 @@ Run: .venv/bin/python bench/bench_engine.py  (or `make bench`)
 
 Prints, in one run on this machine:
 - µs per fire: `Workflow.fire` (building the new ticket and its Event and saving
-  both in the memory repository, with the version check) next to a bare trigger
+  both in the memory repository, with the version check; by staff, and by the
+  requester, whose fire also checks the relation and access) next to a bare trigger
   on one shared `transitions.Machine` and a python-statemachine `send`;
 - memory per stored ticket (ticket + its opening event) next to a model
   registered on a shared `transitions` machine and a python-statemachine instance;
@@ -37,6 +38,7 @@ PING_PONG: dict[str, Any] = {
     ],
 }
 AGENT = tf.Actor("agent-1", roles={"agent"})
+CUSTOMER = tf.Actor("customer-1", roles={"requester"})
 AT = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
 
@@ -68,6 +70,17 @@ def ticketflow_fire_with_data(n: int) -> None:
     for i in range(n // 2):
         fire(tid, "go", AGENT, at=AT, fields={"note": str(i)}, comment="on it")
         fire(tid, "back", AGENT, at=AT, add_tags=("seen",))
+
+
+def ticketflow_fire_by_customer(n: int) -> None:
+    # the requester firing on their own ticket: the relation and per-part access checks run on each fire
+    document = {**PING_PONG, "transitions": [dict(t, roles=["agent", "requester"]) for t in PING_PONG["transitions"]]}
+    wf = tf.Workflow(tf.load_lifecycle(document))
+    ticket = wf.open(AGENT, title="bench", at=AT, requester=CUSTOMER.id)
+    fire, tid = wf.fire, ticket.id
+    for _ in range(n // 2):
+        fire(tid, "go", CUSTOMER, at=AT)
+        fire(tid, "back", CUSTOMER, at=AT)
 
 
 class Carrier:
@@ -147,12 +160,14 @@ def main() -> None:
     n = 20_000
     ours = per_call_us(ticketflow_fire, n)
     with_data = per_call_us(ticketflow_fire_with_data, n)
+    by_customer = per_call_us(ticketflow_fire_by_customer, n)
     bare = per_call_us(transitions_trigger, n)
     psm = per_call_us(statemachine_send, n)
     print(f"fire cost, µs per call (median of 7 runs of {n:,} calls)")
     print(f"{'':<46}{'µs':>8}{'ticketflow / it':>18}")
     print(f"{'ticketflow Workflow.fire (+Event, memory repo)':<46}{ours:>8.2f}{1.0:>18.2f}")
     print(f"{'  same, with a field change, comment or tag':<46}{with_data:>8.2f}{'':>18}")
+    print(f"{'  same, fired by a customer (access checks)':<46}{by_customer:>8.2f}{'':>18}")
     print(f"{'transitions trigger, shared Machine':<46}{bare:>8.2f}{ours / bare:>18.2f}")
     print(f"{'python-statemachine send':<46}{psm:>8.2f}{ours / psm:>18.2f}")
     print()

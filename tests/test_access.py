@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import ticketflow as tf
-from ticketflow.testing import SteppableClock
+from ticketflow.testing import AccessContract, SteppableClock
 
-from .conftest import unchanged
+from .conftest import EXAMPLES, unchanged
 
 CUSTOMER = tf.Actor("customer@client.example", roles={"requester"})
 FRIEND = tf.Actor("friend@client.example", roles={"requester"})
@@ -348,3 +348,50 @@ def test_a_tag_rule_lets_customers_set_that_tag_only():
     with unchanged(wf, t.id), pytest.raises(tf.PermissionDenied, match="set tag 'escalated'"):
         wf.open(CUSTOMER, title="y", tags={"escalated"})
     assert t.tags == {"impact:single_user"}
+
+
+# -- the access property suite over the built-ins and the example --------------------------------
+
+
+class TestZendeskAccess(AccessContract):
+    lifecycle = tf.builtin("zendesk")
+
+
+class TestSightenAccess(AccessContract):
+    lifecycle = tf.builtin("sighten")
+
+
+class TestClickUpAccess(AccessContract):
+    lifecycle = tf.builtin("clickup")
+
+
+class TestInterfacingAccess(AccessContract):
+    lifecycle = tf.builtin("interfacing")
+
+
+class TestDevRevAccess(AccessContract):
+    lifecycle = tf.builtin("devrev")
+
+
+class TestExampleAccess(AccessContract):
+    lifecycle = tf.load_lifecycle(EXAMPLES / "custom_lifecycle.toml")
+
+
+PLANTED: dict[str, tuple[str, Any]] = {
+    "strangers are related to every ticket": ("ticketflow.lifecycle._access.Access.related", lambda *_: True),
+    "parts of a step are never checked": ("ticketflow.lifecycle._access.Access.check_change", lambda *_a, **_k: None),
+    "customers see the full view": (
+        "ticketflow.workflow.view",
+        lambda _lc, ticket, history, _actor: tf.TicketView(ticket, tuple(history), False),
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(PLANTED))
+def test_the_access_suite_catches_each_planted_bug(bug: str, monkeypatch: pytest.MonkeyPatch):
+    from ticketflow.testing import check_access
+
+    target, replacement = PLANTED[bug]
+    monkeypatch.setattr(target, replacement)
+    with pytest.raises(AssertionError):
+        check_access(tf.builtin("sighten"), max_examples=200)

@@ -349,3 +349,15 @@ def test_each_doc_maps_every_state_and_trigger(lifecycle_id: str):
     lc = tf.builtin(lifecycle_id)
     missing = [name for name in [*lc.states, *lc.triggers[:-2]] if f"`{name}`" not in table]
     assert missing == []
+
+
+@pytest.mark.parametrize("lifecycle_id", SEEDS)
+def test_each_doc_says_who_may_see_and_change_what(lifecycle_id: str):
+    text = (ROOT / "docs" / "lifecycles" / f"{lifecycle_id}.md").read_text()
+    section = text.split("## Who may see and change what")[1]
+    access = tf.builtin(lifecycle_id).access
+    customer_set = [name for name, roles in access.field_setters.items() if roles & access.customers]
+    assert all(f"`{name}`" in section for name in customer_set), customer_set
+    if access.shared_field is not None:
+        assert f'shared_field = "{access.shared_field}"' in section.replace("\n  ", " ")
+    assert "TicketNotFound" in section

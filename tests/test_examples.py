@@ -4,6 +4,7 @@ import os
 import runpy
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,24 +56,57 @@ def test_helpdesk_on_sqlite_example_runs(capsys: pytest.CaptureFixture[str], tmp
     assert report.tickets == 3
 
 
-def test_flask_example_fires_transitions_over_http(tmp_path: Path):
-    app = runpy.run_path(str(EXAMPLES / "flask_app.py"))["create_app"](tf.Workflow(tf.builtin("zendesk")))
-    client = app.test_client()
-    customer = {"X-User": "dana", "X-Roles": "requester"}
-    agent = {"X-User": "sam", "X-Roles": "agent"}
+def flask_app() -> tuple[Any, Any, Any]:
+    example = runpy.run_path(str(EXAMPLES / "flask_app.py"))
+    app = example["create_app"](tf.Workflow(tf.builtin("zendesk")), secret_key="test-secret-" + "x" * 32)
+
+    def bearer(actor: tf.Actor) -> dict[str, str]:
+        return {"Authorization": f"Bearer {example['issue_token'](app, actor)}"}
+
+    return app, app.test_client(), bearer
+
+
+def test_flask_example_fires_transitions_over_http():
+    _, client, bearer = flask_app()
+    customer = bearer(tf.Actor("dana", roles={"requester"}))
+    agent = bearer(tf.Actor("sam", roles={"agent"}))
     created = client.post("/tickets", json={"title": "Logo", "fields": {"category": "question"}}, headers=customer)
     assert created.status_code == 201
     ticket_id = created.get_json()["id"]
     asked = client.post(f"/tickets/{ticket_id}/ask", json={"comment": "Which format?"}, headers=agent)
     assert asked.get_json()["state"] == "pending"
     refused = client.post(f"/tickets/{ticket_id}/close", headers=agent)
-    assert (refused.status_code, refused.get_json()["error"]) == (409, "PermissionDenied")
+    assert (refused.status_code, refused.get_json()["error"]) == (403, "PermissionDenied")
     missing = client.post(f"/tickets/{ticket_id}/solve", headers=agent)
     assert (missing.status_code, missing.get_json()["error"]) == (422, "FieldError")
     assert client.get("/tickets/nope", headers=agent).status_code == 404
     client.post(f"/tickets/{ticket_id}/comment", json={"comment": "note"}, headers=agent)
+    client.post(f"/tickets/{ticket_id}/comment", json={"comment": "psst", "visibility": "internal"}, headers=agent)
     shown = client.get(f"/tickets/{ticket_id}", headers=customer).get_json()
     assert shown["comments"] == ["Which format?", "note"]
+    assert [t["id"] for t in client.get("/tickets", headers=customer).get_json()["tickets"]] == [ticket_id]
+
+
+def test_flask_example_refuses_another_customer_and_anonymous_requests():
+    _, client, bearer = flask_app()
+    dana = bearer(tf.Actor("dana", roles={"requester"}))
+    ticket_id = client.post("/tickets", json={"title": "Invoice"}, headers=dana).get_json()["id"]
+    wf_before = client.get(f"/tickets/{ticket_id}", headers=dana).get_json()
+    eve = bearer(tf.Actor("eve", roles={"requester"}))
+    assert client.get(f"/tickets/{ticket_id}", headers=eve).status_code == 404  # as if it did not exist
+    assert client.post(f"/tickets/{ticket_id}/comment", json={"comment": "hi"}, headers=eve).status_code == 404
+    assert client.get("/tickets", headers=eve).get_json()["tickets"] == []
+    token = bearer(tf.Actor("dana", roles={"agent"}))["Authorization"]
+    forged = {"Authorization": token[:-2] + ("xy" if not token.endswith("xy") else "yx")}  # tampered with
+    for headers in ({}, {"X-User": "dana", "X-Roles": "agent"}, {"Authorization": "Bearer nonsense"}, forged):
+        response = client.get(f"/tickets/{ticket_id}", headers=headers)
+        assert (response.status_code, response.get_json()["error"]) == (401, "Unauthenticated")
+        assert client.post(f"/tickets/{ticket_id}/comment", json={"comment": "x"}, headers=headers).status_code == 401
+    example = runpy.run_path(str(EXAMPLES / "flask_app.py"))
+    other_app = example["create_app"](tf.Workflow(tf.builtin("zendesk")), secret_key="another-secret-" + "y" * 32)
+    foreign = {"Authorization": f"Bearer {example['issue_token'](other_app, tf.Actor('dana', roles={'agent'}))}"}
+    assert client.get(f"/tickets/{ticket_id}", headers=foreign).status_code == 401  # signed by another app
+    assert client.get(f"/tickets/{ticket_id}", headers=dana).get_json() == wf_before  # nothing changed
 
 
 @pytest.mark.skipif(not os.environ.get("TICKETFLOW_TEST_POSTGRES_URL"), reason="PostgreSQL TESTS SKIPPED: no URL")

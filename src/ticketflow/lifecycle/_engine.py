@@ -294,7 +294,7 @@ class Engine:
             raise TicketNotFound(ticket.id)
         if lc.states[state].immutable:
             raise TicketClosed(ticket.id, trigger, state)
-        if not standing.free:
+        if not standing.free and (comment is not None or fields or add_tags or remove_tags or attributes):
             self._access.check_change(
                 ticket, trigger, actor, standing, comment=comment, fields=fields, add_tags=add_tags,
                 remove_tags=remove_tags, attributes=attributes,

@@ -8,6 +8,8 @@
   coverage), or one concern at a time with :class:`EngineContract`,
   :class:`DataRulesContract`, :class:`ViewContract`, :class:`TimerContract`
   and :class:`SlaContract` (all built on :class:`ContractBase`);
+- :class:`AccessContract` / :func:`check_access` — random customers and
+  strangers through every public API, for your own lifecycle's access rules;
 - :class:`RepositoryContract` — the storage contract suite, for your own
   repository adapter.
 
@@ -15,6 +17,7 @@ Nothing in ticketflow itself imports this module.
 """
 
 from ticketflow.clock import SteppableClock
+from ticketflow.testing._access import AccessContract, check_access
 from ticketflow.testing._checks import (
     KitCoverage,
     check_allowed,
@@ -56,6 +59,7 @@ __all__ = [
     "ASSIGNEE_ID",
     "CONTRACT_LIFECYCLE",
     "REQUESTER_ID",
+    "AccessContract",
     "ContractBase",
     "DataRulesContract",
     "EngineContract",
@@ -71,6 +75,7 @@ __all__ = [
     "ViewContract",
     "actors",
     "broken_lifecycle_documents",
+    "check_access",
     "check_allowed",
     "check_data_rules",
     "check_lifecycle",
