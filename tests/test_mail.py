@@ -69,6 +69,7 @@ CORPUS_TABLE = [
     ("13_iso8859_new_encoded_subject.eml", "opened", "ZD-4", "new"),
     ("14_iso2022jp_new.eml", "opened", "ZD-5", "new"),
     ("15_windows1252_mislabelled_with_attachment.eml", "commented", "ZD-2", "in_reply_to"),
+    ("18_outlook_html_only_reply.eml", "commented", "ZD-2", "references"),
     ("16_reply_to_closed_ticket.eml", "follow_up", "<follow-up>", "in_reply_to"),
     ("17_malformed_no_sender.eml", "kept", None, ""),
     ("01_gmail_new_request.eml", "duplicate", "ZD-1", "new"),
@@ -126,7 +127,9 @@ def test_corpus_comments_are_the_new_text_without_quotes_or_signatures(desk_run)
 
 def test_corpus_html_charsets_forwards_and_attachments_are_read(desk_run):
     wf, desk, _ = desk_run
-    (_, _, vpn), (_, _, screenshot) = comments(wf, "ZD-2")
+    (_, _, vpn), (_, _, screenshot), (_, _, html_reply) = comments(wf, "ZD-2")
+    # HTML-only Outlook reply: the "From: ... Sent:" block is gone; a signature with no marker stays
+    assert html_reply == "It works on the cable, only Wi\u2013Fi drops.\n\nMorgan Lee\nIT | Contoso"
     assert "* Windows 11" in vpn
     assert "VPN drops every 10 minutes" in vpn
     assert "<" not in vpn

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mailbox
 import smtplib
 import socket
+import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -195,6 +196,62 @@ def test_notifier_logs_in_and_stamps_the_threading_headers(smarthost: tuple[Smar
     assert first["Subject"] == "[ZD-7] Café"
     assert "In-Reply-To" not in first  # nothing received for ZD-7 yet
     assert store.ticket_for([notifier.message_id(message)]) == "ZD-7"
+
+
+@pytest.fixture
+def tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context for 127.0.0.1 and a client context trusting it (a test CA, made by trustme)."""
+    import trustme
+
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client
+
+
+def opened_message() -> tf.OutboxMessage:
+    payload = {"key": "ZD-1", "title": "Printer", "to": "dana@example.org"}
+    return tf.OutboxMessage("ZD-1:opened", "ZD-1", "ticket.opened", payload, datetime.now(UTC))
+
+
+def test_notifier_upgrades_with_starttls_before_logging_in(tls: tuple[ssl.SSLContext, ssl.SSLContext]):
+    server_context, client_context = tls
+    host, port = Smarthost(), free_port()
+    controller = Controller(
+        host, hostname="127.0.0.1", port=port, tls_context=server_context, require_starttls=True,
+        authenticator=host.authenticate,
+    )  # fmt: skip
+    controller.start()
+    try:
+        plain = SmtpNotifier(sender=SUPPORT, store=MemoryMessageIds(), host="127.0.0.1", port=port)
+        with pytest.raises(smtplib.SMTPException):
+            plain(opened_message())  # the server requires STARTTLS: nothing goes out in the clear
+        secure = SmtpNotifier(
+            sender=SUPPORT, store=MemoryMessageIds(), host="127.0.0.1", port=port, starttls=True,
+            ssl_context=client_context, username="desk", password="s3cret",  # noqa: S106 - the test server's
+        )  # fmt: skip
+        secure(opened_message())
+    finally:
+        controller.stop()
+    assert host.logins == [(b"desk", b"s3cret")]
+    assert [m["Subject"] for m in host.messages()] == ["[ZD-1] Printer"]
+
+
+def test_notifier_speaks_smtps(tls: tuple[ssl.SSLContext, ssl.SSLContext]):
+    server_context, client_context = tls
+    host, port = Smarthost(), free_port()
+    controller = Controller(host, hostname="127.0.0.1", port=port, ssl_context=server_context)
+    controller.start()
+    try:
+        SmtpNotifier(
+            sender=SUPPORT, store=MemoryMessageIds(), host="127.0.0.1", port=port, use_ssl=True,
+            ssl_context=client_context,
+        )(opened_message())  # fmt: skip
+    finally:
+        controller.stop()
+    assert [m["To"] for m in host.messages()] == ["dana@example.org"]
 
 
 def test_notifier_refused_login_raises_so_delivery_is_retried(smarthost: tuple[Smarthost, int]):
@@ -388,6 +445,9 @@ def test_cli_mail_serve_receives_over_smtp_until_sigterm(tmp_path: Path):
         server.send_signal(signal.SIGTERM)
         out, err = server.communicate(timeout=30)
     assert server.returncode == 0, err
-    assert out.splitlines() == [f"SMTP on 127.0.0.1:{port} into {db}; Ctrl-C to stop", "stopped"]
+    assert out.splitlines() == [
+        f"SMTP on 127.0.0.1:{port} into SQLiteRepository({str(db)!r}); Ctrl-C to stop",
+        "stopped",
+    ]
     (ticket,) = tf.SQLiteRepository(db).find().tickets
     assert ticket.title == "VPN drops every 10 minutes"

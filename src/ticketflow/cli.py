@@ -710,7 +710,17 @@ def mail() -> None:
     """E-mail in: an SMTP/LMTP receiver, a pipe/Maildir ingester, an IMAP poller (needs ticketflow[mail])."""
 
 
-def _mail_options(command: Any) -> Any:
+_DESK_OPTIONS = ("db", "create", "lifecycle", "mail_db", "quarantine", "attachments", "channel")
+
+
+def _with_desk(command: Any) -> Any:
+    """The options every mail command shares; the command receives the MailDesk they describe as ``desk``."""
+
+    @functools.wraps(command)
+    def run(**kwargs: Any) -> Any:
+        desk = _desk(**{name: kwargs.pop(name) for name in _DESK_OPTIONS})
+        return command(desk=desk, **kwargs)
+
     options = [
         _db_option,
         click.option("--create", is_flag=True, help="create the SQLite --db if it does not exist"),
@@ -721,8 +731,8 @@ def _mail_options(command: Any) -> Any:
         click.option("--channel", default="email", show_default=True, help="the [intake] channel mail comes through"),
     ]
     for option in reversed(options):
-        command = option(command)
-    return command
+        run = option(run)
+    return run
 
 
 def _desk(
@@ -755,24 +765,14 @@ def _outcome_line(outcome: Any) -> str:
 
 
 @mail.command("ingest")
-@_mail_options
+@_with_desk
 @click.argument("source")
-def mail_ingest(
-    db: str,
-    create: bool,
-    lifecycle: str,
-    mail_db: str | None,
-    quarantine: str,
-    attachments: str | None,
-    channel: str,
-    source: str,
-) -> None:
+def mail_ingest(desk: Any, source: str) -> None:
     """Ingest a message file, a directory, a Maildir, or '-' (one message on stdin: an MTA pipe transport).
 
     Idempotent by Message-ID. Exits 75 (try again later) when a store
     fails, so a pipe transport keeps the message and retries.
     """
-    desk = _desk(db, create, lifecycle, mail_db, quarantine, attachments, channel)
     from ticketflow.mail import ingest_path
 
     try:
@@ -785,40 +785,28 @@ def mail_ingest(
 
 
 @mail.command("serve")
-@_mail_options
+@_with_desk
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
 @click.option("--port", default=8025, show_default=True, help="port to listen on")
 @click.option("--lmtp", is_flag=True, help="speak LMTP (for an MTA's lmtp transport) instead of SMTP")
-def mail_serve(
-    db: str,
-    create: bool,
-    lifecycle: str,
-    mail_db: str | None,
-    quarantine: str,
-    attachments: str | None,
-    channel: str,
-    host: str,
-    port: int,
-    lmtp: bool,
-) -> None:
+def mail_serve(desk: Any, host: str, port: int, lmtp: bool) -> None:
     """Receive mail over SMTP or LMTP and ingest each message; stops cleanly on SIGINT/SIGTERM."""
     import signal
     import threading
 
     from ticketflow.mail import MailServer
 
-    desk = _desk(db, create, lifecycle, mail_db, quarantine, attachments, channel)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with MailServer(desk, host=host, port=port, lmtp=lmtp):
-        click.echo(f"{'LMTP' if lmtp else 'SMTP'} on {host}:{port} into {db}; Ctrl-C to stop")
+        click.echo(f"{'LMTP' if lmtp else 'SMTP'} on {host}:{port} into {desk.workflow.repository!r}; Ctrl-C to stop")
         stop.wait()
     click.echo("stopped")
 
 
 @mail.command("imap")
-@_mail_options
+@_with_desk
 @click.option("--host", required=True, help="the IMAP server")
 @click.option("--user", required=True, help="the mailbox user")
 @click.option(
@@ -829,20 +817,7 @@ def mail_serve(
 @click.option("--interval", default=60.0, show_default=True, help="seconds between polls")
 @click.option("--once", is_flag=True, help="poll once and exit")
 def mail_imap(
-    db: str,
-    create: bool,
-    lifecycle: str,
-    mail_db: str | None,
-    quarantine: str,
-    attachments: str | None,
-    channel: str,
-    host: str,
-    user: str,
-    password_env: str,
-    folder: str,
-    no_ssl: bool,
-    interval: float,
-    once: bool,
+    desk: Any, host: str, user: str, password_env: str, folder: str, no_ssl: bool, interval: float, once: bool
 ) -> None:
     """Poll an IMAP mailbox: ingest unread mail, then mark it read (the password comes from the environment)."""
     import os
@@ -853,7 +828,6 @@ def mail_imap(
     password = os.environ.get(password_env)
     if password is None:
         raise click.ClickException(f"--password-env: set {password_env} to the mailbox password")
-    desk = _desk(db, create, lifecycle, mail_db, quarantine, attachments, channel)
     poller = ImapPoller(desk, host=host, username=user, password=password, mailbox=folder, use_ssl=not no_ssl)
     if once:
         for outcome in poller.poll_once():

@@ -9,6 +9,7 @@ nor is answered.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -126,6 +127,8 @@ class MailDesk:
         if self.require_auth and authserv_id is None:
             raise ValueError("require_auth needs authserv_id: the id your MTA writes in Authentication-Results")
         self.bounce_actor = bounce_actor
+        # One message at a time per desk: the receiver's thread and a poller's never race on one Message-ID.
+        self._lock = threading.Lock()
         self.threader = Threader(self.store, self._exists, self._recent, fallback_days)
 
     def __repr__(self) -> str:
@@ -150,7 +153,14 @@ class MailDesk:
         Never raises for a bad message: unusable mail is ``kept`` in the
         quarantine with its reason. Raises only when a store fails (the
         transport should retry; nothing was half-done that a retry repeats).
+        Messages are taken one at a time per desk; give desks in several
+        processes different mailboxes (the check for a known Message-ID and
+        the write are not one transaction across processes).
         """
+        with self._lock:
+            return self._ingest(raw, at)
+
+    def _ingest(self, raw: bytes, at: datetime | None) -> MailOutcome:
         when = self.workflow.clock.now() if at is None else at
         try:
             mail = parse_message(raw, self.attachments)

@@ -100,6 +100,14 @@ class MessageIdStore(Protocol):
         ...
 
 
+def _first_ticket(store: MessageIdStore, message_ids: Sequence[str]) -> str | None:
+    for message_id in message_ids:
+        found = store.find(message_id)
+        if found is not None and found.ticket_id is not None:
+            return found.ticket_id
+    return None
+
+
 class MemoryMessageIds:
     """A :class:`MessageIdStore` in memory (tests, one-process desks)."""
 
@@ -119,11 +127,7 @@ class MemoryMessageIds:
 
     def ticket_for(self, message_ids: Sequence[str], /) -> str | None:
         """The ticket of the first known id with one."""
-        for message_id in message_ids:
-            found = self.find(message_id)
-            if found is not None and found.ticket_id is not None:
-                return found.ticket_id
-        return None
+        return _first_ticket(self, message_ids)
 
     def thread(self, ticket_id: str, /) -> list[MailRecord]:
         """The ticket's records, oldest first."""
@@ -229,11 +233,7 @@ class SQLiteMessageIds:
 
     def ticket_for(self, message_ids: Sequence[str], /) -> str | None:
         """The ticket of the first known id with one."""
-        for message_id in message_ids:
-            found = self.find(message_id)
-            if found is not None and found.ticket_id is not None:
-                return found.ticket_id
-        return None
+        return _first_ticket(self, message_ids)
 
     def thread(self, ticket_id: str, /) -> list[MailRecord]:
         """The ticket's records, oldest first."""
