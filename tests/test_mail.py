@@ -504,3 +504,11 @@ def test_import_ticketflow_imports_nothing_of_mail():
     code = "import sys, ticketflow; print(sorted(m for m in sys.modules if 'mail' in m or 'smtp' in m))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout  # noqa: S603 - our own interpreter
     assert out.strip() == "[]"
+
+
+def test_a_strangers_reply_with_a_guessed_key_does_not_reach_the_ticket():
+    wf, desk = opened_desk()
+    raw = mail("From: mallory@evil.example\nSubject: Re: [ZD-1] Printer\nMessage-ID: <m1@evil.example>", "Pay here.\n")
+    outcome = desk.ingest(raw, at=T0)
+    assert (outcome.action, outcome.ticket_id, outcome.rule) == ("refused", "ZD-1", "subject_key")
+    assert len(wf.history("ZD-1")) == 1  # per-ticket access: only the ticket's people may comment

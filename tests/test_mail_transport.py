@@ -6,6 +6,7 @@ import mailbox
 import smtplib
 import socket
 import ssl
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -451,3 +452,16 @@ def test_cli_mail_serve_receives_over_smtp_until_sigterm(tmp_path: Path):
     ]
     (ticket,) = tf.SQLiteRepository(db).find().tickets
     assert ticket.title == "VPN drops every 10 minutes"
+
+
+def test_cli_mail_without_the_extra_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from click.testing import CliRunner
+
+    from ticketflow.cli import cli
+
+    monkeypatch.setitem(sys.modules, "ticketflow.mail", None)  # as if aiosmtpd & co. were not installed
+    monkeypatch.delattr(tf, "mail")  # this test process imported it already
+    args = ["mail", "ingest", "--db", str(tmp_path / "t.db"), "--create", "--lifecycle", "zendesk", "-"]
+    result = CliRunner().invoke(cli, args, input=b"")
+    assert result.exit_code == 1
+    assert "the mail commands need the mail extra: pip install 'ticketflow[mail]'" in result.output
