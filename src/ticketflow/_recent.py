@@ -46,6 +46,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from ticketflow.errors import LifecycleMismatch
 from ticketflow.model import Event, Ticket
 from ticketflow.protocols import TicketRepository
 
@@ -155,14 +156,24 @@ class TicketCache:
         max_events: the budget of history events kept with the copies.
         histories: whether to keep histories at all (not when nothing is
             ever due: the next due instant is the only reader).
+        lifecycle_id: the lifecycle whose tickets may be read (None: any);
+            a ticket of another is refused with
+            :class:`~ticketflow.LifecycleMismatch`.
     """
 
-    __slots__ = ("_doubted", "histories", "keeps", "recent", "repository")
+    __slots__ = ("_doubted", "histories", "keeps", "lifecycle_id", "recent", "repository")
 
     def __init__(
-        self, repository: TicketRepository, size: int, max_events: int = HISTORY_EVENTS, *, histories: bool = True
+        self,
+        repository: TicketRepository,
+        size: int,
+        max_events: int = HISTORY_EVENTS,
+        *,
+        histories: bool = True,
+        lifecycle_id: str | None = None,
     ) -> None:
         self.repository = repository
+        self.lifecycle_id = lifecycle_id
         self.recent = RecentTickets(size, max_events)
         self.histories = histories
         #: whether copies are kept at all (``size`` > 0)
@@ -173,11 +184,11 @@ class TicketCache:
         """The ticket, its history if a current copy kept it, and whether the ticket is a copy."""
         entry = self.recent._items.get(ticket_id) if self.keeps else None
         if entry is None:
-            return self.repository.get(ticket_id), None, False
-        copy, kept, trusted = entry
+            return self._get(ticket_id), None, False
+        copy, kept, trusted = entry  # a copy is of a ticket this cache read or saved: of its lifecycle
         if not fresh and trusted and self.recent.trusted():
             return copy, kept, True
-        ticket = self.repository.get(ticket_id)  # read first; the version tells whether the copy was current
+        ticket = self._get(ticket_id)  # read first; the version tells whether the copy was current
         current = ticket.version == copy.version
         self.recent.observe(current)
         if current:
@@ -191,8 +202,18 @@ class TicketCache:
         both = getattr(self.repository, "get_with_history", None)
         if both is not None:
             ticket, history = both(ticket_id)
+            self._check(ticket)
             return ticket, history
-        return self.repository.get(ticket_id), self.repository.history(ticket_id)
+        return self._get(ticket_id), self.repository.history(ticket_id)
+
+    def _get(self, ticket_id: str) -> Ticket:
+        ticket = self.repository.get(ticket_id)
+        self._check(ticket)
+        return ticket
+
+    def _check(self, ticket: Ticket) -> None:
+        if self.lifecycle_id is not None and ticket.lifecycle_id != self.lifecycle_id:
+            raise LifecycleMismatch(ticket.id, ticket.lifecycle_id, self.lifecycle_id)
 
     def forget(self, ticket_ids: Iterable[str]) -> None:
         """Drop the copies of *ticket_ids* (a refusal judged on them is judged again on the stored tickets)."""

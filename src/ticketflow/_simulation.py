@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import attrs
 
+from ticketflow.automation import Sweeper
 from ticketflow.errors import TicketflowError
 from ticketflow.lifecycle import Lifecycle, Transition
 from ticketflow.model import Actor, Ticket
@@ -22,7 +23,7 @@ from ticketflow.protocols import TicketRepository
 from ticketflow.sla import SlaReport
 from ticketflow.workflow import Workflow
 
-__all__ = ["SimulationSummary", "simulate"]
+__all__ = ["SimulationSummary", "simulate", "simulate_store"]
 
 _CUSTOMERS = [Actor(f"customer-{i}@example.com", roles={"requester"}) for i in range(12)]
 _AGENTS = [Actor(name, roles={"agent"}) for name in ("ana", "ben", "carla", "dev")]
@@ -72,6 +73,60 @@ def _step(wf: Workflow, ticket: Ticket, rng: random.Random) -> bool:
     return True
 
 
+class _Traffic:
+    """One lifecycle's simulated customers and agents, an hour at a time."""
+
+    def __init__(self, wf: Workflow, seed: int) -> None:
+        self.wf = wf
+        self.rng = random.Random(seed)  # noqa: S311 - simulated traffic, not secrets
+        self.open_ids: list[str] = []
+        self.steps = self.refused = 0
+
+    def hour(self, hour: int, now: datetime) -> None:
+        wf, lc, rng = self.wf, self.wf.lifecycle, self.rng
+        working = now.weekday() < 5 and 8 <= now.hour < 18
+        for _ in range(rng.choice([0, 0, 1, 1, 2]) if working else rng.choice([0, 0, 0, 1])):
+            fields = {n: (rng.choice(s.choices) if s.choices else s.example()) for n, s in lc.fields.items()
+                      if lc.initial in s.required_in or (s.choices and rng.random() < 0.5)}  # fmt: skip
+            try:
+                opened = wf.open(rng.choice(_CUSTOMERS), title=f"Request {hour}", fields=fields)
+            except TicketflowError:
+                self.refused += 1
+                continue
+            self.open_ids.append(opened.id)
+        if working:
+            newest = self.open_ids[-2:]  # agents watch the queue's newest tickets, then pick others
+            others = rng.sample(self.open_ids, k=min(len(self.open_ids), 3))
+            for ticket_id in dict.fromkeys([*newest, *others]):
+                ticket = wf.get(ticket_id)
+                if lc.states[ticket.state].terminal:
+                    self.open_ids.remove(ticket_id)
+                    continue
+                try:
+                    self.steps += _step(wf, ticket, rng)
+                except TicketflowError:
+                    self.refused += 1
+
+    def summary(self, end: datetime) -> SimulationSummary:
+        wf, lc = self.wf, self.wf.lifecycle
+        repo: TicketRepository = wf.repository
+        by_state = {state: repo.count(state=state, lifecycle_id=lc.id) for state in lc.states}
+        automations: Counter[str] = Counter()
+        for ticket_id in set(self.open_ids) | {t.id for t in repo.find(lifecycle_id=lc.id, limit=1000).tickets}:
+            for event in repo.history(ticket_id):
+                if "rule" in event.meta:
+                    automations[str(event.meta["rule"])] += 1
+        report = wf.sla_report(end) if wf.sla_policy is not None else None
+        return SimulationSummary(lc.id, sum(by_state.values()), by_state, self.steps, self.refused, automations, report)
+
+
+def _mover(wf: Workflow) -> Callable[[datetime], object]:
+    move = getattr(wf.clock, "set", None)
+    if move is None:
+        raise TypeError("simulate needs a workflow on a SteppableClock")
+    return move  # type: ignore[no-any-return]
+
+
 def simulate(
     wf: Workflow,
     start: datetime,
@@ -81,48 +136,33 @@ def simulate(
     tick: Callable[[], None] | None = None,
 ) -> SimulationSummary:
     """Run *days* of traffic through *wf* from *start* (its clock must be steppable)."""
-    rng = random.Random(seed)  # noqa: S311 - simulated traffic, not secrets
-    lc = wf.lifecycle
-    clock = wf.clock
-    move = getattr(clock, "set", None)
-    if move is None:
-        raise TypeError("simulate needs a workflow on a SteppableClock")
-    open_ids: list[str] = []
-    steps = refused = 0
+    return simulate_store([wf], start, days, seed=seed, tick=tick)[0]
+
+
+def simulate_store(
+    workflows: Sequence[Workflow],
+    start: datetime,
+    days: int = 21,
+    *,
+    seed: int = 7,
+    tick: Callable[[], None] | None = None,
+) -> list[SimulationSummary]:
+    """Run *days* of traffic through several lifecycles sharing one store and one steppable clock.
+
+    Every simulated hour each lifecycle gets its traffic, then one
+    :class:`~ticketflow.Sweeper` over all the workflows runs what is due,
+    each lifecycle's tickets by its own rules. *tick* is called once per
+    lifecycle and hour.
+    """
+    move = _mover(workflows[0])
+    traffic = [_Traffic(wf, seed) for wf in workflows]
+    sweeper = Sweeper(list(workflows))
     for hour in range(days * 24):
         now = start + timedelta(hours=hour)
         move(now)
-        working = now.weekday() < 5 and 8 <= now.hour < 18
-        for _ in range(rng.choice([0, 0, 1, 1, 2]) if working else rng.choice([0, 0, 0, 1])):
-            fields = {n: (rng.choice(s.choices) if s.choices else s.example()) for n, s in lc.fields.items()
-                      if lc.initial in s.required_in or (s.choices and rng.random() < 0.5)}  # fmt: skip
-            try:
-                opened = wf.open(rng.choice(_CUSTOMERS), title=f"Request {hour}", fields=fields)
-            except TicketflowError:
-                refused += 1
-                continue
-            open_ids.append(opened.id)
-        if working:
-            newest = open_ids[-2:]  # agents watch the queue's newest tickets, then pick others
-            others = rng.sample(open_ids, k=min(len(open_ids), 3))
-            for ticket_id in dict.fromkeys([*newest, *others]):
-                ticket = wf.get(ticket_id)
-                if lc.states[ticket.state].terminal:
-                    open_ids.remove(ticket_id)
-                    continue
-                try:
-                    steps += _step(wf, ticket, rng)
-                except TicketflowError:
-                    refused += 1
-        wf.run_due()
-        if tick is not None:
-            tick()
-    repo: TicketRepository = wf.repository
-    by_state = {state: repo.count(state=state, lifecycle_id=lc.id) for state in lc.states}
-    automations: Counter[str] = Counter()
-    for ticket_id in set(open_ids) | {t.id for t in repo.find(lifecycle_id=lc.id, limit=1000).tickets}:
-        for event in repo.history(ticket_id):
-            if "rule" in event.meta:
-                automations[str(event.meta["rule"])] += 1
-    report = wf.sla_report(start + timedelta(days=days)) if wf.sla_policy is not None else None
-    return SimulationSummary(lc.id, sum(by_state.values()), by_state, steps, refused, automations, report)
+        for lane in traffic:
+            lane.hour(hour, now)
+            if tick is not None:
+                tick()
+        sweeper.run_once()
+    return [lane.summary(start + timedelta(days=days)) for lane in traffic]

@@ -917,24 +917,26 @@ def _numbered(prefix: str) -> Callable[[], str]:
 
 def _simulate_builtins(path: Path, days: int = 21) -> datetime:
     """Three weeks of traffic through each built-in, in the same file; returns the instant of the SLA lines."""
-    from ticketflow._simulation import simulate
+    from ticketflow._simulation import simulate_store
 
     start = datetime(2026, 3, 2, 0, 0, tzinfo=ZoneInfo("America/New_York"))
     click.echo(f"\nSimulating {days} days of traffic through each of the five built-ins (same SQLite file):")
     summaries = []
     with click.progressbar(length=days * 24 * len(tf.builtins()), label="simulated hours", width=30) as bar:
-        for lifecycle_id in tf.builtins():
-            repository = tf.SQLiteRepository(path)
-            wf = tf.Workflow(
+        repository, clock = tf.SQLiteRepository(path), tf.SteppableClock(start)  # one store, clock and Sweeper
+        workflows = [
+            tf.Workflow(
                 tf.builtin(lifecycle_id),
                 repository,
-                clock=tf.SteppableClock(start),
+                clock=clock,
                 id_factory=_numbered(lifecycle_id.upper()[:3]),  # ids in order: every run gives the same numbers
             )
-            try:
-                summaries.append(simulate(wf, start, days, tick=lambda: bar.update(1)))
-            finally:
-                repository.close()
+            for lifecycle_id in tf.builtins()
+        ]
+        try:
+            summaries.extend(simulate_store(workflows, start, days, tick=lambda: bar.update(1)))
+        finally:
+            repository.close()
     for summary in summaries:
         states = ", ".join(f"{state} {count}" for state, count in summary.by_state.items() if count)
         click.echo(f"\n{summary.lifecycle_id}: {summary.tickets} tickets — {states}")

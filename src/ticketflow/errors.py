@@ -15,6 +15,7 @@ __all__ = [
     "FieldError",
     "InvalidLifecycle",
     "LifecycleError",
+    "LifecycleMismatch",
     "NaiveDatetime",
     "PermissionDenied",
     "StorageError",
@@ -152,6 +153,28 @@ class TicketNotFound(TicketflowError, LookupError):
     def __init__(self, ticket_id: str) -> None:
         self.ticket_id = ticket_id
         super().__init__(f"no ticket with id {ticket_id!r}")
+
+
+class LifecycleMismatch(LifecycleError):
+    """The ticket belongs to another lifecycle than the Workflow asked to read or change it.
+
+    A :class:`~ticketflow.Workflow` owns its lifecycle's tickets only; the
+    ticket is left exactly as it was.
+
+    Attributes:
+        ticket_id: the ticket.
+        ticket_lifecycle: the lifecycle the ticket belongs to.
+        workflow_lifecycle: the lifecycle of the Workflow that was asked.
+    """
+
+    def __init__(self, ticket_id: str, ticket_lifecycle: str, workflow_lifecycle: str) -> None:
+        self.ticket_id = ticket_id
+        self.ticket_lifecycle = ticket_lifecycle
+        self.workflow_lifecycle = workflow_lifecycle
+        super().__init__(
+            f"ticket {ticket_id} belongs to lifecycle {ticket_lifecycle!r}, not {workflow_lifecycle!r}: "
+            f"use a Workflow of {ticket_lifecycle!r} for it"
+        )
 
 
 class ConcurrencyConflict(TicketflowError):

@@ -205,7 +205,8 @@ class TicketRepository(Protocol):
     - ``due`` (keyword of ``add``/``save``): the ticket's next timer instant,
       or ``None``; ``save`` keeps the stored one when it is not given.
       ``due(now, limit)`` lists ``(ticket_id, instant)`` with instant <= now,
-      earliest first (ties by id), from an index; ``reschedule`` moves it
+      earliest first (ties by id), from an index, only those of
+      ``lifecycle_id`` when it is given; ``reschedule`` moves it
       without a change to the ticket.
     - ``find``/``count`` filter by state(s), assignee, tag, field values,
       lifecycle and ``updated_before``; ``find`` pages in id order with an
@@ -253,8 +254,8 @@ class TicketRepository(Protocol):
         """How many tickets match every filter given (see :class:`TicketFilters`)."""
         ...
 
-    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, datetime]]:
-        """Tickets whose next timer is at or before *now*, earliest first."""
+    def due(self, now: datetime, limit: int = 100, *, lifecycle_id: str | None = None) -> list[tuple[str, datetime]]:
+        """Tickets (of *lifecycle_id*, if given) whose next timer is at or before *now*, earliest first."""
         ...
 
     def transaction(self) -> AbstractContextManager[Transaction]:

@@ -22,7 +22,15 @@ from ticketflow._view import TicketView, view
 from ticketflow.automation import DeliveryState, Scheduler, SweepResult, deliver, run_due
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SystemClock
-from ticketflow.errors import InvalidLifecycle, LifecycleError, StorageError, TicketNotFound, TransitionNotAllowed
+from ticketflow.errors import (
+    ConcurrencyConflict,
+    InvalidLifecycle,
+    LifecycleError,
+    LifecycleMismatch,
+    StorageError,
+    TicketNotFound,
+    TransitionNotAllowed,
+)
 from ticketflow.intake import contact_message, intake_rules
 from ticketflow.lifecycle import UNSET, Lifecycle
 from ticketflow.links import (
@@ -122,7 +130,9 @@ class Workflow:
                     f"timers[{index}].clock",
                     "counts business time, but there is no calendar: pass calendar= to the Workflow",
                 )
-        self._cache = TicketCache(self.repository, ticket_cache, histories=not self._scheduler.plain)
+        self._cache = TicketCache(
+            self.repository, ticket_cache, histories=not self._scheduler.plain, lifecycle_id=lifecycle.id
+        )
         self._recent = self._cache.recent
         self._recorder = Recorder(
             self._cache,
@@ -131,6 +141,8 @@ class Workflow:
             max_retries=max_retries,
         )
         self._scope = Scope(self._recorder, self._engine, self._guards, self.new_ticket_id)
+        if lifecycle.key_prefix is not None:
+            self._check_key_prefix(f"{lifecycle.key_prefix}-1")
         self._delivery = DeliveryState()
         self.intake = intake_rules(lifecycle, self.registry.policies)
         self._similar: SimilarityIndex | None = None
@@ -157,6 +169,20 @@ class Workflow:
     def max_retries(self, value: int) -> None:
         self._recorder.max_retries = value
 
+    def _check_key_prefix(self, key: str) -> None:
+        """Human keys are unique per store: refuse a prefix another lifecycle's ticket *key* already uses."""
+        try:
+            other = self.repository.get(key).lifecycle_id
+        except TicketNotFound:
+            return
+        if other != self.lifecycle.id:
+            raise InvalidLifecycle(
+                self.lifecycle.source,
+                "key_prefix",
+                f"{self.lifecycle.key_prefix!r} is already used by lifecycle {other!r} in this store ({key} is "
+                f"its ticket): human keys are unique per store, give {self.lifecycle.id!r} its own key_prefix",
+            )
+
     def __repr__(self) -> str:
         return f"Workflow({self.lifecycle.id!r}, repository={self.repository!r})"
 
@@ -166,11 +192,21 @@ class Workflow:
     # -- reading -------------------------------------------------------------------
 
     def get(self, ticket_id: str) -> Ticket:
-        """The ticket as last saved; :class:`~ticketflow.TicketNotFound` if none."""
-        return self.repository.get(ticket_id)
+        """The ticket as last saved.
+
+        Raises:
+            TicketNotFound: no such ticket.
+            LifecycleMismatch: the ticket belongs to another lifecycle (a
+                Workflow owns its lifecycle's tickets only).
+        """
+        ticket = self.repository.get(ticket_id)
+        if ticket.lifecycle_id != self.lifecycle.id:
+            raise LifecycleMismatch(ticket_id, ticket.lifecycle_id, self.lifecycle.id)
+        return ticket
 
     def history(self, ticket_id: str) -> list[Event]:
-        """Every event of the ticket, oldest first."""
+        """Every event of the ticket, oldest first (refused as :meth:`get` refuses)."""
+        self.get(ticket_id)
         return self.repository.history(ticket_id)
 
     def find(
@@ -207,7 +243,7 @@ class Workflow:
         """The ticket's SLA clocks as of *now* (default: the clock); [] without a policy."""
         if self.sla_policy is None:
             return []
-        ticket = self.repository.get(ticket_id)
+        ticket = self.get(ticket_id)
         return evaluate(self.sla_policy, self.lifecycle, ticket, self.repository.history(ticket_id), self._at(now))
 
     def sla_report(
@@ -252,7 +288,7 @@ class Workflow:
         ``follow_up_of`` in its opening event, and carries *body* as its first
         comment.
         """
-        previous = self._access.check_read(self.repository.get(ticket_id), actor)
+        previous = self._access.check_read(self.get(ticket_id), actor)
         when = self._at(at)
         ticket, event = self._engine.open(
             self._id_factory(),
@@ -271,7 +307,7 @@ class Workflow:
 
     def reply(self, ticket_id: str, actor: Actor, body: str, *, at: datetime | None = None) -> Ticket:
         """Comment on the ticket, or, if it is in an immutable state, open a follow-up with the reply."""
-        ticket = self._access.check_read(self.repository.get(ticket_id), actor)
+        ticket = self._access.check_read(self.get(ticket_id), actor)
         if self.lifecycle.states[ticket.state].immutable:
             return self.follow_up(ticket_id, actor, body, at=at)
         return self.comment(ticket_id, actor, body, at=at)
@@ -342,6 +378,7 @@ class Workflow:
 
     def links(self, ticket_id: str) -> list[Link]:
         """The ticket's links."""
+        self.get(ticket_id)
         return self.repository.links(ticket_id)
 
     def linked_to(self, ticket_id: str | None = None, *, record: ExternalRecord | None = None) -> list[Link]:
@@ -395,7 +432,7 @@ class Workflow:
 
     def broadcasts_for(self, account: str) -> list[Ticket]:
         """The broadcast and multicast tickets an account sees."""
-        return broadcasts_for(self.repository, account)
+        return [t for t in broadcasts_for(self.repository, account) if t.lifecycle_id == self.lifecycle.id]
 
     def acknowledge(self, ticket_id: str, account: str, actor: Actor, *, at: datetime | None = None) -> Ticket:
         """Record an account's acknowledgement of a broadcast (once per account)."""
@@ -403,6 +440,7 @@ class Workflow:
 
     def acknowledgements(self, ticket_id: str) -> dict[str, datetime]:
         """The accounts that acknowledged a broadcast, and when."""
+        self.get(ticket_id)
         return acknowledgements(self.repository, ticket_id)
 
     def similar(self, ticket_id: str, k: int = 5, *, actor: Actor | None = None) -> list[Suggestion]:
@@ -414,7 +452,7 @@ class Workflow:
         to the ticket (else :class:`~ticketflow.TicketNotFound`) and is
         suggested only tickets they may see.
         """
-        ticket = self.repository.get(ticket_id)
+        ticket = self.get(ticket_id)
         customer = actor is not None and not self._access.is_staff(actor)
         if actor is not None:
             self._access.check_read(ticket, actor)
@@ -451,7 +489,7 @@ class Workflow:
             TicketNotFound: no such ticket, or *actor* is a customer not
                 related to it (the same error, so ids cannot be probed).
         """
-        ticket = self.repository.get(ticket_id)
+        ticket = self.get(ticket_id)
         if not self._access.may_see(ticket, actor) and not addressed_to(self.repository, ticket_id, actor.accounts):
             raise TicketNotFound(ticket_id)
         return view(self.lifecycle, ticket, self.repository.history(ticket_id), actor)
@@ -462,7 +500,7 @@ class Workflow:
         A listed trigger may still be refused for the data a fire carries
         (a required field or comment missing), never for state or permission.
         """
-        ticket = self._access.check_read(self.repository.get(ticket_id), actor)
+        ticket = self._access.check_read(self.get(ticket_id), actor)
         return self._engine.allowed(ticket, actor, self._at(at), self._guards)
 
     # -- changing ------------------------------------------------------------------
@@ -516,7 +554,12 @@ class Workflow:
             payload = {"key": ticket.id, "title": ticket.title, "to": ticket.requester}
             messages = (OutboxMessage(f"{ticket.id}:opened", ticket.id, "ticket.opened", payload, when),)
         step = opened(ticket, event)
-        return self._recorder.record(lambda _reads: Write(ticket, (step,), messages))
+        try:
+            return self._recorder.record(lambda _reads: Write(ticket, (step,), messages))
+        except ConcurrencyConflict:
+            if prefix is not None and ticket_id is None:
+                self._check_key_prefix(ticket.id)  # the key is another lifecycle's
+            raise
 
     def _route(
         self,
@@ -687,7 +730,7 @@ class Workflow:
             TransitionNotAllowed: no trigger leads there, or several do (the
                 message lists them: fire one by name).
         """
-        ticket = self._access.check_read(self.repository.get(ticket_id), actor)
+        ticket = self._access.check_read(self.get(ticket_id), actor)
         if state not in self.lifecycle.states:
             raise TransitionNotAllowed(ticket_id, f"->{state}", ticket.state, f"unknown state {state!r}")
         triggers = self._engine.path_between(ticket.state, state)

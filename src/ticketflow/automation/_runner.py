@@ -157,8 +157,12 @@ def run_due(scope: Scope, scheduler: Scheduler, now: datetime, limit: int = 100)
     fired_events: list[Event] = []
     alerts = 0
     repository = scope.repository
+    lifecycle_id = scope.lifecycle.id  # each lifecycle's tickets are served by its own rules only
     claim = getattr(repository, "claim_due", None)  # shared databases lease due work to one sweeper
-    due = claim(now, limit) if claim is not None else repository.due(now, limit)
+    if claim is not None:
+        due = claim(now, limit, lifecycle_id=lifecycle_id)
+    else:
+        due = repository.due(now, limit, lifecycle_id=lifecycle_id)
     for ticket_id, _ in due:
         try:
             events, written = _run_ticket(scope, scheduler, ticket_id, now)

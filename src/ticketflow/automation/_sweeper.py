@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import threading
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import Protocol
@@ -13,6 +14,7 @@ from typing import Protocol
 import attrs
 
 from ticketflow.automation._runner import SweepResult
+from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import Event
 from ticketflow.protocols import Clock
 
@@ -23,6 +25,11 @@ log = logging.getLogger("ticketflow.automation")
 
 class Sweepable(Protocol):
     """What a sweeper drives (a :class:`~ticketflow.Workflow` is one)."""
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """The lifecycle whose tickets it serves."""
+        ...
 
     @property
     def clock(self) -> Clock:
@@ -54,32 +61,55 @@ class Sweeper:
     or as an asyncio task (``await sweeper.run_async()``). Several sweepers,
     in threads or processes, may share one database: each rule still fires once.
 
+    One sweeper serves a store holding several lifecycles when given their
+    workflows (``Sweeper([wf_a, wf_b])``): each lifecycle's due tickets go
+    to its own workflow, so each is judged by its own rules and SLA policy.
+
     Args:
-        workflow: the workflow whose repository, clock and registry it uses.
+        workflow: the workflow (or workflows, one per lifecycle) whose
+            repository, clock and registry it uses; the first one's clock
+            says when "now" is.
         interval: time between sweeps (Sighten's runbook: 20 minutes).
         batch: tickets per ``run_due`` call; a sweep repeats until none is due.
+
+    Raises:
+        ValueError: no workflow, or two for the same lifecycle.
     """
 
-    def __init__(self, workflow: Sweepable, interval: timedelta = timedelta(minutes=1), batch: int = 100) -> None:
-        self.workflow = workflow
+    def __init__(
+        self,
+        workflow: Sweepable | Sequence[Sweepable],
+        interval: timedelta = timedelta(minutes=1),
+        batch: int = 100,
+    ) -> None:
+        self.workflows: tuple[Sweepable, ...] = tuple(workflow) if isinstance(workflow, Sequence) else (workflow,)
+        if not self.workflows:
+            raise ValueError("a Sweeper needs at least one workflow")
+        lifecycles = [wf.lifecycle.id for wf in self.workflows]
+        if len(set(lifecycles)) != len(lifecycles):
+            raise ValueError(f"one workflow per lifecycle, got lifecycles {lifecycles}")
+        #: the first workflow (the only one, usually)
+        self.workflow = self.workflows[0]
         self.interval = interval
         self.batch = batch
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> SweepReport:
-        """One sweep at the workflow clock's now: every due ticket, then the outbox."""
+        """One sweep at the (first) workflow clock's now: every lifecycle's due tickets, then the outbox."""
         now = self.workflow.clock.now()
         fired: list[Event] = []
-        alerts = tickets = 0
-        while True:
-            result = self.workflow.run_due(now, limit=self.batch)
-            fired.extend(result.fired)
-            alerts += result.alerts
-            tickets += result.tickets
-            if result.tickets < self.batch:
-                break
-        delivered = self.workflow.deliver(now, limit=self.batch)
+        alerts = tickets = delivered = 0
+        for workflow in self.workflows:
+            while True:
+                result = workflow.run_due(now, limit=self.batch)
+                fired.extend(result.fired)
+                alerts += result.alerts
+                tickets += result.tickets
+                if result.tickets < self.batch:
+                    break
+        for workflow in self.workflows:
+            delivered += workflow.deliver(now, limit=self.batch)
         return SweepReport(SweepResult(tuple(fired), alerts, tickets), delivered)
 
     @property

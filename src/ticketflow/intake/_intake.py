@@ -18,6 +18,7 @@ import attrs
 from ticketflow._selectors import selects
 from ticketflow.errors import InvalidLifecycle, TicketflowError
 from ticketflow.lifecycle import Lifecycle
+from ticketflow.lifecycle._loader import SECTION_CHECKS
 from ticketflow.model import Ticket
 from ticketflow.protocols import OutboxMessage, TicketRepository
 
@@ -163,8 +164,8 @@ def contact_message(
     )
 
 
-def intake_rules(lifecycle: Lifecycle, policies: Mapping[str, object]) -> IntakeRules:
-    """Read the ``[intake]`` section; every named policy must be registered.
+def intake_rules(lifecycle: Lifecycle, policies: Mapping[str, object] | None) -> IntakeRules:
+    """Read the ``[intake]`` section; every named policy must be registered (``policies=None``: not checked).
 
     Raises:
         InvalidLifecycle: with the path of an unknown field, channel or policy.
@@ -201,7 +202,7 @@ def intake_rules(lifecycle: Lifecycle, policies: Mapping[str, object]) -> Intake
             if field not in lifecycle.fields:
                 raise fail(f"intake.routes[{i}].when.{field}", f"unknown field {field!r}")
             when[field] = tuple(value) if isinstance(value, list) else value
-        if spec["policy"] not in policies:
+        if policies is not None and spec["policy"] not in policies:
             raise fail(
                 f"intake.routes[{i}].policy",
                 f"assignment policy {spec['policy']!r} is not registered; registry.add_policy({spec['policy']!r}, ...)",
@@ -292,3 +293,11 @@ class LeastLoaded:
         """The least loaded member (ties: the first listed)."""
         loads = [(repository.count(assignee=m, state=self.open_states), i, m) for i, m in enumerate(self.members)]
         return min(loads)[2] if loads else None
+
+
+def _check_section(lifecycle: Lifecycle) -> None:
+    """The ``[intake]`` section, checked when the lifecycle loads (policies are checked at ``Workflow(...)``)."""
+    intake_rules(lifecycle, None)
+
+
+SECTION_CHECKS["intake"] = _check_section

@@ -18,7 +18,7 @@ import copy
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -163,6 +163,15 @@ def parse_file(definition: str | Path, *, source: str | None = None) -> Any:
     return _parse(text, fmt, name)
 
 
+#: The last stage of loading: checks of the sections the packages above the
+#: lifecycle build (``sla``, ``intake``), by section name. Each package adds
+#: its own when it is imported (``import ticketflow`` imports them all), so
+#: the arrows still point one way and a bad ``[sla]`` or ``[intake]`` is an
+#: :class:`InvalidLifecycle` with its path at :func:`load_lifecycle`, not at
+#: ``Workflow(...)``.
+SECTION_CHECKS: dict[str, Callable[[Lifecycle], None]] = {}
+
+
 def load_lifecycle(
     definition: str | Path | Mapping[str, Any],
     *,
@@ -265,6 +274,9 @@ class _Builder:
         except Exception as exc:
             raise self.fail("", f"the engine could not compile it: {exc}") from exc
         object.__setattr__(lifecycle, "_engine", engine)
+        for name, check in SECTION_CHECKS.items():
+            if name in doc:
+                check(lifecycle)  # raises InvalidLifecycle with the path inside the section
         return lifecycle
 
     def _access(self) -> Access:

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from ticketflow.errors import FieldError, PermissionDenied, TicketNotFound, TransitionNotAllowed
+from ticketflow.errors import FieldError, LifecycleMismatch, PermissionDenied, TicketNotFound, TransitionNotAllowed
 from ticketflow.model import SYSTEM, Actor, Comment, Event, Ticket
 from ticketflow.protocols import Link, TicketRepository
 from ticketflow.recording import Reads, Scope, Step, Write, fired, opened
@@ -165,7 +165,10 @@ def linked_record_changed(
         return plan
 
     for entry in scope.repository.linked(target):
-        event = scope.recorder.record(plan_for(entry.ticket_id))
+        try:
+            event = scope.recorder.record(plan_for(entry.ticket_id))
+        except LifecycleMismatch:
+            continue  # another lifecycle's ticket: its own Workflow applies its own link rules
         if event is not None:
             written.append(event)
     return written

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ticketflow.errors import TicketflowError, TicketNotFound
+from ticketflow.errors import LifecycleMismatch, TicketflowError, TicketNotFound
 from ticketflow.intake import IntakeRefused
 from ticketflow.mail._auth import authentication_results
 from ticketflow.mail._loop import RateLimit, automatic_reason, bounce_report
@@ -139,7 +139,7 @@ class MailDesk:
     def _exists(self, ticket_id: str) -> bool:
         try:
             return self.workflow.get(ticket_id).lifecycle_id == self.workflow.lifecycle.id
-        except TicketNotFound:
+        except (TicketNotFound, LifecycleMismatch):  # another lifecycle's ticket is not this desk's
             return False
 
     def _recent(self, requester: str, since: datetime) -> Sequence[Ticket]:

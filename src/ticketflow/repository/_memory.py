@@ -196,8 +196,8 @@ class MemoryRepository:
         with self._lock:
             return sum(1 for t in self._tickets.values() if query.matches(t))
 
-    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, datetime]]:
-        """Tickets whose next timer is at or before *now*, earliest first."""
+    def due(self, now: datetime, limit: int = 100, *, lifecycle_id: str | None = None) -> list[tuple[str, datetime]]:
+        """Tickets (of *lifecycle_id*, if given) whose next timer is at or before *now*, earliest first."""
         require_aware(now, "now")
         check_limit(limit)
         with self._lock:
@@ -205,7 +205,8 @@ class MemoryRepository:
             for when, ticket_id in self._due_index:
                 if when > now or len(result) == limit:
                     break
-                result.append((ticket_id, when))
+                if lifecycle_id is None or self._tickets[ticket_id].lifecycle_id == lifecycle_id:
+                    result.append((ticket_id, when))
             return result
 
     def pending_messages(self, limit: int = 100) -> list[OutboxMessage]:

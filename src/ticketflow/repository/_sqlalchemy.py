@@ -722,21 +722,26 @@ class SQLAlchemyRepository:
         statement = sa.select(sa.func.count()).select_from(self._t["tickets"]).where(*clauses)
         return int(self._read(lambda c: c.execute(statement).scalar_one()))
 
-    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, datetime]]:
-        """Tickets whose next timer is at or before *now*, earliest first (no claim taken)."""
+    def due(self, now: datetime, limit: int = 100, *, lifecycle_id: str | None = None) -> list[tuple[str, datetime]]:
+        """Tickets (of *lifecycle_id*, if given) whose next timer is at or before *now*, earliest first (no claim)."""
         require_aware(now, "now")
         check_limit(limit)
         t = self._t["tickets"]
         statement = (
             sa.select(t.c.id, t.c.due_at)
-            .where(t.c.due_us.is_not(None), t.c.due_us <= epoch_us(now))
+            .where(t.c.due_us.is_not(None), t.c.due_us <= epoch_us(now), *self._of(lifecycle_id))
             .order_by(t.c.due_us, t.c.id)
             .limit(limit)
         )
         rows = self._read(lambda c: c.execute(statement).all())
         return [(row.id, datetime.fromisoformat(row.due_at)) for row in rows]
 
-    def claim_due(self, now: datetime, limit: int = 100) -> list[tuple[str, datetime]]:
+    def _of(self, lifecycle_id: str | None) -> list[Any]:
+        return [] if lifecycle_id is None else [self._t["tickets"].c.lifecycle_id == lifecycle_id]
+
+    def claim_due(
+        self, now: datetime, limit: int = 100, *, lifecycle_id: str | None = None
+    ) -> list[tuple[str, datetime]]:
         """Like :meth:`due`, but each ticket returned is leased to this caller.
 
         Uses ``FOR UPDATE SKIP LOCKED`` and a lease (``lease`` long, on the
@@ -754,6 +759,7 @@ class SQLAlchemyRepository:
                 t.c.due_us.is_not(None),
                 t.c.due_us <= epoch_us(now),
                 sa.or_(t.c.lease_until.is_(None), t.c.lease_until < sa.func.clock_timestamp()),
+                *self._of(lifecycle_id),
             )
             .order_by(t.c.due_us, t.c.id)
             .limit(limit)

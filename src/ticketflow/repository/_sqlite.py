@@ -418,12 +418,20 @@ class SQLiteRepository:
         return int(self._read(lambda c: c.execute(f"SELECT count(*) FROM tickets{where}", params).fetchone()[0]))  # noqa: S608
 
     DUE_SQL = "SELECT id, due_at FROM tickets WHERE due_us IS NOT NULL AND due_us <= ? ORDER BY due_us, id LIMIT ?"
+    DUE_OF_SQL = (
+        "SELECT id, due_at FROM tickets WHERE due_us IS NOT NULL AND due_us <= ? AND lifecycle_id = ? "
+        "ORDER BY due_us, id LIMIT ?"
+    )
 
-    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, datetime]]:
-        """Tickets whose next timer is at or before *now*, earliest first (from the due index)."""
+    def due(self, now: datetime, limit: int = 100, *, lifecycle_id: str | None = None) -> list[tuple[str, datetime]]:
+        """Tickets (of *lifecycle_id*, if given) whose next timer is at or before *now*, earliest first."""
         require_aware(now, "now")
         check_limit(limit)
-        rows = self._read(lambda c: c.execute(self.DUE_SQL, (epoch_us(now), limit)).fetchall())
+        if lifecycle_id is None:
+            rows = self._read(lambda c: c.execute(self.DUE_SQL, (epoch_us(now), limit)).fetchall())
+        else:
+            of = (epoch_us(now), lifecycle_id, limit)
+            rows = self._read(lambda c: c.execute(self.DUE_OF_SQL, of).fetchall())
         return [(row[0], datetime.fromisoformat(row[1])) for row in rows]
 
     def next_sequence(self, name: str) -> int:

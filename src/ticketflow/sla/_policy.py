@@ -13,6 +13,7 @@ from ticketflow.calendar import BusinessCalendar
 from ticketflow.calendar._calendar import located
 from ticketflow.errors import CalendarError, InvalidLifecycle
 from ticketflow.lifecycle import Lifecycle, parse_duration
+from ticketflow.lifecycle._loader import SECTION_CHECKS
 from ticketflow.lifecycle._shape import METRIC_KIND_NAMES, SLA, ShapeError, check_shape
 from ticketflow.model import Event
 
@@ -490,3 +491,17 @@ def policy_for(
     if section is None:
         return None
     return _PolicyBuilder(lifecycle, calendar, resolvers).build(section)
+
+
+def _check_section(lifecycle: Lifecycle) -> None:
+    """The ``[sla]`` section, checked when the lifecycle loads.
+
+    The calendar a Workflow may give later is stood in for by an always-open
+    one; everything else (states, triggers, metrics, targets, calendars) is
+    checked as ``policy_for`` checks it.
+    """
+    default = lifecycle.calendar or BusinessCalendar.always_open()
+    _PolicyBuilder(lifecycle, default, None).build(lifecycle.document["sla"])
+
+
+SECTION_CHECKS["sla"] = _check_section

@@ -299,6 +299,18 @@ class RepositoryContract:
         assert [i for i, _ in repo.due(_T0 + timedelta(hours=9))] == ["A"]
         assert repo.due(later) == [("A", dues["A"]), ("C", later)]
 
+    def test_due_lists_only_the_lifecycle_asked_for(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """A store holding several lifecycles serves each lifecycle its own due tickets (and all without one)."""
+        other = TicketFactory(load_lifecycle({**CONTRACT_LIFECYCLE, "id": "other"}, source="<contract>"))
+        for ticket_id, factory, hours in (("A", make, 2), ("B", other, 1), ("C", make, 3), ("D", other, 4)):
+            ticket, events = factory.new(ticket_id)
+            repo.add(ticket, events, due=_T0 + timedelta(hours=hours))
+        now = _T0 + timedelta(hours=9)
+        assert [i for i, _ in repo.due(now)] == ["B", "A", "C", "D"]
+        assert [i for i, _ in repo.due(now, lifecycle_id=make.lifecycle.id)] == ["A", "C"]
+        assert [i for i, _ in repo.due(now, 1, lifecycle_id="other")] == ["B"]
+        assert repo.due(now, lifecycle_id="unknown") == []
+
     def test_reschedule_moves_the_due_instant_without_changing_the_ticket(
         self, repo: TicketRepository, make: TicketFactory
     ) -> None:
