@@ -151,8 +151,12 @@ def test_least_loaded_counts_open_tickets_in_the_repository():
 )
 def test_intake_config_errors_name_their_path(intake: dict[str, object], path: str):
     """Refused when the lifecycle loads; only an unregistered policy waits for the Workflow's registry."""
-    with pytest.raises(tf.InvalidLifecycle) as caught:
+
+    def load_and_bind() -> None:
         lc = tf.builtin("zendesk").extend({"id": "z2", "intake": intake})
         assert path.endswith(".policy")  # the one error load_lifecycle cannot know
         tf.Workflow(lc)
+
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        load_and_bind()
     assert caught.value.path == path
