@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Action",
+    "AssignmentPolicy",
     "Clock",
     "Guard",
     "Link",
@@ -87,6 +88,19 @@ class Action(Protocol):
 
     def __call__(self, ticket: Ticket, event: Event, /) -> None:
         """Do the side effect."""
+        ...
+
+
+@runtime_checkable
+class AssignmentPolicy(Protocol):
+    """Picks the assignee of a new (or rerouted) ticket (``[intake]`` routes name one).
+
+    Contract: given the ticket as opened and the repository, return an actor
+    id or None (leave it unassigned); read, never write.
+    """
+
+    def __call__(self, ticket: Ticket, repository: TicketRepository, /) -> str | None:
+        """The assignee for *ticket*."""
         ...
 
 

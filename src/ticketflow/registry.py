@@ -10,19 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from ticketflow.lifecycle import GuardContext
-from ticketflow.model import Event, Ticket
-from ticketflow.protocols import OutboxMessage
+from ticketflow.protocols import Action, AssignmentPolicy, Guard, Notifier
 
 __all__ = ["Registry"]
 
-GuardFn = Callable[[GuardContext], bool]
-ActionFn = Callable[[Ticket, Event], None]
-NotifierFn = Callable[[OutboxMessage], None]
-PolicyFn = Callable[[Ticket, Any], "str | None"]
 CalendarResolverFn = Callable[[Mapping[str, Any]], "str | None"]
-_G = TypeVar("_G", bound=GuardFn)
-_A = TypeVar("_A", bound=ActionFn)
+_G = TypeVar("_G", bound=Guard)
+_A = TypeVar("_A", bound=Action)
 
 
 class Registry:
@@ -38,24 +32,22 @@ class Registry:
     """
 
     def __init__(self) -> None:
-        self.guards: dict[str, GuardFn] = {}
-        self.actions: dict[str, ActionFn] = {}
-        self.notifiers: dict[str, NotifierFn] = {}
-        # "continuity" needs nothing from the application, so it is always there.
-        from ticketflow.intake import Continuity
-
-        self.policies: dict[str, PolicyFn] = {"continuity": Continuity()}
+        self.guards: dict[str, Guard] = {}
+        self.actions: dict[str, Action] = {}
+        self.notifiers: dict[str, Notifier] = {}
+        #: the application's assignment policies (the built-in ``continuity`` is always there besides these)
+        self.policies: dict[str, AssignmentPolicy] = {}
         self.calendar_resolvers: dict[str, CalendarResolverFn] = {}
 
-    def add_guard(self, name: str, guard: GuardFn) -> None:
+    def add_guard(self, name: str, guard: Guard) -> None:
         """Register *guard* under *name* (replacing any earlier one)."""
         self.guards[name] = guard
 
-    def add_action(self, name: str, action: ActionFn) -> None:
+    def add_action(self, name: str, action: Action) -> None:
         """Register *action* under *name* (replacing any earlier one)."""
         self.actions[name] = action
 
-    def add_notifier(self, name: str, notifier: NotifierFn) -> None:
+    def add_notifier(self, name: str, notifier: Notifier) -> None:
         """Register *notifier* for outbox messages of kind *name* (replacing any earlier one).
 
         It receives each :class:`~ticketflow.OutboxMessage` once it is
@@ -65,7 +57,7 @@ class Registry:
         """
         self.notifiers[name] = notifier
 
-    def add_policy(self, name: str, policy: PolicyFn) -> None:
+    def add_policy(self, name: str, policy: AssignmentPolicy) -> None:
         """Register an assignment policy (see :mod:`ticketflow.intake`) under *name* for ``[intake]`` routes."""
         self.policies[name] = policy
 

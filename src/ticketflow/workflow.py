@@ -31,7 +31,7 @@ from ticketflow.errors import (
     TicketNotFound,
     TransitionNotAllowed,
 )
-from ticketflow.intake import contact_message, intake_rules
+from ticketflow.intake import contact_message, intake_rules, with_builtin_policies
 from ticketflow.lifecycle import UNSET, Lifecycle
 from ticketflow.links import (
     ExternalRecord,
@@ -144,7 +144,8 @@ class Workflow:
         if lifecycle.key_prefix is not None:
             self._check_key_prefix(f"{lifecycle.key_prefix}-1")
         self._delivery = DeliveryState()
-        self.intake = intake_rules(lifecycle, self.registry.policies)
+        self._policies = with_builtin_policies(self.registry.policies)
+        self.intake = intake_rules(lifecycle, self._policies)
         self._similar: SimilarityIndex | None = None
         for t in lifecycle.transitions:
             for kind, names, known in (
@@ -571,7 +572,7 @@ class Workflow:
         meta: Mapping[str, Any] | None,
     ) -> tuple[Ticket, Event]:
         """The new ticket with the assignee and tags of the first matching route (as it was if none)."""
-        chosen = self.intake.route(ticket, self.registry.policies, self.repository)
+        chosen = self.intake.route(ticket, self._policies, self.repository)
         if chosen is None:
             return ticket, event
         route, assignee = chosen

@@ -1,7 +1,6 @@
 """Intake channels with trust rules, human keys, routing and assignment policies."""
 
 from ticketflow.intake._intake import (
-    AssignmentPolicy,
     Channel,
     Continuity,
     IntakeRefused,
@@ -12,7 +11,9 @@ from ticketflow.intake._intake import (
     Route,
     contact_message,
     intake_rules,
+    with_builtin_policies,
 )
+from ticketflow.protocols import AssignmentPolicy
 
 __all__ = [
     "AssignmentPolicy",
@@ -26,4 +27,5 @@ __all__ = [
     "Route",
     "contact_message",
     "intake_rules",
+    "with_builtin_policies",
 ]

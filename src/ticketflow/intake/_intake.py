@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import ChainMap
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import attrs
 
@@ -20,7 +21,7 @@ from ticketflow.errors import InvalidLifecycle, TicketflowError
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.lifecycle._loader import SECTION_CHECKS
 from ticketflow.model import Ticket
-from ticketflow.protocols import OutboxMessage, TicketRepository
+from ticketflow.protocols import AssignmentPolicy, OutboxMessage, TicketRepository
 
 __all__ = [
     "AssignmentPolicy",
@@ -34,6 +35,7 @@ __all__ = [
     "Route",
     "contact_message",
     "intake_rules",
+    "with_builtin_policies",
 ]
 
 
@@ -211,19 +213,6 @@ def intake_rules(lifecycle: Lifecycle, policies: Mapping[str, object] | None) ->
     return IntakeRules(type_field, channels, tuple(routes))
 
 
-@runtime_checkable
-class AssignmentPolicy(Protocol):
-    """Picks the assignee of a new (or rerouted) ticket.
-
-    Contract: given the ticket as opened and the repository, return an actor
-    id or None (leave it unassigned); read, never write.
-    """
-
-    def __call__(self, ticket: Ticket, repository: TicketRepository, /) -> str | None:
-        """The assignee for *ticket*."""
-        ...
-
-
 @attrs.frozen
 class PointOfContact:
     """The account's point of contact, from a lookup the application supplies (ClickUp seed).
@@ -301,3 +290,8 @@ def _check_section(lifecycle: Lifecycle) -> None:
 
 
 SECTION_CHECKS["intake"] = _check_section
+
+
+def with_builtin_policies(policies: dict[str, AssignmentPolicy]) -> Mapping[str, AssignmentPolicy]:
+    """The application's *policies* (a live view) and the built-in ``continuity``, which needs nothing from it."""
+    return ChainMap(policies, {"continuity": Continuity()})

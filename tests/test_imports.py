@@ -1,0 +1,139 @@
+"""The package's arrows run one way: built from the source, the import graph has no cycle and no Workflow below it."""
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+PACKAGE = SRC / "ticketflow"
+
+#: Layers, lowest first: a package may import its own layer (without a cycle) and the ones below.
+LAYERS = [
+    {"ticketflow.errors", "ticketflow.model"},
+    {"ticketflow.calendar", "ticketflow.clock", "ticketflow.protocols", "ticketflow._selectors"},
+    {"ticketflow.lifecycle"},
+    {
+        "ticketflow.recording",
+        "ticketflow._recent",
+        "ticketflow.repository",
+        "ticketflow.repository.postgres",
+        "ticketflow.similar",
+        "ticketflow._view",
+        "ticketflow._customer",
+        "ticketflow.sla",
+        "ticketflow.intake",
+        "ticketflow.registry",
+    },
+    {"ticketflow.automation", "ticketflow.links"},
+    {"ticketflow.workflow"},
+    #: above the Workflow: its clients (the demo simulation, the test kit, the mail desk, the command line)
+    {"ticketflow._simulation", "ticketflow.testing", "ticketflow.mail", "ticketflow.cli", "ticketflow.__main__"},
+]
+#: May import or receive ``Workflow``: the facade itself and its clients.
+WORKFLOW_CLIENTS = {"ticketflow", "ticketflow.workflow", *LAYERS[-1]}
+
+
+def _module(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _package(module: str) -> str:
+    """The module's package: a private module (``_x``) belongs to the package it sits in."""
+    kept: list[str] = []
+    for part in module.split("."):
+        if part.startswith("_") and len(kept) > 1:
+            break
+        kept.append(part)
+    return ".".join(kept)
+
+
+def _imports(path: Path, *, runtime: bool) -> set[str]:
+    """The ticketflow modules *path* imports (at runtime only: not under ``if TYPE_CHECKING``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for node in ast.walk(block)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if runtime and id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ticketflow"):
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("ticketflow"))
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = {_module(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        source = _package(module)
+        for target in _imports(path, runtime=True):
+            while target not in modules and "." in target:
+                target = target.rsplit(".", 1)[0]  # `from ticketflow.x import name`: the module is ticketflow.x
+            if _package(target) not in (source, "ticketflow"):
+                graph.setdefault(source, set()).add(_package(target))
+    return graph
+
+
+def _layer(package: str) -> int:
+    for index, layer in enumerate(LAYERS):
+        if package in layer:
+            return index
+    raise AssertionError(f"{package} is in no layer of tests/test_imports.py: place it")
+
+
+def test_every_import_points_down_or_across_the_layers():
+    upward = [
+        f"{source} -> {target}"
+        for source, targets in _graph().items()
+        if source != "ticketflow"
+        for target in targets
+        if _layer(target) > _layer(source)
+    ]
+    assert upward == []
+
+
+def test_the_package_import_graph_has_no_cycle():
+    graph = _graph()
+    graph.pop("ticketflow", None)  # the curated __init__ imports everything, by design
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                raise AssertionError("cycle: " + " -> ".join([*path[path.index(nxt) :], nxt]))
+            if nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+def test_nothing_below_the_workflow_imports_it():
+    offenders = sorted(
+        _module(path)
+        for path in PACKAGE.rglob("*.py")
+        if _package(_module(path)) not in WORKFLOW_CLIENTS
+        and any(
+            name in ("ticketflow.workflow", "ticketflow.workflow.Workflow") for name in _imports(path, runtime=False)
+        )
+    )
+    assert offenders == []
+
+
+def test_the_registry_and_the_recorder_import_no_package_above_them():
+    graph = _graph()
+    assert "ticketflow.intake" not in graph["ticketflow.registry"]
+    assert graph["ticketflow.recording"] <= {"ticketflow.errors", "ticketflow.model", "ticketflow.protocols"}
