@@ -68,10 +68,17 @@ class Oracle:
         self.holidays = set(holidays)
         self.overrides = {d: [_minutes(w) for w in ws] for d, ws in (overrides or {}).items()}
         self.rules = list(rules)
+        self._memo: dict[tuple[date, tuple[tuple[int, int], ...]], list[tuple[datetime, datetime]]] = {}
         # imported closures: (owner date, start, end), the owner being the local date the span starts on
         self.closures = [(s.astimezone(self.tz).date(), s, e) for s, e in closures]
 
     def _spans(self, day: date, spans: Sequence[tuple[int, int]]) -> list[tuple[datetime, datetime]]:
+        key = (day, tuple(spans))
+        if key not in self._memo:  # only for speed: the same wall times always give the same instants
+            self._memo[key] = self._convert(day, spans)
+        return self._memo[key]
+
+    def _convert(self, day: date, spans: Sequence[tuple[int, int]]) -> list[tuple[datetime, datetime]]:
         midnight = datetime(day.year, day.month, day.day)
         return [
             (
@@ -98,14 +105,7 @@ class Oracle:
             spans = []
         else:
             spans = self.week.get(day.weekday(), [])
-        midnight = datetime(day.year, day.month, day.day)
-        return [
-            (
-                wall_to_utc(self.tz, midnight + timedelta(minutes=s)),
-                wall_to_utc(self.tz, midnight + timedelta(minutes=e)),
-            )
-            for s, e in spans
-        ]
+        return self._spans(day, spans)
 
     def is_open(self, u: datetime) -> bool:
         day = u.astimezone(self.tz).date()

@@ -811,3 +811,18 @@ def test_explain_agrees_with_is_open_and_its_stretch_is_uniform(case: tuple[dict
     assert calendar.is_open(found.until) != found.open
     if found.source == "no window":
         assert not found.open
+
+
+def test_a_lifecycles_ics_path_is_read_next_to_the_lifecycle_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    (tmp_path / "team.ics").write_text(TEAM_ICS)
+    (tmp_path / "desk.toml").write_text(
+        'id = "desk"\ninitial = "new"\n[states.new]\n[states.done]\nterminal = true\n'
+        '[[transitions]]\ntrigger = "finish"\nsource = "new"\ndest = "done"\n'
+        '[calendar]\ntimezone = "Europe/Berlin"\nhours = { mon-fri = ["09:00-17:00"] }\nics = ["team.ics"]\n'
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    calendar = tf.load_lifecycle(tmp_path / "desk.toml").calendar
+    assert calendar is not None
+    assert not calendar.is_open(berlin(2026, 5, 1, 10))

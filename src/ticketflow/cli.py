@@ -542,7 +542,7 @@ def _calendar_named(spec: str) -> tf.BusinessCalendar:
             f"{where}: no [calendar] table in it; name one of its SLA calendars as {where}:NAME", param_hint="CAL"
         )
     try:
-        return tf.BusinessCalendar.from_config(table)
+        return tf.BusinessCalendar.from_config(table, base=None if where in tf.builtins() else Path(where).parent)
     except tf.CalendarError as exc:
         raise click.BadParameter(f"{spec}: {exc}", param_hint="CAL") from exc
 

@@ -125,6 +125,12 @@ def _overrides(
     return tuple(sorted(result.items()))
 
 
+def folder_of(source: str) -> Path | None:
+    """The folder of a config file named *source*, if it is one (relative ``ics`` paths are read from there)."""
+    path = Path(source)
+    return path.parent if path.is_file() else None
+
+
 def located(error: CalendarError, base: str) -> tuple[str, str]:
     """(path, problem) of a :meth:`BusinessCalendar.from_config` error, with the section at *base*.
 
@@ -146,7 +152,7 @@ def _config_rules(value: object) -> tuple[SpanSource, ...]:
         raise CalendarError(f"calendar.{exc}") from None
 
 
-def _config_ics(value: object) -> tuple[SpanSource, ...]:
+def _config_ics(value: object, base: Path | None) -> tuple[SpanSource, ...]:
     from ticketflow.calendar._ics import ics_closures
 
     paths = [value] if isinstance(value, str) else value
@@ -155,7 +161,7 @@ def _config_ics(value: object) -> tuple[SpanSource, ...]:
     result: list[SpanSource] = []
     for i, path in enumerate(paths):
         try:
-            result.append(ics_closures(Path(path)))
+            result.append(ics_closures(Path(path) if base is None else base / path))
         except CalendarError as exc:
             raise CalendarError(f"calendar.ics[{i}]: {exc}") from None
     return tuple(result)
@@ -289,8 +295,11 @@ class BusinessCalendar:
         object.__setattr__(self, "_by_date", dict(self.overrides))
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> BusinessCalendar:
+    def from_config(cls, config: Mapping[str, Any], *, base: Path | None = None) -> BusinessCalendar:
         """Build one from a config section (TOML/JSON/dict).
+
+        Relative ``ics`` paths are read from *base* (the folder of the file
+        the section is in, when the loader knows it), else the current folder.
 
         Example (TOML)::
 
@@ -326,7 +335,7 @@ class BusinessCalendar:
             hours=config["hours"],
             holidays=holidays,
             overrides=config.get("overrides", {}),
-            rules=(*_config_rules(config.get("rules", ())), *_config_ics(config.get("ics", ()))),
+            rules=(*_config_rules(config.get("rules", ())), *_config_ics(config.get("ics", ()), base)),
         )
 
     @classmethod

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ticketflow.calendar import BusinessCalendar
-from ticketflow.calendar._calendar import located
+from ticketflow.calendar._calendar import folder_of, located
 from ticketflow.errors import CalendarError, InvalidLifecycle
 from ticketflow.lifecycle._access import ATTRIBUTES, RELATIONS, Access, expand_roles
 from ticketflow.lifecycle._definition import (
@@ -363,7 +363,7 @@ class _Builder:
         if "calendar" not in self.doc:
             return None
         try:
-            return BusinessCalendar.from_config(self.doc["calendar"])
+            return BusinessCalendar.from_config(self.doc["calendar"], base=folder_of(self.source))
         except CalendarError as exc:
             raise self.fail(*located(exc, "calendar")) from exc
 

@@ -10,7 +10,7 @@ import attrs
 
 from ticketflow._selectors import selects
 from ticketflow.calendar import BusinessCalendar
-from ticketflow.calendar._calendar import located
+from ticketflow.calendar._calendar import folder_of, located
 from ticketflow.errors import CalendarError, InvalidLifecycle
 from ticketflow.lifecycle import Lifecycle, parse_duration
 from ticketflow.lifecycle._loader import SECTION_CHECKS
@@ -276,7 +276,7 @@ class _PolicyBuilder:
         self.calendars: dict[str, BusinessCalendar] = {ALWAYS_OPEN: BusinessCalendar.always_open()}
         for name, config in section.get("calendars", {}).items():
             try:
-                self.calendars[name] = BusinessCalendar.from_config(config)
+                self.calendars[name] = BusinessCalendar.from_config(config, base=folder_of(self.source))
             except CalendarError as exc:
                 raise self.fail(*located(exc, f"sla.calendars.{name}")) from exc
         self.policy_calendar = section.get("calendar")
