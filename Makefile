@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/ticketflow demo
 
-test: lint typecheck pytest docs
+test: lint typecheck pytest docs package bench-quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples bench conftest.py
@@ -42,6 +42,16 @@ mutate: $(STAMP)
 
 bench: $(STAMP)
 	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+# Every bench script on small data (seconds each), so none of them rots; the numbers mean nothing.
+bench-quick: $(STAMP)
+	for script in bench/bench_*.py; do echo "== $$script --quick"; $(BIN)/python $$script --quick || exit 1; done
+
+# The sdist and wheel build, and twine checks what the package index would show.
+package: $(STAMP)
+	rm -rf .venv/dist
+	$(BIN)/python -m build --no-isolation --quiet --outdir .venv/dist . > /dev/null
+	$(BIN)/twine check --strict .venv/dist/*
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants

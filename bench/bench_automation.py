@@ -11,12 +11,13 @@ question), of which D have their 24-hour reminder due, then times
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+
+import _options as options  # bench/_options.py: --help and --quick for every script
 
 import ticketflow as tf
 from ticketflow.repository._codec import dumps, epoch_us, event_to_dict, ticket_to_dict
@@ -60,10 +61,17 @@ def fill(path: str, count: int, due: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--tickets", type=int, default=1_000_000)
-    parser.add_argument("--due", type=int, default=10_000)
+    parser = options.parser(__doc__)
+    parser.add_argument(
+        "--tickets", type=int, default=1_000_000, help="pending tickets in the file (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--due", type=int, default=10_000, help="how many of them have a reminder due (default: %(default)s)"
+    )
+    options.add_quick(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.tickets, args.due = 2_000, 100
     with tempfile.TemporaryDirectory() as folder:
         path = f"{folder}/sweep.db"
         began = time.perf_counter()

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import _options as options  # bench/_options.py: --help and --quick for every script
 import businesstimedelta as btd
 import holidays
 import pandas as pd
@@ -225,8 +226,21 @@ def team_calendar_table(starts: list[datetime]) -> None:
 
 
 def main() -> None:
-    starts = sample_starts()
-    quick = starts[:20]  # the slow peers answer for a subset in the agreement check
+    parser = options.parser(__doc__)
+    parser.add_argument("--starts", type=int, default=200, help="random start instants per row (default: %(default)s)")
+    parser.add_argument(
+        "--peer-starts", type=int, default=20, help="of those, how many the slow peers answer (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--budget", type=float, default=0.25, help="seconds of timing per measured cell (default: %(default)s)"
+    )
+    options.add_quick(parser)
+    args = parser.parse_args()
+    if args.quick:
+        args.starts, args.peer_starts, args.budget = 10, 2, 0.002
+    starts = sample_starts(args.starts)
+    quick = starts[: args.peer_starts]  # the slow peers answer for a subset in the agreement check
+    budget, peer_budget = args.budget, args.budget * 0.4
     header = f"{'calendar / op / span':<28}{'ours µs':>8}"
     for name in ("workclock", "businesstimedelta", "pandas CBH"):
         header += f"{name:>10}{'ratio':>8}{'':>14}"
@@ -243,10 +257,10 @@ def main() -> None:
             wc_results = [wc.add(t, span) for t in starts]
             btd_results = [(t + delta).astimezone(UTC) for t in quick]
             pd_results = [(pd.Timestamp(t) + offset).to_pydatetime() for t in quick]
-            our_us = per_call_us(lambda t, s=span: cal.add(t, s), starts)
-            wc_us = per_call_us(lambda t, s=span: wc.add(t, s), starts)
-            btd_us = per_call_us(lambda t, d=delta: t + d, quick, budget=0.1)
-            pd_us = per_call_us(lambda t, o=offset: pd.Timestamp(t) + o, quick, budget=0.1)
+            our_us = per_call_us(lambda t, s=span: cal.add(t, s), starts, budget)
+            wc_us = per_call_us(lambda t, s=span: wc.add(t, s), starts, budget)
+            btd_us = per_call_us(lambda t, d=delta: t + d, quick, peer_budget)
+            pd_us = per_call_us(lambda t, o=offset: pd.Timestamp(t) + o, quick, peer_budget)
             print(
                 row(
                     f"{cal_name} add {hours}h",
@@ -264,9 +278,9 @@ def main() -> None:
             spans_wc = [wc.between(a, b) for a, b in zip(starts, ends, strict=True)]
             spans_btd = [rules.difference(a, b).timedelta for a, b in zip(quick, ends, strict=False)]
             pairs = dict(zip(starts, ends, strict=True))
-            our_us = per_call_us(lambda t, p=pairs: cal.between(t, p[t]), starts)
-            wc_us = per_call_us(lambda t, p=pairs: wc.between(t, p[t]), starts)
-            btd_us = per_call_us(lambda t, p=pairs: rules.difference(t, p[t]), quick, budget=0.1)
+            our_us = per_call_us(lambda t, p=pairs: cal.between(t, p[t]), starts, budget)
+            wc_us = per_call_us(lambda t, p=pairs: wc.between(t, p[t]), starts, budget)
+            btd_us = per_call_us(lambda t, p=pairs: rules.difference(t, p[t]), quick, peer_budget)
             print(
                 row(
                     f"{cal_name} between {hours}h",

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import _options as options  # bench/_options.py: --help and --quick for every script
 from statemachine import State, StateMachine
 from transitions import Machine
 
@@ -157,13 +158,26 @@ def twenty_states() -> dict[str, Any]:
 
 
 def main() -> None:
-    n = 20_000
-    ours = per_call_us(ticketflow_fire, n)
-    with_data = per_call_us(ticketflow_fire_with_data, n)
-    by_customer = per_call_us(ticketflow_fire_by_customer, n)
-    bare = per_call_us(transitions_trigger, n)
-    psm = per_call_us(statemachine_send, n)
-    print(f"fire cost, µs per call (median of 7 runs of {n:,} calls)")
+    parser = options.parser(__doc__)
+    parser.add_argument("--calls", type=int, default=20_000, help="calls per timed run (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs; the median is shown (default: %(default)s)")
+    parser.add_argument(
+        "--objects",
+        type=int,
+        default=20_000,
+        help="tickets/models/instances for the memory rows (default: %(default)s)",
+    )
+    options.add_quick(parser)
+    args = parser.parse_args()
+    if args.quick:
+        args.calls, args.repeats, args.objects = 300, 1, 300
+    n, repeats, objects = args.calls, args.repeats, args.objects
+    ours = per_call_us(ticketflow_fire, n, repeats)
+    with_data = per_call_us(ticketflow_fire_with_data, n, repeats)
+    by_customer = per_call_us(ticketflow_fire_by_customer, n, repeats)
+    bare = per_call_us(transitions_trigger, n, repeats)
+    psm = per_call_us(statemachine_send, n, repeats)
+    print(f"fire cost, µs per call (median of {repeats} runs of {n:,} calls)")
     print(f"{'':<46}{'µs':>8}{'ticketflow / it':>18}")
     print(f"{'ticketflow Workflow.fire (+Event, memory repo)':<46}{ours:>8.2f}{1.0:>18.2f}")
     print(f"{'  same, with a field change, comment or tag':<46}{with_data:>8.2f}{'':>18}")
@@ -171,13 +185,17 @@ def main() -> None:
     print(f"{'transitions trigger, shared Machine':<46}{bare:>8.2f}{ours / bare:>18.2f}")
     print(f"{'python-statemachine send':<46}{psm:>8.2f}{ours / psm:>18.2f}")
     print()
-    print("memory per ticket, bytes (tracemalloc, 20,000 of each)")
-    print(f"{'ticketflow ticket + opening event in MemoryRepository':<56}{bytes_per(tf_tickets):>10,.0f}")
-    print(f"{'transitions model on one shared Machine (add_model)':<56}{bytes_per(transitions_models):>10,.0f}")
-    print(f"{'python-statemachine instance':<56}{bytes_per(statemachine_instances):>10,.0f}")
+    print(f"memory per ticket, bytes (tracemalloc, {objects:,} of each)")
+    print(f"{'ticketflow ticket + opening event in MemoryRepository':<56}{bytes_per(tf_tickets, objects):>10,.0f}")
+    print(
+        f"{'transitions model on one shared Machine (add_model)':<56}{bytes_per(transitions_models, objects):>10,.0f}"
+    )
+    print(f"{'python-statemachine instance':<56}{bytes_per(statemachine_instances, objects):>10,.0f}")
     print()
     document = twenty_states()
-    compile_ms = per_call_us(lambda k: [tf.load_lifecycle(document) for _ in range(k)], 20, repeats=5) / 1000
+    compile_ms = (
+        per_call_us(lambda k: [tf.load_lifecycle(document) for _ in range(k)], 20, repeats=max(1, repeats - 2)) / 1000
+    )
     print(f"compile a 20-state, {len(document['transitions'])}-transition lifecycle: {compile_ms:.2f} ms")
 
 

@@ -10,7 +10,6 @@ opens the file. No assertion: the table is the result.
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import _options as options  # noqa: E402 - bench/_options.py: --help and --quick for every script
 from bench_storage import fill_million  # noqa: E402 - sibling script
 
 CHILD = """
@@ -45,9 +45,12 @@ def run(db: str, mode: str, out: str) -> tuple[int, float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser = options.parser(__doc__)
+    parser.add_argument("--tickets", type=int, default=1_000_000, help="tickets to export (default: %(default)s)")
+    options.add_quick(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.tickets = 2_000
     with tempfile.TemporaryDirectory() as folder:
         db = f"{folder}/export.db"
         fill_million(db, args.tickets)

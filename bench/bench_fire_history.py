@@ -14,7 +14,6 @@ cached / uncached. No assertion: the table is the result.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import tempfile
@@ -23,6 +22,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import _options as options  # bench/_options.py: --help and --quick for every script
+
 import ticketflow as tf
 
 AGENT = tf.Actor("agent", roles={"agent"})
@@ -30,6 +31,7 @@ CUSTOMER = tf.Actor("customer", roles={"requester"})
 T0 = datetime(2026, 1, 5, 14, tzinfo=UTC)
 TICKETS = 20
 ROUNDS = 10
+HISTORIES = (10, 50, 200)  # events per ticket, one row each
 
 
 def per_fire_us(repository: Any, events: int, cache: int) -> float:
@@ -53,16 +55,25 @@ def per_fire_us(repository: Any, events: int, cache: int) -> float:
 
 def table(name: str, make: Any) -> None:
     print(f"{name:<36}{'cached µs':>12}{'uncached µs':>14}{'cached / uncached':>20}")
-    for events in (10, 50, 200):
+    for events in HISTORIES:
         cached = per_fire_us(make(), events, 1024)
         uncached = per_fire_us(make(), events, 0)
         print(f"{f'  history of {events} events':<36}{cached:>12,.0f}{uncached:>14,.0f}{cached / uncached:>20.2f}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--postgres", default=os.environ.get("TICKETFLOW_TEST_POSTGRES_URL"))
+    global TICKETS, ROUNDS, HISTORIES
+    parser = options.parser(__doc__)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TICKETFLOW_TEST_POSTGRES_URL"),
+        metavar="URL",
+        help="also measure PostgreSQL at this URL (default: $TICKETFLOW_TEST_POSTGRES_URL; none: SQLite only)",
+    )
+    options.add_quick(parser)
     args = parser.parse_args()
+    if args.quick:
+        TICKETS, ROUNDS, HISTORIES = 2, 1, (10,)
     with tempfile.TemporaryDirectory() as folder:
         files = iter(range(100))
         table("SQLite, zendesk (SLA policy)", lambda: tf.SQLiteRepository(f"{folder}/{next(files)}.db"))

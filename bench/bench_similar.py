@@ -11,7 +11,6 @@ latency with N tickets. No assertion: the table is the result.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _options as options  # bench/_options.py: --help and --quick for every script
 from similar_data import tickets
 
 import ticketflow as tf
@@ -43,9 +43,17 @@ def precision_at_5(index: tf.SimilarityIndex, labelled: list[tuple[str, str, str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--tickets", type=int, default=100_000)
+    parser = options.parser(__doc__)
+    parser.add_argument(
+        "--tickets",
+        type=int,
+        default=100_000,
+        help="tickets in the index for build time and latency (default: %(default)s)",
+    )
+    options.add_quick(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.tickets = 2_000
     labelled = tickets(200)
     index = tf.SimilarityIndex()
     for tid, _, text in labelled:

@@ -12,11 +12,12 @@ No assertion: the table is the result.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+import _options as options  # bench/_options.py: --help and --quick for every script
 
 import ticketflow as tf
 
@@ -57,9 +58,15 @@ def fifty_event_ticket(wf: tf.Workflow, start: datetime) -> tf.Ticket:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--tickets", type=int, default=100_000)
+    parser = options.parser(__doc__)
+    parser.add_argument(
+        "--tickets", type=int, default=100_000, help="tickets in the attainment report (default: %(default)s)"
+    )
+    options.add_quick(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.tickets = 2_000
+    rounds, calls = (1, 50) if args.quick else (7, 2000)
     lc = tf.builtin("zendesk").extend(POLICY)
     wf = tf.Workflow(lc)
     assert wf.sla_policy is not None
@@ -71,8 +78,8 @@ def main() -> None:
     now = start + timedelta(days=3)
     tf.evaluate(wf.sla_policy, lc, ticket, history, now)
     samples = []
-    for _ in range(7):
-        n = 2000
+    for _ in range(rounds):
+        n = calls
         began = time.perf_counter()
         for _ in range(n):
             tf.evaluate(wf.sla_policy, lc, ticket, history, now)

@@ -22,7 +22,6 @@ result.
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import os
 import sqlite3
@@ -32,6 +31,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import _options as options  # bench/_options.py: --help and --quick for every script
 
 import ticketflow as tf
 from ticketflow.repository._codec import dumps, epoch_us, event_to_dict
@@ -223,7 +224,7 @@ def _sweeper(args: tuple[str, str, Any]) -> tuple[int, float, float, tuple[int, 
             return fired, start, time.time(), cpu, _cpu()
 
 
-def postgres_table(url: str, fires: int, timers: int) -> list[str]:
+def postgres_table(url: str, fires: int, timers: int, quick: bool = False) -> list[str]:
     import uuid
 
     import sqlalchemy as sa
@@ -235,7 +236,8 @@ def postgres_table(url: str, fires: int, timers: int) -> list[str]:
         return f"{label:<48}{result[0]:>12,.0f}{result[1]:>10.0%}"
 
     try:
-        for processes, cache in ((1, 1024), (4, 1024), (8, 1024), (1, 0), (4, 0)):
+        configs = ((2, 1024), (2, 0)) if quick else ((1, 1024), (4, 1024), (8, 1024), (1, 0), (4, 0))
+        for processes, cache in configs:
             schema = f"tf_bench_{uuid.uuid4().hex[:10]}"
             schemas.append(schema)
             where = f"{url}#{schema}"
@@ -244,9 +246,10 @@ def postgres_table(url: str, fires: int, timers: int) -> list[str]:
             lines.append(row(label, parallel_fires_per_second(where, fires, processes, cache)))
         schema = f"tf_bench_{uuid.uuid4().hex[:10]}"
         schemas.append(schema)
-        label = f"fires, 4 process(es) on {SHARED} shared tickets"
-        lines.append(row(label, shared_fires_per_second(f"{url}#{schema}", fires, 4)))
-        for sweepers in (1, 2, 4):
+        sharing = 2 if quick else 4
+        label = f"fires, {sharing} process(es) on {SHARED} shared tickets"
+        lines.append(row(label, shared_fires_per_second(f"{url}#{schema}", fires, sharing)))
+        for sweepers in (2,) if quick else (1, 2, 4):
             schema = f"tf_bench_{uuid.uuid4().hex[:10]}"
             schemas.append(schema)
             where = f"{url}#{schema}"
@@ -296,17 +299,37 @@ def sqlite_table(tickets: int, fires: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--tickets", type=int, default=1_000_000)
-    parser.add_argument("--fires", type=int, default=5_000)
-    parser.add_argument("--postgres", default=os.environ.get("TICKETFLOW_TEST_POSTGRES_URL"))
-    parser.add_argument("--timers", type=int, default=10_000)
+    parser = options.parser(__doc__)
+    parser.add_argument(
+        "--tickets",
+        type=int,
+        default=1_000_000,
+        help="tickets in the file for the due() latency row (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--fires", type=int, default=5_000, help="fires per worker in the fires/s rows (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TICKETFLOW_TEST_POSTGRES_URL"),
+        metavar="URL",
+        help="also measure PostgreSQL at this URL (default: $TICKETFLOW_TEST_POSTGRES_URL; none: SQLite only)",
+    )
+    parser.add_argument(
+        "--timers",
+        type=int,
+        default=10_000,
+        help="due timed rules for the PostgreSQL sweeper rows (default: %(default)s)",
+    )
     parser.add_argument("--postgres-only", action="store_true", help="skip the SQLite rows")
+    options.add_quick(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.tickets, args.fires, args.timers = 10_000, 50, 50  # 1% due: the 100 a due() page asks for
     if not args.postgres_only:
         sqlite_table(args.tickets, args.fires)
     if args.postgres:
-        for line in postgres_table(args.postgres, args.fires, args.timers):
+        for line in postgres_table(args.postgres, args.fires, args.timers, quick=args.quick):
             print(line)
     else:
         print("PostgreSQL: not measured (pass --postgres URL or set TICKETFLOW_TEST_POSTGRES_URL)")
