@@ -47,8 +47,8 @@ T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 def _prepare(wf: tf.Workflow, count: int) -> list[str]:
     ids = []
     for i in range(count):
-        t = wf.open(REQUESTER, title=f"bench {i}", fields={"priority": "high"}, at=T0)
-        wf.fire(t.id, "triage", AGENT, fields={"category": "access"}, at=T0)
+        t = wf.open(REQUESTER, title=f"bench {i}", at=T0)
+        wf.fire(t.id, "triage", AGENT, fields={"category": "access", "priority": "high"}, at=T0)  # staff set priority
         ids.append(t.id)
     return ids
 
@@ -195,7 +195,7 @@ def due_latency_ms(repo: tf.SQLiteRepository, calls: int = 200) -> float:
 def bytes_per_ticket(path: str, tickets: int = 1000) -> float:
     wf = tf.Workflow(tf.load_lifecycle(LIFECYCLE), tf.SQLiteRepository(path))
     for i in range(tickets):
-        t = wf.open(REQUESTER, title=f"Printer on floor {i % 7} jams", fields={"priority": "normal"}, at=T0)
+        t = wf.open(REQUESTER, title=f"Printer on floor {i % 7} jams", at=T0)  # priority: the default, normal
         wf.fire(t.id, "triage", AGENT, fields={"category": "hardware"}, comment="Looking into it", at=T0)
         wf.fire(t.id, "start", AGENT, assignee="agent", at=T0)
         for k in range(3):
