@@ -99,7 +99,7 @@ def test_eight_processes_on_a_hundred_hot_tickets_lose_nothing(schema: str, race
 def _eight_processes(wf: tf.Workflow, schema: str, race_report) -> None:
     ids = []
     for i in range(100):
-        t = wf.open(CUSTOMER, title=f"hot {i}", fields={"priority": "high"})
+        t = wf.open(AGENT, title=f"hot {i}", fields={"priority": "high"}, requester=CUSTOMER.id)
         wf.fire(t.id, "triage", AGENT, fields={"category": "access"})
         ids.append(t.id)
     seconds = float(os.environ.get("TICKETFLOW_PG_RACE_SECONDS", "10"))
@@ -172,7 +172,7 @@ def test_a_killed_connection_gives_clear_errors_or_retries_and_loses_nothing(sch
 
     store = repo(schema)
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
-    t = wf.open(CUSTOMER, title="x", fields={"priority": "high"})
+    t = wf.open(AGENT, title="x", fields={"priority": "high"}, requester=CUSTOMER.id)
     wf.fire(t.id, "triage", AGENT, fields={"category": "access"})
     outcomes: list[str] = []
     for i in range(30):
@@ -200,7 +200,7 @@ def test_connections_killed_while_fires_are_in_flight_lose_nothing_and_apply_not
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
     ids = []
     for i in range(5):
-        t = wf.open(CUSTOMER, title=f"x{i}", fields={"priority": "high"})
+        t = wf.open(AGENT, title=f"x{i}", fields={"priority": "high"}, requester=CUSTOMER.id)
         wf.fire(t.id, "triage", AGENT, fields={"category": "access"})
         ids.append(t.id)
     stop = threading.Event()
@@ -364,7 +364,7 @@ def test_a_save_whose_connection_fails_is_read_back_never_applied_twice(
 ):
     store = repo(schema)
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
-    t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
+    t = wf.open(AGENT, title="x", fields={"priority": "high"}, requester=CUSTOMER.id, at=T0)
     wf.fire(t.id, "triage", AGENT, fields={"category": "access"}, at=T0)
     _failing(store, monkeypatch, when)
     fired = wf.fire(t.id, "escalate", AGENT, at=T0)  # "after": it committed; "before": it is retried
@@ -379,7 +379,7 @@ def test_a_save_that_keeps_failing_says_so_and_changes_nothing(schema: str, monk
 
     store = repo(schema)
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
-    t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
+    t = wf.open(AGENT, title="x", fields={"priority": "high"}, requester=CUSTOMER.id, at=T0)
     before = wf.get(t.id)
     monkeypatch.setattr(module.time, "sleep", lambda _s: None)
     _failing(store, monkeypatch, "before", times=99)
@@ -393,7 +393,7 @@ def test_a_save_that_keeps_failing_says_so_and_changes_nothing(schema: str, monk
 def test_a_save_read_back_tells_a_lost_race_from_a_commit(schema: str):
     store = repo(schema)
     lc = tf.load_lifecycle(HELPDESK)
-    ticket, opened = lc.engine.open("H1", CUSTOMER, T0, title="x", fields={"priority": "high"})
+    ticket, opened = lc.engine.open("H1", AGENT, T0, title="x", fields={"priority": "high"}, requester=CUSTOMER.id)
     store.add(ticket, [opened])
     mine, event, _ = lc.engine.apply(ticket, "triage", AGENT, T0, fields={"category": "access"})
     theirs, other, _ = lc.engine.apply(ticket, "triage", AGENT, T0, fields={"category": "hardware"})
@@ -420,7 +420,7 @@ def test_the_pinned_connection_never_starves_a_one_connection_pool(schema: str):
     engine = sa.create_engine(URL, pool_size=1, max_overflow=0, pool_timeout=2)
     store = SQLAlchemyRepository(engine, schema=schema)
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
-    t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
+    t = wf.open(AGENT, title="x", fields={"priority": "high"}, requester=CUSTOMER.id, at=T0)
     for _ in range(3):
         wf.fire(t.id, "comment", AGENT, comment="hello", at=T0)  # pins the one connection
         assert wf.find(state="new").tickets == (wf.get(t.id),)  # SQLAlchemy path: gets it back at once
@@ -436,7 +436,7 @@ def test_an_idle_pinned_connection_is_pinged_and_replaced(schema: str):
     assert URL is not None
     store = SQLAlchemyRepository(URL, schema=schema, ping_after=timedelta(0))
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store, max_retries=0)
-    t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
+    t = wf.open(AGENT, title="x", fields={"priority": "high"}, requester=CUSTOMER.id, at=T0)
     wf.get(t.id)
     first = store._pinned.backend_pid
     with store.engine.connect() as conn:
@@ -451,7 +451,7 @@ def test_an_idle_pinned_connection_is_pinged_and_replaced(schema: str):
 def test_a_forked_child_pins_its_own_connection_and_leaves_the_parents_alone(schema: str):
     store = repo(schema)
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
-    t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
+    t = wf.open(AGENT, title="x", fields={"priority": "high"}, requester=CUSTOMER.id, at=T0)
     wf.get(t.id)  # the parent pins a connection
     parent = store._pinned.backend_pid
     pid = os.fork()
@@ -501,7 +501,7 @@ def test_an_unreachable_database_is_a_clear_storage_error_and_nothing_is_written
 
     store = repo(schema)
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
-    t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
+    t = wf.open(AGENT, title="x", fields={"priority": "high"}, requester=CUSTOMER.id, at=T0)
     before = wf.get(t.id)
     store._pinned.release()
     dead = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:1/test")  # nothing listens on port 1
@@ -528,7 +528,7 @@ def test_threads_of_one_process_share_a_workflow_and_its_repository(schema: str)
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store, max_retries=50)
     ids = []
     for i in range(4):
-        t = wf.open(CUSTOMER, title=f"t{i}", fields={"priority": "high"})
+        t = wf.open(AGENT, title=f"t{i}", fields={"priority": "high"}, requester=CUSTOMER.id)
         wf.fire(t.id, "triage", AGENT, fields={"category": "access"})
         ids.append(t.id)
 
@@ -549,7 +549,7 @@ def test_threads_of_one_process_share_a_workflow_and_its_repository(schema: str)
 def test_get_with_history_reads_both_from_one_snapshot(schema: str):
     store = repo(schema)
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
-    t = wf.open(CUSTOMER, title="x", fields={"priority": "high"}, at=T0)
+    t = wf.open(AGENT, title="x", fields={"priority": "high"}, requester=CUSTOMER.id, at=T0)
     wf.fire(t.id, "triage", AGENT, fields={"category": "access"}, comment="on it", at=T0)
     assert store.get_with_history(t.id) == (store.get(t.id), store.history(t.id))
     with pytest.raises(tf.TicketNotFound):

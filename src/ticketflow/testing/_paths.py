@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
+from hypothesis import HealthCheck, Phase, settings
 
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SteppableClock
@@ -229,3 +230,19 @@ def _other_value(spec: FieldSpec, current: Any) -> Any:
     if spec.type == "choice" and len(spec.choices) > 1:
         return spec.choices[1]
     return {"date": "2026-02-01", "int": 2, "float": 2.0, "bool": False}.get(spec.type, f"{value}-2")
+
+
+def kit_settings(max_examples: int | None, *, shrink: bool = True, derandomize: bool | None = None) -> settings:
+    """The hypothesis settings of the kit's property runs: the profile's budget unless given, no database.
+
+    No example database is used: the same function checks many lifecycles.
+    """
+    return settings(
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        deadline=None,
+        max_examples=settings().max_examples if max_examples is None else max_examples,
+        report_multiple_bugs=False,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, *([Phase.shrink] if shrink else [])],
+        database=None,
+        derandomize=settings().derandomize if derandomize is None else derandomize,
+    )

@@ -19,7 +19,7 @@ from typing import ClassVar
 import attrs
 import hypothesis
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.errors import (
@@ -52,6 +52,7 @@ from ticketflow.testing._paths import (
     _opener,
     _opening_fields,
     _workflow,
+    kit_settings,
     path_coverage,
     replay_path,
 )
@@ -206,17 +207,8 @@ def run_random_steps(
     No example database is used: the same function checks many lifecycles.
     A *seed* makes the sequences those of that seed (else the profile decides).
     """
-    budget = settings().max_examples if max_examples is None else max_examples
 
-    @settings(
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-        deadline=None,
-        max_examples=budget,
-        report_multiple_bugs=False,
-        phases=[Phase.explicit, Phase.reuse, Phase.generate, *([Phase.shrink] if shrink else [])],
-        database=None,
-        derandomize=settings().derandomize and seed is None,
-    )
+    @kit_settings(max_examples, shrink=shrink, derandomize=settings().derandomize and seed is None)
     @given(steps(lifecycle))
     def random_steps(sequence: list[Step]) -> None:
         check_steps(lifecycle, sequence, registry, calendar=calendar, views=views, sla=sla)
