@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -410,3 +411,28 @@ def test_postgres_tests_say_loudly_when_they_are_skipped():
     if not POSTGRES_URL:  # the -ra summary prints this reason at the end of every run
         pytest.skip("PostgreSQL TESTS SKIPPED: TICKETFLOW_TEST_POSTGRES_URL is not set")
     assert POSTGRES_URL.startswith("postgresql")
+
+
+@settings(max_examples=40)
+@given(st.lists(st.tuples(st.integers(0, 30), st.one_of(st.none(), st.integers(0, 6))), max_size=80))
+def test_memory_due_index_follows_every_move_of_a_due_instant(moves: list[tuple[int, int | None]]):
+    # Equal instants on purpose (hours 0-6): ties come back in ticket-id order, and a moved or
+    # cleared instant is gone from the index, whatever order the moves came in.
+    base = datetime(2026, 1, 5, tzinfo=UTC)
+    repo, make = tf.MemoryRepository(), TicketFactory()
+    expected: dict[str, datetime] = {}
+    for n in range(31):
+        ticket, events = make.new(f"T{n:02d}")
+        repo.add(ticket, events)
+    for n, hours in moves:
+        due = None if hours is None else base + timedelta(hours=hours)
+        repo.reschedule(f"T{n:02d}", due)
+        if due is None:
+            expected.pop(f"T{n:02d}", None)
+        else:
+            expected[f"T{n:02d}"] = due
+    reference = sorted(((when, ticket_id) for ticket_id, when in expected.items()))
+    assert [(i, w) for w, i in reference] == repo.due(base + timedelta(days=1), limit=100)
+    assert [(i, w) for w, i in reference if w <= base + timedelta(hours=3)][:5] == repo.due(
+        base + timedelta(hours=3), limit=5
+    )

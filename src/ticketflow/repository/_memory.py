@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import bisect
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Unpack
+
+from sortedcontainers import SortedList
 
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
@@ -54,14 +55,16 @@ class MemoryRepository:
     """Tickets and histories in process memory, safe across threads.
 
     Nothing survives the process; use :class:`~ticketflow.SQLiteRepository`
-    for that. Queries scan every ticket; ``due`` keeps a sorted index.
+    for that. Queries scan every ticket; ``due`` keeps a sorted index
+    (``sortedcontainers.SortedList``: moving a due instant costs O(log n)).
     """
 
     def __init__(self) -> None:
         self._tickets: dict[str, Ticket] = {}
         self._events: dict[str, list[Event]] = {}
         self._due: dict[str, datetime] = {}
-        self._due_index: list[tuple[datetime, str]] = []
+        # (due, ticket id) in order: O(log n) to move a ticket's due instant, in order to read the due ones.
+        self._due_index: SortedList[tuple[datetime, str]] = SortedList()
         self._outbox: dict[str, OutboxMessage] = {}
         self._delivered: set[str] = set()
         self._lock = threading.RLock()
@@ -149,13 +152,14 @@ class MemoryRepository:
             self._set_due(ticket_id, due)
 
     def _set_due(self, ticket_id: str, due: datetime | None) -> None:
+        if due is not None:
+            require_aware(due, "due")
         old = self._due.pop(ticket_id, None)
         if old is not None:
             self._due_index.remove((old, ticket_id))
         if due is not None:
-            require_aware(due, "due")
             self._due[ticket_id] = due
-            bisect.insort(self._due_index, (due, ticket_id))
+            self._due_index.add((due, ticket_id))
 
     # -- reading -------------------------------------------------------------------
 

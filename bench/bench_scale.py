@@ -1,0 +1,112 @@
+"""Scale: does a fire cost more as the store grows?
+
+Run: .venv/bin/python bench/bench_scale.py [--quick] [--million]  (or `make bench`)
+
+Prints, in one run on this machine, µs per fire on a MemoryRepository holding
+2,000 / 40,000 / 200,000 tickets (``--million`` adds 1,000,000; ``--quick``
+runs 2,000 and 10,000 only). Every ticket sits in a state with a timer, and
+every measured fire moves its ticket's due instant (into a timed state and
+back out), so the due index is updated on each save. Each fire is on a
+different ticket with a 3-event history, so the history does not grow with
+the run. The last column is the row's cost over the smallest store's, and a
+bare `transitions` trigger is measured in the same run for scale.
+No assertion: the table is the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from transitions import Machine
+
+import ticketflow as tf
+
+TIMED: dict[str, Any] = {
+    "id": "timed",
+    "initial": "waiting",
+    "states": {"waiting": {}, "working": {}},
+    "transitions": [
+        {"trigger": "start", "source": "waiting", "dest": "working"},
+        {"trigger": "pause", "source": "working", "dest": "waiting"},
+    ],
+    "timers": [{"id": "nudge", "state": "waiting", "after": "2h", "add_tags": ["nudged"]}],
+}
+AGENT = tf.Actor("agent-1", roles={"agent"})
+T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+FIRES = 2_000
+
+
+def fill(size: int) -> tuple[tf.Workflow, list[str]]:
+    """A Workflow on a memory store of *size* tickets, each waiting with its timer due."""
+    wf = tf.Workflow(tf.load_lifecycle(TIMED))
+    ids = []
+    for n in range(size):
+        ids.append(wf.open(AGENT, title="t", at=T0 + timedelta(seconds=n)).id)
+    return wf, ids
+
+
+def per_fire_us(wf: tf.Workflow, ids: list[str], rounds: int = 5) -> float:
+    """Median µs per fire over *rounds* batches; each batch moves FIRES tickets out of and back into the timed state."""
+    step = max(1, len(ids) // FIRES)
+    sample = ids[::step][:FIRES]
+    at = T0 + timedelta(minutes=1)
+    samples = []
+    for _ in range(rounds):
+        gc.collect()
+        began = time.perf_counter()
+        for ticket_id in sample:
+            wf.fire(ticket_id, "start", AGENT, at=at)
+        for ticket_id in sample:
+            wf.fire(ticket_id, "pause", AGENT, at=at)
+        samples.append((time.perf_counter() - began) / (2 * len(sample)) * 1e6)
+    return statistics.median(samples)
+
+
+def bare_trigger_us(n: int = 20_000) -> float:
+    """µs per bare `transitions` trigger on one shared machine (a model object, no storage)."""
+
+    class Model:
+        state = "waiting"
+
+    machine = Machine(model=None, states=["waiting", "working"], initial="waiting", auto_transitions=False)
+    machine.add_transition("start", "waiting", "working")
+    machine.add_transition("pause", "working", "waiting")
+    model = Model()
+    machine.add_model(model)
+    began = time.perf_counter()
+    for _ in range(n // 2):
+        model.start()  # type: ignore[attr-defined]
+        model.pause()  # type: ignore[attr-defined]
+    return (time.perf_counter() - began) / n * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: stores of 2,000 and 10,000 tickets")
+    parser.add_argument("--million", action="store_true", help="add a store of 1,000,000 tickets (minutes, ~GBs)")
+    args = parser.parse_args()
+    sizes = [2_000, 10_000] if args.quick else [2_000, 40_000, 200_000]
+    if args.million and not args.quick:
+        sizes.append(1_000_000)
+    bare = bare_trigger_us()
+    print(f"bare transitions trigger: {bare:.2f} µs")
+    print(f"{'memory store, tickets':<28}{'fill s':>10}{'µs/fire':>10}{'vs smallest':>12}{'vs bare trigger':>16}")
+    first = None
+    for size in sizes:
+        began = time.perf_counter()
+        wf, ids = fill(size)
+        filled = time.perf_counter() - began
+        cost = per_fire_us(wf, ids, rounds=3 if args.quick else 5)
+        first = first or cost
+        print(f"{size:<28,}{filled:>10.1f}{cost:>10.2f}{cost / first:>12.2f}{cost / bare:>16.2f}")
+        del wf, ids
+        gc.collect()
+
+
+if __name__ == "__main__":
+    main()
