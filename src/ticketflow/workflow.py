@@ -292,7 +292,7 @@ class Workflow:
         previous = self._access.check_read(self.get(ticket_id), actor)
         when = self._at(at)
         ticket, event = self._engine.open(
-            self._id_factory(),
+            self.new_ticket_id(),  # a human key with a key_prefix, confirmed like any new ticket
             actor,
             when,
             title=title or f"Follow-up: {previous.title}",
@@ -304,7 +304,7 @@ class Workflow:
             checked=False,  # the people and fields are the previous ticket's, copied by the library
         )
         step = opened(ticket, event)
-        return self._recorder.record(lambda _reads: Write(ticket, (step,)))
+        return self._recorder.record(lambda _reads: Write(ticket, (step,), self._confirmation(ticket, when)))
 
     def reply(self, ticket_id: str, actor: Actor, body: str, *, at: datetime | None = None) -> Ticket:
         """Comment on the ticket, or, if it is in an immutable state, open a follow-up with the reply."""
@@ -550,17 +550,20 @@ class Workflow:
         )
         if assignee is None and self.intake.routes:
             ticket, event = self._route(ticket, event, actor, when, comment, meta)
-        messages: tuple[OutboxMessage, ...] = ()
-        if prefix is not None:  # the ticket and its confirmation, together
-            payload = {"key": ticket.id, "title": ticket.title, "to": ticket.requester}
-            messages = (OutboxMessage(f"{ticket.id}:opened", ticket.id, "ticket.opened", payload, when),)
         step = opened(ticket, event)
         try:
-            return self._recorder.record(lambda _reads: Write(ticket, (step,), messages))
+            return self._recorder.record(lambda _reads: Write(ticket, (step,), self._confirmation(ticket, when)))
         except ConcurrencyConflict:
             if prefix is not None and ticket_id is None:
                 self._check_key_prefix(ticket.id)  # the key is another lifecycle's
             raise
+
+    def _confirmation(self, ticket: Ticket, when: datetime) -> tuple[OutboxMessage, ...]:
+        """The ``ticket.opened`` message written with a new ticket when the lifecycle has human keys."""
+        if self.lifecycle.key_prefix is None:
+            return ()
+        payload = {"key": ticket.id, "title": ticket.title, "to": ticket.requester}
+        return (OutboxMessage(f"{ticket.id}:opened", ticket.id, "ticket.opened", payload, when),)
 
     def _route(
         self,
