@@ -8,7 +8,7 @@ when TICKETFLOW_TEST_POSTGRES_URL is set.
 
 from __future__ import annotations
 
-import sys
+import argparse
 from datetime import timedelta
 
 import ticketflow as tf
@@ -24,7 +24,18 @@ def make_worker(url: str, schema: str | None = None) -> tf.Sweeper:
     return tf.Sweeper(workflow, interval=timedelta(seconds=30))
 
 
-if __name__ == "__main__":
-    worker = make_worker(sys.argv[1])
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line, then sweep until Ctrl-C or SIGTERM."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("url", help="the database, such as postgresql+psycopg://user@host/db")
+    parser.add_argument("--schema", default=None, help="PostgreSQL schema for ticketflow's tables (default: public)")
+    args = parser.parse_args(argv)
+    worker = make_worker(args.url, args.schema)
     worker.install_signal_handlers()  # Ctrl-C or SIGTERM: finish the sweep, then stop
+    print(f"sweeping every {worker.interval.total_seconds():g}s; reminders are printed; Ctrl-C or SIGTERM stops")
     worker.run_forever()
+    print("stopped")
+
+
+if __name__ == "__main__":
+    main()

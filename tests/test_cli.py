@@ -517,3 +517,19 @@ def test_calendar_show_names_a_bad_rule(capsys: pytest.CaptureFixture[str], tmp_
     status, _, err = run(capsys, "calendar", "show", str(path), "--from", "2026-03-01")
     assert status == 2
     assert "calendar.rules[0].rrule: cannot read 'FREQ=MONTHLY;BYDAY=1XX'" in err
+
+
+def test_help_texts_show_no_rst_markup():
+    runner = CliRunner()
+
+    def walk(command: object, argv: list[str]) -> None:
+        import click
+
+        result = runner.invoke(cli, [*argv, "--help"])
+        assert result.exit_code == 0, (argv, result.output)
+        assert "`" not in result.output, (argv, result.output)
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, [*argv, name])
+
+    walk(cli, [])

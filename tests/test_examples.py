@@ -162,3 +162,19 @@ def test_mail_desk_example_threads_the_reply_and_drops_the_auto_reply(
     assert "dana-ooo@example.org   dropped    -     automatic" in out
     assert "dana@example.org: It is the one next to the kitchen." in out
     assert [r.action for r in desk.thread("HD-1")] == ["opened", "sent", "commented"]
+
+
+def test_postgres_worker_example_without_an_argument_prints_its_usage():
+    import subprocess
+    import sys
+
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, str(EXAMPLES / "postgres_worker.py")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "the following arguments are required: url" in done.stderr
+    help_text = subprocess.run(  # noqa: S603
+        [sys.executable, str(EXAMPLES / "postgres_worker.py"), "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert "postgresql+psycopg://user@host/db" in help_text.stdout

@@ -99,3 +99,12 @@ def test_the_wheel_installed_alone_runs_the_readmes_first_snippet(tmp_path: Path
         env=clean_env,
     )
     assert str(env_dir) in imported.stdout  # the wheel's copy, not the source tree
+    # the test kit without its extra says which extra to install
+    kit = subprocess.run(  # noqa: S603
+        [str(python), "-c", "import ticketflow.testing"], cwd=work, capture_output=True, text=True, env=clean_env
+    )
+    assert kit.returncode == 1
+    assert kit.stderr.strip().splitlines()[-1] == (
+        "ImportError: ticketflow.testing needs the testing extra (no module named 'hypothesis'): "
+        "pip install 'ticketflow[testing]'"
+    )

@@ -1,6 +1,7 @@
 """The ``ticketflow`` command (Click): lifecycles, validation, diagrams, calendars, SLA reports, export, worker, demo.
 
 Shell completion comes with Click: ``eval "$(_TICKETFLOW_COMPLETE=bash_source ticketflow)"``.
+Help texts are shown without their RST markup (``x`` prints as x).
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class _Group(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        _plain_help(self)
         try:
             return super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as exc:
@@ -177,7 +179,31 @@ def _instant(text: str, what: str, zone: str | None = None) -> datetime:
     return value
 
 
-@click.group(cls=_Group, help=__doc__)
+_HELP = """Support-ticket lifecycles, business calendars and SLA reports from the command line.
+
+Start with: ticketflow demo; ticketflow init; ticketflow show zendesk.
+Shell completion: eval "$(_TICKETFLOW_COMPLETE=bash_source ticketflow)".
+"""
+
+
+def _plain(text: str | None) -> str | None:
+    """Help text without RST markup: ``x`` and `x` print as x."""
+    return None if text is None else re.sub(r"``?([^`]+)``?", r"\1", text)
+
+
+def _plain_help(command: click.Command) -> None:
+    """Strip RST markup from the help of *command* and everything under it (commands added later too)."""
+    command.help = _plain(command.help)
+    command.short_help = _plain(command.short_help)
+    for param in command.params:
+        if isinstance(param, click.Option):
+            param.help = _plain(param.help)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _plain_help(sub)
+
+
+@click.group(cls=_Group, help=_HELP)
 @click.version_option(tf.__version__, "--version", "-V", prog_name="ticketflow")
 def cli() -> None:
     """The ticketflow command."""

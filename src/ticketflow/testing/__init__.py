@@ -16,6 +16,15 @@
 Nothing in ticketflow itself imports this module.
 """
 
+try:  # the testing extra, checked first so its absence is named
+    import hypothesis  # noqa: F401
+    import pytest  # noqa: F401
+except ImportError as _missing:
+    raise ImportError(
+        f"ticketflow.testing needs the testing extra (no module named {_missing.name!r}): "
+        "pip install 'ticketflow[testing]'"
+    ) from _missing
+
 from ticketflow.clock import SteppableClock
 from ticketflow.testing._access import AccessContract, check_access
 from ticketflow.testing._checks import (
