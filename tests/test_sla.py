@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ticketflow as tf
-from ticketflow.sla import SlaConfigError, evaluate
+from ticketflow.sla import SlaConfigError, evaluate, evaluate_metric
 from ticketflow.testing import SteppableClock
 
 NY = ZoneInfo("America/New_York")
@@ -589,3 +589,71 @@ def test_timed_rules_count_in_the_calendar_the_policy_chooses_for_the_ticket():
     assert (wf.get(acme.id).state, wf.get(globex.id).state) == ("open", "solved")
     wf.run_due(datetime(2026, 3, 9, 9, tzinfo=UTC))  # Mon 10:00 Berlin: 2 Berlin business hours
     assert wf.get(acme.id).state == "solved"
+
+
+# -- mutation survivors (scripts/mutate.py): each pins a rule no other test decided ------------
+
+
+def test_a_stop_by_role_counts_the_roles_that_act_as_it():
+    lc = with_sla(
+        {
+            "calendar": "24x7",
+            "metrics": [
+                {
+                    "id": "answered",
+                    "kind": "first_response",
+                    "stop": {"comment": {"by": ["agent"], "visibility": "public"}},
+                    "targets": [{"target": "2h"}],
+                }
+            ],
+        }
+    )
+    clock = SteppableClock(datetime(2026, 3, 9, 9, tzinfo=UTC))
+    wf = tf.Workflow(lc, clock=clock)
+    t = wf.open(CUSTOMER, title="x")
+    clock.advance(minutes=30)
+    wf.comment(t.id, CUSTOMER, "anyone?")  # not a role that stops it
+    clock.advance(minutes=30)
+    wf.comment(t.id, tf.Actor("boss", roles={"admin"}), "On it")  # admin acts as agent
+    answered = clock_of(wf.sla(t.id), "answered")
+    assert (answered.running, answered.elapsed) == (False, H)
+
+
+def test_the_report_names_a_target_for_several_values_by_all_of_them():
+    lc = with_sla(
+        {
+            "calendar": "24x7",
+            "metrics": [
+                {
+                    "id": "first_response",
+                    "targets": [
+                        {"when": {"category": ["work_request", "question"]}, "target": "1h"},
+                        {"target": "8h"},
+                    ],
+                }
+            ],
+        }
+    )
+    wf = tf.Workflow(lc, clock=SteppableClock(datetime(2026, 3, 9, 9, tzinfo=UTC)))
+    wf.open(CUSTOMER, title="x", fields={"category": "question"})
+    (line,) = [m for m in wf.sla_report().for_metric("first_response") if m.target == H]
+    assert line.selector == "category=question|work_request"
+
+
+def test_evaluate_metric_refuses_a_naive_now_by_name():
+    wf, _, t = sighten_at(ny(2026, 3, 6, 16))
+    assert wf.sla_policy is not None
+    metric = wf.sla_policy.metric("first_response")
+    with pytest.raises(tf.NaiveDatetime) as caught:
+        evaluate_metric(metric, wf.lifecycle, wf.get(t.id), wf.history(t.id), datetime(2026, 3, 9, 10))
+    assert caught.value.name == "now"
+    clock = evaluate_metric(metric, wf.lifecycle, wf.get(t.id), wf.history(t.id), ny(2026, 3, 9, 9, 30))
+    assert (clock.elapsed, clock.warned) == (90 * timedelta(minutes=1), (0.5, 0.75))
+
+
+def test_a_stopped_clock_keeps_the_warnings_its_last_cycle_crossed():
+    wf, clock, t = sighten_at(ny(2026, 3, 9, 9))
+    clock.advance(minutes=100)  # 83% of the 2h target
+    wf.comment(t.id, AGENT, "Here you go")
+    first = clock_of(wf.sla(t.id, ny(2026, 3, 10, 12)), "first_response")
+    assert (first.running, first.breached, first.warned) == (False, False, (0.5, 0.75))
