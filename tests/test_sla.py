@@ -651,9 +651,10 @@ def test_evaluate_metric_refuses_a_naive_now_by_name():
     assert (clock.elapsed, clock.warned) == (90 * timedelta(minutes=1), (0.5, 0.75))
 
 
-def test_a_stopped_clock_keeps_the_warnings_its_last_cycle_crossed():
+@pytest.mark.parametrize(("minutes", "warned"), [(30, ()), (70, (0.5,)), (100, (0.5, 0.75))])
+def test_a_stopped_clock_keeps_the_warnings_its_last_cycle_crossed(minutes: int, warned: tuple[float, ...]):
     wf, clock, t = sighten_at(ny(2026, 3, 9, 9))
-    clock.advance(minutes=100)  # 83% of the 2h target
+    clock.advance(minutes=minutes)  # of the 2h target, warnings at 50% and 75%
     wf.comment(t.id, AGENT, "Here you go")
     first = clock_of(wf.sla(t.id, ny(2026, 3, 10, 12)), "first_response")
-    assert (first.running, first.breached, first.warned) == (False, False, (0.5, 0.75))
+    assert (first.running, first.breached, first.warned) == (False, False, warned)
