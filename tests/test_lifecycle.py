@@ -448,3 +448,16 @@ def test_only_int_fields_can_be_incremented():
     with pytest.raises(tf.InvalidLifecycle) as caught:
         tf.load_lifecycle(document)
     assert caught.value.path == "transitions[0].increment[0]"
+
+
+def test_the_engine_reads_the_transitions_machine_through_its_public_graph(helpdesk: tf.Lifecycle):
+    """No definition index rides in a condition: the machine holds the graph, and the engine's table agrees with it."""
+    engine = helpdesk.engine
+    for trigger, event in engine.machine.events.items():
+        for source, compiled in event.transitions.items():
+            assert all(not c.conditions for c in compiled)
+            ours = [t for t in helpdesk.transitions if t.trigger == trigger and source in t.sources]
+            assert [c.dest for c in compiled] == [t.dest for t in ours]
+            for t in ours:
+                if t.on is None:
+                    assert t in engine.transitions_from(source, trigger)

@@ -20,6 +20,7 @@ from transitions import Machine
 
 from ticketflow.errors import (
     FieldError,
+    LifecycleError,
     PermissionDenied,
     TicketClosed,
     TicketNotFound,
@@ -79,24 +80,26 @@ class Engine:
             initial=lifecycle.initial,
             auto_transitions=False,
             transitions=[
-                {
-                    "trigger": t.trigger,
-                    "source": list(t.sources),
-                    "dest": t.dest,
-                    # The condition name carries the definition's index back out
-                    # of the machine; it is read below, never called.
-                    "conditions": [f"#{t.index}"],
-                }
-                for t in lifecycle.transitions
+                {"trigger": t.trigger, "source": list(t.sources), "dest": t.dest} for t in lifecycle.transitions
             ],
         )
-        by_index = {t.index: t for t in lifecycle.transitions}
+        # The machine is read through its public graph: for each event (trigger)
+        # and source state, the transitions in the order they were added, each
+        # with its ``dest``. That order is the definitions' order, so the k-th
+        # compiled transition for (trigger, source) is the k-th definition with
+        # that trigger leaving that source; their destinations must agree.
+        defined: dict[tuple[str, str], list[Transition]] = {}
+        for t in lifecycle.transitions:
+            for source in t.sources:
+                defined.setdefault((t.trigger, source), []).append(t)
         table: dict[tuple[str, str], list[Transition]] = {}
         reactions: dict[tuple[str, str], list[Transition]] = {}
         for trigger, event in self.machine.events.items():
             for source, compiled in event.transitions.items():
-                for item in compiled:
-                    t = by_index[int(str(item.conditions[0].func)[1:])]
+                ours = defined.get((trigger, source), [])
+                if [c.dest for c in compiled] != [t.dest for t in ours]:
+                    raise LifecycleError(f"the transitions machine holds {trigger!r} from {source!r} differently")
+                for t in ours:
                     if t.on is None:
                         table.setdefault((source, trigger), []).append(t)
                     else:
