@@ -10,29 +10,19 @@ from hypothesis import strategies as st
 import ticketflow as tf
 from ticketflow.automation import next_due
 
+from .test_recording import FLOW as RECORDING_FLOW
+
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 CUSTOMER = tf.Actor("customer", roles={"requester"})
 AGENT = tf.Actor("agent-7", roles={"agent"})
+#: test_recording's FLOW with a rule counting from the last update, and a later auto-close.
 FLOW: dict[str, Any] = {
-    "id": "flow",
-    "initial": "open",
-    "states": {"open": {}, "waiting": {}, "closed": {"immutable": True}},
-    "transitions": [
-        {"trigger": "wait", "source": "open", "dest": "waiting", "roles": ["agent", "system"], "actions": ["count"]},
-        {
-            "trigger": "close",
-            "source": ["open", "waiting"],
-            "dest": "closed",
-            "roles": ["agent", "system"],
-            "actions": ["count"],
-        },
-    ],
+    **RECORDING_FLOW,
     "timers": [
         {"id": "nudge", "state": "open", "after": "3d", "fire": "wait"},
         {"id": "remind", "state": "waiting", "after": "1d", "since": "last_update", "add_tags": ["reminded"]},
         {"id": "auto_close", "state": "waiting", "after": "4d", "fire": "close"},
     ],
-    "link_rules": [{"record": "issue", "status": "done", "fire": "wait"}],
 }
 MOVING = {"wait", "close"}  # the triggers whose transitions have the `count` action
 
