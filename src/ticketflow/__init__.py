@@ -40,7 +40,9 @@ from ticketflow.links import LINK_KINDS, ExternalRecord
 from ticketflow.model import APP_META, LIBRARY_META, Actor, Change, Comment, Event, Ticket, replay
 from ticketflow.protocols import (
     Action,
+    ClaimingOutbox,
     Clock,
+    Delivery,
     Guard,
     Link,
     Notifier,
@@ -78,10 +80,12 @@ __all__ = [
     "CalendarError",
     "CalendarRule",
     "Change",
+    "ClaimingOutbox",
     "Clock",
     "Comment",
     "ConcurrencyConflict",
     "Continuity",
+    "Delivery",
     "Event",
     "ExternalRecord",
     "FieldError",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack, runtime_checkable
 
 import attrs
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Action",
     "AssignmentPolicy",
+    "ClaimingOutbox",
     "Clock",
+    "Delivery",
     "Guard",
     "Link",
     "Notifier",
@@ -134,6 +136,80 @@ class OutboxMessage:
     kind: str
     payload: Mapping[str, Any]
     created_at: datetime
+
+
+@attrs.frozen
+class Delivery:
+    """An outbox message and how its delivery went: one line of the delivery log.
+
+    Attributes:
+        message: the message.
+        status: ``pending`` (waiting, or backing off after a failure),
+            ``undeliverable`` (a sweeper found no notifier for its kind; it is
+            delivered as soon as one is registered) or ``delivered``.
+        attempts: notifier calls so far (failed ones, and the one that delivered it).
+        last_error: the last failure, if any (``"no notifier for kind ..."`` when undeliverable).
+        delivered_at: when the notifier returned (aware; None until delivered).
+        next_attempt_at: a failed message is not tried again before this instant.
+    """
+
+    message: OutboxMessage
+    status: str
+    attempts: int = 0
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+
+
+@runtime_checkable
+class ClaimingOutbox(Protocol):
+    """The outbox calls of a repository that leases messages to one deliverer and keeps a delivery log.
+
+    The built-in repositories implement it; :func:`ticketflow.automation.deliver`
+    falls back to one-process delivery for a repository that does not.
+
+    Contract, checked by :class:`ticketflow.testing.RepositoryContract`:
+
+    - ``claim_messages`` leases undelivered messages of the given kinds whose
+      ``next_attempt_at`` is not after *now*, oldest first, to *owner* for
+      *lease* (real time); a leased message is not claimed again until the
+      lease ends or the message is marked delivered or failed;
+    - ``mark_delivered`` records the delivery (and one more attempt);
+      ``mark_failed`` records an attempt, its error and ``next_attempt_at``;
+    - ``mark_undeliverable`` flags the pending, unleased messages of kinds
+      outside *handled* and returns how many it newly flagged, by kind; a
+      flagged message is still claimed for its kind;
+    - ``requeue`` makes a message pending again; ``deliveries`` lists the log
+      (by ticket, key, status), oldest first.
+    """
+
+    def claim_messages(
+        self, kinds: Collection[str], now: datetime, *, owner: str, lease: timedelta, limit: int = 100
+    ) -> list[Delivery]:
+        """Lease up to *limit* undelivered messages of *kinds* due for an attempt at *now*, oldest first."""
+        ...
+
+    def mark_delivered(self, key: str, at: datetime | None = None) -> None:
+        """Record a delivery at *at*."""
+        ...
+
+    def mark_failed(self, key: str, error: str, retry_at: datetime) -> None:
+        """Record a failed attempt; not claimed again before *retry_at*."""
+        ...
+
+    def mark_undeliverable(self, handled: Collection[str]) -> dict[str, int]:
+        """Flag pending messages of kinds not in *handled*; how many were newly flagged, by kind."""
+        ...
+
+    def requeue(self, key: str) -> None:
+        """Make a message pending again."""
+        ...
+
+    def deliveries(
+        self, *, ticket_id: str | None = None, key: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        """The delivery log, oldest first."""
+        ...
 
 
 @attrs.frozen

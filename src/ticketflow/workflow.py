@@ -13,13 +13,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any, Unpack
 
 from ticketflow._customer import customer_page, customer_tickets
 from ticketflow._recent import TicketCache
 from ticketflow._view import TicketView, view
-from ticketflow.automation import DeliveryState, Scheduler, SweepResult, deliver, run_due
+from ticketflow.automation import (
+    DEFAULT_LEASE,
+    DeliveryState,
+    Scheduler,
+    SweepResult,
+    deliver,
+    new_owner,
+    run_due,
+    unhandled_kinds,
+    warn_unhandled,
+)
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SystemClock
 from ticketflow.errors import (
@@ -45,7 +55,16 @@ from ticketflow.links import (
     mark_duplicate,
 )
 from ticketflow.model import APP_META, Actor, Comment, Event, Ticket, Visibility, require_aware
-from ticketflow.protocols import Clock, Link, OutboxMessage, Page, TicketFilters, TicketRepository
+from ticketflow.protocols import (
+    ClaimingOutbox,
+    Clock,
+    Delivery,
+    Link,
+    OutboxMessage,
+    Page,
+    TicketFilters,
+    TicketRepository,
+)
 from ticketflow.recording import Reads, Recorder, Scope, Write, fired, opened
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
@@ -144,6 +163,7 @@ class Workflow:
         if lifecycle.key_prefix is not None:
             self._check_key_prefix(f"{lifecycle.key_prefix}-1")
         self._delivery = DeliveryState()
+        self._owner = new_owner()
         self._policies = with_builtin_policies(self.registry.policies)
         self.intake = intake_rules(lifecycle, self._policies)
         self._similar: SimilarityIndex | None = None
@@ -160,6 +180,7 @@ class Workflow:
                             f"{kind[:-1]} {name!r} is not in the registry; register it with "
                             f"registry.add_{kind[:-1]}({name!r}, ...)",
                         )
+        warn_unhandled(f"Workflow({lifecycle.id!r})", self.unhandled_kinds())
 
     @property
     def max_retries(self) -> int:
@@ -276,9 +297,57 @@ class Workflow:
         """
         return run_due(self._scope, self._scheduler, self._at(now), limit)
 
-    def deliver(self, now: datetime | None = None, *, limit: int = 100) -> int:
-        """Hand pending outbox messages to the registry's notifiers; return how many were delivered."""
-        return deliver(self.repository, self.registry.notifiers, self._at(now), self._delivery, limit)
+    def deliver(
+        self,
+        now: datetime | None = None,
+        *,
+        limit: int = 100,
+        owner: str | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+    ) -> int:
+        """Hand up to *limit* outbox messages to the registry's notifiers; return how many were delivered.
+
+        Messages are claimed per kind with a lease (see ``docs/automation.md``),
+        so several processes delivering from one store deliver each once; a
+        message of a kind with no notifier is flagged undeliverable and holds
+        nothing back. *owner* and *lease* name the claim (a
+        :class:`~ticketflow.Sweeper` passes its own).
+        """
+        return deliver(
+            self.repository,
+            self.registry.notifiers,
+            self._at(now),
+            owner=owner or self._owner,
+            lease=lease,
+            limit=limit,
+            state=self._delivery,
+        )
+
+    def unhandled_kinds(self) -> tuple[str, ...]:
+        """The message kinds this lifecycle can write that have no notifier in the registry (sorted).
+
+        ``Workflow(...)`` and ``Sweeper(...)`` log a warning naming them; their
+        messages are kept as undeliverable until a notifier is registered.
+        """
+        return unhandled_kinds(self.lifecycle, self.sla_policy, self.registry.notifiers)
+
+    def deliveries(
+        self, ticket_id: str | None = None, *, key: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        """The delivery log: outbox messages (of a ticket, a key, a status) with attempts and errors.
+
+        *status* is ``pending``, ``undeliverable`` or ``delivered``.
+        """
+        return self._outbox().deliveries(ticket_id=ticket_id, key=key, status=status, limit=limit)
+
+    def redeliver(self, key: str) -> None:
+        """Deliver the message with *key* again at the next delivery (delivered, failed or undeliverable)."""
+        self._outbox().requeue(key)
+
+    def _outbox(self) -> ClaimingOutbox:
+        if not isinstance(self.repository, ClaimingOutbox):
+            raise StorageError(f"{self.repository!r} keeps no delivery log (it does not implement ClaimingOutbox)")
+        return self.repository
 
     def follow_up(
         self, ticket_id: str, actor: Actor, body: str, *, title: str | None = None, at: datetime | None = None

@@ -1,11 +1,21 @@
 """Timed rules (reminders, auto-close, stalled), SLA alerts and the outbox, run by a sweeper."""
 
-from ticketflow.automation._runner import SYSTEM, DeliveryState, SweepResult, deliver, run_due
+from ticketflow.automation._delivery import (
+    DEFAULT_LEASE,
+    DeliveryState,
+    deliver,
+    emitted_kinds,
+    new_owner,
+    unhandled_kinds,
+    warn_unhandled,
+)
+from ticketflow.automation._runner import SYSTEM, SweepResult, run_due
 from ticketflow.automation._schedule import Scheduled, Scheduler, next_due
 from ticketflow.automation._sweeper import Sweeper, SweepReport
 from ticketflow.automation._timers import PendingRule, backoff, due_instant, pending_rules
 
 __all__ = [
+    "DEFAULT_LEASE",
     "SYSTEM",
     "DeliveryState",
     "PendingRule",
@@ -17,7 +27,11 @@ __all__ = [
     "backoff",
     "deliver",
     "due_instant",
+    "emitted_kinds",
+    "new_owner",
     "next_due",
     "pending_rules",
     "run_due",
+    "unhandled_kinds",
+    "warn_unhandled",
 ]

@@ -8,28 +8,28 @@ Exactly once, crash-safe:
   it re-reads the history, sees the rule fired, and moves on;
 - SLA warnings and breaches are outbox messages whose key names the ticket,
   metric, cycle and threshold, so writing one twice stores it once;
-- delivery marks a message delivered only after its notifier returned; a
-  failing notifier leaves it pending and is retried with backoff.
+- delivery (``_delivery.py``) claims messages per kind with a lease and marks
+  one delivered only after its notifier returned.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import attrs
 
 from ticketflow.automation._schedule import Scheduler, next_due
-from ticketflow.automation._timers import PendingRule, backoff, pending_rules
+from ticketflow.automation._timers import PendingRule, pending_rules
 from ticketflow.errors import ConcurrencyConflict, FieldError, PermissionDenied, TransitionNotAllowed
 from ticketflow.model import SYSTEM, Comment, Event, Ticket
-from ticketflow.protocols import Notifier, OutboxMessage, TicketRepository
+from ticketflow.protocols import OutboxMessage
 from ticketflow.recording import Reads, Scope, Step, Write, fired
 from ticketflow.sla import SlaClock, evaluate
 
-__all__ = ["SYSTEM", "SweepResult", "deliver", "next_due", "run_due"]
+__all__ = ["SYSTEM", "SweepResult", "next_due", "run_due"]
 
 log = logging.getLogger("ticketflow.automation")
 
@@ -172,42 +172,3 @@ def run_due(scope: Scope, scheduler: Scheduler, now: datetime, limit: int = 100)
         fired_events.extend(events)
         alerts += written
     return SweepResult(tuple(fired_events), alerts, len(due))
-
-
-@attrs.define
-class DeliveryState:
-    """Per-process retry bookkeeping for failing notifiers."""
-
-    attempts: dict[str, int] = attrs.field(factory=dict)
-    retry_at: dict[str, datetime] = attrs.field(factory=dict)
-
-
-def deliver(
-    repository: TicketRepository,
-    notifiers: Mapping[str, Notifier],
-    now: datetime,
-    state: DeliveryState,
-    limit: int = 100,
-) -> int:
-    """Hand pending outbox messages to their notifiers; return how many were delivered.
-
-    A message whose kind has no notifier stays pending (it may be for another
-    process); a notifier that raises is retried after a growing delay.
-    """
-    delivered = 0
-    for message in repository.pending_messages(limit):
-        notifier = notifiers.get(message.kind)
-        if notifier is None or state.retry_at.get(message.key, now) > now:
-            continue
-        try:
-            notifier(message)
-        except Exception:  # a notifier's failure must never lose the message
-            attempts = state.attempts[message.key] = state.attempts.get(message.key, 0) + 1
-            state.retry_at[message.key] = now + backoff(attempts)
-            log.exception("notifier %r failed on %s (attempt %d)", message.kind, message.key, attempts)
-            continue
-        repository.mark_delivered(message.key)
-        state.attempts.pop(message.key, None)
-        state.retry_at.pop(message.key, None)
-        delivered += 1
-    return delivered

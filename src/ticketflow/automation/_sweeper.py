@@ -13,6 +13,7 @@ from typing import Protocol
 
 import attrs
 
+from ticketflow.automation._delivery import DEFAULT_LEASE, new_owner, warn_unhandled
 from ticketflow.automation._runner import SweepResult
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import Event
@@ -40,8 +41,14 @@ class Sweepable(Protocol):
         """Fire what is due at *now* for up to *limit* tickets."""
         ...
 
-    def deliver(self, now: datetime | None = None, *, limit: int = 100) -> int:
-        """Deliver pending outbox messages; how many were delivered."""
+    def deliver(
+        self, now: datetime | None = None, *, limit: int = 100, owner: str | None = None, lease: timedelta = ...
+    ) -> int:
+        """Claim and deliver up to *limit* outbox messages as *owner*; how many were delivered."""
+        ...
+
+    def unhandled_kinds(self) -> tuple[str, ...]:
+        """The message kinds it can write that no notifier delivers."""
         ...
 
 
@@ -59,7 +66,8 @@ class Sweeper:
     Use it in a thread (``start()`` / ``stop()``), in the foreground
     (``run_forever()``, stopping on SIGINT/SIGTERM with ``install_signal_handlers()``),
     or as an asyncio task (``await sweeper.run_async()``). Several sweepers,
-    in threads or processes, may share one database: each rule still fires once.
+    in threads or processes, may share one database: each rule still fires
+    once, and each message is delivered once (claimed with a lease).
 
     One sweeper serves a store holding several lifecycles when given their
     workflows (``Sweeper([wf_a, wf_b])``): each lifecycle's due tickets go
@@ -70,10 +78,16 @@ class Sweeper:
             repository, clock and registry it uses; the first one's clock
             says when "now" is.
         interval: time between sweeps (Sighten's runbook: 20 minutes).
-        batch: tickets per ``run_due`` call; a sweep repeats until none is due.
+        batch: tickets per ``run_due`` call, and messages per claim; a sweep
+            repeats until nothing is due or deliverable.
+        lease: how long a claimed message is this sweeper's alone; keep it
+            longer than *batch* notifier calls can take.
 
     Raises:
         ValueError: no workflow, or two for the same lifecycle.
+
+    A warning is logged (``ticketflow.automation``) for each message kind a
+    lifecycle can write that has no notifier (``workflow.unhandled_kinds()``).
     """
 
     def __init__(
@@ -81,6 +95,8 @@ class Sweeper:
         workflow: Sweepable | Sequence[Sweepable],
         interval: timedelta = timedelta(minutes=1),
         batch: int = 100,
+        *,
+        lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self.workflows: tuple[Sweepable, ...] = tuple(workflow) if isinstance(workflow, Sequence) else (workflow,)
         if not self.workflows:
@@ -92,6 +108,11 @@ class Sweeper:
         self.workflow = self.workflows[0]
         self.interval = interval
         self.batch = batch
+        self.lease = lease
+        #: Who this sweeper's claims belong to (host, process, a random part).
+        self.owner = new_owner()
+        for each in self.workflows:
+            warn_unhandled(f"Sweeper({each!r})", each.unhandled_kinds())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -109,7 +130,11 @@ class Sweeper:
                 if result.tickets < self.batch:
                     break
         for workflow in self.workflows:
-            delivered += workflow.deliver(now, limit=self.batch)
+            while True:
+                batch = workflow.deliver(now, limit=self.batch, owner=self.owner, lease=self.lease)
+                delivered += batch
+                if batch < self.batch or self._stop.is_set():
+                    break
         return SweepReport(SweepResult(tuple(fired), alerts, tickets), delivered)
 
     @property

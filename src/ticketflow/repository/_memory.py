@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Unpack
 
+import attrs
 from sortedcontainers import SortedList
 
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
-from ticketflow.protocols import Link, OutboxMessage, Page, TicketFilters
-from ticketflow.repository._query import Query, check_limit, decode_cursor, encode_cursor
+from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, TicketFilters
+from ticketflow.repository._query import Query, check_limit, check_status, decode_cursor, encode_cursor
 
 __all__ = ["MemoryRepository", "check_events"]
 
@@ -51,6 +53,25 @@ class _MemoryTransaction:
         self.ops.append(("link", link))
 
 
+@attrs.define
+class _Outboxed:
+    """A stored outbox message with its delivery state (mutated under the repository's lock)."""
+
+    message: OutboxMessage
+    delivered: bool = False
+    undeliverable: bool = False
+    attempts: int = 0
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+    retry_at: datetime | None = None
+    owner: str | None = None
+    lease_until: float = 0.0  # time.time() of the claim's end
+
+    def record(self) -> Delivery:
+        status = "delivered" if self.delivered else "undeliverable" if self.undeliverable else "pending"
+        return Delivery(self.message, status, self.attempts, self.last_error, self.delivered_at, self.retry_at)
+
+
 class MemoryRepository:
     """Tickets and histories in process memory, safe across threads.
 
@@ -65,8 +86,7 @@ class MemoryRepository:
         self._due: dict[str, datetime] = {}
         # (due, ticket id) in order: O(log n) to move a ticket's due instant, in order to read the due ones.
         self._due_index: SortedList[tuple[datetime, str]] = SortedList()
-        self._outbox: dict[str, OutboxMessage] = {}
-        self._delivered: set[str] = set()
+        self._outbox: dict[str, _Outboxed] = {}
         self._lock = threading.RLock()
         self._sequences: dict[str, int] = {}
         self._links: set[Link] = set()
@@ -117,7 +137,7 @@ class MemoryRepository:
                 elif kind == "link":
                     self._links.add(op)
                 elif op.key not in self._outbox:
-                    self._outbox[op.key] = op
+                    self._outbox[op.key] = _Outboxed(op)
 
     def _version(self, ticket_id: str, pending: Mapping[str, int]) -> int | None:
         if ticket_id in pending:
@@ -217,15 +237,90 @@ class MemoryRepository:
         """Undelivered outbox messages, oldest first."""
         check_limit(limit)
         with self._lock:
-            pending = [m for k, m in self._outbox.items() if k not in self._delivered]
+            pending = [o.message for o in self._outbox.values() if not o.delivered]
         return sorted(pending, key=lambda m: (m.created_at, m.key))[:limit]
 
-    def mark_delivered(self, key: str) -> None:
-        """Take a message off the pending list."""
+    def _outboxed(self, key: str) -> _Outboxed:
+        found = self._outbox.get(key)
+        if found is None:
+            raise StorageError(f"no outbox message with key {key!r}")
+        return found
+
+    def mark_delivered(self, key: str, at: datetime | None = None) -> None:
+        """Take a message off the pending list (recording *at* as its delivery instant)."""
         with self._lock:
-            if key not in self._outbox:
-                raise StorageError(f"no outbox message with key {key!r}")
-            self._delivered.add(key)
+            entry = self._outboxed(key)
+            entry.delivered, entry.delivered_at, entry.owner, entry.lease_until = True, at, None, 0.0
+            entry.attempts += 1
+
+    def claim_messages(
+        self, kinds: Collection[str], now: datetime, *, owner: str, lease: timedelta, limit: int = 100
+    ) -> list[Delivery]:
+        """Lease up to *limit* undelivered messages of *kinds*, due for an attempt at *now*, oldest first."""
+        require_aware(now, "now")
+        check_limit(limit)
+        wanted = frozenset(kinds)
+        with self._lock:
+            clock = time.time()
+            free = [
+                o
+                for o in self._outbox.values()
+                if not o.delivered
+                and o.message.kind in wanted
+                and (o.retry_at is None or o.retry_at <= now)
+                and o.lease_until <= clock
+            ]
+            free.sort(key=lambda o: (o.message.created_at, o.message.key))
+            for entry in free[:limit]:
+                entry.owner, entry.lease_until = owner, clock + lease.total_seconds()
+            return [entry.record() for entry in free[:limit]]
+
+    def mark_failed(self, key: str, error: str, retry_at: datetime) -> None:
+        """Record a failed attempt; the message is not claimed again before *retry_at*."""
+        require_aware(retry_at, "retry_at")
+        with self._lock:
+            entry = self._outboxed(key)
+            entry.attempts += 1
+            entry.last_error, entry.retry_at, entry.owner, entry.lease_until = error, retry_at, None, 0.0
+            entry.undeliverable = False
+
+    def mark_undeliverable(self, handled: Collection[str]) -> dict[str, int]:
+        """Flag pending messages whose kind is not in *handled*; return how many were newly flagged, by kind."""
+        wanted = frozenset(handled)
+        flagged: dict[str, int] = {}
+        with self._lock:
+            clock = time.time()
+            for entry in self._outbox.values():
+                kind = entry.message.kind
+                free = not entry.delivered and not entry.undeliverable and entry.lease_until <= clock
+                if free and kind not in wanted:
+                    entry.undeliverable, entry.last_error = True, f"no notifier for kind {kind!r}"
+                    flagged[kind] = flagged.get(kind, 0) + 1
+        return flagged
+
+    def requeue(self, key: str) -> None:
+        """Make a message pending again (delivered or not), to be delivered once more."""
+        with self._lock:
+            entry = self._outboxed(key)
+            entry.delivered = entry.undeliverable = False
+            entry.delivered_at = entry.retry_at = entry.owner = None
+            entry.lease_until = 0.0
+
+    def deliveries(
+        self, *, ticket_id: str | None = None, key: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        """The delivery log: messages (of a ticket, a key, a status) with their attempts, oldest first."""
+        check_limit(limit)
+        check_status(status)
+        with self._lock:
+            found = [
+                o.record()
+                for o in self._outbox.values()
+                if (ticket_id is None or o.message.ticket_id == ticket_id) and (key is None or o.message.key == key)
+            ]
+        found = [d for d in found if status is None or d.status == status]
+        found.sort(key=lambda d: (d.message.created_at, d.message.key))
+        return found[:limit]
 
     def links(self, ticket_id: str) -> list[Link]:
         """The ticket's links, in (kind, target) order."""

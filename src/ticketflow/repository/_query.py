@@ -12,7 +12,10 @@ from ticketflow.errors import StorageError
 from ticketflow.model import Ticket, require_aware
 from ticketflow.protocols import TicketFilters
 
-__all__ = ["Query", "check_limit", "decode_cursor", "encode_cursor"]
+__all__ = ["DELIVERY_STATUSES", "Query", "check_limit", "check_status", "decode_cursor", "encode_cursor"]
+
+#: The statuses of the delivery log (:class:`~ticketflow.Delivery`).
+DELIVERY_STATUSES = ("pending", "undeliverable", "delivered")
 
 _FILTERS = frozenset(TicketFilters.__optional_keys__)
 
@@ -96,3 +99,9 @@ def check_limit(limit: int) -> int:
     if not isinstance(limit, int) or limit < 1:
         raise StorageError(f"limit must be a positive integer, got {limit!r}")
     return limit
+
+
+def check_status(status: str | None) -> None:
+    """A delivery-log status filter must be one of :data:`DELIVERY_STATUSES` (or None)."""
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise StorageError(f"status must be one of {', '.join(DELIVERY_STATUSES)}; got {status!r}")

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, Unpack
@@ -46,7 +46,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketflowError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
-from ticketflow.protocols import Link, OutboxMessage, Page, TicketFilters
+from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, TicketFilters
 from ticketflow.repository._codec import (
     dumps,
     epoch_us,
@@ -58,7 +58,7 @@ from ticketflow.repository._codec import (
 )
 from ticketflow.repository._memory import check_events
 from ticketflow.repository._pinned import PinnedConnection
-from ticketflow.repository._query import Query, check_limit, decode_cursor, encode_cursor
+from ticketflow.repository._query import Query, check_limit, check_status, decode_cursor, encode_cursor
 
 __all__ = ["SQLAlchemyRepository"]
 
@@ -74,6 +74,14 @@ _MIGRATIONS = (
     "CREATE TABLE IF NOT EXISTS {schema}links (ticket_id TEXT, kind TEXT, target TEXT, "
     "PRIMARY KEY (ticket_id, kind, target)); "
     "CREATE INDEX IF NOT EXISTS links_target ON {schema}links (target, ticket_id)",
+    # 3 -> 4: the delivery log and claims of outbox messages
+    "ALTER TABLE {schema}outbox ADD COLUMN IF NOT EXISTS attempts INTEGER NOT NULL DEFAULT 0, "
+    "ADD COLUMN IF NOT EXISTS last_error TEXT, ADD COLUMN IF NOT EXISTS delivered_at TEXT, "
+    "ADD COLUMN IF NOT EXISTS retry_at TEXT, ADD COLUMN IF NOT EXISTS retry_us BIGINT, "
+    "ADD COLUMN IF NOT EXISTS undeliverable BOOLEAN NOT NULL DEFAULT false, "
+    "ADD COLUMN IF NOT EXISTS claimed_by TEXT, ADD COLUMN IF NOT EXISTS lease_until TIMESTAMPTZ; "
+    "CREATE INDEX IF NOT EXISTS outbox_ticket ON {schema}outbox (ticket_id, created_us, key); "
+    "CREATE INDEX IF NOT EXISTS outbox_kind_pending ON {schema}outbox (kind, created_us, key) WHERE NOT delivered",
 )
 
 
@@ -124,7 +132,17 @@ def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("created_at", sa.Text, nullable=False),
         sa.Column("created_us", sa.BigInteger, nullable=False),
         sa.Column("delivered", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
+        sa.Column("last_error", sa.Text),
+        sa.Column("delivered_at", sa.Text),
+        sa.Column("retry_at", sa.Text),
+        sa.Column("retry_us", sa.BigInteger),
+        sa.Column("undeliverable", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("claimed_by", sa.Text),
+        sa.Column("lease_until", sa.DateTime(timezone=True)),
         sa.Index("outbox_pending", "created_us", "key", postgresql_where=sa.text("NOT delivered")),
+        sa.Index("outbox_ticket", "ticket_id", "created_us", "key"),
+        sa.Index("outbox_kind_pending", "kind", "created_us", "key", postgresql_where=sa.text("NOT delivered")),
     )
     sequences = sa.Table(
         "sequences",
@@ -162,6 +180,22 @@ _TICKET_COLUMNS = (
 
 def _row_to_ticket(row: Sequence[Any]) -> Ticket:
     return ticket_from_row(row, row[11])
+
+
+def _delivery(row: Any) -> Delivery:
+    """A delivery-log line from the columns of ``SQLAlchemyRepository._delivery_columns``."""
+    status = "delivered" if row.delivered else "undeliverable" if row.undeliverable else "pending"
+    message = OutboxMessage(
+        row.key, row.ticket_id, row.kind, loads(row.payload), datetime.fromisoformat(row.created_at)
+    )
+    return Delivery(
+        message,
+        status,
+        row.attempts,
+        row.last_error,
+        None if row.delivered_at is None else datetime.fromisoformat(row.delivered_at),
+        None if row.retry_at is None else datetime.fromisoformat(row.retry_at),
+    )
 
 
 class _SQL:
@@ -364,7 +398,7 @@ class SQLAlchemyRepository:
     """
 
     #: The schema version this code writes; ``_MIGRATIONS[n]`` takes a schema from n + 1 to n + 2.
-    SCHEMA_VERSION = 3
+    SCHEMA_VERSION = 4
 
     def __init__(
         self,
@@ -809,15 +843,161 @@ class SQLAlchemyRepository:
         statement = sa.select(t).where(t.c.target == target).order_by(t.c.ticket_id, t.c.kind)
         return [Link(r.ticket_id, r.kind, r.target) for r in self._read(lambda c: c.execute(statement).all())]
 
-    def mark_delivered(self, key: str) -> None:
-        """Take a delivered message off the pending list."""
+    def mark_delivered(self, key: str, at: datetime | None = None) -> None:
+        """Take a delivered message off the pending list (recording *at* as its delivery instant)."""
+        values = {
+            "delivered": True,
+            "undeliverable": False,
+            "delivered_at": None if at is None else require_aware(at, "at").isoformat(),
+            "attempts": self._t["outbox"].c.attempts + 1,
+            "claimed_by": None,
+            "lease_until": None,
+        }
+        self._update_message(key, values)
+
+    def _update_message(self, key: str, values: dict[str, Any]) -> None:
         o = self._t["outbox"]
 
         def run(conn: Connection) -> None:
-            if (
-                conn.execute(sa.update(o).where(o.c.key == key).values(delivered=True).returning(o.c.key)).first()
-                is None
-            ):
+            if conn.execute(sa.update(o).where(o.c.key == key).values(**values).returning(o.c.key)).first() is None:
                 raise StorageError(f"no outbox message with key {key!r}")
 
         self._write(run)
+
+    def _delivery_columns(self) -> tuple[Any, ...]:
+        o = self._t["outbox"]
+        return (
+            o.c.key,
+            o.c.ticket_id,
+            o.c.kind,
+            o.c.payload,
+            o.c.created_at,
+            o.c.delivered,
+            o.c.undeliverable,
+            o.c.attempts,
+            o.c.last_error,
+            o.c.delivered_at,
+            o.c.retry_at,
+            o.c.created_us,
+        )
+
+    def claim_messages(
+        self, kinds: Collection[str], now: datetime, *, owner: str, lease: timedelta, limit: int = 100
+    ) -> list[Delivery]:
+        """Lease up to *limit* undelivered messages of *kinds*, due for an attempt at *now*, oldest first.
+
+        ``FOR UPDATE SKIP LOCKED`` and a lease on the database's clock: N
+        sweepers share the outbox without waiting for each other and never
+        hold the same message; the claims of a sweeper that dies expire.
+        """
+        require_aware(now, "now")
+        check_limit(limit)
+        wanted = sorted(set(kinds))
+        if not wanted:
+            return []
+        o = self._t["outbox"]
+        candidates = (
+            sa.select(o.c.key)
+            .where(
+                o.c.delivered.is_(False),
+                o.c.kind.in_(wanted),
+                sa.or_(o.c.retry_us.is_(None), o.c.retry_us <= epoch_us(now)),
+                sa.or_(o.c.lease_until.is_(None), o.c.lease_until <= sa.func.clock_timestamp()),
+            )
+            .order_by(o.c.created_us, o.c.key)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        seconds = lease.total_seconds()
+        statement = (
+            sa.update(o)
+            .where(o.c.key.in_(candidates))
+            .values(
+                claimed_by=owner,
+                lease_until=sa.func.clock_timestamp() + sa.func.make_interval(0, 0, 0, 0, 0, 0, seconds),
+            )
+            .returning(*self._delivery_columns())
+        )
+        rows: list[Any] = []
+
+        def run(conn: Connection) -> None:
+            rows.clear()
+            rows.extend(conn.execute(statement).all())
+
+        self._write(run)
+        rows.sort(key=lambda row: (row.created_us, row.key))
+        return [_delivery(row) for row in rows]
+
+    def mark_failed(self, key: str, error: str, retry_at: datetime) -> None:
+        """Record a failed attempt; the message is not claimed again before *retry_at*."""
+        require_aware(retry_at, "retry_at")
+        o = self._t["outbox"]
+        values = {
+            "attempts": o.c.attempts + 1,
+            "last_error": error,
+            "retry_at": retry_at.isoformat(),
+            "retry_us": epoch_us(retry_at),
+            "undeliverable": False,
+            "claimed_by": None,
+            "lease_until": None,
+        }
+        self._update_message(key, values)
+
+    def mark_undeliverable(self, handled: Collection[str]) -> dict[str, int]:
+        """Flag pending messages whose kind is not in *handled*; return how many were newly flagged, by kind."""
+        o = self._t["outbox"]
+        statement = (
+            sa.update(o)
+            .where(
+                o.c.delivered.is_(False),
+                o.c.undeliverable.is_(False),
+                o.c.kind.not_in(sorted(set(handled))),
+                sa.or_(o.c.lease_until.is_(None), o.c.lease_until <= sa.func.clock_timestamp()),
+            )
+            .values(
+                undeliverable=True, last_error=sa.func.concat("no notifier for kind ", sa.func.quote_literal(o.c.kind))
+            )
+            .returning(o.c.kind)
+        )
+        flagged: dict[str, int] = {}
+
+        def run(conn: Connection) -> None:
+            flagged.clear()
+            for (kind,) in conn.execute(statement).all():
+                flagged[kind] = flagged.get(kind, 0) + 1
+
+        self._write(run)
+        return flagged
+
+    def requeue(self, key: str) -> None:
+        """Make a message pending again (delivered or not), to be delivered once more."""
+        values: dict[str, Any] = {
+            "delivered": False,
+            "undeliverable": False,
+            "delivered_at": None,
+            "retry_at": None,
+            "retry_us": None,
+            "claimed_by": None,
+            "lease_until": None,
+        }
+        self._update_message(key, values)
+
+    def deliveries(
+        self, *, ticket_id: str | None = None, key: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        """The delivery log: messages (of a ticket, a key, a status) with their attempts, oldest first."""
+        check_limit(limit)
+        check_status(status)
+        o = self._t["outbox"]
+        clauses: list[Any] = []
+        if ticket_id is not None:
+            clauses.append(o.c.ticket_id == ticket_id)
+        if key is not None:
+            clauses.append(o.c.key == key)
+        if status == "delivered":
+            clauses.append(o.c.delivered.is_(True))
+        elif status is not None:
+            clauses += [o.c.delivered.is_(False), o.c.undeliverable.is_(status == "undeliverable")]
+        statement = sa.select(*self._delivery_columns()).where(*clauses).order_by(o.c.created_us, o.c.key).limit(limit)
+        return [_delivery(row) for row in self._read(lambda c: c.execute(statement).all())]

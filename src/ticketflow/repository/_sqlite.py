@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, Unpack
 
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
-from ticketflow.protocols import Link, OutboxMessage, Page, TicketFilters
+from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, TicketFilters
 from ticketflow.repository._codec import (
     dumps,
     epoch_us,
@@ -32,7 +33,7 @@ from ticketflow.repository._codec import (
     ticket_from_row,
 )
 from ticketflow.repository._memory import check_events
-from ticketflow.repository._query import Query, check_limit, decode_cursor, encode_cursor
+from ticketflow.repository._query import Query, check_limit, check_status, decode_cursor, encode_cursor
 
 __all__ = ["SCHEMA_VERSION", "SQLiteRepository"]
 
@@ -103,6 +104,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (ticket_id, kind, target)
     ) WITHOUT ROWID;
     CREATE INDEX links_target ON links (target, ticket_id);
+    """,
+    """
+    ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN last_error TEXT;
+    ALTER TABLE outbox ADD COLUMN delivered_at TEXT;
+    ALTER TABLE outbox ADD COLUMN retry_at TEXT;
+    ALTER TABLE outbox ADD COLUMN retry_us INTEGER;
+    ALTER TABLE outbox ADD COLUMN undeliverable INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claim_until_us INTEGER;
+    CREATE INDEX outbox_ticket ON outbox (ticket_id, created_us, key);
+    CREATE INDEX outbox_kind_pending ON outbox (kind, created_us, key) WHERE delivered = 0;
     """,
 )
 #: The schema version this code writes.
@@ -204,6 +217,20 @@ class _SQLiteTransaction:
     def _version(self, ticket_id: str) -> int | None:
         row = self.conn.execute("SELECT version FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
         return None if row is None else int(row[0])
+
+
+def _delivery(row: Sequence[Any]) -> Delivery:
+    """A delivery-log line from the columns of ``SQLiteRepository._DELIVERY``."""
+    status = "delivered" if row[5] else "undeliverable" if row[6] else "pending"
+    message = OutboxMessage(row[0], row[1], row[2], loads(row[3]), datetime.fromisoformat(row[4]))
+    return Delivery(
+        message,
+        status,
+        row[7],
+        row[8],
+        None if row[9] is None else datetime.fromisoformat(row[9]),
+        None if row[10] is None else datetime.fromisoformat(row[10]),
+    )
 
 
 def _due_columns(due: datetime | None) -> tuple[str | None, int | None]:
@@ -466,12 +493,116 @@ class SQLiteRepository:
         )
         return [OutboxMessage(r[0], r[1], r[2], loads(r[3]), datetime.fromisoformat(r[4])) for r in rows]
 
-    def mark_delivered(self, key: str) -> None:
-        """Take a message off the pending list."""
+    def mark_delivered(self, key: str, at: datetime | None = None) -> None:
+        """Take a message off the pending list (recording *at* as its delivery instant)."""
+        delivered_at = None if at is None else require_aware(at, "at").isoformat()
         with self.transaction() as tx:
-            cursor = tx.conn.execute("UPDATE outbox SET delivered = 1 WHERE key = ?", (key,))
+            cursor = tx.conn.execute(
+                "UPDATE outbox SET delivered = 1, undeliverable = 0, delivered_at = ?, attempts = attempts + 1, "
+                "claimed_by = NULL, claim_until_us = NULL WHERE key = ?",
+                (delivered_at, key),
+            )
             if cursor.rowcount != 1:
                 raise StorageError(f"no outbox message with key {key!r}")
+
+    def claim_messages(
+        self, kinds: Collection[str], now: datetime, *, owner: str, lease: timedelta, limit: int = 100
+    ) -> list[Delivery]:
+        """Lease up to *limit* undelivered messages of *kinds*, due for an attempt at *now*, oldest first.
+
+        One ``BEGIN IMMEDIATE`` transaction selects and marks them, so two
+        sweepers (threads or processes) never hold the same message; a lease
+        ends when it is marked delivered or failed, or *lease* after the claim
+        (real time), so a sweeper that dies releases its messages.
+        """
+        require_aware(now, "now")
+        check_limit(limit)
+        wanted = sorted(set(kinds))
+        if not wanted:
+            return []
+        clock = int(time.time() * 1_000_000)
+        marks = ",".join("?" * len(wanted))
+        sql = (
+            "UPDATE outbox SET claimed_by = ?, claim_until_us = ? WHERE key IN ("  # noqa: S608 - only fixed text
+            f"SELECT key FROM outbox WHERE delivered = 0 AND kind IN ({marks}) "
+            "AND (retry_us IS NULL OR retry_us <= ?) AND (claim_until_us IS NULL OR claim_until_us <= ?) "
+            "ORDER BY created_us, key LIMIT ?) "
+            f"RETURNING {self._DELIVERY}"
+        )
+        until = clock + int(lease.total_seconds() * 1_000_000)
+        with self.transaction() as tx:
+            rows = tx.conn.execute(sql, (owner, until, *wanted, epoch_us(now), clock, limit)).fetchall()
+        rows.sort(key=lambda row: (row[-1], row[0]))
+        return [_delivery(row) for row in rows]
+
+    def mark_failed(self, key: str, error: str, retry_at: datetime) -> None:
+        """Record a failed attempt; the message is not claimed again before *retry_at*."""
+        require_aware(retry_at, "retry_at")
+        with self.transaction() as tx:
+            cursor = tx.conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, retry_at = ?, retry_us = ?, "
+                "undeliverable = 0, claimed_by = NULL, claim_until_us = NULL WHERE key = ?",
+                (error, retry_at.isoformat(), epoch_us(retry_at), key),
+            )
+            if cursor.rowcount != 1:
+                raise StorageError(f"no outbox message with key {key!r}")
+
+    def mark_undeliverable(self, handled: Collection[str]) -> dict[str, int]:
+        """Flag pending messages whose kind is not in *handled*; return how many were newly flagged, by kind."""
+        kinds = sorted(set(handled))
+        marks = ",".join("?" * len(kinds))
+        sql = (
+            "UPDATE outbox SET undeliverable = 1, last_error = 'no notifier for kind ' || quote(kind) "  # noqa: S608
+            f"WHERE delivered = 0 AND undeliverable = 0 AND kind NOT IN ({marks}) "
+            "AND (claim_until_us IS NULL OR claim_until_us <= ?) RETURNING kind"
+        )
+        with self.transaction() as tx:
+            rows = tx.conn.execute(sql, (*kinds, int(time.time() * 1_000_000))).fetchall()
+        flagged: dict[str, int] = {}
+        for (kind,) in rows:
+            flagged[kind] = flagged.get(kind, 0) + 1
+        return flagged
+
+    def requeue(self, key: str) -> None:
+        """Make a message pending again (delivered or not), to be delivered once more."""
+        with self.transaction() as tx:
+            cursor = tx.conn.execute(
+                "UPDATE outbox SET delivered = 0, undeliverable = 0, delivered_at = NULL, retry_at = NULL, "
+                "retry_us = NULL, claimed_by = NULL, claim_until_us = NULL WHERE key = ?",
+                (key,),
+            )
+            if cursor.rowcount != 1:
+                raise StorageError(f"no outbox message with key {key!r}")
+
+    _DELIVERY = (
+        "key, ticket_id, kind, payload, created_at, delivered, undeliverable, attempts, last_error, "
+        "delivered_at, retry_at, created_us"
+    )
+
+    def deliveries(
+        self, *, ticket_id: str | None = None, key: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        """The delivery log: messages (of a ticket, a key, a status) with their attempts, oldest first."""
+        check_limit(limit)
+        check_status(status)
+        clauses, params = [], []
+        if ticket_id is not None:
+            clauses.append("ticket_id = ?")
+            params.append(ticket_id)
+        if key is not None:
+            clauses.append("key = ?")
+            params.append(key)
+        if status is not None:
+            clauses.append(
+                {
+                    "delivered": "delivered = 1",
+                    "undeliverable": "delivered = 0 AND undeliverable = 1",
+                    "pending": "delivered = 0 AND undeliverable = 0",
+                }[status]
+            )
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT {self._DELIVERY} FROM outbox{where} ORDER BY created_us, key LIMIT ?"  # noqa: S608
+        return [_delivery(row) for row in self._read(lambda c: c.execute(sql, (*params, limit)).fetchall())]
 
     def links(self, ticket_id: str) -> list[Link]:
         """The ticket's links, in (kind, target) order."""

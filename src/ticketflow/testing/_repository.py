@@ -24,7 +24,7 @@ import pytest
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketflowError, TicketNotFound
 from ticketflow.lifecycle import Lifecycle, load_lifecycle
 from ticketflow.model import Actor, Comment, Event, Ticket, replay
-from ticketflow.protocols import Link, OutboxMessage, TicketRepository
+from ticketflow.protocols import ClaimingOutbox, Link, OutboxMessage, TicketRepository
 
 __all__ = ["CONTRACT_LIFECYCLE", "RepositoryContract", "TicketFactory"]
 
@@ -409,6 +409,63 @@ class RepositoryContract:
         assert repo.pending_messages() == [first]
         with pytest.raises(StorageError):
             repo.mark_delivered("nope")
+
+    # -- claims and the delivery log (ClaimingOutbox; skipped for a repository without them) ----------
+
+    @staticmethod
+    def _claiming(repo: TicketRepository) -> ClaimingOutbox:
+        if not isinstance(repo, ClaimingOutbox):
+            pytest.skip("this repository does not implement ClaimingOutbox (one-process delivery only)")
+        return repo
+
+    def test_claims_lease_each_message_to_one_owner_per_kind(self, repo: TicketRepository) -> None:
+        """A leased message is not claimed again; other kinds are left alone; a lapsed lease frees it."""
+        outbox = self._claiming(repo)
+        with repo.transaction() as tx:
+            for n in range(3):
+                tx.enqueue(OutboxMessage(f"r{n}", "T-1", "reminder", {"n": n}, _T0 + timedelta(minutes=n)))
+            tx.enqueue(OutboxMessage("x", "T-1", "unknown.kind", {}, _T0 - timedelta(minutes=1)))
+        lease = timedelta(minutes=5)
+        first = outbox.claim_messages(["reminder"], _T0, owner="a", lease=lease, limit=2)
+        assert [d.message.key for d in first] == ["r0", "r1"]
+        assert [d.message.key for d in outbox.claim_messages(["reminder"], _T0, owner="b", lease=lease)] == ["r2"]
+        assert outbox.claim_messages(["reminder"], _T0, owner="c", lease=lease) == []
+        assert outbox.claim_messages([], _T0, owner="c", lease=lease) == []
+        expired = outbox.claim_messages(["unknown.kind"], _T0, owner="d", lease=timedelta(0))
+        assert [d.message.key for d in expired] == ["x"]
+        assert [d.message.key for d in outbox.claim_messages(["unknown.kind"], _T0, owner="e", lease=lease)] == ["x"]
+
+    def test_the_delivery_log_records_attempts_errors_and_delivery(self, repo: TicketRepository) -> None:
+        """Failures back off one message; undeliverable kinds are flagged, then delivered once handled."""
+        outbox = self._claiming(repo)
+        with repo.transaction() as tx:
+            tx.enqueue(OutboxMessage("a", "T-1", "reminder", {}, _T0))
+            tx.enqueue(OutboxMessage("b", "T-2", "typo", {}, _T0 + timedelta(seconds=1)))
+        assert outbox.mark_undeliverable(["reminder"]) == {"typo": 1}
+        assert outbox.mark_undeliverable(["reminder"]) == {}
+        (claimed,) = outbox.claim_messages(["reminder"], _T0, owner="a", lease=timedelta(minutes=5))
+        retry = _T0 + timedelta(seconds=30)
+        outbox.mark_failed("a", "ConnectionError: down", retry)
+        assert outbox.claim_messages(["reminder"], _T0, owner="a", lease=timedelta(minutes=5)) == []
+        (again,) = outbox.claim_messages(["reminder"], retry, owner="a", lease=timedelta(minutes=5))
+        assert (again.attempts, again.last_error, again.next_attempt_at) == (1, "ConnectionError: down", retry)
+        outbox.mark_delivered("a", retry)
+        (log,) = outbox.deliveries(ticket_id="T-1")
+        assert (log.status, log.attempts, log.delivered_at) == ("delivered", 2, retry)
+        (flagged,) = outbox.deliveries(status="undeliverable")
+        assert (flagged.message.key, flagged.last_error) == ("b", "no notifier for kind 'typo'")
+        assert [d.message.key for d in outbox.claim_messages(["typo"], _T0, owner="a", lease=timedelta(0))] == ["b"]
+        outbox.mark_delivered("b", _T0)
+        assert [d.message.key for d in outbox.deliveries(status="delivered")] == ["a", "b"]
+        assert repo.pending_messages() == []
+        outbox.requeue("b")
+        assert [d.status for d in outbox.deliveries(key="b")] == ["pending"]
+        assert [m.key for m in repo.pending_messages()] == ["b"]
+        with pytest.raises(StorageError):
+            outbox.deliveries(status="lost")
+        for missing in (lambda: outbox.mark_failed("nope", "x", _T0), lambda: outbox.requeue("nope")):
+            with pytest.raises(StorageError):
+                missing()
 
 
 def _matches(ticket: Ticket, **filters: Any) -> bool:

@@ -1,0 +1,276 @@
+"""Outbox delivery: per kind, claimed with a lease, exactly once across sweepers, logged per message."""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ticketflow as tf
+from ticketflow.testing import SteppableClock
+
+T0 = datetime(2026, 3, 2, 14, tzinfo=UTC)  # Monday 09:00 in New York
+CUSTOMER = tf.Actor("customer", roles={"requester"})
+AGENT = tf.Actor("agent-7", roles={"agent"})
+POSTGRES_URL = os.environ.get("TICKETFLOW_TEST_POSTGRES_URL")
+MINIMAL: dict[str, Any] = {
+    "id": "minimal",
+    "initial": "open",
+    "states": {"open": {}, "done": {"terminal": True}},
+    "transitions": [{"trigger": "finish", "source": "open", "dest": "done"}],
+}
+
+
+def open_store(spec: str) -> Any:
+    """A repository from ``sqlite:<path>`` or ``postgres:<schema>`` (also used by the worker processes)."""
+    kind, _, where = spec.partition(":")
+    if kind == "sqlite":
+        return tf.SQLiteRepository(where)
+    from ticketflow.repository.postgres import SQLAlchemyRepository
+
+    assert POSTGRES_URL is not None
+    return SQLAlchemyRepository(POSTGRES_URL, schema=where)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store spec: a real SQLite file, or a fresh PostgreSQL schema (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:{tmp_path / 't.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL TESTS SKIPPED: set TICKETFLOW_TEST_POSTGRES_URL to run them")
+    spec = f"postgres:tf_test_{uuid.uuid4().hex[:12]}"
+    open_store(spec).close()
+    yield spec
+    open_store(spec).drop_schema()
+
+
+def enqueue(spec: str, count: int, kind: str = "confirmation") -> set[str]:
+    """*count* messages of *kind*, oldest first; their keys."""
+    repo = open_store(spec)
+    with repo.transaction() as tx:
+        for n in range(count):
+            tx.enqueue(tf.OutboxMessage(f"m{n:04d}", f"T{n % 7}", kind, {"n": n}, T0 + timedelta(seconds=n)))
+    repo.close()
+    return {f"m{n:04d}" for n in range(count)}
+
+
+# -- no head-of-line blocking -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_an_unhandled_kind_holds_nothing_back(tmp_path: Path, caplog: pytest.LogCaptureFixture, persistent: bool):
+    """120 tickets whose sla.warning has no notifier: every breach page and reminder is still sent."""
+    clock = SteppableClock(T0)
+    registry = tf.Registry()
+    sent: list[tf.OutboxMessage] = []
+    registry.add_notifier("sla.breached", sent.append)
+    registry.add_notifier("requester_reminder", sent.append)
+    repo = tf.SQLiteRepository(tmp_path / "t.db") if persistent else tf.MemoryRepository()
+    with caplog.at_level(logging.WARNING, logger="ticketflow.automation"):
+        wf = tf.Workflow(tf.builtin("zendesk"), repo, clock=clock, registry=registry)
+    assert wf.unhandled_kinds() == ("sla.warning",)
+    assert "no notifier for message kind(s) sla.warning" in caplog.text
+    ids = [wf.open(CUSTOMER, title=f"t{i}", fields={"category": "question"}).id for i in range(120)]
+    clock.set(T0 + timedelta(minutes=50))  # past 75% of the 1-hour first response: 120 warnings, written first
+    while wf.run_due().tickets:
+        pass
+    clock.set(T0 + timedelta(minutes=61))  # breached: 120 pages
+    while wf.run_due().tickets:
+        pass
+    for ticket_id in ids:
+        wf.fire(ticket_id, "ask", AGENT, comment="Which plan?")
+    clock.advance(hours=24)  # 120 reminders
+    while wf.run_due().tickets:
+        pass
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="ticketflow.automation"):
+        sweeper = tf.Sweeper(wf, batch=50)
+        report = sweeper.run_once()
+    assert report.delivered == 240
+    assert sorted({m.kind for m in sent}) == ["requester_reminder", "sla.breached"]
+    assert {m.ticket_id for m in sent if m.kind == "sla.breached"} == set(ids)
+    assert "120 'sla.warning'" in caplog.text  # the sweep says what it could not deliver
+    undeliverable = wf.deliveries(status="undeliverable", limit=1000)
+    assert len(undeliverable) == 120
+    assert {d.message.kind for d in undeliverable} == {"sla.warning"}
+    assert undeliverable[0].last_error == "no notifier for kind 'sla.warning'"
+    assert [d.message.kind for d in wf.deliveries(ids[0])] == ["sla.warning", "sla.breached", "requester_reminder"]
+    # a notifier registered later delivers them; nothing is lost
+    registry.add_notifier("sla.warning", sent.append)
+    assert wf.unhandled_kinds() == ()
+    assert sweeper.run_once().delivered == 120
+    assert wf.deliveries(status="undeliverable") == []
+    assert len(wf.deliveries(status="delivered", limit=1000)) == 360
+
+
+def test_a_failing_notifier_backs_off_that_message_only():
+    wf = tf.Workflow(tf.load_lifecycle(MINIMAL), clock=SteppableClock(T0))
+    with wf.repository.transaction() as tx:
+        for n in range(3):
+            tx.enqueue(tf.OutboxMessage(f"m{n}", f"T{n}", "confirmation", {"n": n}, T0 + timedelta(seconds=n)))
+    delivered: list[str] = []
+
+    def notifier(message: tf.OutboxMessage) -> None:
+        if message.key == "m0":
+            raise ConnectionError("smtp down")
+        delivered.append(message.key)
+
+    wf.registry.add_notifier("confirmation", notifier)
+    assert wf.deliver() == 2
+    assert delivered == ["m1", "m2"]
+    (failed,) = wf.deliveries("T0")
+    assert (failed.status, failed.attempts, failed.last_error) == ("pending", 1, "ConnectionError: smtp down")
+    assert failed.next_attempt_at == T0 + timedelta(seconds=30)
+    assert wf.deliver(T0 + timedelta(seconds=29)) == 0  # backing off
+    assert wf.deliver(T0 + timedelta(seconds=30)) == 0  # failed again: a minute now
+    assert wf.deliveries(key="m0")[0].next_attempt_at == T0 + timedelta(seconds=90)
+    wf.registry.add_notifier("confirmation", lambda m: delivered.append(m.key))
+    assert wf.deliver(T0 + timedelta(seconds=90)) == 1
+    (done,) = wf.deliveries(key="m0")
+    assert (done.status, done.attempts, done.delivered_at) == ("delivered", 3, T0 + timedelta(seconds=90))
+    wf.redeliver("m0")
+    assert wf.deliver(T0 + timedelta(seconds=91)) == 1
+    assert delivered == ["m1", "m2", "m0", "m0"]
+
+
+def test_a_workflow_names_every_kind_its_lifecycle_can_write():
+    sighten = tf.Workflow(tf.builtin("sighten"))
+    assert sighten.unhandled_kinds() == ("sla.breached", "sla.warning", "ticket.opened")
+    interfacing = tf.Workflow(tf.builtin("interfacing"))
+    assert "contact.recorded" in interfacing.unhandled_kinds()
+    registry = tf.Registry()
+    registry.add_notifier("requester_reminder", print)
+    zendesk = tf.Workflow(tf.builtin("zendesk"), registry=registry)
+    assert zendesk.unhandled_kinds() == ("sla.breached", "sla.warning")
+
+
+def test_a_bad_status_filter_is_refused():
+    with pytest.raises(tf.StorageError, match="status must be one of"):
+        tf.Workflow(tf.load_lifecycle(MINIMAL)).deliveries(status="sent")
+
+
+# -- exactly once across sweepers ---------------------------------------------------------------
+
+
+def test_four_threads_deliver_each_message_exactly_once(store: str):
+    expected = enqueue(store, 320)
+    delivered: list[str] = []
+    go = threading.Barrier(4)
+
+    def notifier(message: tf.OutboxMessage) -> None:
+        delivered.append(message.key)
+        time.sleep(0.0005)  # a real notifier takes a while: the sweepers overlap
+
+    def sweep() -> None:
+        registry = tf.Registry()
+        registry.add_notifier("confirmation", notifier)
+        repo = open_store(store)
+        wf = tf.Workflow(
+            tf.load_lifecycle(MINIMAL), repo, clock=SteppableClock(T0 + timedelta(hours=1)), registry=registry
+        )
+        sweeper = tf.Sweeper(wf, batch=10)
+        go.wait()
+        while repo.pending_messages(1):
+            sweeper.run_once()
+        repo.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(delivered) == sorted(expected)  # every message, none twice
+    repo = open_store(store)
+    assert repo.deliveries(status="pending") == []
+    repo.close()
+
+
+SWEEPER_PROCESS = """
+import sys, time
+from datetime import datetime, timedelta, UTC
+sys.path.insert(0, sys.argv[5])
+import ticketflow as tf
+from ticketflow.testing import SteppableClock
+from test_delivery import MINIMAL, open_store
+spec, log, mode, lease = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+def note(message):
+    with open(log, "a") as out:
+        out.write(message.key + "\\n")
+    if mode == "hang":
+        print("hang", flush=True)
+        time.sleep(3600)
+    time.sleep(0.0005)
+registry = tf.Registry()
+registry.add_notifier("confirmation", note)
+repo = open_store(spec)
+clock = SteppableClock(datetime(2026, 3, 3, tzinfo=UTC))
+wf = tf.Workflow(tf.load_lifecycle(MINIMAL), repo, clock=clock, registry=registry)
+sweeper = tf.Sweeper(wf, batch=10, lease=timedelta(seconds=lease))
+print("go", flush=True)
+while repo.pending_messages(1):
+    sweeper.run_once()
+repo.close()
+print("done", flush=True)
+"""
+
+
+def run_sweeper(store: str, log: Path, mode: str = "normal", lease: float = 300.0) -> subprocess.Popen[str]:
+    return subprocess.Popen(  # noqa: S603 - our own interpreter running our own script
+        [sys.executable, "-c", SWEEPER_PROCESS, store, str(log), mode, str(lease), str(Path(__file__).parent)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def test_three_processes_deliver_each_message_exactly_once(store: str, tmp_path: Path):
+    expected = enqueue(store, 330)
+    logs = [tmp_path / f"sent-{i}.log" for i in range(3)]
+    procs = [run_sweeper(store, log) for log in logs]
+    for proc in procs:
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out
+        assert out.split() == ["go", "done"]
+    delivered = [key for log in logs if log.exists() for key in log.read_text().split()]
+    assert sorted(delivered) == sorted(expected)  # every message, none twice
+    assert sum(1 for log in logs if log.exists()) >= 2  # the work was shared
+
+
+def test_a_sweeper_killed_while_delivering_is_redelivered_with_the_same_key(store: str, tmp_path: Path):
+    expected = enqueue(store, 40)
+    hung = run_sweeper(store, tmp_path / "killed.log", mode="hang", lease=1.0)
+    assert hung.stdout is not None
+    assert hung.stdout.readline().strip() == "go"
+    assert hung.stdout.readline().strip() == "hang"  # inside a notifier call, holding a claim of 10
+    os.kill(hung.pid, signal.SIGKILL)
+    hung.wait()
+    hung.stdout.close()
+    (killed_key,) = (tmp_path / "killed.log").read_text().split()
+    delivered: list[tf.OutboxMessage] = []
+    registry = tf.Registry()
+    registry.add_notifier("confirmation", delivered.append)
+    repo = open_store(store)
+    wf = tf.Workflow(tf.load_lifecycle(MINIMAL), repo, clock=SteppableClock(T0 + timedelta(days=1)), registry=registry)
+    sweeper = tf.Sweeper(wf, batch=10)
+    assert sweeper.run_once().delivered == 30  # the dead sweeper's claims are held until their lease ends
+    deadline = time.monotonic() + 20
+    while repo.pending_messages(1) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        sweeper.run_once()
+    keys = [m.key for m in delivered]
+    assert sorted(keys) == sorted(expected)  # each once here ...
+    assert killed_key in keys  # ... and the interrupted one again, under the same idempotency key
+    (log,) = wf.deliveries(key=killed_key)
+    assert (log.status, log.attempts) == ("delivered", 1)
+    repo.close()
