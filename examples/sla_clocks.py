@@ -21,6 +21,8 @@ def show(clock: tf.SlaClock) -> str:
         state = "not started"
     else:
         state = "breached" if clock.breached else "paused" if clock.paused else "running" if clock.running else "met"
+        if clock.early_by is not None:
+            state += f" {clock.early_by} early"
     return (
         f"{clock.metric:<15} target {clock.target}  elapsed {clock.elapsed}  due {due}  {state}"
         f"  warned {list(clock.warned)}"

@@ -208,7 +208,9 @@ def test_a_stopped_metric_with_several_cycles_reports_its_last_cycle():
     last = plain.cycles[-1]
     assert (plain.running, plain.paused) == (False, False)
     assert (plain.elapsed, plain.breached, plain.due_at, plain.remaining) == (H, False, last.due_at, 9 * H)
-    assert (plain.cycles[0].due_at, last.due_at) == (plain.cycles[0].started_at + 10 * H, None)  # never reached
+    # the first cycle was due 10h after it started; the met one keeps the instant it would have been due at
+    assert (plain.cycles[0].due_at, last.due_at) == (plain.cycles[0].started_at + 10 * H, last.stopped_at + 9 * H)
+    assert plain.early_by == 9 * H
 
 
 def test_a_policy_change_is_retroactive():
@@ -658,3 +660,40 @@ def test_a_stopped_clock_keeps_the_warnings_its_last_cycle_crossed(minutes: int,
     wf.comment(t.id, AGENT, "Here you go")
     first = clock_of(wf.sla(t.id, ny(2026, 3, 10, 12)), "first_response")
     assert (first.running, first.breached, first.warned) == (False, False, warned)
+# -- breach semantics: breached once the due instant has passed, open hours or not ---------------
+# "A clock due at 17:00": at 17:00:00 exactly it is not breached (due means "by then"); from
+# 17:00:00.000001 on it is, also all evening after the office closed at 17:00.
+
+
+def test_a_clock_due_at_closing_time_is_breached_right_after_it_not_next_morning():
+    wf, _, t = sighten_at(ny(2026, 3, 9, 15))  # 2 business hours: due at 17:00, when support closes
+    due, one_us = ny(2026, 3, 9, 17), timedelta(microseconds=1)
+    at_due = clock_of(wf.sla(t.id, due), "first_response")
+    assert (at_due.due_at, at_due.breached, at_due.next_alert) == (due, False, due + one_us)
+    evening = clock_of(wf.sla(t.id, ny(2026, 3, 9, 20)), "first_response")
+    assert (evening.due_at, evening.breached, evening.remaining) == (due, True, timedelta(0))
+    # the alert is written the first instant after the due instant, and the sweeper is woken for it
+    wf.run_due(due)
+    assert "sla.breached" not in [m.kind for m in wf.repository.pending_messages()]
+    assert wf.repository.due(due + one_us) == [(t.id, due + one_us)]
+    wf.run_due(due + one_us)
+    (alert,) = [m for m in wf.repository.pending_messages() if m.kind == "sla.breached"]
+    assert alert.created_at == due + one_us
+    assert wf.repository.due(ny(2026, 3, 20)) == []  # nothing more is due for this clock
+
+
+@pytest.mark.parametrize(
+    ("reply", "late", "early_by"),
+    [((16, 55), False, timedelta(minutes=5)), ((17, 0), False, timedelta(0)), ((18, 0), True, None)],
+)
+def test_a_reply_after_the_due_instant_is_late_and_a_met_clock_keeps_its_due_at(
+    reply: tuple[int, int], late: bool, early_by: timedelta | None
+):
+    wf, clock, t = sighten_at(ny(2026, 3, 9, 15))
+    clock.set(ny(2026, 3, 9, *reply))
+    wf.comment(t.id, AGENT, "We are on it")
+    first = clock_of(wf.sla(t.id, ny(2026, 3, 10, 12)), "first_response")
+    assert (first.running, first.due_at, first.breached, first.early_by) == (False, ny(2026, 3, 9, 17), late, early_by)
+    assert first.cycles[0].breached is late
+    (entry,) = wf.sla_report(ny(2026, 3, 10, 12)).for_metric("first_response")
+    assert (entry.met, entry.breached) == (0 if late else 1, 1 if late else 0)  # the report agrees

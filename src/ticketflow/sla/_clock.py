@@ -34,8 +34,11 @@ class SlaCycle(NamedTuple):
         started_at: the start event's instant.
         stopped_at: the stop event's instant; None while running.
         elapsed: business time counted (pauses excluded).
-        breached: elapsed went past the target.
-        due_at: the instant the target was (or will be) reached, if known.
+        breached: the cycle ran past its due instant: stopped (or, while
+            running, now) strictly after ``due_at``.
+        due_at: the instant the target was (or will be) reached, if known; a
+            cycle stopped before its target keeps the instant it would have
+            been due at.
         calendar: the name of the calendar it was counted in, when the target
             chooses one per ticket (``calendar_by``); a stopped cycle keeps the
             one chosen by the ticket's fields when it stopped.
@@ -58,12 +61,18 @@ class SlaClock:
         kind: the metric kind.
         target: the business time allowed (None: no target selects the ticket).
         elapsed: business time counted in the current (or last) cycle.
-        remaining: target minus elapsed (negative once breached; None without target).
-        due_at: when the current cycle reaches its target; None while paused
-            before reaching it, or when no cycle ran.
+        remaining: target minus elapsed, in business time (None without target).
+        due_at: when the current cycle reaches its target (a met cycle: when
+            it would have); None while paused before reaching it, or when no
+            cycle ran.
         paused: the current cycle is running but its clock is stopped.
         running: a cycle is open (paused or not).
-        breached: the current (or last) cycle went past its target.
+        breached: the current (or last) cycle's due instant has passed: it is
+            true from the first instant strictly after ``due_at`` (a clock due
+            at 17:00 is breached at 17:00:00.000001, and at 18:00 after the
+            office closed), and for a cycle stopped after ``due_at``.
+        early_by: for a stopped cycle met in time, the wall-clock time from
+            its stop to ``due_at`` ("answered 5 minutes before due"); else None.
         warned: the warning thresholds the current cycle has crossed.
         cycles: every cycle so far, oldest first.
         next_alert: the next instant a warning or the breach happens, if the
@@ -82,6 +91,7 @@ class SlaClock:
     warned: tuple[float, ...]
     cycles: tuple[SlaCycle, ...]
     next_alert: datetime | None
+    early_by: timedelta | None = None
 
 
 class _Vectors:
@@ -243,7 +253,10 @@ def _clock(
                     if due_at is None and acc < limit <= acc + segment:
                         due_at = calendar.add(ats[resumed], _delta(limit - acc))
                     acc += segment
-                done.append(SlaCycle(started, ats[index], _ONE_US * acc, acc > limit, due_at, calendar_name))
+                if due_at is None and target_us is not None:  # met: when it would have been due
+                    due_at = calendar.add(ats[index], _delta(limit - acc))
+                late = due_at is not None and ats[index] > due_at
+                done.append(SlaCycle(started, ats[index], _ONE_US * acc, late, due_at, calendar_name))
                 started = resumed = None
             elif resets is not None and resets[index]:
                 started, acc, resumed, due_at = ats[index], 0, index, None
@@ -263,6 +276,7 @@ def _clock(
     last = len(ats)  # positions[last] is now's
     warned: tuple[float, ...] = ()
     next_alert = None
+    early_by: timedelta | None = None
     target = None if target_us is None else _delta(target_us)
     if started is not None:
         paused = resumed is None
@@ -272,17 +286,19 @@ def _clock(
                 due_at = calendar.add(ats[resumed], _delta(target_us - acc))
             acc += segment
         elapsed = _delta(acc)
-        breached = target_us is not None and acc > target_us
+        if target_us is not None and not paused and due_at is None:
+            due_at = calendar.add(now, _delta(target_us - acc))
+        breached = due_at is not None and now > due_at  # the deadline has passed, open hours or not
         if target_us is not None:
             warned = tuple(f for f in metric.warn_at if acc >= f * target_us)
-            if not paused and due_at is None:
-                due_at = calendar.add(now, _delta(target_us - acc))
+            alerts = []
             if not paused:
                 upcoming = [round(f * target_us) for f in metric.warn_at if f not in warned]
-                if not breached:
-                    upcoming.append(target_us + 1)  # breach: strictly past the target
                 if upcoming:
-                    next_alert = calendar.add(now, _delta(min(upcoming) - acc))
+                    alerts.append(calendar.add(now, _delta(min(upcoming) - acc)))
+            if not breached and due_at is not None:
+                alerts.append(due_at + _ONE_US)  # breach: the first instant after the due instant
+            next_alert = min(alerts, default=None)
         cycles = (*done, SlaCycle(started, None, elapsed, breached, due_at, calendar_name))
         running = True
     elif done:
@@ -291,6 +307,8 @@ def _clock(
         if target_us is not None:
             warned = tuple(f for f in metric.warn_at if _us(elapsed) >= f * target_us)
         cycles = tuple(done)
+        if not breached and due_at is not None and final.stopped_at is not None:
+            early_by = due_at - final.stopped_at
     else:
         elapsed, running, paused, due_at, breached, cycles = _ZERO, False, False, None, False, ()
     return SlaClock(
@@ -306,6 +324,7 @@ def _clock(
         warned=warned,
         cycles=cycles,
         next_alert=next_alert,
+        early_by=early_by,
     )
 
 
