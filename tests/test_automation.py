@@ -437,3 +437,40 @@ def test_a_rule_with_when_is_armed_only_while_its_conditions_hold():
     assert wf.run_due().fired == ()
     assert wf.get(t.id).state == "awaiting_customer"
     assert wf.repository.due(clock.now() + timedelta(days=30)) == []
+
+
+# -- wall-clock durations are elapsed time, whatever the clock's zone ---------------------------
+
+BERLIN = ZoneInfo("Europe/Berlin")
+WALL_TIMERS = {
+    "id": "wall",
+    "initial": "open",
+    "states": {"open": {}, "done": {"terminal": True}},
+    "transitions": [{"trigger": "finish", "source": "open", "dest": "done", "roles": ["agent", "system"]}],
+    "timers": [
+        {"id": "nudge_2h", "state": "open", "after": "2h", "add_tags": ["nudged"]},
+        {"id": "close_24h", "state": "open", "after": "24h", "fire": "finish"},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "opened",
+    [datetime(2026, 3, 29, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 0, 30, tzinfo=UTC)],
+    ids=["spring-forward", "fall-back"],
+)
+def test_a_utc_and_a_berlin_clock_fire_wall_timers_at_the_same_instant_across_dst(opened: datetime):
+    lifecycle = tf.load_lifecycle(WALL_TIMERS)
+    fired: dict[str, list[datetime]] = {}
+    for zone in (UTC, BERLIN):
+        wf = tf.Workflow(lifecycle, clock=SteppableClock(opened.astimezone(zone)))
+        t = wf.open(AGENT, title="x")
+        for after in (timedelta(hours=2), timedelta(hours=24)):
+            due = opened + after  # real elapsed time: the Berlin night is 1 hour shorter or longer
+            assert wf.run_due(due - timedelta(microseconds=1)).fired == ()
+            (event,) = wf.run_due(due).fired
+            assert event.at == due
+            assert datetime.fromisoformat(event.meta["due_at"]) == due
+        fired[str(zone)] = [e.at.astimezone(UTC) for e in wf.history(t.id)]  # (an ambiguous hour compares unequal)
+        assert wf.get(t.id).state == "done"
+    assert fired["UTC"] == fired["Europe/Berlin"]

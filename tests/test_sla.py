@@ -697,3 +697,63 @@ def test_a_reply_after_the_due_instant_is_late_and_a_met_clock_keeps_its_due_at(
     assert first.cycles[0].breached is late
     (entry,) = wf.sla_report(ny(2026, 3, 10, 12)).for_metric("first_response")
     assert (entry.met, entry.breached) == (0 if late else 1, 1 if late else 0)  # the report agrees
+
+
+# -- business days (`bd`) and the `d` that business time refuses --------------------------------
+
+BERLIN = ZoneInfo("Europe/Berlin")
+BERLIN_HOURS = {"timezone": "Europe/Berlin", "hours": {"mon-fri": ["09:00-17:00"]}}
+
+
+def sla_lifecycle(target: str) -> dict[str, Any]:
+    return {
+        "id": "bd",
+        "initial": "open",
+        "states": {"open": {}, "done": {"terminal": True}},
+        "transitions": [{"trigger": "finish", "source": "open", "dest": "done"}],
+        "sla": {
+            "calendar": "office",
+            "calendars": {"office": BERLIN_HOURS},
+            "metrics": [{"id": "resolution", "kind": "resolution", "targets": [{"target": target}]}],
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("target", "opened", "due"),
+    [
+        ("3bd", datetime(2026, 3, 23, 10, tzinfo=BERLIN), datetime(2026, 3, 26, 10, tzinfo=BERLIN)),
+        ("1bd", datetime(2026, 3, 27, 16, tzinfo=BERLIN), datetime(2026, 3, 30, 16, tzinfo=BERLIN)),  # over DST
+        ("2 business days", datetime(2026, 10, 23, 9, tzinfo=BERLIN), datetime(2026, 10, 27, 9, tzinfo=BERLIN)),
+    ],
+)
+def test_business_day_targets_are_due_the_same_local_time_n_business_days_later(
+    target: str, opened: datetime, due: datetime
+):
+    lifecycle = tf.load_lifecycle(sla_lifecycle(target))
+    wf = tf.Workflow(lifecycle, clock=SteppableClock(opened))
+    t = wf.open(CUSTOMER, title="x")
+    clock = clock_of(wf.sla(t.id), "resolution")
+    calendar = wf.sla_policy.metrics[0].targets[0].calendar  # type: ignore[union-attr]
+    assert clock.due_at == due == calendar.add_days(opened, int(target[0]))
+    assert clock_of(wf.sla(t.id, due), "resolution").breached is False
+    assert clock_of(wf.sla(t.id, due + timedelta(microseconds=1)), "resolution").breached is True
+
+
+@pytest.mark.parametrize("target", ["3d", "1w", "P3D", "2 days"])
+def test_days_in_an_sla_target_are_refused_with_a_hint_not_read_as_24_business_hours(target: str):
+    with pytest.raises(tf.InvalidLifecycle) as refused:  # when the policy is built (Workflow, or the loader)
+        tf.Workflow(tf.load_lifecycle(sla_lifecycle(target)))
+    assert refused.value.path == "sla.metrics[0].targets[0].target"
+    assert "'3bd'" in refused.value.problem
+
+
+def test_days_in_a_business_time_timer_are_refused_with_a_hint():
+    document = sla_lifecycle("8h")
+    document["calendar"] = BERLIN_HOURS
+    document["timers"] = [{"id": "r", "state": "open", "after": "3d", "clock": "business", "add_tags": ["late"]}]
+    with pytest.raises(tf.InvalidLifecycle) as refused:
+        tf.load_lifecycle(document)
+    assert (refused.value.path, "'3bd'" in refused.value.problem) == ("timers[0].after", True)
+    document["timers"][0]["after"] = "3bd"
+    assert tf.load_lifecycle(document).timers[0].business_days == 3

@@ -9,7 +9,7 @@ save conflicts, and on re-reading the history it sees the rule has fired).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import attrs
 
@@ -82,9 +82,14 @@ def _anchor(
 
 
 def due_instant(rule: TimedRule, anchor: datetime, calendar: BusinessCalendar | None) -> datetime:
-    """When *rule* fires, counted from *anchor* in wall or business time."""
+    """When *rule* fires, counted from *anchor* in wall or business time.
+
+    Wall time is elapsed time: ``2h`` is two real hours whatever the anchor's
+    zone (Python's aware arithmetic would add wall-clock hours in a zone with
+    DST), so a UTC and a Europe/Berlin clock fire at the same instant.
+    """
     if rule.clock == "wall":
-        return anchor + rule.after
+        return (anchor.astimezone(UTC) + rule.after).astimezone(anchor.tzinfo)
     if calendar is None:
         raise ValueError(f"timed rule {rule.id!r} counts business time but the workflow has no calendar")
     if rule.business_days:

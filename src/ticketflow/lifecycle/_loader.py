@@ -112,6 +112,22 @@ def parse_duration(text: str) -> tuple[timedelta, int]:
     return total, 0
 
 
+#: Why ``d``/``w`` are refused where time counts in business hours.
+DAYS_IN_BUSINESS_TIME = (
+    "in business time a day is ambiguous (24 business hours is about three working days); "
+    "write business days as '3bd' (the same local time 3 business days later) or business hours as '24h'"
+)
+
+
+def counts_days(text: str) -> bool:
+    """Whether a duration (as :func:`parse_duration` reads it) uses calendar days or weeks (``d``, ``w``)."""
+    cleaned = text.strip()
+    iso = _ISO.match(cleaned.upper())
+    if iso and any(iso.groups()):
+        return bool(iso.group(1) or iso.group(2))
+    return any(_UNIT_WORDS.get(m.group(2), m.group(2)) in ("d", "w") for m in _TOKEN.finditer(cleaned.lower()))
+
+
 # -- stage 1: parse ---------------------------------------------------------------
 
 
@@ -630,6 +646,8 @@ class _Builder:
             clock = spec.get("clock", "business" if business_days else "wall")
             if business_days and clock != "business":
                 raise self.fail(f"{path}.clock", "business days (`bd`) count in business time; set clock = 'business'")
+            if clock == "business" and not business_days and counts_days(spec["after"]):
+                raise self.fail(f"{path}.after", DAYS_IN_BUSINESS_TIME)
             since = spec.get("since", "state_entered")
             if since.startswith("field:"):
                 if since[6:] not in self.fields:

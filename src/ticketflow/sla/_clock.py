@@ -231,8 +231,22 @@ def _clock(
     calendar_name: str | None = None,
 ) -> SlaClock:
     """One metric's clock from the shared per-event columns and business positions (events, then now)."""
+    days = chosen.business_days if chosen is not None else 0
     target_us = _us(chosen.target) if chosen is not None else None
+    if days:  # N business days from a cycle's start, as the business time they hold
+        target_us = _days_us(calendar, now, days)
     limit = _NO_LIMIT if target_us is None else target_us
+
+    def reach(start: datetime, business_us: int) -> datetime:
+        """When *business_us* more business time has passed after *start*.
+
+        The earliest such instant (``calendar.add``), except for a target in
+        business days: then the next open one, as ``add_days`` counts (a day
+        that ends at 17:00 is due at the next day's opening, not at 17:00).
+        """
+        reached = calendar.add(start, _delta(business_us))
+        return calendar.next_open(reached) if days else reached
+
     ats = vectors.ats
     terminal = vectors.terminal
     stops, starts = vectors.of(metric.stop), vectors.of(metric.start)
@@ -251,23 +265,27 @@ def _clock(
                 if resumed is not None:
                     segment = positions[index] - positions[resumed]
                     if due_at is None and acc < limit <= acc + segment:
-                        due_at = calendar.add(ats[resumed], _delta(limit - acc))
+                        due_at = reach(ats[resumed], limit - acc)
                     acc += segment
                 if due_at is None and target_us is not None:  # met: when it would have been due
-                    due_at = calendar.add(ats[index], _delta(limit - acc))
+                    due_at = reach(ats[index], limit - acc)
                 late = due_at is not None and ats[index] > due_at
                 done.append(SlaCycle(started, ats[index], _ONE_US * acc, late, due_at, calendar_name))
                 started = resumed = None
             elif resets is not None and resets[index]:
                 started, acc, resumed, due_at = ats[index], 0, index, None
+                if days:
+                    target_us = limit = _days_us(calendar, started, days)
         if started is None and starts[index] and not terminal[index]:
             started, acc, resumed, due_at = ats[index], 0, index, None
+            if days:
+                target_us = limit = _days_us(calendar, started, days)
         if started is not None:
             if in_pause[index]:
                 if resumed is not None:
                     segment = positions[index] - positions[resumed]
                     if due_at is None and acc < limit <= acc + segment:
-                        due_at = calendar.add(ats[resumed], _delta(limit - acc))
+                        due_at = reach(ats[resumed], limit - acc)
                     acc += segment
                     resumed = None
             elif resumed is None:
@@ -283,11 +301,11 @@ def _clock(
         if resumed is not None:
             segment = positions[last] - positions[resumed]
             if target_us is not None and due_at is None and acc < target_us <= acc + segment:
-                due_at = calendar.add(ats[resumed], _delta(target_us - acc))
+                due_at = reach(ats[resumed], target_us - acc)
             acc += segment
         elapsed = _delta(acc)
         if target_us is not None and not paused and due_at is None:
-            due_at = calendar.add(now, _delta(target_us - acc))
+            due_at = reach(now, target_us - acc)
         breached = due_at is not None and now > due_at  # the deadline has passed, open hours or not
         if target_us is not None:
             warned = tuple(f for f in metric.warn_at if acc >= f * target_us)
@@ -326,6 +344,11 @@ def _clock(
         next_alert=next_alert,
         early_by=early_by,
     )
+
+
+def _days_us(calendar: BusinessCalendar, start: datetime, days: int) -> int:
+    """The business µs from *start* to the same local time *days* business days later (``add_days``)."""
+    return _us(calendar.between(start, calendar.add_days(start, days)))
 
 
 def _us(value: timedelta) -> int:

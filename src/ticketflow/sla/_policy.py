@@ -13,7 +13,7 @@ from ticketflow.calendar import BusinessCalendar
 from ticketflow.calendar._calendar import folder_of, located
 from ticketflow.errors import CalendarError, InvalidLifecycle
 from ticketflow.lifecycle import Lifecycle, parse_duration
-from ticketflow.lifecycle._loader import SECTION_CHECKS
+from ticketflow.lifecycle._loader import DAYS_IN_BUSINESS_TIME, SECTION_CHECKS, counts_days
 from ticketflow.lifecycle._shape import METRIC_KIND_NAMES, SLA, ShapeError, check_shape
 from ticketflow.model import Event
 
@@ -140,18 +140,23 @@ class SlaTarget:
     """A goal and the tickets it applies to.
 
     Attributes:
-        target: business time allowed per cycle.
+        target: business time allowed per cycle (zero when it is given in business days).
         when: field values a ticket must have (a tuple means any of); empty
             for every ticket.
         calendar: the calendar this target counts in (the default, with ``calendar_by``).
         calendar_by: a per-ticket choice of calendar (by organisation, group,
             region), or None for ``calendar`` always.
+        business_days: a target written in business days (``3bd``): each
+            cycle is due at the same local time that many business days after
+            it started (``BusinessCalendar.add_days``), counted as the business
+            time in between, so pauses still extend it.
     """
 
     target: timedelta
     when: Mapping[str, Any]
     calendar: BusinessCalendar
     calendar_by: CalendarChoice | None = None
+    business_days: int = 0
 
     def selects(self, fields: Mapping[str, Any]) -> bool:
         """Whether a ticket with *fields* gets this target."""
@@ -428,8 +433,8 @@ class _PolicyBuilder:
             target, business_days = parse_duration(spec["target"])
         except ValueError as exc:
             raise self.fail(f"{path}.target", str(exc)) from exc
-        if business_days:
-            raise self.fail(f"{path}.target", "write SLA targets in business hours ('16h'), not business days")
+        if not business_days and counts_days(spec["target"]):
+            raise self.fail(f"{path}.target", DAYS_IN_BUSINESS_TIME)
         when: dict[str, Any] = {}
         for name, value in spec.get("when", {}).items():
             field = self.lc.fields.get(name)
@@ -442,7 +447,7 @@ class _PolicyBuilder:
                 raise self.fail(f"{path}.when.{name}", str(exc)) from exc
             when[name] = coerced if isinstance(value, list) else coerced[0]
         calendar = self._calendar(f"{path}.calendar", spec.get("calendar", metric_calendar))
-        return SlaTarget(target, when, calendar, None if "calendar" in spec else choice)
+        return SlaTarget(target, when, calendar, None if "calendar" in spec else choice, business_days)
 
     def _check_overlaps(self, path: str, targets: Sequence[SlaTarget]) -> None:
         def values(target: SlaTarget, name: str) -> set[Any] | None:
