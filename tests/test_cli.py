@@ -1,6 +1,7 @@
 """The ticketflow command line."""
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -153,6 +154,58 @@ def test_worker_once_fires_what_is_due(capsys: pytest.CaptureFixture[str], tmp_p
     assert status == 0
     assert out.startswith("fired 1 rules")
     assert wf.get(t.id).state == "closed"
+
+
+APP = """
+import ticketflow as tf
+
+def make_workflow():
+    registry = tf.Registry()
+    def note(message):
+        with open("sent.log", "a") as out:
+            out.write(message.kind + " " + message.ticket_id + "\\n")
+    registry.add_notifier("requester_reminder", note)
+    return [tf.Workflow(tf.builtin("zendesk"), tf.SQLiteRepository("w.db"), registry=registry),
+            tf.Workflow(tf.builtin("clickup"), tf.SQLiteRepository("w.db"))]
+"""
+
+
+def test_worker_with_app_delivers_through_the_apps_notifiers(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "helpdesk_app", raising=False)  # each test imports its own file
+    (tmp_path / "helpdesk_app.py").write_text(APP)
+    wf = tf.Workflow(tf.builtin("zendesk"), tf.SQLiteRepository(tmp_path / "w.db"))
+    t = wf.open(tf.Actor("c", roles={"requester"}), title="x", at=datetime(2020, 1, 1, tzinfo=UTC))
+    wf.fire(t.id, "ask", tf.Actor("a", roles={"agent"}), comment="?", at=datetime(2020, 1, 1, tzinfo=UTC))
+    status, out, _ = run(capsys, "worker", "--app", "helpdesk_app:make_workflow", "--once")
+    assert status == 0
+    assert out.splitlines()[0].startswith("zendesk: fired 3 rules")
+    assert "delivered 2" in out.splitlines()[0]
+    assert (tmp_path / "sent.log").read_text().split("\n")[:2] == [f"requester_reminder {t.id}"] * 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["--app", "helpdesk_app"], "module:factory"),
+        (["--app", "no_such_module_here:make"], "cannot import"),
+        (["--app", "helpdesk_app:missing"], "has no 'missing'"),
+        (["--app", "helpdesk_app:NOT_A_WORKFLOW"], "must return a Workflow"),
+        (["--db", "x.db"], "--db and --lifecycle"),
+        (["--app", "helpdesk_app:make_workflow", "--db", "x.db"], "not both"),
+    ],
+)
+def test_worker_says_what_is_wrong_with_its_app(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], problem: str
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "helpdesk_app", raising=False)  # each test imports its own file
+    (tmp_path / "helpdesk_app.py").write_text(APP + "\nNOT_A_WORKFLOW = 42\n")
+    status, _, err = run(capsys, "worker", *argv, "--once")
+    assert status == 2
+    assert problem in err
 
 
 def test_python_dash_m_runs_the_cli():

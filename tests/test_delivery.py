@@ -1,5 +1,7 @@
 """Outbox delivery: per kind, claimed with a lease, exactly once across sweepers, logged per message."""
 
+import http.server
+import json
 import logging
 import os
 import signal
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 
 import ticketflow as tf
+from ticketflow.automation import sign, verify_signature
 from ticketflow.testing import SteppableClock
 
 T0 = datetime(2026, 3, 2, 14, tzinfo=UTC)  # Monday 09:00 in New York
@@ -274,3 +277,106 @@ def test_a_sweeper_killed_while_delivering_is_redelivered_with_the_same_key(stor
     (log,) = wf.deliveries(key=killed_key)
     assert (log.status, log.attempts) == ("delivered", 1)
     repo.close()
+
+
+# -- the webhook and logging notifiers ---------------------------------------------------------
+
+SECRET = "a-shared-secret-of-32-characters"  # noqa: S105 - a test secret
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver: checks the signature, answers as its server is told, records what it accepted."""
+
+    server: "ReceiverServer"
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        genuine = verify_signature(
+            SECRET, body, self.headers["X-Ticketflow-Timestamp"], self.headers["X-Ticketflow-Signature"]
+        )
+        self.server.seen.append((self.headers["Idempotency-Key"], genuine, json.loads(body)))
+        if self.server.delay:
+            time.sleep(self.server.delay)
+        status = self.server.statuses.pop(0) if self.server.statuses else 200
+        self.send_response(status if genuine else 401)
+        self.end_headers()
+        self.wfile.write(b"no thanks" if status >= 300 else b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+class ReceiverServer(http.server.ThreadingHTTPServer):
+    seen: list[tuple[str, bool, Any]]
+    statuses: list[int]
+    delay: float
+
+
+@pytest.fixture
+def receiver() -> Iterator[ReceiverServer]:
+    server = ReceiverServer(("127.0.0.1", 0), Receiver)
+    server.seen, server.statuses, server.delay = [], [], 0.0
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_webhook_posts_signed_json_and_a_failure_is_retried_through_the_outbox(receiver: ReceiverServer):
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/hooks/ticketflow"
+    wf = tf.Workflow(tf.load_lifecycle(MINIMAL), clock=SteppableClock(T0))
+    wf.registry.add_notifier("confirmation", tf.WebhookNotifier(url, secret=SECRET, timeout=5))
+    with wf.repository.transaction() as tx:
+        tx.enqueue(tf.OutboxMessage("T1:opened", "T1", "confirmation", {"to": "ana@example.com"}, T0))
+    receiver.statuses = [503]
+    assert wf.deliver() == 0
+    (failed,) = wf.deliveries("T1")
+    assert (failed.status, failed.attempts) == ("pending", 1)
+    assert "HTTP 503: no thanks" in str(failed.last_error)
+    assert wf.deliver(T0 + timedelta(seconds=10)) == 0  # backing off: no request
+    assert len(receiver.seen) == 1
+    assert wf.deliver(T0 + timedelta(seconds=30)) == 1
+    assert [(key, genuine) for key, genuine, _ in receiver.seen] == [("T1:opened", True)] * 2  # same key both times
+    assert receiver.seen[-1][2] == {
+        "key": "T1:opened",
+        "ticket_id": "T1",
+        "kind": "confirmation",
+        "payload": {"to": "ana@example.com"},
+        "created_at": T0.isoformat(),
+    }
+    assert wf.deliveries("T1")[0].status == "delivered"
+
+
+def test_a_receiver_refuses_a_tampered_or_stale_webhook():
+    body, stamp = b'{"kind":"confirmation"}', "1767225600"
+    signature = sign(SECRET, stamp, body)
+    assert verify_signature(SECRET, body, stamp, signature, now=1767225600 + 10)
+    assert not verify_signature(SECRET, body.replace(b"confirmation", b"x"), stamp, signature, now=1767225600)
+    assert not verify_signature("another-secret-of-enough-length", body, stamp, signature, now=1767225600)
+    assert not verify_signature(SECRET, body, stamp, signature, now=1767225600 + 301)  # a replay, later
+    assert not verify_signature(SECRET, body, "yesterday", signature)
+
+
+def test_a_webhook_that_times_out_or_cannot_connect_fails_that_message(receiver: ReceiverServer):
+    receiver.delay = 1.0
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/"
+    message = tf.OutboxMessage("k", "T1", "confirmation", {}, T0)
+    with pytest.raises(tf.DeliveryFailed, match="timed out") as slow:
+        tf.WebhookNotifier(url, secret=SECRET, timeout=0.2)(message)
+    assert (slow.value.key, slow.value.target) == ("k", url)
+    receiver.server_close()
+    closed = tf.WebhookNotifier(url, secret=SECRET, timeout=0.5)
+    with pytest.raises(tf.DeliveryFailed):
+        closed(message)
+    for bad, problem in ((("ftp://x", SECRET), "http"), ((url, "short"), "16 bytes")):
+        with pytest.raises(ValueError, match=problem):
+            tf.WebhookNotifier(bad[0], secret=bad[1])
+
+
+def test_the_logging_notifier_writes_one_line_per_message(caplog: pytest.LogCaptureFixture):
+    with caplog.at_level(logging.INFO, logger="ticketflow.notify"):
+        tf.LoggingNotifier()(tf.OutboxMessage("T1:opened", "T1", "ticket.opened", {"to": "ana"}, T0))
+    (record,) = caplog.records
+    assert record.getMessage().startswith("ticket.opened for T1 (key T1:opened): {")
+    assert '"payload":{"to":"ana"}' in record.getMessage()

@@ -4,12 +4,13 @@ Everything public is re-exported here; import from ``ticketflow`` only.
 """
 
 from ticketflow._view import TicketView, view
-from ticketflow.automation import Sweeper, SweepReport, SweepResult
+from ticketflow.automation import LoggingNotifier, Sweeper, SweepReport, SweepResult, WebhookNotifier
 from ticketflow.calendar import BusinessCalendar, CalendarRule, HolidaySource, IcsClosures, holidays_for, ics_closures
 from ticketflow.clock import SteppableClock, SystemClock
 from ticketflow.errors import (
     CalendarError,
     ConcurrencyConflict,
+    DeliveryFailed,
     FieldError,
     InvalidLifecycle,
     LifecycleError,
@@ -86,6 +87,7 @@ __all__ = [
     "ConcurrencyConflict",
     "Continuity",
     "Delivery",
+    "DeliveryFailed",
     "Event",
     "ExternalRecord",
     "FieldError",
@@ -101,6 +103,7 @@ __all__ = [
     "LifecycleError",
     "LifecycleMismatch",
     "Link",
+    "LoggingNotifier",
     "MemoryRepository",
     "NaiveDatetime",
     "Notifier",
@@ -136,6 +139,7 @@ __all__ = [
     "Transaction",
     "Transition",
     "TransitionNotAllowed",
+    "WebhookNotifier",
     "Workflow",
     "attainment",
     "builtin",

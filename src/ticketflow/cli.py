@@ -704,25 +704,77 @@ def _forget(db: str, fresh: bool) -> None:
             Path(f"{db}{suffix}").unlink(missing_ok=True)
 
 
+def _load_app(spec: str) -> list[tf.Workflow]:
+    """The Workflow(s) of ``module:factory``: the attribute, called if it is callable (no arguments)."""
+    import importlib
+
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise click.BadParameter(
+            f"{spec!r}: write module:factory (e.g. myapp.tickets:make_workflow)", param_hint="--app"
+        )
+    if "" not in sys.path:
+        sys.path.insert(0, "")  # the app's module from the current directory, as gunicorn and flask do
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise click.BadParameter(f"{spec!r}: cannot import {module_name!r}: {exc}", param_hint="--app") from exc
+    target = getattr(module, attribute, None)
+    if target is None:
+        raise click.BadParameter(f"{spec!r}: module {module_name!r} has no {attribute!r}", param_hint="--app")
+    made = target() if callable(target) and not isinstance(target, tf.Workflow) else target
+    workflows = [made] if isinstance(made, tf.Workflow) else list(made) if isinstance(made, list | tuple) else [made]
+    if not workflows or not all(isinstance(w, tf.Workflow) for w in workflows):
+        raise click.BadParameter(
+            f"{spec!r}: the factory must return a Workflow or a list of them, got {type(made).__name__}",
+            param_hint="--app",
+        )
+    return workflows
+
+
 @cli.command()
-@_db_option
-@click.option("--lifecycle", "lifecycle", required=True, help="built-in id or file")
+@click.option("--app", "app", help="module:factory returning your Workflow(s), with their registry and notifiers")
+@click.option("--db", metavar="PATH|URL", help="SQLite file or postgresql+psycopg:// URL (without --app)")
+@click.option("--lifecycle", "lifecycle", help="built-in id or file (without --app)")
 @click.option("--interval", default=60.0, show_default=True, help="seconds between sweeps")
 @click.option("--once", is_flag=True, help="sweep once and exit")
 @click.option("--create", is_flag=True, help="create the SQLite file if it does not exist")
-def worker(db: str, lifecycle: str, interval: float, once: bool, create: bool) -> None:
-    """Run the sweeper: timed rules, SLA alerts, notifications; stops cleanly on SIGINT/SIGTERM."""
-    wf = tf.Workflow(_lifecycle(lifecycle), _repository(db, create=create, create_hint=True))
-    sweeper = tf.Sweeper(wf, interval=timedelta(seconds=interval))
+def worker(app: str | None, db: str | None, lifecycle: str | None, interval: float, once: bool, create: bool) -> None:
+    """Run the sweeper: timed rules, SLA alerts, notifications; stops cleanly on SIGINT/SIGTERM.
+
+    With ``--app myapp.tickets:make_workflow`` it sweeps the Workflow(s) your
+    factory returns, so your registry's notifiers deliver the outbox; with
+    ``--db`` and ``--lifecycle`` alone there are no notifiers, and messages are
+    kept (undeliverable) for a worker that has them.
+    """
+    if app is not None:
+        if db is not None or lifecycle is not None:
+            raise click.UsageError("give --app, or --db with --lifecycle, not both")
+        workflows = _load_app(app)
+        where = app
+    elif db is None or lifecycle is None:
+        raise click.UsageError("give --app module:factory, or both --db and --lifecycle")
+    else:
+        workflows = [tf.Workflow(_lifecycle(lifecycle), _repository(db, create=create, create_hint=True))]
+        where = db
+    sweepers = [tf.Sweeper(wf, interval=timedelta(seconds=interval)) for wf in workflows]
     if once:
-        report = sweeper.run_once()
-        click.echo(
-            f"fired {len(report.result.fired)} rules, {report.result.alerts} SLA alerts, delivered {report.delivered}"
-        )
+        for sweeper in sweepers:
+            report = sweeper.run_once()
+            prefix = f"{sweeper.workflow.lifecycle.id}: " if len(sweepers) > 1 else ""
+            click.echo(
+                f"{prefix}fired {len(report.result.fired)} rules, "
+                f"{report.result.alerts} SLA alerts, delivered {report.delivered}"
+            )
         return
-    sweeper.install_signal_handlers()
-    click.echo(f"sweeping {db} every {interval:g}s; Ctrl-C to stop")
-    sweeper.run_forever()
+    main, *others = sweepers
+    for other in others:
+        other.start()
+    main.install_signal_handlers()
+    click.echo(f"sweeping {where} ({len(sweepers)} workflow(s)) every {interval:g}s; Ctrl-C to stop")
+    main.run_forever()
+    for other in others:
+        other.stop()
     click.echo("stopped")
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 __all__ = [
     "CalendarError",
     "ConcurrencyConflict",
+    "DeliveryFailed",
     "FieldError",
     "InvalidLifecycle",
     "LifecycleError",
@@ -198,6 +199,22 @@ class ConcurrencyConflict(TicketflowError):
 
 class StorageError(TicketflowError):
     """The storage backend cannot do what was asked (corrupt, foreign, read-only...)."""
+
+
+class DeliveryFailed(TicketflowError):
+    """A notifier could not deliver a message; the outbox retries it after a backoff.
+
+    Attributes:
+        key: the message's idempotency key.
+        target: where it was going (a URL, an address).
+        reason: what went wrong (a status code and body, a timeout...).
+    """
+
+    def __init__(self, key: str, target: str, reason: str) -> None:
+        self.key = key
+        self.target = target
+        self.reason = reason
+        super().__init__(f"message {key!r} to {target}: {reason}")
 
 
 class CalendarError(TicketflowError, ValueError):

@@ -9,6 +9,7 @@ from ticketflow.automation._delivery import (
     unhandled_kinds,
     warn_unhandled,
 )
+from ticketflow.automation._notifiers import LoggingNotifier, WebhookNotifier, message_body, sign, verify_signature
 from ticketflow.automation._runner import SYSTEM, SweepResult, run_due
 from ticketflow.automation._schedule import Scheduled, Scheduler, next_due
 from ticketflow.automation._sweeper import Sweeper, SweepReport
@@ -18,20 +19,25 @@ __all__ = [
     "DEFAULT_LEASE",
     "SYSTEM",
     "DeliveryState",
+    "LoggingNotifier",
     "PendingRule",
     "Scheduled",
     "Scheduler",
     "SweepReport",
     "SweepResult",
     "Sweeper",
+    "WebhookNotifier",
     "backoff",
     "deliver",
     "due_instant",
     "emitted_kinds",
+    "message_body",
     "new_owner",
     "next_due",
     "pending_rules",
     "run_due",
+    "sign",
     "unhandled_kinds",
+    "verify_signature",
     "warn_unhandled",
 ]
