@@ -757,3 +757,39 @@ def test_days_in_a_business_time_timer_are_refused_with_a_hint():
     assert (refused.value.path, "'3bd'" in refused.value.problem) == ("timers[0].after", True)
     document["timers"][0]["after"] = "3bd"
     assert tf.load_lifecycle(document).timers[0].business_days == 3
+
+
+# -- extend(): one calendar for timers and the SLA, or only the SLA's --------------------------
+
+BERLIN_OFFICE = {"timezone": "Europe/Berlin", "hours": {"mon-fri": ["09:00-17:00"]}, "holidays": {"country": "DE"}}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"calendar": BERLIN_OFFICE}, {"sla": {"calendars": {"help_center": BERLIN_OFFICE}}}],
+    ids=["one-calendar", "only-the-sla-calendar"],
+)
+def test_extending_zendesk_with_a_berlin_calendar_moves_the_slas_due_instants(changes: dict[str, Any]):
+    lifecycle = tf.builtin("zendesk").extend(changes)
+    wf = tf.Workflow(lifecycle)
+    opened = datetime(2026, 3, 2, 8, tzinfo=UTC)  # Monday 09:00 in Berlin, 03:00 in New York
+    t = wf.open(CUSTOMER, title="x", fields={"category": "question"}, at=opened)
+    first = clock_of(wf.sla(t.id, opened), "first_response")
+    assert first.due_at == datetime(2026, 3, 2, 10, tzinfo=BERLIN)  # was 10:00 in New York (15:00 UTC)
+    assert wf.timer_calendar is not None
+    assert str(wf.timer_calendar.tz) == "Europe/Berlin"  # business-time timers count in the same calendar
+    assert wf.sla_policy is not None
+    assert {str(m.targets[0].calendar.tz) for m in wf.sla_policy.metrics} == {"Europe/Berlin"}
+
+
+def test_an_sla_extension_merges_metrics_by_id_without_copying_the_section():
+    lifecycle = tf.builtin("zendesk").extend(
+        {"sla": {"metrics": [{"id": "next_reply", "targets": [{"target": "4h"}]}]}}
+    )
+    policy = tf.Workflow(lifecycle).sla_policy
+    assert policy is not None
+    assert [(m.id, m.targets[-1].target) for m in policy.metrics] == [
+        ("first_response", timedelta(hours=8)),
+        ("next_reply", timedelta(hours=4)),
+    ]
+    assert str(policy.metrics[0].targets[0].calendar.tz) == "America/New_York"  # untouched

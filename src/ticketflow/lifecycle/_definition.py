@@ -471,6 +471,13 @@ class Lifecycle:
         with an existing ``id`` replaces it; set ``remove_transitions`` to a
         list of trigger names, or ``remove_states`` / ``remove_timers`` to ids,
         to drop parts first. The result is validated like any definition.
+
+        Calendars: a top-level ``calendar`` is the one calendar of timers *and*
+        the SLA policy (the policy's default ``sla.calendar`` is dropped, so it
+        counts in the lifecycle's calendar; a metric or target naming its own
+        calendar keeps it). ``sla`` merges into the base's ``[sla]``:
+        ``calendars`` by name, key by key (override only the SLA's calendar
+        without copying the section), ``metrics`` by id, other keys replaced.
         """
         from ticketflow.lifecycle._loader import extend_document, load_lifecycle
 
