@@ -1,4 +1,4 @@
-"""Sweeper throughput on SQLite: run_due over a large database with some tickets due.
+"""Sweeper throughput on SQLite: run_due over a large database with some tickets due, then delivery.
 
 Run: .venv/bin/python bench/bench_automation.py [--tickets 1000000 --due 10000]  (or `make bench`)
 
@@ -6,16 +6,24 @@ Bulk-loads N Zendesk-style tickets that are pending (opened, then asked a
 question), of which D have their 24-hour reminder due, then times
 `Workflow.run_due` until nothing is due: rules fired and committed per second
 (each an event + an outbox message in one transaction), and an idle sweep
-(nothing due) in ms. No assertion: the table is the result.
+(nothing due) in ms. Then the D reminders are delivered from copies of the
+database by 1 sweeper and by 4 sweeper processes (each message claimed with a
+lease, the notifier appending its key to a file): messages per second, and
+duplicates (keys delivered more than once), which must be 0. No assertion: the
+table is the result.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import shutil
 import sqlite3
 import statistics
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import _options as options  # bench/_options.py: --help and --quick for every script
 
@@ -60,6 +68,42 @@ def fill(path: str, count: int, due: int) -> None:
     del ticket_row
 
 
+def deliver_all(path: str, log: str, start: float) -> None:
+    """One sweeper process: deliver reminders until none is pending (the notifier appends each key to *log*)."""
+    registry = tf.Registry()
+    out = open(log, "a")  # noqa: SIM115 - closed below; one file per process
+
+    def note(message: tf.OutboxMessage) -> None:
+        out.write(message.key + "\n")
+
+    registry.add_notifier("requester_reminder", note)
+    repo = tf.SQLiteRepository(path)
+    now = T0 + timedelta(hours=24, minutes=1)
+    wf = tf.Workflow(tf.builtin("zendesk"), repo, clock=tf.SteppableClock(now), registry=registry)
+    sweeper = tf.Sweeper(wf, batch=100)
+    while time.time() < start:
+        time.sleep(0.001)
+    while repo.pending_messages(1):
+        sweeper.run_once()
+    out.close()
+
+
+def delivery_row(path: str, folder: str, sweepers: int) -> tuple[float, int, int]:
+    """Deliver the outbox of a copy of *path* with N sweeper processes: (messages/s, delivered, duplicates)."""
+    copy = f"{folder}/deliver-{sweepers}.db"
+    shutil.copy(path, copy)
+    logs = [f"{folder}/sent-{sweepers}-{i}.log" for i in range(sweepers)]
+    start = time.time() + 1.0  # all start together, after their imports
+    procs = [multiprocessing.Process(target=deliver_all, args=(copy, log, start)) for log in logs]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    elapsed = time.time() - start
+    keys = Counter(key for log in logs if Path(log).exists() for key in Path(log).read_text().split())
+    return sum(keys.values()) / elapsed, sum(keys.values()), sum(count - 1 for count in keys.values())
+
+
 def main() -> None:
     parser = options.parser(__doc__)
     parser.add_argument(
@@ -93,11 +137,17 @@ def main() -> None:
             wf.run_due(limit=500)
             idle.append((time.perf_counter() - start) * 1000)
         pending = len(wf.repository.pending_messages(limit=args.due + 10))
+        wf.repository.close()  # type: ignore[attr-defined]
+        rows = {n: delivery_row(path, folder, n) for n in (1, 4)}
     print(f"Sweeper on SQLite: {args.tickets:,} pending tickets, {args.due:,} with a reminder due")
     print(f"{'rules fired and committed per second':<44}{fired / elapsed:>12,.0f}")
     print(f"{'  (rules fired, outbox messages written)':<44}{fired:>12,}{pending:>10,}")
     print(f"{'idle sweep, nothing due (ms, median of 50)':<44}{statistics.median(idle):>12.3f}")
     print(f"{'  (bulk load, s)':<44}{load_s:>12.1f}")
+    for sweepers, (rate, delivered, duplicates) in rows.items():
+        label = f"{sweepers} sweeper process{'es' if sweepers > 1 else ''} delivering: messages/s"
+        print(f"{label:<44}{rate:>12,.0f}  ({delivered:,} delivered, {duplicates} duplicates)")
+    print(f"{'  4 sweepers / 1 (ratio, same run)':<44}{rows[4][0] / rows[1][0]:>12.2f}")
 
 
 if __name__ == "__main__":
