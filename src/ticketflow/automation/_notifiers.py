@@ -16,8 +16,6 @@ import hmac
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -121,6 +119,9 @@ class WebhookNotifier:
 
     def __call__(self, message: OutboxMessage) -> None:
         """POST the message; return on 2xx, raise :class:`~ticketflow.DeliveryFailed` otherwise."""
+        import urllib.error  # here, not at import: urllib.request loads the e-mail package
+        import urllib.request
+
         body = message_body(message)
         timestamp = str(int(self._clock()))
         headers = {

@@ -785,8 +785,9 @@ def check_sla_history(wf: Workflow, ticket_id: str, now: Any, where: str = "") -
     """The ticket's SLA clocks agree with the metrics' rules read independently.
 
     Each cycle starts, stops and is reset on the events the metric names,
-    does not count time in its pause states, is breached only past the
-    target, and the clock reports its last cycle (the deciding one).
+    does not count time in its pause states, is breached once its due
+    instant has passed (strictly after ``due_at``: past the target, or at it
+    after closing time), and the clock reports its last cycle (the deciding one).
 
     Raises:
         AssertionError: naming the metric and the difference.
@@ -808,9 +809,18 @@ def check_sla_history(wf: Workflow, ticket_id: str, now: Any, where: str = "") -
         )
         assert (clock.running, clock.paused) == (running, paused), f"{at}: running/paused {clock.running, clock.paused}"
         target = None if chosen is None else chosen.target
+        if chosen is not None and chosen.business_days:
+            target = clock.target  # business days: the business time of the cycle's days, counted by the calendar
         assert clock.target == target, f"{at}: target {clock.target}, expected {target}"
         for cycle in clock.cycles:
-            assert cycle.breached == (target is not None and cycle.elapsed > target), f"{at}: cycle {cycle} breach"
+            # breached once the due instant has passed: past the target, or at it with the instant after due_at
+            instant = now if cycle.stopped_at is None else cycle.stopped_at
+            reached = target is not None and cycle.elapsed >= target
+            if reached:
+                assert cycle.due_at is not None, f"{at}: cycle {cycle} reached its target without a due instant"
+                assert cycle.due_at <= instant, f"{at}: cycle {cycle} reached its target after {instant}"
+            breached = reached and (cycle.elapsed > target or instant > cycle.due_at)  # type: ignore[operator]
+            assert cycle.breached == breached, f"{at}: cycle {cycle} breach"
         if cycles:
             last = clock.cycles[-1]
             assert (clock.elapsed, clock.breached) == (last.elapsed, last.breached), (
