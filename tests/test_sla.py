@@ -782,14 +782,13 @@ def test_extending_zendesk_with_a_berlin_calendar_moves_the_slas_due_instants(ch
     assert {str(m.targets[0].calendar.tz) for m in wf.sla_policy.metrics} == {"Europe/Berlin"}
 
 
-def test_an_sla_extension_merges_metrics_by_id_without_copying_the_section():
-    lifecycle = tf.builtin("zendesk").extend(
-        {"sla": {"metrics": [{"id": "next_reply", "targets": [{"target": "4h"}]}]}}
-    )
-    policy = tf.Workflow(lifecycle).sla_policy
-    assert policy is not None
-    assert [(m.id, m.targets[-1].target) for m in policy.metrics] == [
-        ("first_response", timedelta(hours=8)),
-        ("next_reply", timedelta(hours=4)),
-    ]
-    assert str(policy.metrics[0].targets[0].calendar.tz) == "America/New_York"  # untouched
+def test_an_sla_extension_without_metrics_changes_the_base_section_one_with_metrics_replaces_it():
+    tighter = tf.Workflow(tf.builtin("zendesk").extend({"sla": {"warn_at": [0.5]}})).sla_policy
+    assert tighter is not None
+    assert [(m.id, m.warn_at) for m in tighter.metrics] == [("first_response", (0.5,)), ("next_reply", (0.5,))]
+    assert str(tighter.metrics[0].targets[0].calendar.tz) == "America/New_York"  # untouched
+    metrics = [{"id": "first_response", "targets": [{"target": "4h"}]}]
+    whole = {"calendar": "c", "calendars": {"c": BERLIN_OFFICE}, "metrics": metrics}
+    replaced = tf.Workflow(tf.builtin("zendesk").extend({"sla": whole})).sla_policy
+    assert replaced is not None
+    assert [(m.id, m.targets[0].target) for m in replaced.metrics] == [("first_response", timedelta(hours=4))]

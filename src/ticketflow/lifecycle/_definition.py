@@ -475,9 +475,10 @@ class Lifecycle:
         Calendars: a top-level ``calendar`` is the one calendar of timers *and*
         the SLA policy (the policy's default ``sla.calendar`` is dropped, so it
         counts in the lifecycle's calendar; a metric or target naming its own
-        calendar keeps it). ``sla`` merges into the base's ``[sla]``:
-        ``calendars`` by name, key by key (override only the SLA's calendar
-        without copying the section), ``metrics`` by id, other keys replaced.
+        calendar keeps it). An ``sla`` without ``metrics`` changes the base's
+        ``[sla]``: ``calendars`` merge by name, key by key (override only the
+        SLA's calendar without copying the section), other keys are replaced;
+        an ``sla`` with ``metrics`` replaces the section.
         """
         from ticketflow.lifecycle._loader import extend_document, load_lifecycle
 

@@ -731,8 +731,8 @@ def extend_document(base: Mapping[str, Any], changes: Mapping[str, Any], source:
             doc["timers"] = [t for t in doc.get("timers", []) if t["id"] not in replaced] + list(value)
         elif key == "transitions" and isinstance(value, list):
             doc["transitions"] = doc["transitions"] + list(value)
-        elif key == "sla" and isinstance(value, Mapping) and isinstance(doc.get("sla"), Mapping):
-            doc["sla"] = _extend_sla(doc["sla"], value)
+        elif key == "sla" and isinstance(value, Mapping) and "metrics" not in value and "sla" in doc:
+            doc["sla"] = _extend_sla(doc["sla"], value)  # no metrics: a change to the base's section
         else:
             doc[key] = value
     if "calendar" in changes and isinstance(doc.get("sla"), Mapping) and "calendar" not in changes.get("sla", {}):
@@ -743,7 +743,7 @@ def extend_document(base: Mapping[str, Any], changes: Mapping[str, Any], source:
 
 
 def _extend_sla(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge an extension's ``[sla]`` into the base's: calendars by name (key by key), metrics by id."""
+    """Merge an extension's ``[sla]`` (without metrics) into the base's: calendars by name, key by key."""
     sla = dict(base)
     for key, value in changes.items():
         if key == "calendars" and isinstance(value, Mapping) and isinstance(sla.get("calendars"), Mapping):
@@ -753,9 +753,6 @@ def _extend_sla(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str
                 both = isinstance(spec, Mapping) and isinstance(known, Mapping)
                 calendars[name] = {**known, **spec} if both else spec  # type: ignore[dict-item]
             sla["calendars"] = calendars
-        elif key == "metrics" and isinstance(value, list) and isinstance(sla.get("metrics"), list):
-            replaced = {m.get("id") for m in value if isinstance(m, Mapping)}
-            sla["metrics"] = [m for m in sla["metrics"] if m.get("id") not in replaced] + list(value)
         else:
             sla[key] = value
     return sla
