@@ -258,10 +258,11 @@ def test_three_processes_deliver_each_message_exactly_once(store: str, tmp_path:
 
 def test_a_sweeper_killed_while_delivering_is_redelivered_with_the_same_key(store: str, tmp_path: Path):
     expected = enqueue(store, 40)
-    hung = run_sweeper(store, tmp_path / "killed.log", mode="hang", lease=1.0)
+    hung = run_sweeper(store, tmp_path / "killed.log", mode="hang", lease=5.0)
     assert hung.stdout is not None
     assert hung.stdout.readline().strip() == "go"
     assert hung.stdout.readline().strip() == "hang"  # inside a notifier call, holding a claim of 10
+    claimed = time.monotonic()
     os.kill(hung.pid, signal.SIGKILL)
     hung.wait()
     hung.stdout.close()
@@ -272,8 +273,10 @@ def test_a_sweeper_killed_while_delivering_is_redelivered_with_the_same_key(stor
     repo = open_store(store)
     wf = tf.Workflow(tf.load_lifecycle(MINIMAL), repo, clock=SteppableClock(T0 + timedelta(days=1)), registry=registry)
     sweeper = tf.Sweeper(wf, batch=10)
-    assert sweeper.run_once().delivered == 30  # the dead sweeper's claims are held until their lease ends
-    deadline = time.monotonic() + 20
+    first = sweeper.run_once().delivered
+    if time.monotonic() - claimed < 4.5:  # (a very busy machine may take longer than the lease to get here)
+        assert first == 30  # the dead sweeper's claims are held until their lease ends
+    deadline = time.monotonic() + 60
     while repo.pending_messages(1) and time.monotonic() < deadline:
         time.sleep(0.2)
         sweeper.run_once()

@@ -947,14 +947,20 @@ class SQLAlchemyRepository:
     def mark_undeliverable(self, handled: Collection[str]) -> dict[str, int]:
         """Flag pending messages whose kind is not in *handled*; return how many were newly flagged, by kind."""
         o = self._t["outbox"]
-        statement = (
-            sa.update(o)
+        unhandled = (
+            sa.select(o.c.key)
             .where(
                 o.c.delivered.is_(False),
                 o.c.undeliverable.is_(False),
                 o.c.kind.not_in(sorted(set(handled))),
                 sa.or_(o.c.lease_until.is_(None), o.c.lease_until <= sa.func.clock_timestamp()),
             )
+            .with_for_update(skip_locked=True)  # sweepers flagging at once neither wait nor deadlock
+            .scalar_subquery()
+        )
+        statement = (
+            sa.update(o)
+            .where(o.c.key.in_(unhandled))
             .values(
                 undeliverable=True, last_error=sa.func.concat("no notifier for kind ", sa.func.quote_literal(o.c.kind))
             )
