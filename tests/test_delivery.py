@@ -389,3 +389,42 @@ def test_the_logging_notifier_writes_one_line_per_message(caplog: pytest.LogCapt
     (record,) = caplog.records
     assert record.getMessage().startswith("ticket.opened for T1 (key T1:opened): {")
     assert '"payload":{"to":"ana"}' in record.getMessage()
+
+
+# -- the after-commit event hook ---------------------------------------------------------------
+
+
+def test_subscribers_see_every_event_of_every_write_path_once_after_commit(tmp_path: Path):
+    clock = SteppableClock(T0)
+    wf = tf.Workflow(tf.builtin("zendesk"), tf.SQLiteRepository(tmp_path / "t.db"), clock=clock)
+    seen: list[tuple[str, int, str]] = []
+    committed: list[bool] = []
+
+    def audit(ticket: tf.Ticket, event: tf.Event) -> None:
+        seen.append((event.ticket_id, event.seq, event.trigger))
+        committed.append(wf.repository.history(ticket.id)[-1].seq >= event.seq)  # already stored
+
+    unsubscribe = wf.subscribe(audit)
+    wf.registry.on_event(lambda ticket, event: 1 / 0)  # a broken listener is logged; it stops nothing
+    first = wf.open(CUSTOMER, title="Login fails", fields={"category": "question"})  # open
+    wf.fire(first.id, "ask", AGENT, comment="Which browser?")  # fire
+    clock.advance(days=8)
+    assert wf.run_due().fired  # timers: reminders, then the auto-close
+    follow = wf.reply(first.id, CUSTOMER, "Still broken")  # a reply to a closed ticket: a follow-up
+    second = wf.open(CUSTOMER, title="Login fails again")
+    wf.comment(second.id, AGENT, "Looking")  # comment
+    wf.link(second.id, AGENT, "relates_to", to_ticket=follow.id)  # a link
+    wf.mark_duplicate(second.id, follow.id, AGENT, trigger="solve", comment="Same as the first")  # a merge
+    exported = tmp_path / "export.jsonl"
+    with exported.open("w") as out:
+        tf.export_jsonl(wf.repository, out)
+    other = tf.Workflow(tf.builtin("zendesk"), tf.SQLiteRepository(tmp_path / "copy.db"), registry=wf.registry)
+    with exported.open() as lines:
+        other.import_jsonl(lines)  # an import
+    tickets = wf.repository.find(limit=100).tickets
+    stored = [(e.ticket_id, e.seq, e.trigger) for t in tickets for e in wf.history(t.id)]
+    assert sorted(seen) == sorted(stored + stored)  # every event once in the store, once in the import
+    assert all(committed)
+    unsubscribe()
+    wf.comment(second.id, AGENT, "after unsubscribing")
+    assert len(seen) == 2 * len(stored)

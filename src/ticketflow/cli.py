@@ -759,9 +759,9 @@ def worker(app: str | None, db: str | None, lifecycle: str | None, interval: flo
         where = db
     sweepers = [tf.Sweeper(wf, interval=timedelta(seconds=interval)) for wf in workflows]
     if once:
-        for sweeper in sweepers:
+        for wf, sweeper in zip(workflows, sweepers, strict=True):
             report = sweeper.run_once()
-            prefix = f"{sweeper.workflow.lifecycle.id}: " if len(sweepers) > 1 else ""
+            prefix = f"{wf.lifecycle.id}: " if len(sweepers) > 1 else ""
             click.echo(
                 f"{prefix}fired {len(report.result.fired)} rules, "
                 f"{report.result.alerts} SLA alerts, delivered {report.delivered}"

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from ticketflow.model import Event, Ticket
 from ticketflow.protocols import Action, AssignmentPolicy, Guard, Notifier
 
-__all__ = ["Registry"]
+__all__ = ["EventListener", "Registry"]
 
+EventListener = Callable[[Ticket, Event], None]
 CalendarResolverFn = Callable[[Mapping[str, Any]], "str | None"]
 _G = TypeVar("_G", bound=Guard)
 _A = TypeVar("_A", bound=Action)
@@ -35,6 +37,8 @@ class Registry:
         self.guards: dict[str, Guard] = {}
         self.actions: dict[str, Action] = {}
         self.notifiers: dict[str, Notifier] = {}
+        #: Called after commit with (ticket, event) for every event a Workflow with this registry writes.
+        self.listeners: list[EventListener] = []
         #: the application's assignment policies (the built-in ``continuity`` is always there besides these)
         self.policies: dict[str, AssignmentPolicy] = {}
         self.calendar_resolvers: dict[str, CalendarResolverFn] = {}
@@ -56,6 +60,18 @@ class Registry:
         a crash between delivering and recording it).
         """
         self.notifiers[name] = notifier
+
+    def on_event(self, listener: EventListener) -> EventListener:
+        """Call *listener* after commit for every event written through a Workflow with this registry.
+
+        Every write path calls it (opens, fires, comments, timers, link rules,
+        merges, broadcasts), once per event, with the ticket as saved and the
+        event, after the transaction committed, in the writing process. For
+        audit trails and metrics: a listener that raises is logged
+        (``ticketflow.events``) and undoes nothing. Usable as a decorator.
+        """
+        self.listeners.append(listener)
+        return listener
 
     def add_policy(self, name: str, policy: AssignmentPolicy) -> None:
         """Register an assignment policy (see :mod:`ticketflow.intake`) under *name* for ``[intake]`` routes."""

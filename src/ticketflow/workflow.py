@@ -158,6 +158,7 @@ class Workflow:
             schedule=None if self._scheduler.plain else self._scheduler,  # nothing is ever due: skip asking
             actions=self.registry.actions,
             max_retries=max_retries,
+            listeners=self.registry.listeners,
         )
         self._scope = Scope(self._recorder, self._engine, self._guards, self.new_ticket_id)
         if lifecycle.key_prefix is not None:
@@ -323,6 +324,23 @@ class Workflow:
             state=self._delivery,
         )
 
+    def subscribe(self, listener: Callable[[Ticket, Event], None]) -> Callable[[], None]:
+        """Call *listener* after commit with (ticket, event) for every event this Workflow writes.
+
+        Every write path: opens, fires, comments, follow-ups, timers, link
+        rules, merges, broadcasts, imports. For audit and metrics; a listener that
+        raises is logged and undoes nothing. Returns a function that
+        unsubscribes it. (``registry.on_event`` does the same for every
+        Workflow sharing the registry.)
+        """
+        self.registry.on_event(listener)
+
+        def unsubscribe() -> None:
+            if listener in self.registry.listeners:
+                self.registry.listeners.remove(listener)
+
+        return unsubscribe
+
     def unhandled_kinds(self) -> tuple[str, ...]:
         """The message kinds this lifecycle can write that have no notifier in the registry (sorted).
 
@@ -390,7 +408,9 @@ class Workflow:
                 (naming its line); nothing is imported then.
             ConcurrencyConflict: a ticket with the same id exists already.
         """
-        return import_jsonl(self.repository, lines, source=source, schedule=self.imported_due)
+        return import_jsonl(
+            self.repository, lines, source=source, schedule=self.imported_due, listeners=self.registry.listeners
+        )
 
     def imported_due(self, ticket: Ticket, history: Sequence[Event]) -> datetime | None:
         """The next due instant of a ticket of this lifecycle brought in whole with its *history* (an import).

@@ -28,6 +28,7 @@ from the plan; nothing is written then.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["Reads", "Recorder", "Schedule", "Scope", "Step", "Write", "fired", "imported", "opened"]
 
 R = TypeVar("R")
+log = logging.getLogger("ticketflow.events")
 
 
 class Schedule(Protocol):
@@ -180,6 +182,8 @@ class Recorder:
             (``None``: the recorder stores none, unless a step gives one).
         actions: the registry's actions by name (read at each write, so
             later registrations count).
+        listeners: called after commit with (ticket, event) for every event
+            written (a live list: later additions count).
         max_retries: how often a write refused by a concurrent writer is run
             again on fresh reads before :class:`~ticketflow.ConcurrencyConflict`
             reaches the caller. A conflict or refusal judged on a cached copy
@@ -193,11 +197,13 @@ class Recorder:
         schedule: Schedule | None = None,
         actions: Mapping[str, Action] | None = None,
         max_retries: int = 3,
+        listeners: Sequence[Callable[[Ticket, Event], None]] = (),
     ) -> None:
         self.cache = cache
         self.repository = cache.repository
         self.schedule = schedule
         self.actions: Mapping[str, Action] = actions if actions is not None else {}
+        self.listeners = listeners
         self.max_retries = max_retries
 
     def record(self, plan: Callable[[Reads], Write[R]]) -> R:
@@ -237,12 +243,24 @@ class Recorder:
             if cache.keeps:
                 for step in steps:
                     cache.saved(step, reads)
+            if self.listeners:
+                self._notify(steps)
             for step in steps:
                 if step.actions:
                     event = step.events[-1]
                     for name in step.actions:
                         self.actions[name](step.ticket, event)
             return write.result
+
+    def _notify(self, steps: Sequence[Step]) -> None:
+        """The after-commit event hook: every listener sees every event written, once."""
+        for step in steps:
+            for event in step.events:
+                for listener in self.listeners:
+                    try:
+                        listener(step.ticket, event)
+                    except Exception:  # committed: a listener's failure undoes nothing and stops no other
+                        log.exception("event listener %r failed on %s #%d", listener, event.ticket_id, event.seq)
 
     def _due(self, step: Step, reads: Reads) -> Any:
         if step.due is not UNSET or self.schedule is None:

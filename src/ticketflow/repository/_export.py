@@ -69,6 +69,7 @@ def import_jsonl(
     *,
     source: str = "<jsonl>",
     schedule: Callable[[Ticket, Sequence[Event]], datetime | None] | None = None,
+    listeners: Sequence[Callable[[Ticket, Event], None]] = (),
 ) -> int:
     """Read tickets written by :func:`export_jsonl` into *repository*, all or nothing.
 
@@ -107,7 +108,7 @@ def import_jsonl(
         except StorageError as exc:
             raise StorageError(f"{source}:{number}: ticket {ticket.id}: {exc}") from exc
         records.append(imported(ticket, events, due))
-    recorder = Recorder(TicketCache(repository, 0), max_retries=0)
+    recorder = Recorder(TicketCache(repository, 0), max_retries=0, listeners=listeners)  # after commit, each event
     return recorder.record(lambda _reads: Write(len(records), records))
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
-from datetime import timedelta
+from datetime import UTC, timedelta
 from functools import partial
 from typing import Any
 
@@ -654,8 +654,8 @@ def _expected_due(
         anchor = commented[-1] if commented else since_entry[0].at
     else:
         return None
-    if rule.clock == "wall":
-        return anchor + rule.after
+    if rule.clock == "wall":  # elapsed time, whatever the zone of the clock that stamped the events
+        return (anchor.astimezone(UTC) + rule.after).astimezone(anchor.tzinfo)
     assert calendar is not None, f"timer {rule.id!r} counts business time: give the contract a calendar"
     return calendar.add_days(anchor, rule.business_days) if rule.business_days else calendar.add(anchor, rule.after)
 
