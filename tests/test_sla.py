@@ -660,6 +660,8 @@ def test_a_stopped_clock_keeps_the_warnings_its_last_cycle_crossed(minutes: int,
     wf.comment(t.id, AGENT, "Here you go")
     first = clock_of(wf.sla(t.id, ny(2026, 3, 10, 12)), "first_response")
     assert (first.running, first.breached, first.warned) == (False, False, warned)
+
+
 # -- breach semantics: breached once the due instant has passed, open hours or not ---------------
 # "A clock due at 17:00": at 17:00:00 exactly it is not breached (due means "by then"); from
 # 17:00:00.000001 on it is, also all evening after the office closed at 17:00.
