@@ -180,3 +180,9 @@ def test_postgres_worker_example_without_an_argument_prints_its_usage():
         [sys.executable, str(EXAMPLES / "postgres_worker.py"), "--help"], capture_output=True, text=True, timeout=120
     )
     assert "postgresql+psycopg://user@host/db" in help_text.stdout
+
+
+def test_every_example_is_run_by_a_test():
+    # a new example without a test would rot unnoticed: each one must be named by some test module
+    tests = "\n".join(p.read_text(encoding="utf-8") for p in Path(__file__).parent.glob("test_*.py"))
+    assert [p.name for p in sorted(EXAMPLES.glob("*.py")) if p.name not in tests] == []
