@@ -42,7 +42,8 @@ class InvalidLifecycle(LifecycleError, ValueError):
         source: where the definition came from (a file path, ``"<dict>"``, or
             a built-in id).
         path: where inside the definition the problem is, such as
-            ``transitions[3].dest`` (empty for the whole document).
+            ``transitions[3].dest``, ``line 3``, or ``(file)`` / ``(document)``
+            for the whole of it (left out of the message).
         problem: what is wrong, and what to do about it.
     """
 
@@ -50,7 +51,7 @@ class InvalidLifecycle(LifecycleError, ValueError):
         self.source = source
         self.path = path
         self.problem = problem
-        where = f"{source}:{path}" if path else source
+        where = f"{source}:{path}" if path and not path.startswith("(") else source
         super().__init__(f"{where}: {problem}")
 
 

@@ -103,7 +103,11 @@ def pending_rules(
     history: Sequence[Event],
     calendar: BusinessCalendar | None,
 ) -> list[PendingRule]:
-    """The rules armed on *ticket* and not yet fired for this entry, earliest first."""
+    """The rules armed on *ticket* and not yet fired for this entry, earliest first.
+
+    A rule that would fall due after the last instant ``datetime`` holds
+    (9999-12-31) is not pending: it never falls due.
+    """
     if not lifecycle.timers or not history:
         return []
     index = _entry(ticket, history)
@@ -116,8 +120,13 @@ def pending_rules(
         if rule.when and not conditions_hold(rule.when, ticket.fields):
             continue
         anchor = _anchor(lifecycle, rule, ticket, since_entry, calendar)
-        if anchor is not None:
-            pending.append((due_instant(rule, anchor, calendar), order, rule))
+        if anchor is None:
+            continue
+        try:
+            due = due_instant(rule, anchor, calendar)
+        except OverflowError:
+            continue  # due after 9999-12-31: it never falls due
+        pending.append((due, order, rule))
     pending.sort(key=lambda item: (item[0], item[1]))
     entry = history[index].seq
     return [PendingRule(rule, due, entry) for due, _, rule in pending]

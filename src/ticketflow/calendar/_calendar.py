@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from ticketflow._brief import brief
 from ticketflow.calendar._holidays import HolidaySource, holidays_for
 from ticketflow.calendar._hours import DAY_NAMES, Window, local_us, parse_week, parse_windows
 from ticketflow.calendar._rules import SpanSource, parse_rules
@@ -88,7 +89,12 @@ def _hours(value: Mapping[str, Sequence[str] | str]) -> tuple[tuple[Window, ...]
 
 
 def _holidays(value: Iterable[date | HolidaySource] | HolidaySource) -> tuple[date | HolidaySource, ...]:
-    items = [value] if isinstance(value, HolidaySource) else list(value)
+    if isinstance(value, HolidaySource):
+        items: list[Any] = [value]
+    elif isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise CalendarError(f"holidays: expected a list of dates or holidays_for(...), got {brief(value)}")
+    else:
+        items = list(value)
     dates: set[date] = set()
     sources: list[HolidaySource] = []
     for i, item in enumerate(items):

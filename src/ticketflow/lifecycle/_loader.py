@@ -15,14 +15,13 @@ source, the path inside the document and what to do.
 from __future__ import annotations
 
 import copy
-import json
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ticketflow._brief import brief
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.calendar._calendar import folder_of, located
 from ticketflow.errors import CalendarError, InvalidLifecycle
@@ -41,19 +40,26 @@ from ticketflow.lifecycle._definition import (
     tag_allowed,
 )
 from ticketflow.lifecycle._engine import Engine
+from ticketflow.lifecycle._parse import MAX_BYTES, check_document, decode, parse
 from ticketflow.lifecycle._shape import LIFECYCLE, ShapeError, check_shape
 
-__all__ = ["extend_document", "load_lifecycle", "loads_lifecycle", "parse_duration", "parse_file"]
+__all__ = [
+    "MAX_BUSINESS_DAYS",
+    "MAX_DURATION",
+    "extend_document",
+    "load_lifecycle",
+    "loads_lifecycle",
+    "parse_duration",
+    "parse_file",
+]
 
-_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
 _FORMATS = {".toml": "toml", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
-_UNITS = {
-    "w": timedelta(weeks=1),
-    "d": timedelta(days=1),
-    "h": timedelta(hours=1),
-    "m": timedelta(minutes=1),
-    "s": timedelta(seconds=1),
-}
+_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}  # seconds
+#: The longest duration: the span ``datetime`` can hold (years 1 to 9999), about 9,999 years.
+MAX_DURATION = timedelta(days=(datetime.max - datetime.min).days)
+#: The most business days a duration may count (about 20 years of working days).
+MAX_BUSINESS_DAYS = 5000
 _UNIT_WORDS = {
     "week": "w",
     "weeks": "w",
@@ -73,23 +79,30 @@ _UNIT_WORDS = {
     "business days": "bd",
 }
 _TOKEN = re.compile(r"(\d+)\s*(business days?|[a-z]+)")
-_ISO = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+_ISO = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?\Z")
 
 
 def parse_duration(text: str) -> tuple[timedelta, int]:
     """Parse ``24h``, ``5d``, ``1d 12h``, ``90 minutes``, ``2bd``, ``PT24H``.
 
     Returns the wall/business duration and a number of business days (``bd``);
-    a duration mixes the two only as ``Nbd`` alone. Raises ``ValueError``.
+    a duration mixes the two only as ``Nbd`` alone. A duration is positive, at
+    most :data:`MAX_DURATION` (what ``datetime`` can span) or
+    :data:`MAX_BUSINESS_DAYS` business days. Raises ``ValueError``.
     """
+    if not isinstance(text, str):
+        raise ValueError(f"a duration is a string such as '24h', got {type(text).__name__} {brief(text)}")
     cleaned = text.strip()
+    if len(cleaned) > 100:
+        raise ValueError(f"duration {brief(text)} is too long to be a duration")
+    seconds = business_days = 0
     iso = _ISO.match(cleaned.upper())
     if iso and any(iso.groups()):
-        weeks, days, hours, minutes, seconds = (int(g or 0) for g in iso.groups())
-        total = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+        weeks, days, hours, minutes, secs = (int(g or 0) for g in iso.groups())
+        seconds = weeks * _UNITS["w"] + days * _UNITS["d"] + hours * _UNITS["h"] + minutes * _UNITS["m"] + secs
     else:
         lowered = cleaned.lower()
-        pos, total, business_days = 0, timedelta(0), 0
+        pos = 0
         for match in _TOKEN.finditer(lowered):
             if lowered[pos : match.start()].strip(" ,"):
                 break
@@ -97,19 +110,23 @@ def parse_duration(text: str) -> tuple[timedelta, int]:
             if unit == "bd":
                 business_days += int(match.group(1))
             elif unit in _UNITS:
-                total += int(match.group(1)) * _UNITS[unit]
+                seconds += int(match.group(1)) * _UNITS[unit]
             else:
                 raise ValueError(f"unknown unit {match.group(2)!r} in duration {text!r}; use w, d, h, m, s or bd")
             pos = match.end()
         if pos == 0 or lowered[pos:].strip():
             raise ValueError(f"cannot read duration {text!r}; write e.g. '24h', '5d', '1d12h', '2bd' or 'PT24H'")
         if business_days:
-            if total:
+            if seconds:
                 raise ValueError(f"duration {text!r} mixes business days with hours; use one or the other")
+            if business_days > MAX_BUSINESS_DAYS:
+                raise ValueError(f"duration {text!r} is over {MAX_BUSINESS_DAYS:,} business days")
             return timedelta(0), business_days
-    if total <= timedelta(0):
+    if seconds > MAX_DURATION.days * _UNITS["d"]:
+        raise ValueError(f"duration {text!r} is over {MAX_DURATION.days:,} days, longer than a datetime can span")
+    if seconds <= 0:
         raise ValueError(f"duration {text!r} must be positive")
-    return total, 0
+    return timedelta(seconds=seconds), 0
 
 
 #: Why ``d``/``w`` are refused where time counts in business hours.
@@ -128,55 +145,44 @@ def counts_days(text: str) -> bool:
     return any(_UNIT_WORDS.get(m.group(2), m.group(2)) in ("d", "w") for m in _TOKEN.finditer(cleaned.lower()))
 
 
-# -- stage 1: parse ---------------------------------------------------------------
-
-
-def _parse(text: str, fmt: str, source: str) -> Any:
-    if fmt == "toml":
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidLifecycle(source, "", f"TOML syntax error: {exc}") from exc
-    if fmt == "json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidLifecycle(
-                source, "", f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-            ) from exc
-    if fmt == "yaml":
-        try:
-            import yaml
-        except ImportError as exc:
-            raise InvalidLifecycle(source, "", "YAML needs the extra: pip install 'ticketflow[yaml]'") from exc
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            raise InvalidLifecycle(source, "", f"YAML syntax error{where}: {exc}") from exc
-    raise InvalidLifecycle(source, "", f"unknown format {fmt!r}; use toml, json or yaml")
+# -- stage 1: parse (see ._parse) -------------------------------------------------
 
 
 def loads_lifecycle(
     text: str, fmt: str = "toml", *, source: str = "<string>", guards: Iterable[str] | None = None
 ) -> Lifecycle:
-    """Load a lifecycle from *text* in format *fmt* (``toml``, ``json``, ``yaml``)."""
-    return load_lifecycle(_parse(text, fmt, source), source=source, guards=guards)
+    """Load a lifecycle from *text* in format *fmt* (``toml``, ``json``, ``yaml``).
+
+    Raises:
+        InvalidLifecycle: as :func:`load_lifecycle` does.
+        TypeError: *text* is not a string.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"loads_lifecycle: text must be a str, got {type(text).__name__}")
+    if len(text) > MAX_BYTES:
+        raise InvalidLifecycle(
+            source, "(document)", f"{len(text):,} characters; a lifecycle may be at most {MAX_BYTES:,} bytes"
+        )
+    return load_lifecycle(parse(text, fmt, source), source=source, guards=guards)
 
 
 def parse_file(definition: str | Path, *, source: str | None = None) -> Any:
-    """Read and parse a lifecycle file into its document, without checking it (``ticketflow validate``)."""
+    """Read and parse a lifecycle file into its document, without checking it (``ticketflow validate``).
+
+    The file's size, encoding and nesting are checked (see :mod:`._parse`).
+    """
     path = Path(definition)
     name = source or str(path)
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise InvalidLifecycle(name, "", f"cannot tell the format of {path.name!r}; use .toml, .json or .yaml")
+        raise InvalidLifecycle(name, "(file)", f"cannot tell the format of {path.name!r}; use .toml, .json or .yaml")
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidLifecycle(name, "", f"cannot read the file: {exc.strerror or exc}") from exc
-    return _parse(text, fmt, name)
+        with path.open("rb") as file:
+            data = file.read(MAX_BYTES + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = getattr(exc, "strerror", None) or exc
+        raise InvalidLifecycle(name, "(file)", f"cannot read the file: {reason}") from None
+    return parse(decode(data, name), fmt, name)
 
 
 #: The last stage of loading: checks of the sections the packages above the
@@ -211,9 +217,12 @@ def load_lifecycle(
     if isinstance(definition, str | Path):
         name = source or str(definition)
         document: Any = parse_file(definition, source=name)
-    else:
+    elif isinstance(definition, Mapping):
         name = source or "<dict>"
         document = definition
+        check_document(document, name)
+    else:
+        raise TypeError(f"load_lifecycle: definition must be a path or a mapping, got {type(definition).__name__}")
     if isinstance(document, Mapping) and "extends" in document:
         return _extend_builtin(document, name)
     try:
@@ -229,7 +238,9 @@ def _extend_builtin(document: Mapping[str, Any], name: str) -> Lifecycle:
 
     base = document["extends"]
     if not isinstance(base, str) or base not in builtins():
-        raise InvalidLifecycle(name, "extends", f"{base!r} is not a built-in lifecycle; known: {', '.join(builtins())}")
+        raise InvalidLifecycle(
+            name, "extends", f"{brief(base)} is not a built-in lifecycle; known: {', '.join(builtins())}"
+        )
     return builtin(base).extend({k: v for k, v in document.items() if k != "extends"}, source=name)
 
 
@@ -288,7 +299,7 @@ class _Builder:
         try:
             engine = Engine(lifecycle)
         except Exception as exc:
-            raise self.fail("", f"the engine could not compile it: {exc}") from exc
+            raise self.fail("(document)", f"the engine could not compile it: {exc}") from exc
         object.__setattr__(lifecycle, "_engine", engine)
         for name, check in SECTION_CHECKS.items():
             if name in doc:
@@ -371,7 +382,7 @@ class _Builder:
 
     def _key_prefix(self) -> str | None:
         prefix = self.doc.get("key_prefix")
-        if prefix is not None and not re.match(r"^[A-Z][A-Z0-9]{0,9}$", prefix):
+        if prefix is not None and not re.fullmatch(r"[A-Z][A-Z0-9]{0,9}", prefix):
             raise self.fail("key_prefix", f"{prefix!r}: use 1 to 10 capital letters or digits, starting with a letter")
         return prefix
 
@@ -652,6 +663,12 @@ class _Builder:
             if since.startswith("field:"):
                 if since[6:] not in self.fields:
                     raise self.fail(f"{path}.since", self._unknown("field", since[6:], self.fields))
+                if self.fields[since[6:]].type not in ("date", "datetime"):
+                    raise self.fail(
+                        f"{path}.since",
+                        f"field {since[6:]!r} is {self.fields[since[6:]].type}; a timer counts from a date or "
+                        "datetime field",
+                    )
             elif since not in ("state_entered", "last_update", "last_requester_comment", "last_agent_comment"):
                 raise self.fail(
                     f"{path}.since",
@@ -702,6 +719,9 @@ class _Builder:
 
 def extend_document(base: Mapping[str, Any], changes: Mapping[str, Any], source: str) -> dict[str, Any]:
     """Merge *changes* into a copy of the checked document *base* (see Lifecycle.extend)."""
+    if not isinstance(changes, Mapping):
+        raise TypeError(f"extend: changes must be a mapping, got {type(changes).__name__}")
+    check_document(changes, source)
     doc: dict[str, Any] = copy.deepcopy(dict(base))
     changes = dict(changes)
     for key, path in (("remove_states", "states"), ("remove_timers", "timers"), ("remove_transitions", "transitions")):
@@ -727,7 +747,7 @@ def extend_document(base: Mapping[str, Any], changes: Mapping[str, Any], source:
                     merged[name] = spec
             doc[key] = merged
         elif key == "timers" and isinstance(value, list):
-            replaced = {t.get("id") for t in value if isinstance(t, Mapping)}
+            replaced = {t.get("id") for t in value if isinstance(t, Mapping) and isinstance(t.get("id"), str)}
             doc["timers"] = [t for t in doc.get("timers", []) if t["id"] not in replaced] + list(value)
         elif key == "transitions" and isinstance(value, list):
             doc["transitions"] = doc["transitions"] + list(value)

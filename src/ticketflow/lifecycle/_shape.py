@@ -9,12 +9,18 @@ becomes a list), and exporting a JSON Schema for editors and the docs.
 from __future__ import annotations
 
 import difflib
+import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-__all__ = ["LIFECYCLE", "ShapeError", "check_shape", "json_schema"]
+from ticketflow._brief import brief
+
+__all__ = ["LIFECYCLE", "ShapeError", "check_shape", "join_path", "json_schema"]
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_*:-]+")
 
 
 class ShapeError(Exception):
@@ -422,9 +428,12 @@ _PY_KINDS: dict[str, Callable[[Any], bool]] = {
 }
 
 
-def _join(path: str, key: str | int) -> str:
+def join_path(path: str, key: str | int) -> str:
+    """*path* extended by a key or index: ``a.b``, ``a[3]``; an odd key is quoted: ``a[""]``, ``a["x.y"]``."""
     if isinstance(key, int):
         return f"{path}[{key}]"
+    if not key or not _PLAIN_KEY.fullmatch(key):
+        return f"{path}[{json.dumps(key)}]"
     return f"{path}.{key}" if path else key
 
 
@@ -432,33 +441,33 @@ def check_shape(node: Node, value: Any, path: str = "") -> Any:
     """Check *value* against *node*; return it normalised, or raise ShapeError."""
     if isinstance(node, Scalar):
         if not _PY_KINDS[node.kind](value):
-            raise ShapeError(path, f"expected a {node.kind}, got {type(value).__name__} {value!r}")
+            raise ShapeError(path, f"expected a {node.kind}, got {type(value).__name__} {brief(value)}")
         if node.choices and value not in node.choices:
-            raise ShapeError(path, f"{value!r} is not one of {', '.join(node.choices)}")
+            raise ShapeError(path, f"{brief(value)} is not one of {', '.join(node.choices)}")
         return value
     if isinstance(node, ListOf):
         if node.single and not isinstance(value, list | tuple):
             value = [value]
         if not isinstance(value, list | tuple):
-            raise ShapeError(path, f"expected a list, got {type(value).__name__} {value!r}")
-        return [check_shape(node.item, item, _join(path, i)) for i, item in enumerate(value)]
+            raise ShapeError(path, f"expected a list, got {type(value).__name__} {brief(value)}")
+        return [check_shape(node.item, item, join_path(path, i)) for i, item in enumerate(value)]
     if not isinstance(value, Mapping):
-        raise ShapeError(path, f"expected a table, got {type(value).__name__} {value!r}")
+        raise ShapeError(path, f"expected a table, got {type(value).__name__} {brief(value)}")
     result: dict[str, Any] = {}
     for key, item in value.items():
         if not isinstance(key, str):
-            raise ShapeError(path, f"keys must be strings, got {key!r}")
+            raise ShapeError(path, f"keys must be strings, got {brief(key)}")
         if key in node.keys:
-            result[key] = check_shape(node.keys[key][0], item, _join(path, key))
+            result[key] = check_shape(node.keys[key][0], item, join_path(path, key))
         elif node.values is not None:
-            result[key] = check_shape(node.values, item, _join(path, key))
+            result[key] = check_shape(node.values, item, join_path(path, key))
         else:
             close = difflib.get_close_matches(key, list(node.keys), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(node.keys)}"
-            raise ShapeError(_join(path, key), f"unknown key{hint}")
+            raise ShapeError(join_path(path, key), f"unknown key{hint}")
     for key, (_, required) in node.keys.items():
         if required and key not in result:
-            raise ShapeError(_join(path, key), "required key is missing")
+            raise ShapeError(join_path(path, key), "required key is missing")
     return result
 
 
