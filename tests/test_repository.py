@@ -136,6 +136,76 @@ def test_a_path_that_cannot_be_created_is_a_clear_error(tmp_path: Path):
         tf.SQLiteRepository(":memory:")
 
 
+def _open_fresh(path: str, start: float) -> int:
+    """Open *path* at the *start* instant; how many migrations this process applied."""
+    while time.time() < start:
+        time.sleep(0.0005)
+    return tf.SQLiteRepository(path, timeout=60)._applied
+
+
+def test_processes_opening_a_fresh_file_at_once_all_succeed_and_one_creates_the_schema(tmp_path: Path):
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        pool.starmap(_open_fresh, [(str(tmp_path / "warm.db"), 0.0)] * 8)  # start the workers first
+        for trial in range(16):
+            path = str(tmp_path / f"fresh{trial}.db")
+            applied = pool.starmap(_open_fresh, [(path, time.time() + 0.3)] * 8)
+            assert sum(applied) == SCHEMA_VERSION, f"trial {trial}: migrations applied {applied}"
+            assert sorted(applied)[-2] == 0, f"trial {trial}: more than one process created the schema"
+
+
+def test_a_full_disk_is_a_storage_error_saying_nothing_was_written(tmp_path: Path):
+    repo = tf.SQLiteRepository(tmp_path / "t.db")
+    make = TicketFactory()
+    kept, kept_events = make.new("T-kept")
+    repo.add(kept, kept_events)
+    conn = repo._conn  # the size limit is per connection: this one is the repository's
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    big, big_events = make.new("T-big", title="x" * 200_000)
+    with pytest.raises(tf.StorageError, match=r"full.*nothing was written"):
+        repo.add(big, big_events)
+    with pytest.raises(tf.TicketNotFound):
+        repo.get("T-big")
+    assert repo.get("T-kept") == kept
+    conn.execute("PRAGMA max_page_count = 1073741823")
+    repo.add(big, big_events)
+    assert repo.get("T-big") == big
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("fields", "{not json"), ("created_at", "yesterday"), ("participants", "[" * 100_000)],
+)
+def test_a_damaged_ticket_row_is_a_storage_error_saying_so(tmp_path: Path, column: str, value: str):
+    path = tmp_path / "t.db"
+    repo = tf.SQLiteRepository(path)
+    ticket, events = TicketFactory().new("T-1")
+    repo.add(ticket, events)
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"UPDATE tickets SET {column} = ?", (value,))  # noqa: S608
+    with pytest.raises(tf.StorageError, match="damaged"):
+        repo.get("T-1")
+    with pytest.raises(tf.StorageError, match="damaged"):
+        repo.find()
+
+
+def test_a_damaged_event_row_is_a_storage_error_saying_so(tmp_path: Path):
+    path = tmp_path / "t.db"
+    repo = tf.SQLiteRepository(path)
+    ticket, events = TicketFactory().new("T-1")
+    repo.add(ticket, events)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE events SET body = '[1, 2'")
+    with pytest.raises(tf.StorageError, match="damaged"):
+        repo.history("T-1")
+
+
+def test_import_of_a_deeply_nested_line_is_a_storage_error(tmp_path: Path):
+    line = '{"ticket": ' + "[" * 100_000 + "]" * 100_000 + ', "events": []}'
+    with pytest.raises(tf.StorageError, match="<jsonl>:1: not a ticket record"):
+        tf.import_jsonl(tf.MemoryRepository(), io.StringIO(line + "\n"))
+
+
 # -- races -------------------------------------------------------------------------
 
 HELPDESK = EXAMPLES / "custom_lifecycle.toml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
@@ -9,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from ticketflow._brief import brief
+from ticketflow._values import INT_MAX, INT_MIN, text_problem
 from ticketflow.calendar import BusinessCalendar
 
 if TYPE_CHECKING:
@@ -224,27 +227,39 @@ class FieldSpec:
             return None
         if kind in ("string", "text", "actor"):
             if isinstance(value, str):
+                problem = text_problem(value)
+                if problem:
+                    raise ValueError(problem)
                 return value
         elif kind == "int":
             if isinstance(value, int) and not isinstance(value, bool):
+                if not INT_MIN <= value <= INT_MAX:
+                    raise ValueError(f"{brief(value)} does not fit in 64 bits")
                 return value
         elif kind == "float":
             if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
+                number = float(value) if isinstance(value, float) or abs(value) <= 2**1000 else math.inf
+                if not math.isfinite(number):
+                    raise ValueError(f"{brief(value)} is not a finite number")
+                return number
         elif kind == "bool":
             if isinstance(value, bool):
                 return value
         elif kind == "choice":
             if value in self.choices:
                 return value
-            raise ValueError(f"{value!r} is not one of {', '.join(self.choices)}")
+            raise ValueError(f"{brief(value)} is not one of {', '.join(self.choices)}")
         elif kind == "date":
             return _coerce_date(value)
         elif kind == "datetime":
             return _coerce_datetime(value)
         elif kind == "list" and isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            for item in value:
+                problem = text_problem(item)
+                if problem:
+                    raise ValueError(problem)
             return tuple(value)
-        raise ValueError(f"expected a {kind} value, got {type(value).__name__} {value!r}")
+        raise ValueError(f"expected a {kind} value, got {type(value).__name__} {brief(value)}")
 
 
 _EXAMPLES: dict[str, Any] = {
@@ -268,7 +283,7 @@ def _coerce_date(value: Any) -> str:
             return date.fromisoformat(value).isoformat()
         except ValueError:
             pass
-    raise ValueError(f"expected a date (YYYY-MM-DD), got {value!r}")
+    raise ValueError(f"expected a date (YYYY-MM-DD), got {brief(value)}")
 
 
 def _coerce_datetime(value: Any) -> str:
@@ -279,9 +294,9 @@ def _coerce_datetime(value: Any) -> str:
         except ValueError:
             parsed = None
     if not isinstance(parsed, datetime):
-        raise ValueError(f"expected an ISO datetime with offset, got {value!r}")
+        raise ValueError(f"expected an ISO datetime with offset, got {brief(value)}")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError(f"datetime {value!r} is naive; give it an offset")
+        raise ValueError(f"datetime {brief(value)} is naive; give it an offset")
     return parsed.isoformat()
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ticketflow._brief import brief
 from ticketflow.errors import StorageError
 from ticketflow.model import Actor, Change, Comment, Event, Ticket, require_aware
 from ticketflow.protocols import OutboxMessage
@@ -33,21 +34,29 @@ def ticket_from_row(row: Sequence[Any], tags: Iterable[str]) -> Ticket:
 
     The columns: id, lifecycle_id, state, version, created_at, updated_at,
     title, fields (JSON text), requester, assignee, participants (JSON text).
+
+    Raises:
+        StorageError: the row is damaged (bad JSON, a bad instant, a wrong kind).
     """
-    return Ticket(
-        id=row[0],
-        lifecycle_id=row[1],
-        state=row[2],
-        version=row[3],
-        created_at=datetime.fromisoformat(row[4]),
-        updated_at=datetime.fromisoformat(row[5]),
-        title=row[6],
-        fields=loads(row[7]),
-        tags=tags,
-        requester=row[8],
-        assignee=row[9],
-        participants=loads(row[10]),
-    )
+    try:
+        return Ticket(
+            id=row[0],
+            lifecycle_id=row[1],
+            state=row[2],
+            version=row[3],
+            created_at=datetime.fromisoformat(row[4]),
+            updated_at=datetime.fromisoformat(row[5]),
+            title=row[6],
+            fields=loads(row[7]),
+            tags=tags,
+            requester=row[8],
+            assignee=row[9],
+            participants=loads(row[10]),
+        )
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
+        raise StorageError(
+            f"ticket {brief(row[0])}: its stored row is damaged ({brief(exc)}); fix or restore it"
+        ) from None
 
 
 def outbox_row(message: OutboxMessage) -> tuple[str, str, str, str, str, int]:
@@ -68,8 +77,15 @@ def _tuples(value: Any) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """Compact, key-sorted JSON (stable text for identical values)."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    """Compact, key-sorted, strict JSON (stable text for identical values; NaN and infinity refused).
+
+    Raises:
+        StorageError: the value has no strict JSON form.
+    """
+    try:
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise StorageError(f"a value has no strict JSON form ({brief(exc)})") from None
 
 
 def loads(text: str) -> Any:
@@ -135,7 +151,7 @@ def ticket_from_dict(data: Mapping[str, Any]) -> Ticket:
             participants=data["participants"],
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise StorageError(f"not a ticket record ({exc!r}): {str(dict(data))[:200]}") from exc
+        raise StorageError(f"not a ticket record ({brief(exc)}): {brief(dict(data))}") from exc
 
 
 def _actor_to_dict(actor: Actor) -> dict[str, Any]:
@@ -169,7 +185,13 @@ def event_to_dict(event: Event) -> dict[str, Any]:
 
 def event_from_json(text: str) -> Event:
     """The event back from its stored JSON text (:func:`event_from_dict` turns arrays into tuples where they matter)."""
-    return event_from_dict(json.loads(text))
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise StorageError(f"a stored event is damaged ({brief(exc)}); fix or restore it") from None
+    if not isinstance(data, Mapping):
+        raise StorageError(f"a stored event is damaged (not an object: {brief(data)}); fix or restore it")
+    return event_from_dict(data)
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:
@@ -196,4 +218,4 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
             meta=_tuples(dict(data["meta"])),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise StorageError(f"not an event record ({exc!r}): {str(dict(data))[:200]}") from exc
+        raise StorageError(f"not an event record ({brief(exc)}): {brief(dict(data))}") from exc

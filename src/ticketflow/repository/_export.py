@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import IO, Any, Unpack
 
+from ticketflow._brief import brief
 from ticketflow._recent import TicketCache
 from ticketflow.errors import StorageError
 from ticketflow.model import Event, Ticket, replay
@@ -95,8 +96,8 @@ def import_jsonl(
             data = loads(line)
             ticket = ticket_from_dict(data["ticket"])
             events = [event_from_dict(e) for e in data["events"]]
-        except (ValueError, KeyError, TypeError, StorageError) as exc:
-            raise StorageError(f"{source}:{number}: not a ticket record: {exc}") from exc
+        except (ValueError, KeyError, TypeError, RecursionError, StorageError) as exc:
+            raise StorageError(f"{source}:{number}: not a ticket record: {brief(exc)}") from None
         try:
             rebuilt = replay(events)
         except ValueError as exc:

@@ -12,6 +12,8 @@ from typing import Any, Unpack
 import attrs
 from sortedcontainers import SortedList
 
+from ticketflow._brief import brief
+from ticketflow._values import text_problem, value_problem
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
 from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, TicketFilters
@@ -20,8 +22,49 @@ from ticketflow.repository._query import Query, check_limit, check_status, decod
 __all__ = ["MemoryRepository", "check_events"]
 
 
+def _refuse(ticket: Ticket, where: str, problem: str) -> StorageError:
+    return StorageError(f"ticket {brief(ticket.id)}: {where}: {problem}; nothing was written")
+
+
+def _check_values(ticket: Ticket, events: Sequence[Event]) -> None:
+    """Refuse what not every store can keep (see :mod:`ticketflow._values`), the same way in each."""
+    texts: list[tuple[str, Any]] = [
+        ("id", ticket.id),
+        ("lifecycle_id", ticket.lifecycle_id),
+        ("state", ticket.state),
+        ("title", ticket.title),
+        ("requester", ticket.requester),
+        ("assignee", ticket.assignee),
+    ]
+    texts += [("tags", tag) for tag in ticket.tags] + [("participants", p) for p in ticket.participants]
+    for where, text in texts:
+        if text is None:
+            continue
+        if not isinstance(text, str):
+            raise _refuse(ticket, where, f"expected a string, got {type(text).__name__} {brief(text)}")
+        if not text and where in ("id", "requester", "assignee", "participants"):
+            raise _refuse(ticket, where, "an empty string is not an id")
+        problem = text_problem(text)
+        if problem:
+            raise _refuse(ticket, where, problem)
+    problem = value_problem(dict(ticket.fields))
+    if problem:
+        raise _refuse(ticket, "fields", problem)
+    for event in events:
+        where = f"event {event.seq}"
+        pieces: list[Any] = [event.actor.id, *event.actor.roles, event.trigger, event.source, event.target]
+        if event.comment is not None:
+            pieces += [event.comment.author, event.comment.body, event.comment.visibility]
+        pieces += [*event.tags_added, *event.tags_removed, dict(event.meta)]
+        pieces += [[c.before, c.after] for c in event.field_changes.values()]
+        problem = value_problem(pieces)
+        if problem:
+            raise _refuse(ticket, where, problem)
+
+
 def check_events(ticket: Ticket, events: Sequence[Event], first_seq: int) -> None:
-    """Refuse events that do not continue the history up to the ticket's version."""
+    """Refuse events that do not continue the history up to the ticket's version, and values no store can keep."""
+    _check_values(ticket, events)
     for offset, event in enumerate(events):
         if event.ticket_id != ticket.id or event.seq != first_seq + offset:
             raise StorageError(
@@ -201,7 +244,7 @@ class MemoryRepository:
     def find(self, *, limit: int = 100, after: str | None = None, **filters: Unpack[TicketFilters]) -> Page:
         """One page of matching tickets in id order (a scan: this is the memory adapter)."""
         query = Query.build(**filters)
-        check_limit(limit)
+        limit = check_limit(limit)
         start = decode_cursor(after)
         with self._lock:
             ids = sorted(i for i in self._tickets if start is None or i > start)
@@ -223,7 +266,7 @@ class MemoryRepository:
     def due(self, now: datetime, limit: int = 100, *, lifecycle_id: str | None = None) -> list[tuple[str, datetime]]:
         """Tickets (of *lifecycle_id*, if given) whose next timer is at or before *now*, earliest first."""
         require_aware(now, "now")
-        check_limit(limit)
+        limit = check_limit(limit)
         with self._lock:
             result: list[tuple[str, datetime]] = []
             for when, ticket_id in self._due_index:
@@ -235,7 +278,7 @@ class MemoryRepository:
 
     def pending_messages(self, limit: int = 100) -> list[OutboxMessage]:
         """Undelivered outbox messages, oldest first."""
-        check_limit(limit)
+        limit = check_limit(limit)
         with self._lock:
             pending = [o.message for o in self._outbox.values() if not o.delivered]
         return sorted(pending, key=lambda m: (m.created_at, m.key))[:limit]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Unpack
 
 import attrs
 
+from ticketflow._brief import brief
+from ticketflow._values import text_problem, value_problem
 from ticketflow.errors import StorageError
 from ticketflow.model import Ticket, require_aware
 from ticketflow.protocols import TicketFilters
@@ -47,7 +50,30 @@ class Query:
         state = filters.get("state")
         states = None
         if state is not None:
+            if not isinstance(state, str) and not (
+                isinstance(state, Iterable) and all(isinstance(s, str) for s in state)
+            ):
+                raise TypeError(f"filter 'state' must be a state id or a collection of them, got {brief(state)}")
             states = frozenset([state] if isinstance(state, str) else state)
+            for name in states:
+                _check_text("state", name)
+        for name in ("assignee", "tag", "lifecycle_id", "requester"):
+            value = filters.get(name)
+            if value is not None:
+                if not isinstance(value, str):
+                    raise TypeError(f"filter {name!r} must be a string, got {type(value).__name__} {brief(value)}")
+                _check_text(name, value)
+        field = filters.get("field")
+        if field is not None:
+            if not isinstance(field, Mapping):
+                raise TypeError(f"filter 'field' must be a mapping of field names to values, got {brief(field)}")
+            problem = value_problem(dict(field))
+            if problem:
+                raise StorageError(f"filter 'field': {problem}; no ticket can hold it")
+        for name in ("updated_before", "updated_after"):
+            value = filters.get(name)
+            if value is not None and not isinstance(value, datetime):
+                raise TypeError(f"filter {name!r} must be an aware datetime, got {type(value).__name__} {brief(value)}")
         updated_before = filters.get("updated_before")
         if updated_before is not None:
             require_aware(updated_before, "updated_before")
@@ -79,6 +105,12 @@ class Query:
         )
 
 
+def _check_text(name: str, value: str) -> None:
+    problem = text_problem(value)
+    if problem:
+        raise StorageError(f"filter {name!r}: {problem}; no ticket can hold it")
+
+
 def encode_cursor(ticket_id: str) -> str:
     """An opaque cursor pointing after *ticket_id*."""
     return base64.urlsafe_b64encode(ticket_id.encode()).decode()
@@ -88,17 +120,28 @@ def decode_cursor(cursor: str | None) -> str | None:
     """The ticket id a cursor points after; StorageError for a cursor we did not make."""
     if cursor is None:
         return None
+    if not isinstance(cursor, str):
+        raise TypeError(f"after must be a cursor string from find(), got {type(cursor).__name__} {brief(cursor)}")
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise StorageError(f"not a cursor from find(): {cursor!r}") from exc
+        ticket_id = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeError) as exc:
+        raise StorageError(f"not a cursor from find(): {brief(cursor)}") from exc
+    if text_problem(ticket_id):
+        raise StorageError(f"not a cursor from find(): {brief(cursor)}")
+    return ticket_id
+
+
+#: The largest page a store is asked for; a larger ``limit`` means "all", which is no more than this.
+MAX_LIMIT = 2**31 - 1
 
 
 def check_limit(limit: int) -> int:
-    """A page size must be a positive int."""
-    if not isinstance(limit, int) or limit < 1:
-        raise StorageError(f"limit must be a positive integer, got {limit!r}")
-    return limit
+    """A page size must be a positive int; one beyond :data:`MAX_LIMIT` counts as MAX_LIMIT."""
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        raise TypeError(f"limit must be a positive integer, got {type(limit).__name__} {brief(limit)}")
+    if limit < 1:
+        raise StorageError(f"limit must be a positive integer, got {brief(limit)}")
+    return min(limit, MAX_LIMIT)
 
 
 def check_status(status: str | None) -> None:

@@ -739,7 +739,7 @@ class SQLAlchemyRepository:
     def find(self, *, limit: int = 100, after: str | None = None, **filters: Unpack[TicketFilters]) -> Page:
         """One page of matching tickets in id order, from the indexes."""
         query = Query.build(**filters)
-        check_limit(limit)
+        limit = check_limit(limit)
         tickets = self._t["tickets"]
         clauses = self._where(query)
         start = decode_cursor(after)
@@ -759,7 +759,7 @@ class SQLAlchemyRepository:
     def due(self, now: datetime, limit: int = 100, *, lifecycle_id: str | None = None) -> list[tuple[str, datetime]]:
         """Tickets (of *lifecycle_id*, if given) whose next timer is at or before *now*, earliest first (no claim)."""
         require_aware(now, "now")
-        check_limit(limit)
+        limit = check_limit(limit)
         t = self._t["tickets"]
         statement = (
             sa.select(t.c.id, t.c.due_at)
@@ -784,7 +784,7 @@ class SQLAlchemyRepository:
         Saving or rescheduling the ticket ends the lease.
         """
         require_aware(now, "now")
-        check_limit(limit)
+        limit = check_limit(limit)
         t = self._t["tickets"]
         lease_seconds = self.lease.total_seconds()
         candidates = (
@@ -817,7 +817,7 @@ class SQLAlchemyRepository:
 
     def pending_messages(self, limit: int = 100) -> list[OutboxMessage]:
         """Undelivered outbox messages, oldest first."""
-        check_limit(limit)
+        limit = check_limit(limit)
         o = self._t["outbox"]
         statement = (
             sa.select(o.c.key, o.c.ticket_id, o.c.kind, o.c.payload, o.c.created_at)

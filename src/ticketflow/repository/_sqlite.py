@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, Unpack
@@ -233,6 +234,18 @@ def _delivery(row: Sequence[Any]) -> Delivery:
     )
 
 
+def _why(exc: sqlite3.Error) -> str:
+    """The SQLite error in words a user can act on."""
+    code = getattr(exc, "sqlite_errorname", "")
+    if code.startswith("SQLITE_FULL"):
+        return f"the disk (or the database's size limit) is full: {exc}"
+    if code.startswith("SQLITE_READONLY"):
+        return f"the database is read-only: {exc}"
+    if code.startswith("SQLITE_CORRUPT"):
+        return f"the database file is damaged: {exc}"
+    return str(exc)
+
+
 def _due_columns(due: datetime | None) -> tuple[str | None, int | None]:
     if due is None:
         return None, None
@@ -260,6 +273,7 @@ class SQLiteRepository:
         self.path = Path(path)
         self.timeout = timeout
         self._local = threading.local()
+        self._applied = 0  # migrations this instance applied (a race test counts them)
         self._migrate()
 
     def __repr__(self) -> str:
@@ -293,11 +307,16 @@ class SQLiteRepository:
     def _migrate(self) -> None:
         conn = self._conn
         try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            # One statement, so one snapshot: another process creating the schema meanwhile is seen
+            # either not at all or entirely (read apart, its tables could show without its id).
+            app_id, version, tables = conn.execute(
+                "SELECT a.application_id, v.user_version, (SELECT count(*) FROM sqlite_master) "
+                "FROM pragma_application_id AS a, pragma_user_version AS v"
+            ).fetchone()
         except sqlite3.DatabaseError as exc:
-            raise StorageError(f"{self.path}: not a ticketflow database ({exc})") from exc
+            if self.path.exists() and not os.access(self.path, os.W_OK):
+                raise StorageError(f"{self.path}: the file is read-only ({exc}); ticketflow needs to write") from exc
+            raise StorageError(f"{self.path}: not a ticketflow database ({_why(exc)})") from exc
         if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables):
             raise StorageError(f"{self.path}: this database belongs to another application; ticketflow leaves it alone")
         if version > SCHEMA_VERSION:
@@ -306,27 +325,38 @@ class SQLiteRepository:
                 "upgrade ticketflow"
             )
         try:
-            if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
-                raise StorageError(f"{self.path}: cannot switch the database to WAL journaling")
+            self._wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
-            while version < SCHEMA_VERSION:
+            if version < SCHEMA_VERSION:
+                # Every pending migration in one write transaction, the version re-read under its lock:
+                # of processes opening a fresh file at once, exactly one creates the whole schema.
                 conn.execute("BEGIN IMMEDIATE")
-                current = conn.execute("PRAGMA user_version").fetchone()[0]
-                if current != version:  # another process migrated meanwhile
-                    conn.execute("ROLLBACK")
-                    version = current
-                    continue
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                for step in range(version, SCHEMA_VERSION):
+                    for statement in MIGRATIONS[step].split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    self._applied += 1
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version = {version + 1}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
-                version += 1
         except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise StorageError(f"{self.path}: cannot prepare the database: {exc}") from exc
+            self._rollback(conn)
+            raise StorageError(f"{self.path}: cannot prepare the database ({_why(exc)}); nothing was written") from exc
+
+    def _wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL journaling; another process switching it at the same moment is waited for."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
+                    return
+            except sqlite3.OperationalError as exc:  # the switch does not wait for readers by itself
+                if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+                    raise
+            if time.monotonic() > deadline:
+                raise StorageError(f"{self.path}: cannot switch the database to WAL journaling")
+            time.sleep(0.005)
 
     def _read(self, run: Callable[[sqlite3.Connection], _T]) -> _T:
         try:
@@ -345,16 +375,23 @@ class SQLiteRepository:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StorageError(f"{self.path}: cannot start a write: {exc}") from exc
+            raise StorageError(f"{self.path}: cannot start a write ({_why(exc)}); nothing was written") from exc
         try:
             yield _SQLiteTransaction(conn)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise StorageError(f"{self.path}: the write failed and was rolled back: {exc}") from exc
+            self._rollback(conn)
+            raise StorageError(f"{self.path}: {_why(exc)}; the write was rolled back, nothing was written") from exc
         except BaseException:
-            conn.execute("ROLLBACK")
+            self._rollback(conn)
             raise
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        # SQLite may have rolled back already (a full disk, an I/O error): then there is nothing to undo.
+        if conn.in_transaction:
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
 
     def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
         """Store a new ticket with its first events."""
@@ -407,8 +444,13 @@ class SQLiteRepository:
             clauses.append("id IN (SELECT ticket_id FROM ticket_tags WHERE tag = ?)")
             params.append(query.tag)
         for name, value in query.field:
-            clauses.append("json_extract(fields, ?) IS ?")
-            params.extend((f'$."{name}"', dumps(value) if isinstance(value, list | tuple | dict) else value))
+            if '"' in name:  # a JSON path cannot quote it: look the key up instead
+                clauses.append("(SELECT value FROM json_each(fields) WHERE key = ?) IS ?")
+                params.append(name)
+            else:
+                clauses.append("json_extract(fields, ?) IS ?")
+                params.append(f'$."{name}"')
+            params.append(dumps(value) if isinstance(value, list | tuple | dict) else value)
         if query.lifecycle_id is not None:
             clauses.append("lifecycle_id = ?")
             params.append(query.lifecycle_id)
@@ -426,7 +468,7 @@ class SQLiteRepository:
     def find(self, *, limit: int = 100, after: str | None = None, **filters: Unpack[TicketFilters]) -> Page:
         """One page of matching tickets in id order, from the indexes."""
         query = Query.build(**filters)
-        check_limit(limit)
+        limit = check_limit(limit)
         clauses, params = self._where(query)
         start = decode_cursor(after)
         if start is not None:
@@ -453,7 +495,7 @@ class SQLiteRepository:
     def due(self, now: datetime, limit: int = 100, *, lifecycle_id: str | None = None) -> list[tuple[str, datetime]]:
         """Tickets (of *lifecycle_id*, if given) whose next timer is at or before *now*, earliest first."""
         require_aware(now, "now")
-        check_limit(limit)
+        limit = check_limit(limit)
         if lifecycle_id is None:
             rows = self._read(lambda c: c.execute(self.DUE_SQL, (epoch_us(now), limit)).fetchall())
         else:
@@ -483,7 +525,7 @@ class SQLiteRepository:
 
     def pending_messages(self, limit: int = 100) -> list[OutboxMessage]:
         """Undelivered outbox messages, oldest first."""
-        check_limit(limit)
+        limit = check_limit(limit)
         rows = self._read(
             lambda c: c.execute(
                 "SELECT key, ticket_id, kind, payload, created_at FROM outbox WHERE delivered = 0 "

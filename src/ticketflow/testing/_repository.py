@@ -13,12 +13,15 @@ ticketflow runs it over memory and SQLite (and PostgreSQL when configured).
 
 from __future__ import annotations
 
+import base64
+import math
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketflowError, TicketNotFound
@@ -49,6 +52,13 @@ CONTRACT_LIFECYCLE: dict[str, Any] = {
 }
 _AGENT = Actor("agent-1", roles={"agent"})
 _T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 class TicketFactory:
@@ -468,6 +478,137 @@ class RepositoryContract:
             outbox.mark_failed("nope", "x", _T0)
         with pytest.raises(StorageError):
             outbox.requeue("nope")
+
+    # -- the values every store keeps, and refuses, alike -------------------------------
+
+    @pytest.mark.parametrize(
+        ("where", "value"),
+        [
+            ("score", math.nan),
+            ("score", math.inf),
+            ("score", -math.inf),
+            ("note", "lone \ud800 surrogate"),
+            ("note", "NUL \x00 inside"),
+            ("count", 2**63),
+            ("count", -(2**63) - 1),
+            ("count", 2**64),
+            ("title", "NUL \x00 title"),
+            ("title", "\udfff"),
+            ("id", "T-\x00"),
+            ("id", "T-\ud800"),
+            ("id", ""),
+            ("requester", ""),
+            ("assignee", ""),
+            ("meta", {"note": math.nan}),
+            ("meta", {"x\x00": 1}),
+            ("meta", {"deep": _nested(40)}),
+        ],
+    )
+    def test_values_no_store_can_keep_are_refused_alike_and_nothing_is_written(
+        self, repo: TicketRepository, make: TicketFactory, where: str, value: Any
+    ) -> None:
+        """NaN, infinity, lone surrogates, NUL, integers beyond 64 bits, empty ids: StorageError, nothing stored."""
+        kept, kept_events = make.new("T-kept")
+        repo.add(kept, kept_events)
+        ticket, events = make.new("T-bad")
+        if where in ("score", "note", "count"):
+            ticket = attrs.evolve(ticket, fields={**ticket.fields, where: value})
+        elif where == "meta":
+            events = [attrs.evolve(events[0], meta={**events[0].meta, **value})]
+        else:
+            ticket = attrs.evolve(ticket, **{where: value})
+            if where == "id":
+                events = [attrs.evolve(events[0], ticket_id=value)]
+        with pytest.raises(StorageError, match="nothing was written"):
+            repo.add(ticket, events)
+        assert [t.id for t in repo.find().tickets] == ["T-kept"]
+        started, event = make.step(kept, "start")
+        if where in ("score", "note", "count"):
+            started = attrs.evolve(started, fields={**started.fields, where: value})
+        elif where == "meta":
+            event = attrs.evolve(event, meta={**event.meta, **value})
+        elif where != "id":
+            started = attrs.evolve(started, **{where: value})
+        if where != "id":
+            with pytest.raises(StorageError, match="nothing was written"):
+                repo.save(started, [event], 1)
+        assert repo.get("T-kept") == kept
+        assert repo.history("T-kept") == kept_events
+
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [
+            ("count", 2**63 - 1),
+            ("count", -(2**63)),
+            ("score", 1e308),
+            ("score", -0.0),
+            ("note", ""),
+            ("note", "emoji \U0001f600, line\u2028separator, right-to-left \u202e"),
+            ('quo"te', "a field name with a double quote"),
+            ("dot.ted", "a field name with a dot"),
+            ("sp ace", "a field name with a space"),
+            ("$[0]", "a field name like a JSON path"),
+            ("ünï", "a field name in unicode"),
+            ("", "an empty field name"),
+        ],
+    )
+    def test_values_every_store_keeps_come_back_equal_and_are_found(
+        self, repo: TicketRepository, make: TicketFactory, name: str, value: Any
+    ) -> None:
+        """Large ints, odd floats, empty strings and odd field names round-trip and filter the same everywhere."""
+        ticket, events = make.new("T-odd")
+        ticket = attrs.evolve(ticket, fields={**ticket.fields, name: value})
+        repo.add(ticket, events)
+        other, other_events = make.new("T-other")
+        repo.add(other, other_events)
+        assert repo.get("T-odd") == ticket
+        assert [t.id for t in repo.find(field={name: value}).tickets] == ["T-odd"]
+        assert repo.count(field={name: value}) == 1
+
+    @pytest.mark.parametrize(
+        "filters",
+        [
+            {"field": {"note": "\x00"}},
+            {"field": {"score": math.nan}},
+            {"field": {"count": 2**64}},
+            {"assignee": "\ud800"},
+            {"state": "new\x00"},
+            {"tag": "\x00"},
+        ],
+    )
+    def test_filters_no_ticket_can_match_are_refused_alike(
+        self, repo: TicketRepository, filters: dict[str, Any]
+    ) -> None:
+        """A filter holding a value no store keeps is a StorageError, in find and count alike."""
+        with pytest.raises(StorageError, match="no ticket can hold it"):
+            repo.find(**filters)
+        with pytest.raises(StorageError, match="no ticket can hold it"):
+            repo.count(**filters)
+
+    @pytest.mark.parametrize(
+        "filters",
+        [{"field": "s"}, {"assignee": 123}, {"state": 5}, {"updated_after": 123}, {"requester": ["a"]}],
+    )
+    def test_filters_of_the_wrong_type_are_a_type_error_naming_them(
+        self, repo: TicketRepository, filters: dict[str, Any]
+    ) -> None:
+        """The filter's name is in the message."""
+        with pytest.raises(TypeError, match=next(iter(filters))):
+            repo.find(**filters)
+
+    def test_page_arguments_beyond_any_store_are_clear(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """A huge limit means all; a cursor of the wrong type or decoding to NUL is refused."""
+        ticket, events = make.new("T-1")
+        repo.add(ticket, events, due=_T0)
+        assert [t.id for t in repo.find(limit=2**64).tickets] == ["T-1"]
+        assert [i for i, _ in repo.due(_T0, limit=2**63)] == ["T-1"]
+        assert len(repo.pending_messages(limit=2**70)) == 0
+        with pytest.raises(TypeError, match="after"):
+            repo.find(after=123)  # type: ignore[arg-type]
+        with pytest.raises(StorageError, match="cursor"):
+            repo.find(after=base64.urlsafe_b64encode(b"\x00").decode())
+        with pytest.raises(TypeError, match="limit"):
+            repo.find(limit="10")  # type: ignore[arg-type]
 
 
 def _matches(ticket: Ticket, **filters: Any) -> bool:
