@@ -4,6 +4,7 @@ import io
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -170,6 +171,29 @@ def test_a_full_disk_is_a_storage_error_saying_nothing_was_written(tmp_path: Pat
     conn.execute("PRAGMA max_page_count = 1073741823")
     repo.add(big, big_events)
     assert repo.get("T-big") == big
+
+
+def test_a_read_only_file_is_read_and_a_write_says_it_is_read_only(tmp_path: Path):
+    path = tmp_path / "t.db"
+    repo = tf.SQLiteRepository(path)
+    make = TicketFactory()
+    ticket, events = make.new("T-1")
+    repo.add(ticket, events)
+    repo.close()
+    # Root ignores permission bits, so the file is made immutable: read-only even for root.
+    chattr = shutil.which("chattr") or "chattr"
+    immutable = subprocess.run([chattr, "+i", str(path)], capture_output=True, check=False)  # noqa: S603 - fixed args
+    if immutable.returncode:
+        pytest.skip("chattr +i is not available here: cannot make a file read-only for this user")
+    try:
+        again = tf.SQLiteRepository(path)
+        assert again.get("T-1") == ticket
+        other, other_events = make.new("T-2")
+        with pytest.raises(tf.StorageError, match=r"read-only.*nothing was written"):
+            again.add(other, other_events)
+        again.close()
+    finally:
+        subprocess.run([chattr, "-i", str(path)], check=True)  # noqa: S603 - fixed args
 
 
 @pytest.mark.parametrize(

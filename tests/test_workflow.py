@@ -392,3 +392,104 @@ def test_find_by_group_and_filters(wf: tf.Workflow):
     assert [t.id for t in wf.find(group="in_progress", assignee="bob").tickets] == [second.id]
     with pytest.raises(tf.LifecycleError, match="unknown state group 'nope'"):
         wf.find(group="nope")
+
+
+# -- hostile arguments (issue #19): a TicketflowError or a TypeError naming the parameter, nothing changed --
+
+
+@pytest.mark.parametrize("actor", [None, "bob", 5, {"id": "bob", "roles": ["agent"]}])
+def test_an_actor_that_is_not_an_actor_is_a_type_error_and_changes_nothing(wf: tf.Workflow, actor: Any):
+    t = wf.open(ALICE, title="Laptop broken")
+    calls = [
+        lambda: wf.open(actor, title="x"),
+        lambda: wf.fire(t.id, "triage", actor, fields={"category": "hardware"}),
+        lambda: wf.comment(t.id, actor, "hello"),
+        lambda: wf.update(t.id, actor, fields={"priority": "high"}),
+        lambda: wf.allowed(t.id, actor),
+    ]
+    for call in calls:
+        with unchanged(wf, t.id), pytest.raises(TypeError, match="actor"):
+            call()
+    assert wf.repository.count() == 1
+
+
+@pytest.mark.parametrize("fields", [["priority"], "priority", 5])
+def test_fields_that_are_not_a_mapping_are_a_type_error_and_change_nothing(wf: tf.Workflow, fields: Any):
+    t = wf.open(ALICE, title="Laptop broken")
+    for call in (
+        lambda: wf.open(ALICE, title="x", fields=fields),
+        lambda: wf.fire(t.id, "triage", BOB, fields=fields),
+        lambda: wf.update(t.id, BOB, fields=fields),
+    ):
+        with unchanged(wf, t.id), pytest.raises(TypeError, match="fields"):
+            call()
+    assert wf.repository.count() == 1
+
+
+@pytest.mark.parametrize(("filters", "name"), [({"field": "s"}, "field"), ({"after": 123}, "after")])
+def test_find_with_filters_of_the_wrong_type_names_them(wf: tf.Workflow, filters: dict[str, Any], name: str):
+    with pytest.raises(TypeError, match=name):
+        wf.find(**filters)
+
+
+def test_a_bad_comment_visibility_or_meta_is_refused_and_changes_nothing(wf: tf.Workflow):
+    t = wf.open(ALICE, title="Laptop broken")
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError, match="visibility"):
+        wf.comment(t.id, BOB, "hello", visibility="secret")  # type: ignore[arg-type]
+    with unchanged(wf, t.id), pytest.raises(TypeError, match="meta"):
+        wf.fire(t.id, "triage", BOB, fields={"category": "hardware"}, meta=5)  # type: ignore[arg-type]
+    with unchanged(wf, t.id), pytest.raises(TypeError, match="comment"):
+        wf.comment(t.id, BOB, 5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [10**400, float("nan"), float("inf"), -float("inf")])
+def test_a_float_field_that_is_not_a_finite_number_is_a_field_error(value: float):
+    lc = tf.load_lifecycle(
+        {
+            "id": "scored",
+            "initial": "open",
+            "states": {"open": {}, "done": {"terminal": True}},
+            "fields": {"score": {"type": "float"}, "count": {"type": "int"}},
+            "transitions": [{"trigger": "finish", "source": "open", "dest": "done"}],
+        }
+    )
+    wf = tf.Workflow(lc)
+    t = wf.open(ALICE, title="x")
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError, match="score"):
+        wf.update(t.id, BOB, fields={"score": value})
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError, match="count"):
+        wf.update(t.id, BOB, fields={"count": 2**64})
+
+
+@pytest.mark.parametrize("repository", ["memory", "sqlite"])
+def test_a_ticket_id_that_is_not_a_string_is_refused_and_nothing_is_stored(
+    helpdesk: tf.Lifecycle, tmp_path: Any, repository: str
+):
+    repo = tf.MemoryRepository() if repository == "memory" else tf.SQLiteRepository(tmp_path / "t.db")
+    wf = tf.Workflow(helpdesk, repo)
+    with pytest.raises(tf.StorageError, match="nothing was written"):
+        wf.open(ALICE, title="x", ticket_id=["a"])  # type: ignore[arg-type]
+    assert repo.count() == 0
+
+
+@pytest.mark.parametrize("who", ["requester", "assignee"])
+def test_an_empty_requester_or_assignee_is_refused_instead_of_replaying_as_none(wf: tf.Workflow, who: str):
+    with pytest.raises(tf.StorageError, match="empty"):
+        wf.open(ALICE, title="x", **{who: ""})
+    assert wf.repository.count() == 0
+
+
+@pytest.mark.parametrize("text", ["NUL \x00 inside", "lone \ud800"])
+def test_text_no_store_can_keep_is_refused_at_every_boundary(wf: tf.Workflow, text: str):
+    t = wf.open(ALICE, title="Laptop broken")
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError, match="resolution"):
+        wf.update(t.id, BOB, fields={"resolution": text})
+    with unchanged(wf, t.id), pytest.raises(tf.StorageError, match="nothing was written"):
+        wf.comment(t.id, BOB, text)
+    with pytest.raises(tf.StorageError, match="nothing was written"):
+        wf.open(ALICE, title=text)
+    with pytest.raises(tf.TicketNotFound):
+        wf.get(text)
+    with pytest.raises(tf.StorageError, match="no ticket can hold it"):
+        wf.find(assignee=text)
+    assert wf.repository.count() == 1

@@ -27,6 +27,11 @@ __all__ = [
 ]
 
 
+def _clip(text: str, limit: int) -> str:
+    # A hostile definition can hold a name of megabytes; the message shows its start.
+    return text if len(text) <= limit else f"{text[: limit - 5]}[...]"
+
+
 class TicketflowError(Exception):
     """Root of every error ticketflow raises on purpose."""
 
@@ -51,8 +56,8 @@ class InvalidLifecycle(LifecycleError, ValueError):
         self.source = source
         self.path = path
         self.problem = problem
-        where = f"{source}:{path}" if path and not path.startswith("(") else source
-        super().__init__(f"{where}: {problem}")
+        where = f"{source}:{_clip(path, 200)}" if path and not path.startswith("(") else source
+        super().__init__(f"{where}: {_clip(problem, 400)}")
 
 
 class TransitionNotAllowed(LifecycleError):

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from ticketflow.errors import CalendarError, NaiveDatetime
+from ticketflow._brief import brief
+from ticketflow.errors import CalendarError, FieldError, NaiveDatetime
 
 __all__ = [
     "APP_META",
@@ -55,7 +56,7 @@ def require_aware(value: datetime, name: str = "datetime") -> datetime:
     ticketflow never guesses a time zone: every instant must carry one.
     """
     if not isinstance(value, datetime):
-        raise CalendarError(f"{name} must be an aware datetime, got {type(value).__name__} {value!r}")
+        raise CalendarError(f"{name} must be an aware datetime, got {type(value).__name__} {brief(value)}")
     if value.utcoffset() is None:
         raise NaiveDatetime(name, value)
     return value
@@ -117,7 +118,8 @@ class Comment:
 
     def __attrs_post_init__(self) -> None:
         if self.visibility not in ("public", "internal"):
-            raise ValueError(f"comment visibility must be 'public' or 'internal', got {self.visibility!r}")
+            got = brief(self.visibility)
+            raise FieldError(None, "comment", ["visibility"], f"visibility must be 'public' or 'internal', got {got}")
 
 
 @attrs.frozen(slots=True)

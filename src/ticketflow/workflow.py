@@ -877,4 +877,8 @@ class Workflow:
     def _comment(actor: Actor, comment: str | Comment | None, visibility: Visibility) -> Comment | None:
         if comment is None or isinstance(comment, Comment):
             return comment
+        if not isinstance(actor, Actor):
+            raise TypeError(f"actor must be a ticketflow.Actor, got {type(actor).__name__}")
+        if not isinstance(comment, str):
+            raise TypeError(f"comment must be a string or a Comment, got {type(comment).__name__}")
         return Comment(actor.id, comment, visibility)

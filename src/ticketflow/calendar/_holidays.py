@@ -52,6 +52,10 @@ def holidays_for(country: str, subdiv: str | None = None, *, observed: bool = Tr
     Raises:
         CalendarError: the country or subdivision is unknown.
     """
+    if not isinstance(country, str) or not (subdiv is None or isinstance(subdiv, str)):
+        raise CalendarError(f"holidays: country and subdiv are codes such as 'US' and 'NY', got {country!r:.40}")
+    if not isinstance(observed, bool):
+        raise CalendarError(f"holidays: observed is true or false, got {observed!r:.40}")
     source = HolidaySource(country, subdiv, observed)
     source.dates(2026)  # fail now, not in the middle of an SLA computation
     return source

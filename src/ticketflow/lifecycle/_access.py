@@ -131,7 +131,10 @@ class Access:
 
     def standing(self, actor: Actor) -> Standing:
         """The actor's standing (computed once per role set)."""
-        found = self._standings.get(actor.roles)
+        try:
+            found = self._standings.get(actor.roles)
+        except AttributeError:  # not an Actor: say which argument, not which attribute
+            raise TypeError(f"actor must be a ticketflow.Actor, got {type(actor).__name__}") from None
         if found is None:
             roles = expand_roles(self.role_inherits, actor.roles)
             setters = [

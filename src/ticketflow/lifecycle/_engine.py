@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from transitions import Machine
 
+from ticketflow._brief import brief
 from ticketflow.errors import (
     FieldError,
     LifecycleError,
@@ -200,6 +201,8 @@ class Engine:
                 part given (a field, tag, person, comment author or visibility).
             FieldError: data missing or invalid.
         """
+        if meta is not None and not isinstance(meta, Mapping):
+            raise TypeError(f"meta must be a mapping, got {type(meta).__name__}")
         lc = self.lifecycle
         standing = self._standing(actor)
         if not standing.roles & lc.open_roles:
@@ -290,6 +293,8 @@ class Engine:
             PermissionDenied: the actor may not fire it, or may not set a part given.
             FieldError: data missing (required fields, comment) or invalid.
         """
+        if meta is not None and not isinstance(meta, Mapping):
+            raise TypeError(f"meta must be a mapping, got {type(meta).__name__}")
         lc = self.lifecycle
         state = ticket.state
         standing = self._standing(actor)
@@ -541,6 +546,8 @@ class Engine:
     def _coerce(self, ticket_id: str | None, trigger: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         specs = self.lifecycle.fields
         result = {}
+        if not isinstance(fields, Mapping):
+            raise TypeError(f"fields must be a mapping of field names to values, got {brief(fields)}")
         for name, value in fields.items():
             spec = specs.get(name)
             if spec is None:

@@ -228,7 +228,7 @@ def load_lifecycle(
     try:
         checked = check_shape(LIFECYCLE, document)
     except ShapeError as exc:
-        raise InvalidLifecycle(name, exc.path, exc.problem) from exc
+        raise InvalidLifecycle(name, exc.path or "(document)", exc.problem) from None
     return _Builder(checked, name, None if guards is None else frozenset(guards)).build()
 
 

@@ -199,8 +199,9 @@ def _parse_yaml(text: str, source: str) -> Any:
             finally:
                 self.depth -= 1
 
-    loader = BoundedLoader(text)
+    loader = None
     try:
+        loader = BoundedLoader(text)  # reading starts here: a character YAML refuses is a ReaderError
         return loader.get_single_data()
     except InvalidLifecycle:
         raise
@@ -213,7 +214,8 @@ def _parse_yaml(text: str, source: str) -> Any:
     except (ValueError, TypeError, OverflowError) as exc:  # an integer too long, a date out of range...
         raise InvalidLifecycle(source, "(document)", f"YAML value error: {_value_error(exc)}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _path(parts: list[str | int]) -> str:

@@ -17,7 +17,7 @@ from ticketflow._values import text_problem, value_problem
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
 from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, TicketFilters
-from ticketflow.repository._query import Query, check_limit, check_status, decode_cursor, encode_cursor
+from ticketflow.repository._query import Query, check_limit, check_name, check_status, decode_cursor, encode_cursor
 
 __all__ = ["MemoryRepository", "check_events"]
 
@@ -203,6 +203,7 @@ class MemoryRepository:
 
     def next_sequence(self, name: str) -> int:
         """The next number of the named sequence."""
+        check_name("sequence name", name)
         with self._lock:
             value = self._sequences[name] = self._sequences.get(name, 0) + 1
             return value
@@ -291,6 +292,7 @@ class MemoryRepository:
 
     def mark_delivered(self, key: str, at: datetime | None = None) -> None:
         """Take a message off the pending list (recording *at* as its delivery instant)."""
+        check_name("message key", key)
         with self._lock:
             entry = self._outboxed(key)
             entry.delivered, entry.delivered_at, entry.owner, entry.lease_until = True, at, None, 0.0

@@ -15,7 +15,16 @@ from ticketflow.errors import StorageError
 from ticketflow.model import Ticket, require_aware
 from ticketflow.protocols import TicketFilters
 
-__all__ = ["DELIVERY_STATUSES", "Query", "check_limit", "check_status", "decode_cursor", "encode_cursor"]
+__all__ = [
+    "DELIVERY_STATUSES",
+    "Query",
+    "check_limit",
+    "check_name",
+    "check_status",
+    "decode_cursor",
+    "encode_cursor",
+    "unstorable",
+]
 
 #: The statuses of the delivery log (:class:`~ticketflow.Delivery`).
 DELIVERY_STATUSES = ("pending", "undeliverable", "delivered")
@@ -148,3 +157,20 @@ def check_status(status: str | None) -> None:
     """A delivery-log status filter must be one of :data:`DELIVERY_STATUSES` (or None)."""
     if status is not None and status not in DELIVERY_STATUSES:
         raise StorageError(f"status must be one of {', '.join(DELIVERY_STATUSES)}; got {status!r}")
+
+
+def unstorable(key: object) -> bool:
+    """Whether no store can hold *key* as an id: not a string, or with NUL or a lone surrogate.
+
+    Lookups by such a key find nothing in every store alike (a ticket with it cannot exist).
+    """
+    return not isinstance(key, str) or text_problem(key) is not None
+
+
+def check_name(what: str, name: object) -> None:
+    """A sequence name or message key every store can hold; else StorageError."""
+    if not isinstance(name, str):
+        raise TypeError(f"{what} must be a string, got {type(name).__name__}")
+    problem = text_problem(name)
+    if problem:
+        raise StorageError(f"{what} {brief(name)}: {problem}")

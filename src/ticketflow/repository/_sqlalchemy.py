@@ -58,7 +58,15 @@ from ticketflow.repository._codec import (
 )
 from ticketflow.repository._memory import check_events
 from ticketflow.repository._pinned import PinnedConnection
-from ticketflow.repository._query import Query, check_limit, check_status, decode_cursor, encode_cursor
+from ticketflow.repository._query import (
+    Query,
+    check_limit,
+    check_name,
+    check_status,
+    decode_cursor,
+    encode_cursor,
+    unstorable,
+)
 
 __all__ = ["SQLAlchemyRepository"]
 
@@ -660,6 +668,8 @@ class SQLAlchemyRepository:
 
     def reschedule(self, ticket_id: str, due: datetime | None) -> None:
         """Set (or clear) the ticket's next due instant (and release any claim on it)."""
+        if unstorable(ticket_id):
+            raise TicketNotFound(ticket_id)
         tickets = self._t["tickets"]
 
         def run(conn: Connection) -> None:
@@ -673,6 +683,7 @@ class SQLAlchemyRepository:
 
     def next_sequence(self, name: str) -> int:
         """The next number of the named sequence (1, 2, ...), unique under concurrency."""
+        check_name("sequence name", name)
         sequences = self._t["sequences"]
         result: list[int] = []
 
@@ -696,6 +707,8 @@ class SQLAlchemyRepository:
 
     def get(self, ticket_id: str) -> Ticket:
         """The ticket as last saved."""
+        if unstorable(ticket_id):
+            raise TicketNotFound(ticket_id)
         row = self._hot_read(self._sql.get, (ticket_id,), one=True)
         if row is None:
             raise TicketNotFound(ticket_id)
@@ -703,6 +716,8 @@ class SQLAlchemyRepository:
 
     def get_with_history(self, ticket_id: str) -> tuple[Ticket, list[Event]]:
         """The ticket and its whole history, from one snapshot in one round trip (what a sweeper reads)."""
+        if unstorable(ticket_id):
+            raise TicketNotFound(ticket_id)
         row = self._hot_read(self._sql.get_with_history, (ticket_id,), one=True)
         if row is None:
             raise TicketNotFound(ticket_id)
@@ -710,6 +725,8 @@ class SQLAlchemyRepository:
 
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""
+        if unstorable(ticket_id):
+            raise TicketNotFound(ticket_id)
         rows = self._hot_read(self._sql.history, (ticket_id,))
         if not rows and self._hot_read(self._sql.exists, (ticket_id,), one=True) is None:
             raise TicketNotFound(ticket_id)
@@ -833,18 +850,23 @@ class SQLAlchemyRepository:
 
     def links(self, ticket_id: str) -> list[Link]:
         """The ticket's links, in (kind, target) order."""
+        if unstorable(ticket_id):
+            return []
         t = self._t["links"]
         statement = sa.select(t).where(t.c.ticket_id == ticket_id).order_by(t.c.kind, t.c.target)
         return [Link(r.ticket_id, r.kind, r.target) for r in self._read(lambda c: c.execute(statement).all())]
 
     def linked(self, target: str) -> list[Link]:
         """The links pointing at *target*, by ticket id."""
+        if unstorable(target):
+            return []
         t = self._t["links"]
         statement = sa.select(t).where(t.c.target == target).order_by(t.c.ticket_id, t.c.kind)
         return [Link(r.ticket_id, r.kind, r.target) for r in self._read(lambda c: c.execute(statement).all())]
 
     def mark_delivered(self, key: str, at: datetime | None = None) -> None:
         """Take a delivered message off the pending list (recording *at* as its delivery instant)."""
+        check_name("message key", key)
         values = {
             "delivered": True,
             "undeliverable": False,

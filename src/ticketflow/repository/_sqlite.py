@@ -34,7 +34,15 @@ from ticketflow.repository._codec import (
     ticket_from_row,
 )
 from ticketflow.repository._memory import check_events
-from ticketflow.repository._query import Query, check_limit, check_status, decode_cursor, encode_cursor
+from ticketflow.repository._query import (
+    Query,
+    check_limit,
+    check_name,
+    check_status,
+    decode_cursor,
+    encode_cursor,
+    unstorable,
+)
 
 __all__ = ["SCHEMA_VERSION", "SQLiteRepository"]
 
@@ -413,6 +421,8 @@ class SQLiteRepository:
 
     def get(self, ticket_id: str) -> Ticket:
         """The ticket as last saved."""
+        if unstorable(ticket_id):
+            raise TicketNotFound(ticket_id)
         row = self._read(lambda c: c.execute(f"{self._SELECT} WHERE id = ?", (ticket_id,)).fetchone())
         if row is None:
             raise TicketNotFound(ticket_id)
@@ -420,6 +430,8 @@ class SQLiteRepository:
 
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""
+        if unstorable(ticket_id):
+            raise TicketNotFound(ticket_id)
 
         def run(conn: sqlite3.Connection) -> list[Any]:
             rows = conn.execute("SELECT body FROM events WHERE ticket_id = ? ORDER BY seq", (ticket_id,)).fetchall()
@@ -505,6 +517,7 @@ class SQLiteRepository:
 
     def next_sequence(self, name: str) -> int:
         """The next number of the named sequence (one write transaction: unique across processes)."""
+        check_name("sequence name", name)
         with self.transaction() as tx:
             row = tx.conn.execute(
                 "INSERT INTO sequences VALUES (?, 1) "
@@ -515,6 +528,8 @@ class SQLiteRepository:
 
     def reschedule(self, ticket_id: str, due: datetime | None) -> None:
         """Set (or clear) the ticket's next due instant."""
+        if unstorable(ticket_id):
+            raise TicketNotFound(ticket_id)
         due_at, due_us = _due_columns(due)
         with self.transaction() as tx:
             cursor = tx.conn.execute(
@@ -537,6 +552,7 @@ class SQLiteRepository:
 
     def mark_delivered(self, key: str, at: datetime | None = None) -> None:
         """Take a message off the pending list (recording *at* as its delivery instant)."""
+        check_name("message key", key)
         delivered_at = None if at is None else require_aware(at, "at").isoformat()
         with self.transaction() as tx:
             cursor = tx.conn.execute(
@@ -648,6 +664,8 @@ class SQLiteRepository:
 
     def links(self, ticket_id: str) -> list[Link]:
         """The ticket's links, in (kind, target) order."""
+        if unstorable(ticket_id):
+            return []
         rows = self._read(
             lambda c: c.execute(
                 "SELECT ticket_id, kind, target FROM links WHERE ticket_id = ? ORDER BY kind, target", (ticket_id,)
@@ -657,6 +675,8 @@ class SQLiteRepository:
 
     def linked(self, target: str) -> list[Link]:
         """The links pointing at *target*, by ticket id."""
+        if unstorable(target):
+            return []
         rows = self._read(
             lambda c: c.execute(
                 "SELECT ticket_id, kind, target FROM links WHERE target = ? ORDER BY ticket_id, kind", (target,)

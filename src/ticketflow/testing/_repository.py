@@ -596,6 +596,22 @@ class RepositoryContract:
         with pytest.raises(TypeError, match=next(iter(filters))):
             repo.find(**filters)
 
+    @pytest.mark.parametrize("key", ["\ud800", "T-\x00", 5, None])
+    def test_lookups_by_an_id_no_store_can_hold_find_nothing_alike(self, repo: TicketRepository, key: Any) -> None:
+        """Unknown to every store: not found, no links; as a sequence name or message key: refused."""
+        with pytest.raises(TicketNotFound):
+            repo.get(key)
+        with pytest.raises(TicketNotFound):
+            repo.history(key)
+        with pytest.raises(TicketNotFound):
+            repo.reschedule(key, _T0)
+        assert repo.links(key) == []
+        assert repo.linked(key) == []
+        with pytest.raises((StorageError, TypeError)):
+            repo.next_sequence(key)
+        with pytest.raises((StorageError, TypeError)):
+            repo.mark_delivered(key)
+
     def test_page_arguments_beyond_any_store_are_clear(self, repo: TicketRepository, make: TicketFactory) -> None:
         """A huge limit means all; a cursor of the wrong type or decoding to NUL is refused."""
         ticket, events = make.new("T-1")
