@@ -254,7 +254,7 @@ def _bad_inputs(tmp_path: Path, *, write: bool = True) -> dict[str, tuple[list[s
     naive = ["calendar", "add", "2026-03-02T10:00", "2h"]
     return {
         "unknown lifecycle": (["show", "nosuchid"], 1, "neither a built-in lifecycle (clickup, devrev"),
-        "not UTF-8": (["validate", str(tmp_path / "latin1.toml")], 1, "latin1.toml"),
+        "not UTF-8": (["show", str(tmp_path / "latin1.toml")], 1, "latin1.toml"),
         "UTF-16": (["show", str(tmp_path / "utf16.toml")], 1, "utf16.toml"),
         "deeply nested": (["diagram", str(tmp_path / "deep.json")], 1, "deep.json"),
         "a folder": (["show", str(tmp_path)], 1, "cannot tell the format"),

@@ -64,6 +64,18 @@ def test_a_file_that_is_not_utf8_is_an_invalid_lifecycle(tmp_path: Path, encode:
     assert problem in refused(path).problem
 
 
+def test_validate_reports_a_file_that_is_not_utf8_as_one_located_line(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from ticketflow.cli import cli
+
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(EXAMPLE.read_text().replace("IT help desk", "IT h\xe9lp desk").encode("latin-1"))
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert (result.exit_code, result.output.count("\n")) == (1, 1)
+    assert result.output.startswith(f"{path}:line 1: the file is not UTF-8 (byte 0xe9)")
+
+
 def test_a_utf8_file_with_a_byte_order_mark_loads(tmp_path: Path):
     path = tmp_path / "bom.toml"
     path.write_bytes(b"\xef\xbb\xbf" + EXAMPLE.read_bytes())

@@ -60,7 +60,7 @@ def decode(data: bytes, source: str) -> str:
         raise InvalidLifecycle(
             source,
             f"line {line}",
-            f"the file is not UTF-8: byte {data[exc.start]:#04x} at line {line}; save it as UTF-8",
+            f"the file is not UTF-8 (byte {data[exc.start]:#04x}); save it as UTF-8",
         ) from None
 
 
