@@ -475,7 +475,7 @@ def test_a_ticket_id_that_is_not_a_string_is_refused_and_nothing_is_stored(
 @pytest.mark.parametrize("who", ["requester", "assignee"])
 def test_an_empty_requester_or_assignee_is_refused_instead_of_replaying_as_none(wf: tf.Workflow, who: str):
     with pytest.raises(tf.StorageError, match="empty"):
-        wf.open(ALICE, title="x", **{who: ""})
+        wf.open(BOB, title="x", **{who: ""})
     assert wf.repository.count() == 0
 
 

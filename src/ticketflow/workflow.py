@@ -749,6 +749,8 @@ class Workflow:
         when = self.clock.now() if at is None else require_aware(at, "at")
         note = comment if comment is None else self._comment(actor, comment, visibility)
         if meta is not None:
+            if not isinstance(meta, Mapping):
+                raise TypeError(f"meta must be a mapping, got {type(meta).__name__}")
             meta = {APP_META: dict(meta)}  # the caller's namespace: never read by a rule
         attributes = None
         if not (title is UNSET and assignee is UNSET and requester is UNSET and participants is UNSET):

@@ -65,6 +65,14 @@ class GuardContext:
 GuardMap = Mapping[str, Callable[[GuardContext], bool]]
 
 
+def _mappings(fields: object, meta: object) -> None:
+    """A TypeError naming the argument when *fields* or *meta* is given and not a mapping."""
+    if fields is not None and not isinstance(fields, Mapping):
+        raise TypeError(f"fields must be a mapping of field names to values, got {brief(fields)}")
+    if meta is not None and not isinstance(meta, Mapping):
+        raise TypeError(f"meta must be a mapping, got {type(meta).__name__}")
+
+
 class Engine:
     """A lifecycle compiled for firing; built once by the loader.
 
@@ -201,8 +209,7 @@ class Engine:
                 part given (a field, tag, person, comment author or visibility).
             FieldError: data missing or invalid.
         """
-        if meta is not None and not isinstance(meta, Mapping):
-            raise TypeError(f"meta must be a mapping, got {type(meta).__name__}")
+        _mappings(fields, meta)
         lc = self.lifecycle
         standing = self._standing(actor)
         if not standing.roles & lc.open_roles:
@@ -293,8 +300,7 @@ class Engine:
             PermissionDenied: the actor may not fire it, or may not set a part given.
             FieldError: data missing (required fields, comment) or invalid.
         """
-        if meta is not None and not isinstance(meta, Mapping):
-            raise TypeError(f"meta must be a mapping, got {type(meta).__name__}")
+        _mappings(fields, meta)
         lc = self.lifecycle
         state = ticket.state
         standing = self._standing(actor)
@@ -546,8 +552,6 @@ class Engine:
     def _coerce(self, ticket_id: str | None, trigger: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         specs = self.lifecycle.fields
         result = {}
-        if not isinstance(fields, Mapping):
-            raise TypeError(f"fields must be a mapping of field names to values, got {brief(fields)}")
         for name, value in fields.items():
             spec = specs.get(name)
             if spec is None:
