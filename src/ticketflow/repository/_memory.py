@@ -336,7 +336,7 @@ class MemoryRepository:
     ) -> list[Delivery]:
         """Lease up to *limit* undelivered messages of *kinds*, due for an attempt at *now*, oldest first."""
         require_aware(now, "now")
-        check_limit(limit)
+        limit = check_limit(limit)
         wanted = frozenset(kinds)
         with self._lock:
             clock = time.time()
@@ -388,7 +388,7 @@ class MemoryRepository:
         self, *, ticket_id: str | None = None, key: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[Delivery]:
         """The delivery log: messages (of a ticket, a key, a status) with their attempts, oldest first."""
-        check_limit(limit)
+        limit = check_limit(limit)
         check_status(status)
         with self._lock:
             found = [

@@ -913,7 +913,7 @@ class SQLAlchemyRepository:
         hold the same message; the claims of a sweeper that dies expire.
         """
         require_aware(now, "now")
-        check_limit(limit)
+        limit = check_limit(limit)
         wanted = sorted(set(kinds))
         if not wanted:
             return []
@@ -1015,7 +1015,7 @@ class SQLAlchemyRepository:
         self, *, ticket_id: str | None = None, key: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[Delivery]:
         """The delivery log: messages (of a ticket, a key, a status) with their attempts, oldest first."""
-        check_limit(limit)
+        limit = check_limit(limit)
         check_status(status)
         o = self._t["outbox"]
         clauses: list[Any] = []

@@ -574,7 +574,7 @@ class SQLiteRepository:
         (real time), so a sweeper that dies releases its messages.
         """
         require_aware(now, "now")
-        check_limit(limit)
+        limit = check_limit(limit)
         wanted = sorted(set(kinds))
         if not wanted:
             return []
@@ -641,7 +641,7 @@ class SQLiteRepository:
         self, *, ticket_id: str | None = None, key: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[Delivery]:
         """The delivery log: messages (of a ticket, a key, a status) with their attempts, oldest first."""
-        check_limit(limit)
+        limit = check_limit(limit)
         check_status(status)
         clauses, params = [], []
         if ticket_id is not None:
