@@ -141,6 +141,106 @@ def test_zendesk_pending_path_closes_tagged_no_response_when_the_rule_fires():
     assert (t.state, t.tags) == ("closed", {"no_response"})
 
 
+def outbox(wf: tf.Workflow, ticket_id: str) -> list[tuple[str, dict]]:
+    return [(m.kind, dict(m.payload)) for m in wf.repository.pending_messages(1000) if m.ticket_id == ticket_id]
+
+
+def test_zendesk_you_will_get_an_email_notification_stating_that_we_have_received_the_request():
+    wf, _ = workflow("zendesk")
+    t = wf.open(CUSTOMER, title="Need a new logo")
+    [(kind, payload)] = outbox(wf, t.id)
+    assert kind == "request_received"
+    assert (payload["to"], payload["title"], payload["state"]) == (CUSTOMER.id, "Need a new logo", "new")
+
+
+def test_zendesk_you_will_immediately_get_an_email_with_the_agent_questions():
+    wf, _ = workflow("zendesk")
+    t = wf.open(CUSTOMER, title="Need a new logo")
+    wf.comment(t.id, AGENT, "Looking at it", visibility="internal")
+    wf.fire(t.id, "ask", AGENT, comment="Which format: SVG or PNG?")
+    kinds = [kind for kind, _ in outbox(wf, t.id)]
+    assert kinds == ["request_received", "agent_question"]
+    question = outbox(wf, t.id)[-1][1]
+    assert (question["to"], question["comment"], question["by"]) == (CUSTOMER.id, "Which format: SVG or PNG?", AGENT.id)
+    wf.comment(t.id, CUSTOMER, "SVG")  # back to open: no message
+    assert len(outbox(wf, t.id)) == 2
+
+
+def test_zendesk_you_will_get_a_notification_stating_that_your_ticket_has_been_resolved():
+    wf, _ = workflow("zendesk")
+    t = wf.open(CUSTOMER, title="Need a new logo")
+    wf.fire(t.id, "solve", AGENT, comment="Attached: logo.svg")
+    kind, payload = outbox(wf, t.id)[-1]
+    assert (kind, payload["state"], payload["comment"], payload["to"]) == (
+        "ticket_resolved",
+        "solved",
+        "Attached: logo.svg",
+        CUSTOMER.id,
+    )
+
+
+def test_zendesk_a_refused_step_writes_no_notification():
+    wf, _ = workflow("zendesk")
+    t = wf.open(CUSTOMER, title="Need a new logo")
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError):
+        wf.fire(t.id, "ask", AGENT)  # the question is missing
+    assert [kind for kind, _ in outbox(wf, t.id)] == ["request_received"]
+
+
+def test_zendesk_once_a_ticket_is_set_to_the_close_it_can_no_longer_be_updated_move_to():
+    wf, clock = workflow("zendesk")
+    t = wf.open(CUSTOMER, title="Question")
+    wf.fire(t.id, "solve", AGENT, comment="Answer")
+    clock.advance(hours=24)
+    wf.run_due()
+    assert wf.get(t.id).state == "closed"
+    for state in ("open", "closed", "pending"):
+        with unchanged(wf, t.id), pytest.raises(tf.TicketClosed):
+            wf.move_to(t.id, state, AGENT, comment="?")
+
+
+def test_zendesk_if_you_try_to_update_it_the_system_will_automatically_create_a_new_ticket_linked():
+    wf, clock = workflow("zendesk")
+    t = wf.open(CUSTOMER, title="Question")
+    wf.fire(t.id, "solve", AGENT, comment="Answer")
+    clock.advance(hours=24)
+    wf.run_due()
+    follow_up = wf.reply(t.id, CUSTOMER, "Another question")
+    assert follow_up.id != t.id
+    assert wf.links(follow_up.id) == [tf.Link(follow_up.id, "follow_up_of", t.id)]
+    assert wf.linked_to(t.id) == [tf.Link(follow_up.id, "follow_up_of", t.id)]
+
+
+def test_zendesk_existing_tickets_will_be_addressed_by_the_original_responding_agent():
+    wf, _ = workflow("zendesk")
+    t = wf.open(CUSTOMER, title="Question")
+    assert wf.comment(t.id, AGENT, "Looking into it").assignee == AGENT.id  # the responding agent, recorded
+    wf.fire(t.id, "ask", OTHER_AGENT, comment="Which browser?")
+    assert wf.get(t.id).assignee == AGENT.id  # a later reply by another agent keeps the original one
+    other = wf.open(CUSTOMER, title="Another")
+    assert wf.fire(other.id, "solve", OTHER_AGENT, comment="Done").assignee == OTHER_AGENT.id
+
+
+def test_zendesk_assign_new_project_requests_to_the_agent_you_have_mostly_worked_with():
+    wf, clock = workflow("zendesk")
+    dora, eli = tf.Actor("dora", roles={"agent"}), tf.Actor("eli", roles={"agent"})
+    for agent in (dora, dora, dora, eli):  # three earlier tickets with dora, the latest with eli
+        t = wf.open(CUSTOMER, title="Earlier work", fields={"category": "question"})
+        wf.fire(t.id, "take", agent)
+        clock.advance(hours=1)
+    new = wf.open(CUSTOMER, title="New project", fields={"category": "work_request"})
+    assert new.assignee == "dora"
+
+
+def test_zendesk_continuity_ties_go_to_the_agent_worked_with_most_recently():
+    wf, clock = workflow("zendesk")
+    for agent_id in ("dora", "eli", "eli", "dora"):
+        t = wf.open(CUSTOMER, title="Earlier work", fields={"category": "question"})
+        wf.fire(t.id, "take", tf.Actor(agent_id, roles={"agent"}))
+        clock.advance(hours=1)
+    assert wf.open(CUSTOMER, title="New", fields={"category": "project_communication"}).assignee == "dora"
+
+
 # -- Sighten -----------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ from ticketflow.errors import (
     LifecycleError,
     LifecycleMismatch,
     StorageError,
+    TicketClosed,
     TicketNotFound,
     TransitionNotAllowed,
 )
@@ -65,7 +66,7 @@ from ticketflow.protocols import (
     TicketFilters,
     TicketRepository,
 )
-from ticketflow.recording import Reads, Recorder, Scope, Write, fired, opened
+from ticketflow.recording import Reads, Recorder, Scope, Write, entry_notices, fired, opened
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
 from ticketflow.repository._export import (
@@ -159,6 +160,7 @@ class Workflow:
             actions=self.registry.actions,
             max_retries=max_retries,
             listeners=self.registry.listeners,
+            notices=entry_notices(lifecycle),
         )
         self._scope = Scope(self._recorder, self._engine, self._guards, self.new_ticket_id)
         if lifecycle.key_prefix is not None:
@@ -373,8 +375,8 @@ class Workflow:
         """Open a new ticket continuing *ticket_id* (a reply to an immutable, closed ticket).
 
         The new ticket copies the requester, participants and fields, records
-        ``follow_up_of`` in its opening event, and carries *body* as its first
-        comment.
+        ``follow_up_of`` in its opening event and as a link (``wf.links``),
+        and carries *body* as its first comment.
         """
         previous = self._access.check_read(self.get(ticket_id), actor)
         when = self._at(at)
@@ -391,7 +393,10 @@ class Workflow:
             checked=False,  # the people and fields are the previous ticket's, copied by the library
         )
         step = opened(ticket, event)
-        return self._recorder.record(lambda _reads: Write(ticket, (step,), self._confirmation(ticket, when)))
+        link = Link(ticket.id, "follow_up_of", previous.id)
+        return self._recorder.record(
+            lambda _reads: Write(ticket, (step,), self._confirmation(ticket, when), links=(link,))
+        )
 
     def reply(self, ticket_id: str, actor: Actor, body: str, *, at: datetime | None = None) -> Ticket:
         """Comment on the ticket, or, if it is in an immutable state, open a follow-up with the reply."""
@@ -822,10 +827,13 @@ class Workflow:
         """Fire the one trigger that leads from the current state to *state*.
 
         Raises:
+            TicketClosed: the ticket is in an immutable state (nothing leads anywhere).
             TransitionNotAllowed: no trigger leads there, or several do (the
                 message lists them: fire one by name).
         """
         ticket = self._access.check_read(self.get(ticket_id), actor)
+        if self.lifecycle.states[ticket.state].immutable:
+            raise TicketClosed(ticket_id, f"->{state}", ticket.state)
         if state not in self.lifecycle.states:
             raise TransitionNotAllowed(ticket_id, f"->{state}", ticket.state, f"unknown state {state!r}")
         triggers = self._engine.path_between(ticket.state, state)

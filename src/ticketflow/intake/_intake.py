@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections import ChainMap
+from collections import ChainMap, Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -233,7 +233,10 @@ class PointOfContact:
 
 @attrs.frozen
 class Continuity:
-    """The agent who most recently handled this requester's earlier tickets (Zendesk seed).
+    """The agent this requester has mostly worked with (Zendesk seed).
+
+    The assignee of most of the requester's latest earlier tickets; between
+    agents with as many, the one of the most recently updated ticket.
 
     Attributes:
         recent: how many of the requester's latest tickets to look at.
@@ -242,12 +245,16 @@ class Continuity:
     recent: int = 20
 
     def __call__(self, ticket: Ticket, repository: TicketRepository, /) -> str | None:
-        """The assignee of the requester's most recently updated earlier ticket."""
+        """The assignee of most of the requester's earlier tickets (ties: the most recently updated one's)."""
         if ticket.requester is None:
             return None
         earlier = [t for t in repository.find(requester=ticket.requester, limit=500).tickets if t.id != ticket.id]
-        earlier = [t for t in sorted(earlier, key=lambda t: t.updated_at, reverse=True)[: self.recent] if t.assignee]
-        return earlier[0].assignee if earlier else None
+        latest = [t.assignee for t in sorted(earlier, key=lambda t: t.updated_at, reverse=True)[: self.recent]]
+        agents = [agent for agent in latest if agent]
+        if not agents:
+            return None
+        counts = Counter(agents)
+        return max(counts, key=lambda agent: (counts[agent], -agents.index(agent)))
 
 
 class RoundRobin:

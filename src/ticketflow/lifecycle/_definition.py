@@ -108,6 +108,8 @@ class State:
         terminal: no transition leaves it.
         immutable: nothing about a ticket may change once it is here.
         description: free text.
+        notify: notifier names: entering the state (opening a ticket in
+            it included) writes an outbox message of each kind with the step.
     """
 
     id: str
@@ -115,6 +117,7 @@ class State:
     terminal: bool = False
     immutable: bool = False
     description: str = ""
+    notify: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -158,6 +161,8 @@ class Transition:
         add_tags: tags added on the way.
         remove_tags: tags removed on the way.
         on: set for event-driven transitions, which are not fired by name.
+        claim: the actor becomes the assignee when the ticket has none
+            (the agent who first responds keeps the ticket).
         description: free text.
     """
 
@@ -178,6 +183,7 @@ class Transition:
     increment: tuple[str, ...] = ()
     on: OnEvent | None = None
     description: str = ""
+    claim: bool = False
 
     @property
     def path(self) -> str:

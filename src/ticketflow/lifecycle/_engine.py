@@ -138,6 +138,7 @@ class Engine:
             or t.add_tags
             or t.remove_tags
             or t.increment
+            or t.claim
             or t.require
             or t.require_comment
             or self._required_in[t.dest]
@@ -344,6 +345,8 @@ class Engine:
             chosen = self._choose(ticket, trigger, actor, roles, ticket.fields, at, guards)
         dest = state if chosen is None else chosen.dest
         if chosen is not None:
+            if chosen.claim and ticket.assignee is None and "assignee" not in (attributes or {}):
+                attributes = {**(attributes or {}), "assignee": actor.id}  # the lifecycle's doing: not checked
             if chosen.set_fields:
                 merged = {**merged, **chosen.set_fields}
             if chosen.increment:

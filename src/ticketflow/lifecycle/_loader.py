@@ -412,6 +412,7 @@ class _Builder:
                 terminal=spec.get("terminal", False) or immutable,
                 immutable=immutable,
                 description=spec.get("description", ""),
+                notify=tuple(spec.get("notify", ())),
             )
         return states
 
@@ -587,6 +588,7 @@ class _Builder:
             increment=self._counters(f"{path}.increment", spec.get("increment", ())),
             on=on,
             description=spec.get("description", ""),
+            claim=spec.get("claim", False),
         )
 
     def _counters(self, path: str, names: Iterable[str]) -> tuple[str, ...]:

@@ -109,6 +109,7 @@ TRANSITION = Table(
             )
         ),
         "increment": _opt(ListOf(STRING, "int fields increased by one on the way", single=True)),
+        "claim": _opt(Scalar("boolean", "the actor becomes the assignee when the ticket has none")),
         "on": _opt(
             Table(
                 keys={
@@ -134,6 +135,7 @@ STATE = Table(
         "immutable": _opt(
             Scalar("boolean", "nothing about the ticket may change after entering it (implies terminal)")
         ),
+        "notify": _opt(ListOf(STRING, "notifier names: an outbox message of each kind on entering it", single=True)),
         "description": _opt(STRING),
     },
     doc="one state",

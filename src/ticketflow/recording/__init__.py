@@ -4,6 +4,17 @@ See :mod:`ticketflow.recording._recorder` for the sequence and for how a new
 writer adds a step kind.
 """
 
-from ticketflow.recording._recorder import Reads, Recorder, Schedule, Scope, Step, Write, fired, imported, opened
+from ticketflow.recording._recorder import (
+    Reads,
+    Recorder,
+    Schedule,
+    Scope,
+    Step,
+    Write,
+    entry_notices,
+    fired,
+    imported,
+    opened,
+)
 
-__all__ = ["Reads", "Recorder", "Schedule", "Scope", "Step", "Write", "fired", "imported", "opened"]
+__all__ = ["Reads", "Recorder", "Schedule", "Scope", "Step", "Write", "entry_notices", "fired", "imported", "opened"]

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from ticketflow.lifecycle import Engine, Lifecycle
     from ticketflow.protocols import Action, Guard
 
-__all__ = ["Reads", "Recorder", "Schedule", "Scope", "Step", "Write", "fired", "imported", "opened"]
+__all__ = ["Reads", "Recorder", "Schedule", "Scope", "Step", "Write", "entry_notices", "fired", "imported", "opened"]
 
 R = TypeVar("R")
 log = logging.getLogger("ticketflow.events")
@@ -78,6 +78,8 @@ class Step(NamedTuple):
             ticket and its last new event (a fired transition's ``actions``).
         due: the next due instant if the writer knows it; ``UNSET`` lets
             the recorder's schedule compute it.
+        notify: whether the recorder's notices apply (an import brings in
+            history that already happened, and notifies nobody).
     """
 
     ticket: Ticket
@@ -85,6 +87,7 @@ class Step(NamedTuple):
     expected_version: int | None = None
     actions: tuple[str, ...] = ()
     due: Any = UNSET
+    notify: bool = True
 
 
 def opened(ticket: Ticket, event: Event) -> Step:
@@ -99,7 +102,45 @@ def fired(before: Ticket, after: Ticket, event: Event, transition: Any = None) -
 
 def imported(ticket: Ticket, events: Sequence[Event], due: datetime | None) -> Step:
     """A ticket brought in whole with its history (an import); *due* computed by the importer."""
-    return Step(ticket, tuple(events), None, (), due)
+    return Step(ticket, tuple(events), None, (), due, notify=False)
+
+
+def entry_notices(lifecycle: Lifecycle) -> Callable[[Step], list[OutboxMessage]] | None:
+    """The outbox messages of the lifecycle's state ``notify`` lists, per step (``None``: no state notifies).
+
+    Each event that enters a state (an opening event enters the initial
+    one) writes one message per name the state lists, keyed by ticket,
+    event and name, so it is written once. The payload names the ticket,
+    the state, the trigger, who acted, the requester (``to``) and the
+    step's public comment (an agent's question, a resolution), if any.
+    """
+    notifying = {sid: state.notify for sid, state in lifecycle.states.items() if state.notify}
+    if not notifying:
+        return None
+
+    def notices(step: Step) -> list[OutboxMessage]:
+        messages = []
+        ticket = step.ticket
+        for event in step.events:
+            names = notifying.get(event.target, ())
+            if not names or event.source == event.target:
+                continue
+            comment = event.comment
+            payload = {
+                "ticket_id": ticket.id,
+                "title": ticket.title,
+                "state": event.target,
+                "trigger": event.trigger,
+                "by": event.actor.id,
+                "to": ticket.requester,
+                "comment": comment.body if comment is not None and comment.visibility == "public" else None,
+            }
+            for name in names:
+                key = f"{ticket.id}:{event.seq}:{name}"
+                messages.append(OutboxMessage(key, ticket.id, name, payload, event.at))
+        return messages
+
+    return notices
 
 
 class Write(NamedTuple, Generic[R]):
@@ -188,6 +229,9 @@ class Recorder:
             again on fresh reads before :class:`~ticketflow.ConcurrencyConflict`
             reaches the caller. A conflict or refusal judged on a cached copy
             is judged again on the stored ticket without counting.
+        notices: the outbox messages a step writes by itself (the
+            lifecycle's state ``notify`` lists, see :func:`entry_notices`),
+            committed with it whichever writer made it.
     """
 
     def __init__(
@@ -198,8 +242,10 @@ class Recorder:
         actions: Mapping[str, Action] | None = None,
         max_retries: int = 3,
         listeners: Sequence[Callable[[Ticket, Event], None]] = (),
+        notices: Callable[[Step], list[OutboxMessage]] | None = None,
     ) -> None:
         self.cache = cache
+        self.notices = notices
         self.repository = cache.repository
         self.schedule = schedule
         self.actions: Mapping[str, Action] = actions if actions is not None else {}
@@ -222,6 +268,8 @@ class Recorder:
             try:
                 write = plan(reads)
                 steps = write.steps
+                if self.notices is not None:
+                    write = self._with_notices(write)
                 dues = None if self.schedule is None else [self._due(step, reads) for step in steps]
             except TicketflowError:
                 if not reads.copies:
@@ -261,6 +309,14 @@ class Recorder:
                         listener(step.ticket, event)
                     except Exception:  # committed: a listener's failure undoes nothing and stops no other
                         log.exception("event listener %r failed on %s #%d", listener, event.ticket_id, event.seq)
+
+    def _with_notices(self, write: Write[R]) -> Write[R]:
+        notices = self.notices
+        assert notices is not None  # noqa: S101 - called only with notices
+        extra = [message for step in write.steps if step.notify for message in notices(step)]
+        if not extra:
+            return write
+        return write._replace(messages=(*write.messages, *extra))
 
     def _due(self, step: Step, reads: Reads) -> Any:
         if step.due is not UNSET or self.schedule is None:
