@@ -237,3 +237,37 @@ def _counting() -> tf.Registry:
     registry = tf.Registry()
     registry.add_action("count", lambda *_: None)
     return registry
+
+
+NOTIFYING = {
+    "id": "notifying",
+    "initial": "new",
+    "states": {
+        "new": {"notify": ["received"]},
+        "waiting": {},
+        "done": {"terminal": True, "notify": ["done", "survey"]},
+    },
+    "transitions": [
+        {"trigger": "ask", "source": "new", "dest": "waiting", "claim": True},
+        {"trigger": "finish", "source": ["new", "waiting"], "dest": "done", "roles": ["agent", "system"]},
+    ],
+    "timers": [{"id": "give_up", "state": "waiting", "after": "2d", "fire": "finish"}],
+}
+
+
+def test_state_notify_writes_a_message_on_every_entry_whichever_writer_makes_the_step():
+    clock = SteppableClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
+    wf = tf.Workflow(tf.load_lifecycle(NOTIFYING), clock=clock)
+    agent = tf.Actor("ann", roles={"agent"})
+    t = wf.open(tf.Actor("cat", roles={"requester"}), title="x")
+    wf.fire(t.id, "ask", agent, comment="internal", visibility="internal")
+    assert wf.get(t.id).assignee == "ann"  # claim: the actor keeps an unassigned ticket
+    clock.advance(days=2)
+    wf.run_due()  # the timed rule enters `done`: its messages are written with the step
+    messages = wf.repository.pending_messages()
+    assert [(m.kind, m.payload["state"], m.payload["by"]) for m in messages] == [
+        ("received", "new", "cat"),
+        ("done", "done", "system"),
+        ("survey", "done", "system"),
+    ]
+    assert messages[0].payload["comment"] is None
