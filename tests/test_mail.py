@@ -170,7 +170,9 @@ def test_corpus_reply_to_a_closed_ticket_opens_a_follow_up(desk_run):
     assert comments(wf, follow_up.id) == [("dana@example.org", "public", "It jams again, same printer.")]
     # the follow-up gets the next human key and its own confirmation, as any new ticket does
     assert follow_up.id == "ZD-6"
-    confirmations = [m.payload for m in wf.repository.pending_messages() if m.ticket_id == "ZD-6"]
+    confirmations = [
+        m.payload for m in wf.repository.pending_messages() if m.ticket_id == "ZD-6" and m.kind == "ticket.opened"
+    ]
     assert confirmations == [
         {"key": "ZD-6", "title": "Follow-up: Printer on floor 3 is jammed", "to": "dana@example.org"}
     ]
