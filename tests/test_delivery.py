@@ -82,8 +82,11 @@ def test_an_unhandled_kind_holds_nothing_back(tmp_path: Path, caplog: pytest.Log
     repo = tf.SQLiteRepository(tmp_path / "t.db") if persistent else tf.MemoryRepository()
     with caplog.at_level(logging.WARNING, logger="ticketflow.automation"):
         wf = tf.Workflow(tf.builtin("zendesk"), repo, clock=clock, registry=registry)
-    assert wf.unhandled_kinds() == ("sla.warning",)
-    assert "no notifier for message kind(s) sla.warning" in caplog.text
+    # zendesk's state notices (received, question, resolved) have no notifier here either
+    assert wf.unhandled_kinds() == ("agent_question", "request_received", "sla.warning", "ticket_resolved")
+    assert "no notifier for message kind(s) agent_question, request_received, sla.warning, ticket_resolved" in (
+        caplog.text
+    )
     ids = [wf.open(CUSTOMER, title=f"t{i}", fields={"category": "question"}).id for i in range(120)]
     clock.set(T0 + timedelta(minutes=50))  # past 75% of the 1-hour first response: 120 warnings, written first
     while wf.run_due().tickets:
@@ -116,7 +119,7 @@ def test_an_unhandled_kind_holds_nothing_back(tmp_path: Path, caplog: pytest.Log
     assert kinds == ["sla.warning", "sla.breached", "requester_reminder"]
     # a notifier registered later delivers them; nothing is lost
     registry.add_notifier("sla.warning", sent.append)
-    assert wf.unhandled_kinds() == ()
+    assert wf.unhandled_kinds() == ("agent_question", "request_received", "ticket_resolved")
     assert sweeper.run_once().delivered == 120
     assert {d.message.kind for d in wf.deliveries(status="undeliverable", limit=1000)} == {
         "request_received",
@@ -163,7 +166,13 @@ def test_a_workflow_names_every_kind_its_lifecycle_can_write():
     registry = tf.Registry()
     registry.add_notifier("requester_reminder", print)
     zendesk = tf.Workflow(tf.builtin("zendesk"), registry=registry)
-    assert zendesk.unhandled_kinds() == ("sla.breached", "sla.warning")
+    assert zendesk.unhandled_kinds() == (
+        "agent_question",
+        "request_received",
+        "sla.breached",
+        "sla.warning",
+        "ticket_resolved",
+    )
 
 
 def test_a_bad_status_filter_is_refused():

@@ -59,6 +59,7 @@ def new_owner() -> str:
 def emitted_kinds(lifecycle: Lifecycle, sla_policy: SlaPolicy | None) -> frozenset[str]:
     """The outbox message kinds a workflow running *lifecycle* (and *sla_policy*) can write."""
     kinds = {name for rule in lifecycle.timers for name in rule.notify}
+    kinds.update(name for state in lifecycle.states.values() for name in state.notify)
     if lifecycle.key_prefix is not None:
         kinds.add("ticket.opened")
     if sla_policy is not None:
