@@ -42,7 +42,12 @@ def test_open_stores_a_ticket_with_one_event(wf: tf.Workflow):
     assert t.created_at == t.updated_at == T0
     (event,) = wf.history(t.id)
     assert (event.trigger, event.source, event.target, event.seq) == ("open", None, "new", 1)
-    assert event.meta == {"lifecycle_id": "helpdesk", "channel": "portal"}
+    assert event.meta == {
+        "lifecycle_id": "helpdesk",
+        "lifecycle_version": 1,
+        "lifecycle_fingerprint": wf.lifecycle.fingerprint,
+        "channel": "portal",
+    }
     assert event.tags_added == {"vip"}
     assert tf.replay([event]) == t == wf.get(t.id)
 

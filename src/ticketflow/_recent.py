@@ -46,11 +46,12 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from ticketflow.errors import LifecycleMismatch
+from ticketflow.errors import LifecycleMismatch, LifecycleVersionMismatch
 from ticketflow.model import Event, Ticket
 from ticketflow.protocols import TicketRepository
 
 if TYPE_CHECKING:
+    from ticketflow.lifecycle import Lifecycle
     from ticketflow.recording import Reads, Step
 
 __all__ = ["HISTORY_EVENTS", "RecentTickets", "TicketCache"]
@@ -156,12 +157,14 @@ class TicketCache:
         max_events: the budget of history events kept with the copies.
         histories: whether to keep histories at all (not when nothing is
             ever due: the next due instant is the only reader).
-        lifecycle_id: the lifecycle whose tickets may be read (None: any);
+        lifecycle: the lifecycle whose tickets may be read (None: any);
             a ticket of another is refused with
-            :class:`~ticketflow.LifecycleMismatch`.
+            :class:`~ticketflow.LifecycleMismatch`, one in a state this
+            version of it does not have with
+            :class:`~ticketflow.LifecycleVersionMismatch`.
     """
 
-    __slots__ = ("_doubted", "histories", "keeps", "lifecycle_id", "recent", "repository")
+    __slots__ = ("_doubted", "histories", "keeps", "lifecycle", "lifecycle_id", "recent", "repository")
 
     def __init__(
         self,
@@ -170,10 +173,11 @@ class TicketCache:
         max_events: int = HISTORY_EVENTS,
         *,
         histories: bool = True,
-        lifecycle_id: str | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.repository = repository
-        self.lifecycle_id = lifecycle_id
+        self.lifecycle = lifecycle
+        self.lifecycle_id = None if lifecycle is None else lifecycle.id
         self.recent = RecentTickets(size, max_events)
         self.histories = histories
         #: whether copies are kept at all (``size`` > 0)
@@ -202,18 +206,39 @@ class TicketCache:
         both = getattr(self.repository, "get_with_history", None)
         if both is not None:
             ticket, history = both(ticket_id)
-            self._check(ticket)
+            self.check(ticket)
             return ticket, history
         return self._get(ticket_id), self.repository.history(ticket_id)
 
     def _get(self, ticket_id: str) -> Ticket:
         ticket = self.repository.get(ticket_id)
-        self._check(ticket)
+        self.check(ticket)
         return ticket
 
-    def _check(self, ticket: Ticket) -> None:
-        if self.lifecycle_id is not None and ticket.lifecycle_id != self.lifecycle_id:
-            raise LifecycleMismatch(ticket.id, ticket.lifecycle_id, self.lifecycle_id)
+    def check(self, ticket: Ticket) -> None:
+        """Refuse a stored *ticket* this cache's lifecycle cannot handle (before anything judges it).
+
+        Raises:
+            LifecycleMismatch: the ticket is of another lifecycle.
+            LifecycleVersionMismatch: it is in a state this version of the
+                lifecycle does not have (renamed, or added by a newer version).
+        """
+        lifecycle = self.lifecycle
+        if lifecycle is None:
+            return
+        if ticket.lifecycle_id != lifecycle.id:
+            raise LifecycleMismatch(ticket.id, ticket.lifecycle_id, lifecycle.id)
+        if ticket.state not in lifecycle.states:
+            history = self.repository.history(ticket.id)
+            opened = history[0].meta if history else {}
+            raise LifecycleVersionMismatch(
+                ticket.id,
+                ticket.state,
+                opened.get("lifecycle_version"),
+                opened.get("lifecycle_fingerprint"),
+                lifecycle.version,
+                lifecycle.fingerprint,
+            )
 
     def forget(self, ticket_ids: Iterable[str]) -> None:
         """Drop the copies of *ticket_ids* (a refusal judged on them is judged again on the stored tickets)."""

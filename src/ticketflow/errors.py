@@ -17,6 +17,7 @@ __all__ = [
     "InvalidLifecycle",
     "LifecycleError",
     "LifecycleMismatch",
+    "LifecycleVersionMismatch",
     "NaiveDatetime",
     "PermissionDenied",
     "StorageError",
@@ -181,6 +182,48 @@ class LifecycleMismatch(LifecycleError):
         super().__init__(
             f"ticket {ticket_id} belongs to lifecycle {ticket_lifecycle!r}, not {workflow_lifecycle!r}: "
             f"use a Workflow of {ticket_lifecycle!r} for it"
+        )
+
+
+class LifecycleVersionMismatch(LifecycleError):
+    """The ticket is in a state the Workflow's version of its lifecycle does not have.
+
+    A state was renamed or removed in this version, or the ticket was
+    written by a newer version (a rolling deploy with old and new processes
+    side by side). Nothing was changed.
+
+    Attributes:
+        ticket_id: the ticket.
+        state: the ticket's state, unknown to this version.
+        recorded_version: the lifecycle version the ticket was opened under
+            (``None`` if its opening event predates recorded versions).
+        recorded_fingerprint: that version's fingerprint (or ``None``).
+        current_version: the version of the Workflow's lifecycle.
+        current_fingerprint: its fingerprint.
+    """
+
+    def __init__(
+        self,
+        ticket_id: str,
+        state: str,
+        recorded_version: int | None,
+        recorded_fingerprint: str | None,
+        current_version: int,
+        current_fingerprint: str,
+    ) -> None:
+        self.ticket_id = ticket_id
+        self.state = state
+        self.recorded_version = recorded_version
+        self.recorded_fingerprint = recorded_fingerprint
+        self.current_version = current_version
+        self.current_fingerprint = current_fingerprint
+        recorded = "an unrecorded version" if recorded_version is None else f"version {recorded_version}"
+        if recorded_fingerprint is not None:
+            recorded += f" ({recorded_fingerprint[:12]})"
+        super().__init__(
+            f"ticket {ticket_id} is in state {state!r}, which version {current_version} "
+            f"({current_fingerprint[:12]}) of its lifecycle does not have; it was opened under {recorded}: "
+            "handle it with a Workflow of the version that has this state, or migrate the ticket"
         )
 
 

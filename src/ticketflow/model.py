@@ -179,7 +179,9 @@ LIBRARY_META = frozenset(
         "duplicate_of",  # the ticket a duplicate was closed into
         "entry",  # the state entry a timed rule fired for
         "follow_up_of",  # the closed ticket a follow-up continues
+        "lifecycle_fingerprint",  # the opening event's lifecycle fingerprint (sha256 of the definition)
         "lifecycle_id",  # the opening event's lifecycle
+        "lifecycle_version",  # the opening event's lifecycle version
         "link",  # a link recorded on the ticket
         "merged",  # a duplicate merged into this ticket
         "priority",  # a linked record's priority

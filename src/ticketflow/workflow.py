@@ -36,7 +36,6 @@ from ticketflow.errors import (
     ConcurrencyConflict,
     InvalidLifecycle,
     LifecycleError,
-    LifecycleMismatch,
     StorageError,
     TicketClosed,
     TicketNotFound,
@@ -151,7 +150,7 @@ class Workflow:
                     "counts business time, but there is no calendar: pass calendar= to the Workflow",
                 )
         self._cache = TicketCache(
-            self.repository, ticket_cache, histories=not self._scheduler.plain, lifecycle_id=lifecycle.id
+            self.repository, ticket_cache, histories=not self._scheduler.plain, lifecycle=lifecycle
         )
         self._recent = self._cache.recent
         self._recorder = Recorder(
@@ -223,10 +222,12 @@ class Workflow:
             TicketNotFound: no such ticket.
             LifecycleMismatch: the ticket belongs to another lifecycle (a
                 Workflow owns its lifecycle's tickets only).
+            LifecycleVersionMismatch: the ticket is in a state this version
+                of the lifecycle does not have (renamed, or written by a
+                newer version); every read and change of it is refused so.
         """
         ticket = self.repository.get(ticket_id)
-        if ticket.lifecycle_id != self.lifecycle.id:
-            raise LifecycleMismatch(ticket_id, ticket.lifecycle_id, self.lifecycle.id)
+        self._cache.check(ticket)
         return ticket
 
     def history(self, ticket_id: str) -> list[Event]:
@@ -265,10 +266,14 @@ class Workflow:
         return self._scheduler.timer_calendar_for(ticket)
 
     def sla(self, ticket_id: str, now: datetime | None = None) -> list[SlaClock]:
-        """The ticket's SLA clocks as of *now* (default: the clock); [] without a policy."""
+        """The ticket's SLA clocks as of *now* (default: the clock); [] without a policy.
+
+        Raises:
+            TicketNotFound: no such ticket. LifecycleVersionMismatch: as :meth:`get`.
+        """
+        ticket = self.get(ticket_id)
         if self.sla_policy is None:
             return []
-        ticket = self.get(ticket_id)
         return evaluate(self.sla_policy, self.lifecycle, ticket, self.repository.history(ticket_id), self._at(now))
 
     def sla_report(

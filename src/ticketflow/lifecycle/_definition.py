@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
@@ -28,6 +30,7 @@ __all__ = [
     "State",
     "TimedRule",
     "Transition",
+    "fingerprint",
 ]
 
 #: Roles every lifecycle knows: ``admin`` may do what ``agent`` may by default;
@@ -42,6 +45,28 @@ _FROZEN_EMPTY: frozenset[str] = frozenset()
 
 def _proxy(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
+
+
+def fingerprint(document: Mapping[str, Any]) -> str:
+    """The sha256 (hex) of a checked lifecycle document, normalised: keys sorted, compact JSON.
+
+    Equal definitions have equal fingerprints however they were written
+    (key order, TOML or dict); any change to the definition changes it.
+    """
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, set | frozenset):
+            return sorted((plain(v) for v in value), key=repr)
+        if isinstance(value, str | int | float | bool) or value is None:
+            return value
+        return str(value)  # dates, durations: their text form
+
+    text = json.dumps(plain(document), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def tag_allowed(vocabulary: frozenset[str], tag: str) -> bool:
@@ -438,6 +463,16 @@ class Lifecycle:
         if self._engine is None:  # pragma: no cover - the loader always compiles
             raise RuntimeError("lifecycle was not compiled; build it with load_lifecycle()")
         return self._engine
+
+    @property
+    def fingerprint(self) -> str:
+        """The sha256 (hex) of the normalised definition: with ``id`` and ``version``, this lifecycle's identity.
+
+        Every opening event records it (``meta["lifecycle_fingerprint"]``,
+        with ``lifecycle_version``), so a ticket knows the version it was
+        opened under. Equal definitions have equal fingerprints.
+        """
+        return self.engine.fingerprint
 
     @property
     def triggers(self) -> tuple[str, ...]:

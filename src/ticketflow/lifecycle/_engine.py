@@ -27,7 +27,7 @@ from ticketflow.errors import (
     TicketNotFound,
     TransitionNotAllowed,
 )
-from ticketflow.lifecycle._definition import Compare
+from ticketflow.lifecycle._definition import Compare, fingerprint
 from ticketflow.model import UNSET, Actor, Change, Comment, Event, Ticket
 
 if TYPE_CHECKING:
@@ -124,7 +124,16 @@ class Engine:
         # no data rules, no changes on the way): a fire of one is a lookup,
         # a permission check and two value objects.
         self._plain = {key: ts[0] for key, ts in self._table.items() if len(ts) == 1 and self._is_plain(ts[0])}
-        self._open_meta = MappingProxyType({"lifecycle_id": lifecycle.id})
+        #: sha256 of the normalised definition (see :attr:`Lifecycle.fingerprint`)
+        self.fingerprint = fingerprint(lifecycle.document)
+        # The lifecycle's identity, recorded by every opening event (library keys: a caller cannot forge them).
+        self._open_meta = MappingProxyType(
+            {
+                "lifecycle_id": lifecycle.id,
+                "lifecycle_version": lifecycle.version,
+                "lifecycle_fingerprint": self.fingerprint,
+            }
+        )
         self._access = lifecycle.access
         self._standing = lifecycle.access.standing
         # A condition on an internal field never quotes its value in a refusal (a customer may read it).
@@ -247,7 +256,7 @@ class Engine:
             attribute_changes={k: Change(None, v) for k, v in people.items() if v},
             tags_added=tagset,
             comment=comment,
-            meta={"lifecycle_id": lc.id, **meta} if meta else self._open_meta,
+            meta={**meta, **self._open_meta} if meta else self._open_meta,
         )
         ticket = Ticket(
             id=ticket_id,

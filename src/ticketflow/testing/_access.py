@@ -215,7 +215,16 @@ def _check_event(lifecycle: Lifecycle, actor: Actor, event: Event, where: str) -
             assert roles & lifecycle.access.on_behalf, f"{where}: a comment in {event.comment.author!r}'s name"
         if event.comment.visibility == "internal":
             assert roles & lifecycle.access.internal_comments, f"{where}: an internal comment by a customer"
-    caller = set(event.meta) - {APP_META, "lifecycle_id", "follow_up_of", "channel", "route", "ack"}
+    caller = set(event.meta) - {
+        APP_META,
+        "lifecycle_id",
+        "lifecycle_version",
+        "lifecycle_fingerprint",
+        "follow_up_of",
+        "channel",
+        "route",
+        "ack",
+    }
     assert not caller, f"{where}: caller meta reached the library's keys {sorted(caller)}"
 
 
