@@ -80,12 +80,12 @@ def main() -> None:
     if not args.postgres:
         print("PostgreSQL: not measured (pass --postgres URL or set TICKETFLOW_TEST_POSTGRES_URL)")
         return
-    from ticketflow.repository.postgres import SQLAlchemyRepository
+    from ticketflow.repository.postgres import PostgresRepository
 
-    made: list[SQLAlchemyRepository] = []
+    made: list[PostgresRepository] = []
 
-    def make() -> SQLAlchemyRepository:
-        made.append(SQLAlchemyRepository(args.postgres, schema=f"tf_bench_{uuid.uuid4().hex[:10]}"))
+    def make() -> PostgresRepository:
+        made.append(PostgresRepository(args.postgres, schema=f"tf_bench_{uuid.uuid4().hex[:10]}"))
         return made[-1]
 
     try:

@@ -56,10 +56,10 @@ def _prepare(wf: tf.Workflow, count: int) -> list[str]:
 def _repository(where: str) -> tf.TicketRepository:
     """SQLite for a path; PostgreSQL for ``postgresql...#schema``."""
     if where.startswith("postgresql"):
-        from ticketflow.repository.postgres import SQLAlchemyRepository
+        from ticketflow.repository.postgres import PostgresRepository
 
         url, _, schema = where.partition("#")
-        repo: tf.TicketRepository = SQLAlchemyRepository(url, schema=schema)
+        repo: tf.TicketRepository = PostgresRepository(url, schema=schema)
         return repo
     return tf.SQLiteRepository(where)
 

@@ -12,14 +12,14 @@ import argparse
 from datetime import timedelta
 
 import ticketflow as tf
-from ticketflow.repository.postgres import SQLAlchemyRepository
+from ticketflow.repository.postgres import PostgresRepository
 
 
 def make_worker(url: str, schema: str | None = None) -> tf.Sweeper:
     """A sweeper for the Zendesk-style lifecycle on PostgreSQL."""
     registry = tf.Registry()
     registry.add_notifier("requester_reminder", lambda message: print(f"reminder for {message.ticket_id}"))
-    repository = SQLAlchemyRepository(url, schema=schema, lease=timedelta(minutes=2))
+    repository = PostgresRepository(url, schema=schema, lease=timedelta(minutes=2))
     workflow = tf.Workflow(tf.builtin("zendesk"), repository, registry=registry)
     return tf.Sweeper(workflow, interval=timedelta(seconds=30))
 

@@ -38,10 +38,10 @@ def open_store(spec: str) -> Any:
     kind, _, where = spec.partition(":")
     if kind == "sqlite":
         return tf.SQLiteRepository(where)
-    from ticketflow.repository.postgres import SQLAlchemyRepository
+    from ticketflow.repository.postgres import PostgresRepository
 
     assert POSTGRES_URL is not None
-    return SQLAlchemyRepository(POSTGRES_URL, schema=where)
+    return PostgresRepository(POSTGRES_URL, schema=where)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -45,11 +45,11 @@ def repo(schema: str) -> Any:
     """A repository whose sessions carry the schema as their application_name, so a test kills only its own."""
     import sqlalchemy as sa
 
-    from ticketflow.repository.postgres import SQLAlchemyRepository
+    from ticketflow.repository.postgres import PostgresRepository
 
     assert URL is not None
     named = sa.engine.make_url(URL).update_query_dict({"application_name": schema})
-    return SQLAlchemyRepository(named.render_as_string(hide_password=False), schema=schema)
+    return PostgresRepository(named.render_as_string(hide_password=False), schema=schema)
 
 
 def kill_sessions(conn: Any, schema: str) -> None:
@@ -260,10 +260,10 @@ def test_ticket_keys_are_unique_across_four_processes(schema: str):
 
 
 def test_claims_expire_so_a_dead_sweepers_work_is_taken_over(schema: str):
-    from ticketflow.repository.postgres import SQLAlchemyRepository
+    from ticketflow.repository.postgres import PostgresRepository
 
     assert URL is not None
-    store = SQLAlchemyRepository(URL, schema=schema, lease=timedelta(seconds=1))
+    store = PostgresRepository(URL, schema=schema, lease=timedelta(seconds=1))
     lc = tf.builtin("zendesk")
     ticket, opened = lc.engine.open("Z1", CUSTOMER, T0, title="x")
     store.add(ticket, [opened], due=T0)
@@ -309,10 +309,10 @@ def test_a_newer_schema_is_refused(schema: str):
     store.close()
     with pytest.raises(tf.StorageError, match="schema version 99 is newer"):
         repo(schema)
-    from ticketflow.repository.postgres import SQLAlchemyRepository
+    from ticketflow.repository.postgres import PostgresRepository
 
     with pytest.raises(tf.StorageError, match="supports PostgreSQL"):
-        SQLAlchemyRepository("sqlite://")
+        PostgresRepository("sqlite://")
 
 
 # -- the pinned connection of the hot calls ------------------------------------------
@@ -375,7 +375,7 @@ def test_a_save_whose_connection_fails_is_read_back_never_applied_twice(
 
 
 def test_a_save_that_keeps_failing_says_so_and_changes_nothing(schema: str, monkeypatch: pytest.MonkeyPatch):
-    import ticketflow.repository._sqlalchemy as module
+    import ticketflow.repository.postgres._connection as module
 
     store = repo(schema)
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
@@ -414,11 +414,11 @@ def test_a_save_read_back_tells_a_lost_race_from_a_commit(schema: str):
 def test_the_pinned_connection_never_starves_a_one_connection_pool(schema: str):
     import sqlalchemy as sa
 
-    from ticketflow.repository.postgres import SQLAlchemyRepository
+    from ticketflow.repository.postgres import PostgresRepository
 
     assert URL is not None
     engine = sa.create_engine(URL, pool_size=1, max_overflow=0, pool_timeout=2)
-    store = SQLAlchemyRepository(engine, schema=schema)
+    store = PostgresRepository(engine, schema=schema)
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
     t = wf.open(AGENT, title="x", fields={"priority": "high"}, requester=CUSTOMER.id, at=T0)
     for _ in range(3):
@@ -431,10 +431,10 @@ def test_the_pinned_connection_never_starves_a_one_connection_pool(schema: str):
 def test_an_idle_pinned_connection_is_pinged_and_replaced(schema: str):
     import sqlalchemy as sa
 
-    from ticketflow.repository.postgres import SQLAlchemyRepository
+    from ticketflow.repository.postgres import PostgresRepository
 
     assert URL is not None
-    store = SQLAlchemyRepository(URL, schema=schema, ping_after=timedelta(0))
+    store = PostgresRepository(URL, schema=schema, ping_after=timedelta(0))
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store, max_retries=0)
     t = wf.open(AGENT, title="x", fields={"priority": "high"}, requester=CUSTOMER.id, at=T0)
     wf.get(t.id)
@@ -476,11 +476,11 @@ def test_a_repository_collected_unclosed_returns_its_pinned_connection(schema: s
 
     import sqlalchemy as sa
 
-    from ticketflow.repository.postgres import SQLAlchemyRepository
+    from ticketflow.repository.postgres import PostgresRepository
 
     assert URL is not None
     engine = sa.create_engine(URL, pool_size=1, max_overflow=0, pool_timeout=2)
-    store = SQLAlchemyRepository(engine, schema=schema)
+    store = PostgresRepository(engine, schema=schema)
     lc = tf.builtin("zendesk")
     ticket, opened = lc.engine.open("Z1", CUSTOMER, T0, title="x")
     store.add(ticket, [opened])
@@ -488,7 +488,7 @@ def test_a_repository_collected_unclosed_returns_its_pinned_connection(schema: s
     del store
     gc.collect()
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-    assert SQLAlchemyRepository(engine, schema=schema).get("Z1") == ticket  # the one connection is usable again
+    assert PostgresRepository(engine, schema=schema).get("Z1") == ticket  # the one connection is usable again
     engine.dispose()
 
 
@@ -497,7 +497,7 @@ def test_an_unreachable_database_is_a_clear_storage_error_and_nothing_is_written
 ):
     import sqlalchemy as sa
 
-    import ticketflow.repository._sqlalchemy as module
+    import ticketflow.repository.postgres._connection as module
 
     store = repo(schema)
     wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)

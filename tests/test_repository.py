@@ -476,10 +476,10 @@ needs_postgres = pytest.mark.skipif(
 def postgres_repository(**kwargs: Any) -> Any:
     import uuid
 
-    from ticketflow.repository.postgres import SQLAlchemyRepository
+    from ticketflow.repository.postgres import PostgresRepository
 
     assert POSTGRES_URL is not None
-    return SQLAlchemyRepository(POSTGRES_URL, schema=f"tf_test_{uuid.uuid4().hex[:12]}", **kwargs)
+    return PostgresRepository(POSTGRES_URL, schema=f"tf_test_{uuid.uuid4().hex[:12]}", **kwargs)
 
 
 @needs_postgres

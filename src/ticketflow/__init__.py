@@ -64,11 +64,20 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    # SQLAlchemy is an optional extra: import it only when asked for.
-    if name == "SQLAlchemyRepository":
-        from ticketflow.repository.postgres import SQLAlchemyRepository
+    # PostgreSQL is an optional extra: import it only when asked for.
+    if name == "PostgresRepository":
+        from ticketflow.repository.postgres import PostgresRepository
 
-        return SQLAlchemyRepository
+        return PostgresRepository
+    if name == "SQLAlchemyRepository":
+        import warnings
+
+        from ticketflow.repository.postgres import PostgresRepository
+
+        warnings.warn(
+            "SQLAlchemyRepository is deprecated: use PostgresRepository", DeprecationWarning, stacklevel=2
+        )
+        return PostgresRepository
     raise AttributeError(f"module 'ticketflow' has no attribute {name!r}")
 
 
@@ -113,9 +122,9 @@ __all__ = [
     "Page",
     "PermissionDenied",
     "PointOfContact",
+    "PostgresRepository",
     "Registry",
     "RoundRobin",
-    "SQLAlchemyRepository",
     "SQLiteRepository",
     "SimilarityIndex",
     "SlaClock",

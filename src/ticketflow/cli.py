@@ -148,9 +148,9 @@ def _load_file(name: str) -> Lifecycle:
 def _repository(where: str, *, create: bool = False, create_hint: bool = False) -> tf.TicketRepository:
     """The repository at ``--db``; a SQLite path that does not exist is refused unless *create*."""
     if where.startswith("postgresql"):
-        from ticketflow.repository.postgres import SQLAlchemyRepository
+        from ticketflow.repository.postgres import PostgresRepository
 
-        repo: tf.TicketRepository = SQLAlchemyRepository(where)
+        repo: tf.TicketRepository = PostgresRepository(where)
     else:
         if not create and not Path(where).exists():
             hint = " (or pass --create to start an empty one)" if create_hint else ""

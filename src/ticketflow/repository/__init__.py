@@ -2,8 +2,9 @@
 
 - :class:`MemoryRepository` — in process memory, for tests and prototypes;
 - :class:`SQLiteRepository` — one file, the embedded default;
-- ``SQLAlchemyRepository`` — PostgreSQL (the ``postgres`` extra), imported
-  from ``ticketflow.repository.postgres`` or as ``ticketflow.SQLAlchemyRepository``;
+- ``PostgresRepository`` — PostgreSQL (the ``postgres`` extra; the package
+  ``ticketflow.repository.postgres``), imported from there or as
+  ``ticketflow.PostgresRepository`` (``SQLAlchemyRepository`` is its deprecated former name);
 - export and import of tickets with their histories (JSON Lines, CSV).
 """
 

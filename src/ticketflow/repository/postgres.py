@@ -1,5 +1,0 @@
-"""PostgreSQL storage (needs ``pip install 'ticketflow[postgres]'``)."""
-
-from ticketflow.repository._sqlalchemy import SQLAlchemyRepository
-
-__all__ = ["SQLAlchemyRepository"]
