@@ -74,9 +74,7 @@ def __getattr__(name: str) -> object:
 
         from ticketflow.repository.postgres import PostgresRepository
 
-        warnings.warn(
-            "SQLAlchemyRepository is deprecated: use PostgresRepository", DeprecationWarning, stacklevel=2
-        )
+        warnings.warn("SQLAlchemyRepository is deprecated: use PostgresRepository", DeprecationWarning, stacklevel=2)
         return PostgresRepository
     raise AttributeError(f"module 'ticketflow' has no attribute {name!r}")
 
