@@ -23,7 +23,7 @@ LAYERS = [
         "ticketflow.intake",
         "ticketflow.registry",
     },
-    {"ticketflow.automation", "ticketflow.links"},
+    {"ticketflow.automation", "ticketflow.links", "ticketflow.versions"},
     {"ticketflow.workflow"},
     #: above the Workflow: its clients (the demo simulation, the test kit, the mail desk, the command line)
     {"ticketflow._simulation", "ticketflow.testing", "ticketflow.mail", "ticketflow.cli", "ticketflow.__main__"},

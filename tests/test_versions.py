@@ -1,7 +1,7 @@
 """Lifecycle versions: tickets know the version they were opened under; a Workflow refuses states it lacks."""
 
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +123,327 @@ def test_equal_definitions_have_equal_fingerprints_and_a_change_differs():
     document = tomllib.loads(EXAMPLE.read_text())
     reordered = tf.load_lifecycle(dict(reversed(document.items())))  # a dict, keys in another order
     assert reordered.fingerprint == a.fingerprint
+
+
+# -- migrations ------------------------------------------------------------------------------
+
+SLA = """
+[sla]
+calendar = "office"
+warn_at = [0.5]
+
+[sla.calendars.office]
+timezone = "UTC"
+hours = { mon-fri = ["09:00-17:00"] }
+
+[[sla.metrics]]
+id = "resolution"
+targets = [{ target = "8h" }]
+pause = { states = ["waiting_on_requester"] }
+"""
+
+RENAME_PLAN = {
+    "from": 1,
+    "to": 2,
+    "timers": "keep",
+    "sla": "keep",
+    "states": {"waiting_on_requester": "waiting_on_customer"},
+}
+
+
+def with_sla(lifecycle_text: str, source: str) -> tf.Lifecycle:
+    return tf.loads_lifecycle(lifecycle_text + SLA, source=source)
+
+
+def v1_sla() -> tf.Lifecycle:
+    return with_sla(EXAMPLE.read_text(), "v1")
+
+
+def v2_sla() -> tf.Lifecycle:
+    text = (EXAMPLE.read_text() + SLA).replace("waiting_on_requester", "waiting_on_customer")
+    return tf.loads_lifecycle(text.replace("version = 1", "version = 2", 1), source="v2")
+
+
+def at(hour: int, minute: int = 0, day: int = 5) -> datetime:
+    return datetime(2026, 1, day, hour, minute, tzinfo=UTC)
+
+
+def asked(wf: tf.Workflow, when: datetime) -> str:
+    """A ticket opened at 09:00 and put in the waiting state at *when*."""
+    t = wf.open(ALICE, title="Laptop broken", at=at(9))
+    wf.fire(t.id, "triage", BOB, fields={"category": "hardware"}, at=at(9))
+    wf.fire(t.id, "start", BOB, assignee="bob", at=at(9))
+    return wf.fire(t.id, "ask", BOB, comment="Which model?", at=when).id
+
+
+def test_a_renamed_state_migrated_with_a_plan_keeps_working_and_keeps_its_sla_pause():
+    repository = tf.MemoryRepository()
+    old = tf.Workflow(v1_sla(), repository)
+    ticket_id = asked(old, at(10))
+    before = old.sla(ticket_id, at(12))[0]
+    assert (before.paused, before.elapsed) == (True, timedelta(hours=1))
+    new = tf.Workflow(v2_sla(), repository, previous=[v1_sla()])
+    with pytest.raises(LifecycleVersionMismatch):
+        new.get(ticket_id)
+    report = new.migrate(RENAME_PLAN, at=at(12))
+    assert (report.moves, report.already, report.refused, report.dry_run) == (
+        {("waiting_on_requester", "waiting_on_customer"): 1},
+        0,
+        (),
+        False,
+    )
+    ticket = new.get(ticket_id)
+    assert (ticket.state, ticket.version) == ("waiting_on_customer", 5)
+    event = new.history(ticket_id)[-1]
+    assert (event.trigger, event.source, event.target, event.actor) == (
+        "migrate",
+        "waiting_on_requester",
+        "waiting_on_customer",
+        tf.model.SYSTEM,
+    )
+    assert event.meta["migrated"]["states"] == {"waiting_on_requester": "waiting_on_customer"}
+    assert (event.meta["migrated"]["from_version"], event.meta["migrated"]["to_version"]) == (1, 2)
+    assert event.meta["lifecycle_fingerprint"] == v2_sla().fingerprint
+    assert tf.replay(new.history(ticket_id)) == ticket
+    clock = new.sla(ticket_id, at(14))[0]
+    assert (clock.paused, clock.elapsed) == (True, timedelta(hours=1))  # paused since 10:00, across the migration
+    assert "start" in new.allowed(ticket_id, BOB, at=at(14))
+    with pytest.raises(LifecycleVersionMismatch):  # the old process meets a state only version 2 has
+        tf.Workflow(v1_sla(), repository).comment(ticket_id, ALICE, "It is a T14", at=at(14))
+    replied = new.comment(ticket_id, ALICE, "It is a T14", at=at(14))
+    assert replied.state == "in_progress"
+    running = new.sla(ticket_id, at(15))[0]
+    assert (running.paused, running.elapsed) == (False, timedelta(hours=2))
+
+
+def test_a_migration_runs_once_per_ticket_a_rerun_skips_the_migrated():
+    repository = tf.MemoryRepository()
+    old = tf.Workflow(v1(), repository)
+    waiting = [asked_plain(old) for _ in range(3)]
+    fresh = old.open(ALICE, title="new one", at=T0).id
+    new = tf.Workflow(v2_renamed(), repository, previous=[v1()])
+    opened_new = new.open(ALICE, title="opened by v2", at=T0).id
+    plan = {**RENAME_PLAN, "sla": None}
+    del plan["sla"]
+    dry = new.migrate(plan, dry_run=True, at=T0)
+    assert (dry.dry_run, dry.moves, dry.already, dry.refused) == (
+        True,
+        {("waiting_on_requester", "waiting_on_customer"): 3, ("new", "new"): 1},
+        1,
+        (),
+    )
+    assert [repository.get(i).version for i in waiting] == [4, 4, 4]  # dry: nothing written
+    first = new.migrate(plan, batch=2, at=T0)
+    assert (first.migrated, first.already) == (4, 1)
+    again = new.migrate(plan, at=T0)
+    assert (again.migrated, again.already, again.refused) == (0, 5, ())
+    for ticket_id in [*waiting, fresh]:
+        assert [e.trigger for e in repository.history(ticket_id)].count("migrate") == 1
+    assert [e.trigger for e in repository.history(opened_new)] == ["open"]
+    assert "would migrate 4 tickets" in "\n".join(dry.lines())
+
+
+def asked_plain(wf: tf.Workflow) -> str:
+    t = wf.open(ALICE, title="Laptop broken", at=T0)
+    wf.fire(t.id, "triage", BOB, fields={"category": "hardware"}, at=T0)
+    wf.fire(t.id, "start", BOB, assignee="bob", at=T0)
+    return wf.fire(t.id, "ask", BOB, comment="Which model?", at=T0).id
+
+
+def test_tickets_that_cannot_move_are_reported_with_the_reason_and_left_alone():
+    repository = tf.MemoryRepository()
+    old = tf.Workflow(v1(), repository)
+    ok = asked_plain(old)
+    urgent = old.open(BOB, title="x", fields={"priority": "urgent"}, at=T0).id
+    text = EXAMPLE.read_text().replace('"high", "urgent"]', '"high"]').replace("version = 1", "version = 2", 1)
+    new = tf.Workflow(tf.loads_lifecycle(text, source="v2"), repository, previous=[v1()])
+    report = new.migrate({"from": 1, "to": 2, "timers": "keep"}, at=T0)
+    assert report.moves == {("waiting_on_requester", "waiting_on_requester"): 1}
+    ((ticket_id, why),) = report.refused
+    assert ticket_id == urgent
+    assert "priority" in why
+    assert "urgent" in why
+    assert [e.trigger for e in repository.history(urgent)] == ["open"]
+    assert repository.history(ok)[-1].trigger == "migrate"
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "words"),
+    [
+        ({"states": {}}, "states", "waiting_on_requester"),
+        ({"states": {"waiting_on_requester": "nowhere"}}, "states.waiting_on_requester", "nowhere"),
+        ({"states": {"limbo": "new"}}, "states.limbo", "no state"),
+        ({"from": 3}, "from", "3"),
+        ({"to": 7}, "to", "7"),
+        ({"timers": None}, "timers", "timed rules"),
+        ({"timers": "forget"}, "timers", "keep"),
+        ({"fields": {"rename": {"nope": "priority"}}}, "fields.rename.nope", "no field"),
+        ({"fields": {"defaults": {"priority": "p0"}}}, "fields.defaults.priority", "p0"),
+        ({"fields": {"color": 1}}, "fields.color", "unknown key"),
+        ({"tags": {"rename": {"vip": "very-important"}}}, "tags.rename.vip", "very-important"),
+        ({"oops": 1}, "oops", "unknown key"),
+    ],
+)
+def test_a_plan_that_does_not_fit_the_versions_is_refused_with_its_path(change, path, words):
+    plan = {**RENAME_PLAN, **change}
+    plan = {k: v for k, v in plan.items() if v is not None and k != "sla"}
+    repository = tf.MemoryRepository()
+    ticket_id = asked_plain(tf.Workflow(v1(), repository))
+    new = tf.Workflow(v2_renamed(), repository, previous=[v1()])
+    with pytest.raises(tf.InvalidMigration) as raised:
+        new.migrate(plan, at=T0)
+    assert isinstance(raised.value, tf.InvalidLifecycle)
+    assert raised.value.path == path
+    assert words in raised.value.problem
+    assert len(repository.history(ticket_id)) == 4  # nothing written
+
+
+def test_a_field_the_new_version_requires_in_a_target_state_needs_a_default():
+    text = EXAMPLE.read_text().replace("version = 1", "version = 2", 1)
+    text = text.replace(
+        '[fields.due]\ntype = "date"',
+        '[fields.due]\ntype = "date"\n\n[fields.team]\ntype = "string"\nrequired_in = ["in_progress"]',
+    )
+    new = tf.loads_lifecycle(text, source="v2")
+    with pytest.raises(tf.InvalidMigration) as raised:
+        tf.load_migration({"from": 1, "to": 2, "timers": "keep"}, v1(), new)
+    assert raised.value.path in ("states.in_progress", "states.waiting_on_requester")
+    assert "team" in raised.value.problem
+    assert "default" in raised.value.problem
+    plan = tf.load_migration({"from": 1, "to": 2, "timers": "keep", "fields": {"defaults": {"team": "l1"}}}, v1(), new)
+    repository = tf.MemoryRepository()
+    ticket_id = asked_plain(tf.Workflow(v1(), repository))
+    tf.Workflow(new, repository, previous=[v1()]).migrate(plan, at=T0)
+    assert repository.get(ticket_id).fields["team"] == "l1"
+
+
+def test_field_and_tag_renames_are_recorded_and_replay():
+    text = EXAMPLE.read_text().replace("version = 1", "version = 2", 1)
+    text = text.replace("[fields.category]", "[fields.kind]").replace('"vip", "hardware"', '"vip", "hw"')
+    text = text.replace('category = "hardware"', 'kind = "hardware"')
+    new = tf.loads_lifecycle(text, source="v2")
+    repository = tf.MemoryRepository()
+    old = tf.Workflow(v1(), repository)
+    ticket_id = asked_plain(old)
+    old.update(ticket_id, BOB, add_tags=["hardware"], at=T0)
+    plan = {
+        "from": 1,
+        "to": 2,
+        "timers": "keep",
+        "fields": {"rename": {"category": "kind"}},
+        "tags": {"rename": {"hardware": "hw"}},
+    }
+    tf.Workflow(new, repository, previous=[v1()]).migrate(plan, at=T0)
+    ticket = repository.get(ticket_id)
+    assert dict(ticket.fields) == {"priority": "normal", "kind": "hardware"}
+    assert ticket.tags == {"hw"}
+    assert tf.replay(repository.history(ticket_id)) == ticket
+    assert repository.history(ticket_id)[-1].meta["migrated"]["fields"] == {"category": "kind"}
+
+
+def resolved_v2(text_change: bool = True) -> tf.Lifecycle:
+    text = EXAMPLE.read_text().replace("version = 1", "version = 2", 1)
+    text = text.replace('"resolved"', '"done"').replace("[states.resolved]", "[states.done]")
+    text = text.replace('source = "resolved"', 'source = "done"').replace('state = "resolved"', 'state = "done"')
+    text = text.replace('required_in = ["resolved"]', 'required_in = ["done"]')
+    return tf.loads_lifecycle(text, source="v2")
+
+
+@pytest.mark.parametrize(("timers", "due"), [("keep", T0 + timedelta(days=3)), ("restart", T0 + timedelta(days=4))])
+def test_timers_count_from_the_original_entry_or_restart_as_the_plan_says(timers, due):
+    repository = tf.MemoryRepository()
+    old = tf.Workflow(v1(), repository)
+    ticket_id = asked_plain(old)
+    old.comment(ticket_id, ALICE, "T14", at=T0)
+    old.fire(ticket_id, "resolve", BOB, fields={"resolution": "swapped"}, at=T0)
+    assert repository.due(T0 + timedelta(days=9)) == [(ticket_id, T0 + timedelta(days=3))]
+    new = tf.Workflow(resolved_v2(), repository, previous=[v1()])
+    plan = {"from": 1, "to": 2, "timers": timers, "states": {"resolved": "done"}}
+    new.migrate(plan, at=T0 + timedelta(days=1))
+    assert repository.due(T0 + timedelta(days=9)) == [(ticket_id, due)]
+    assert new.run_due(due - timedelta(seconds=1)).fired == ()
+    (closed,) = new.run_due(due).fired
+    assert (closed.source, closed.target, closed.meta["rule"]) == ("done", "closed", "auto_close")
+
+
+def test_a_workflow_refuses_previous_versions_of_another_lifecycle_or_a_repeated_number():
+    with pytest.raises(tf.InvalidLifecycle, match="repeats version 1"):
+        tf.Workflow(v2_renamed(), previous=[v1(), v1()])
+    with pytest.raises(tf.InvalidLifecycle, match="not 'helpdesk'"):
+        tf.Workflow(v2_renamed(), previous=[tf.builtin("zendesk")])
+    wf = tf.Workflow(v2_renamed(), previous=[v1()])
+    assert sorted(wf.versions) == [1, 2]
+    with pytest.raises(tf.InvalidMigration, match="knows: 2"):
+        tf.Workflow(v2_renamed()).migrate(RENAME_PLAN)
+
+
+def test_a_sweep_meeting_a_ticket_of_another_version_skips_it_and_serves_the_rest():
+    repository = tf.MemoryRepository()
+    old = tf.Workflow(v1(), repository)
+    stranger = asked_plain(old)
+    old.comment(stranger, ALICE, "T14", at=T0)
+    old.fire(stranger, "resolve", BOB, fields={"resolution": "swapped"}, at=T0)  # version 2 calls it "done"
+    new = tf.Workflow(resolved_v2(), repository)
+    served = asked_plain(new)
+    new.comment(served, ALICE, "T14", at=T0)
+    new.fire(served, "resolve", BOB, fields={"resolution": "swapped"}, at=T0 + timedelta(hours=1))
+    result = new.run_due(T0 + timedelta(days=5))
+    assert [ticket_id for ticket_id, _ in result.skipped] == [stranger]
+    assert "'resolved'" in result.skipped[0][1]
+    assert [e.ticket_id for e in result.fired] == [served]
+    assert repository.get(stranger).state == "resolved"
+    assert repository.due(T0 + timedelta(days=5)) == [(stranger, T0 + timedelta(days=3))]  # left due, for its version
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def test_the_migration_example_runs_on_sqlite(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    import runpy
+
+    report = runpy.run_path(str(EXAMPLES / "migrate_lifecycle.py"))["main"](tmp_path / "tickets.db")
+    out = capsys.readouterr().out
+    assert report.moves == {
+        ("new", "new"): 1,
+        ("rejected", "resolved"): 1,
+        ("waiting_on_requester", "waiting_on_customer"): 1,
+    }
+    assert "VPN drops: waiting_on_customer, kind=access, team=desk" in out
+    assert "after the customer's answer: in_progress" in out
+    assert "Buy me a yacht: resolved, resolution=rejected" in out
+    assert "migrated 0 tickets; 3 already on the new version" in out
+
+
+def test_the_migrate_command_reports_dry_then_migrates(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    from ticketflow.cli import main
+
+    db = tmp_path / "tickets.db"
+    repository = tf.SQLiteRepository(db)
+    old = tf.Workflow(tf.load_lifecycle(EXAMPLES / "custom_lifecycle.toml"), repository)
+    ticket_id = asked_plain(old)
+    repository.close()
+    argv = [
+        "migrate",
+        str(EXAMPLES / "custom_lifecycle.toml"),
+        str(EXAMPLES / "custom_lifecycle_v2.toml"),
+        "--plan",
+        str(EXAMPLES / "migrate_v1_to_v2.toml"),
+        "--db",
+        str(db),
+    ]
+    assert main([*argv, "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "would migrate 1 tickets; 0 already on the new version; 0 cannot move",
+        "  waiting_on_requester -> waiting_on_customer: 1",
+    ]
+    assert main([*argv, "--part", "1/2"]) == 0
+    assert main([*argv, "--part", "2/2"]) == 0
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "migrated 1 tickets" in out
+    assert "migrated 0 tickets; 1 already on the new version" in out
+    repository = tf.SQLiteRepository(db)
+    assert repository.get(ticket_id).state == "waiting_on_customer"
+    repository.close()
+    assert main([*argv[:4], str(EXAMPLES / "custom_lifecycle.toml"), *argv[5:]]) == 1
+    assert "Error: " in capsys.readouterr().err

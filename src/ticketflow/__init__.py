@@ -13,6 +13,7 @@ from ticketflow.errors import (
     DeliveryFailed,
     FieldError,
     InvalidLifecycle,
+    InvalidMigration,
     LifecycleError,
     LifecycleMismatch,
     LifecycleVersionMismatch,
@@ -58,6 +59,7 @@ from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository, SQLiteRepository, export_csv, export_jsonl, import_jsonl
 from ticketflow.similar import SimilarityIndex, Suggestion
 from ticketflow.sla import SlaClock, SlaConfigError, SlaPolicy, SlaReport, attainment, evaluate, policy_for
+from ticketflow.versions import MigrationPlan, MigrationReport, load_migration
 from ticketflow.workflow import Workflow
 
 __version__ = "0.1.0"
@@ -106,6 +108,7 @@ __all__ = [
     "IcsClosures",
     "IntakeRefused",
     "InvalidLifecycle",
+    "InvalidMigration",
     "LeastLoaded",
     "Lifecycle",
     "LifecycleError",
@@ -114,6 +117,8 @@ __all__ = [
     "Link",
     "LoggingNotifier",
     "MemoryRepository",
+    "MigrationPlan",
+    "MigrationReport",
     "NaiveDatetime",
     "Notifier",
     "OutboxMessage",
@@ -161,6 +166,7 @@ __all__ = [
     "import_jsonl",
     "json_schema",
     "load_lifecycle",
+    "load_migration",
     "loads_lifecycle",
     "policy_for",
     "replay",

@@ -642,6 +642,32 @@ def sla_report(db: str, lifecycle: str, now_text: str | None) -> None:
             click.echo(f"  breaches by {name}: {'unassigned' if value is None else value}: {count}")
 
 
+@cli.command()
+@_db_option
+@click.argument("old")
+@click.argument("new")
+@click.option("--plan", "plan_file", required=True, type=click.Path(dir_okay=False), help="the migration plan file")
+@click.option("--dry-run", is_flag=True, help="report what would happen; write nothing")
+@click.option("--batch", type=click.IntRange(min=1), default=200, show_default=True, help="tickets per transaction")
+@click.option("--part", default="1/1", show_default=True, help="I/N: this worker's share of the tickets (N workers)")
+def migrate(db: str, old: str, new: str, plan_file: str, dry_run: bool, batch: int, part: str) -> None:
+    """Move tickets from lifecycle version OLD to NEW (built-in ids or files) as the plan says.
+
+    The plan is checked against both versions first. Then each ticket on OLD
+    gets one migrated event, its due instant recomputed, in batches; a re-run
+    (after a crash) skips the tickets already on NEW. See docs/versions.md.
+    """
+    match = re.fullmatch(r"(\d+)/(\d+)", part)
+    if match is None or not 1 <= int(match[1]) <= int(match[2]):
+        raise click.BadParameter(f"{part!r}: write I/N with 1 <= I <= N (e.g. 2/4)", param_hint="--part")
+    older, newer = _lifecycle(old), _lifecycle(new)
+    plan = tf.load_migration(plan_file, older, newer)
+    wf = tf.Workflow(newer, _repository(db), previous=[older])
+    report = wf.migrate(plan, dry_run=dry_run, batch=batch, part=(int(match[1]) - 1, int(match[2])))
+    for line in report.lines():
+        click.echo(line)
+
+
 @cli.command("export")
 @_db_option
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)

@@ -15,6 +15,7 @@ __all__ = [
     "DeliveryFailed",
     "FieldError",
     "InvalidLifecycle",
+    "InvalidMigration",
     "LifecycleError",
     "LifecycleMismatch",
     "LifecycleVersionMismatch",
@@ -59,6 +60,15 @@ class InvalidLifecycle(LifecycleError, ValueError):
         self.problem = problem
         where = f"{source}:{_clip(path, 200)}" if path and not path.startswith("(") else source
         super().__init__(f"{where}: {_clip(problem, 400)}")
+
+
+class InvalidMigration(InvalidLifecycle):
+    """A migration plan that does not fit the two versions it migrates between.
+
+    Raised when the plan is loaded, before any ticket is touched, with the
+    path inside the plan (``states.pending``, ``fields.defaults.severity``)
+    and what to change. An :class:`InvalidLifecycle` (also a ``ValueError``).
+    """
 
 
 class TransitionNotAllowed(LifecycleError):

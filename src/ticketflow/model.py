@@ -184,6 +184,7 @@ LIBRARY_META = frozenset(
         "lifecycle_version",  # the opening event's lifecycle version
         "link",  # a link recorded on the ticket
         "merged",  # a duplicate merged into this ticket
+        "migrated",  # a migration's record: versions, fingerprints, the state and field maps applied
         "priority",  # a linked record's priority
         "record",  # a linked record that changed
         "refused",  # why a timed rule could not fire

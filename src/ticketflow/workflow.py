@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import IO, Any, Unpack
 
 from ticketflow._customer import customer_page, customer_tickets
@@ -77,12 +78,27 @@ from ticketflow.repository._export import (
 )
 from ticketflow.similar import SimilarityIndex, Suggestion
 from ticketflow.sla import SlaClock, SlaPolicy, SlaReport, attainment, evaluate, policy_for
+from ticketflow.versions import MigrationPlan, MigrationReport, migrate, plan_for
 
 __all__ = ["Workflow"]
 
 
 def _new_id() -> str:
     return uuid.uuid4().hex
+
+
+def _versions(current: Lifecycle, previous: Sequence[Lifecycle]) -> dict[int, Lifecycle]:
+    """The known versions by number; InvalidLifecycle for another lifecycle's or a repeated number."""
+    versions = {current.version: current}
+    for index, lifecycle in enumerate(previous):
+        if lifecycle.id != current.id:
+            raise InvalidLifecycle(lifecycle.source, "id", f"previous[{index}] is {lifecycle.id!r}, not {current.id!r}")
+        if lifecycle.version in versions:
+            raise InvalidLifecycle(
+                lifecycle.source, "version", f"previous[{index}] repeats version {lifecycle.version}: number each once"
+            )
+        versions[lifecycle.version] = lifecycle
+    return versions
 
 
 class Workflow:
@@ -106,9 +122,12 @@ class Workflow:
             costs nothing). Safe with other writers: a stale copy is caught
             by the save's version check, and refusals are judged again on the
             stored ticket.
+        previous: earlier versions of the lifecycle (same id, other
+            version numbers) that :meth:`migrate` may move tickets from.
 
     Raises:
-        InvalidLifecycle: a transition names a guard or action the registry
+        InvalidLifecycle: a previous version is of another lifecycle or
+            repeats a version number. A transition names a guard or action the registry
             does not have. SlaConfigError: the lifecycle's ``[sla]`` section
             cannot be used (with its path).
     """
@@ -124,8 +143,11 @@ class Workflow:
         max_retries: int = 3,
         id_factory: Callable[[], str] = _new_id,
         ticket_cache: int | None = None,
+        previous: Sequence[Lifecycle] = (),
     ) -> None:
         self.lifecycle = lifecycle
+        #: The versions of the lifecycle this Workflow knows, by number (the current one included).
+        self.versions: Mapping[int, Lifecycle] = _versions(lifecycle, previous)
         self.repository: TicketRepository = repository if repository is not None else MemoryRepository()
         self.calendar = calendar
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -885,6 +907,42 @@ class Workflow:
         if group not in groups:
             raise LifecycleError(f"unknown state group {group!r}; this lifecycle has: {', '.join(groups)}")
         return groups[group]
+
+    # -- versions ------------------------------------------------------------------
+
+    def migrate(
+        self,
+        plan: MigrationPlan | str | Path | Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+        batch: int = 200,
+        part: tuple[int, int] = (0, 1),
+        at: datetime | None = None,
+    ) -> MigrationReport:
+        """Move the tickets on an earlier version (``previous=``) to this Workflow's, as *plan* says.
+
+        *plan* is a :class:`~ticketflow.versions.MigrationPlan` or a plan
+        file / mapping whose ``from`` names a version of ``previous``; it is
+        checked against both versions first. Dry, it only reports; else each
+        ticket gets one ``migrated`` event and its due instant recomputed, in
+        batches through the one write path; a re-run skips tickets already
+        migrated. See ``docs/versions.md``.
+
+        Raises:
+            InvalidMigration: the plan does not fit the two versions (nothing written).
+        """
+        checked = plan_for(plan, self.versions, self.lifecycle)
+        return migrate(
+            self.repository,
+            checked,
+            self._at(at),
+            next_due=None if self._scheduler.plain else self._scheduler.next_due,
+            listeners=self.registry.listeners,
+            dry_run=dry_run,
+            batch=batch,
+            part=part,
+            max_retries=self.max_retries,
+        )
 
     # -- helpers -------------------------------------------------------------------
 

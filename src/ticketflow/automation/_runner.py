@@ -23,7 +23,13 @@ import attrs
 
 from ticketflow.automation._schedule import Scheduler, next_due
 from ticketflow.automation._timers import PendingRule, pending_rules
-from ticketflow.errors import ConcurrencyConflict, FieldError, PermissionDenied, TransitionNotAllowed
+from ticketflow.errors import (
+    ConcurrencyConflict,
+    FieldError,
+    LifecycleVersionMismatch,
+    PermissionDenied,
+    TransitionNotAllowed,
+)
 from ticketflow.model import SYSTEM, Comment, Event, Ticket
 from ticketflow.protocols import OutboxMessage
 from ticketflow.recording import Reads, Scope, Step, Write, fired
@@ -42,11 +48,16 @@ class SweepResult:
         fired: the events timed rules wrote, in order.
         alerts: SLA warning/breach messages written to the outbox.
         tickets: how many due tickets were looked at.
+        skipped: ``(ticket id, why)`` of due tickets this process cannot
+            serve: they are in a state its version of the lifecycle does not
+            have (a rolling deploy: a newer process serves them, or they await
+            a migration). They are left due, untouched, and logged.
     """
 
     fired: tuple[Event, ...] = ()
     alerts: int = 0
     tickets: int = 0
+    skipped: tuple[tuple[str, str], ...] = ()
 
 
 def _sla_clocks(scheduler: Scheduler, ticket: Ticket, history: Sequence[Event], at: datetime) -> list[SlaClock]:
@@ -163,12 +174,17 @@ def run_due(scope: Scope, scheduler: Scheduler, now: datetime, limit: int = 100)
         due = claim(now, limit, lifecycle_id=lifecycle_id)
     else:
         due = repository.due(now, limit, lifecycle_id=lifecycle_id)
+    skipped = []
     for ticket_id, _ in due:
         try:
             events, written = _run_ticket(scope, scheduler, ticket_id, now)
         except ConcurrencyConflict:
             log.warning("ticket %s: other writers kept winning; left due for the next run", ticket_id)
             continue
+        except LifecycleVersionMismatch as mismatch:  # one ticket of another version never stops the sweep
+            log.warning("ticket %s skipped, left due: %s", ticket_id, mismatch)
+            skipped.append((ticket_id, str(mismatch)))
+            continue
         fired_events.extend(events)
         alerts += written
-    return SweepResult(tuple(fired_events), alerts, len(due))
+    return SweepResult(tuple(fired_events), alerts, len(due), tuple(skipped))

@@ -16,6 +16,7 @@ import attrs
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle, TimedRule
 from ticketflow.lifecycle._definition import conditions_hold
+from ticketflow.lifecycle._migrated import in_current_names
 from ticketflow.model import Event, Ticket
 
 __all__ = ["PendingRule", "pending_rules"]
@@ -110,6 +111,7 @@ def pending_rules(
     """
     if not lifecycle.timers or not history:
         return []
+    history = in_current_names(history)  # a renamed state is entered once, before its migration
     index = _entry(ticket, history)
     since_entry = history[index:]
     fired = {e.meta.get("rule") for e in since_entry[1:] if "rule" in e.meta}

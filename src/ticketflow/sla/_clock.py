@@ -15,6 +15,7 @@ import attrs
 
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle
+from ticketflow.lifecycle._migrated import in_current_names
 from ticketflow.model import Event, Ticket, require_aware
 from ticketflow.sla._policy import NEVER, Conditions, SlaMetric, SlaPolicy, SlaTarget
 
@@ -102,6 +103,7 @@ class _Vectors:
     """
 
     def __init__(self, lifecycle: Lifecycle, events: Sequence[Event]) -> None:
+        events = in_current_names(events)  # a migrated ticket's states and fields, as its version names them
         terminal = frozenset(s for s, state in lifecycle.states.items() if state.terminal)
         self.events = events
         self.ats = [e.at for e in events]

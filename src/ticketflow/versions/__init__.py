@@ -1,0 +1,18 @@
+"""Lifecycle versions: migration plans as data, checked against both versions, and running them.
+
+See ``docs/versions.md`` for the rolling-deploy story.
+"""
+
+from ticketflow.lifecycle._migrated import in_current_names, recorded_version
+from ticketflow.versions._migrate import MigrationReport, migrate
+from ticketflow.versions._plan import MigrationPlan, load_migration, plan_for
+
+__all__ = [
+    "MigrationPlan",
+    "MigrationReport",
+    "in_current_names",
+    "load_migration",
+    "migrate",
+    "plan_for",
+    "recorded_version",
+]

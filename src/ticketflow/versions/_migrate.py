@@ -1,0 +1,190 @@
+"""Running a migration plan over a store: a dry-run report, then batches through the one write path.
+
+Each ticket on the plan's old version gets one ``migrated`` event (trigger
+``migrate``, by the ``system`` actor) that moves it to its new state, renames
+fields and tags, and records the versions and maps in
+``meta["migrated"]``; its due instant is recomputed from its history in the
+new version's names. A batch is one transaction of the
+:class:`~ticketflow.recording.Recorder` with the optimistic version check of
+every other write, so a crash leaves each ticket migrated or not, a
+concurrent writer (an old process still serving the ticket) makes the batch
+re-read and re-plan, and a second run skips what the first one migrated: a
+ticket on the new version is left alone.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from ticketflow._recent import TicketCache
+from ticketflow.errors import ConcurrencyConflict
+from ticketflow.lifecycle._migrated import recorded_version
+from ticketflow.model import Event, Ticket
+from ticketflow.protocols import TicketRepository
+from ticketflow.recording import Reads, Recorder, Step, Write
+from ticketflow.repository._export import iter_tickets
+from ticketflow.versions._plan import MigrationPlan, Refusal
+
+__all__ = ["MigrationReport", "migrate"]
+
+#: Computes a ticket's next due instant from its whole history (the new version's scheduler).
+NextDue = Callable[[Ticket, Sequence[Event], datetime], datetime | None]
+
+
+@attrs.frozen
+class MigrationReport:
+    """What a migration did (or, dry, would do).
+
+    Attributes:
+        dry_run: nothing was written.
+        moves: how many tickets moved (would move) from each old state to
+            each new state, by ``(old, new)``.
+        already: tickets already on the new version (left alone: a re-run
+            after a crash, or opened by the new version).
+        refused: ``(ticket id, why)`` of each ticket that cannot move; the
+            others moved.
+    """
+
+    dry_run: bool
+    moves: Mapping[tuple[str, str], int]
+    already: int
+    refused: tuple[tuple[str, str], ...]
+
+    @property
+    def migrated(self) -> int:
+        """How many tickets moved (would move)."""
+        return sum(self.moves.values())
+
+    def lines(self) -> list[str]:
+        """The report as text, one line each: a summary, the moves, the refusals."""
+        verb = "would migrate" if self.dry_run else "migrated"
+        lines = [f"{verb} {self.migrated} tickets; {self.already} already on the new version; "]
+        lines[0] += f"{len(self.refused)} cannot move"
+        lines += [f"  {old} -> {new}: {count}" for (old, new), count in sorted(self.moves.items())]
+        lines += [f"  cannot move {ticket_id}: {why}" for ticket_id, why in self.refused]
+        return lines
+
+
+_ALREADY = "already"
+
+
+def _outcome(plan: MigrationPlan, ticket: Ticket, history: Sequence[Event], at: datetime) -> tuple[Any, ...]:
+    """``(_ALREADY,)``, ``("refused", why)`` or ``("move", after, event)`` for one ticket."""
+    version, fingerprint = recorded_version(history)
+    if fingerprint == plan.new.fingerprint:
+        return (_ALREADY,)
+    if fingerprint is not None and fingerprint != plan.old.fingerprint:
+        return ("refused", f"it is on version {version} ({fingerprint[:12]}), not the plan's {plan.old.version}")
+    try:
+        after, event = plan.move(ticket, at)
+    except Refusal as refusal:
+        return ("refused", str(refusal))
+    return ("move", after, event)
+
+
+def _batches(ids: Iterator[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for ticket_id in ids:
+        batch.append(ticket_id)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def migrate(
+    repository: TicketRepository,
+    plan: MigrationPlan,
+    at: datetime,
+    *,
+    next_due: NextDue | None = None,
+    listeners: Sequence[Callable[[Ticket, Event], None]] = (),
+    dry_run: bool = False,
+    batch: int = 200,
+    part: tuple[int, int] = (0, 1),
+    max_retries: int = 3,
+) -> MigrationReport:
+    """Migrate every ticket of *plan*'s lifecycle on its old version (see the module docstring).
+
+    Args:
+        repository: the store.
+        plan: a checked plan (:func:`load_migration`).
+        at: the instant the ``migrated`` events record.
+        next_due: the new version's next-due computation (``None``: nothing
+            is ever due under it).
+        listeners: called after commit with each ``migrated`` event.
+        dry_run: report only; nothing is written.
+        batch: tickets per transaction.
+        part: ``(index, count)``: this worker takes every *count*-th ticket
+            from the *index*-th, in id order (several workers, one store).
+        max_retries: retries of a batch refused by a concurrent writer; the
+            batch is then tried a ticket at a time.
+    """
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
+    index, count = part
+    if not 0 <= index < count:
+        raise ValueError(f"part must be (index, count) with 0 <= index < count, got {part}")
+    recorder = Recorder(TicketCache(repository, 0), listeners=listeners, max_retries=max_retries)
+    moves: Counter[tuple[str, str]] = Counter()
+    already = 0
+    refused: list[tuple[str, str]] = []
+
+    def planner(ids: Sequence[str]) -> Callable[[Reads], Write[list[tuple[Any, ...]]]]:
+        def plan_batch(reads: Reads) -> Write[list[tuple[Any, ...]]]:
+            outcomes: list[tuple[Any, ...]] = []
+            steps = []
+            for ticket_id in ids:
+                ticket, history = reads.ticket_and_history(ticket_id)
+                outcome = _outcome(plan, ticket, history, at)
+                if outcome[0] == "move":
+                    after, event = outcome[1], outcome[2]
+                    due = None if next_due is None else next_due(after, [*history, event], at)
+                    steps.append(Step(after, (event,), ticket.version, (), due, notify=False))
+                    outcome = ("move", ticket.state, after.state)
+                outcomes.append((ticket_id, *outcome))
+            return Write(outcomes, steps)
+
+        return plan_batch
+
+    ids = (
+        t.id
+        for position, t in enumerate(iter_tickets(repository, lifecycle_id=plan.old.id))
+        if position % count == index
+    )
+    for ids_batch in _batches(ids, batch):
+        outcomes = _run(recorder, planner, ids_batch, dry_run)
+        for ticket_id, kind, *rest in outcomes:
+            if kind == "move":
+                moves[rest[0], rest[1]] += 1
+            elif kind == _ALREADY:
+                already += 1
+            else:
+                refused.append((ticket_id, rest[0]))
+    return MigrationReport(dry_run, dict(moves), already, tuple(refused))
+
+
+def _run(
+    recorder: Recorder,
+    planner: Callable[[Sequence[str]], Callable[[Reads], Write[list[tuple[Any, ...]]]]],
+    ids: list[str],
+    dry_run: bool,
+) -> list[tuple[Any, ...]]:
+    """One batch: planned (dry) or committed; refused by concurrent writers, then a ticket at a time."""
+    if dry_run:
+        return planner(ids)(Reads(recorder.cache, True)).result
+    try:
+        return recorder.record(planner(ids))
+    except ConcurrencyConflict:
+        if len(ids) == 1:
+            return [(ids[0], "refused", "other writers kept winning; run the migration again to move it")]
+    outcomes = []
+    for ticket_id in ids:
+        outcomes += _run(recorder, planner, [ticket_id], dry_run)
+    return outcomes
