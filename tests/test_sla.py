@@ -794,3 +794,71 @@ def test_an_sla_extension_without_metrics_changes_the_base_section_one_with_metr
     replaced = tf.Workflow(tf.builtin("zendesk").extend({"sla": whole})).sla_policy
     assert replaced is not None
     assert [(m.id, m.targets[0].target) for m in replaced.metrics] == [("first_response", timedelta(hours=4))]
+
+
+# -- SLA history stays true: a met or breached cycle keeps its verdict ------------------------
+
+PRIORITY_SLA = """
+[sla]
+calendar = "office"
+warn_at = [0.5]
+
+[sla.calendars.office]
+timezone = "UTC"
+hours = { mon-fri = ["09:00-17:00"] }
+
+[[sla.metrics]]
+id = "first_response"
+targets = [{ when = { priority = "urgent" }, target = "1h" }, { target = "8h" }]
+"""
+AGENT = tf.Actor("sam", roles={"agent"})
+
+
+def priority_workflow() -> tuple[tf.Workflow, SteppableClock]:
+    from .conftest import EXAMPLES
+
+    lifecycle = tf.loads_lifecycle((EXAMPLES / "custom_lifecycle.toml").read_text() + PRIORITY_SLA)
+    clock = SteppableClock(datetime(2026, 1, 5, 9, tzinfo=UTC))  # a Monday
+    return tf.Workflow(lifecycle, clock=clock), clock
+
+
+def test_raising_the_priority_after_a_met_first_response_leaves_it_met_in_the_clock_and_the_report():
+    wf, clock = priority_workflow()
+    t = wf.open(AGENT, title="Printer jam", fields={"priority": "low"}, requester="dana")
+    clock.advance(hours=3)
+    wf.comment(t.id, AGENT, "On my way")  # answered after 3h: met against the 8h target
+    clock.advance(hours=1)
+    wf.update(t.id, AGENT, fields={"priority": "urgent"})  # urgent tickets get 1h, from now on
+    clock.advance(hours=1)
+    (first,) = wf.sla(t.id)
+    assert (first.running, first.breached, first.target, first.elapsed) == (
+        False,
+        False,
+        timedelta(hours=8),
+        timedelta(hours=3),
+    )
+    assert first.early_by == timedelta(hours=5)
+    assert [(c.target, c.breached) for c in first.cycles] == [(timedelta(hours=8), False)]
+    report = wf.sla_report()
+    (line,) = report.for_metric("first_response")
+    assert (line.target, line.met, line.breached, line.share_met) == (timedelta(hours=8), 1, 0, 1.0)
+
+
+def test_a_field_change_re_targets_the_running_cycle():
+    wf, clock = priority_workflow()
+    t = wf.open(AGENT, title="Server down", fields={"priority": "low"}, requester="dana")
+    clock.advance(minutes=30)
+    wf.update(t.id, AGENT, fields={"priority": "urgent"})
+    (first,) = wf.sla(t.id)
+    assert (first.running, first.target, first.due_at) == (
+        True,
+        timedelta(hours=1),
+        datetime(2026, 1, 5, 10, tzinfo=UTC),
+    )
+    clock.advance(hours=1)
+    wf.comment(t.id, AGENT, "Rebooted")  # 1h30 after opening: breached against the 1h it ran under
+    wf.update(t.id, AGENT, fields={"priority": "low"})
+    (first,) = wf.sla(t.id)
+    assert (first.breached, first.target) == (True, timedelta(hours=1))
+    (line,) = wf.sla_report().for_metric("first_response")
+    assert (line.target, line.met, line.breached) == (timedelta(hours=1), 0, 1)

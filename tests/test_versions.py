@@ -447,3 +447,80 @@ def test_the_migrate_command_reports_dry_then_migrates(capsys: pytest.CaptureFix
     repository.close()
     assert main([*argv[:4], str(EXAMPLES / "custom_lifecycle.toml"), *argv[5:]]) == 1
     assert "Error: " in capsys.readouterr().err
+
+
+# -- rescheduling: a tightened target's alerts arrive at the new times ------------------------
+
+FIRST_RESPONSE = """
+[sla]
+calendar = "office"
+warn_at = [0.75]
+
+[sla.calendars.office]
+timezone = "UTC"
+hours = { mon-fri = ["09:00-17:00"] }
+
+[[sla.metrics]]
+id = "first_response"
+targets = [{ target = "TARGET" }]
+"""
+
+
+def first_response(target: str, version: int) -> tf.Lifecycle:
+    text = EXAMPLE.read_text().replace("version = 1", f"version = {version}", 1)
+    return tf.loads_lifecycle(text + FIRST_RESPONSE.replace("TARGET", target), source=f"v{version}")
+
+
+def alerts_over_the_day(
+    wf: tf.Workflow, repository: tf.MemoryRepository, start: datetime
+) -> list[tuple[str, datetime]]:
+    """Sweep every 5 minutes until 18:00; (kind, sweep instant) of each SLA alert as it is written."""
+    seen: set[str] = set()
+    arrived = []
+    now = start
+    while now <= at(18):
+        wf.run_due(now)
+        for message in repository.pending_messages(1000):
+            if message.key not in seen and message.kind.startswith("sla."):
+                seen.add(message.key)
+                arrived.append((message.kind, now))
+        now += timedelta(minutes=5)
+    return arrived
+
+
+def opened_under_8h(repository: tf.MemoryRepository) -> str:
+    old = tf.Workflow(first_response("8h", 1), repository)
+    return old.open(ALICE, title="Printer jam", at=at(9)).id  # 8h: warning 15:00, breach after 17:00
+
+
+def test_after_tightening_a_target_by_a_migration_the_warning_then_the_breach_arrive_at_the_new_times():
+    repository = tf.MemoryRepository()
+    ticket_id = opened_under_8h(repository)
+    assert repository.due(at(23)) == [(ticket_id, at(15))]
+    new = tf.Workflow(first_response("4h", 2), repository, previous=[first_response("8h", 1)])
+    new.migrate({"from": 1, "to": 2, "timers": "keep", "sla": "keep"}, at=at(10))
+    assert repository.due(at(23)) == [(ticket_id, at(12))]  # 4h: warning at 12:00, breach after 13:00
+    assert alerts_over_the_day(new, repository, at(10)) == [("sla.warning", at(12)), ("sla.breached", at(13, 5))]
+
+
+def test_reschedule_recomputes_every_stored_due_instant_through_the_write_path():
+    repository = tf.MemoryRepository()
+    ticket_id = opened_under_8h(repository)
+    other = opened_under_8h(repository)
+    tightened = tf.Workflow(first_response("4h", 1), repository)  # the same version number, loaded anew
+    written: list[tf.Event] = []
+    tightened.subscribe(lambda _t, e: written.append(e))
+    report = tightened.reschedule(batch=1, at=at(10))
+    assert (report.rescheduled, report.skipped) == (2, ())
+    assert written == []  # no event: only the due instant changes
+    assert [e.trigger for e in repository.history(ticket_id)] == ["open"]
+    assert repository.due(at(23)) == sorted([(ticket_id, at(12)), (other, at(12))])
+    kinds = alerts_over_the_day(tightened, repository, at(10))
+    assert kinds == [("sla.warning", at(12))] * 2 + [("sla.breached", at(13, 5))] * 2
+
+
+def test_reschedule_skips_tickets_in_states_this_version_lacks():
+    repository = tf.MemoryRepository()
+    stranger = asked_plain(tf.Workflow(v1(), repository))
+    report = tf.Workflow(v2_renamed(), repository).reschedule(at=T0)
+    assert (report.rescheduled, report.skipped) == (0, (stranger,))

@@ -59,7 +59,7 @@ from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository, SQLiteRepository, export_csv, export_jsonl, import_jsonl
 from ticketflow.similar import SimilarityIndex, Suggestion
 from ticketflow.sla import SlaClock, SlaConfigError, SlaPolicy, SlaReport, attainment, evaluate, policy_for
-from ticketflow.versions import MigrationPlan, MigrationReport, load_migration
+from ticketflow.versions import MigrationPlan, MigrationReport, RescheduleReport, load_migration
 from ticketflow.workflow import Workflow
 
 __version__ = "0.1.0"
@@ -127,6 +127,7 @@ __all__ = [
     "PointOfContact",
     "PostgresRepository",
     "Registry",
+    "RescheduleReport",
     "RoundRobin",
     "SQLiteRepository",
     "SimilarityIndex",

@@ -78,7 +78,7 @@ from ticketflow.repository._export import (
 )
 from ticketflow.similar import SimilarityIndex, Suggestion
 from ticketflow.sla import SlaClock, SlaPolicy, SlaReport, attainment, evaluate, policy_for
-from ticketflow.versions import MigrationPlan, MigrationReport, migrate, plan_for
+from ticketflow.versions import MigrationPlan, MigrationReport, RescheduleReport, migrate, plan_for, reschedule
 
 __all__ = ["Workflow"]
 
@@ -943,6 +943,19 @@ class Workflow:
             part=part,
             max_retries=self.max_retries,
         )
+
+    def reschedule(self, *, batch: int = 200, at: datetime | None = None) -> RescheduleReport:
+        """Recompute the stored next due instant of every ticket of this lifecycle, as of *at*.
+
+        After the rules behind due instants changed without a migration (a
+        holiday added to the calendar, a policy loaded anew): the sweeper
+        then finds each warning, breach and timed rule at its new instant.
+        In batches, each a write through the one write path with the
+        optimistic version check; tickets in states this version lacks are
+        skipped (listed in the report).
+        """
+        next_due = None if self._scheduler.plain else self._scheduler.next_due
+        return reschedule(self.repository, self.lifecycle, next_due, self._at(at), batch=batch)
 
     # -- helpers -------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ clocks, so a policy change recomputed over old histories gives the new answer.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -43,6 +43,9 @@ class SlaCycle(NamedTuple):
         calendar: the name of the calendar it was counted in, when the target
             chooses one per ticket (``calendar_by``); a stopped cycle keeps the
             one chosen by the ticket's fields when it stopped.
+        target: the business time it was allowed (None: no target selected
+            the ticket); a stopped cycle keeps the one its ticket's fields chose
+            when it stopped, so a later field change leaves its verdict alone.
     """
 
     started_at: datetime
@@ -51,6 +54,7 @@ class SlaCycle(NamedTuple):
     breached: bool
     due_at: datetime | None
     calendar: str | None = None
+    target: timedelta | None = None
 
 
 @attrs.frozen
@@ -172,7 +176,12 @@ def _metric_clock(
     positions: dict[int, list[int]],
     now: datetime,
 ) -> SlaClock:
-    """One metric's clock, its calendar chosen per cycle when the target chooses it per ticket."""
+    """One metric's clock; each stopped cycle keeps the target (and calendar) its ticket's fields chose when it stopped.
+
+    The running cycle follows the ticket's current fields, so a field change
+    (priority raised, organisation moved) re-targets only the running cycle:
+    a met or breached cycle keeps its verdict.
+    """
     chosen = metric.target_for(fields)
     target = chosen or metric.targets[0]
 
@@ -184,23 +193,41 @@ def _metric_clock(
 
     name, calendar = target.calendar_for(fields)
     clock = _clock(metric, chosen, vectors, counted_in(calendar), now, calendar, name)
-    if target.calendar_by is None or not clock.cycles:
+    if not clock.cycles or (len(metric.targets) == 1 and target.calendar_by is None):
+        return clock  # one target, one calendar: every cycle counts alike
+    stops = _stop_indices(metric, vectors, clock.cycles)
+    then: list[tuple[SlaTarget | None, str | None, BusinessCalendar]] = []
+    for stopped_fields in _fields_after(vectors.events, stops):
+        picked = metric.target_for(stopped_fields)
+        then.append((picked, *(picked or metric.targets[0]).calendar_for(stopped_fields)))
+    if all(p is chosen and n == name for p, n, _ in then):
         return clock
-    # A stopped cycle keeps the calendar the ticket's fields chose when it stopped, so a later change
-    # of organisation or team re-targets only the running clock.
-    stops = [bisect_right(vectors.ats, c.stopped_at) - 1 for c in clock.cycles if c.stopped_at is not None]
-    names = [target.calendar_by.choose(f) for f in _fields_after(vectors.events, stops)]
-    if all(n == name for n in names):
-        return clock
+    counted: dict[tuple[int, str | None], SlaClock] = {(id(chosen), name): clock}
     cycles = list(clock.cycles)
     final = clock
-    for other in sorted(set(names) - {name}):
-        then = target.calendar_by.calendars[other]
-        counted = _clock(metric, chosen, vectors, counted_in(then), now, then, other)
-        cycles = [counted.cycles[i] if i < len(names) and names[i] == other else c for i, c in enumerate(cycles)]
-        if not clock.running and names[-1] == other:
-            final = counted  # the clock of a stopped metric is its last cycle's
+    for index, (picked, other, other_calendar) in enumerate(then):
+        key = (id(picked), other)
+        if key not in counted:
+            counted[key] = _clock(metric, picked, vectors, counted_in(other_calendar), now, other_calendar, other)
+        cycles[index] = counted[key].cycles[index]
+        if not clock.running and index == len(then) - 1:
+            final = counted[key]  # the clock of a stopped metric is its last cycle's
     return attrs.evolve(final, cycles=tuple(cycles))
+
+
+def _stop_indices(metric: SlaMetric, vectors: _Vectors, cycles: Sequence[SlaCycle]) -> list[int]:
+    """The index of the event that stopped each stopped cycle (the first stop at its instant, after its start)."""
+    ats, stopping, terminal = vectors.ats, vectors.of(metric.stop), vectors.terminal
+    indices = []
+    for cycle in cycles:
+        if cycle.stopped_at is None:
+            continue
+        index = max(bisect_left(ats, cycle.stopped_at), bisect_left(ats, cycle.started_at))
+        last = bisect_right(ats, cycle.stopped_at) - 1
+        while index < last and not (stopping[index] or terminal[index]):
+            index += 1
+        indices.append(index)
+    return indices
 
 
 def _fields_after(events: Sequence[Event], indices: Sequence[int]) -> list[dict[str, object]]:
@@ -272,7 +299,8 @@ def _clock(
                 if due_at is None and target_us is not None:  # met: when it would have been due
                     due_at = reach(ats[index], limit - acc)
                 late = due_at is not None and ats[index] > due_at
-                done.append(SlaCycle(started, ats[index], _ONE_US * acc, late, due_at, calendar_name))
+                allowed = None if target_us is None else _delta(target_us)
+                done.append(SlaCycle(started, ats[index], _ONE_US * acc, late, due_at, calendar_name, allowed))
                 started = resumed = None
             elif resets is not None and resets[index]:
                 started, acc, resumed, due_at = ats[index], 0, index, None
@@ -319,7 +347,7 @@ def _clock(
             if not breached and due_at is not None:
                 alerts.append(due_at + _ONE_US)  # breach: the first instant after the due instant
             next_alert = min(alerts, default=None)
-        cycles = (*done, SlaCycle(started, None, elapsed, breached, due_at, calendar_name))
+        cycles = (*done, SlaCycle(started, None, elapsed, breached, due_at, calendar_name, target))
         running = True
     elif done:
         final = done[-1]

@@ -131,13 +131,17 @@ def attainment(
     for ticket, history in items:
         tickets += 1
         for clock in evaluate(policy, lifecycle, ticket, history, now):
-            key = (clock.metric, clock.target)
-            if key not in counts:
-                order.append(key)
-                counts[key] = Counter()
-                finished[key] = []
-            tally = counts[key]
+            if not clock.cycles and (clock.metric, clock.target) not in counts:
+                order.append((clock.metric, clock.target))
+                counts[clock.metric, clock.target] = Counter()
+                finished[clock.metric, clock.target] = []
             for cycle in clock.cycles:
+                key = (clock.metric, cycle.target)  # each cycle under the target it was judged by
+                if key not in counts:
+                    order.append(key)
+                    counts[key] = Counter()
+                    finished[key] = []
+                tally = counts[key]
                 if cycle.stopped_at is not None:
                     finished[key].append(cycle.elapsed)
                     tally["finished"] += 1

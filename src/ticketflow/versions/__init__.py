@@ -6,13 +6,16 @@ See ``docs/versions.md`` for the rolling-deploy story.
 from ticketflow.lifecycle._migrated import in_current_names, recorded_version
 from ticketflow.versions._migrate import MigrationReport, migrate
 from ticketflow.versions._plan import MigrationPlan, load_migration, plan_for
+from ticketflow.versions._reschedule import RescheduleReport, reschedule
 
 __all__ = [
     "MigrationPlan",
     "MigrationReport",
+    "RescheduleReport",
     "in_current_names",
     "load_migration",
     "migrate",
     "plan_for",
     "recorded_version",
+    "reschedule",
 ]

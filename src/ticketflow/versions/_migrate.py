@@ -30,7 +30,7 @@ from ticketflow.recording import Reads, Recorder, Step, Write
 from ticketflow.repository._export import iter_tickets
 from ticketflow.versions._plan import MigrationPlan, Refusal
 
-__all__ = ["MigrationReport", "migrate"]
+__all__ = ["MigrationReport", "NextDue", "batches", "migrate"]
 
 #: Computes a ticket's next due instant from its whole history (the new version's scheduler).
 NextDue = Callable[[Ticket, Sequence[Event], datetime], datetime | None]
@@ -87,7 +87,8 @@ def _outcome(plan: MigrationPlan, ticket: Ticket, history: Sequence[Event], at: 
     return ("move", after, event)
 
 
-def _batches(ids: Iterator[str], size: int) -> Iterator[list[str]]:
+def batches(ids: Iterator[str], size: int) -> Iterator[list[str]]:
+    """*ids* in lists of *size* (the last one shorter)."""
     batch: list[str] = []
     for ticket_id in ids:
         batch.append(ticket_id)
@@ -158,7 +159,7 @@ def migrate(
         for position, t in enumerate(iter_tickets(repository, lifecycle_id=plan.old.id))
         if position % count == index
     )
-    for ids_batch in _batches(ids, batch):
+    for ids_batch in batches(ids, batch):
         outcomes = _run(recorder, planner, ids_batch, dry_run)
         for ticket_id, kind, *rest in outcomes:
             if kind == "move":
