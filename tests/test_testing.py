@@ -26,6 +26,7 @@ from ticketflow.testing import (
     TimerContract,
     check_data_rules,
     check_lifecycle,
+    check_migration,
     check_steps,
     check_timers,
     lifecycle_documents,
@@ -307,3 +308,26 @@ def test_check_lifecycle_reports_every_kind_for_the_example():
         "timers: 1/1 exercised",
         "metrics: 0/0 exercised",
     ]
+
+
+# -- the migration property ------------------------------------------------------------------
+
+
+def test_check_migration_passes_the_example_plan_from_every_reachable_state():
+    from .conftest import EXAMPLES
+
+    v1 = tf.load_lifecycle(EXAMPLES / "custom_lifecycle.toml")
+    v2 = tf.load_lifecycle(EXAMPLES / "custom_lifecycle_v2.toml")
+    plan = tf.load_migration(EXAMPLES / "migrate_v1_to_v2.toml", v1, v2)
+    check_migration(plan, max_examples=30)
+
+
+def test_check_migration_finds_tickets_a_checked_plan_cannot_move():
+    from .conftest import EXAMPLES
+
+    v1 = tf.load_lifecycle(EXAMPLES / "custom_lifecycle.toml")
+    text = (EXAMPLES / "custom_lifecycle_v2.toml").read_text().replace('"high", "urgent"]', '"high"]')
+    v2 = tf.loads_lifecycle(text, source="v2")
+    plan = tf.load_migration(EXAMPLES / "migrate_v1_to_v2.toml", v1, v2)  # statically fine: values are dynamic
+    with pytest.raises(AssertionError, match="cannot move: field 'priority'"):
+        check_migration(plan, max_examples=60)

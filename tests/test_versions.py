@@ -1,5 +1,6 @@
 """Lifecycle versions: tickets know the version they were opened under; a Workflow refuses states it lacks."""
 
+import os
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -524,3 +525,159 @@ def test_reschedule_skips_tickets_in_states_this_version_lacks():
     stranger = asked_plain(tf.Workflow(v1(), repository))
     report = tf.Workflow(v2_renamed(), repository).reschedule(at=T0)
     assert (report.rescheduled, report.skipped) == (0, (stranger,))
+
+
+# -- crash and concurrency: every ticket migrated exactly once --------------------------------
+
+PG_URL = os.environ.get("TICKETFLOW_TEST_POSTGRES_URL")
+V1_FILE, V2_FILE, PLAN_FILE = (
+    EXAMPLES / "custom_lifecycle.toml",
+    EXAMPLES / "custom_lifecycle_v2.toml",
+    EXAMPLES / "migrate_v1_to_v2.toml",
+)
+
+KILLED_MIDWAY = """
+import os, signal, sys
+from datetime import UTC, datetime
+import ticketflow as tf
+
+v1, v2 = tf.load_lifecycle(sys.argv[2]), tf.load_lifecycle(sys.argv[3])
+wf = tf.Workflow(v2, tf.SQLiteRepository(sys.argv[1]), previous=[v1])
+seen = 0
+
+def crash_after_two_batches(ticket, event):
+    global seen
+    seen += 1
+    if seen == 2 * 50 + 1:  # the third batch committed; die before reporting, as a kill -9 would
+        os.kill(os.getpid(), signal.SIGKILL)
+
+wf.subscribe(crash_after_two_batches)
+wf.migrate(sys.argv[4], batch=50, at=datetime(2026, 1, 6, tzinfo=UTC))
+print("not killed")
+"""
+
+
+def many_tickets(repository: tf.TicketRepository, count: int) -> list[str]:
+    """*count* version-1 tickets, a third waiting on the requester, loaded in one transaction."""
+    engine = tf.load_lifecycle(V1_FILE).engine
+    ids = []
+    with repository.transaction() as tx:
+        for i in range(count):
+            ticket, opened = engine.open(f"K{i:05d}", ALICE, T0, title="t", fields={"category": "access"})
+            events = [opened]
+            if i % 3 == 0:
+                ticket, event, _ = engine.apply(ticket, "triage", BOB, T0)
+                events.append(event)
+                ticket, event, _ = engine.apply(ticket, "start", BOB, T0, attributes={"assignee": "bob"})
+                events.append(event)
+                ticket, event, _ = engine.apply(ticket, "ask", BOB, T0, comment=tf.Comment("bob", "?"))
+                events.append(event)
+            tx.add(ticket, events, due=None)
+            ids.append(ticket.id)
+    return ids
+
+
+def migrations(repository: tf.TicketRepository, ids: list[str]) -> list[int]:
+    return [[e.trigger for e in repository.history(i)].count("migrate") for i in ids]
+
+
+def test_a_migration_killed_midway_and_run_again_migrates_every_ticket_exactly_once(tmp_path: Path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "tickets.db"
+    repository = tf.SQLiteRepository(db)
+    ids = many_tickets(repository, 400)
+    repository.close()
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_MIDWAY)
+    run = subprocess.run(  # noqa: S603 - our own interpreter running our own script
+        [sys.executable, str(script), str(db), str(V1_FILE), str(V2_FILE), str(PLAN_FILE)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == -9, run.stderr
+    assert "not killed" not in run.stdout
+    repository = tf.SQLiteRepository(db)
+    assert sorted(set(migrations(repository, ids))) == [0, 1]  # killed midway: some moved, some not
+    assert migrations(repository, ids).count(1) == 150  # three whole batches, nothing half-written
+    v1, v2 = tf.load_lifecycle(V1_FILE), tf.load_lifecycle(V2_FILE)
+    report = tf.Workflow(v2, repository, previous=[v1]).migrate(PLAN_FILE, batch=50)
+    assert (report.migrated, report.already, report.refused) == (250, 150, ())
+    assert migrations(repository, ids) == [1] * 400
+    repository.close()
+
+
+def pg_repository(schema: str) -> tf.TicketRepository:
+    import ticketflow.repository.postgres as pg
+
+    kind: Any = getattr(pg, "PostgresRepository", None) or pg.SQLAlchemyRepository
+    assert PG_URL is not None
+    repository: tf.TicketRepository = kind(PG_URL, schema=schema)
+    return repository
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.skipif(not PG_URL, reason="PostgreSQL TESTS SKIPPED: no URL")),
+    ]
+)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A factory of repositories on one store (each worker opens its own), and the cleanup."""
+    if request.param == "sqlite":
+        yield lambda: tf.SQLiteRepository(tmp_path / "shared.db")
+        return
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"tf_test_{uuid.uuid4().hex[:12]}"
+    yield lambda: pg_repository(schema)
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def test_concurrent_migrations_and_an_old_writer_migrate_every_ticket_once_and_lose_no_write(store: Any):
+    import threading
+
+    first = store()
+    ids = many_tickets(first, 120)
+    v1, v2 = tf.load_lifecycle(V1_FILE), tf.load_lifecycle(V2_FILE)
+    reports: list[tf.MigrationReport] = []
+    errors: list[BaseException] = []
+    updated: list[str] = []
+
+    def migrator() -> None:
+        try:
+            reports.append(tf.Workflow(v2, store(), previous=[v1]).migrate(PLAN_FILE, batch=10))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    def old_writer() -> None:  # an old process still serving the tickets it can during the migration
+        wf = tf.Workflow(v1, store())
+        for ticket_id in ids[1::3]:  # tickets in `new`, a state both versions have
+            try:
+                wf.update(ticket_id, BOB, fields={"priority": "high"}, at=T0)
+                updated.append(ticket_id)
+            except (tf.LifecycleVersionMismatch, tf.ConcurrencyConflict):
+                pass
+
+    threads = [threading.Thread(target=migrator) for _ in range(3)] + [threading.Thread(target=old_writer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(r.migrated for r in reports) == 120
+    assert all(r.refused == () for r in reports)
+    check = store()
+    assert migrations(check, ids) == [1] * 120
+    for ticket_id in updated:  # no write lost: the update is in the history, before or after the migration
+        history = check.history(ticket_id)
+        assert [e.trigger for e in history].count("update") == 1
+        assert tf.replay(history) == check.get(ticket_id)

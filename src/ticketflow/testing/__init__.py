@@ -11,7 +11,10 @@
 - :class:`AccessContract` / :func:`check_access` — random customers and
   strangers through every public API, for your own lifecycle's access rules;
 - :class:`RepositoryContract` — the storage contract suite, for your own
-  repository adapter.
+  repository adapter;
+- :func:`check_migration` — the migration property: tickets driven to random
+  reachable states and field values under one version, migrated by a plan,
+  are valid tickets of the next.
 
 Nothing in ticketflow itself imports this module.
 """
@@ -38,6 +41,7 @@ from ticketflow.testing._checks import (
     check_views,
     expected_coverage,
 )
+from ticketflow.testing._migration import check_migration
 from ticketflow.testing._paths import PathCoverage, path_coverage, permissive_registry, replay_path
 from ticketflow.testing._repository import CONTRACT_LIFECYCLE, RepositoryContract, TicketFactory
 from ticketflow.testing._strategies import (
@@ -88,6 +92,7 @@ __all__ = [
     "check_allowed",
     "check_data_rules",
     "check_lifecycle",
+    "check_migration",
     "check_sla",
     "check_sla_history",
     "check_steps",
