@@ -499,9 +499,38 @@ def test_after_tightening_a_target_by_a_migration_the_warning_then_the_breach_ar
     ticket_id = opened_under_8h(repository)
     assert repository.due(at(23)) == [(ticket_id, at(15))]
     new = tf.Workflow(first_response("4h", 2), repository, previous=[first_response("8h", 1)])
-    new.migrate({"from": 1, "to": 2, "timers": "keep", "sla": "keep"}, at=at(10))
+    new.migrate({"from": 1, "to": 2, "timers": "keep", "sla": "reapply"}, at=at(10))  # the running cycle too
     assert repository.due(at(23)) == [(ticket_id, at(12))]  # 4h: warning at 12:00, breach after 13:00
     assert alerts_over_the_day(new, repository, at(10)) == [("sla.warning", at(12)), ("sla.breached", at(13, 5))]
+    (clock,) = new.sla(ticket_id, at(14))
+    assert (clock.target, clock.breached, clock.cycles[0].version) == (timedelta(hours=4), True, 1)
+
+
+def test_a_policy_change_applies_to_cycles_that_start_after_it_and_never_to_finished_ones():
+    repository = tf.MemoryRepository()
+    old = tf.Workflow(first_response("8h", 1), repository)
+    answered = old.open(ALICE, title="answered", at=at(9)).id
+    old.comment(answered, BOB, "On it", at=at(14))  # met after 5h against 8h
+    running = old.open(ALICE, title="running", at=at(9)).id
+    new = tf.Workflow(first_response("4h", 2), repository, previous=[first_response("8h", 1)])
+    new.migrate({"from": 1, "to": 2, "timers": "keep", "sla": "keep"}, at=at(15))
+    later = new.open(ALICE, title="opened under version 2", at=at(15)).id
+    now = at(16, 30)
+    (met,) = new.sla(answered, now)
+    assert (met.target, met.breached, met.cycles[0].version) == (timedelta(hours=8), False, 1)  # never re-judged
+    (kept,) = new.sla(running, now)
+    assert (kept.target, kept.breached, kept.due_at) == (timedelta(hours=8), False, at(17))  # started under v1
+    (fresh,) = new.sla(later, now)
+    assert (fresh.target, fresh.cycles[0].version) == (timedelta(hours=4), 2)
+    assert repository.due(at(23, day=6)) == sorted(
+        [(running, at(17) + timedelta(microseconds=1)), (later, at(10, day=6))]
+    )
+    report = new.sla_report(now, by_version=True)
+    assert [(m.version, m.target, m.met, m.running) for m in report.for_metric("first_response")] == [
+        (1, timedelta(hours=8), 1, 1),
+        (2, timedelta(hours=4), 0, 1),
+    ]
+    assert report.for_metric("first_response")[0].line().startswith("first_response (v1) within 8:00:00")
 
 
 def test_reschedule_recomputes_every_stored_due_instant_through_the_write_path():

@@ -303,9 +303,14 @@ class Workflow:
         now: datetime | None = None,
         *,
         group_by: Sequence[str] = ("assignee",),
+        by_version: bool = False,
         **filters: Unpack[TicketFilters],
     ) -> SlaReport:
         """Attainment of the SLA policy over this lifecycle's tickets matching *filters*.
+
+        Each cycle counts under the target it was judged by; *by_version*
+        splits each line by the lifecycle (policy) version its cycles started
+        under.
 
         Raises:
             LifecycleError: the lifecycle has no SLA policy.
@@ -315,7 +320,7 @@ class Workflow:
         at = self._at(now)
         filters["lifecycle_id"] = self.lifecycle.id
         items = ((ticket, self.repository.history(ticket.id)) for ticket in iter_tickets(self.repository, **filters))
-        return attainment(self.sla_policy, self.lifecycle, items, at, group_by=group_by)
+        return attainment(self.sla_policy, self.lifecycle, items, at, group_by=group_by, by_version=by_version)
 
     def run_due(self, now: datetime | None = None, *, limit: int = 100) -> SweepResult:
         """Fire the timed rules due at *now* and write due SLA alerts, for up to *limit* tickets.
@@ -932,11 +937,14 @@ class Workflow:
             InvalidMigration: the plan does not fit the two versions (nothing written).
         """
         checked = plan_for(plan, self.versions, self.lifecycle)
+        old = checked.old
+        old_policy = policy_for(old, self.calendar or old.calendar, resolvers=self.registry.calendar_resolvers)
         return migrate(
             self.repository,
             checked,
             self._at(at),
             next_due=None if self._scheduler.plain else self._scheduler.next_due,
+            old_policy=old_policy,
             listeners=self.registry.listeners,
             dry_run=dry_run,
             batch=batch,

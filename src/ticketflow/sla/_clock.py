@@ -15,7 +15,7 @@ import attrs
 
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle
-from ticketflow.lifecycle._migrated import in_current_names
+from ticketflow.lifecycle._migrated import MIGRATED, in_current_names
 from ticketflow.model import Event, Ticket, require_aware
 from ticketflow.sla._policy import NEVER, Conditions, SlaMetric, SlaPolicy, SlaTarget
 
@@ -46,6 +46,8 @@ class SlaCycle(NamedTuple):
         target: the business time it was allowed (None: no target selected
             the ticket); a stopped cycle keeps the one its ticket's fields chose
             when it stopped, so a later field change leaves its verdict alone.
+        version: the lifecycle (and so policy) version the ticket was on when
+            the cycle started (None before versions were recorded).
     """
 
     started_at: datetime
@@ -55,6 +57,7 @@ class SlaCycle(NamedTuple):
     due_at: datetime | None
     calendar: str | None = None
     target: timedelta | None = None
+    version: int | None = None
 
 
 @attrs.frozen
@@ -118,6 +121,9 @@ class _Vectors:
             (i, e.comment.visibility, e.actor.roles) for i, e in enumerate(events) if e.comment is not None
         ]
         self._cache: dict[int, list[bool]] = {}  # by id: the policy interns its conditions
+        self._changed: frozenset[str] | None = None
+        self._applied: dict[str, dict[datetime, timedelta]] | None = None
+        self._versions: list[int | None] | None = None
         self._in: dict[frozenset[str], list[bool]] = {}
 
     def of(self, conditions: Conditions) -> list[bool]:
@@ -146,6 +152,37 @@ class _Vectors:
                     vector[i] = True
         self._cache[id(conditions)] = vector
         return vector
+
+    def applied(self, metric_id: str) -> dict[datetime, timedelta]:
+        """The targets migrations recorded for this metric's cycles, by cycle start (``sla_applied``)."""
+        if self._applied is None:
+            self._applied = {}
+            for event in self.events:
+                record = event.meta.get(MIGRATED)
+                if record is None:
+                    continue
+                for metric, cycles in record.get("sla_applied", {}).items():
+                    into = self._applied.setdefault(metric, {})
+                    for started, seconds in cycles.items():
+                        into.setdefault(datetime.fromisoformat(started), timedelta(seconds=seconds))
+        return self._applied.get(metric_id, {})
+
+    def version_at(self, index: int) -> int | None:
+        """The lifecycle version the ticket was on at event *index* (its opening's, or its last migration's)."""
+        if self._versions is None:
+            versions: list[int | None] = []
+            current = None
+            for event in self.events:
+                current = event.meta.get("lifecycle_version", current)
+                versions.append(current)
+            self._versions = versions
+        return self._versions[index]
+
+    def changed(self) -> frozenset[str]:
+        """The fields some event after the opening changed (computed once)."""
+        if self._changed is None:
+            self._changed = frozenset(name for event in self.events[1:] for name in event.field_changes)
+        return self._changed
 
     def entering(self, states: frozenset[str]) -> list[bool]:
         """Which events leave the ticket in one of *states*."""
@@ -180,7 +217,8 @@ def _metric_clock(
 
     The running cycle follows the ticket's current fields, so a field change
     (priority raised, organisation moved) re-targets only the running cycle:
-    a met or breached cycle keeps its verdict.
+    a met or breached cycle keeps its verdict. A cycle a migration recorded
+    the target of (``sla_applied``: the earlier version's) keeps that target.
     """
     chosen = metric.target_for(fields)
     target = chosen or metric.targets[0]
@@ -193,26 +231,57 @@ def _metric_clock(
 
     name, calendar = target.calendar_for(fields)
     clock = _clock(metric, chosen, vectors, counted_in(calendar), now, calendar, name)
-    if not clock.cycles or (len(metric.targets) == 1 and target.calendar_by is None):
-        return clock  # one target, one calendar: every cycle counts alike
-    stops = _stop_indices(metric, vectors, clock.cycles)
+    if not clock.cycles:
+        return clock
+    applied = vectors.applied(metric.id)
+    if not applied:
+        if len(metric.targets) == 1 and target.calendar_by is None:
+            return clock  # one target, one calendar: every cycle counts alike
+        chooses_by = _chooses_by(metric)
+        if chooses_by is not None and vectors.changed().isdisjoint(chooses_by):
+            return clock  # the fields that choose never changed: every cycle chose as the ticket does now
     then: list[tuple[SlaTarget | None, str | None, BusinessCalendar]] = []
-    for stopped_fields in _fields_after(vectors.events, stops):
-        picked = metric.target_for(stopped_fields)
-        then.append((picked, *(picked or metric.targets[0]).calendar_for(stopped_fields)))
+    if len(metric.targets) == 1 and target.calendar_by is None:
+        then = [(chosen, name, calendar)] * len(clock.cycles)
+    else:
+        stops = _stop_indices(metric, vectors, clock.cycles)
+        for stopped_fields in _fields_after(vectors.events, stops):
+            picked = metric.target_for(stopped_fields)
+            then.append((picked, *(picked or metric.targets[0]).calendar_for(stopped_fields)))
+        if clock.running:
+            then.append((chosen, name, calendar))
+    fixed: dict[tuple[timedelta, str | None], SlaTarget] = {}
+    for index, cycle in enumerate(clock.cycles):
+        recorded = applied.get(cycle.started_at)
+        if recorded is not None:  # the target an earlier version applied to this cycle
+            _, other, other_calendar = then[index]
+            if (recorded, other) not in fixed:
+                fixed[recorded, other] = SlaTarget(recorded, {}, other_calendar)
+            then[index] = (fixed[recorded, other], other, other_calendar)
     if all(p is chosen and n == name for p, n, _ in then):
         return clock
     counted: dict[tuple[int, str | None], SlaClock] = {(id(chosen), name): clock}
     cycles = list(clock.cycles)
-    final = clock
     for index, (picked, other, other_calendar) in enumerate(then):
         key = (id(picked), other)
         if key not in counted:
             counted[key] = _clock(metric, picked, vectors, counted_in(other_calendar), now, other_calendar, other)
         cycles[index] = counted[key].cycles[index]
-        if not clock.running and index == len(then) - 1:
-            final = counted[key]  # the clock of a stopped metric is its last cycle's
+    last = then[-1]
+    final = counted[id(last[0]), last[1]]  # the clock's own facts are its last cycle's
     return attrs.evolve(final, cycles=tuple(cycles))
+
+
+def _chooses_by(metric: SlaMetric) -> frozenset[str] | None:
+    """The fields that choose a cycle's target and calendar (None: a resolver may read any)."""
+    names: set[str] = set()
+    for target in metric.targets:
+        names.update(target.when)
+        if target.calendar_by is not None:
+            if target.calendar_by.field is None:
+                return None
+            names.add(target.calendar_by.field)
+    return frozenset(names)
 
 
 def _stop_indices(metric: SlaMetric, vectors: _Vectors, cycles: Sequence[SlaCycle]) -> list[int]:
@@ -284,6 +353,7 @@ def _clock(
     done: list[SlaCycle] = []
     # the running cycle: its start, business µs counted, the index it counts from (None: paused), due instant
     started: datetime | None = None
+    begun = 0  # the index of the running cycle's start
     acc = 0
     resumed: int | None = None
     due_at: datetime | None = None
@@ -300,14 +370,15 @@ def _clock(
                     due_at = reach(ats[index], limit - acc)
                 late = due_at is not None and ats[index] > due_at
                 allowed = None if target_us is None else _delta(target_us)
-                done.append(SlaCycle(started, ats[index], _ONE_US * acc, late, due_at, calendar_name, allowed))
+                version = vectors.version_at(begun)
+                done.append(SlaCycle(started, ats[index], _ONE_US * acc, late, due_at, calendar_name, allowed, version))
                 started = resumed = None
             elif resets is not None and resets[index]:
-                started, acc, resumed, due_at = ats[index], 0, index, None
+                started, acc, resumed, due_at, begun = ats[index], 0, index, None, index
                 if days:
                     target_us = limit = _days_us(calendar, started, days)
         if started is None and starts[index] and not terminal[index]:
-            started, acc, resumed, due_at = ats[index], 0, index, None
+            started, acc, resumed, due_at, begun = ats[index], 0, index, None, index
             if days:
                 target_us = limit = _days_us(calendar, started, days)
         if started is not None:
@@ -347,7 +418,8 @@ def _clock(
             if not breached and due_at is not None:
                 alerts.append(due_at + _ONE_US)  # breach: the first instant after the due instant
             next_alert = min(alerts, default=None)
-        cycles = (*done, SlaCycle(started, None, elapsed, breached, due_at, calendar_name, target))
+        version = vectors.version_at(begun)
+        cycles = (*done, SlaCycle(started, None, elapsed, breached, due_at, calendar_name, target, version))
         running = True
     elif done:
         final = done[-1]

@@ -33,6 +33,8 @@ class MetricAttainment:
         p90: 90th percentile of the same.
         selector: which tickets the target is for, when the metric has
             several (``category=question``, ``otherwise``); else empty.
+        version: the lifecycle (policy) version the cycles started under,
+            in a report split by version (``by_version=True``); else None.
     """
 
     metric: str
@@ -45,12 +47,15 @@ class MetricAttainment:
     p50: timedelta | None
     p90: timedelta | None
     selector: str = ""
+    version: int | None = None
 
     def line(self, label: str | None = None) -> str:
         """A sentence such as ``first_response [category=question] within 1:00:00: 87% (261 of 300)``."""
         share = "n/a" if self.share_met is None else f"{self.share_met:.0%}"
         within = f" within {self.target}" if self.target is not None else ""
         which = f" [{self.selector}]" if self.selector else ""
+        if self.version is not None:
+            which += f" (v{self.version})"
         return f"{label or self.metric}{which}{within}: {share} ({self.met} of {self.met + self.breached})"
 
 
@@ -72,6 +77,10 @@ class SlaReport:
     def for_metric(self, metric_id: str) -> list[MetricAttainment]:
         """The entries of one metric (one per target)."""
         return [m for m in self.metrics if m.metric == metric_id]
+
+
+#: A report line's identity: metric, target, and the version its cycles started under (split by version only).
+_Key = tuple[str, timedelta | None, int | None]
 
 
 def _selector(when: Mapping[str, Any]) -> str:
@@ -113,6 +122,7 @@ def attainment(
     now: datetime,
     *,
     group_by: Sequence[str] = ("assignee",),
+    by_version: bool = False,
 ) -> SlaReport:
     """Evaluate every ticket's clocks and add them up per metric and target.
 
@@ -122,21 +132,24 @@ def attainment(
         items: tickets with their histories.
         now: the instant of the report.
         group_by: ``assignee``, ``requester`` or field names to count breaches by.
+        by_version: one entry per metric, target and the lifecycle (policy)
+            version its cycles started under (``MetricAttainment.version``).
     """
-    finished: dict[tuple[str, timedelta | None], list[timedelta]] = {}
-    counts: dict[tuple[str, timedelta | None], Counter[str]] = {}
+    finished: dict[_Key, list[timedelta]] = {}
+    counts: dict[_Key, Counter[str]] = {}
     breaches: dict[str, Counter[object]] = {name: Counter() for name in group_by}
-    order: list[tuple[str, timedelta | None]] = []
+    order: list[_Key] = []
     tickets = 0
     for ticket, history in items:
         tickets += 1
         for clock in evaluate(policy, lifecycle, ticket, history, now):
-            if not clock.cycles and (clock.metric, clock.target) not in counts:
-                order.append((clock.metric, clock.target))
-                counts[clock.metric, clock.target] = Counter()
-                finished[clock.metric, clock.target] = []
+            if not clock.cycles and (clock.metric, clock.target, None) not in counts:
+                order.append((clock.metric, clock.target, None))
+                counts[clock.metric, clock.target, None] = Counter()
+                finished[clock.metric, clock.target, None] = []
             for cycle in clock.cycles:
-                key = (clock.metric, cycle.target)  # each cycle under the target it was judged by
+                # each cycle under the target it was judged by (and the version it started under)
+                key = (clock.metric, cycle.target, cycle.version if by_version else None)
                 if key not in counts:
                     order.append(key)
                     counts[key] = Counter()
@@ -155,7 +168,15 @@ def attainment(
                 else:
                     tally["running"] += 1
     ranks = _policy_order(policy)
-    order.sort(key=lambda key: ranks.get(key, (len(policy.metrics), 0, ""))[:2])  # policy order, not ticket order
+    # policy order, not ticket order: by metric, then version, then target (an earlier version's last)
+    metric_rank = {metric.id: m for m, metric in enumerate(policy.metrics)}
+    order.sort(
+        key=lambda key: (
+            metric_rank.get(key[0], len(metric_rank)),
+            key[2] or 0,
+            ranks.get(key[:2], (0, len(policy.metrics) + 1, ""))[1],
+        )
+    )
     metrics = []
     for key in order:
         tally = counts[key]
@@ -171,7 +192,8 @@ def attainment(
                 share_met=tally["met"] / judged if judged else None,
                 p50=_percentile(finished[key], 0.5),
                 p90=_percentile(finished[key], 0.9),
-                selector=ranks.get(key, (0, 0, ""))[2],
+                selector=ranks.get(key[:2], (0, 0, ""))[2],
+                version=key[2],
             )
         )
     return SlaReport(tickets, tuple(metrics), {name: dict(c) for name, c in breaches.items()})

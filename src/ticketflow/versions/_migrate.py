@@ -28,6 +28,7 @@ from ticketflow.model import Event, Ticket
 from ticketflow.protocols import TicketRepository
 from ticketflow.recording import Reads, Recorder, Step, Write
 from ticketflow.repository._export import iter_tickets
+from ticketflow.sla import SlaPolicy, evaluate
 from ticketflow.versions._plan import MigrationPlan, Refusal
 
 __all__ = ["MigrationReport", "NextDue", "batches", "migrate"]
@@ -73,7 +74,26 @@ class MigrationReport:
 _ALREADY = "already"
 
 
-def _outcome(plan: MigrationPlan, ticket: Ticket, history: Sequence[Event], at: datetime) -> tuple[Any, ...]:
+def sla_applied(
+    plan: MigrationPlan, policy: SlaPolicy | None, ticket: Ticket, history: Sequence[Event], at: datetime
+) -> dict[str, dict[str, float]]:
+    """The targets the old version's *policy* applied to the ticket's cycles, which they keep after the move.
+
+    Finished cycles always; the running one too unless the plan says ``sla = "reapply"``.
+    """
+    if policy is None:
+        return {}
+    applied: dict[str, dict[str, float]] = {}
+    for clock in evaluate(policy, plan.old, ticket, history, at):
+        for cycle in clock.cycles:
+            if cycle.target is not None and (cycle.stopped_at is not None or plan.sla == "keep"):
+                applied.setdefault(clock.metric, {})[cycle.started_at.isoformat()] = cycle.target.total_seconds()
+    return applied
+
+
+def _outcome(
+    plan: MigrationPlan, policy: SlaPolicy | None, ticket: Ticket, history: Sequence[Event], at: datetime
+) -> tuple[Any, ...]:
     """``(_ALREADY,)``, ``("refused", why)`` or ``("move", after, event)`` for one ticket."""
     version, fingerprint = recorded_version(history)
     if fingerprint == plan.new.fingerprint:
@@ -81,7 +101,7 @@ def _outcome(plan: MigrationPlan, ticket: Ticket, history: Sequence[Event], at: 
     if fingerprint is not None and fingerprint != plan.old.fingerprint:
         return ("refused", f"it is on version {version} ({fingerprint[:12]}), not the plan's {plan.old.version}")
     try:
-        after, event = plan.move(ticket, at)
+        after, event = plan.move(ticket, at, sla_applied(plan, policy, ticket, history, at))
     except Refusal as refusal:
         return ("refused", str(refusal))
     return ("move", after, event)
@@ -105,6 +125,7 @@ def migrate(
     at: datetime,
     *,
     next_due: NextDue | None = None,
+    old_policy: SlaPolicy | None = None,
     listeners: Sequence[Callable[[Ticket, Event], None]] = (),
     dry_run: bool = False,
     batch: int = 200,
@@ -119,6 +140,8 @@ def migrate(
         at: the instant the ``migrated`` events record.
         next_due: the new version's next-due computation (``None``: nothing
             is ever due under it).
+        old_policy: the old version's SLA policy, whose targets the cycles
+            started before the migration keep (see :func:`sla_applied`).
         listeners: called after commit with each ``migrated`` event.
         dry_run: report only; nothing is written.
         batch: tickets per transaction.
@@ -143,7 +166,7 @@ def migrate(
             steps = []
             for ticket_id in ids:
                 ticket, history = reads.ticket_and_history(ticket_id)
-                outcome = _outcome(plan, ticket, history, at)
+                outcome = _outcome(plan, old_policy, ticket, history, at)
                 if outcome[0] == "move":
                     after, event = outcome[1], outcome[2]
                     due = None if next_due is None else next_due(after, [*history, event], at)

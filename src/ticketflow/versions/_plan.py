@@ -5,7 +5,7 @@ A plan is a small TOML/JSON/YAML file or a dict::
     from = 1                 # the version tickets are on
     to = 2                   # the version they move to
     timers = "keep"          # timed rules count from the original entry ("restart": from the migration)
-    sla = "keep"             # running SLA cycles keep counting; finished ones keep their verdict
+    sla = "keep"             # cycles started before keep their target ("reapply": running ones take the new)
 
     [states]                 # every state of `from` that `to` lacks needs a target
     waiting_on_requester = "waiting_on_customer"   # a rename
@@ -50,7 +50,7 @@ _KEYS = {"from", "to", "timers", "sla", "states", "fields", "tags", "description
 _FIELD_KEYS = {"rename", "defaults", "drop"}
 _TAG_KEYS = {"rename", "drop"}
 _TIMERS = ("keep", "restart")
-_SLA = ("keep",)
+_SLA = ("keep", "reapply")
 
 
 class Refusal(Exception):
@@ -78,9 +78,10 @@ class MigrationPlan:
         tag_drops: tags removed by the move.
         timers: ``"keep"`` (timed rules count from the original entry into
             a renamed state) or ``"restart"`` (the migration is a new entry).
-        sla: ``"keep"``: running SLA cycles keep counting under the new
-            version's targets from their start; finished cycles keep their
-            verdict.
+        sla: ``"keep"``: every cycle started before the migration keeps the
+            target the old version gave it (a policy change applies to cycles
+            that start after it); ``"reapply"``: running cycles take the new
+            version's target (finished ones keep theirs either way).
         source: where the plan came from.
     """
 
@@ -110,8 +111,14 @@ class MigrationPlan:
             "timers": self.timers,
         }
 
-    def move(self, ticket: Ticket, at: datetime) -> tuple[Ticket, Event]:
+    def move(
+        self, ticket: Ticket, at: datetime, sla_applied: Mapping[str, Mapping[str, float]] | None = None
+    ) -> tuple[Ticket, Event]:
         """The ticket on the new version and its ``migrated`` event.
+
+        *sla_applied* (metric id -> cycle start (ISO) -> target in seconds)
+        is recorded with it: the targets the old version applied to the
+        ticket's SLA cycles, which those cycles keep.
 
         Raises:
             Refusal: this ticket cannot move (a value the new version refuses,
@@ -149,8 +156,11 @@ class MigrationPlan:
         for tag in (ticket.tags - removed) | added:
             if not tag_allowed(new.tags, tag):
                 raise Refusal(f"tag {tag!r} is not allowed by version {new.version}: rename or drop it in the plan")
+        record = dict(self.record)
+        if sla_applied:
+            record["sla_applied"] = {metric: dict(cycles) for metric, cycles in sla_applied.items()}
         meta = {
-            MIGRATED: self.record,
+            MIGRATED: record,
             "lifecycle_version": new.version,
             "lifecycle_fingerprint": new.fingerprint,
         }
