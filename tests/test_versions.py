@@ -710,3 +710,28 @@ def test_concurrent_migrations_and_an_old_writer_migrate_every_ticket_once_and_l
         history = check.history(ticket_id)
         assert [e.trigger for e in history].count("update") == 1
         assert tf.replay(history) == check.get(ticket_id)
+
+
+def test_two_migrations_compose_a_rename_of_a_rename_keeps_the_pause_and_the_entry():
+    repository = tf.MemoryRepository()
+    ticket_id = asked(tf.Workflow(v1_sla(), repository), at(10))
+    text = (EXAMPLE.read_text() + SLA).replace("waiting_on_requester", "awaiting")
+    v3 = tf.loads_lifecycle(text.replace("version = 1", "version = 3", 1), source="v3")
+    tf.Workflow(v2_sla(), repository, previous=[v1_sla()]).migrate(RENAME_PLAN, at=at(11))
+    plan = {"from": 2, "to": 3, "timers": "keep", "sla": "keep", "states": {"waiting_on_customer": "awaiting"}}
+    third = tf.Workflow(v3, repository, previous=[v2_sla()])
+    third.migrate(plan, at=at(12))
+    history = third.history(ticket_id)
+    assert [(e.source, e.target) for e in history[-2:]] == [
+        ("waiting_on_requester", "waiting_on_customer"),
+        ("waiting_on_customer", "awaiting"),
+    ]
+    named = tf.versions.in_current_names(history)
+    assert [(e.source, e.target) for e in named[-3:]] == [
+        ("in_progress", "awaiting"),  # the entry, in today's name
+        ("awaiting", "awaiting"),  # each migration: no new entry
+        ("awaiting", "awaiting"),
+    ]
+    assert tf.versions.recorded_version(history) == (3, v3.fingerprint)
+    (clock,) = third.sla(ticket_id, at(15))
+    assert (clock.paused, clock.elapsed) == (True, timedelta(hours=1))

@@ -12,7 +12,6 @@ original entry and its SLA pause is not lost.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import attrs
 
@@ -72,11 +71,14 @@ def in_current_names(history: Sequence[Event]) -> Sequence[Event]:
             result.append(event)
             continue
         source = event.source if event.source is None else states.get(event.source, event.source)
-        changes: Mapping[str, Change] | Any = event.field_changes
-        if fields and changes:
+        target = states.get(event.target, event.target)
+        changes: Mapping[str, Change] = event.field_changes
+        renamed = bool(fields) and any(k in fields for k in changes)
+        if source == event.source and target == event.target and not renamed:
+            result.append(event)  # nothing in it was renamed
+            continue
+        if renamed:
             changes = {fields.get(k, k): v for k, v in changes.items()}
-        result.append(
-            attrs.evolve(event, source=source, target=states.get(event.target, event.target), field_changes=changes)
-        )
+        result.append(attrs.evolve(event, source=source, target=target, field_changes=changes))
     result.reverse()
     return result
