@@ -14,6 +14,7 @@ ticket on the new version is left alone.
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -145,8 +146,9 @@ def migrate(
         listeners: called after commit with each ``migrated`` event.
         dry_run: report only; nothing is written.
         batch: tickets per transaction.
-        part: ``(index, count)``: this worker takes every *count*-th ticket
-            from the *index*-th, in id order (several workers, one store).
+        part: ``(index, count)``: this worker takes the tickets whose id
+            hashes (CRC-32) to *index* modulo *count*: several workers share
+            one store without overlap, whatever is opened meanwhile.
         max_retries: retries of a batch refused by a concurrent writer; the
             batch is then tried a ticket at a time.
     """
@@ -177,11 +179,8 @@ def migrate(
 
         return plan_batch
 
-    ids = (
-        t.id
-        for position, t in enumerate(iter_tickets(repository, lifecycle_id=plan.old.id))
-        if position % count == index
-    )
+    tickets = iter_tickets(repository, lifecycle_id=plan.old.id)
+    ids = (t.id for t in tickets if count == 1 or zlib.crc32(t.id.encode()) % count == index)
     for ids_batch in batches(ids, batch):
         outcomes = _run(recorder, planner, ids_batch, dry_run)
         for ticket_id, kind, *rest in outcomes:
