@@ -522,9 +522,8 @@ def test_a_policy_change_applies_to_cycles_that_start_after_it_and_never_to_fini
     assert (kept.target, kept.breached, kept.due_at) == (timedelta(hours=8), False, at(17))  # started under v1
     (fresh,) = new.sla(later, now)
     assert (fresh.target, fresh.cycles[0].version) == (timedelta(hours=4), 2)
-    assert repository.due(at(23, day=6)) == sorted(
-        [(running, at(17) + timedelta(microseconds=1)), (later, at(10, day=6))]
-    )
+    due = [(running, at(17) + timedelta(microseconds=1)), (later, at(10, day=6))]
+    assert repository.due(at(23, day=6)) == due  # the kept 8h breach, then the 4h warning of the new one
     report = new.sla_report(now, by_version=True)
     assert [(m.version, m.target, m.met, m.running) for m in report.for_metric("first_response")] == [
         (1, timedelta(hours=8), 1, 1),
@@ -544,7 +543,7 @@ def test_reschedule_recomputes_every_stored_due_instant_through_the_write_path()
     assert (report.rescheduled, report.skipped) == (2, ())
     assert written == []  # no event: only the due instant changes
     assert [e.trigger for e in repository.history(ticket_id)] == ["open"]
-    assert repository.due(at(23)) == sorted([(ticket_id, at(12)), (other, at(12))])
+    assert sorted(repository.due(at(23))) == sorted([(ticket_id, at(12)), (other, at(12))])
     kinds = alerts_over_the_day(tightened, repository, at(10))
     assert kinds == [("sla.warning", at(12))] * 2 + [("sla.breached", at(13, 5))] * 2
 
@@ -655,20 +654,29 @@ def pg_repository(schema: str) -> tf.TicketRepository:
     ]
 )
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    """A factory of repositories on one store (each worker opens its own), and the cleanup."""
-    if request.param == "sqlite":
-        yield lambda: tf.SQLiteRepository(tmp_path / "shared.db")
-        return
-    import uuid
+    """A factory of repositories on one store (each worker opens its own), closed and dropped afterwards."""
+    made: list[Any] = []
+    schema = None
+    if request.param == "postgres":
+        import uuid
 
-    import sqlalchemy as sa
+        schema = f"tf_test_{uuid.uuid4().hex[:12]}"
 
-    schema = f"tf_test_{uuid.uuid4().hex[:12]}"
-    yield lambda: pg_repository(schema)
-    engine = sa.create_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    engine.dispose()
+    def make() -> Any:
+        repository = tf.SQLiteRepository(tmp_path / "shared.db") if schema is None else pg_repository(schema)
+        made.append(repository)
+        return repository
+
+    yield make
+    for repository in made:
+        repository.close()
+    if schema is not None:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
 
 
 def test_concurrent_migrations_and_an_old_writer_migrate_every_ticket_once_and_lose_no_write(store: Any):
