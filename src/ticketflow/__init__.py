@@ -43,6 +43,7 @@ from ticketflow.links import LINK_KINDS, ExternalRecord
 from ticketflow.model import APP_META, LIBRARY_META, Actor, Change, Comment, Event, Ticket, replay
 from ticketflow.protocols import (
     Action,
+    ClaimingDue,
     ClaimingOutbox,
     Clock,
     Delivery,
@@ -51,6 +52,7 @@ from ticketflow.protocols import (
     Notifier,
     OutboxMessage,
     Page,
+    SnapshotReads,
     TicketFilters,
     TicketRepository,
     Transaction,
@@ -91,6 +93,7 @@ __all__ = [
     "CalendarError",
     "CalendarRule",
     "Change",
+    "ClaimingDue",
     "ClaimingOutbox",
     "Clock",
     "Comment",
@@ -135,6 +138,7 @@ __all__ = [
     "SlaConfigError",
     "SlaPolicy",
     "SlaReport",
+    "SnapshotReads",
     "State",
     "SteppableClock",
     "StorageError",

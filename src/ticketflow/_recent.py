@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING
 
 from ticketflow.errors import LifecycleMismatch, LifecycleVersionMismatch
 from ticketflow.model import Event, Ticket
-from ticketflow.protocols import TicketRepository
+from ticketflow.protocols import SnapshotReads, TicketRepository
 
 if TYPE_CHECKING:
     from ticketflow.lifecycle import Lifecycle
@@ -164,7 +164,7 @@ class TicketCache:
             :class:`~ticketflow.LifecycleVersionMismatch`.
     """
 
-    __slots__ = ("_doubted", "histories", "keeps", "lifecycle", "lifecycle_id", "recent", "repository")
+    __slots__ = ("_doubted", "_snapshots", "histories", "keeps", "lifecycle", "lifecycle_id", "recent", "repository")
 
     def __init__(
         self,
@@ -176,6 +176,8 @@ class TicketCache:
         lifecycle: Lifecycle | None = None,
     ) -> None:
         self.repository = repository
+        #: the repository, if it reads a ticket and its history in one call (checked once, not per read)
+        self._snapshots = repository if isinstance(repository, SnapshotReads) else None
         self.lifecycle = lifecycle
         self.lifecycle_id = None if lifecycle is None else lifecycle.id
         self.recent = RecentTickets(size, max_events)
@@ -203,9 +205,8 @@ class TicketCache:
 
     def read_with_history(self, ticket_id: str) -> tuple[Ticket, list[Event]]:
         """The stored ticket and its history: in one round trip where the repository offers it."""
-        both = getattr(self.repository, "get_with_history", None)
-        if both is not None:
-            ticket, history = both(ticket_id)
+        if self._snapshots is not None:
+            ticket, history = self._snapshots.get_with_history(ticket_id)
             self.check(ticket)
             return ticket, history
         return self._get(ticket_id), self.repository.history(ticket_id)

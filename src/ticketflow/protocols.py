@@ -212,6 +212,47 @@ class ClaimingOutbox(Protocol):
         ...
 
 
+@runtime_checkable
+class ClaimingDue(Protocol):
+    """A repository that leases due tickets to one sweeper at a time (several sweepers on one database).
+
+    :func:`ticketflow.automation.run_due` claims due work through it where a
+    repository implements it (:class:`~ticketflow.PostgresRepository` does),
+    and lists it with ``due`` otherwise.
+
+    Contract, checked by :class:`ticketflow.testing.RepositoryContract`:
+
+    - ``claim_due`` returns what ``due`` would (the tickets, of *lifecycle_id*
+      when given, whose next due instant is at or before *now*, earliest
+      first, at most *limit*), and leases each one to this caller: a leased
+      ticket is not claimed again until the lease ends;
+    - saving the ticket with a due instant, or rescheduling it, ends its lease.
+    """
+
+    def claim_due(
+        self, now: datetime, limit: int = 100, *, lifecycle_id: str | None = None
+    ) -> list[tuple[str, datetime]]:
+        """Like ``due``, but each ticket returned is leased to this caller."""
+        ...
+
+
+@runtime_checkable
+class SnapshotReads(Protocol):
+    """A repository that reads a ticket and its history together, from one snapshot.
+
+    A sweeper reads both for every due ticket; where a repository implements
+    this, it is one call (one round trip on a database) and the two agree.
+
+    Contract, checked by :class:`ticketflow.testing.RepositoryContract`:
+    ``get_with_history(id) == (get(id), history(id))`` when nobody writes in
+    between, and an unknown id raises :class:`~ticketflow.TicketNotFound`.
+    """
+
+    def get_with_history(self, ticket_id: str) -> tuple[Ticket, list[Event]]:
+        """The ticket as last saved and its whole history, oldest first."""
+        ...
+
+
 @attrs.frozen
 class Link:
     """A typed link from a ticket to another ticket or to an external record.

@@ -31,7 +31,7 @@ from ticketflow.errors import (
     TransitionNotAllowed,
 )
 from ticketflow.model import SYSTEM, Comment, Event, Ticket
-from ticketflow.protocols import OutboxMessage
+from ticketflow.protocols import ClaimingDue, OutboxMessage
 from ticketflow.recording import Reads, Scope, Step, Write, fired
 from ticketflow.sla import SlaClock, evaluate
 
@@ -169,9 +169,8 @@ def run_due(scope: Scope, scheduler: Scheduler, now: datetime, limit: int = 100)
     alerts = 0
     repository = scope.repository
     lifecycle_id = scope.lifecycle.id  # each lifecycle's tickets are served by its own rules only
-    claim = getattr(repository, "claim_due", None)  # shared databases lease due work to one sweeper
-    if claim is not None:
-        due = claim(now, limit, lifecycle_id=lifecycle_id)
+    if isinstance(repository, ClaimingDue):  # shared databases lease due work to one sweeper
+        due = repository.claim_due(now, limit, lifecycle_id=lifecycle_id)
     else:
         due = repository.due(now, limit, lifecycle_id=lifecycle_id)
     skipped = []

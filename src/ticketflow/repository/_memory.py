@@ -267,6 +267,14 @@ class MemoryRepository:
         except KeyError:
             raise TicketNotFound(ticket_id) from None
 
+    def get_with_history(self, ticket_id: str) -> tuple[Ticket, list[Event]]:
+        """The ticket and its whole history, read together (:class:`~ticketflow.protocols.SnapshotReads`)."""
+        with self._lock:
+            try:
+                return self._tickets[ticket_id], list(self._events[ticket_id])
+            except KeyError:
+                raise TicketNotFound(ticket_id) from None
+
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""
         with self._lock:

@@ -428,6 +428,28 @@ class SQLiteRepository:
             raise TicketNotFound(ticket_id)
         return _row_to_ticket(row)
 
+    def get_with_history(self, ticket_id: str) -> tuple[Ticket, list[Event]]:
+        """The ticket and its whole history from one read transaction (:class:`~ticketflow.protocols.SnapshotReads`)."""
+        if unstorable(ticket_id):
+            raise TicketNotFound(ticket_id)
+
+        def run(conn: sqlite3.Connection) -> tuple[Any, list[Any]]:
+            nested = conn.in_transaction
+            if not nested:
+                conn.execute("BEGIN")  # one snapshot for both reads (WAL: readers never wait)
+            try:
+                row = conn.execute(f"{self._SELECT} WHERE id = ?", (ticket_id,)).fetchone()
+                rows = conn.execute("SELECT body FROM events WHERE ticket_id = ? ORDER BY seq", (ticket_id,)).fetchall()
+            finally:
+                if not nested:
+                    conn.execute("COMMIT")
+            return row, rows
+
+        row, rows = self._read(run)
+        if row is None:
+            raise TicketNotFound(ticket_id)
+        return _row_to_ticket(row), [event_from_json(body) for (body,) in rows]
+
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""
         if unstorable(ticket_id):

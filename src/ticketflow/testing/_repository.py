@@ -27,7 +27,7 @@ import pytest
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketflowError, TicketNotFound
 from ticketflow.lifecycle import Lifecycle, load_lifecycle
 from ticketflow.model import Actor, Comment, Event, Ticket, replay
-from ticketflow.protocols import ClaimingOutbox, Link, OutboxMessage, TicketRepository
+from ticketflow.protocols import ClaimingDue, ClaimingOutbox, Link, OutboxMessage, SnapshotReads, TicketRepository
 
 __all__ = ["CONTRACT_LIFECYCLE", "RepositoryContract", "TicketFactory"]
 
@@ -336,6 +336,63 @@ class RepositoryContract:
         assert repo.history("A") == events
         with pytest.raises(TicketNotFound):
             repo.reschedule("missing", _T0)
+
+    # -- optional capabilities (ClaimingDue, SnapshotReads; skipped for a repository without them) ----
+
+    @staticmethod
+    def _claiming_due(repo: TicketRepository) -> ClaimingDue:
+        if not isinstance(repo, ClaimingDue):
+            pytest.skip("this repository does not implement ClaimingDue (one sweeper per store)")
+        return repo
+
+    @staticmethod
+    def _snapshots(repo: TicketRepository) -> SnapshotReads:
+        if not isinstance(repo, SnapshotReads):
+            pytest.skip("this repository does not implement SnapshotReads")
+        return repo
+
+    def test_claim_due_returns_what_due_lists_and_leases_it_once(
+        self, repo: TicketRepository, make: TicketFactory
+    ) -> None:
+        """The due tickets (of the lifecycle asked for), earliest first; a claimed one is not claimed again."""
+        claiming = self._claiming_due(repo)
+        other = TicketFactory(load_lifecycle({**CONTRACT_LIFECYCLE, "id": "other"}, source="<contract>"))
+        for ticket_id, factory, hours in (("A", make, 2), ("B", other, 1), ("C", make, 3), ("D", make, 12)):
+            ticket, events = factory.new(ticket_id)
+            repo.add(ticket, events, due=_T0 + timedelta(hours=hours))
+        now = _T0 + timedelta(hours=9)
+        listed = repo.due(now, lifecycle_id=make.lifecycle.id)
+        assert claiming.claim_due(now, 1, lifecycle_id=make.lifecycle.id) == listed[:1]
+        assert claiming.claim_due(now, lifecycle_id=make.lifecycle.id) == listed[1:]  # A is leased: not again
+        assert claiming.claim_due(now, lifecycle_id=make.lifecycle.id) == []
+        assert claiming.claim_due(now) == [("B", _T0 + timedelta(hours=1))]  # the other lifecycle's, unclaimed
+        assert [i for i, _ in repo.due(now)] == ["B", "A", "C"]  # a claim hides nothing from due()
+
+    def test_a_save_or_a_reschedule_ends_the_claim(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """Once a sweeper has written its step (or moved the timer), the ticket is claimable again when due."""
+        claiming = self._claiming_due(repo)
+        for ticket_id in ("A", "B"):
+            ticket, events = make.new(ticket_id)
+            repo.add(ticket, events, due=_T0)
+        assert [i for i, _ in claiming.claim_due(_T0)] == ["A", "B"]
+        started, event = make.step(repo.get("A"), "start")
+        repo.save(started, [event], 1, due=_T0 + timedelta(hours=1))
+        repo.reschedule("B", _T0 + timedelta(hours=2))
+        assert claiming.claim_due(_T0) == []
+        later = _T0 + timedelta(hours=2)
+        assert claiming.claim_due(later) == [("A", _T0 + timedelta(hours=1)), ("B", later)]
+
+    def test_get_with_history_is_get_and_history_together(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """The ticket and its history, equal to reading each; an unknown id is not found."""
+        snapshots = self._snapshots(repo)
+        ticket, events = make.new("A", fields={"priority": "high"}, tags={"vip"})
+        repo.add(ticket, events)
+        started, event = make.step(ticket, "start", comment=Comment(_AGENT.id, "on it"))
+        repo.save(started, [event], 1)
+        assert snapshots.get_with_history("A") == (repo.get("A"), repo.history("A")) == (started, [*events, event])
+        for missing in ("missing", ""):
+            with pytest.raises(TicketNotFound):
+                snapshots.get_with_history(missing)
 
     def test_sequences_count_from_one_per_name(self, repo: TicketRepository) -> None:
         """Numbers for human ticket keys: 1, 2, 3 per name."""
