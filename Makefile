@@ -54,4 +54,4 @@ package: $(STAMP)
 	$(BIN)/twine check --strict .venv/dist/*
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants .mutate

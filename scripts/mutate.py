@@ -1,15 +1,20 @@
 """`make mutate`: mutation testing of ticketflow's core with mutmut, one module at a time.
 
-Runs ``mutmut run`` (niced: the machine is shared) for each module asked for
-(default: all of them), then prints a score per module and every surviving
+Each module runs in its own work directory (``.mutate/<module>/``, links to
+``src/`` and ``tests/`` plus a ``pyproject.toml`` whose ``[tool.mutmut]`` names
+that module's files and the test files that exercise it), so one module's run
+mutates only its own code, runs only its own fast tests, and keeps its own
+results. mutmut runs niced with one worker (``--jobs`` for more): the machine
+is shared. Afterwards the script prints a score per module and every surviving
 mutant that ``tests/mutation-equivalents.txt`` does not record as equivalent.
 A survivor is either killed by a new test or recorded there with a one-line
-reason. Scores count caught (killed or timed out) among the mutants checked,
-leaving out recorded equivalents; a mutant no test reaches counts as survived.
+reason. The score is caught (killed or timed out) / (checked - recorded
+equivalents); a mutant no test reaches counts as survived.
 
-    python scripts/mutate.py                 # every module (hours on 2 cores)
-    python scripts/mutate.py calendar sla    # some
-    python scripts/mutate.py --report        # only print what earlier runs found
+    python scripts/mutate.py                      # every module (hours on 2 cores)
+    python scripts/mutate.py calendar sla         # some
+    python scripts/mutate.py --survivors sla      # re-check only the last run's survivors (after adding tests)
+    python scripts/mutate.py --report             # only print what earlier runs found
     python scripts/mutate.py --sample 50 engine   # a fixed random sample: an estimate in minutes
 
 Exit status 1 when engine, sla or calendar (fully checked) scores below 95%.
@@ -18,25 +23,44 @@ Exit status 1 when engine, sla or calendar (fully checked) scores below 95%.
 from __future__ import annotations
 
 import argparse
-import fnmatch
+import json
 import os
 import random
+import re
 import subprocess
 import sys
+import tomllib
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".mutate"
 MUTMUT = str(Path(sys.executable).with_name("mutmut"))
 EQUIVALENTS = ROOT / "tests" / "mutation-equivalents.txt"
-#: module name -> the mutant names it covers (mutmut's names are dotted module paths).
+
+
+class Module(NamedTuple):
+    """What one module mutates (globs under the root) and the test files that decide its mutants."""
+
+    sources: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+#: module name -> its source files and its tests (the fast in-process ones that exercise it).
 MODULES = {
-    "engine": ("ticketflow.lifecycle._engine.*",),
-    "sla": ("ticketflow.sla.*",),
-    "calendar": ("ticketflow.calendar.*",),
-    "repository": ("ticketflow.repository.*",),
-    "automation": ("ticketflow.automation.*",),
-    "access": ("ticketflow._view.*", "ticketflow.lifecycle._access.*"),
+    "engine": Module(
+        ("src/ticketflow/lifecycle/_engine.py",),
+        ("tests/test_workflow.py", "tests/test_lifecycle.py", "tests/test_model.py", "tests/test_testing.py"),
+    ),
+    "sla": Module(("src/ticketflow/sla/*",), ("tests/test_sla.py",)),
+    "calendar": Module(("src/ticketflow/calendar/*",), ("tests/test_calendar.py",)),
+    "repository": Module(("src/ticketflow/repository/*",), ("tests/test_repository.py", "tests/test_recent.py")),
+    "automation": Module(("src/ticketflow/automation/*",), ("tests/test_automation.py",)),
+    "access": Module(
+        ("src/ticketflow/_view.py", "src/ticketflow/lifecycle/_access.py"),
+        ("tests/test_view.py", "tests/test_access.py"),
+    ),
 }
 TARGET = {"engine": 95.0, "sla": 95.0, "calendar": 95.0}
 CAUGHT = {"killed", "timeout"}
@@ -56,10 +80,44 @@ def equivalents() -> dict[str, str]:
     return recorded
 
 
-def results() -> dict[str, str]:
-    """Every mutant mutmut knows about and its status."""
+def workdir(module: str) -> Path:
+    """The module's work directory, (re)written: links to the tree and its own ``[tool.mutmut]``."""
+    here = WORK / module
+    here.mkdir(parents=True, exist_ok=True)
+    shared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
+    for name in ["src", "tests", *shared.get("also_copy", [])]:
+        link = here / name.rstrip("/")
+        if not link.is_symlink():
+            link.symlink_to(ROOT / name.rstrip("/"))
+    selection = list(shared.get("pytest_add_cli_args_test_selection", []))
+    options = selection[selection.index("-k") :] if "-k" in selection else []
+    section = "\n".join(
+        [
+            "[tool.mutmut]",
+            f"# written by scripts/mutate.py for the {module} module",
+            f"source_paths = {json.dumps(shared.get('source_paths', ['src']))}",
+            f"only_mutate = {json.dumps(list(MODULES[module].sources))}",
+            f"also_copy = {json.dumps(shared.get('also_copy', []))}",
+            f"pytest_add_cli_args_test_selection = {json.dumps([*MODULES[module].tests, *options])}",
+            f"pytest_add_cli_args = {json.dumps(shared.get('pytest_add_cli_args', []))}",
+            "",
+        ]
+    )
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    text = re.sub(r"(?ms)^\[tool\.mutmut\]\n.*?(?=^\[|\Z)", lambda _: section + "\n", text)
+    target = here / "pyproject.toml"
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+    return here
+
+
+def results(module: str) -> dict[str, str]:
+    """Every mutant of *module* its last run knows about, and its status (empty before a first run)."""
+    here = WORK / module
+    if not (here / "mutants").is_dir():
+        return {}
     out = subprocess.run(
-        [MUTMUT, "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True, check=True
+        [MUTMUT, "results", "--all", "true"], cwd=here, capture_output=True, text=True, check=True
     ).stdout
     statuses = {}
     for line in out.splitlines():
@@ -71,8 +129,18 @@ def results() -> dict[str, str]:
 
 def sample(statuses: dict[str, str], module: str, size: int) -> list[str]:
     """A fixed random sample of *size* of the module's mutants (the same every run, for an unbiased estimate)."""
-    names = sorted(n for n in statuses if any(fnmatch.fnmatch(n, p) for p in MODULES[module]))
+    names = sorted(statuses)
     return sorted(random.Random(f"{module}:{size}").sample(names, min(size, len(names))))
+
+
+def run(module: str, names: list[str], jobs: int) -> None:
+    """``mutmut run`` in the module's work directory, niced; *names* empty means all of its mutants."""
+    here = workdir(module)
+    if not names:
+        # mutmut re-checks every mutant a name pattern matches; "*" is all of this work directory's.
+        names = ["*"]
+    print(f"== mutmut run {module}: {len(names) if names != ['*'] else 'all'} mutant(s)", flush=True)
+    subprocess.run(["nice", "-n", "19", MUTMUT, "run", "--max-children", str(jobs), *names], cwd=here, check=False)
 
 
 def main() -> int:
@@ -80,6 +148,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"any of {', '.join(MODULES)} (default: all)")
     parser.add_argument("--report", action="store_true", help="only report what earlier runs found")
+    parser.add_argument("--survivors", action="store_true", help="re-check only the survivors of the last run")
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATE_JOBS", "1")))
     parser.add_argument("--sample", type=int, default=0, help="check (and score) only N mutants per module")
     args = parser.parse_args()
@@ -87,20 +156,31 @@ def main() -> int:
     unknown = [m for m in chosen if m not in MODULES]
     if unknown:
         parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
-    statuses = results() if args.sample else {}
-    picked = {module: sample(statuses, module, args.sample) for module in chosen} if args.sample else {}
-    if not args.report:
-        for module in chosen:
-            names = picked.get(module) or MODULES[module]
-            print(f"== mutmut run {module}: {len(names) if args.sample else ' '.join(names)}", flush=True)
-            subprocess.run(["nice", "-n", "19", MUTMUT, "run", "--max-children", str(args.jobs), *names], cwd=ROOT)
     recorded = equivalents()
-    statuses = results()
+    picked: dict[str, list[str]] = {}
+    for module in chosen:
+        if args.sample:
+            known = results(module)
+            if not known:  # a first run generates the mutants (and checks them all); sample from then on
+                print(f"== {module}: no mutants generated yet, generating them")
+                run(module, ["ticketflow.does_not_exist*"], args.jobs)
+                known = results(module)
+            picked[module] = sample(known, module, args.sample)
+        if args.report:
+            continue
+        if args.survivors:
+            again = [n for n, s in results(module).items() if s in UNCAUGHT and n not in recorded]
+            if not again:
+                print(f"== {module}: no survivors to re-check")
+                continue
+            run(module, again, args.jobs)
+        else:
+            run(module, picked.get(module, []), args.jobs)
     failing = False
     print(f"\n{'module':<11} {'mutants':>7} {'caught':>7} {'survived':>8} {'equiv.':>6} {'unchecked':>9} {'score':>7}")
     survivors = []
     for module in chosen:
-        mine = {n: s for n, s in statuses.items() if any(fnmatch.fnmatch(n, p) for p in MODULES[module])}
+        mine = results(module)
         if args.sample:
             mine = {n: s for n, s in mine.items() if n in picked[module]}
         counts = Counter("equivalent" if n in recorded else s for n, s in mine.items())
@@ -113,11 +193,11 @@ def main() -> int:
             f"{score:>6.1f}%"
         )
         survivors += [f"  {n}: {s}" for n, s in sorted(mine.items()) if s in UNCAUGHT and n not in recorded]
-        if module in TARGET and not unchecked and not args.sample and score < TARGET[module]:
+        if module in TARGET and mine and not unchecked and not args.sample and score < TARGET[module]:
             failing = True
     if survivors:
-        print("\nSurvivors (kill with a test, or record in tests/mutation-equivalents.txt with a reason;")
-        print("`mutmut show NAME` prints the change):")
+        print(f"\nSurvivors (kill with a test, or record in {EQUIVALENTS.relative_to(ROOT)} with a reason;")
+        print("`cd .mutate/MODULE && mutmut show NAME` prints the change):")
         print("\n".join(survivors))
     return 1 if failing else 0
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import ticketflow as tf
 from ticketflow.calendar import BusinessCalendar, CalendarRule, holidays_for
+from ticketflow.calendar._calendar import folder_of, located
 
 from .calendar_oracle import STEP, Oracle, OracleRule
 
@@ -826,3 +827,186 @@ def test_a_lifecycles_ics_path_is_read_next_to_the_lifecycle_file(tmp_path: Path
     calendar = tf.load_lifecycle(tmp_path / "desk.toml").calendar
     assert calendar is not None
     assert not calendar.is_open(berlin(2026, 5, 1, 10))
+
+
+# -- mutation survivors (scripts/mutate.py calendar): rules no other test decided ----------------
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda c, naive: c.add(naive, H), "t"),
+        (lambda c, naive: c.sub(naive, H), "t"),
+        (lambda c, naive: c.is_open(naive), "t"),
+        (lambda c, naive: c.next_open(naive), "t"),
+        (lambda c, naive: c.next_close(naive), "t"),
+        (lambda c, naive: c.add_days(naive, 1), "t"),
+        (lambda c, naive: c.explain(naive), "t"),
+        (lambda c, naive: c.between(naive, ny(2026, 3, 6, 10)), "a"),
+        (lambda c, naive: c.between(ny(2026, 3, 6, 10), naive), "b"),
+        (lambda c, naive: c.open_windows(naive, ny(2026, 3, 6, 10)), "a"),
+        (lambda c, naive: c.open_windows(ny(2026, 3, 6, 10), naive), "b"),
+        (lambda c, naive: c.business_positions([ny(2026, 3, 6, 10), naive]), "instant"),
+    ],
+)
+def test_a_naive_datetime_is_refused_naming_the_argument(office: BusinessCalendar, call: Any, name: str):
+    naive = datetime(2026, 3, 6, 12)
+    with pytest.raises(tf.NaiveDatetime) as caught:
+        call(office, naive)
+    assert caught.value.name == name
+    assert str(caught.value).startswith(f"{name} must be timezone-aware, got naive 2026-03-06 12:00:00")
+
+
+def test_a_non_datetime_is_refused_naming_the_argument_and_its_type(office: BusinessCalendar):
+    with pytest.raises(tf.CalendarError) as caught:
+        office.is_open("2026-03-06")  # type: ignore[arg-type]
+    assert str(caught.value) == "t must be an aware datetime, got str '2026-03-06'"
+    with pytest.raises(tf.CalendarError) as caught:
+        office.add(ny(2026, 3, 6, 10), "1h")  # type: ignore[arg-type]
+    assert str(caught.value) == "expected a timedelta, got str '1h'"
+
+
+@given(calendars(), st.lists(exact_instants, min_size=1, max_size=6))
+def test_business_positions_differ_by_business_time_between(
+    case: tuple[dict[str, Any], Oracle], instants: list[datetime]
+):
+    calendar = build(case[0])
+    positions = calendar.business_positions(instants)
+    assert len(positions) == len(instants)
+    fresh = build(case[0])  # its own timeline: no state shared with the call above
+    for i, a in enumerate(instants):
+        for j, b in enumerate(instants):
+            assert positions[j] - positions[i] == fresh.between(a, b) // timedelta(microseconds=1)
+
+
+def test_business_positions_across_years_reuse_or_grow_the_timeline():
+    cal = BusinessCalendar("America/New_York", NINE_TO_FIVE)
+    assert cal.business_positions([]) == []
+    cal.between(ny(2026, 3, 6, 10), ny(2026, 3, 6, 11))  # a timeline around 2026 only
+    instants = [ny(2021, 6, 1, 10, 30), ny(2026, 3, 6, 16, 15), ny(2031, 6, 2, 9, 45)]
+    positions = cal.business_positions(instants)
+    other = BusinessCalendar("America/New_York", NINE_TO_FIVE)
+    assert positions[1] - positions[0] == other.between(instants[0], instants[1]) // timedelta(microseconds=1)
+    assert positions[2] - positions[1] == other.between(instants[1], instants[2]) // timedelta(microseconds=1)
+    tiny = datetime(2026, 3, 6, 15, 0, 0, 250_000, tzinfo=UTC)  # microseconds count
+    a, b = cal.business_positions([tiny, tiny + timedelta(microseconds=750_001)])
+    assert b - a == 750_001
+
+
+def test_business_positions_before_and_inside_a_calendars_first_window():
+    cal = BusinessCalendar("UTC", {}, overrides={date(2026, 6, 1): ["09:00-10:00"]})
+    instants = [
+        datetime(2026, 5, 1, tzinfo=UTC),  # before the only window: nothing open yet
+        datetime(2026, 6, 1, 9, 15, tzinfo=UTC),
+        datetime(2026, 6, 1, 9, 45, tzinfo=UTC),
+        datetime(2026, 7, 1, tzinfo=UTC),
+    ]
+    first, inside, later, after = cal.business_positions(instants)
+    assert inside - first == 15 * 60 * 1_000_000
+    assert later - inside == 30 * 60 * 1_000_000
+    assert after - first == 3600 * 1_000_000
+
+
+def test_add_days_keeps_the_local_time_to_the_microsecond_and_counts_business_days(office: BusinessCalendar):
+    t = ny(2026, 3, 6, 10, 17, 42, 123_456)  # a Friday
+    assert office.add_days(t, 1) == ny(2026, 3, 9, 10, 17, 42, 123_456)
+    assert office.add_days(t, 0) == t
+    assert office.add_days(ny(2026, 3, 7, 10, 17), 0) == ny(2026, 3, 9, 9)  # Saturday, 0 days: next open
+    assert office.add_days(t, -5) == ny(2026, 2, 27, 10, 17, 42, 123_456)
+    assert office.add_days(t, 10) == ny(2026, 3, 20, 10, 17, 42, 123_456)
+
+
+def test_add_days_gives_up_beyond_twenty_years_or_the_supported_range():
+    once = BusinessCalendar("UTC", {}, overrides={date(2026, 6, 1): ["09:00-10:00"]})
+    start = datetime(2026, 1, 1, 9, 30, tzinfo=UTC)
+    assert once.add_days(start, 1) == datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
+    with pytest.raises(tf.CalendarError) as caught:
+        once.add_days(start, 2)
+    assert str(caught.value) == "add_days: no 2 business days within reach of 2026-01-01T09:30:00+00:00"
+    with pytest.raises(tf.CalendarError) as caught:
+        once.add_days(start, -1)
+    assert str(caught.value) == "add_days: no 1 business days within reach of 2026-01-01T09:30:00+00:00"
+    # twenty years of days are searched, not fewer: a date 19 years ahead is reached
+    far = BusinessCalendar("UTC", {}, overrides={date(2045, 6, 1): ["09:00-10:00"]})
+    assert far.add_days(start, 1) == datetime(2045, 6, 1, 9, 30, tzinfo=UTC)
+
+
+def test_add_days_counts_a_holiday_with_a_rule_opening_as_closed_and_an_opened_day_as_business():
+    cal = BusinessCalendar(
+        "UTC",
+        NINE_TO_FIVE,
+        holidays=[date(2026, 3, 11)],  # a Wednesday
+        rules=[CalendarRule("FREQ=WEEKLY;BYDAY=WE,SA", start=date(2026, 1, 1), open=["10:00-12:00"])],
+    )
+    tue = datetime(2026, 3, 10, 10, tzinfo=UTC)
+    assert cal.add_days(tue, 1) == datetime(2026, 3, 12, 10, tzinfo=UTC)  # the holiday's opening does not apply
+    assert cal.add_days(datetime(2026, 3, 13, 10, tzinfo=UTC), 1) == datetime(2026, 3, 14, 10, tzinfo=UTC)
+
+
+def test_describe_and_the_text_of_an_explanation():
+    cal = BusinessCalendar("America/New_York", {"mon-fri": ["09:00-12:00", "13:00-17:00"], "sat": ["10:00-12:00"]})
+    assert cal.describe() == (
+        "America/New_York: mon 09:00-12:00 13:00-17:00, tue 09:00-12:00 13:00-17:00, wed 09:00-12:00 13:00-17:00, "
+        "thu 09:00-12:00 13:00-17:00, fri 09:00-12:00 13:00-17:00, sat 10:00-12:00"
+    )
+    assert str(cal.explain(ny(2026, 3, 6, 10))) == (
+        "2026-03-06T10:00:00-05:00: open (weekly hours: fri 09:00-12:00); open from 2026-03-06T09:00:00-05:00 "
+        "until 2026-03-06T12:00:00-05:00"
+    )
+    assert BusinessCalendar.always_open("Europe/Paris") == BusinessCalendar(
+        "Europe/Paris", {"mon-sun": ["00:00-24:00"]}
+    )
+    assert BusinessCalendar.always_open().timezone == "UTC"
+
+
+def test_located_moves_a_calendar_path_under_its_section(tmp_path: Path):
+    base = "sla.calendars.berlin"
+    assert located(tf.CalendarError("calendar.rules[2].rrule: cannot read 'x'"), base) == (
+        "sla.calendars.berlin.rules[2].rrule",
+        "cannot read 'x'",
+    )
+    assert located(tf.CalendarError("timezone: unknown zone 'X'"), base) == (base, "timezone: unknown zone 'X'")
+    assert located(tf.CalendarError("calendar with spaces: problem"), base) == (base, "calendar with spaces: problem")
+    assert located(tf.CalendarError("calendar.hours"), base) == (base, "calendar.hours")
+    assert folder_of(str(tmp_path / "missing.toml")) is None
+    (tmp_path / "desk.toml").write_text("")
+    assert folder_of(str(tmp_path / "desk.toml")) == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("weekly", "rules[0]: expected a table with rrule, start and close or open, got 'weekly'"),
+        ({"rrule": "FREQ=DAILY", "start": "2026-01-01", "close": ["09:00-10:00"], "when": 1}, None),
+        ({"start": "2026-01-01", "close": ["09:00-10:00"]}, "rules[0].rrule: required key is missing"),
+        ({"rrule": "FREQ=DAILY", "close": ["09:00-10:00"]}, "rules[0].start: required key is missing"),
+        (
+            {"rrule": "FREQ=DAILY", "start": "2026-01-01", "close": ["09:00-10:00"], "name": 3},
+            "rules[0].name: expected text, got 3",
+        ),
+        (
+            {"rrule": 7, "start": "2026-01-01", "close": ["09:00-10:00"]},
+            "rules[0].rrule: expected RRULE text like 'FREQ=WEEKLY;BYDAY=MO'",
+        ),
+    ],
+)
+def test_a_bad_rule_table_is_refused_with_its_exact_message(config: Any, message: str | None):
+    with pytest.raises(tf.CalendarError) as caught:
+        CalendarRule.from_config(config)
+    expected = message or "rules[0].when: unknown key; use rrule, start, close, open, name"
+    assert str(caught.value) == expected
+
+
+def test_a_rule_tables_name_is_what_explain_calls_it():
+    table = {"rrule": "FREQ=WEEKLY;BYDAY=MO", "start": "2026-01-01", "close": ["09:00-11:00"]}
+    assert CalendarRule.from_config({**table, "name": "patching"}).label == "rule 'patching'"
+    assert CalendarRule.from_config(table).name == ""
+    assert CalendarRule.from_config(table).label == "rule FREQ=WEEKLY;BYDAY=MO"
+
+
+def test_bad_ics_settings_are_refused_with_their_exact_message():
+    with pytest.raises(tf.CalendarError) as caught:
+        BusinessCalendar.from_config({"timezone": "UTC", "hours": NINE_TO_FIVE, "ics": 3})
+    assert str(caught.value) == "calendar.ics: expected the path of an .ics file, or a list of them"
+    with pytest.raises(tf.CalendarError, match=r"^calendar\.ics: expected"):
+        BusinessCalendar.from_config({"timezone": "UTC", "hours": NINE_TO_FIVE, "ics": ["a.ics", 3]})
