@@ -1010,3 +1010,94 @@ def test_bad_ics_settings_are_refused_with_their_exact_message():
     assert str(caught.value) == "calendar.ics: expected the path of an .ics file, or a list of them"
     with pytest.raises(tf.CalendarError, match=r"^calendar\.ics: expected"):
         BusinessCalendar.from_config({"timezone": "UTC", "hours": NINE_TO_FIVE, "ics": ["a.ics", 3]})
+
+
+def test_add_days_searches_exactly_twenty_leap_years_of_days():
+    start = datetime(2026, 1, 1, 9, 30, tzinfo=UTC)
+    last = start.date() + timedelta(days=366 * 20)
+    reached = BusinessCalendar("UTC", {}, overrides={last: ["09:00-10:00"]})
+    assert reached.add_days(start, 1) == datetime.combine(last, start.timetz())
+    beyond = BusinessCalendar("UTC", {}, overrides={last + timedelta(days=1): ["09:00-10:00"]})
+    with pytest.raises(tf.CalendarError, match=r"^add_days: no 1 business days within reach"):
+        beyond.add_days(start, 1)
+
+
+def test_sub_grows_the_timeline_backwards_over_long_spans(office: BusinessCalendar):
+    start = ny(2026, 3, 6, 16)
+    fresh = BusinessCalendar("America/New_York", NINE_TO_FIVE, holidays=holidays_for("US", subdiv="NY"))
+    earlier = fresh.sub(start, 2000 * H)
+    assert earlier < start - timedelta(days=365)
+    assert office.between(earlier, start) == 2000 * H
+    assert BusinessCalendar("America/New_York", NINE_TO_FIVE).add(earlier, 2000 * H) <= start
+
+
+def test_config_holidays_are_observed_unless_the_config_says_otherwise():
+    table = {"timezone": "America/New_York", "hours": NINE_TO_FIVE}
+    observed = BusinessCalendar.from_config({**table, "holidays": {"country": "US"}})
+    literal = BusinessCalendar.from_config({**table, "holidays": {"country": "US", "observed": False}})
+    assert observed.holidays == (holidays_for("US"),)
+    assert literal.holidays == (holidays_for("US", observed=False),)
+    assert not observed.is_open(ny(2026, 7, 3, 10))  # Independence Day (a Saturday) observed on Friday
+    assert literal.is_open(ny(2026, 7, 3, 10))
+
+
+def test_an_ics_export_carries_the_properties_a_subscriber_reads():
+    icalendar = pytest.importorskip("icalendar")
+    cal = BusinessCalendar("America/New_York", {"mon-fri": ["09:00-17:00"]})
+    start, end = ny(2026, 3, 6), ny(2026, 3, 10)
+    for closed, summary, transp in ((False, "open", "TRANSPARENT"), (True, "closed", "OPAQUE")):
+        feed = icalendar.Calendar.from_ical(cal.to_ics(start, end, closed=closed))
+        assert str(feed["PRODID"]) == "-//ticketflow//calendar America/New_York//EN"
+        assert str(feed["VERSION"]) == "2.0"
+        events = feed.walk("VEVENT")
+        assert events
+        for event in events:
+            stamp = event.start.astimezone(UTC)
+            assert str(event["UID"]) == f"{stamp:%Y%m%dT%H%M%SZ}-{summary}@ticketflow"
+            assert event["DTSTAMP"].dt == stamp
+            assert str(event["SUMMARY"]) == summary
+            assert str(event["TRANSP"]) == transp
+    uids = [str(e["UID"]) for e in icalendar.Calendar.from_ical(cal.to_ics(start, end)).walk("VEVENT")]
+    assert uids[0] == "20260306T140000Z-open@ticketflow"
+    assert len(set(uids)) == len(uids)
+
+
+def test_ics_uids_replace_spaces_in_the_summary():
+    icalendar = pytest.importorskip("icalendar")
+    from ticketflow.calendar._ics import to_ics_text
+
+    text = to_ics_text([(ny(2026, 3, 6, 9), ny(2026, 3, 6, 17))], "on call", "-//x//EN")
+    (event,) = icalendar.Calendar.from_ical(text).walk("VEVENT")
+    assert str(event["UID"]) == "20260306T140000Z-on-call@ticketflow"
+    assert str(event["TRANSP"]) == "TRANSPARENT"
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("UTC", "calendar: expected a table, got 'UTC'"),
+        ({"timezone": "UTC", "hours": NINE_TO_FIVE, "rules": {"rrule": "FREQ=DAILY"}}, None),
+        ({"timezone": "UTC", "hours": NINE_TO_FIVE, "rules": "FREQ=DAILY"}, None),
+        ({"timezone": "UTC", "hours": NINE_TO_FIVE, "rules": 3}, None),
+        (
+            {"timezone": "UTC", "hours": NINE_TO_FIVE, "holidays": {"subdiv": "NY"}},
+            "calendar.holidays: write { country = 'US', subdiv = 'NY' } or a list of dates",
+        ),
+        (
+            {"timezone": "UTC", "hours": NINE_TO_FIVE, "holidays": {"country": "US", "region": "NY"}},
+            "calendar.holidays: write { country = 'US', subdiv = 'NY' } or a list of dates",
+        ),
+        ({"hours": NINE_TO_FIVE}, "calendar.timezone: required key is missing"),
+    ],
+)
+def test_a_bad_calendar_section_is_refused_with_its_exact_message(config: Any, message: str | None):
+    with pytest.raises(tf.CalendarError) as caught:
+        BusinessCalendar.from_config(config)
+    assert str(caught.value) == (message or "calendar.rules: expected a list of rule tables ([[calendar.rules]])")
+
+
+def test_config_holidays_read_the_subdivision_and_observed():
+    table = {"timezone": "America/New_York", "hours": NINE_TO_FIVE}
+    cal = BusinessCalendar.from_config({**table, "holidays": {"country": "US", "subdiv": "NY", "observed": True}})
+    assert cal.holidays == (holidays_for("US", "NY"),)
+    assert cal.holidays != (holidays_for("US"),)
