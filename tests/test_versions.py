@@ -209,8 +209,9 @@ def test_a_renamed_state_migrated_with_a_plan_keeps_working_and_keeps_its_sla_pa
     clock = new.sla(ticket_id, at(14))[0]
     assert (clock.paused, clock.elapsed) == (True, timedelta(hours=1))  # paused since 10:00, across the migration
     assert "start" in new.allowed(ticket_id, BOB, at=at(14))
-    with pytest.raises(LifecycleVersionMismatch):  # the old process meets a state only version 2 has
+    with pytest.raises(LifecycleVersionMismatch) as raised:  # the old process meets a state only version 2 has
         tf.Workflow(v1_sla(), repository).comment(ticket_id, ALICE, "It is a T14", at=at(14))
+    assert (raised.value.recorded_version, raised.value.current_version) == (2, 1)  # migrated to 2, not opened
     replied = new.comment(ticket_id, ALICE, "It is a T14", at=at(14))
     assert replied.state == "in_progress"
     running = new.sla(ticket_id, at(15))[0]

@@ -47,6 +47,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from ticketflow.errors import LifecycleMismatch, LifecycleVersionMismatch
+from ticketflow.lifecycle._migrated import recorded_version
 from ticketflow.model import Event, Ticket
 from ticketflow.protocols import SnapshotReads, TicketRepository
 
@@ -230,13 +231,12 @@ class TicketCache:
         if ticket.lifecycle_id != lifecycle.id:
             raise LifecycleMismatch(ticket.id, ticket.lifecycle_id, lifecycle.id)
         if ticket.state not in lifecycle.states:
-            history = self.repository.history(ticket.id)
-            opened = history[0].meta if history else {}
+            version, fingerprint = recorded_version(self.repository.history(ticket.id))  # a migration's, if any
             raise LifecycleVersionMismatch(
                 ticket.id,
                 ticket.state,
-                opened.get("lifecycle_version"),
-                opened.get("lifecycle_fingerprint"),
+                version,
+                fingerprint,
                 lifecycle.version,
                 lifecycle.fingerprint,
             )

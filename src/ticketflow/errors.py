@@ -205,7 +205,8 @@ class LifecycleVersionMismatch(LifecycleError):
     Attributes:
         ticket_id: the ticket.
         state: the ticket's state, unknown to this version.
-        recorded_version: the lifecycle version the ticket was opened under
+        recorded_version: the lifecycle version the ticket is on: the one
+            its last migration moved it to, else the one it was opened under
             (``None`` if its opening event predates recorded versions).
         recorded_fingerprint: that version's fingerprint (or ``None``).
         current_version: the version of the Workflow's lifecycle.
@@ -232,7 +233,7 @@ class LifecycleVersionMismatch(LifecycleError):
             recorded += f" ({recorded_fingerprint[:12]})"
         super().__init__(
             f"ticket {ticket_id} is in state {state!r}, which version {current_version} "
-            f"({current_fingerprint[:12]}) of its lifecycle does not have; it was opened under {recorded}: "
+            f"({current_fingerprint[:12]}) of its lifecycle does not have; it is on {recorded}: "
             "handle it with a Workflow of the version that has this state, or migrate the ticket"
         )
 
