@@ -744,3 +744,23 @@ def test_two_migrations_compose_a_rename_of_a_rename_keeps_the_pause_and_the_ent
     assert tf.versions.recorded_version(history) == (3, v3.fingerprint)
     (clock,) = third.sla(ticket_id, at(15))
     assert (clock.paused, clock.elapsed) == (True, timedelta(hours=1))
+
+
+def test_tickets_of_another_version_never_starve_the_rest_of_a_sweep():
+    repository = tf.MemoryRepository()
+    old = tf.Workflow(v1(), repository)
+    strangers = []
+    for _ in range(3):  # resolved under version 1: due first, in a state version 2 calls "done"
+        ticket_id = asked_plain(old)
+        old.comment(ticket_id, ALICE, "T14", at=T0)
+        strangers.append(old.fire(ticket_id, "resolve", BOB, fields={"resolution": "x"}, at=T0).id)
+    new = tf.Workflow(resolved_v2(), repository, clock=tf.SteppableClock(T0 + timedelta(days=5)))
+    served = asked_plain(new)
+    new.comment(served, ALICE, "T14", at=T0)
+    new.fire(served, "resolve", BOB, fields={"resolution": "x"}, at=T0 + timedelta(hours=1))  # due after them
+    result = new.run_due(limit=2)
+    assert sorted(ticket_id for ticket_id, _ in result.skipped) == sorted(strangers)
+    assert [e.ticket_id for e in result.fired] == [served]
+    report = tf.Sweeper(new, batch=2).run_once()  # terminates, though the skipped stay due
+    assert sorted(ticket_id for ticket_id, _ in report.result.skipped) == sorted(strangers)
+    assert report.result.fired == ()

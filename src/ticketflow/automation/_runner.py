@@ -164,26 +164,40 @@ def run_due(scope: Scope, scheduler: Scheduler, now: datetime, limit: int = 100)
     """Fire every timed rule due at *now* and write due SLA alerts, for up to *limit* tickets.
 
     A ticket on which other writers kept winning is left due, for the next run.
+    A ticket in a state this version of the lifecycle lacks is skipped (left
+    due for the process that has its version) and does not count against
+    *limit*: the tickets due after it are served, so skipped ones never
+    starve the rest.
     """
     fired_events: list[Event] = []
     alerts = 0
     repository = scope.repository
     lifecycle_id = scope.lifecycle.id  # each lifecycle's tickets are served by its own rules only
-    if isinstance(repository, ClaimingDue):  # shared databases lease due work to one sweeper
-        due = repository.claim_due(now, limit, lifecycle_id=lifecycle_id)
-    else:
-        due = repository.due(now, limit, lifecycle_id=lifecycle_id)
-    skipped = []
-    for ticket_id, _ in due:
-        try:
-            events, written = _run_ticket(scope, scheduler, ticket_id, now)
-        except ConcurrencyConflict:
-            log.warning("ticket %s: other writers kept winning; left due for the next run", ticket_id)
-            continue
-        except LifecycleVersionMismatch as mismatch:  # one ticket of another version never stops the sweep
-            log.warning("ticket %s skipped, left due: %s", ticket_id, mismatch)
-            skipped.append((ticket_id, str(mismatch)))
-            continue
-        fired_events.extend(events)
-        alerts += written
-    return SweepResult(tuple(fired_events), alerts, len(due), tuple(skipped))
+    claiming = isinstance(repository, ClaimingDue)  # shared databases lease due work to one sweeper
+    skipped: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    while True:
+        want = limit + len(skipped)
+        if isinstance(repository, ClaimingDue):
+            due = repository.claim_due(now, limit, lifecycle_id=lifecycle_id)  # a claim leases them away
+        else:
+            due = repository.due(now, want, lifecycle_id=lifecycle_id)
+        fresh = [ticket_id for ticket_id, _ in due if ticket_id not in seen]
+        before = len(skipped)
+        for ticket_id in fresh:
+            seen.add(ticket_id)
+            try:
+                events, written = _run_ticket(scope, scheduler, ticket_id, now)
+            except ConcurrencyConflict:
+                log.warning("ticket %s: other writers kept winning; left due for the next run", ticket_id)
+                continue
+            except LifecycleVersionMismatch as mismatch:  # one ticket of another version never stops the sweep
+                log.warning("ticket %s skipped, left due: %s", ticket_id, mismatch)
+                skipped.append((ticket_id, str(mismatch)))
+                continue
+            fired_events.extend(events)
+            alerts += written
+        # look further only past tickets skipped this round, while there may be more due
+        if claiming or len(skipped) == before or len(due) < want or len(seen) - len(skipped) >= limit:
+            break
+    return SweepResult(tuple(fired_events), alerts, len(seen), tuple(skipped))

@@ -120,6 +120,7 @@ class Sweeper:
         """One sweep at the (first) workflow clock's now: every lifecycle's due tickets, then the outbox."""
         now = self.workflow.clock.now()
         fired: list[Event] = []
+        skipped: dict[str, str] = {}
         alerts = tickets = delivered = 0
         for workflow in self.workflows:
             while True:
@@ -127,7 +128,8 @@ class Sweeper:
                 fired.extend(result.fired)
                 alerts += result.alerts
                 tickets += result.tickets
-                if result.tickets < self.batch:
+                skipped.update(result.skipped)
+                if result.tickets - len(result.skipped) < self.batch:  # skipped ones stay due: not progress
                     break
         for workflow in self.workflows:
             while True:
@@ -135,7 +137,7 @@ class Sweeper:
                 delivered += batch
                 if batch < self.batch or self._stop.is_set():
                     break
-        return SweepReport(SweepResult(tuple(fired), alerts, tickets), delivered)
+        return SweepReport(SweepResult(tuple(fired), alerts, tickets, tuple(skipped.items())), delivered)
 
     @property
     def stopping(self) -> bool:
