@@ -121,6 +121,71 @@ def test_the_package_import_graph_has_no_cycle():
             visit(node)
 
 
+def _module_graph() -> dict[str, set[str]]:
+    """Module -> the ticketflow modules it imports at runtime (top level or inside functions; not for typing).
+
+    ``from a.b import c`` points at ``a.b.c`` when that is a module, else at
+    ``a.b`` (its ``__init__``); importing a submodule is not counted as
+    importing its package's ``__init__`` (Python runs that first, but it is
+    what ties a package together, not a cycle between its modules).
+    """
+    modules = {_module(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        for target in _imports(path, runtime=True):
+            while target not in modules and "." in target:
+                target = target.rsplit(".", 1)[0]
+            if target != module:
+                graph.setdefault(module, set()).add(target)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one node (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_of_the_package_takes_part_in_an_import_cycle():
+    """Module by module, lazy (function-level) imports included: the arrows never lead back."""
+    assert _cycles(_module_graph()) == []
+
+
+def test_the_cycle_finder_finds_a_cycle_of_lazy_imports():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
 def test_nothing_below_the_workflow_imports_it():
     offenders = sorted(
         _module(path)

@@ -1,6 +1,5 @@
 """Lifecycles: definition, loading and validation, the compiled engine, diagrams."""
 
-from ticketflow.lifecycle._builtin import builtin, builtins
 from ticketflow.lifecycle._definition import (
     BUILTIN_ROLES,
     Compare,
@@ -12,7 +11,7 @@ from ticketflow.lifecycle._definition import (
     Transition,
 )
 from ticketflow.lifecycle._engine import UNSET, Engine, GuardContext
-from ticketflow.lifecycle._loader import load_lifecycle, loads_lifecycle, parse_duration
+from ticketflow.lifecycle._loader import builtin, builtins, load_lifecycle, loads_lifecycle, parse_duration
 from ticketflow.lifecycle._shape import json_schema
 
 __all__ = [

@@ -31,6 +31,7 @@ __all__ = [
     "TimedRule",
     "Transition",
     "fingerprint",
+    "set_extender",
 ]
 
 #: Roles every lifecycle knows: ``admin`` may do what ``agent`` may by default;
@@ -41,6 +42,20 @@ BUILTIN_ROLES = frozenset({"requester", "agent", "admin", "system"})
 BUILTIN_TRIGGERS = ("comment", "update")
 
 _FROZEN_EMPTY: frozenset[str] = frozenset()
+
+
+def _no_extender(lifecycle: Lifecycle, changes: Mapping[str, Any], source: str) -> Lifecycle:
+    raise RuntimeError("Lifecycle.extend needs ticketflow.lifecycle's loader; import ticketflow.lifecycle")
+
+
+#: How :meth:`Lifecycle.extend` loads a merged document: the loader's, set by :func:`set_extender` when the
+#: loader is imported (the loader imports this module; this module never imports the loader: no import cycle).
+_EXTENDER: list[Callable[[Lifecycle, Mapping[str, Any], str], Lifecycle]] = [_no_extender]
+
+
+def set_extender(extend: Callable[[Lifecycle, Mapping[str, Any], str], Lifecycle]) -> None:
+    """Make *extend* the function :meth:`Lifecycle.extend` delegates to (the loader calls this once)."""
+    _EXTENDER[0] = extend
 
 
 def _proxy(value: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -536,6 +551,4 @@ class Lifecycle:
         SLA's calendar without copying the section), other keys are replaced;
         an ``sla`` with ``metrics`` replaces the section.
         """
-        from ticketflow.lifecycle._loader import extend_document, load_lifecycle
-
-        return load_lifecycle(extend_document(self.document, changes, source), source=source)
+        return _EXTENDER[0](self, changes, source)

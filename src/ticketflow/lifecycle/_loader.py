@@ -15,9 +15,11 @@ source, the path inside the document and what to do.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from ticketflow.lifecycle._definition import (
     State,
     TimedRule,
     Transition,
+    set_extender,
     tag_allowed,
 )
 from ticketflow.lifecycle._engine import Engine
@@ -46,6 +49,8 @@ from ticketflow.lifecycle._shape import LIFECYCLE, ShapeError, check_shape
 __all__ = [
     "MAX_BUSINESS_DAYS",
     "MAX_DURATION",
+    "builtin",
+    "builtins",
     "extend_document",
     "load_lifecycle",
     "loads_lifecycle",
@@ -234,8 +239,6 @@ def load_lifecycle(
 
 def _extend_builtin(document: Mapping[str, Any], name: str) -> Lifecycle:
     """A file with ``extends = "<built-in id>"``: the built-in with the rest of the file merged in."""
-    from ticketflow.lifecycle._builtin import builtin, builtins
-
     base = document["extends"]
     if not isinstance(base, str) or base not in builtins():
         raise InvalidLifecycle(
@@ -778,3 +781,37 @@ def _extend_sla(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str
         else:
             sla[key] = value
     return sla
+
+
+# -- the built-in lifecycles: TOML files shipped in ``builtin/``, loaded like any other ---------
+
+_BUILTIN_PACKAGE = "ticketflow.lifecycle.builtin"
+
+
+def builtins() -> list[str]:
+    """The ids of the built-in lifecycles, sorted."""
+    files = resources.files(_BUILTIN_PACKAGE).iterdir()
+    return sorted(f.name.removesuffix(".toml") for f in files if f.name.endswith(".toml"))
+
+
+@functools.cache
+def builtin(lifecycle_id: str) -> Lifecycle:
+    """Load the built-in lifecycle *lifecycle_id* (compiled once per process).
+
+    Raises:
+        InvalidLifecycle: there is no built-in with that id.
+    """
+    if lifecycle_id not in builtins():
+        raise InvalidLifecycle(
+            f"builtin:{lifecycle_id}", "", f"no built-in lifecycle {lifecycle_id!r}; available: {', '.join(builtins())}"
+        )
+    text = resources.files(_BUILTIN_PACKAGE).joinpath(f"{lifecycle_id}.toml").read_text(encoding="utf-8")
+    return loads_lifecycle(text, "toml", source=f"builtin:{lifecycle_id}")
+
+
+def _extend(lifecycle: Lifecycle, changes: Mapping[str, Any], source: str) -> Lifecycle:
+    """``Lifecycle.extend``: the lifecycle's document with *changes* merged in, loaded anew."""
+    return load_lifecycle(extend_document(lifecycle.document, changes, source), source=source)
+
+
+set_extender(_extend)  # the definition calls back into the loader without importing it (no import cycle)
