@@ -862,3 +862,42 @@ def test_a_field_change_re_targets_the_running_cycle():
     assert (first.breached, first.target) == (True, timedelta(hours=1))
     (line,) = wf.sla_report().for_metric("first_response")
     assert (line.target, line.met, line.breached) == (timedelta(hours=1), 0, 1)
+
+
+def _with_sla(**sla: Any) -> tf.Lifecycle:
+    from ticketflow.testing import CONTRACT_LIFECYCLE
+
+    metrics = [{"id": "first_response", "targets": [{"target": "2h"}]}]
+    return tf.load_lifecycle({**CONTRACT_LIFECYCLE, "sla": {"metrics": metrics, **sla}}, source="sla.toml")
+
+
+def test_the_sla_policy_is_built_when_the_lifecycle_loads_and_a_workflow_only_binds_it(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    from ticketflow.sla import _policy
+
+    lc = _with_sla()
+    loaded = lc.sections["sla"]
+    assert loaded.default_uses == ("sla.metrics[0].targets[0].calendar",)  # counts in the workflow's calendar
+
+    def built_again(*_args: Any) -> None:
+        raise AssertionError("the policy was built again after load")
+
+    monkeypatch.setattr(_policy._PolicyBuilder, "build", built_again)
+    nine_to_five = tf.BusinessCalendar("UTC", {"mon-fri": ["09:00-17:00"]})
+    wf = tf.Workflow(lc, calendar=nine_to_five)
+    assert wf.sla_policy is not None
+    assert wf.sla_policy.calendar is nine_to_five
+    assert [t.calendar for m in wf.sla_policy.metrics for t in m.targets] == [nine_to_five]
+    other = tf.BusinessCalendar("UTC", {"mon-sun": ["08:00-20:00"]})
+    assert tf.policy_for(lc, other).metrics[0].targets[0].calendar is other  # type: ignore[union-attr]
+    with pytest.raises(SlaConfigError, match=r"sla\.metrics\[0\]\.targets\[0\]\.calendar: no calendar"):
+        tf.Workflow(lc)  # nothing to count in: refused with the path, as before
+
+
+def test_a_bad_sla_section_is_refused_by_load_lifecycle_not_later():
+    from ticketflow.testing import CONTRACT_LIFECYCLE
+
+    metrics = [{"id": "first_response", "pause": {"states": ["nope"]}, "targets": [{"target": "2h"}]}]
+    with pytest.raises(SlaConfigError, match=r"sla\.metrics\[0\]\.pause\.states\[0\]: unknown state 'nope'"):
+        tf.load_lifecycle({**CONTRACT_LIFECYCLE, "sla": {"metrics": metrics}})

@@ -471,6 +471,16 @@ class Lifecycle:
     link_rules: tuple[LinkRule, ...] = ()
     access: Access = attrs.field(kw_only=True)
     _engine: Engine | None = attrs.field(default=None, repr=False, alias="engine")
+    _sections: Mapping[str, Any] = attrs.field(factory=dict, repr=False, alias="sections")
+
+    @property
+    def sections(self) -> Mapping[str, Any]:
+        """What the packages above the lifecycle built from their sections when it loaded, by section name.
+
+        ``"sla"``: the SLA policy (:func:`ticketflow.policy_for` binds it to a
+        calendar). Empty for a lifecycle assembled without :func:`load_lifecycle`.
+        """
+        return self._sections
 
     @property
     def engine(self) -> Engine:

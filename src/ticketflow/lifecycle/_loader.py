@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ticketflow._brief import brief
@@ -190,13 +191,14 @@ def parse_file(definition: str | Path, *, source: str | None = None) -> Any:
     return parse(decode(data, name), fmt, name)
 
 
-#: The last stage of loading: checks of the sections the packages above the
-#: lifecycle build (``sla``, ``intake``), by section name. Each package adds
+#: The last stage of loading: the builders of the sections the packages above the
+#: lifecycle own (``sla``, ``intake``), by section name; what a builder returns
+#: (the SLA policy) is kept in :attr:`Lifecycle.sections`. Each package adds
 #: its own when it is imported (``import ticketflow`` imports them all), so
 #: the arrows still point one way and a bad ``[sla]`` or ``[intake]`` is an
 #: :class:`InvalidLifecycle` with its path at :func:`load_lifecycle`, not at
 #: ``Workflow(...)``.
-SECTION_CHECKS: dict[str, Callable[[Lifecycle], None]] = {}
+SECTION_CHECKS: dict[str, Callable[[Lifecycle], object]] = {}
 
 
 def load_lifecycle(
@@ -304,9 +306,13 @@ class _Builder:
         except Exception as exc:
             raise self.fail("(document)", f"the engine could not compile it: {exc}") from exc
         object.__setattr__(lifecycle, "_engine", engine)
-        for name, check in SECTION_CHECKS.items():
+        sections = {}
+        for name, build in SECTION_CHECKS.items():
             if name in doc:
-                check(lifecycle)  # raises InvalidLifecycle with the path inside the section
+                built = build(lifecycle)  # raises InvalidLifecycle with the path inside the section
+                if built is not None:
+                    sections[name] = built
+        object.__setattr__(lifecycle, "_sections", MappingProxyType(sections))
         return lifecycle
 
     def _access(self) -> Access:

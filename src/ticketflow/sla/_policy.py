@@ -112,6 +112,8 @@ class CalendarChoice:
     mapping: Mapping[Any, str] = attrs.field(factory=dict)
     resolver: str | None = None
     resolve: CalendarResolver | None = attrs.field(default=None, eq=False, repr=False)
+    #: where the choice is written in the lifecycle (for errors found when a Workflow binds its resolver)
+    path: str = attrs.field(default="", eq=False, repr=False)
 
     def choose(self, fields: Mapping[str, Any]) -> str:
         """The name of the calendar a ticket with *fields* counts in.
@@ -269,6 +271,8 @@ class _PolicyBuilder:
         self.source = lifecycle.source
         self.default_calendar = default_calendar
         self.resolvers = resolvers
+        #: the paths that count in the default calendar (the workflow's, bound later), in order
+        self.default_uses: list[str] = []
 
     def fail(self, path: str, problem: str) -> SlaConfigError:
         return SlaConfigError(self.source, path, problem)
@@ -297,7 +301,9 @@ class _PolicyBuilder:
         default = self.calendars.get(self.policy_calendar) if self.policy_calendar else self.default_calendar
         choice = None
         if self.policy_choice is not None and default is not None:
+            uses = len(self.default_uses)
             choice = self._choice("sla.calendar_by", self.policy_choice, None)
+            del self.default_uses[uses:]  # the policy's own choice is dropped, not refused, without a default
         return SlaPolicy(self.lc.id, tuple(metrics), default, choice)
 
     def _fractions(self, path: str, values: Sequence[float]) -> tuple[float, ...]:
@@ -310,7 +316,8 @@ class _PolicyBuilder:
         name = name or self.policy_calendar
         if name is None:
             if self.default_calendar is None:
-                raise self.fail(path, "no calendar: name one here, set sla.calendar, or give the workflow a calendar")
+                raise self.fail(path, _NO_CALENDAR)
+            self.default_uses.append(path)
             return self.default_calendar
         if name not in self.calendars:
             raise self.fail(path, f"unknown calendar {name!r}; known: {', '.join(sorted(self.calendars))}")
@@ -410,7 +417,7 @@ class _PolicyBuilder:
                         f"({resolver!r}, fn)",
                     )
                 resolve = self.resolvers[resolver]
-            return CalendarChoice(calendars, name, resolver=resolver, resolve=resolve)
+            return CalendarChoice(calendars, name, resolver=resolver, resolve=resolve, path=f"{path}.resolver")
         field = self.lc.fields.get(spec["field"])
         if field is None:
             raise self.fail(f"{path}.field", f"unknown field {spec['field']!r}")
@@ -480,7 +487,10 @@ def policy_for(
     *,
     resolvers: Mapping[str, CalendarResolver] | None = None,
 ) -> SlaPolicy | None:
-    """The SLA policy in *lifecycle*'s ``[sla]`` section, or None if it has none.
+    """The SLA policy in *lifecycle*'s ``[sla]`` section bound to a calendar and resolvers, or None if it has none.
+
+    The policy is built once, when the lifecycle loads (:func:`load_lifecycle`
+    refuses a bad ``[sla]`` with its path); this only binds it.
 
     Args:
         lifecycle: the lifecycle.
@@ -490,23 +500,94 @@ def policy_for(
             resolver-chosen calendar is the default).
 
     Raises:
-        SlaConfigError: with the path inside the lifecycle (``sla.metrics[1].pause.states[0]``).
+        SlaConfigError: with the path inside the lifecycle: a part of the
+            policy counts in the default calendar and there is none, or a
+            resolver the registry does not have.
     """
-    section = lifecycle.document.get("sla")
-    if section is None:
-        return None
-    return _PolicyBuilder(lifecycle, calendar, resolvers).build(section)
+    loaded = lifecycle.sections.get("sla")
+    if loaded is None:
+        if "sla" not in lifecycle.document:
+            return None
+        loaded = _load_section(lifecycle)  # a lifecycle assembled without the loader's last stage
+    assert isinstance(loaded, LoadedPolicy)  # noqa: S101 - the section's builder is this module's
+    return loaded.bind(calendar, resolvers)
 
 
-def _check_section(lifecycle: Lifecycle) -> None:
-    """The ``[sla]`` section, checked when the lifecycle loads.
+_NO_CALENDAR = "no calendar: name one here, set sla.calendar, or give the workflow a calendar"
 
-    The calendar a Workflow may give later is stood in for by an always-open
-    one; everything else (states, triggers, metrics, targets, calendars) is
-    checked as ``policy_for`` checks it.
+#: Stands in for the workflow's calendar in a policy built at load time; :meth:`LoadedPolicy.bind` replaces it.
+_WORKFLOW_CALENDAR = BusinessCalendar.always_open()
+
+
+@attrs.frozen
+class LoadedPolicy:
+    """A lifecycle's SLA policy as built at load time, before a Workflow binds its calendar and resolvers.
+
+    Attributes:
+        policy: the policy, with a stand-in wherever the default calendar counts.
+        source: the lifecycle's source (for errors at binding).
+        default_uses: the paths that count in the default calendar, in order.
     """
-    default = lifecycle.calendar or BusinessCalendar.always_open()
-    _PolicyBuilder(lifecycle, default, None).build(lifecycle.document["sla"])
+
+    policy: SlaPolicy
+    source: str
+    default_uses: tuple[str, ...]
+
+    def bind(
+        self, calendar: BusinessCalendar | None, resolvers: Mapping[str, CalendarResolver] | None = None
+    ) -> SlaPolicy:
+        """The policy counting in *calendar* where it names none, with the application's *resolvers*."""
+        if calendar is None and self.default_uses:
+            raise SlaConfigError(self.source, self.default_uses[0], _NO_CALENDAR)
+        policy = self.policy
+
+        def bound(used: BusinessCalendar) -> BusinessCalendar:
+            return calendar if used is _WORKFLOW_CALENDAR and calendar is not None else used
+
+        def swap(choice: CalendarChoice | None) -> CalendarChoice | None:
+            if choice is None:
+                return None
+            calendars = {name: bound(c) for name, c in choice.calendars.items()}
+            resolve = choice.resolve
+            if choice.resolver is not None and resolvers is not None:
+                if choice.resolver not in resolvers:
+                    raise SlaConfigError(
+                        self.source,
+                        choice.path,
+                        f"no calendar resolver {choice.resolver!r}; register it with "
+                        f"registry.add_calendar_resolver({choice.resolver!r}, fn)",
+                    )
+                resolve = resolvers[choice.resolver]
+            return attrs.evolve(choice, calendars=calendars, resolve=resolve)
+
+        metrics = tuple(
+            attrs.evolve(
+                metric,
+                targets=tuple(
+                    attrs.evolve(
+                        target,
+                        calendar=bound(target.calendar),
+                        calendar_by=swap(target.calendar_by),
+                    )
+                    for target in metric.targets
+                ),
+            )
+            for metric in policy.metrics
+        )
+        default = calendar if policy.calendar is _WORKFLOW_CALENDAR else policy.calendar
+        choice = None if default is None else swap(policy.calendar_by)
+        return attrs.evolve(policy, metrics=metrics, calendar=default, calendar_by=choice)
 
 
-SECTION_CHECKS["sla"] = _check_section
+def _load_section(lifecycle: Lifecycle) -> LoadedPolicy:
+    """The ``[sla]`` section built when the lifecycle loads (stage 5 of :func:`load_lifecycle`).
+
+    The calendar a Workflow gives later is stood in for; everything else
+    (states, triggers, metrics, targets, calendars) is checked and built here.
+    """
+    builder = _PolicyBuilder(lifecycle, _WORKFLOW_CALENDAR, None)
+    policy = builder.build(lifecycle.document["sla"])
+    return LoadedPolicy(policy, lifecycle.source, tuple(builder.default_uses))
+
+
+SECTION_CHECKS["sla"] = _load_section
