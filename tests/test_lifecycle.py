@@ -2,10 +2,12 @@
 
 import copy
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -461,3 +463,20 @@ def test_the_engine_reads_the_transitions_machine_through_its_public_graph(helpd
             for t in ours:
                 if t.on is None:
                     assert t in engine.transitions_from(source, trigger)
+
+
+def test_engine_plain_step_refuses_a_naive_instant_and_builds_the_same_values():
+    # a plain move builds its Ticket and Event without attrs' validators: the engine checks the instant itself
+    lc = tf.load_lifecycle(
+        {"id": "pp", "initial": "a", "states": {"a": {}, "b": {"terminal": True}},
+         "transitions": [{"trigger": "go", "source": "a", "dest": "b"}]}
+    )  # fmt: skip
+    agent = tf.Actor("agent-1", roles={"agent"})
+    at = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    ticket, _ = lc.engine.open("T-1", agent, at, title="t")
+    with pytest.raises(tf.NaiveDatetime):
+        lc.engine.apply(ticket, "go", agent, datetime(2026, 1, 5, 9))
+    new, event, _ = lc.engine.apply(ticket, "go", agent, at, meta={"k": "v"})
+    assert new == attrs.evolve(ticket, state="b", version=2, updated_at=at)
+    assert event == tf.Event("T-1", 2, at, agent, "go", "a", "b", meta={"k": "v"})
+    assert isinstance(event.meta, MappingProxyType)

@@ -83,3 +83,25 @@ def test_replay_refuses_out_of_order_history():
         tf.replay([first, first])
     with pytest.raises(ValueError, match="empty"):
         tf.replay([])
+
+
+def test_stored_ticket_and_event_equal_the_values_attrs_builds():
+    # the engine's hot path sets slots directly; what it builds must be the very same values
+    from ticketflow.model import stored_event, stored_ticket
+
+    at = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    parts = ("T-1", "lc", "open", 2, at, at, "t", tf.Ticket("x", "y", "z", 1, at, at).fields, frozenset({"a"}),
+             "req", None, frozenset({"p"}))  # fmt: skip
+    built = stored_ticket(*parts)
+    assert type(built) is tf.Ticket
+    assert built == tf.Ticket(*parts)
+    assert attrs.astuple(built, recurse=False) == parts
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        built.state = "closed"  # type: ignore[misc]
+    actor = tf.Actor("a", roles={"agent"})
+    event_parts = ("T-1", 2, at, actor, "go", "a", "b", built.fields, built.fields, frozenset(), frozenset(), None,
+                   built.fields)  # fmt: skip
+    event = stored_event(*event_parts)
+    assert type(event) is tf.Event
+    assert event == tf.Event(*event_parts)
+    assert attrs.astuple(event, recurse=False) == event_parts

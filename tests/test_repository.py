@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -532,3 +533,29 @@ def test_memory_due_index_follows_every_move_of_a_due_instant(moves: list[tuple[
     assert [(i, w) for w, i in reference if w <= base + timedelta(hours=3)][:5] == repo.due(
         base + timedelta(hours=3), limit=5
     )
+
+
+def test_memory_save_of_a_plain_move_still_checks_a_new_actor_and_a_new_state_name():
+    # MemoryRepository skips values a save keeps from the stored ticket (the same objects) and the last
+    # actor found fine; anything new in the step is checked as before.
+    from ticketflow.model import Event as _Event
+
+    repo = tf.MemoryRepository()
+    at = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    fine = tf.Actor("agent-1", roles={"agent"})
+    first = tf.Ticket("T-1", "lc", "a", 1, at, at, title="ok")
+    repo.add(first, [_Event("T-1", 1, at, fine, "open", None, "a")])
+    moved = attrs.evolve(first, state="b", version=2)
+    repo.save(moved, [_Event("T-1", 2, at, fine, "go", "a", "b")], 1)  # fine; `fine` is now the last actor seen
+    hostile = tf.Actor("agent-\x00", roles={"agent"})
+    back = attrs.evolve(moved, state="a", version=3)
+    with pytest.raises(tf.StorageError, match="event 3"):
+        repo.save(back, [_Event("T-1", 3, at, hostile, "back", "b", "a")], 2)
+    odd_state = attrs.evolve(moved, state="b\ud800", version=3)
+    with pytest.raises(tf.StorageError, match="state"):
+        repo.save(odd_state, [_Event("T-1", 3, at, fine, "go", "b", "b\ud800")], 2)
+    retitled = attrs.evolve(moved, title="bad\x00", version=3)
+    with pytest.raises(tf.StorageError, match="title"):
+        repo.save(retitled, [_Event("T-1", 3, at, fine, "update", "b", "b")], 2)
+    assert repo.get("T-1") == moved
+    assert [e.seq for e in repo.history("T-1")] == [1, 2]

@@ -288,3 +288,84 @@ def replay(events: Sequence[Event]) -> Ticket:
         ticket = apply_event(ticket, event)
     assert ticket is not None  # noqa: S101 - events is not empty, checked above
     return ticket
+
+
+# -- the engine's hot path ---------------------------------------------------------------------------
+# A fire builds one Ticket and one Event from parts that are already in their stored form (frozensets,
+# read-only mappings, an instant checked once by the caller). attrs' __init__ runs the converters and
+# validators again (about 0.6 µs each on a 9 µs fire); these two set the slots directly. Anything else
+# builds values through the classes themselves.
+_new = object.__new__
+(_T_ID, _T_LC, _T_STATE, _T_VERSION, _T_CREATED, _T_UPDATED, _T_TITLE, _T_FIELDS, _T_TAGS, _T_REQ, _T_ASG, _T_PARTS) = (
+    Ticket.__dict__[a.name].__set__ for a in attrs.fields(Ticket)
+)
+(_E_TICKET, _E_SEQ, _E_AT, _E_ACTOR, _E_TRIGGER, _E_SOURCE, _E_TARGET, _E_FIELDS, _E_ATTRS, _E_ADDED, _E_REMOVED,
+ _E_COMMENT, _E_META) = (Event.__dict__[a.name].__set__ for a in attrs.fields(Event))  # fmt: skip
+
+
+def stored_ticket(
+    id: str,
+    lifecycle_id: str,
+    state: str,
+    version: int,
+    created_at: datetime,
+    updated_at: datetime,
+    title: str,
+    fields: Mapping[str, Any],
+    tags: frozenset[str],
+    requester: str | None,
+    assignee: str | None,
+    participants: frozenset[str],
+) -> Ticket:
+    """A :class:`Ticket` from attributes already in stored form (no conversion, no validation).
+
+    For the engine's hot path only: *fields* must be a read-only mapping,
+    *tags* and *participants* frozensets, the instants aware (checked by the caller).
+    """
+    ticket: Ticket = _new(Ticket)
+    _T_ID(ticket, id)
+    _T_LC(ticket, lifecycle_id)
+    _T_STATE(ticket, state)
+    _T_VERSION(ticket, version)
+    _T_CREATED(ticket, created_at)
+    _T_UPDATED(ticket, updated_at)
+    _T_TITLE(ticket, title)
+    _T_FIELDS(ticket, fields)
+    _T_TAGS(ticket, tags)
+    _T_REQ(ticket, requester)
+    _T_ASG(ticket, assignee)
+    _T_PARTS(ticket, participants)
+    return ticket
+
+
+def stored_event(
+    ticket_id: str,
+    seq: int,
+    at: datetime,
+    actor: Actor,
+    trigger: str,
+    source: str | None,
+    target: str,
+    field_changes: Mapping[str, Change],
+    attribute_changes: Mapping[str, Change],
+    tags_added: frozenset[str],
+    tags_removed: frozenset[str],
+    comment: Comment | None,
+    meta: Mapping[str, Any],
+) -> Event:
+    """An :class:`Event` from attributes already in stored form (no conversion), like :func:`stored_ticket`."""
+    event: Event = _new(Event)
+    _E_TICKET(event, ticket_id)
+    _E_SEQ(event, seq)
+    _E_AT(event, at)
+    _E_ACTOR(event, actor)
+    _E_TRIGGER(event, trigger)
+    _E_SOURCE(event, source)
+    _E_TARGET(event, target)
+    _E_FIELDS(event, field_changes)
+    _E_ATTRS(event, attribute_changes)
+    _E_ADDED(event, tags_added)
+    _E_REMOVED(event, tags_removed)
+    _E_COMMENT(event, comment)
+    _E_META(event, meta)
+    return event

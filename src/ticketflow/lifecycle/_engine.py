@@ -28,7 +28,18 @@ from ticketflow.errors import (
     TransitionNotAllowed,
 )
 from ticketflow.lifecycle._definition import Compare, fingerprint
-from ticketflow.model import UNSET, Actor, Change, Comment, Event, Ticket
+from ticketflow.model import (
+    _ALWAYS_AWARE,
+    UNSET,
+    Actor,
+    Change,
+    Comment,
+    Event,
+    Ticket,
+    require_aware,
+    stored_event,
+    stored_ticket,
+)
 
 if TYPE_CHECKING:
     from ticketflow.lifecycle._definition import Lifecycle, Transition
@@ -329,11 +340,14 @@ class Engine:
             if plain is not None and self._may(plain, ticket, actor, roles):
                 seq = ticket.version + 1
                 dest = plain.dest
-                event = Event(
+                if type(at) is not datetime or type(at.tzinfo) not in _ALWAYS_AWARE:
+                    require_aware(at, "at")
+                # parts in stored form already: built without attrs' converters (the hot path)
+                event = stored_event(
                     ticket.id, seq, at, actor, trigger, state, dest, _NO_CHANGES, _NO_CHANGES,
-                    _EMPTY, _EMPTY, comment, meta or _NO_CHANGES,
+                    _EMPTY, _EMPTY, comment, MappingProxyType(dict(meta)) if meta else _NO_CHANGES,
                 )  # fmt: skip
-                new = Ticket(
+                new = stored_ticket(
                     ticket.id, ticket.lifecycle_id, dest, seq, ticket.created_at, at, ticket.title,
                     ticket.fields, ticket.tags, ticket.requester, ticket.assignee, ticket.participants,
                 )  # fmt: skip

@@ -333,10 +333,9 @@ class Recorder:
     def _commit(self, write: Write[Any], dues: list[Any] | None) -> None:
         steps = write.steps
         repository = self.repository
-        if dues is None:
-            dues = [step.due for step in steps]
         if len(steps) == 1 and not write.messages and not write.links:
-            step, due = steps[0], dues[0]
+            step = steps[0]
+            due = step.due if dues is None else dues[0]
             if step.expected_version is None:
                 repository.add(step.ticket, step.events, due=None if due is UNSET else due)
             else:
@@ -344,6 +343,8 @@ class Recorder:
             return
         if not steps and not write.messages and not write.links:
             return
+        if dues is None:
+            dues = [step.due for step in steps]
         with repository.transaction() as tx:
             for step, due in zip(steps, dues, strict=True):
                 if step.expected_version is None:
