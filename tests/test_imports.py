@@ -19,6 +19,7 @@ LAYERS = [
         "ticketflow.similar",
         "ticketflow._view",
         "ticketflow._customer",
+        "ticketflow._queries",
         "ticketflow.sla",
         "ticketflow.intake",
         "ticketflow.registry",

@@ -28,6 +28,7 @@ __all__ = [
     "Comment",
     "Event",
     "Ticket",
+    "as_comment",
     "replay",
     "require_aware",
 ]
@@ -369,3 +370,17 @@ def stored_event(
     _E_COMMENT(event, comment)
     _E_META(event, meta)
     return event
+
+def as_comment(actor: Actor, comment: str | Comment | None, visibility: Visibility) -> Comment | None:
+    """The :class:`Comment` an API call's *comment* stands for: a string is *actor*'s, with *visibility*.
+
+    Raises:
+        TypeError: the actor is not an :class:`Actor`, or the comment neither a string nor a Comment.
+    """
+    if comment is None or isinstance(comment, Comment):
+        return comment
+    if not isinstance(actor, Actor):
+        raise TypeError(f"actor must be a ticketflow.Actor, got {type(actor).__name__}")
+    if not isinstance(comment, str):
+        raise TypeError(f"comment must be a string or a Comment, got {type(comment).__name__}")
+    return Comment(actor.id, comment, visibility)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from ticketflow.errors import InvalidLifecycle
+from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import Event, Ticket
 from ticketflow.protocols import Action, AssignmentPolicy, Guard, Notifier
 
@@ -42,6 +44,23 @@ class Registry:
         #: the application's assignment policies (the built-in ``continuity`` is always there besides these)
         self.policies: dict[str, AssignmentPolicy] = {}
         self.calendar_resolvers: dict[str, CalendarResolverFn] = {}
+
+    def check(self, lifecycle: Lifecycle) -> None:
+        """Refuse a *lifecycle* whose transitions name a guard or action this registry does not have.
+
+        Raises:
+            InvalidLifecycle: with the path of the name (``transitions[2].guards[0]``).
+        """
+        for t in lifecycle.transitions:
+            for kind, names, known in (("guards", t.guards, self.guards), ("actions", t.actions, self.actions)):
+                for i, name in enumerate(names):
+                    if name not in known:
+                        raise InvalidLifecycle(
+                            lifecycle.source,
+                            f"{t.path}.{kind}[{i}]",
+                            f"{kind[:-1]} {name!r} is not in the registry; register it with "
+                            f"registry.add_{kind[:-1]}({name!r}, ...)",
+                        )
 
     def add_guard(self, name: str, guard: Guard) -> None:
         """Register *guard* under *name* (replacing any earlier one)."""

@@ -13,14 +13,17 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Unpack
 
 import attrs
 
-from ticketflow.model import Event, Ticket
+from ticketflow.lifecycle import Lifecycle
+from ticketflow.model import Actor, Event, Ticket
 from ticketflow.protocols import TicketFilters, TicketRepository
+from ticketflow.recording import Scope, record_step
 
-__all__ = ["SimilarityIndex", "Suggestion", "tokenize"]
+__all__ = ["SimilarityIndex", "Suggestion", "Suggestions", "tokenize"]
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
@@ -222,3 +225,54 @@ class SimilarityIndex:
         for ticket in iter_tickets(repository, **filters):
             index.add(ticket, repository.history(ticket.id))
         return index
+
+
+class Suggestions:
+    """Similar-ticket suggestions among one lifecycle's tickets, with feedback (what ``Workflow.similar`` uses).
+
+    The index is built from the repository on first use and kept; the asked
+    ticket is re-indexed each time so new comments count.
+    """
+
+    def __init__(self, repository: TicketRepository, lifecycle: Lifecycle) -> None:
+        self.repository = repository
+        self.lifecycle = lifecycle
+        self._index: SimilarityIndex | None = None
+
+    def _built(self) -> SimilarityIndex:
+        if self._index is None:
+            self._index = SimilarityIndex.build(self.repository, lifecycle_id=self.lifecycle.id)
+        return self._index
+
+    def similar(self, ticket: Ticket, k: int, actor: Actor | None) -> list[Suggestion]:
+        """Up to *k* earlier tickets like *ticket*; for a customer *actor*, only tickets they may see.
+
+        Raises:
+            TicketNotFound: a customer *actor* not related to *ticket*.
+        """
+        access = self.lifecycle.access
+        customer = actor is not None and not access.is_staff(actor)
+        if actor is not None:
+            access.check_read(ticket, actor)
+        index = self._built()
+        index.add(ticket, self.repository.history(ticket.id))
+        if actor is None or not customer:
+            return index.similar(ticket.id, k)
+        shown = []
+        for suggestion in index.similar(ticket.id, len(index)):
+            if access.related(self.repository.get(suggestion.ticket_id), actor):
+                shown.append(suggestion)
+                if len(shown) == k:
+                    break
+        return shown
+
+    def feedback(
+        self, scope: Scope, ticket_id: str, suggested_id: str, actor: Actor, *, helpful: bool, at: datetime
+    ) -> Ticket:
+        """Record a thumbs up or down for a suggestion in *ticket_id*'s history; later suggestions use it."""
+        self.lifecycle.access.check_read(self.repository.get(suggested_id), actor)  # TicketNotFound if none
+        meta = {"similar_feedback": {"suggested": suggested_id, "helpful": helpful}}
+        ticket = record_step(scope, ticket_id, "update", actor, at=at, meta=meta)
+        if self._index is not None:
+            self._index.feedback(ticket_id, suggested_id, helpful=helpful)
+        return ticket

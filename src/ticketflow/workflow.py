@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Unpack
 
-from ticketflow._customer import customer_page, customer_tickets
+from ticketflow._queries import export_view, find, sla_report
 from ticketflow._recent import TicketCache
 from ticketflow._view import TicketView, view
 from ticketflow.automation import (
@@ -26,6 +26,7 @@ from ticketflow.automation import (
     Scheduler,
     SweepResult,
     deliver,
+    delivery_log,
     new_owner,
     run_due,
     unhandled_kinds,
@@ -33,16 +34,16 @@ from ticketflow.automation import (
 )
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SystemClock
-from ticketflow.errors import (
-    ConcurrencyConflict,
-    InvalidLifecycle,
-    LifecycleError,
-    StorageError,
-    TicketClosed,
-    TicketNotFound,
-    TransitionNotAllowed,
+from ticketflow.errors import InvalidLifecycle, TicketNotFound
+from ticketflow.intake import (
+    TicketIds,
+    check_key_prefix,
+    follow_up,
+    intake_rules,
+    open_ticket,
+    receive,
+    with_builtin_policies,
 )
-from ticketflow.intake import contact_message, intake_rules, with_builtin_policies
 from ticketflow.lifecycle import UNSET, Lifecycle
 from ticketflow.links import (
     ExternalRecord,
@@ -55,29 +56,14 @@ from ticketflow.links import (
     linked_record_changed,
     mark_duplicate,
 )
-from ticketflow.model import APP_META, Actor, Comment, Event, Ticket, Visibility, require_aware
-from ticketflow.protocols import (
-    ClaimingOutbox,
-    Clock,
-    Delivery,
-    Link,
-    OutboxMessage,
-    Page,
-    TicketFilters,
-    TicketRepository,
-)
-from ticketflow.recording import Reads, Recorder, Scope, Write, entry_notices, fired, opened
+from ticketflow.model import APP_META, Actor, Comment, Event, Ticket, Visibility, as_comment, require_aware
+from ticketflow.protocols import Clock, Delivery, Link, OutboxMessage, Page, TicketFilters, TicketRepository
+from ticketflow.recording import Reads, Recorder, Scope, Write, entry_notices, fired
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
-from ticketflow.repository._export import (
-    DEFAULT_CSV_COLUMNS,
-    export_csv,
-    export_json_view,
-    import_jsonl,
-    iter_tickets,
-)
-from ticketflow.similar import SimilarityIndex, Suggestion
-from ticketflow.sla import SlaClock, SlaPolicy, SlaReport, attainment, evaluate, policy_for
+from ticketflow.repository._export import DEFAULT_CSV_COLUMNS, import_jsonl
+from ticketflow.similar import Suggestion, Suggestions
+from ticketflow.sla import SlaClock, SlaPolicy, SlaReport, evaluate, policy_for
 from ticketflow.versions import MigrationPlan, MigrationReport, RescheduleReport, migrate, plan_for, reschedule
 
 __all__ = ["Workflow"]
@@ -152,7 +138,6 @@ class Workflow:
         self.calendar = calendar
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.registry = registry if registry is not None else Registry()
-        self._id_factory = id_factory
         if ticket_cache is None:
             ticket_cache = 0 if isinstance(self.repository, MemoryRepository) else 1024
         self._engine = lifecycle.engine
@@ -164,13 +149,6 @@ class Workflow:
         self._scheduler = Scheduler(lifecycle, calendar or lifecycle.calendar, self.sla_policy)
         #: The calendar business-time rules count in: the workflow's, the lifecycle's, or the SLA policy's.
         self.timer_calendar = self._scheduler.timer_calendar
-        for index, rule in enumerate(lifecycle.timers):
-            if rule.clock == "business" and self.timer_calendar is None:
-                raise InvalidLifecycle(
-                    lifecycle.source,
-                    f"timers[{index}].clock",
-                    "counts business time, but there is no calendar: pass calendar= to the Workflow",
-                )
         self._cache = TicketCache(
             self.repository, ticket_cache, histories=not self._scheduler.plain, lifecycle=lifecycle
         )
@@ -183,27 +161,16 @@ class Workflow:
             listeners=self.registry.listeners,
             notices=entry_notices(lifecycle),
         )
-        self._scope = Scope(self._recorder, self._engine, self._guards, self.new_ticket_id)
+        self._ids = TicketIds(self.repository, lifecycle, None if id_factory is _new_id else id_factory)
+        self._scope = Scope(self._recorder, self._engine, self._guards, self._ids)
         if lifecycle.key_prefix is not None:
-            self._check_key_prefix(f"{lifecycle.key_prefix}-1")
+            check_key_prefix(self.repository, lifecycle, f"{lifecycle.key_prefix}-1")
         self._delivery = DeliveryState()
         self._owner = new_owner()
         self._policies = with_builtin_policies(self.registry.policies)
         self.intake = intake_rules(lifecycle, self._policies)
-        self._similar: SimilarityIndex | None = None
-        for t in lifecycle.transitions:
-            for kind, names, known in (
-                ("guards", t.guards, self.registry.guards),
-                ("actions", t.actions, self.registry.actions),
-            ):
-                for i, name in enumerate(names):
-                    if name not in known:
-                        raise InvalidLifecycle(
-                            lifecycle.source,
-                            f"{t.path}.{kind}[{i}]",
-                            f"{kind[:-1]} {name!r} is not in the registry; register it with "
-                            f"registry.add_{kind[:-1]}({name!r}, ...)",
-                        )
+        self._suggestions = Suggestions(self.repository, lifecycle)
+        self.registry.check(lifecycle)
         warn_unhandled(f"Workflow({lifecycle.id!r})", self.unhandled_kinds())
 
     @property
@@ -214,20 +181,6 @@ class Workflow:
     @max_retries.setter
     def max_retries(self, value: int) -> None:
         self._recorder.max_retries = value
-
-    def _check_key_prefix(self, key: str) -> None:
-        """Human keys are unique per store: refuse a prefix another lifecycle's ticket *key* already uses."""
-        try:
-            other = self.repository.get(key).lifecycle_id
-        except TicketNotFound:
-            return
-        if other != self.lifecycle.id:
-            raise InvalidLifecycle(
-                self.lifecycle.source,
-                "key_prefix",
-                f"{self.lifecycle.key_prefix!r} is already used by lifecycle {other!r} in this store ({key} is "
-                f"its ticket): human keys are unique per store, give {self.lifecycle.id!r} its own key_prefix",
-            )
 
     def __repr__(self) -> str:
         return f"Workflow({self.lifecycle.id!r}, repository={self.repository!r})"
@@ -276,12 +229,7 @@ class Workflow:
         Raises:
             LifecycleError: an unknown group.
         """
-        if group is not None:
-            filters["state"] = self._group_states(group)
-        filters["lifecycle_id"] = self.lifecycle.id  # a Workflow finds its own lifecycle's tickets
-        if actor is not None and not self._access.is_staff(actor):
-            return customer_page(self.repository, self.lifecycle, actor, limit=limit, after=after, **filters)
-        return self.repository.find(limit=limit, after=after, **filters)
+        return find(self.repository, self.lifecycle, group=group, limit=limit, after=after, actor=actor, **filters)
 
     def timer_calendar_for(self, ticket: Ticket) -> BusinessCalendar | None:
         """The calendar *ticket*'s timed rules count in (see :meth:`Scheduler.timer_calendar_for`)."""
@@ -315,12 +263,10 @@ class Workflow:
         Raises:
             LifecycleError: the lifecycle has no SLA policy.
         """
-        if self.sla_policy is None:
-            raise LifecycleError(f"lifecycle {self.lifecycle.id!r} has no [sla] section")
-        at = self._at(now)
-        filters["lifecycle_id"] = self.lifecycle.id
-        items = ((ticket, self.repository.history(ticket.id)) for ticket in iter_tickets(self.repository, **filters))
-        return attainment(self.sla_policy, self.lifecycle, items, at, group_by=group_by, by_version=by_version)
+        return sla_report(
+            self.repository, self.lifecycle, self.sla_policy, self._at(now), group_by=group_by, by_version=by_version,
+            **filters,
+        )  # fmt: skip
 
     def run_due(self, now: datetime | None = None, *, limit: int = 100) -> SweepResult:
         """Fire the timed rules due at *now* and write due SLA alerts, for up to *limit* tickets.
@@ -390,16 +336,11 @@ class Workflow:
 
         *status* is ``pending``, ``undeliverable`` or ``delivered``.
         """
-        return self._outbox().deliveries(ticket_id=ticket_id, key=key, status=status, limit=limit)
+        return delivery_log(self.repository).deliveries(ticket_id=ticket_id, key=key, status=status, limit=limit)
 
     def redeliver(self, key: str) -> None:
         """Deliver the message with *key* again at the next delivery (delivered, failed or undeliverable)."""
-        self._outbox().requeue(key)
-
-    def _outbox(self) -> ClaimingOutbox:
-        if not isinstance(self.repository, ClaimingOutbox):
-            raise StorageError(f"{self.repository!r} keeps no delivery log (it does not implement ClaimingOutbox)")
-        return self.repository
+        delivery_log(self.repository).requeue(key)
 
     def follow_up(
         self, ticket_id: str, actor: Actor, body: str, *, title: str | None = None, at: datetime | None = None
@@ -411,24 +352,7 @@ class Workflow:
         and carries *body* as its first comment.
         """
         previous = self._access.check_read(self.get(ticket_id), actor)
-        when = self._at(at)
-        ticket, event = self._engine.open(
-            self.new_ticket_id(),  # a human key with a key_prefix, confirmed like any new ticket
-            actor,
-            when,
-            title=title or f"Follow-up: {previous.title}",
-            fields=dict(previous.fields),
-            requester=previous.requester,
-            participants=previous.participants,
-            comment=self._comment(actor, body, "public"),
-            meta={"follow_up_of": previous.id},
-            checked=False,  # the people and fields are the previous ticket's, copied by the library
-        )
-        step = opened(ticket, event)
-        link = Link(ticket.id, "follow_up_of", previous.id)
-        return self._recorder.record(
-            lambda _reads: Write(ticket, (step,), self._confirmation(ticket, when), links=(link,))
-        )
+        return follow_up(self._scope, previous, actor, body, title=title, when=self._at(at))
 
     def reply(self, ticket_id: str, actor: Actor, body: str, *, at: datetime | None = None) -> Ticket:
         """Comment on the ticket, or, if it is in an immutable state, open a follow-up with the reply."""
@@ -455,10 +379,6 @@ class Workflow:
         Raises:
             StorageError: the ticket is of another lifecycle.
         """
-        if ticket.lifecycle_id != self.lifecycle.id:
-            raise StorageError(
-                f"is of lifecycle {ticket.lifecycle_id!r}, not {self.lifecycle.id!r}: import it with its own Workflow"
-            )
         return self._scheduler.imported(ticket, history)
 
     def export_view(
@@ -478,17 +398,9 @@ class Workflow:
         ``group``; rows stream a page at a time. With *actor*, as in
         ``find``: a customer exports only their tickets, as they see them.
         """
-        if group is not None:
-            filters["state"] = self._group_states(group)
-        filters["lifecycle_id"] = self.lifecycle.id
-        tickets = None
-        if actor is not None and not self._access.is_staff(actor):
-            tickets = customer_tickets(self.repository, self.lifecycle, actor, **filters)
-        if format == "csv":
-            return export_csv(self.repository, out, columns, tickets=tickets, **filters)
-        if format == "json":
-            return export_json_view(self.repository, out, columns, tickets=tickets, **filters)
-        raise LifecycleError(f"unknown export format {format!r}; use csv or json")
+        return export_view(
+            self.repository, self.lifecycle, out, format=format, columns=columns, group=group, actor=actor, **filters
+        )
 
     def link(
         self,
@@ -537,10 +449,7 @@ class Workflow:
 
     def new_ticket_id(self) -> str:
         """An id for a new ticket: the next human key with a ``key_prefix``, else the id factory's."""
-        prefix = self.lifecycle.key_prefix
-        if prefix is not None and self._id_factory is _new_id:
-            return f"{prefix}-{self.repository.next_sequence(self.lifecycle.id)}"
-        return self._id_factory()
+        return self._ids()
 
     def broadcast(
         self,
@@ -579,35 +488,13 @@ class Workflow:
         to the ticket (else :class:`~ticketflow.TicketNotFound`) and is
         suggested only tickets they may see.
         """
-        ticket = self.get(ticket_id)
-        customer = actor is not None and not self._access.is_staff(actor)
-        if actor is not None:
-            self._access.check_read(ticket, actor)
-        if self._similar is None:
-            self._similar = SimilarityIndex.build(self.repository, lifecycle_id=self.lifecycle.id)
-        self._similar.add(ticket, self.repository.history(ticket_id))
-        if not customer:
-            return self._similar.similar(ticket_id, k)
-        assert actor is not None  # noqa: S101 - customer implies an actor
-        shown = []
-        for suggestion in self._similar.similar(ticket_id, len(self._similar)):
-            if self._access.related(self.repository.get(suggestion.ticket_id), actor):
-                shown.append(suggestion)
-                if len(shown) == k:
-                    break
-        return shown
+        return self._suggestions.similar(self.get(ticket_id), k, actor)
 
     def similar_feedback(
         self, ticket_id: str, suggested_id: str, actor: Actor, *, helpful: bool, at: datetime | None = None
     ) -> Ticket:
         """Record a thumbs up or down for a suggestion, in the ticket's history; later suggestions use it."""
-        self.repository.get(suggested_id)  # TicketNotFound for a suggestion that does not exist
-        self._access.check_read(self.repository.get(suggested_id), actor)
-        meta = {"similar_feedback": {"suggested": suggested_id, "helpful": helpful}}
-        ticket = self._record(ticket_id, "update", actor, at=self._at(at), meta=meta)
-        if self._similar is not None:
-            self._similar.feedback(ticket_id, suggested_id, helpful=helpful)
-        return ticket
+        return self._suggestions.feedback(self._scope, ticket_id, suggested_id, actor, helpful=helpful, at=self._at(at))
 
     def view(self, ticket_id: str, actor: Actor) -> TicketView:
         """The ticket and history as *actor* may see them (customers: no trace of internal data).
@@ -657,68 +544,11 @@ class Workflow:
         :class:`~ticketflow.intake.IntakeRefused` is raised and nothing is
         stored; without an assignee, the first matching route assigns one.
         """
-        self.intake.check_ticket(channel, fields or {}, authenticated)
-        when = self._at(at)
-        meta = {"channel": channel} if channel is not None else None
-        prefix = self.lifecycle.key_prefix
-        ticket, event = self._engine.open(
-            ticket_id or self.new_ticket_id(),
-            actor,
-            when,
-            title=title,
-            fields=fields,
-            tags=tags,
-            requester=requester,
-            assignee=assignee,
-            participants=participants,
-            comment=self._comment(actor, comment, "public"),
-            meta=meta,
-        )
-        if assignee is None and self.intake.routes:
-            ticket, event = self._route(ticket, event, actor, when, comment, meta)
-        step = opened(ticket, event)
-        try:
-            return self._recorder.record(lambda _reads: Write(ticket, (step,), self._confirmation(ticket, when)))
-        except ConcurrencyConflict:
-            if prefix is not None and ticket_id is None:
-                self._check_key_prefix(ticket.id)  # the key is another lifecycle's
-            raise
-
-    def _confirmation(self, ticket: Ticket, when: datetime) -> tuple[OutboxMessage, ...]:
-        """The ``ticket.opened`` message written with a new ticket when the lifecycle has human keys."""
-        if self.lifecycle.key_prefix is None:
-            return ()
-        payload = {"key": ticket.id, "title": ticket.title, "to": ticket.requester}
-        return (OutboxMessage(f"{ticket.id}:opened", ticket.id, "ticket.opened", payload, when),)
-
-    def _route(
-        self,
-        ticket: Ticket,
-        event: Event,
-        actor: Actor,
-        when: datetime,
-        comment: str | Comment | None,
-        meta: Mapping[str, Any] | None,
-    ) -> tuple[Ticket, Event]:
-        """The new ticket with the assignee and tags of the first matching route (as it was if none)."""
-        chosen = self.intake.route(ticket, self._policies, self.repository)
-        if chosen is None:
-            return ticket, event
-        route, assignee = chosen
-        return self._engine.open(
-            ticket.id,
-            actor,
-            when,
-            title=ticket.title,
-            fields=dict(ticket.fields),
-            tags=ticket.tags | route.add_tags,
-            requester=ticket.requester,
-            assignee=assignee,
-            participants=ticket.participants,
-            comment=self._comment(actor, comment, "public"),
-            meta={**(meta or {}), "route": route.policy},
-            checked=False,  # the route's assignee and tags; the caller's parts were checked by the first open
-        )
+        return open_ticket(
+            self._scope, self.intake, self._policies, actor, self._at(at), title=title, fields=fields, tags=tags,
+            requester=requester, assignee=assignee, participants=participants, comment=comment, channel=channel,
+            authenticated=authenticated, ticket_id=ticket_id,
+        )  # fmt: skip
 
     def receive(
         self,
@@ -737,12 +567,10 @@ class Workflow:
         team's inbox), written with nothing else. Refusals raise
         :class:`~ticketflow.intake.IntakeRefused` and store nothing.
         """
-        if self.intake.opens_ticket(channel, fields or {}, authenticated):
-            return self.open(
-                actor, title=title, fields=fields, comment=comment, channel=channel, authenticated=authenticated, at=at
-            )
-        contact = contact_message(channel, actor.id, title, fields, comment, self._at(at))
-        return self._recorder.record(lambda _reads: Write(contact, messages=(contact,)))
+        return receive(
+            self._scope, self.intake, self._policies, actor, self._at(at), channel=channel,
+            authenticated=authenticated, title=title, fields=fields, comment=comment,
+        )  # fmt: skip
 
     def fire(
         self,
@@ -784,7 +612,7 @@ class Workflow:
             ConcurrencyConflict: other writers kept winning for ``max_retries`` attempts.
         """
         when = self.clock.now() if at is None else require_aware(at, "at")
-        note = comment if comment is None else self._comment(actor, comment, visibility)
+        note = comment if comment is None else as_comment(actor, comment, visibility)
         if meta is not None:
             if not isinstance(meta, Mapping):
                 raise TypeError(f"meta must be a mapping, got {type(meta).__name__}")
@@ -864,54 +692,7 @@ class Workflow:
                 message lists them: fire one by name).
         """
         ticket = self._access.check_read(self.get(ticket_id), actor)
-        if self.lifecycle.states[ticket.state].immutable:
-            raise TicketClosed(ticket_id, f"->{state}", ticket.state)
-        if state not in self.lifecycle.states:
-            raise TransitionNotAllowed(ticket_id, f"->{state}", ticket.state, f"unknown state {state!r}")
-        triggers = self._engine.path_between(ticket.state, state)
-        if len(triggers) != 1:
-            reason = (
-                f"no trigger leads to {state!r}"
-                if not triggers
-                else f"several triggers lead to {state!r} ({', '.join(triggers)}); fire one by name"
-            )
-            raise TransitionNotAllowed(ticket_id, f"->{state}", ticket.state, reason)
-        return self.fire(ticket_id, triggers[0], actor, **kwargs)
-
-    def _record(
-        self,
-        ticket_id: str,
-        trigger: str,
-        actor: Actor,
-        *,
-        at: datetime,
-        meta: Mapping[str, Any],
-        comment: Comment | None = None,
-        related: bool = False,
-    ) -> Ticket:
-        """Store a step the library makes with its own meta (an acknowledgement, feedback), retrying conflicts.
-
-        *related* says the library established the actor's relation to the
-        ticket by other means (a broadcast's audience); every other check
-        of the engine applies.
-        """
-        engine, guards = self._engine, self._guards
-
-        def plan(reads: Reads) -> Write[Ticket]:
-            ticket = reads.ticket(ticket_id)
-            new, event, taken = engine.apply(
-                ticket, trigger, actor, at, comment=comment, meta=meta, guards=guards, related=related
-            )
-            return Write(new, (fired(ticket, new, event, taken),))
-
-        return self._recorder.record(plan)
-
-    def _group_states(self, group: str) -> tuple[str, ...]:
-        """The states of a group of this lifecycle; LifecycleError for an unknown group."""
-        groups = self.lifecycle.groups
-        if group not in groups:
-            raise LifecycleError(f"unknown state group {group!r}; this lifecycle has: {', '.join(groups)}")
-        return groups[group]
+        return self.fire(ticket_id, self._engine.trigger_to(ticket, state), actor, **kwargs)
 
     # -- versions ------------------------------------------------------------------
 
@@ -964,15 +745,3 @@ class Workflow:
         """
         next_due = None if self._scheduler.plain else self._scheduler.next_due
         return reschedule(self.repository, self.lifecycle, next_due, self._at(at), batch=batch)
-
-    # -- helpers -------------------------------------------------------------------
-
-    @staticmethod
-    def _comment(actor: Actor, comment: str | Comment | None, visibility: Visibility) -> Comment | None:
-        if comment is None or isinstance(comment, Comment):
-            return comment
-        if not isinstance(actor, Actor):
-            raise TypeError(f"actor must be a ticketflow.Actor, got {type(actor).__name__}")
-        if not isinstance(comment, str):
-            raise TypeError(f"comment must be a string or a Comment, got {type(comment).__name__}")
-        return Comment(actor.id, comment, visibility)

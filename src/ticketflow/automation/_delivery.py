@@ -31,6 +31,7 @@ from typing import Any
 import attrs
 
 from ticketflow.automation._timers import backoff
+from ticketflow.errors import StorageError
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.protocols import ClaimingOutbox, Notifier, OutboxMessage, TicketRepository
 from ticketflow.sla import SlaPolicy
@@ -100,6 +101,17 @@ class DeliveryState:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def delivery_log(repository: TicketRepository) -> ClaimingOutbox:
+    """*repository* as a :class:`~ticketflow.ClaimingOutbox` (``Workflow.deliveries`` / ``redeliver``).
+
+    Raises:
+        StorageError: the repository keeps no delivery log.
+    """
+    if not isinstance(repository, ClaimingOutbox):
+        raise StorageError(f"{repository!r} keeps no delivery log (it does not implement ClaimingOutbox)")
+    return repository
 
 
 def deliver(

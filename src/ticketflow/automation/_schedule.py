@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ticketflow.automation._timers import earliest, pending_rules
 from ticketflow.calendar import BusinessCalendar
+from ticketflow.errors import InvalidLifecycle, StorageError
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import UNSET, Event, Ticket
 from ticketflow.sla import SlaPolicy, evaluate
@@ -57,6 +58,9 @@ class Scheduler:
         calendar: the calendar given to the workflow or named by the
             lifecycle, if any.
         sla_policy: the SLA policy whose alerts count, if any.
+
+    Raises:
+        InvalidLifecycle: a timed rule counts business time and there is no calendar.
     """
 
     __slots__ = ("_anchored_later", "_own_calendar", "lifecycle", "plain", "sla_policy", "timer_calendar")
@@ -73,6 +77,13 @@ class Scheduler:
         self._anchored_later = frozenset(
             state for rule in lifecycle.timers if rule.since != "state_entered" for state in rule.states
         )
+        for index, rule in enumerate(lifecycle.timers):
+            if rule.clock == "business" and self.timer_calendar is None:
+                raise InvalidLifecycle(
+                    lifecycle.source,
+                    f"timers[{index}].clock",
+                    "counts business time, but there is no calendar: pass calendar= to the Workflow",
+                )
 
     def timer_calendar_for(self, ticket: Ticket) -> BusinessCalendar | None:
         """The calendar *ticket*'s timed rules count in: the workflow's or lifecycle's, else the SLA policy's for it.
@@ -104,5 +115,13 @@ class Scheduler:
         return next_due(self, ticket, history(), at)
 
     def imported(self, ticket: Ticket, history: Sequence[Event]) -> datetime | None:
-        """The due instant of a ticket brought in whole (an import), as of its last event."""
+        """The due instant of a ticket brought in whole (an import), as of its last event.
+
+        Raises:
+            StorageError: the ticket is of another lifecycle.
+        """
+        if ticket.lifecycle_id != self.lifecycle.id:
+            raise StorageError(
+                f"is of lifecycle {ticket.lifecycle_id!r}, not {self.lifecycle.id!r}: import it with its own Workflow"
+            )
         return None if self.plain else next_due(self, ticket, history, history[-1].at)

@@ -13,6 +13,7 @@ from ticketflow.intake._intake import (
     intake_rules,
     with_builtin_policies,
 )
+from ticketflow.intake._open import TicketIds, check_key_prefix, confirmation, follow_up, open_ticket, receive
 from ticketflow.protocols import AssignmentPolicy
 
 __all__ = [
@@ -25,7 +26,13 @@ __all__ = [
     "PointOfContact",
     "RoundRobin",
     "Route",
+    "TicketIds",
+    "check_key_prefix",
+    "confirmation",
     "contact_message",
+    "follow_up",
     "intake_rules",
+    "open_ticket",
+    "receive",
     "with_builtin_policies",
 ]

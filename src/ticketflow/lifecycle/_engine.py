@@ -200,6 +200,29 @@ class Engine:
         """Triggers leading from *state* into *dest* in one step."""
         return [trig for trig in self._manual if any(t.dest == dest for t in self._table.get((state, trig), ()))]
 
+    def trigger_to(self, ticket: Ticket, state: str) -> str:
+        """The one trigger that leads *ticket* from its state to *state* (``Workflow.move_to``).
+
+        Raises:
+            TicketClosed: the ticket is in an immutable state (nothing leads anywhere).
+            TransitionNotAllowed: an unknown state, no trigger leads there, or
+                several do (the message lists them: fire one by name).
+        """
+        lc = self.lifecycle
+        if lc.states[ticket.state].immutable:
+            raise TicketClosed(ticket.id, f"->{state}", ticket.state)
+        if state not in lc.states:
+            raise TransitionNotAllowed(ticket.id, f"->{state}", ticket.state, f"unknown state {state!r}")
+        triggers = self.path_between(ticket.state, state)
+        if len(triggers) != 1:
+            reason = (
+                f"no trigger leads to {state!r}"
+                if not triggers
+                else f"several triggers lead to {state!r} ({', '.join(triggers)}); fire one by name"
+            )
+            raise TransitionNotAllowed(ticket.id, f"->{state}", ticket.state, reason)
+        return triggers[0]
+
     # -- steps ---------------------------------------------------------------------
 
     def open(

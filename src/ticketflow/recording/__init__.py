@@ -15,6 +15,19 @@ from ticketflow.recording._recorder import (
     fired,
     imported,
     opened,
+    record_step,
 )
 
-__all__ = ["Reads", "Recorder", "Schedule", "Scope", "Step", "Write", "entry_notices", "fired", "imported", "opened"]
+__all__ = [
+    "Reads",
+    "Recorder",
+    "Schedule",
+    "Scope",
+    "Step",
+    "Write",
+    "entry_notices",
+    "fired",
+    "imported",
+    "opened",
+    "record_step",
+]

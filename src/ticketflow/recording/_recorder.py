@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 import attrs
 
 from ticketflow.errors import ConcurrencyConflict, TicketflowError
-from ticketflow.model import UNSET, Event, Ticket
+from ticketflow.model import UNSET, Actor, Comment, Event, Ticket
 from ticketflow.protocols import Link, OutboxMessage, TicketRepository
 
 if TYPE_CHECKING:
@@ -44,7 +44,19 @@ if TYPE_CHECKING:
     from ticketflow.lifecycle import Engine, Lifecycle
     from ticketflow.protocols import Action, Guard
 
-__all__ = ["Reads", "Recorder", "Schedule", "Scope", "Step", "Write", "entry_notices", "fired", "imported", "opened"]
+__all__ = [
+    "Reads",
+    "Recorder",
+    "Schedule",
+    "Scope",
+    "Step",
+    "Write",
+    "entry_notices",
+    "fired",
+    "imported",
+    "opened",
+    "record_step",
+]
 
 R = TypeVar("R")
 log = logging.getLogger("ticketflow.events")
@@ -382,3 +394,32 @@ class Scope:
     def repository(self) -> TicketRepository:
         """The repository the recorder writes to."""
         return self.recorder.repository
+
+
+def record_step(
+    scope: Scope,
+    ticket_id: str,
+    trigger: str,
+    actor: Actor,
+    *,
+    at: datetime,
+    meta: Mapping[str, Any],
+    comment: Comment | None = None,
+    related: bool = False,
+) -> Ticket:
+    """Store a step the library makes with its own meta (an acknowledgement, feedback), retrying conflicts.
+
+    *related* says the library established the actor's relation to the
+    ticket by other means (a broadcast's audience); every other check of the
+    engine applies.
+    """
+    engine, guards = scope.engine, scope.guards
+
+    def plan(reads: Reads) -> Write[Ticket]:
+        ticket = reads.ticket(ticket_id)
+        new, event, taken = engine.apply(
+            ticket, trigger, actor, at, comment=comment, meta=meta, guards=guards, related=related
+        )
+        return Write(new, (fired(ticket, new, event, taken),))
+
+    return scope.recorder.record(plan)

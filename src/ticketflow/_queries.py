@@ -1,0 +1,107 @@
+"""Reads of one lifecycle's tickets: find, export views, SLA reports (what ``Workflow`` delegates its queries to).
+
+Every query is scoped to the lifecycle (a Workflow reads its own tickets);
+a read on a customer's behalf gets only the tickets they are related to, as
+they see them (:mod:`ticketflow._customer`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import IO, Unpack
+
+from ticketflow._customer import customer_page, customer_tickets
+from ticketflow.errors import LifecycleError
+from ticketflow.lifecycle import Lifecycle
+from ticketflow.model import Actor
+from ticketflow.protocols import Page, TicketFilters, TicketRepository
+from ticketflow.repository._export import export_csv, export_json_view, iter_tickets
+from ticketflow.sla import SlaPolicy, SlaReport, attainment
+
+__all__ = ["export_view", "find", "group_states", "sla_report"]
+
+
+def group_states(lifecycle: Lifecycle, group: str) -> tuple[str, ...]:
+    """The states of a group of *lifecycle*.
+
+    Raises:
+        LifecycleError: an unknown group (naming the known ones).
+    """
+    groups = lifecycle.groups
+    if group not in groups:
+        raise LifecycleError(f"unknown state group {group!r}; this lifecycle has: {', '.join(groups)}")
+    return groups[group]
+
+
+def _scoped(lifecycle: Lifecycle, group: str | None, filters: TicketFilters) -> TicketFilters:
+    if group is not None:
+        filters["state"] = group_states(lifecycle, group)
+    filters["lifecycle_id"] = lifecycle.id  # a Workflow reads its own lifecycle's tickets
+    return filters
+
+
+def find(
+    repository: TicketRepository,
+    lifecycle: Lifecycle,
+    *,
+    group: str | None,
+    limit: int,
+    after: str | None,
+    actor: Actor | None,
+    **filters: Unpack[TicketFilters],
+) -> Page:
+    """One page of the lifecycle's tickets (``Workflow.find``); a customer *actor* gets only theirs, as seen."""
+    scoped = _scoped(lifecycle, group, filters)
+    if actor is not None and not lifecycle.access.is_staff(actor):
+        return customer_page(repository, lifecycle, actor, limit=limit, after=after, **scoped)
+    return repository.find(limit=limit, after=after, **scoped)
+
+
+def export_view(
+    repository: TicketRepository,
+    lifecycle: Lifecycle,
+    out: IO[str],
+    *,
+    format: str,
+    columns: Sequence[str],
+    group: str | None,
+    actor: Actor | None,
+    **filters: Unpack[TicketFilters],
+) -> int:
+    """Write a filtered view of the lifecycle's tickets as CSV or JSON (``Workflow.export_view``); rows written.
+
+    Raises:
+        LifecycleError: an unknown format or group.
+    """
+    scoped = _scoped(lifecycle, group, filters)
+    tickets = None
+    if actor is not None and not lifecycle.access.is_staff(actor):
+        tickets = customer_tickets(repository, lifecycle, actor, **scoped)
+    if format == "csv":
+        return export_csv(repository, out, columns, tickets=tickets, **scoped)
+    if format == "json":
+        return export_json_view(repository, out, columns, tickets=tickets, **scoped)
+    raise LifecycleError(f"unknown export format {format!r}; use csv or json")
+
+
+def sla_report(
+    repository: TicketRepository,
+    lifecycle: Lifecycle,
+    policy: SlaPolicy | None,
+    at: datetime,
+    *,
+    group_by: Sequence[str],
+    by_version: bool,
+    **filters: Unpack[TicketFilters],
+) -> SlaReport:
+    """Attainment of *policy* over the lifecycle's tickets matching *filters* (``Workflow.sla_report``).
+
+    Raises:
+        LifecycleError: the lifecycle has no SLA policy.
+    """
+    if policy is None:
+        raise LifecycleError(f"lifecycle {lifecycle.id!r} has no [sla] section")
+    filters["lifecycle_id"] = lifecycle.id
+    items = ((ticket, repository.history(ticket.id)) for ticket in iter_tickets(repository, **filters))
+    return attainment(policy, lifecycle, items, at, group_by=group_by, by_version=by_version)

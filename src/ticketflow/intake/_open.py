@@ -1,0 +1,215 @@
+"""Opening tickets: ids and human keys, channel rules, routing, confirmations, contacts and follow-ups.
+
+Each function gets the narrow collaborators it needs (the writer's
+:class:`~ticketflow.recording.Scope`, the lifecycle's intake rules, the
+assignment policies) and writes through the recorder; ``Workflow.open``,
+``receive`` and ``follow_up`` delegate here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from ticketflow.errors import ConcurrencyConflict, InvalidLifecycle, TicketNotFound
+from ticketflow.intake._intake import IntakeRules, contact_message
+from ticketflow.lifecycle import Lifecycle
+from ticketflow.model import Actor, Comment, Event, Ticket, as_comment
+from ticketflow.protocols import AssignmentPolicy, Link, OutboxMessage, TicketRepository
+from ticketflow.recording import Scope, Write, opened
+
+__all__ = ["TicketIds", "check_key_prefix", "confirmation", "follow_up", "open_ticket", "receive"]
+
+
+def _random_id() -> str:
+    return uuid.uuid4().hex
+
+
+class TicketIds:
+    """Makes the ids of new tickets: the next human key with a ``key_prefix``, else *factory*'s (random UUID hex).
+
+    Args:
+        repository: where the lifecycle's key sequence is kept.
+        lifecycle: the lifecycle (its ``key_prefix``).
+        factory: the application's id factory (``Workflow(id_factory=...)``);
+            given, it is used even with a ``key_prefix``.
+    """
+
+    def __init__(
+        self, repository: TicketRepository, lifecycle: Lifecycle, factory: Callable[[], str] | None = None
+    ) -> None:
+        self.repository = repository
+        self.lifecycle = lifecycle
+        self.factory = factory or _random_id
+        self._keys = lifecycle.key_prefix is not None and factory is None
+
+    def __call__(self) -> str:
+        """An id for a new ticket."""
+        if self._keys:
+            return f"{self.lifecycle.key_prefix}-{self.repository.next_sequence(self.lifecycle.id)}"
+        return self.factory()
+
+
+def check_key_prefix(repository: TicketRepository, lifecycle: Lifecycle, key: str) -> None:
+    """Human keys are unique per store: refuse a prefix another lifecycle's ticket *key* already uses.
+
+    Raises:
+        InvalidLifecycle: *key* is a ticket of another lifecycle (path ``key_prefix``).
+    """
+    try:
+        other = repository.get(key).lifecycle_id
+    except TicketNotFound:
+        return
+    if other != lifecycle.id:
+        raise InvalidLifecycle(
+            lifecycle.source,
+            "key_prefix",
+            f"{lifecycle.key_prefix!r} is already used by lifecycle {other!r} in this store ({key} is "
+            f"its ticket): human keys are unique per store, give {lifecycle.id!r} its own key_prefix",
+        )
+
+
+def confirmation(lifecycle: Lifecycle, ticket: Ticket, when: datetime) -> tuple[OutboxMessage, ...]:
+    """The ``ticket.opened`` message written with a new ticket when the lifecycle has human keys."""
+    if lifecycle.key_prefix is None:
+        return ()
+    payload = {"key": ticket.id, "title": ticket.title, "to": ticket.requester}
+    return (OutboxMessage(f"{ticket.id}:opened", ticket.id, "ticket.opened", payload, when),)
+
+
+def open_ticket(
+    scope: Scope,
+    intake: IntakeRules,
+    policies: Mapping[str, AssignmentPolicy],
+    actor: Actor,
+    when: datetime,
+    *,
+    title: str,
+    fields: Mapping[str, Any] | None,
+    tags: Iterable[str],
+    requester: str | None,
+    assignee: str | None,
+    participants: Iterable[str],
+    comment: str | Comment | None,
+    channel: str | None,
+    authenticated: bool,
+    ticket_id: str | None,
+) -> Ticket:
+    """Open and store a ticket (``Workflow.open``): channel rules, the engine, routing, a confirmation.
+
+    Raises:
+        IntakeRefused: the channel does not take this request (nothing stored).
+    """
+    intake.check_ticket(channel, fields or {}, authenticated)
+    lifecycle = scope.lifecycle
+    meta = {"channel": channel} if channel is not None else None
+    ticket, event = scope.engine.open(
+        ticket_id or scope.new_id(),
+        actor,
+        when,
+        title=title,
+        fields=fields,
+        tags=tags,
+        requester=requester,
+        assignee=assignee,
+        participants=participants,
+        comment=as_comment(actor, comment, "public"),
+        meta=meta,
+    )
+    if assignee is None and intake.routes:
+        ticket, event = _route(scope, intake, policies, ticket, event, actor, when, comment, meta)
+    step = opened(ticket, event)
+    try:
+        return scope.recorder.record(lambda _reads: Write(ticket, (step,), confirmation(lifecycle, ticket, when)))
+    except ConcurrencyConflict:
+        if lifecycle.key_prefix is not None and ticket_id is None:
+            check_key_prefix(scope.repository, lifecycle, ticket.id)  # the key is another lifecycle's
+        raise
+
+
+def _route(
+    scope: Scope,
+    intake: IntakeRules,
+    policies: Mapping[str, AssignmentPolicy],
+    ticket: Ticket,
+    event: Event,
+    actor: Actor,
+    when: datetime,
+    comment: str | Comment | None,
+    meta: Mapping[str, Any] | None,
+) -> tuple[Ticket, Event]:
+    """The new ticket with the assignee and tags of the first matching route (as it was if none)."""
+    chosen = intake.route(ticket, policies, scope.repository)
+    if chosen is None:
+        return ticket, event
+    route, assignee = chosen
+    return scope.engine.open(
+        ticket.id,
+        actor,
+        when,
+        title=ticket.title,
+        fields=dict(ticket.fields),
+        tags=ticket.tags | route.add_tags,
+        requester=ticket.requester,
+        assignee=assignee,
+        participants=ticket.participants,
+        comment=as_comment(actor, comment, "public"),
+        meta={**(meta or {}), "route": route.policy},
+        checked=False,  # the route's assignee and tags; the caller's parts were checked by the first open
+    )
+
+
+def receive(
+    scope: Scope,
+    intake: IntakeRules,
+    policies: Mapping[str, AssignmentPolicy],
+    actor: Actor,
+    when: datetime,
+    *,
+    channel: str,
+    authenticated: bool,
+    title: str,
+    fields: Mapping[str, Any] | None,
+    comment: str | None,
+) -> Ticket | OutboxMessage:
+    """A request from a channel: a ticket if the channel opens one for its type, else a contact.
+
+    The contact is a ``contact.recorded`` outbox message, written alone.
+
+    Raises:
+        IntakeRefused: the channel refuses the request (nothing stored).
+    """
+    if intake.opens_ticket(channel, fields or {}, authenticated):
+        return open_ticket(
+            scope, intake, policies, actor, when, title=title, fields=fields, tags=(), requester=None, assignee=None,
+            participants=(), comment=comment, channel=channel, authenticated=authenticated, ticket_id=None,
+        )  # fmt: skip
+    contact = contact_message(channel, actor.id, title, fields, comment, when)
+    return scope.recorder.record(lambda _reads: Write(contact, messages=(contact,)))
+
+
+def follow_up(scope: Scope, previous: Ticket, actor: Actor, body: str, *, title: str | None, when: datetime) -> Ticket:
+    """Open a ticket continuing *previous* (a reply to a closed one), linked ``follow_up_of``.
+
+    It copies the requester, participants and fields, records
+    ``follow_up_of`` in its opening event and as a link, and carries *body*
+    as its first comment.
+    """
+    ticket, event = scope.engine.open(
+        scope.new_id(),  # a human key with a key_prefix, confirmed like any new ticket
+        actor,
+        when,
+        title=title or f"Follow-up: {previous.title}",
+        fields=dict(previous.fields),
+        requester=previous.requester,
+        participants=previous.participants,
+        comment=as_comment(actor, body, "public"),
+        meta={"follow_up_of": previous.id},
+        checked=False,  # the people and fields are the previous ticket's, copied by the library
+    )
+    step = opened(ticket, event)
+    link = Link(ticket.id, "follow_up_of", previous.id)
+    messages = confirmation(scope.lifecycle, ticket, when)
+    return scope.recorder.record(lambda _reads: Write(ticket, (step,), messages, links=(link,)))
