@@ -371,6 +371,7 @@ def stored_event(
     _E_META(event, meta)
     return event
 
+
 def as_comment(actor: Actor, comment: str | Comment | None, visibility: Visibility) -> Comment | None:
     """The :class:`Comment` an API call's *comment* stands for: a string is *actor*'s, with *visibility*.
 
