@@ -80,6 +80,16 @@ class Registry:
         """
         self.notifiers[name] = notifier
 
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        """Add *listener* as :meth:`on_event` does; return a function that removes it again."""
+        self.on_event(listener)
+
+        def unsubscribe() -> None:
+            if listener in self.listeners:
+                self.listeners.remove(listener)
+
+        return unsubscribe
+
     def on_event(self, listener: EventListener) -> EventListener:
         """Call *listener* after commit for every event written through a Workflow with this registry.
 

@@ -34,7 +34,7 @@ from ticketflow.automation import (
 )
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SystemClock
-from ticketflow.errors import InvalidLifecycle, TicketNotFound
+from ticketflow.errors import TicketNotFound
 from ticketflow.intake import (
     TicketIds,
     check_key_prefix,
@@ -64,27 +64,21 @@ from ticketflow.repository import MemoryRepository
 from ticketflow.repository._export import DEFAULT_CSV_COLUMNS, import_jsonl
 from ticketflow.similar import Suggestion, Suggestions
 from ticketflow.sla import SlaClock, SlaPolicy, SlaReport, evaluate, policy_for
-from ticketflow.versions import MigrationPlan, MigrationReport, RescheduleReport, migrate, plan_for, reschedule
+from ticketflow.versions import (
+    MigrationPlan,
+    MigrationReport,
+    RescheduleReport,
+    known_versions,
+    migrate,
+    plan_for,
+    reschedule,
+)
 
 __all__ = ["Workflow"]
 
 
 def _new_id() -> str:
     return uuid.uuid4().hex
-
-
-def _versions(current: Lifecycle, previous: Sequence[Lifecycle]) -> dict[int, Lifecycle]:
-    """The known versions by number; InvalidLifecycle for another lifecycle's or a repeated number."""
-    versions = {current.version: current}
-    for index, lifecycle in enumerate(previous):
-        if lifecycle.id != current.id:
-            raise InvalidLifecycle(lifecycle.source, "id", f"previous[{index}] is {lifecycle.id!r}, not {current.id!r}")
-        if lifecycle.version in versions:
-            raise InvalidLifecycle(
-                lifecycle.source, "version", f"previous[{index}] repeats version {lifecycle.version}: number each once"
-            )
-        versions[lifecycle.version] = lifecycle
-    return versions
 
 
 class Workflow:
@@ -133,7 +127,7 @@ class Workflow:
     ) -> None:
         self.lifecycle = lifecycle
         #: The versions of the lifecycle this Workflow knows, by number (the current one included).
-        self.versions: Mapping[int, Lifecycle] = _versions(lifecycle, previous)
+        self.versions: Mapping[int, Lifecycle] = known_versions(lifecycle, previous)
         self.repository: TicketRepository = repository if repository is not None else MemoryRepository()
         self.calendar = calendar
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -313,13 +307,7 @@ class Workflow:
         unsubscribes it. (``registry.on_event`` does the same for every
         Workflow sharing the registry.)
         """
-        self.registry.on_event(listener)
-
-        def unsubscribe() -> None:
-            if listener in self.registry.listeners:
-                self.registry.listeners.remove(listener)
-
-        return unsubscribe
+        return self.registry.subscribe(listener)
 
     def unhandled_kinds(self) -> tuple[str, ...]:
         """The message kinds this lifecycle can write that have no notifier in the registry (sorted).

@@ -5,7 +5,7 @@ See ``docs/versions.md`` for the rolling-deploy story.
 
 from ticketflow.lifecycle._migrated import in_current_names, recorded_version
 from ticketflow.versions._migrate import MigrationReport, migrate
-from ticketflow.versions._plan import MigrationPlan, load_migration, plan_for
+from ticketflow.versions._plan import MigrationPlan, known_versions, load_migration, plan_for
 from ticketflow.versions._reschedule import RescheduleReport, reschedule
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "MigrationReport",
     "RescheduleReport",
     "in_current_names",
+    "known_versions",
     "load_migration",
     "migrate",
     "plan_for",

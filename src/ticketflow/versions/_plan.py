@@ -28,7 +28,7 @@ the path inside the plan.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -44,7 +44,7 @@ from ticketflow.lifecycle._loader import parse_file
 from ticketflow.lifecycle._migrated import MIGRATED
 from ticketflow.model import SYSTEM, Change, Event, Ticket, apply_event
 
-__all__ = ["MigrationPlan", "Refusal", "load_migration", "plan_for"]
+__all__ = ["MigrationPlan", "Refusal", "known_versions", "load_migration", "plan_for"]
 
 _KEYS = {"from", "to", "timers", "sla", "states", "fields", "tags", "description"}
 _FIELD_KEYS = {"rename", "defaults", "drop"}
@@ -425,3 +425,21 @@ def _check_tags(source: str, old: Lifecycle, new: Lifecycle, renames: Mapping[st
                 f"tag {tag!r} of version {old.version} is not allowed by version {new.version}: "
                 "rename it (tags.rename) or drop it (tags.drop)",
             )
+
+
+def known_versions(current: Lifecycle, previous: Sequence[Lifecycle]) -> dict[int, Lifecycle]:
+    """The versions a Workflow knows by number: *current* and the *previous* ones (``Workflow(previous=...)``).
+
+    Raises:
+        InvalidLifecycle: a previous version is another lifecycle's, or repeats a version number.
+    """
+    versions = {current.version: current}
+    for index, lifecycle in enumerate(previous):
+        if lifecycle.id != current.id:
+            raise InvalidLifecycle(lifecycle.source, "id", f"previous[{index}] is {lifecycle.id!r}, not {current.id!r}")
+        if lifecycle.version in versions:
+            raise InvalidLifecycle(
+                lifecycle.source, "version", f"previous[{index}] repeats version {lifecycle.version}: number each once"
+            )
+        versions[lifecycle.version] = lifecycle
+    return versions
