@@ -280,7 +280,7 @@ def test_sighten_closing_rule_1_customer_confirmed():
 
 
 def test_sighten_closing_rule_2_silent_a_business_day_after_an_attempt_to_confirm():
-    wf, _ = workflow("sighten")
+    wf, clock = workflow("sighten")
     t = sighten_in_progress(wf)
     with unchanged(wf, t.id), pytest.raises(tf.TransitionNotAllowed):
         wf.fire(t.id, "close_unconfirmed", SYSTEM, comment="No reply")
@@ -288,6 +288,7 @@ def test_sighten_closing_rule_2_silent_a_business_day_after_an_attempt_to_confir
     assert t.fields["confirmation_attempts"] == 1
     rule = {r.id: r for r in wf.lifecycle.timers}["confirmation_silence_1bd"]
     assert (rule.business_days, rule.clock, rule.fire) == (1, "business", "close_unconfirmed")
+    clock.advance(days=1, hours=5)  # Tue 14:00 UTC: 09:00 in New York, one business day after Mon's first hour
     t = wf.fire(t.id, "close_unconfirmed", SYSTEM, comment="Closing: no reply after one business day")
     assert (t.state, t.fields["resolution_method"]) == ("resolved", "no_reply_after_confirmation")
 
@@ -319,7 +320,7 @@ def test_sighten_closing_rule_4_active_low_priority_dev_ticket():
     wf.update(t.id, AGENT, fields={"request_type": "technical_support"})
     with unchanged(wf, t.id), pytest.raises(tf.FieldError) as caught:
         wf.fire(t.id, "escalate", AGENT, comment="Bug")
-    assert set(caught.value.fields) == {"bug_ticket", "reproduction_steps"}
+    assert set(caught.value.fields) == {"bug_ticket", "reproduction_steps", "product_manager"}
     wf.fire(
         t.id,
         "escalate",

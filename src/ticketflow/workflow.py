@@ -42,9 +42,10 @@ from ticketflow.intake import (
     intake_rules,
     open_ticket,
     receive,
+    rerouted,
     with_builtin_policies,
 )
-from ticketflow.lifecycle import UNSET, Lifecycle
+from ticketflow.lifecycle import UNSET, Lifecycle, previous_state
 from ticketflow.links import (
     ExternalRecord,
     acknowledge,
@@ -165,6 +166,7 @@ class Workflow:
         self.intake = intake_rules(lifecycle, self._policies)
         self._suggestions = Suggestions(self.repository, lifecycle)
         self.registry.check(lifecycle)
+        self._rerouting = bool(self.intake.routes)
         warn_unhandled(f"Workflow({lifecycle.id!r})", self.unhandled_kinds())
 
     @property
@@ -609,7 +611,7 @@ class Workflow:
         if not (title is UNSET and assignee is UNSET and requester is UNSET and participants is UNSET):
             given = {"title": title, "assignee": assignee, "requester": requester, "participants": participants}
             attributes = {k: v for k, v in given.items() if v is not UNSET}
-        engine, guards = self._engine, self._guards
+        engine, guards, returning, rerouting = self._engine, self._guards, self._engine.returning, self._rerouting
 
         def plan(reads: Reads) -> Write[Ticket]:
             ticket = reads.ticket(ticket_id)
@@ -625,7 +627,10 @@ class Workflow:
                 attributes=attributes,
                 meta=meta,
                 guards=guards,
+                came_from=(lambda: previous_state(reads.history(ticket_id), ticket.state)) if returning else None,
             )
+            if rerouting and event.field_changes:
+                new, event = rerouted(self.intake, self._policies, reads.repository, new, event)
             return Write(new, (fired(ticket, new, event, taken),))
 
         return self._recorder.record(plan)

@@ -11,6 +11,7 @@ from ticketflow.intake._intake import (
     Route,
     contact_message,
     intake_rules,
+    rerouted,
     with_builtin_policies,
 )
 from ticketflow.intake._open import TicketIds, check_key_prefix, confirmation, follow_up, open_ticket, receive
@@ -34,5 +35,6 @@ __all__ = [
     "intake_rules",
     "open_ticket",
     "receive",
+    "rerouted",
     "with_builtin_policies",
 ]

@@ -20,7 +20,7 @@ from ticketflow._selectors import selects
 from ticketflow.errors import InvalidLifecycle, TicketflowError
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.lifecycle._loader import SECTION_CHECKS
-from ticketflow.model import Ticket
+from ticketflow.model import Change, Event, Ticket
 from ticketflow.protocols import AssignmentPolicy, OutboxMessage, TicketRepository
 
 __all__ = [
@@ -75,11 +75,24 @@ class Channel:
 
 @attrs.frozen
 class Route:
-    """A routing rule: tickets whose fields match ``when`` go to ``policy``."""
+    """A routing rule: tickets whose fields match ``when`` go to ``policy``.
+
+    Attributes:
+        when: field values selecting the route (a tuple: any of).
+        policy: the assignment policy's name.
+        add_tags: tags put on the ticket (a queue).
+        optional: the route applies only once the application registers
+            the policy (a built-in naming an application's lookup).
+        reassign: an update that makes the ticket match replaces the
+            assignee it has (a transfer); otherwise only an unassigned
+            ticket is routed then.
+    """
 
     when: Mapping[str, Any]
     policy: str
     add_tags: frozenset[str]
+    optional: bool = False
+    reassign: bool = False
 
     def selects(self, fields: Mapping[str, Any]) -> bool:
         """Whether a ticket with *fields* takes this route."""
@@ -141,11 +154,58 @@ class IntakeRules:
     def route(
         self, ticket: Ticket, policies: Mapping[str, AssignmentPolicy], repository: TicketRepository
     ) -> tuple[Route, str | None] | None:
-        """The first route the new ticket takes and the assignee its policy picks (None: no route)."""
+        """The first route the new ticket takes and the assignee its policy picks (None: no route).
+
+        An ``optional`` route whose policy the application has not
+        registered is passed over.
+        """
         for route in self.routes:
             if route.selects(ticket.fields):
-                return route, policies[route.policy](ticket, repository)
+                policy = policies.get(route.policy)
+                if policy is None:
+                    continue
+                return route, policy(ticket, repository)
         return None
+
+
+def rerouted(
+    intake: IntakeRules,
+    policies: Mapping[str, AssignmentPolicy],
+    repository: TicketRepository,
+    ticket: Ticket,
+    event: Event,
+) -> tuple[Ticket, Event]:
+    """The ticket and event after a step that changed fields a route reads (as they were if no route applies).
+
+    Routing is not only for new tickets: when a step changes a field of a
+    route's ``when`` (the category set once the ticket is evaluated) and
+    the ticket now takes that route, the route's policy assigns it — if it
+    has no assignee, or always with ``reassign`` (a transfer) — and its
+    tags are added; the event records the route (``meta["route"]``). A step
+    that names the assignee itself is left alone.
+    """
+    changed = event.field_changes
+    if "assignee" in event.attribute_changes:
+        return ticket, event
+    route = next(
+        (r for r in intake.routes if r.selects(ticket.fields) and (r.policy in policies or not r.optional)), None
+    )
+    if route is None or not any(name in changed for name in route.when):
+        return ticket, event
+    assignee = policies[route.policy](ticket, repository)
+    if ticket.assignee is not None and not route.reassign:
+        assignee = ticket.assignee
+    attribute_changes = dict(event.attribute_changes)
+    if assignee is not None and assignee != ticket.assignee:
+        attribute_changes["assignee"] = Change(ticket.assignee, assignee)
+    else:
+        assignee = ticket.assignee
+    added = route.add_tags - ticket.tags
+    if assignee == ticket.assignee and not added:
+        return ticket, event
+    meta = {**event.meta, "route": route.policy}
+    new_event = attrs.evolve(event, attribute_changes=attribute_changes, tags_added=event.tags_added | added, meta=meta)
+    return attrs.evolve(ticket, assignee=assignee, tags=ticket.tags | added), new_event
 
 
 def contact_message(
@@ -204,12 +264,20 @@ def intake_rules(lifecycle: Lifecycle, policies: Mapping[str, object] | None) ->
             if field not in lifecycle.fields:
                 raise fail(f"intake.routes[{i}].when.{field}", f"unknown field {field!r}")
             when[field] = tuple(value) if isinstance(value, list) else value
-        if policies is not None and spec["policy"] not in policies:
+        if policies is not None and spec["policy"] not in policies and not spec.get("optional", False):
             raise fail(
                 f"intake.routes[{i}].policy",
                 f"assignment policy {spec['policy']!r} is not registered; registry.add_policy({spec['policy']!r}, ...)",
             )
-        routes.append(Route(when, spec["policy"], frozenset(spec.get("add_tags", ()))))
+        routes.append(
+            Route(
+                when,
+                spec["policy"],
+                frozenset(spec.get("add_tags", ())),
+                optional=spec.get("optional", False),
+                reassign=spec.get("reassign", False),
+            )
+        )
     return IntakeRules(type_field, channels, tuple(routes))
 
 

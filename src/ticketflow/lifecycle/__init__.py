@@ -3,6 +3,7 @@
 from ticketflow.lifecycle._definition import (
     BUILTIN_ROLES,
     Compare,
+    Elapsed,
     FieldSpec,
     Lifecycle,
     OnEvent,
@@ -10,7 +11,7 @@ from ticketflow.lifecycle._definition import (
     TimedRule,
     Transition,
 )
-from ticketflow.lifecycle._engine import UNSET, Engine, GuardContext
+from ticketflow.lifecycle._engine import UNSET, Engine, GuardContext, previous_state
 from ticketflow.lifecycle._loader import builtin, builtins, load_lifecycle, loads_lifecycle, parse_duration
 from ticketflow.lifecycle._shape import json_schema
 
@@ -18,6 +19,7 @@ __all__ = [
     "BUILTIN_ROLES",
     "UNSET",
     "Compare",
+    "Elapsed",
     "Engine",
     "FieldSpec",
     "GuardContext",
@@ -32,4 +34,5 @@ __all__ = [
     "load_lifecycle",
     "loads_lifecycle",
     "parse_duration",
+    "previous_state",
 ]

@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUILTIN_ROLES",
     "Compare",
+    "Elapsed",
     "FieldSpec",
     "Lifecycle",
     "LinkRule",
@@ -103,21 +104,61 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 
 
 @attrs.frozen
+class Elapsed:
+    """The operand of an ``elapsed`` comparison: at least this long since a date or datetime field.
+
+    Attributes:
+        text: the duration as written (``1bd``, ``24h``).
+        after: the wall or business-hours duration (zero for business days).
+        business_days: business days (``1bd``), counted in the lifecycle's calendar.
+        business: business time (``clock = "business"`` hours, or business days).
+    """
+
+    text: str
+    after: timedelta
+    business_days: int = 0
+    business: bool = False
+
+    def passed(self, value: Any, at: datetime | None, calendar: BusinessCalendar | None) -> bool:
+        """Whether the duration has passed between *value* (an ISO date or datetime) and *at*."""
+        if value is None or at is None:
+            return False
+        since = datetime.fromisoformat(value) if "T" in value else None
+        if since is None:
+            zone = calendar.tz if calendar is not None else at.tzinfo
+            since = datetime.combine(date.fromisoformat(value), datetime.min.time(), zone)
+        if not self.business or calendar is None:
+            return since.astimezone(UTC) + self.after <= at
+        if self.business_days:
+            return calendar.add_days(since, self.business_days) <= at
+        return calendar.add(since, self.after) <= at
+
+    def __repr__(self) -> str:
+        return repr(self.text)
+
+
+@attrs.frozen
 class Compare:
-    """A ``when`` condition other than equality: ``{ gte = 2 }``, ``{ set = true }``.
+    """A ``when`` condition other than equality: ``{ gte = 2 }``, ``{ set = true }``, ``{ elapsed = "1bd" }``.
 
     Attributes:
         ops: ``(operator, operand)`` pairs, all of which must hold; operators
-            are ``eq``, ``ne``, ``gt``, ``gte``, ``lt``, ``lte`` and ``set``
-            (the field is set, or with ``false`` unset). An unset field is
-            never greater or less than anything.
+            are ``eq``, ``ne``, ``gt``, ``gte``, ``lt``, ``lte``, ``set``
+            (the field is set, or with ``false`` unset) and, on transitions,
+            ``elapsed`` (an :class:`Elapsed`: at least that long since the
+            date or datetime the field holds, as of the step). An unset field
+            is never greater or less than anything, and no time has elapsed
+            since it.
     """
 
     ops: tuple[tuple[str, Any], ...]
 
-    def holds(self, value: Any) -> bool:
-        """Whether *value* meets every comparison."""
-        return all(_COMPARE[op](value, operand) for op, operand in self.ops)
+    def holds(self, value: Any, at: datetime | None = None, calendar: BusinessCalendar | None = None) -> bool:
+        """Whether *value* meets every comparison (``elapsed`` as of *at*, in *calendar*)."""
+        return all(
+            operand.passed(value, at, calendar) if op == "elapsed" else _COMPARE[op](value, operand)
+            for op, operand in self.ops
+        )
 
     def __str__(self) -> str:
         return " and ".join(f"{op} {operand!r}" for op, operand in self.ops)
@@ -203,6 +244,17 @@ class Transition:
         on: set for event-driven transitions, which are not fired by name.
         claim: the actor becomes the assignee when the ticket has none
             (the agent who first responds keeps the ticket).
+        given: conditions on the data the step carries: the ticket's fields
+            with the values the caller gives merged in (before
+            ``set_fields``); several transitions sharing a trigger and source
+            are told apart by them ("resolve with this method").
+        comment_visibility: with ``require_comment``, the comment must have
+            this visibility (``public``: a customer-facing step).
+        stamp: date or datetime fields set to the step's instant (when the
+            customer was last reached).
+        returns: the ticket goes back to the state it was in before it
+            entered the source state; one such transition is compiled per
+            state it may have come from (``dest`` is that state).
         description: free text.
     """
 
@@ -224,6 +276,10 @@ class Transition:
     on: OnEvent | None = None
     description: str = ""
     claim: bool = False
+    given: Mapping[str, Any] = attrs.field(factory=dict, converter=_proxy)
+    comment_visibility: str | None = None
+    stamp: tuple[str, ...] = ()
+    returns: bool = False
 
     @property
     def path(self) -> str:
@@ -398,6 +454,9 @@ class LinkRule:
         priorities: only at these priorities (empty: any).
         fire: the trigger fired as the ``system`` actor.
         description: free text.
+        all: only when every record of this kind linked to the ticket has
+            one of the statuses (the last status recorded for each), not
+            just the one that changed.
     """
 
     record: str
@@ -405,6 +464,7 @@ class LinkRule:
     priorities: frozenset[str]
     fire: str
     description: str = ""
+    all: bool = False
 
     def applies(self, record: str, status: str, priority: str | None) -> bool:
         """Whether a change of *record* to *status*/*priority* triggers this rule."""

@@ -26,8 +26,17 @@ def _node(state: str) -> str:
 
 
 def edge_label(t: Transition) -> str:
-    """``trigger [roles]`` or ``on comment [roles]`` for an event-driven one."""
+    """``trigger [roles]`` or ``on comment [roles]`` for an event-driven one.
+
+    A transition picked by the data the step carries shows it
+    (``resolve (customer_unresponsive) [agent]``); one going back where the
+    ticket came from is marked ``↩``.
+    """
     head = f"on {t.on.event}" + (f" {t.on.field}" if t.on.field else "") if t.on else t.trigger
+    if t.given:  # transitions told apart by the data the step carries
+        head += " (" + ", ".join(str(v) if not isinstance(v, tuple) else "/".join(v) for v in t.given.values()) + ")"
+    if t.returns:
+        head += " ↩"
     who = sorted(t.roles) + sorted(t.who)
     return f"{head} [{', '.join(who)}]" if who else head
 

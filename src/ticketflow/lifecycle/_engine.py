@@ -10,7 +10,7 @@ field rules), and no machine or model object is built per ticket.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -44,7 +44,7 @@ from ticketflow.model import (
 if TYPE_CHECKING:
     from ticketflow.lifecycle._definition import Lifecycle, Transition
 
-__all__ = ["UNSET", "Engine", "GuardContext"]
+__all__ = ["UNSET", "Engine", "GuardContext", "previous_state"]
 
 
 _EMPTY: frozenset[str] = frozenset()
@@ -82,6 +82,14 @@ def _mappings(fields: object, meta: object) -> None:
         raise TypeError(f"fields must be a mapping of field names to values, got {brief(fields)}")
     if meta is not None and not isinstance(meta, Mapping):
         raise TypeError(f"meta must be a mapping, got {type(meta).__name__}")
+
+
+def previous_state(history: Sequence[Event], state: str) -> str | None:
+    """The state a ticket was in before it entered *state* last (None: it was opened there)."""
+    for event in reversed(history):
+        if event.target == state and event.source != state:
+            return event.source
+    return None
 
 
 class Engine:
@@ -147,6 +155,10 @@ class Engine:
         )
         self._access = lifecycle.access
         self._standing = lifecycle.access.standing
+        #: ``elapsed`` conditions count business days in the lifecycle's own calendar.
+        self._calendar = lifecycle.calendar
+        #: Whether a transition goes back where the ticket came from (its history is then read).
+        self.returning = any(t.returns for t in lifecycle.transitions)
         # A condition on an internal field never quotes its value in a refusal (a customer may read it).
         self._internal_fields = frozenset(name for name, spec in lifecycle.fields.items() if spec.internal)
 
@@ -161,6 +173,9 @@ class Engine:
             or t.claim
             or t.require
             or t.require_comment
+            or t.given
+            or t.stamp
+            or t.returns
             or self._required_in[t.dest]
         )
 
@@ -323,11 +338,15 @@ class Engine:
         meta: Mapping[str, Any] | None = None,
         guards: GuardMap | None = None,
         related: bool = False,
+        came_from: Callable[[], str | None] | None = None,
     ) -> tuple[Ticket, Event, Transition | None]:
         """The ticket after *trigger*, its event, and the transition taken.
 
         The transition is ``None`` for a comment or update that moved nothing.
         Pure: nothing is stored, and a refusal raises before anything exists.
+        *came_from* tells the state the ticket was in before its current one
+        (read from its history, see :func:`previous_state`), for transitions
+        that ``return`` there; without it they are not taken.
 
         A customer (no staff role) must be related to the ticket (see
         :mod:`ticketflow.lifecycle._access`); the library passes *related*
@@ -383,14 +402,30 @@ class Engine:
             self._check_builtin(ticket, trigger, actor, roles, lc.comment_roles)
             if comment is None:
                 raise FieldError(ticket.id, trigger, ["comment"], "a comment step needs a comment")
-            chosen = self._react(ticket, "comment", actor, roles, merged, at, guards, comment=comment)
+            chosen = self._react(
+                ticket, "comment", actor, roles, merged, at, guards, comment=comment, came_from=came_from
+            )
         elif trigger == "update":
             self._check_builtin(ticket, trigger, actor, roles, lc.update_roles)
-            chosen = self._react(ticket, "field_set", actor, roles, merged, at, guards, supplied=supplied)
+            chosen = self._react(
+                ticket, "field_set", actor, roles, merged, at, guards, supplied=supplied, came_from=came_from
+            )
         else:
-            chosen = self._choose(ticket, trigger, actor, roles, ticket.fields, at, guards)
+            chosen = self._choose(ticket, trigger, actor, roles, ticket.fields, at, guards, merged, came_from)
         dest = state if chosen is None else chosen.dest
         if chosen is not None:
+            if chosen.stamp:
+                stamped = {name: lc.fields[name].coerce(at if lc.fields[name].type == "datetime" else at.date())
+                           for name in chosen.stamp}  # fmt: skip
+                merged = {**merged, **stamped}
+            if (
+                chosen.comment_visibility is not None
+                and comment is not None
+                and comment.visibility != chosen.comment_visibility
+            ):
+                raise FieldError(
+                    ticket.id, trigger, ["visibility"], f"this step needs a {chosen.comment_visibility} comment"
+                )
             if chosen.claim and ticket.assignee is None and "assignee" not in (attributes or {}):
                 attributes = {**(attributes or {}), "assignee": actor.id}  # the lifecycle's doing: not checked
             if chosen.set_fields:
@@ -472,7 +507,7 @@ class Engine:
             value = fields.get(name)
             shown = "not as needed" if name in self._internal_fields else repr(value)
             if isinstance(expected, Compare):
-                if not expected.holds(value):
+                if not expected.holds(value, at, self._calendar):
                     return f"field {name!r} is {shown}, needs {expected}"
             elif isinstance(expected, tuple) and not isinstance(value, tuple):
                 if value not in expected:
@@ -496,6 +531,25 @@ class Engine:
             return True
         return self._failed_condition(t, ticket, actor, fields, at, guards) is None
 
+    def _not_given(self, t: Transition, data: Mapping[str, Any]) -> str | None:
+        """Why the data a step carries does not meet the transition's ``given`` (None: it does)."""
+        for name, expected in t.given.items():
+            value = data.get(name)
+            if isinstance(expected, Compare):
+                ok = expected.holds(value)
+            elif isinstance(expected, tuple) and not isinstance(value, tuple):
+                ok = value in expected
+            else:
+                ok = value == expected
+            if not ok:
+                return f"{name!r} is {value!r}, needs {expected}"
+        return None
+
+    @staticmethod
+    def _returns_elsewhere(t: Transition, came_from: Callable[[], str | None] | None) -> bool:
+        """Whether a returning transition leads somewhere other than where the ticket came from."""
+        return t.returns and (came_from is None or came_from() != t.dest)
+
     def _choose(
         self,
         ticket: Ticket,
@@ -505,6 +559,8 @@ class Engine:
         fields: Mapping[str, Any],
         at: datetime,
         guards: GuardMap,
+        data: Mapping[str, Any] | None = None,
+        came_from: Callable[[], str | None] | None = None,
     ) -> Transition:
         candidates = self._table.get((ticket.state, trigger))
         if not candidates:
@@ -521,13 +577,23 @@ class Engine:
             for t in candidates:
                 who |= t.roles | t.who
             raise PermissionDenied(ticket.id, trigger, actor.id, sorted(actor.roles), sorted(who))
+        if came_from is not None or any(t.returns for t in permitted):
+            permitted = [t for t in permitted if not self._returns_elsewhere(t, came_from)]
+        if any(t.given for t in permitted):
+            # the data the step carries picks among them; the chosen ones' conditions must then hold
+            data = fields if data is None else data
+            misses = [(t, self._not_given(t, data)) for t in permitted]
+            permitted = [t for t, miss in misses if miss is None]
+            if not permitted:
+                names = sorted({name for t, _ in misses for name in t.given})
+                raise FieldError(ticket.id, trigger, names, "; ".join(f"{t.path}: {miss}" for t, miss in misses))
         reasons = []
         for t in permitted:
             failed = self._failed_condition(t, ticket, actor, fields, at, guards)
             if failed is None:
                 return t
             reasons.append(f"{t.path}: {failed}")
-        raise TransitionNotAllowed(ticket.id, trigger, ticket.state, "; ".join(reasons))
+        raise TransitionNotAllowed(ticket.id, trigger, ticket.state, "; ".join(reasons) or "nowhere to return to")
 
     def _react(
         self,
@@ -541,11 +607,16 @@ class Engine:
         *,
         comment: Comment | None = None,
         supplied: Mapping[str, Any] | None = None,
+        came_from: Callable[[], str | None] | None = None,
     ) -> Transition | None:
         for t in self._reactions.get((ticket.state, event), ()):
             on = t.on
             assert on is not None  # noqa: S101 - reactions always have `on`
             if comment is not None and on.visibility is not None and comment.visibility != on.visibility:
+                continue
+            if t.given and self._not_given(t, fields) is not None:
+                continue
+            if self._returns_elsewhere(t, came_from):
                 continue
             if supplied is not None:
                 watched = on.field or ""

@@ -24,6 +24,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import attrs
+
 from ticketflow._brief import brief
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.calendar._calendar import folder_of, located
@@ -33,6 +35,7 @@ from ticketflow.lifecycle._definition import (
     BUILTIN_ROLES,
     BUILTIN_TRIGGERS,
     Compare,
+    Elapsed,
     FieldSpec,
     Lifecycle,
     LinkRule,
@@ -271,7 +274,7 @@ class _Builder:
         self.roles, self.inherits = self._roles()
         self.fields = self._fields()
         self.tags = frozenset(doc.get("tags", ()))
-        transitions = tuple(self._transition(i, t) for i, t in enumerate(doc["transitions"]))
+        transitions = self._returning(tuple(self._transition(i, t) for i, t in enumerate(doc["transitions"])))
         self._check_graph(transitions)
         timers = self._timers(transitions)
         update_roles = self._role_list("update_roles", frozenset({"agent", "system"}))
@@ -385,6 +388,7 @@ class _Builder:
                     priorities=frozenset(spec.get("priority", ())),
                     fire=fire,
                     description=spec.get("description", ""),
+                    all=spec.get("all", False),
                 )
             )
         return tuple(rules)
@@ -488,7 +492,9 @@ class _Builder:
         except ValueError as exc:
             raise self.fail(path, f"field {field.name!r}: {exc}") from exc
 
-    def _field_values(self, path: str, values: Mapping[str, Any], *, allow_lists: bool = False) -> dict[str, Any]:
+    def _field_values(
+        self, path: str, values: Mapping[str, Any], *, allow_lists: bool = False, elapsed: bool = False
+    ) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for name, value in values.items():
             if name not in self.fields:
@@ -497,12 +503,12 @@ class _Builder:
             if allow_lists and isinstance(value, list) and field.type != "list":
                 result[name] = tuple(self._value(f"{path}.{name}[{i}]", field, v) for i, v in enumerate(value))
             elif allow_lists and isinstance(value, Mapping):
-                result[name] = self._compare(f"{path}.{name}", field, value)
+                result[name] = self._compare(f"{path}.{name}", field, value, elapsed=elapsed)
             else:
                 result[name] = self._value(f"{path}.{name}", field, value)
         return result
 
-    def _compare(self, path: str, field: FieldSpec, spec: Mapping[str, Any]) -> Compare:
+    def _compare(self, path: str, field: FieldSpec, spec: Mapping[str, Any], *, elapsed: bool = False) -> Compare:
         if not spec:
             raise self.fail(path, "an empty comparison; write e.g. { gte = 2 } or { set = true }")
         ops = []
@@ -517,9 +523,23 @@ class _Builder:
                 if field.type not in ("int", "float", "date", "datetime", "string", "text"):
                     raise self.fail(f"{path}.{op}", f"field {field.name!r} of type {field.type} cannot be ordered")
                 ops.append((op, self._value(f"{path}.{op}", field, operand)))
+            elif op == "elapsed" and elapsed:
+                ops.append((op, self._elapsed(f"{path}.{op}", field, operand)))
             else:
-                raise self.fail(f"{path}.{op}", "unknown comparison; use eq, ne, gt, gte, lt, lte or set")
+                known = "eq, ne, gt, gte, lt, lte, set" + (" or elapsed" if elapsed else " (elapsed: on transitions)")
+                raise self.fail(f"{path}.{op}", f"unknown comparison; use {known}")
         return Compare(tuple(ops))
+
+    def _elapsed(self, path: str, field: FieldSpec, operand: Any) -> Elapsed:
+        if field.type not in ("date", "datetime"):
+            raise self.fail(path, f"`elapsed` counts from a date or datetime field; {field.name!r} is {field.type}")
+        try:
+            after, business_days = parse_duration(operand)
+        except ValueError as exc:
+            raise self.fail(path, str(exc)) from exc
+        if business_days and "calendar" not in self.doc:
+            raise self.fail(path, "business days count in the lifecycle's calendar: add a top-level [calendar]")
+        return Elapsed(operand, after, business_days, business=bool(business_days))
 
     def _tags(self, path: str, tags: Iterable[str]) -> frozenset[str]:
         tags = list(tags)
@@ -555,8 +575,25 @@ class _Builder:
                 sources.append(source)
         if not sources:
             raise self.fail(f"{path}.source", "no source state")
-        if spec["dest"] not in self.states:
-            raise self.fail(f"{path}.dest", self._unknown("state", spec["dest"], self.states))
+        returns = spec.get("returns", False)
+        if returns == ("dest" in spec):
+            raise self.fail(
+                f"{path}.dest", "give a `dest`, or `returns = true` to go back where the ticket came from (not both)"
+            )
+        dest = spec.get("dest", sources[0])  # a returning transition's dests are filled in by _returning
+        if dest not in self.states:
+            raise self.fail(f"{path}.dest", self._unknown("state", dest, self.states))
+        require_comment = spec.get("require_comment", False)
+        if require_comment not in (True, False, "public", "internal"):
+            raise self.fail(f"{path}.require_comment", 'use true, false, "public" or "internal"')
+        for i, name in enumerate(spec.get("stamp", ())):
+            if name not in self.fields:
+                raise self.fail(f"{path}.stamp[{i}]", self._unknown("field", name, self.fields))
+            if self.fields[name].type not in ("date", "datetime"):
+                raise self.fail(
+                    f"{path}.stamp[{i}]",
+                    f"only date or datetime fields take the step's instant; {name!r} is {self.fields[name].type}",
+                )
         for i, name in enumerate(spec.get("require", ())):
             if name not in self.fields and name not in ("assignee", "requester"):
                 raise self.fail(f"{path}.require[{i}]", self._unknown("field", name, self.fields))
@@ -583,14 +620,18 @@ class _Builder:
             index=index,
             trigger=trigger,
             sources=tuple(sources),
-            dest=spec["dest"],
+            dest=dest,
             roles=self._check_roles(f"{path}.roles", spec.get("roles", default_roles)),
             who=frozenset(spec.get("who", ())),
             guards=self._guards(f"{path}.guards", spec.get("guards", [])),
             actions=tuple(spec.get("actions", ())),
             require=tuple(spec.get("require", ())),
-            require_comment=spec.get("require_comment", False),
-            when=self._field_values(f"{path}.when", spec.get("when", {}), allow_lists=True),
+            require_comment=bool(require_comment),
+            comment_visibility=require_comment if isinstance(require_comment, str) else None,
+            when=self._field_values(f"{path}.when", spec.get("when", {}), allow_lists=True, elapsed=True),
+            given=self._field_values(f"{path}.given", spec.get("given", {}), allow_lists=True),
+            stamp=tuple(spec.get("stamp", ())),
+            returns=returns,
             set_fields=self._field_values(f"{path}.set_fields", spec.get("set_fields", {})),
             add_tags=self._tags(f"{path}.add_tags", spec.get("add_tags", ())),
             remove_tags=self._tags(f"{path}.remove_tags", spec.get("remove_tags", ())),
@@ -599,6 +640,29 @@ class _Builder:
             description=spec.get("description", ""),
             claim=spec.get("claim", False),
         )
+
+    def _returning(self, transitions: tuple[Transition, ...]) -> tuple[Transition, ...]:
+        """Each ``returns`` transition as one transition per (source, state a ticket may have come from)."""
+        if not any(t.returns for t in transitions):
+            return transitions
+        came_from: dict[str, list[str]] = {}
+        for t in transitions:
+            if not t.returns:
+                for source in t.sources:
+                    if source != t.dest and source not in came_from.setdefault(t.dest, []):
+                        came_from[t.dest].append(source)
+        result: list[Transition] = []
+        for t in transitions:
+            if not t.returns:
+                result.append(t)
+                continue
+            pairs = [(source, back) for source in t.sources for back in came_from.get(source, ())]
+            if not pairs:
+                raise self.fail(
+                    f"{t.path}.returns", "no transition enters its source state: there is nowhere to return to"
+                )
+            result.extend(attrs.evolve(t, sources=(source,), dest=back) for source, back in pairs)
+        return tuple(result)
 
     def _counters(self, path: str, names: Iterable[str]) -> tuple[str, ...]:
         names = list(names)
@@ -615,7 +679,12 @@ class _Builder:
         seen: dict[tuple[Any, ...], Transition] = {}
         for t in transitions:
             kind = ("on", t.on) if t.on is not None else ("trigger", t.trigger)
-            conditions = (tuple(sorted((k, repr(v)) for k, v in t.when.items())), frozenset(t.guards))
+            conditions = (
+                tuple(sorted((k, repr(v)) for k, v in t.when.items())),
+                tuple(sorted((k, repr(v)) for k, v in t.given.items())),
+                frozenset(t.guards),
+                t.dest if t.returns else None,
+            )
             for source in t.sources:
                 key = (*kind, source, conditions)
                 if key in seen:

@@ -83,7 +83,8 @@ TRANSITION = Table(
     keys={
         "trigger": _req(Scalar("string", "the trigger name fired by users (or recorded for `on` reactions)")),
         "source": _req(ListOf(STRING, "state id(s) it leaves from; `*` means every non-terminal state", single=True)),
-        "dest": _req(Scalar("string", "the state it enters")),
+        "dest": _opt(Scalar("string", "the state it enters (required unless `returns`)")),
+        "returns": _opt(Scalar("boolean", "go back to the state the ticket was in before it entered the source state")),
         "roles": _opt(
             ListOf(
                 STRING,
@@ -101,7 +102,16 @@ TRANSITION = Table(
         "guards": _opt(ListOf(STRING, "guard names from the application's registry", single=True)),
         "actions": _opt(ListOf(STRING, "action names run after the change is saved", single=True)),
         "require": _opt(ListOf(STRING, "fields that must be set once the step is applied", single=True)),
-        "require_comment": _opt(Scalar("boolean", "the step must carry a comment")),
+        "require_comment": _opt(
+            Scalar("any", "the step must carry a comment: true, or `public` / `internal` for one of that visibility")
+        ),
+        "given": _opt(
+            Table(
+                values=Scalar("any"),
+                doc="conditions on the data the step carries (fields with the caller's values merged in)",
+            )
+        ),
+        "stamp": _opt(ListOf(STRING, "date/datetime fields set to the step's instant", single=True)),
         "when": _opt(
             Table(
                 values=Scalar("any"),
@@ -324,6 +334,8 @@ ROUTE = Table(
         "when": _opt(Table(values=Scalar("any"), doc="field values selecting this route (a list: any of)")),
         "policy": _req(Scalar("string", "an assignment policy name from the application's registry")),
         "add_tags": _opt(ListOf(STRING, "tags put on the ticket, such as a queue", single=True)),
+        "optional": _opt(Scalar("boolean", "the route applies only once the application registers the policy")),
+        "reassign": _opt(Scalar("boolean", "a later update that makes the ticket match replaces the assignee it has")),
     },
     doc="a routing rule: the first whose `when` matches picks the assignee",
 )
@@ -332,7 +344,9 @@ INTAKE = Table(
     keys={
         "type_field": _opt(Scalar("string", "the field holding the request type")),
         "channels": _opt(Table(values=CHANNEL, doc="intake channels by name")),
-        "routes": _opt(ListOf(ROUTE, "routing rules, tried in order on open")),
+        "routes": _opt(
+            ListOf(ROUTE, "routing rules, tried in order on open and when an update changes a field they read")
+        ),
     },
     doc="how requests come in and who gets them",
 )
@@ -343,6 +357,9 @@ LINK_RULE = Table(
         "status": _req(ListOf(STRING, "the record status(es) that trigger the rule", single=True)),
         "priority": _opt(ListOf(STRING, "only at these record priorities", single=True)),
         "fire": _req(Scalar("string", "the trigger fired, as `system`, on every ticket linked to the record")),
+        "all": _opt(
+            Scalar("boolean", "only when every record of this kind linked to the ticket has one of the statuses")
+        ),
         "description": _opt(STRING),
     },
     doc="a link-driven rule",

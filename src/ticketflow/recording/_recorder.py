@@ -123,12 +123,15 @@ def entry_notices(lifecycle: Lifecycle) -> Callable[[Step], list[OutboxMessage]]
     Each event that enters a state (an opening event enters the initial
     one) writes one message per name the state lists, keyed by ticket,
     event and name, so it is written once. The payload names the ticket,
-    the state, the trigger, who acted, the requester (``to``) and the
-    step's public comment (an agent's question, a resolution), if any.
+    the state, the trigger, who acted, the requester (``to``), the
+    step's public comment (an agent's question, a resolution), if any, the
+    assignee and the ticket's fields but its internal ones (a product
+    manager to ping).
     """
     notifying = {sid: state.notify for sid, state in lifecycle.states.items() if state.notify}
     if not notifying:
         return None
+    internal = frozenset(name for name, spec in lifecycle.fields.items() if spec.internal)
 
     def notices(step: Step) -> list[OutboxMessage]:
         messages = []
@@ -146,6 +149,8 @@ def entry_notices(lifecycle: Lifecycle) -> Callable[[Step], list[OutboxMessage]]
                 "by": event.actor.id,
                 "to": ticket.requester,
                 "comment": comment.body if comment is not None and comment.visibility == "public" else None,
+                "assignee": ticket.assignee,
+                "fields": {k: v for k, v in ticket.fields.items() if k not in internal},
             }
             for name in names:
                 key = f"{ticket.id}:{event.seq}:{name}"

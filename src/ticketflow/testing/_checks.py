@@ -48,7 +48,7 @@ from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
 from ticketflow.sla import SlaClock, SlaConfigError, SlaPolicy, policy_for
 from ticketflow.sla._policy import NEVER, Conditions, SlaMetric
-from ticketflow.testing._paths import START, _actor_for, _needs, _sample, path_coverage, take_path
+from ticketflow.testing._paths import START, _actor_for, _needs, _sample, _satisfying, path_coverage, take_path
 from ticketflow.testing._strategies import ASSIGNEE_ID, REQUESTER_ID
 from ticketflow.workflow import Workflow
 
@@ -140,9 +140,8 @@ def expected_coverage(lifecycle: Lifecycle) -> KitCoverage:
     paths = path_coverage(lifecycle)
     coverage = KitCoverage()
     coverage.reachable["states"] = set(paths.states)
-    by_index = {t.index: t for t in lifecycle.transitions}
-    for index, source in paths.transitions:
-        t = by_index[index]
+    for (_index, source), path in paths.transitions.items():
+        t = path[-1]  # a returning transition has one entry per way back, all of one index
         coverage.reachable["transitions"].add(_transition_label(t, source))
         if t.on is None:
             coverage.reachable["rules"].update(_rule_label(t, source, r) for r in _rules_of(lifecycle, t))
@@ -235,6 +234,8 @@ def _candidates(spec: FieldSpec) -> list[Any]:
 
 def _value(spec: FieldSpec, condition: Any, *, holds: bool) -> tuple[bool, Any]:
     """A value of *spec* that meets (or fails) one ``when`` *condition*; (False, None) if none found."""
+    if isinstance(condition, Compare) and any(op == "elapsed" for op, _ in condition.ops):
+        return True, (_satisfying(spec, condition) if holds else None)  # long ago, or unset: no time elapsed
     tries = _candidates(spec)
     if isinstance(condition, Compare):
         tries += [operand for _, operand in condition.ops if not isinstance(operand, bool)]
@@ -322,10 +323,9 @@ def check_data_rules(
     """
     coverage = coverage if coverage is not None else expected_coverage(lifecycle)
     paths = path_coverage(lifecycle)
-    by_index = {t.index: t for t in lifecycle.transitions}
     bench = Bench(lifecycle, registry, calendar)
-    for (index, source), path in paths.transitions.items():
-        t = by_index[index]
+    for (_index, source), path in paths.transitions.items():
+        t = path[-1]
         if t.on is not None:
             continue
         where = _transition_label(t, source)
@@ -512,24 +512,38 @@ def _expect_stranger(bench: Bench, ticket: Ticket, actor: Actor, where: str) -> 
 def _fire_with_everything(
     bench: Bench, ticket: Ticket, trigger: str, actor: Actor, off: frozenset[str], *, raise_: bool = False
 ) -> TicketflowError | None:
-    """Fire *trigger* with the data of every transition it may take here; the refusal, or None."""
+    """Fire *trigger* with the data of every transition it may take here; the refusal, or None.
+
+    Transitions told apart by ``given`` (the data the step carries) are
+    tried one by one, each with its own data: the first accepted one wins.
+    """
     lc = bench.lifecycle
     fields: dict[str, Any] = {}
     kwargs: dict[str, Any] = {}
+    variants: list[dict[str, Any]] = []
     for t in lc.engine.transitions_from(ticket.state, trigger):
-        fields.update(_needs(lc, t))
+        needs = _needs(lc, t)
+        if t.given:
+            variants.append(needs)
+        else:
+            fields.update(needs)
         if "assignee" in t.require:
             kwargs["assignee"] = ASSIGNEE_ID
-    bench.switches.off.update(off)
-    try:
-        bench.wf.fire(ticket.id, trigger, actor, fields=fields or None, comment="kit comment", **kwargs)
-    except TicketflowError as exc:
-        if raise_:
-            raise
-        return exc
-    finally:
-        bench.switches.off.clear()
-    return None
+    refusal: TicketflowError | None = None
+    for variant in variants or [{}]:
+        data = {**fields, **variant}
+        bench.switches.off.update(off)
+        try:
+            bench.wf.fire(ticket.id, trigger, actor, fields=data or None, comment="kit comment", **kwargs)
+        except TicketflowError as exc:
+            refusal = exc
+            continue
+        finally:
+            bench.switches.off.clear()
+        return None
+    if raise_ and refusal is not None:
+        raise refusal
+    return refusal
 
 
 # -- views ---------------------------------------------------------------------------

@@ -91,10 +91,15 @@ def _actor_for(t: Transition) -> Actor:
     return Actor(REQUESTER_ID if "requester" in t.who else ASSIGNEE_ID)
 
 
+#: A date-time long before any kit clock: every ``elapsed`` condition holds since it.
+LONG_AGO = "2000-01-03T12:00:00+00:00"
+
+
 def _needs(lifecycle: Lifecycle, t: Transition) -> dict[str, Any]:
     """Field values entering *t.dest* through *t* needs (required_in, require)."""
     fields = {name: _sample(spec) for name, spec in lifecycle.fields.items() if t.dest in spec.required_in}
     fields.update({name: _sample(lifecycle.fields[name]) for name in t.require if name in lifecycle.fields})
+    fields.update({name: _satisfying(lifecycle.fields[name], value) for name, value in t.given.items()})
     return fields
 
 
@@ -128,15 +133,23 @@ def path_coverage(lifecycle: Lifecycle) -> PathCoverage:
     while queue:
         state = queue.popleft()
         for t in lifecycle.transitions:
-            if state in t.sources and t.dest not in to_state:
+            if state in t.sources and t.dest not in to_state and not t.returns:
                 to_state[t.dest] = (*to_state[state], t)
                 queue.append(t.dest)
-    to_transition = {
-        (t.index, source): (*to_state[source], t)
-        for t in lifecycle.transitions
-        for source in t.sources
-        if source in to_state
-    }
+    to_transition: dict[tuple[int, str], tuple[Transition, ...]] = {}
+    for t in lifecycle.transitions:
+        for source in t.sources:
+            if source not in to_state:
+                continue
+            if not t.returns:
+                to_transition.setdefault((t.index, source), (*to_state[source], t))
+                continue
+            # a way back to t.dest: reach it, enter the source from it, return
+            into = next(
+                (u for u in lifecycle.transitions if not u.returns and u.dest == source and t.dest in u.sources), None
+            )
+            if t.dest in to_state and into is not None:
+                to_transition.setdefault((t.index, f"{source}<-{t.dest}"), (*to_state[t.dest], into, t))
     return PathCoverage(states=to_state, transitions=to_transition)
 
 
@@ -220,6 +233,8 @@ def _satisfying(spec: FieldSpec, condition: Any) -> Any:
             value = _other_value(spec, operand)
         elif op == "set" and not operand:
             value = None
+        elif op == "elapsed":
+            value = LONG_AGO if spec.type == "datetime" else LONG_AGO[:10]
     return value
 
 

@@ -274,10 +274,9 @@ def _replay_all(
     for state, path in paths.states.items():
         replay_path(lifecycle, path, registry, calendar=calendar)
         coverage.hit("states", state)
-    by_index = {t.index: t for t in lifecycle.transitions}
-    for (index, source), path in paths.transitions.items():
+    for (_index, source), path in paths.transitions.items():
         replay_path(lifecycle, path, registry, calendar=calendar)
-        coverage.hit("transitions", f"{by_index[index].path} {by_index[index].trigger!r} from {source!r}")
+        coverage.hit("transitions", f"{path[-1].path} {path[-1].trigger!r} from {source!r}")
 
 
 def _assert_covered(coverage: KitCoverage, kinds: tuple[str, ...], accepted: frozenset[str]) -> None:
