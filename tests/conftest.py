@@ -58,6 +58,22 @@ def race_report(request: pytest.FixtureRequest):
     return report
 
 
+#: Outcomes of this run's tests by node id, for tests that check what other tests proved.
+OUTCOMES: dict[str, str] = {}
+#: Tests that read OUTCOMES: they run after every other test of the session.
+RUN_LAST = ("tests/test_seed_docs.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.nodeid.startswith(RUN_LAST))  # stable: everything else keeps its order
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    counts = report.when == "call" or report.outcome != "passed"  # a failed set-up or tear-down counts too
+    if counts and OUTCOMES.get(report.nodeid) in (None, "passed"):
+        OUTCOMES[report.nodeid] = report.outcome
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _RACES:
         terminalreporter.section("races (counts vary with the machine's load)")

@@ -65,7 +65,8 @@ def test_clickup_statuses_move_on_events():
     t = wf.open(poc, title="Deploy fails on staging", fields={"account": "acme"})
     assert t.state == "open"
     assert wf.fire(t.id, "acknowledge", AGENT).state == "pending"
-    assert wf.comment(t.id, AGENT, "Which environment exactly?").state == "needs_clarification"
+    assert wf.comment(t.id, AGENT, "On it").state == "pending"  # the detour is optional: a comment moves nothing
+    assert wf.fire(t.id, "request_clarification", AGENT, comment="Which environment?").state == "needs_clarification"
     assert wf.comment(t.id, CUSTOMER, "staging-eu").state == "pending"
     assert wf.comment(t.id, AGENT, "noted", visibility="internal").state == "pending"  # internal: no move
     t = wf.update(t.id, AGENT, fields={"due_date": "2026-03-06", "priority": "high"})

@@ -186,3 +186,11 @@ def test_every_example_is_run_by_a_test():
     # a new example without a test would rot unnoticed: each one must be named by some test module
     tests = "\n".join(p.read_text(encoding="utf-8") for p in Path(__file__).parent.glob("test_*.py"))
     assert [p.name for p in sorted(EXAMPLES.glob("*.py")) if p.name not in tests] == []
+
+
+def test_builtin_wiring_example_gives_each_builtin_what_it_names(capsys: pytest.CaptureFixture[str]):
+    assigned = runpy.run_path(str(EXAMPLES / "builtin_wiring.py"))["main"]()
+    out = capsys.readouterr().out
+    devrev_id = next(key for key in assigned if key not in ("CU-1", "SUP-1"))
+    assert (assigned["CU-1"], assigned[devrev_id], assigned["SUP-1"]) == ("facets-poc-1", "cxe-exports", "am-alex")
+    assert "@pm-pat: SUP-2 escalated as DEV-881" in out

@@ -187,3 +187,57 @@ def test_dev_ticket_fields_follow_the_dev_tracker_when_it_parks_the_bug():
     wf.linked_record_changed("dev", "DEV-881", status="active", priority="low", at=ny(6, 12))
     t = wf.get(t.id)
     assert (t.state, t.fields["dev_ticket_status"], t.fields["dev_ticket_priority"]) == ("resolved", "active", "low")
+
+
+def test_sighten_seed_story_end_to_end():
+    """Inbound Thursday, taken, a configuration change transferred, a bug escalated over the holiday weekend,
+    confirmed fixed and closed by the one-business-day rule; each refusal on the way."""
+    pinged: list[tf.OutboxMessage] = []
+    registry = tf.Registry()
+    registry.add_policy("account_manager", lambda ticket, _repo: {CUSTOMER.id: "am-alex"}.get(ticket.requester or ""))
+    registry.add_notifier("product_manager_ping", pinged.append)
+    wf = tf.Workflow(tf.builtin("sighten"), registry=registry)
+    t = wf.open(CUSTOMER, title="Proposal PDF is blank", at=ny(2, 15))  # Thursday 15:00
+    assert (t.id, t.state) == ("SUP-1", "awaiting_support")
+    [first] = [c for c in wf.sla(t.id, ny(2, 15)) if c.metric == "first_response"]
+    assert first.due_at == ny(2, 17)  # "first response within 2 hours" of business time
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError):
+        wf.fire(t.id, "take", AGENT, at=ny(2, 15, 10))  # "change the assignee field to your name"
+    wf.fire(t.id, "take", AGENT, assignee=AGENT.id, fields={"request_type": "technical_support"}, at=ny(2, 15, 10))
+    t = wf.fire(t.id, "back_to_support", AGENT, comment="We are looking into it", at=ny(2, 15, 20))
+    assert t.state == "awaiting_support"
+    wf.fire(t.id, "take", AGENT, assignee=AGENT.id, at=ny(2, 15, 30))
+    bug = {"bug_ticket": "DEV-881", "reproduction_steps": "1. open proposal 2. export PDF"}
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError, match="product_manager"):
+        wf.fire(t.id, "escalate", AGENT, comment="Cannot fix in support", fields=bug, at=ny(2, 16))
+    wf.fire(t.id, "escalate", AGENT, comment="DEV-881", fields={**bug, "product_manager": "pm-pat"}, at=ny(2, 16))
+    wf.deliver(ny(2, 16))
+    assert [p.payload["fields"]["product_manager"] for p in pinged] == ["pm-pat"]
+    wf.linked_record_changed("dev", "DEV-881", status="done", at=ny(3, 11))  # not linked: moves nothing
+    t = wf.fire(t.id, "dev_fixed", SYSTEM, at=ny(3, 11))  # the observed holiday
+    assert t.state == "in_progress"
+    t = wf.fire(t.id, "request_confirmation", AGENT, comment="Fixed: can you confirm?", at=ny(3, 12))
+    wf.comment(t.id, AGENT, "Customer is out until Tuesday", visibility="internal", at=ny(6, 9))
+    with unchanged(wf, t.id), pytest.raises(tf.TransitionNotAllowed, match="reach_attempts"):
+        wf.fire(t.id, "close_unresponsive", AGENT, comment="Closing", at=ny(6, 9, 30))
+    assert wf.run_due(ny(6, 11, 59)).fired == ()  # holiday and weekend are no business days
+    [closed] = wf.run_due(ny(6, 12)).fired  # asked on the holiday at noon: one business day later is Monday noon
+    t = wf.get(t.id)
+    assert (closed.trigger, t.state, t.fields["resolution_method"]) == (
+        "close_unconfirmed",
+        "resolved",
+        "no_reply_after_confirmation",
+    )
+    # the configuration change of another request goes to the account manager
+    change = in_progress(wf, ny(6, 13), request_type="general_inquiry")
+    change = wf.update(change.id, AGENT, fields={"request_type": "configuration_change"}, at=ny(6, 14))
+    assert change.assignee == "am-alex"
+
+
+def test_confirm_reporter_is_customer_contact_and_add_request_participants():
+    wf = tf.Workflow(tf.builtin("sighten"))
+    forwarded = wf.open(AGENT, title="Forwarded: inverter missing", requester=AGENT.id, at=ny(6, 9))
+    t = wf.update(forwarded.id, AGENT, requester=CUSTOMER.id, participants={"pm-ops@solar.example"}, at=ny(6, 10))
+    assert (t.requester, t.participants) == (CUSTOMER.id, frozenset({"pm-ops@solar.example"}))
+    with unchanged(wf, t.id), pytest.raises(tf.PermissionDenied):
+        wf.update(t.id, CUSTOMER, participants={"friend@solar.example"}, at=ny(6, 11))

@@ -12,11 +12,13 @@ from datetime import datetime
 from typing import IO, Unpack
 
 from ticketflow._customer import customer_page, customer_tickets
+from ticketflow._ordering import ordered_page
 from ticketflow.errors import LifecycleError
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import Actor
 from ticketflow.protocols import Page, TicketFilters, TicketRepository
 from ticketflow.repository._export import export_csv, export_json_view, iter_tickets
+from ticketflow.repository._query import check_limit
 from ticketflow.sla import SlaPolicy, SlaReport, attainment
 
 __all__ = ["export_view", "find", "group_states", "sla_report"]
@@ -49,10 +51,23 @@ def find(
     limit: int,
     after: str | None,
     actor: Actor | None,
+    order_by: str | None = None,
     **filters: Unpack[TicketFilters],
 ) -> Page:
-    """One page of the lifecycle's tickets (``Workflow.find``); a customer *actor* gets only theirs, as seen."""
+    """One page of the lifecycle's tickets (``Workflow.find``); a customer *actor* gets only theirs, as seen.
+
+    With *order_by* the page is in time order (:func:`ticketflow._ordering.ordered_page`).
+    """
     scoped = _scoped(lifecycle, group, filters)
+    customer = actor is not None and not lifecycle.access.is_staff(actor)
+    if order_by is not None:
+        limit = check_limit(limit)
+        if customer:
+            assert actor is not None  # noqa: S101 - customer implies an actor
+            matching = customer_tickets(repository, lifecycle, actor, **scoped)
+        else:
+            matching = iter_tickets(repository, **scoped)
+        return ordered_page(matching, order_by, limit=limit, after=after)
     if actor is not None and not lifecycle.access.is_staff(actor):
         return customer_page(repository, lifecycle, actor, limit=limit, after=after, **scoped)
     return repository.find(limit=limit, after=after, **scoped)

@@ -213,6 +213,7 @@ class Workflow:
         limit: int = 100,
         after: str | None = None,
         actor: Actor | None = None,
+        order_by: str | None = None,
         **filters: Unpack[TicketFilters],
     ) -> Page:
         """Tickets of this lifecycle, filtered as in ``repository.find``; ``group`` picks its states.
@@ -222,10 +223,24 @@ class Workflow:
         internal fields or tags); staff get every ticket. Without it, the
         read is the application's own.
 
+        Pages come in id order; *order_by* ``"opened_at"`` or
+        ``"updated_at"`` (``"-opened_at"``: newest first) sorts by time
+        instead, ties by id, with cursors of its own (see
+        :mod:`ticketflow._ordering`: it reads every matching ticket per page).
+
         Raises:
-            LifecycleError: an unknown group.
+            LifecycleError: an unknown group or order.
         """
-        return find(self.repository, self.lifecycle, group=group, limit=limit, after=after, actor=actor, **filters)
+        return find(
+            self.repository,
+            self.lifecycle,
+            group=group,
+            limit=limit,
+            after=after,
+            actor=actor,
+            order_by=order_by,
+            **filters,
+        )
 
     def timer_calendar_for(self, ticket: Ticket) -> BusinessCalendar | None:
         """The calendar *ticket*'s timed rules count in (see :meth:`Scheduler.timer_calendar_for`)."""

@@ -511,7 +511,7 @@ class _Builder:
     def _compare(self, path: str, field: FieldSpec, spec: Mapping[str, Any], *, elapsed: bool = False) -> Compare:
         if not spec:
             raise self.fail(path, "an empty comparison; write e.g. { gte = 2 } or { set = true }")
-        ops = []
+        ops: list[tuple[str, Any]] = []
         for op, operand in spec.items():
             if op == "set":
                 if not isinstance(operand, bool):

@@ -115,6 +115,18 @@ def _last_seen(history: Sequence[Event], target: str) -> tuple[Any, Any] | None:
     return None
 
 
+def _all_linked_match(reads: Reads, ticket_id: str, kind: str, changed: str, statuses: frozenset[str]) -> bool:
+    """Whether every other record of *kind* linked to the ticket was last seen in one of *statuses*."""
+    prefix = record_target(kind, "")
+    history = reads.history(ticket_id)
+    for entry in reads.repository.links(ticket_id):
+        if entry.target.startswith(prefix) and entry.target != changed:
+            seen = _last_seen(history, entry.target)
+            if seen is None or seen[0] not in statuses:
+                return False
+    return True
+
+
 def linked_record_changed(
     scope: Scope,
     kind: str,
@@ -128,7 +140,9 @@ def linked_record_changed(
 
     For each ticket linked to the record, the first ``link_rules`` entry that
     applies and whose trigger the ticket's state allows is fired as
-    ``system``; otherwise the change is recorded as an update. A change
+    ``system`` (a rule with ``all`` only once every record of its kind linked
+    to the ticket was last seen in one of its statuses); otherwise the change
+    is recorded as an update. A change
     already recorded (same status and priority) does nothing, so repeated
     webhooks are harmless.
     """
@@ -148,6 +162,8 @@ def linked_record_changed(
             step = None
             for rule in lifecycle.link_rules:
                 if rule.applies(kind, status, priority):
+                    if rule.all and not _all_linked_match(reads, ticket_id, rule.record, target, rule.statuses):
+                        continue
                     try:
                         step = engine.apply(
                             ticket, rule.fire, SYSTEM, at, meta={**meta, "rule": f"link:{rule.fire}"},
