@@ -160,7 +160,7 @@ def test_a_failing_notifier_backs_off_that_message_only():
 
 def test_a_workflow_names_every_kind_its_lifecycle_can_write():
     sighten = tf.Workflow(tf.builtin("sighten"))
-    assert sighten.unhandled_kinds() == ("sla.breached", "sla.warning", "ticket.opened")
+    assert sighten.unhandled_kinds() == ("product_manager_ping", "sla.breached", "sla.warning", "ticket.opened")
     interfacing = tf.Workflow(tf.builtin("interfacing"))
     assert "contact.recorded" in interfacing.unhandled_kinds()
     registry = tf.Registry()

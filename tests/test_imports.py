@@ -9,7 +9,13 @@ PACKAGE = SRC / "ticketflow"
 #: Layers, lowest first: a package may import its own layer (without a cycle) and the ones below.
 LAYERS = [
     {"ticketflow.errors", "ticketflow.model", "ticketflow._brief", "ticketflow._values"},
-    {"ticketflow.calendar", "ticketflow.clock", "ticketflow.protocols", "ticketflow._selectors"},
+    {
+        "ticketflow.calendar",
+        "ticketflow.clock",
+        "ticketflow.protocols",
+        "ticketflow._selectors",
+        "ticketflow._ordering",
+    },
     {"ticketflow.lifecycle"},
     {
         "ticketflow.recording",

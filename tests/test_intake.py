@@ -160,3 +160,53 @@ def test_intake_config_errors_name_their_path(intake: dict[str, object], path: s
     with pytest.raises(tf.InvalidLifecycle) as caught:
         load_and_bind()
     assert caught.value.path == path
+
+
+ROUTED = {
+    "id": "routed",
+    "initial": "new",
+    "states": {"new": {}, "done": {"terminal": True}},
+    "fields": {"kind": {"type": "choice", "choices": ["question", "change"]}},
+    "transitions": [{"trigger": "finish", "source": "new", "dest": "done"}],
+    "intake": {
+        "routes": [
+            {"when": {"kind": "change"}, "policy": "owner", "optional": True, "reassign": True, "add_tags": ["moved"]},
+            {"when": {"kind": "question"}, "policy": "desk"},
+        ]
+    },
+}
+
+
+def routed(**policies: str) -> tf.Workflow:
+    registry = tf.Registry()
+    for name, agent in policies.items():
+        registry.add_policy(name, lambda _ticket, _repo, agent=agent: agent)
+    return tf.Workflow(tf.load_lifecycle(ROUTED), registry=registry)
+
+
+def test_a_field_set_after_opening_routes_an_unassigned_ticket():
+    wf = routed(desk="dee", owner="olga")
+    t = wf.open(USER, title="?")
+    assert t.assignee is None
+    t = wf.update(t.id, AGENT, fields={"kind": "question"})
+    assert (t.assignee, wf.history(t.id)[-1].meta["route"]) == ("dee", "desk")
+    wf.update(t.id, AGENT, assignee="ana")
+    assert wf.update(t.id, AGENT, fields={"kind": "question"}).assignee == "ana"  # no change: no routing
+
+
+def test_a_reassigning_route_transfers_and_a_step_naming_the_assignee_wins():
+    wf = routed(desk="dee", owner="olga")
+    t = wf.open(AGENT, title="?", fields={"kind": "question"}, requester=USER.id)
+    t = wf.update(t.id, AGENT, fields={"kind": "change"})
+    assert (t.assignee, t.tags) == ("olga", frozenset({"moved"}))
+    u = wf.open(AGENT, title="?", fields={"kind": "question"}, requester=USER.id)
+    assert wf.update(u.id, AGENT, fields={"kind": "change"}, assignee="ana").assignee == "ana"
+
+
+def test_an_optional_route_waits_for_its_policy_and_a_required_one_does_not():
+    wf = routed(desk="dee")  # "owner" is optional: not registered, passed over
+    t = wf.open(AGENT, title="?", fields={"kind": "change"}, requester=USER.id)
+    assert t.assignee is None
+    assert wf.update(t.id, AGENT, fields={"kind": "question"}).assignee == "dee"
+    with pytest.raises(tf.InvalidLifecycle, match=r"desk.* is not registered"):
+        routed(owner="olga")  # "desk" is required

@@ -480,3 +480,166 @@ def test_engine_plain_step_refuses_a_naive_instant_and_builds_the_same_values():
     assert new == attrs.evolve(ticket, state="b", version=2, updated_at=at)
     assert event == tf.Event("T-1", 2, at, agent, "go", "a", "b", meta={"k": "v"})
     assert isinstance(event.meta, MappingProxyType)
+
+
+# -- given, stamp, require_comment visibility, returns, elapsed (the seeds' rules, in general) ----------
+
+
+DATED = {
+    "priority": {"type": "choice", "choices": ["low", "high"]},
+    "reached_at": {"type": "datetime", "set_by": []},
+    "count": {"type": "int", "default": 0},
+}
+
+
+@pytest.mark.parametrize(
+    ("transition", "path", "problem"),
+    [
+        ({"returns": True, "dest": "done"}, "transitions[0].dest", "not both"),
+        ({"dest": None}, "transitions[0].dest", "`returns = true`"),
+        ({"require_comment": "loud"}, "transitions[0].require_comment", "public"),
+        ({"stamp": ["priority"]}, "transitions[0].stamp[0]", "only date or datetime"),
+        ({"stamp": ["nope"]}, "transitions[0].stamp[0]", "unknown field 'nope'"),
+        ({"given": {"priority": "urgent"}}, "transitions[0].given.priority", "not one of low, high"),
+        ({"when": {"priority": {"elapsed": "1h"}}}, "transitions[0].when.priority.elapsed", "date or datetime"),
+        ({"when": {"reached_at": {"elapsed": "1bd"}}}, "transitions[0].when.reached_at.elapsed", "[calendar]"),
+        ({"when": {"reached_at": {"elapsed": "soon"}}}, "transitions[0].when.reached_at.elapsed", "cannot read"),
+    ],
+)
+def test_the_seed_rule_keys_name_their_path(transition: dict[str, Any], path: str, problem: str):
+    spec = {**MINIMAL["transitions"][0], **transition}
+    spec = {k: v for k, v in spec.items() if v is not None}
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.load_lifecycle(doc(fields=DATED, transitions=[spec]), source="team.toml")
+    assert caught.value.path == path
+    assert problem in caught.value.problem
+
+
+def test_elapsed_in_a_timer_condition_is_refused():
+    document = doc(
+        fields=DATED,
+        timers=[
+            {"id": "t", "state": "open", "after": "1h", "fire": "finish", "when": {"reached_at": {"elapsed": "1h"}}}
+        ],
+    )
+    document["transitions"][0]["roles"] = ["agent", "system"]
+    with pytest.raises(tf.InvalidLifecycle, match="elapsed: on transitions"):
+        tf.load_lifecycle(document)
+
+
+def test_given_tells_transitions_apart_by_the_data_the_step_carries():
+    lc = tf.load_lifecycle(
+        doc(
+            fields=DATED,
+            transitions=[
+                {"trigger": "finish", "source": "open", "dest": "done", "given": {"priority": "low"}},
+                {
+                    "trigger": "finish", "source": "open", "dest": "done", "given": {"priority": "high"},
+                    "when": {"count": {"gte": 1}},
+                },
+                {"trigger": "bump", "source": "open", "dest": "open", "increment": ["count"]},
+            ],
+        )
+    )  # fmt: skip
+    wf = tf.Workflow(lc)
+    agent = tf.Actor("a", roles={"agent"})
+    t = wf.open(agent, title="x")
+    with pytest.raises(tf.FieldError) as no_data:
+        wf.fire(t.id, "finish", agent)
+    assert no_data.value.fields == ("priority",)
+    with pytest.raises(tf.TransitionNotAllowed, match="count"):
+        wf.fire(t.id, "finish", agent, fields={"priority": "high"})
+    assert "finish" in wf.allowed(t.id, agent)
+    wf.fire(t.id, "bump", agent)
+    assert wf.fire(t.id, "finish", agent, fields={"priority": "high"}).state == "done"
+
+
+def test_stamp_and_a_public_comment_requirement():
+    lc = tf.load_lifecycle(
+        doc(
+            fields=DATED,
+            transitions=[
+                {
+                    "trigger": "reach",
+                    "source": "open",
+                    "dest": "open",
+                    "require_comment": "public",
+                    "stamp": ["reached_at"],
+                },
+                *MINIMAL["transitions"],
+            ],
+        )
+    )
+    wf = tf.Workflow(lc)
+    agent = tf.Actor("a", roles={"agent"})
+    at = datetime(2026, 7, 6, 10, tzinfo=UTC)
+    t = wf.open(agent, title="x", at=at)
+    with pytest.raises(tf.FieldError, match="public comment"):
+        wf.fire(t.id, "reach", agent, comment="note", visibility="internal", at=at)
+    with pytest.raises(tf.FieldError, match="comment"):
+        wf.fire(t.id, "reach", agent, at=at)
+    assert wf.fire(t.id, "reach", agent, comment="Hello?", at=at).fields["reached_at"] == at.isoformat()
+    with pytest.raises(tf.PermissionDenied):  # set_by = []: only the lifecycle writes it
+        wf.update(t.id, agent, fields={"reached_at": (at - timedelta(days=2)).isoformat()})
+
+
+def test_elapsed_counts_wall_time_or_business_days_in_the_lifecycles_calendar():
+    calendar = {"timezone": "UTC", "hours": {"mon-fri": ["09:00-17:00"]}}
+    lc = tf.load_lifecycle(
+        doc(
+            fields=DATED,
+            calendar=calendar,
+            transitions=[
+                {"trigger": "reach", "source": "open", "dest": "open", "stamp": ["reached_at"]},
+                {"trigger": "finish", "source": "open", "dest": "done", "when": {"reached_at": {"elapsed": "1bd"}}},
+                {"trigger": "drop", "source": "open", "dest": "done", "when": {"reached_at": {"elapsed": "90m"}}},
+            ],
+        )
+    )
+    wf = tf.Workflow(lc)
+    agent = tf.Actor("a", roles={"agent"})
+    friday = datetime(2026, 7, 3, 15, tzinfo=UTC)
+    t = wf.open(agent, title="x", at=friday)
+    with pytest.raises(tf.TransitionNotAllowed, match="elapsed"):
+        wf.fire(t.id, "finish", agent, at=friday)  # unset: no time has elapsed
+    wf.fire(t.id, "reach", agent, at=friday)
+    for early in (friday + timedelta(minutes=89), datetime(2026, 7, 6, 14, 59, tzinfo=UTC)):
+        with pytest.raises(tf.TransitionNotAllowed):
+            wf.fire(t.id, "finish" if early.day == 6 else "drop", agent, at=early)
+    assert "drop" in wf.allowed(t.id, agent, at=friday + timedelta(minutes=90))
+    assert wf.fire(t.id, "finish", agent, at=datetime(2026, 7, 6, 15, tzinfo=UTC)).state == "done"  # Monday 15:00
+
+
+def test_returns_goes_back_to_the_state_the_ticket_came_from():
+    lc = tf.load_lifecycle(
+        {
+            "id": "detour",
+            "initial": "a",
+            "states": {"a": {}, "b": {}, "asked": {}, "done": {"terminal": True}},
+            "transitions": [
+                {"trigger": "next", "source": "a", "dest": "b"},
+                {"trigger": "ask", "source": ["a", "b"], "dest": "asked"},
+                {"trigger": "answer", "source": "asked", "returns": True, "roles": ["requester"]},
+                {"trigger": "finish", "source": ["a", "b"], "dest": "done"},
+            ],
+        }
+    )
+    assert sorted((t.sources, t.dest) for t in lc.transitions if t.trigger == "answer") == [
+        (("asked",), "a"),
+        (("asked",), "b"),
+    ]
+    assert "asked --> b: answer ↩ [requester]" in lc.to_mermaid()
+    wf = tf.Workflow(lc)
+    agent, customer = tf.Actor("a", roles={"agent"}), tf.Actor("c", roles={"requester"})
+    for path, back in ((["ask"], "a"), (["next", "ask"], "b")):
+        t = wf.open(customer, title="x")
+        for trigger in path:
+            wf.fire(t.id, trigger, agent)
+        assert wf.fire(t.id, "answer", customer).state == back
+
+
+def test_returns_needs_somewhere_to_return_to():
+    with pytest.raises(tf.InvalidLifecycle, match="nowhere to return to"):
+        tf.load_lifecycle(
+            doc(transitions=[*MINIMAL["transitions"], {"trigger": "back", "source": "open", "returns": True}])
+        )

@@ -165,7 +165,7 @@ def test_sighten_closes_when_the_linked_dev_ticket_is_active_at_low_priority():
     wf.fire(t.id, "take", AGENT, assignee=AGENT.id, fields={"request_type": "technical_support"})
     wf.fire(
         t.id, "escalate", AGENT, comment="Bug: linked DEV-881",
-        fields={"bug_ticket": "DEV-881", "reproduction_steps": "1. open 2. export"},
+        fields={"bug_ticket": "DEV-881", "reproduction_steps": "1. open 2. export", "product_manager": "pm-1"},
     )  # fmt: skip
     wf.link(t.id, AGENT, "caused_by", record=tf.ExternalRecord("dev", "DEV-881"))
     wf.linked_record_changed("dev", "DEV-881", status="active", priority="high")

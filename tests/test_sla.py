@@ -31,9 +31,15 @@ def clock_of(clocks: list[tf.SlaClock], metric: str) -> tf.SlaClock:
 # -- the seeds' promises ------------------------------------------------------------
 
 
+#: Sighten's first-response promise alone (its follow-up clock keeps running after the reply).
+SIGHTEN_FIRST_RESPONSE = tf.builtin("sighten").extend(
+    {"sla": {"warn_at": [0.5, 0.75], "metrics": [{"id": "first_response", "targets": [{"target": "2h"}]}]}}
+)
+
+
 def sighten_at(start: datetime) -> tuple[tf.Workflow, SteppableClock, tf.Ticket]:
     clock = SteppableClock(start)
-    wf = tf.Workflow(tf.builtin("sighten"), clock=clock)
+    wf = tf.Workflow(SIGHTEN_FIRST_RESPONSE, clock=clock)
     return wf, clock, wf.open(CUSTOMER, title="Proposal PDF is blank")
 
 

@@ -498,3 +498,27 @@ def test_text_no_store_can_keep_is_refused_at_every_boundary(wf: tf.Workflow, te
     with pytest.raises(tf.StorageError, match="no ticket can hold it"):
         wf.find(assignee=text)
     assert wf.repository.count() == 1
+
+
+def test_find_orders_by_time_with_its_own_cursors():
+    wf = tf.Workflow(tf.load_lifecycle({
+        "id": "o", "initial": "a", "states": {"a": {}, "z": {"terminal": True}},
+        "transitions": [{"trigger": "go", "source": "a", "dest": "z"}],
+    }))  # fmt: skip
+    customer = tf.Actor("c", roles={"requester"})
+    hours = [3, 1, 2, 1]
+    ids = [wf.open(customer, title=str(h), at=datetime(2026, 7, 6, h, tzinfo=UTC)).id for h in hours]
+    expected = sorted(ids, key=lambda i: (hours[ids.index(i)], i))
+    seen, cursor = [], None
+    while True:
+        page = wf.find(order_by="opened_at", limit=1, after=cursor)
+        seen += [t.id for t in page.tickets]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == expected
+    assert [t.id for t in wf.find(order_by="-opened_at", actor=customer).tickets] == expected[::-1]
+    with pytest.raises(tf.StorageError, match="cursor"):
+        wf.find(order_by="opened_at", after="bm90IGpzb24=")
+    with pytest.raises(tf.LifecycleError, match="opened_at"):
+        wf.find(order_by="title")
