@@ -10,13 +10,22 @@ Prints, in one run on this machine:
 - memory per stored ticket (ticket + its opening event) next to a model
   registered on a shared `transitions` machine and a python-statemachine instance;
 - compile time for a 20-state lifecycle.
+
+With `--instructions`, it prints instead CPU instructions per call counted by
+`valgrind --tool=callgrind` (2n calls minus n calls, so set-up cancels out):
+repeatable whatever else the machine is doing, unlike seconds on a shared one.
 No assertion: the table is the result.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
+import re
+import shutil
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -157,6 +166,41 @@ def twenty_states() -> dict[str, Any]:
     return {"id": "twenty", "initial": "s0", "states": states, "transitions": transitions}
 
 
+RUNNERS: dict[str, Callable[[int], None]] = {
+    "fire": ticketflow_fire,
+    "fire_with_data": ticketflow_fire_with_data,
+    "fire_by_customer": ticketflow_fire_by_customer,
+    "trigger": transitions_trigger,
+    "send": statemachine_send,
+}
+
+
+def instructions(name: str, n: int) -> int:
+    """Instructions valgrind counts for *n* calls of RUNNERS[name], in a fresh interpreter."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__]
+    done = subprocess.run([*command, "--run", name, str(n)], capture_output=True, text=True, check=True)  # noqa: S603
+    found = re.search(r"refs:\s*([\d,]+)", done.stderr)
+    if found is None:
+        raise SystemExit(f"valgrind printed no instruction count:\n{done.stderr}")
+    return int(found.group(1).replace(",", ""))
+
+
+def print_instructions(n: int) -> None:
+    """The fire table in instructions per call (valgrind), load-independent."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (apt install valgrind)")
+    per_call = {name: (instructions(name, 2 * n) - instructions(name, n)) / n for name in RUNNERS}
+    ours = per_call["fire"]
+    print(f"fire cost, CPU instructions per call (valgrind callgrind; {2 * n:,} calls minus {n:,})")
+    print(f"{'':<46}{'instr':>10}{'ticketflow / it':>18}")
+    print(f"{'ticketflow Workflow.fire (+Event, memory repo)':<46}{ours:>10,.0f}{1.0:>18.2f}")
+    print(f"{'  same, with a field change, comment or tag':<46}{per_call['fire_with_data']:>10,.0f}{'':>18}")
+    print(f"{'  same, fired by a customer (access checks)':<46}{per_call['fire_by_customer']:>10,.0f}{'':>18}")
+    trigger = per_call["trigger"]
+    print(f"{'transitions trigger, shared Machine':<46}{trigger:>10,.0f}{ours / trigger:>18.2f}")
+    print(f"{'python-statemachine send':<46}{per_call['send']:>10,.0f}{ours / per_call['send']:>18.2f}")
+
+
 def main() -> None:
     parser = options.parser(__doc__)
     parser.add_argument("--calls", type=int, default=20_000, help="calls per timed run (default: %(default)s)")
@@ -167,10 +211,22 @@ def main() -> None:
         default=20_000,
         help="tickets/models/instances for the memory rows (default: %(default)s)",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count CPU instructions per fire with valgrind instead of timing (repeatable on a busy machine)",
+    )
+    parser.add_argument("--run", nargs=2, metavar=("NAME", "N"), help=argparse.SUPPRESS)  # one valgrind child
     options.add_quick(parser)
     args = parser.parse_args()
+    if args.run:
+        RUNNERS[args.run[0]](int(args.run[1]))
+        return
     if args.quick:
         args.calls, args.repeats, args.objects = 300, 1, 300
+    if args.instructions:
+        print_instructions(max(args.calls // 2, 100))
+        return
     n, repeats, objects = args.calls, args.repeats, args.objects
     ours = per_call_us(ticketflow_fire, n, repeats)
     with_data = per_call_us(ticketflow_fire_with_data, n, repeats)
