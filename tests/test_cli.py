@@ -20,9 +20,11 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return status, out, err
 
 
-def test_demo_walks_a_ticket_and_shows_its_history(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+def test_demo_walks_a_ticket_and_shows_its_history(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, tmp_path: Path
+):
     db = tmp_path / "demo.db"
-    status, out, _ = run(capsys, "demo", "--db", str(db))
+    status, out, err = run(capsys, "demo", "--db", str(db))
     assert f"SQLite file {db}" in out
     assert tf.SQLiteRepository(db).count() > 500  # the walk-through plus three weeks of simulated traffic
     for lifecycle_id in tf.builtins():
@@ -37,6 +39,11 @@ def test_demo_walks_a_ticket_and_shows_its_history(capsys: pytest.CaptureFixture
     assert "refused as expected" in out
     assert "now 'solved', version 4" in out
     assert "stateDiagram-v2" in out
+    assert "delivered from the outbox to the demo's notifier: 2 'agent_question'" in out
+    assert "notifications delivered by the sweeper to the demo's notifier: " in out
+    logged = out + err + caplog.text
+    assert "undeliverable" not in logged  # every kind the built-ins write has the demo's notifier
+    assert "no notifier" not in logged
 
 
 def test_lifecycles_lists_the_builtins(capsys: pytest.CaptureFixture[str]):

@@ -161,3 +161,38 @@ def _required(lifecycle: tf.Lifecycle) -> dict[str, object]:
         for name, spec in lifecycle.fields.items()
         if lifecycle.initial in spec.required_in
     }
+
+
+def test_a_sweeper_over_two_lifecycles_delivers_each_ones_messages_and_flags_none_undeliverable(
+    repository: tf.TicketRepository,
+):
+    # each workflow registers notifiers only for its own kinds; before, the first workflow's delivery flagged
+    # the other lifecycle's kinds undeliverable (and the demo printed a warning per sweep)
+    clock = SteppableClock(T0)
+    got: list[tuple[str, str, str]] = []
+
+    def registry(name: str, kinds: list[str]) -> tf.Registry:
+        reg = tf.Registry()
+        for kind in kinds:
+            reg.add_notifier(kind, lambda m, name=name: got.append((name, m.kind, m.ticket_id)))
+        return reg
+
+    zendesk = tf.Workflow(
+        tf.builtin("zendesk"), repository, clock=clock,
+        registry=registry("zendesk", ["request_received", "sla.breached", "sla.warning"]),
+    )  # fmt: skip
+    sighten = tf.Workflow(
+        tf.builtin("sighten"), repository, clock=clock,
+        registry=registry("sighten", ["ticket.opened", "sla.breached", "sla.warning"]),
+    )  # fmt: skip
+    a = zendesk.open(CUSTOMER, title="a", fields={"category": "question"})
+    b = sighten.open(CUSTOMER, title="b")
+    clock.advance(days=3)
+    report = tf.Sweeper([sighten, zendesk]).run_once()
+    assert report.delivered == len(got) > 0
+    assert ("zendesk", "request_received", a.id) in got
+    assert ("sighten", "ticket.opened", b.id) in got
+    # a kind both deliver goes to the notifier of the message's own lifecycle
+    breached = {(name, ticket) for name, kind, ticket in got if kind == "sla.breached"}
+    assert breached == {("zendesk", a.id), ("sighten", b.id)}
+    assert zendesk.deliveries(status="undeliverable", limit=1000) == []

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from importlib import resources
@@ -958,7 +959,10 @@ def _demo(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):  # a fresh demo database each run
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     repository = tf.SQLiteRepository(path)
-    wf = tf.Workflow(lc, repository, clock=clock, id_factory=lambda: f"ZD-{next(numbers)}")
+    inbox: Counter[str] = Counter()
+    wf = tf.Workflow(
+        lc, repository, clock=clock, id_factory=lambda: f"ZD-{next(numbers)}", registry=_demo_registry(lc, inbox)
+    )
     client = tf.Actor("dana@client.example", roles={"requester"})
     agent = tf.Actor("sam", roles={"agent"})
     click.echo(f"ticketflow demo — lifecycle {lc.id!r} ({lc.name})")
@@ -1001,7 +1005,9 @@ def _demo(path: Path) -> None:
         click.echo(f"  {event.ticket_id}  {rule:<24} due {due}  {event.trigger:<8} -> {event.target}")
     click.echo(f"  {silent.id} is now {wf.get(silent.id).state!r} with tags {sorted(wf.get(silent.id).tags)}")
     click.echo(f"  SLA alerts written to the outbox: {result.alerts}")
-    click.echo(f"  outbox: {len(repository.pending_messages(limit=1000))} messages waiting for your notifiers")
+    wf.deliver()  # what a Sweeper does after run_due: hand the outbox to the registry's notifiers
+    delivered = ", ".join(f"{count} {kind!r}" for kind, count in sorted(inbox.items()))
+    click.echo(f"  delivered from the outbox to the demo's notifier: {delivered}")
     repository.close()
     report_at = _simulate_builtins(path)
     click.echo("\nthe zendesk lifecycle as a Mermaid diagram (paste into any Mermaid viewer):\n")
@@ -1012,6 +1018,16 @@ def _demo(path: Path) -> None:
         f"the zendesk SLA lines above, again: ticketflow sla report --db {path} --lifecycle zendesk"
         f" --now {report_at.isoformat()}"
     )
+
+
+def _demo_registry(lifecycle: tf.Lifecycle, inbox: Counter[str]) -> tf.Registry:
+    """A registry whose notifier counts each kind of message *lifecycle* writes (an app sends mail, calls hooks)."""
+    from ticketflow.automation import emitted_kinds
+
+    registry = tf.Registry()
+    for kind in emitted_kinds(lifecycle, tf.policy_for(lifecycle)):
+        registry.add_notifier(kind, lambda message: inbox.update([message.kind]))
+    return registry
 
 
 def _numbered(prefix: str) -> Callable[[], str]:
@@ -1028,12 +1044,14 @@ def _simulate_builtins(path: Path, days: int = 21) -> datetime:
     summaries = []
     with click.progressbar(length=days * 24 * len(tf.builtins()), label="simulated hours", width=30) as bar:
         repository, clock = tf.SQLiteRepository(path), tf.SteppableClock(start)  # one store, clock and Sweeper
+        inbox: Counter[str] = Counter()
         workflows = [
             tf.Workflow(
                 tf.builtin(lifecycle_id),
                 repository,
                 clock=clock,
                 id_factory=_numbered(lifecycle_id.upper()[:3]),  # ids in order: every run gives the same numbers
+                registry=_demo_registry(tf.builtin(lifecycle_id), inbox),
             )
             for lifecycle_id in tf.builtins()
         ]
@@ -1052,6 +1070,8 @@ def _simulate_builtins(path: Path, days: int = 21) -> datetime:
         if summary.sla is not None:
             for metric in summary.sla.metrics:
                 click.echo(f"  SLA {metric.line()}")
+    delivered = ", ".join(f"{count} {kind!r}" for kind, count in sorted(inbox.items()))
+    click.echo(f"\nnotifications delivered by the sweeper to the demo's notifier: {delivered}")
     return start + timedelta(days=days)
 
 

@@ -58,7 +58,16 @@ from ticketflow.links import (
     mark_duplicate,
 )
 from ticketflow.model import APP_META, Actor, Comment, Event, Ticket, Visibility, as_comment, require_aware
-from ticketflow.protocols import Clock, Delivery, Link, OutboxMessage, Page, TicketFilters, TicketRepository
+from ticketflow.protocols import (
+    Clock,
+    Delivery,
+    Link,
+    Notifier,
+    OutboxMessage,
+    Page,
+    TicketFilters,
+    TicketRepository,
+)
 from ticketflow.recording import Reads, Recorder, Scope, Write, entry_notices, fired
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
@@ -296,6 +305,7 @@ class Workflow:
         limit: int = 100,
         owner: str | None = None,
         lease: timedelta = DEFAULT_LEASE,
+        notifiers: Mapping[str, Notifier] | None = None,
     ) -> int:
         """Hand up to *limit* outbox messages to the registry's notifiers; return how many were delivered.
 
@@ -303,11 +313,12 @@ class Workflow:
         so several processes delivering from one store deliver each once; a
         message of a kind with no notifier is flagged undeliverable and holds
         nothing back. *owner* and *lease* name the claim (a
-        :class:`~ticketflow.Sweeper` passes its own).
+        :class:`~ticketflow.Sweeper` passes its own, and for a store shared
+        by several lifecycles, *notifiers* covering all of them).
         """
         return deliver(
             self.repository,
-            self.registry.notifiers,
+            self.registry.notifiers if notifiers is None else notifiers,
             self._at(now),
             owner=owner or self._owner,
             lease=lease,
@@ -325,6 +336,11 @@ class Workflow:
         Workflow sharing the registry.)
         """
         return self.registry.subscribe(listener)
+
+    @property
+    def notifiers(self) -> Mapping[str, Notifier]:
+        """The registry's notifiers by message kind (what :meth:`deliver` hands messages to)."""
+        return self.registry.notifiers
 
     def unhandled_kinds(self) -> tuple[str, ...]:
         """The message kinds this lifecycle can write that have no notifier in the registry (sorted).

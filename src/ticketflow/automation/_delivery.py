@@ -24,14 +24,14 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 
 from ticketflow.automation._timers import backoff
-from ticketflow.errors import StorageError
+from ticketflow.errors import StorageError, TicketflowError
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.protocols import ClaimingOutbox, Notifier, OutboxMessage, TicketRepository
 from ticketflow.sla import SlaPolicy
@@ -186,3 +186,47 @@ def _deliver_unclaimed(
         state.retry_at.pop(message.key, None)
         delivered += 1
     return delivered
+
+
+def shared_notifiers(
+    repository: TicketRepository, registered: Sequence[tuple[str, Mapping[str, Notifier]]]
+) -> dict[str, Notifier]:
+    """One notifier per message kind for a store shared by several lifecycles' workflows.
+
+    *registered* pairs each lifecycle id with its workflow's notifiers. A
+    kind only one of them delivers (or all with the very same notifier) goes
+    to that notifier; a kind they deliver differently goes to the notifier
+    of the message's ticket's lifecycle (read from *repository*), else to the
+    first one registered for it. So one workflow's delivery never flags
+    another lifecycle's kinds undeliverable.
+    """
+    by_kind: dict[str, dict[str, Notifier]] = {}
+    for lifecycle_id, notifiers in registered:
+        for kind, notifier in notifiers.items():
+            by_kind.setdefault(kind, {})[lifecycle_id] = notifier
+    merged: dict[str, Notifier] = {}
+    for kind, owners in by_kind.items():
+        distinct = {id(notifier): notifier for notifier in owners.values()}
+        if len(distinct) == 1:
+            merged[kind] = next(iter(distinct.values()))
+        else:
+            merged[kind] = _RoutedNotifier(repository, owners)
+    return merged
+
+
+@attrs.frozen
+class _RoutedNotifier:
+    """Delivers each message with the notifier of its ticket's lifecycle (the first one if it has none)."""
+
+    repository: TicketRepository
+    owners: Mapping[str, Notifier]
+
+    def __call__(self, message: OutboxMessage) -> None:
+        notifier = next(iter(self.owners.values()))
+        try:
+            lifecycle_id = self.repository.get(message.ticket_id).lifecycle_id
+        except TicketflowError:  # no such ticket (a contact, a message about a deleted one): the first one
+            lifecycle_id = None
+        if lifecycle_id is not None:
+            notifier = self.owners.get(lifecycle_id, notifier)
+        notifier(message)

@@ -6,18 +6,18 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import Protocol
 
 import attrs
 
-from ticketflow.automation._delivery import DEFAULT_LEASE, new_owner, warn_unhandled
+from ticketflow.automation._delivery import DEFAULT_LEASE, new_owner, shared_notifiers, warn_unhandled
 from ticketflow.automation._runner import SweepResult
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import Event
-from ticketflow.protocols import Clock
+from ticketflow.protocols import Clock, Notifier, TicketRepository
 
 __all__ = ["Sweepable", "Sweeper"]
 
@@ -42,13 +42,29 @@ class Sweepable(Protocol):
         ...
 
     def deliver(
-        self, now: datetime | None = None, *, limit: int = 100, owner: str | None = None, lease: timedelta = ...
+        self,
+        now: datetime | None = None,
+        *,
+        limit: int = 100,
+        owner: str | None = None,
+        lease: timedelta = ...,
+        notifiers: Mapping[str, Notifier] | None = None,
     ) -> int:
-        """Claim and deliver up to *limit* outbox messages as *owner*; how many were delivered."""
+        """Claim and deliver up to *limit* outbox messages as *owner* (or with *notifiers*, if given)."""
         ...
 
     def unhandled_kinds(self) -> tuple[str, ...]:
         """The message kinds it can write that no notifier delivers."""
+        ...
+
+    @property
+    def repository(self) -> TicketRepository:
+        """The store its tickets and outbox live in."""
+        ...
+
+    @property
+    def notifiers(self) -> Mapping[str, Notifier]:
+        """Its notifiers by message kind."""
         ...
 
 
@@ -131,12 +147,18 @@ class Sweeper:
                 skipped.update(result.skipped)
                 if result.tickets - len(result.skipped) < self.batch:  # skipped ones stay due: not progress
                     break
-        for workflow in self.workflows:
-            while True:
-                batch = workflow.deliver(now, limit=self.batch, owner=self.owner, lease=self.lease)
-                delivered += batch
-                if batch < self.batch or self._stop.is_set():
-                    break
+        # one delivery for the whole store, with every lifecycle's notifiers: no workflow flags another's kinds
+        first = self.workflow
+        notifiers = (
+            shared_notifiers(first.repository, [(wf.lifecycle.id, wf.notifiers) for wf in self.workflows])
+            if len(self.workflows) > 1
+            else None
+        )
+        while True:
+            batch = first.deliver(now, limit=self.batch, owner=self.owner, lease=self.lease, notifiers=notifiers)
+            delivered += batch
+            if batch < self.batch or self._stop.is_set():
+                break
         return SweepReport(SweepResult(tuple(fired), alerts, tickets, tuple(skipped.items())), delivered)
 
     @property
