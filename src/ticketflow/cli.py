@@ -1025,7 +1025,7 @@ def _demo_registry(lifecycle: tf.Lifecycle, inbox: Counter[str]) -> tf.Registry:
     from ticketflow.automation import emitted_kinds
 
     registry = tf.Registry()
-    for kind in emitted_kinds(lifecycle, tf.policy_for(lifecycle)):
+    for kind in emitted_kinds(lifecycle, tf.policy_for(lifecycle, lifecycle.calendar)):
         registry.add_notifier(kind, lambda message: inbox.update([message.kind]))
     return registry
 
