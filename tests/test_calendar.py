@@ -1101,3 +1101,97 @@ def test_config_holidays_read_the_subdivision_and_observed():
     cal = BusinessCalendar.from_config({**table, "holidays": {"country": "US", "subdiv": "NY", "observed": True}})
     assert cal.holidays == (holidays_for("US", "NY"),)
     assert cal.holidays != (holidays_for("US"),)
+
+
+def test_open_windows_over_years_beyond_the_built_timeline():
+    cal = BusinessCalendar("UTC", {"mon-fri": ["09:00-17:00"]})
+    windows = cal.open_windows(datetime(2026, 12, 31, 10, tzinfo=UTC), datetime(2029, 1, 2, 12, tzinfo=UTC))
+    assert windows[0] == (datetime(2026, 12, 31, 10, tzinfo=UTC), datetime(2026, 12, 31, 17, tzinfo=UTC))
+    assert windows[-1] == (datetime(2029, 1, 2, 9, tzinfo=UTC), datetime(2029, 1, 2, 12, tzinfo=UTC))
+    assert len(windows) == len({start.date() for start, _ in windows}) == 524  # every weekday, 2027 and 2028 too
+
+
+def test_open_windows_and_explain_in_and_around_a_calendars_first_window():
+    cal = BusinessCalendar("UTC", {}, overrides={date(2026, 6, 1): ["09:00-10:00"], date(2026, 9, 1): ["09:00-10:00"]})
+    assert cal.open_windows(datetime(2026, 6, 1, 9, 30, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC)) == [
+        (datetime(2026, 6, 1, 9, 30, tzinfo=UTC), datetime(2026, 6, 1, 10, tzinfo=UTC))
+    ]
+    inside = cal.explain(datetime(2026, 6, 1, 9, 30, tzinfo=UTC))
+    assert inside.open
+    assert (inside.since, inside.until) == (datetime(2026, 6, 1, 9, tzinfo=UTC), datetime(2026, 6, 1, 10, tzinfo=UTC))
+    after = cal.explain(datetime(2026, 6, 1, 11, tzinfo=UTC))
+    assert not after.open
+    assert (after.since, after.until) == (datetime(2026, 6, 1, 10, tzinfo=UTC), datetime(2026, 9, 1, 9, tzinfo=UTC))
+    before = cal.explain(datetime(2026, 5, 1, tzinfo=UTC))
+    assert not before.open
+    assert before.since <= datetime(2026, 5, 1, tzinfo=UTC)
+    assert before.until == datetime(2026, 6, 1, 9, tzinfo=UTC)
+
+
+def test_explain_at_a_window_end_is_closed_and_names_the_local_weekday(office: BusinessCalendar):
+    closing = office.explain(ny(2026, 3, 6, 17))
+    assert not closing.open
+    assert (closing.since, closing.until) == (ny(2026, 3, 6, 17), ny(2026, 3, 9, 9))
+    late = office.explain(ny(2026, 3, 7, 22))  # Saturday night in New York, already Sunday in UTC
+    assert late.reason == "outside the weekly hours (sat: closed)"
+
+
+def test_explain_reads_the_night_shift_and_the_holiday_of_the_day_before():
+    night = BusinessCalendar("UTC", {"mon-sun": ["22:00-06:00"]}, holidays=[date(2026, 12, 31)])
+    assert night.explain(datetime(2026, 3, 7, 2, tzinfo=UTC)).reason == "weekly hours: fri 22:00-06:00"
+    new_year = night.explain(datetime(2027, 1, 1, 2, tzinfo=UTC))  # the night of the 31st, a holiday
+    assert (new_year.open, new_year.source, new_year.reason) == (False, "holiday", "2026-12-31 is a holiday")
+
+
+def test_explain_prefers_a_dates_override_to_the_holiday_before_it():
+    day = date(2026, 3, 10)
+    cal = BusinessCalendar(
+        "UTC",
+        {"mon-sun": ["00:00-24:00"]},
+        holidays=[day - timedelta(days=1)],
+        overrides={day: ["10:00-11:00"]},
+        rules=[CalendarRule("FREQ=DAILY", start=date(2026, 1, 1), close=["22:00-06:00"], name="nightly")],
+    )
+    found = cal.explain(datetime(2026, 3, 10, 3, tzinfo=UTC))
+    assert (found.open, found.source) == (False, "override")
+    assert found.reason == "the override of 2026-03-10 opens 10:00-11:00 instead"
+
+
+def test_a_closed_ics_export_keeps_the_calendar_zone_and_has_no_empty_events():
+    icalendar = pytest.importorskip("icalendar")
+    cal = BusinessCalendar("America/New_York", {"mon-fri": ["09:00-17:00"]})
+    start, end = datetime(2026, 3, 6, 14, tzinfo=UTC), datetime(2026, 3, 10, 3, tzinfo=UTC)  # 09:00 and 23:00 NY
+    events = icalendar.Calendar.from_ical(cal.to_ics(start, end, closed=True)).walk("VEVENT")
+    spans = [(e.start, e.end) for e in events]
+    assert all(a < b for a, b in spans)
+    assert spans[0] == (ny(2026, 3, 6, 17), ny(2026, 3, 9, 9))
+    assert spans[-1] == (ny(2026, 3, 9, 17), ny(2026, 3, 9, 23))
+    assert {e["DTSTART"].params["TZID"] for e in events} == {"America/New_York"}
+    assert {e["DTEND"].params["TZID"] for e in events} == {"America/New_York"}
+
+
+def test_holiday_sources_keep_the_subdivision_and_observed():
+    ny_state = holidays_for("US", "NY").dates(2026)
+    assert date(2026, 2, 12) in ny_state  # Lincoln's Birthday: New York's, not the nation's
+    assert date(2026, 2, 12) not in holidays_for("US").dates(2026)
+    assert date(2026, 7, 3) in holidays_for("US").dates(2026)  # July 4th, a Saturday, observed Friday
+    assert date(2026, 7, 3) not in holidays_for("US", observed=False).dates(2026)
+    assert holidays_for("US", observed=False).observed is False
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: holidays_for(3), "holidays: country and subdiv are codes such as 'US' and 'NY', got 3"),  # type: ignore[arg-type]
+        (lambda: holidays_for("US", 3), "holidays: country and subdiv are codes such as 'US' and 'NY', got 'US'"),  # type: ignore[arg-type]
+        (lambda: holidays_for("US", observed="yes"), "holidays: observed is true or false, got 'yes'"),  # type: ignore[arg-type]
+        (
+            lambda: CalendarRule.from_config({"rrule": "FREQ=DAILY", "start": "2026-01-01", "close": 3}),
+            "expected windows like ['09:00-11:00'], got 3",
+        ),
+    ],
+)
+def test_bad_holiday_and_window_arguments_are_refused_with_their_exact_message(call: Any, message: str):
+    with pytest.raises(tf.CalendarError) as caught:
+        call()
+    assert str(caught.value) == message
