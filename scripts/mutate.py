@@ -12,7 +12,8 @@ reason. The score is caught (killed or timed out) / (checked - recorded
 equivalents); a mutant no test reaches counts as survived.
 
     python scripts/mutate.py                      # every module (hours on 2 cores)
-    python scripts/mutate.py calendar sla         # some
+    python scripts/mutate.py calendar sla         # some (a stopped run resumes where it was)
+    python scripts/mutate.py --fresh calendar     # forget earlier results and check every mutant again
     python scripts/mutate.py --survivors sla      # re-check only the last run's survivors (after adding tests)
     python scripts/mutate.py --report             # only print what earlier runs found
     python scripts/mutate.py --sample 50 engine   # a fixed random sample: an estimate in minutes
@@ -27,6 +28,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -134,12 +136,11 @@ def sample(statuses: dict[str, str], module: str, size: int) -> list[str]:
 
 
 def run(module: str, names: list[str], jobs: int) -> None:
-    """``mutmut run`` in the module's work directory, niced; *names* empty means all of its mutants."""
+    """``mutmut run`` in the module's work directory, niced; *names* empty: the ones not checked yet."""
     here = workdir(module)
-    if not names:
-        # mutmut re-checks every mutant a name pattern matches; "*" is all of this work directory's.
-        names = ["*"]
-    print(f"== mutmut run {module}: {len(names) if names != ['*'] else 'all'} mutant(s)", flush=True)
+    # Without names mutmut checks the mutants it has no result for (a stopped run resumes; a changed
+    # function's mutants are checked again); named mutants are checked again whatever their result.
+    print(f"== mutmut run {module}: {len(names) if names else 'the unchecked'} mutant(s)", flush=True)
     subprocess.run(["nice", "-n", "19", MUTMUT, "run", "--max-children", str(jobs), *names], cwd=here, check=False)
 
 
@@ -149,6 +150,7 @@ def main() -> int:
     parser.add_argument("modules", nargs="*", help=f"any of {', '.join(MODULES)} (default: all)")
     parser.add_argument("--report", action="store_true", help="only report what earlier runs found")
     parser.add_argument("--survivors", action="store_true", help="re-check only the survivors of the last run")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier results: check every mutant again")
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATE_JOBS", "1")))
     parser.add_argument("--sample", type=int, default=0, help="check (and score) only N mutants per module")
     args = parser.parse_args()
@@ -168,6 +170,8 @@ def main() -> int:
             picked[module] = sample(known, module, args.sample)
         if args.report:
             continue
+        if args.fresh and (WORK / module / "mutants").is_dir():
+            shutil.rmtree(WORK / module / "mutants")
         if args.survivors:
             again = [n for n, s in results(module).items() if s in UNCAUGHT and n not in recorded]
             if not again:
