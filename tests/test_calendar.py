@@ -1195,3 +1195,35 @@ def test_bad_holiday_and_window_arguments_are_refused_with_their_exact_message(c
     with pytest.raises(tf.CalendarError) as caught:
         call()
     assert str(caught.value) == message
+
+
+def test_next_open_and_close_at_a_window_edge(office: BusinessCalendar):
+    assert office.next_open(ny(2026, 3, 6, 17)) == ny(2026, 3, 9, 9)
+    assert office.next_close(ny(2026, 3, 6, 17)) == ny(2026, 3, 9, 17)
+    assert office.next_open(ny(2026, 3, 6, 9)) == ny(2026, 3, 6, 9)
+    assert office.next_close(ny(2026, 3, 6, 9)) == ny(2026, 3, 6, 17)
+
+
+def test_next_open_and_close_grow_the_timeline_to_a_window_years_away():
+    cal = BusinessCalendar("UTC", {}, overrides={date(2026, 6, 1): ["09:00-10:00"], date(2030, 6, 3): ["09:00-10:00"]})
+    assert cal.next_close(datetime(2026, 6, 1, 9, 30, tzinfo=UTC)) == datetime(2026, 6, 1, 10, tzinfo=UTC)
+    assert cal.next_open(datetime(2026, 7, 1, tzinfo=UTC)) == datetime(2030, 6, 3, 9, tzinfo=UTC)
+    assert cal.next_close(datetime(2026, 7, 1, tzinfo=UTC)) == datetime(2030, 6, 3, 10, tzinfo=UTC)
+
+
+def test_next_open_near_the_last_supported_year_grows_one_year_at_a_time():
+    last = BusinessCalendar("UTC", {}, overrides={date(2499, 6, 1): ["09:00-10:00"]})
+    assert last.next_open(datetime(2499, 1, 1, tzinfo=UTC)) == datetime(2499, 6, 1, 9, tzinfo=UTC)
+    sparse = BusinessCalendar(
+        "UTC", {}, overrides={date(2496, 6, 1): ["09:00-10:00"], date(2500, 6, 1): ["09:00-10:00"]}
+    )
+    assert sparse.next_open(datetime(2496, 7, 1, tzinfo=UTC)) == datetime(2500, 6, 1, 9, tzinfo=UTC)
+
+
+def test_explain_at_a_window_start_and_at_a_holidays_window_end(office: BusinessCalendar):
+    assert office.explain(ny(2026, 3, 6, 9)).reason == "weekly hours: fri 09:00-17:00"
+    christmas_evening = office.explain(ny(2026, 12, 25, 17))
+    assert (christmas_evening.source, christmas_evening.reason) == (
+        "no window",
+        "outside the weekly hours (fri: 09:00-17:00)",
+    )
