@@ -907,3 +907,95 @@ def test_a_bad_sla_section_is_refused_by_load_lifecycle_not_later():
     metrics = [{"id": "first_response", "pause": {"states": ["nope"]}, "targets": [{"target": "2h"}]}]
     with pytest.raises(SlaConfigError, match=r"sla\.metrics\[0\]\.pause\.states\[0\]: unknown state 'nope'"):
         tf.load_lifecycle({**CONTRACT_LIFECYCLE, "sla": {"metrics": metrics}})
+
+
+def test_conditions_match_an_event_as_the_evaluation_counts_it():
+    from ticketflow.sla._clock import _Vectors
+    from ticketflow.sla._policy import Conditions
+
+    lc = tf.builtin("zendesk")
+    clock = SteppableClock(datetime(2026, 3, 9, 9, tzinfo=UTC))
+    wf = tf.Workflow(lc, clock=clock)
+    admin = tf.Actor("boss", roles={"admin"})
+    t = wf.open(CUSTOMER, title="x")
+    steps = [
+        lambda: wf.comment(t.id, AGENT, "looking", visibility="internal"),
+        lambda: wf.comment(t.id, CUSTOMER, "anyone?"),
+        lambda: wf.fire(t.id, "take", AGENT),
+        lambda: wf.comment(t.id, admin, "on it"),
+        lambda: wf.fire(t.id, "ask", AGENT, comment="which browser?"),
+        lambda: wf.comment(t.id, CUSTOMER, "firefox"),
+        lambda: wf.fire(t.id, "hold", AGENT, comment="waiting on the vendor", visibility="internal"),
+        lambda: wf.fire(t.id, "solve", AGENT, comment="fixed"),
+    ]
+    for step in steps:
+        clock.advance(minutes=10)
+        step()
+    history = wf.history(t.id)
+    every = [
+        Conditions(open=True),
+        Conditions(states=frozenset({"open", "solved"})),
+        Conditions(states=frozenset({"pending"}), triggers=frozenset({"take"})),
+        Conditions(triggers=frozenset({"hold", "solve"})),
+        Conditions(comment=True),
+        Conditions(comment=True, visibility="public"),
+        Conditions(comment=True, visibility="internal"),
+        Conditions(comment=True, comment_by=frozenset({"agent"})),
+        Conditions(comment=True, comment_by=frozenset({"requester", "admin"}), visibility="public"),
+        Conditions(comment_by=frozenset({"agent"})),  # roles without comment: no comment counts
+        Conditions(),
+    ]
+    vectors = _Vectors(lc, history)
+    for conditions in every:
+        expected = vectors.of(conditions)
+        assert [conditions.matches(e) for e in history] == expected, conditions
+        assert any(expected) or conditions in (Conditions(), Conditions(comment_by=frozenset({"agent"})))
+    # what each one picks, spelled out for the ones whose rule is easiest to get wrong
+    assert [conditions.matches(e) for e in history][:0] == []
+    opened, *_ = history
+    assert Conditions(open=True).matches(opened)
+    assert not Conditions(open=True).matches(history[1])
+    public_by_agents = Conditions(comment=True, comment_by=frozenset({"agent"}), visibility="public")
+    assert [e.seq for e in history if public_by_agents.matches(e)] == [
+        e.seq
+        for e in history
+        if e.comment is not None and e.comment.visibility == "public" and "agent" in e.actor.roles
+    ]
+    assert not public_by_agents.matches(history[1])  # the agent's internal note
+    assert not public_by_agents.matches(history[2])  # the customer's public comment
+
+
+def test_an_attainment_line_spells_out_selector_version_target_and_share():
+    from ticketflow.sla._report import MetricAttainment, _selector
+
+    def line(**kwargs: Any) -> str:
+        base = {"metric": "first_response", "target": H, "finished": 4, "met": 3, "breached": 1, "running": 0}
+        base.update(share_met=0.75, p50=None, p90=None)
+        base.update(kwargs)
+        return MetricAttainment(**base).line()
+
+    assert line() == "first_response within 1:00:00: 75% (3 of 4)"
+    assert line(selector="category=question") == "first_response [category=question] within 1:00:00: 75% (3 of 4)"
+    assert line(selector="otherwise", version=2) == "first_response [otherwise] (v2) within 1:00:00: 75% (3 of 4)"
+    assert line(version=3) == "first_response (v3) within 1:00:00: 75% (3 of 4)"
+    assert line(target=None, met=0, breached=0, share_met=None) == "first_response: n/a (0 of 0)"
+    assert _selector({}) == "otherwise"
+    assert _selector({"category": "question", "priority": ["urgent", "high"]}) == (
+        "category=question, priority=high|urgent"
+    )
+
+
+def test_evaluate_metric_counts_an_event_at_now_and_reads_the_tickets_fields():
+    clock = SteppableClock(ny(2026, 3, 9, 9))
+    wf = tf.Workflow(tf.builtin("zendesk"), clock=clock)
+    assert wf.sla_policy is not None
+    metric = wf.sla_policy.metric("first_response")
+    question = wf.open(CUSTOMER, title="q", fields={"category": "question"})
+    work = wf.open(CUSTOMER, title="w", fields={"category": "work_request"})
+    clock.advance(minutes=20)
+    wf.comment(question.id, AGENT, "answer")
+    now = clock.now()
+    answered = evaluate_metric(metric, wf.lifecycle, wf.get(question.id), wf.history(question.id), now)
+    assert (answered.running, answered.elapsed, answered.target) == (False, 20 * timedelta(minutes=1), H)
+    waiting = evaluate_metric(metric, wf.lifecycle, wf.get(work.id), wf.history(work.id), now)
+    assert (waiting.running, waiting.target) == (True, 8 * H)
