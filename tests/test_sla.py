@@ -999,3 +999,67 @@ def test_evaluate_metric_counts_an_event_at_now_and_reads_the_tickets_fields():
     assert (answered.running, answered.elapsed, answered.target) == (False, 20 * timedelta(minutes=1), H)
     waiting = evaluate_metric(metric, wf.lifecycle, wf.get(work.id), wf.history(work.id), now)
     assert (waiting.running, waiting.target) == (True, 8 * H)
+
+
+@pytest.mark.parametrize(
+    ("category", "steps", "target"),
+    [
+        # changes before the stop at its instant count: the last one decides
+        ("work_request", [("update", "question"), ("update", "work_request"), ("reply", None)], 8 * H),
+        ("work_request", [("update", "work_request"), ("update", "question"), ("reply", None)], H),
+        # a change after the stop at the same instant does not
+        ("work_request", [("update", "question"), ("reply", None), ("update", "work_request")], H),
+        ("question", [("reply", None), ("update", "work_request")], H),
+        # the stopping step's own change counts
+        ("work_request", [("solve", "question")], H),
+        # a cleared field no longer chooses
+        ("question", [("update", None), ("reply", None)], 8 * H),
+    ],
+)
+def test_a_stopped_cycle_keeps_the_target_of_the_fields_right_after_its_stop(
+    category: str, steps: list[tuple[str, str | None]], target: timedelta
+):
+    wf = tf.Workflow(tf.builtin("zendesk"))
+    t = wf.open(CUSTOMER, title="x", fields={"category": category}, at=ny(2026, 3, 9, 9))
+    at = ny(2026, 3, 9, 9, 20)
+    for action, value in steps:
+        if action == "update":
+            wf.update(t.id, AGENT, fields={"category": value}, at=at)
+        elif action == "reply":
+            wf.comment(t.id, AGENT, "answer", at=at)
+        else:
+            wf.fire(t.id, action, AGENT, comment="answer", fields={"category": value}, at=at)
+    first = clock_of(wf.sla(t.id, now=ny(2026, 3, 10, 12)), "first_response")
+    assert not first.running
+    assert first.cycles[0].target == target
+    assert first.cycles[0].stopped_at == at
+
+
+def test_report_lines_follow_the_policy_and_name_every_selector_of_a_shared_target():
+    lc = with_sla(
+        {
+            "calendar": "24x7",
+            "metrics": [
+                {
+                    "id": "resolution",
+                    "targets": [
+                        {"when": {"category": "question"}, "target": "8h"},
+                        {"when": {"category": "project_communication"}, "target": "4h"},
+                        {"when": {"category": "work_request"}, "target": "4h"},
+                    ],
+                },
+                {"id": "first_response", "targets": [{"target": "2h"}]},
+            ],
+        }
+    )
+    wf = tf.Workflow(lc)
+    at = datetime(2026, 3, 9, 9, tzinfo=UTC)
+    for category in ("question", "project_communication", "work_request"):
+        wf.open(CUSTOMER, title=category, fields={"category": category}, at=at)
+    report = wf.sla_report(at + 30 * H)
+    lines = [(m.metric, m.target, m.selector) for m in report.metrics]
+    assert lines == [
+        ("resolution", 8 * H, "category=question"),
+        ("resolution", 4 * H, "category=project_communication; category=work_request"),
+        ("first_response", 2 * H, ""),
+    ]
