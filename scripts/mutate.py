@@ -4,8 +4,8 @@ Each module runs in its own work directory (``.mutate/<module>/``, links to
 ``src/`` and ``tests/`` plus a ``pyproject.toml`` whose ``[tool.mutmut]`` names
 that module's files and the test files that exercise it), so one module's run
 mutates only its own code, runs only its own fast tests, and keeps its own
-results. mutmut runs niced with one worker (``--jobs`` for more): the machine
-is shared. Afterwards the script prints a score per module and every surviving
+results. mutmut runs with one worker (``--jobs`` for more) under ``nice -n 10``
+(``MUTATE_NICE`` to change it): the machine is shared. Afterwards the script prints a score per module and every surviving
 mutant that ``tests/mutation-equivalents.txt`` does not record as equivalent.
 A survivor is either killed by a new test or recorded there with a one-line
 reason. The score is caught (killed or timed out) / (checked - recorded
@@ -141,7 +141,8 @@ def run(module: str, names: list[str], jobs: int) -> None:
     # Without names mutmut checks the mutants it has no result for (a stopped run resumes; a changed
     # function's mutants are checked again); named mutants are checked again whatever their result.
     print(f"== mutmut run {module}: {len(names) if names else 'the unchecked'} mutant(s)", flush=True)
-    subprocess.run(["nice", "-n", "19", MUTMUT, "run", "--max-children", str(jobs), *names], cwd=here, check=False)
+    niceness = os.environ.get("MUTATE_NICE", "10")
+    subprocess.run(["nice", "-n", niceness, MUTMUT, "run", "--max-children", str(jobs), *names], cwd=here, check=False)
 
 
 def main() -> int:
