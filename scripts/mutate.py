@@ -6,7 +6,8 @@ that module's files and the test files that exercise it), so one module's run
 mutates only its own code, runs only its own fast tests, and keeps its own
 results. mutmut runs with one worker (``--jobs`` for more) under ``nice -n 10``
 (``MUTATE_NICE`` to change it): the machine is shared. Afterwards the script
-prints a score per module and every surviving mutant that ``tests/mutation-equivalents.txt`` does not record as equivalent.
+prints a score per module and every surviving mutant that
+``tests/mutation-equivalents.txt`` does not record as equivalent.
 A survivor is either killed by a new test or recorded there with a one-line
 reason. The score is caught (killed or timed out) / (checked - recorded
 equivalents); a mutant no test reaches counts as survived.
