@@ -1227,3 +1227,50 @@ def test_explain_at_a_window_start_and_at_a_holidays_window_end(office: Business
         "no window",
         "outside the weekly hours (fri: 09:00-17:00)",
     )
+
+
+def test_explain_names_an_ics_closure_that_decides():
+    cal = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[tf.ics_closures(TEAM_ICS, name="team.ics")])
+    found = cal.explain(berlin(2026, 3, 2, 10))
+    assert (found.open, found.source) == (False, "rule")
+    assert found.reason == "team.ics event 'Maintenance' closes 09:00-11:00 on 2026-03-02"
+    assert (found.since, found.until) == (berlin(2026, 2, 27, 17), berlin(2026, 3, 2, 11))
+
+
+def test_an_ics_export_does_not_depend_on_the_servers_zone(monkeypatch: pytest.MonkeyPatch):
+    import time
+
+    icalendar = pytest.importorskip("icalendar")
+    cal = BusinessCalendar("America/New_York", {"mon-fri": ["09:00-17:00"]})
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        text = cal.to_ics(ny(2026, 3, 6), ny(2026, 3, 7))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    (event,) = icalendar.Calendar.from_ical(text).walk("VEVENT")
+    assert str(event["UID"]) == "20260306T140000Z-open@ticketflow"
+    assert event["DTSTAMP"].dt == datetime(2026, 3, 6, 14, tzinfo=UTC)
+
+
+def test_business_positions_grow_a_timeline_that_covers_only_the_earliest_instant():
+    cal = BusinessCalendar("America/New_York", NINE_TO_FIVE)
+    cal.between(ny(2026, 3, 6, 10), ny(2026, 3, 6, 11))  # a timeline around 2026
+    instants = [ny(2026, 3, 6, 10), ny(2031, 6, 2, 12)]
+    first, last = cal.business_positions(instants)
+    other = BusinessCalendar("America/New_York", NINE_TO_FIVE)
+    assert last - first == other.between(*instants) // timedelta(microseconds=1)
+
+
+def test_located_keeps_a_path_with_a_space_whole():
+    base = "sla.calendars.berlin"
+    error = tf.CalendarError("calendar.rules[0] and more: problem")
+    assert located(error, base) == (base, "calendar.rules[0] and more: problem")
+
+
+@pytest.mark.parametrize("t", [datetime(1901, 1, 1, 9, tzinfo=UTC), datetime(2499, 12, 31, 9, tzinfo=UTC)])
+def test_add_days_at_the_ends_of_the_supported_years_reports_the_calendars_range(t: datetime):
+    fresh = BusinessCalendar("UTC", {"mon-sun": ["09:00-10:00"]})
+    with pytest.raises(tf.CalendarError, match=r"^the span reaches beyond the supported years 1900\.\.2500"):
+        fresh.add_days(t, 1 if t.year > 2000 else -1)
