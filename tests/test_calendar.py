@@ -1025,10 +1025,10 @@ def test_add_days_searches_exactly_twenty_leap_years_of_days():
 def test_sub_grows_the_timeline_backwards_over_long_spans(office: BusinessCalendar):
     start = ny(2026, 3, 6, 16)
     fresh = BusinessCalendar("America/New_York", NINE_TO_FIVE, holidays=holidays_for("US", subdiv="NY"))
-    earlier = fresh.sub(start, 2000 * H)
-    assert earlier < start - timedelta(days=365)
-    assert office.between(earlier, start) == 2000 * H
-    assert BusinessCalendar("America/New_York", NINE_TO_FIVE).add(earlier, 2000 * H) <= start
+    earlier = fresh.sub(start, 5000 * H)  # about two and a half years back: the timeline grows backwards
+    assert earlier < start - timedelta(days=2 * 365)
+    assert office.between(earlier, start) == 5000 * H
+    assert BusinessCalendar("America/New_York", NINE_TO_FIVE).add(earlier, 5000 * H) <= start
 
 
 def test_config_holidays_are_observed_unless_the_config_says_otherwise():
@@ -1274,3 +1274,28 @@ def test_add_days_at_the_ends_of_the_supported_years_reports_the_calendars_range
     fresh = BusinessCalendar("UTC", {"mon-sun": ["09:00-10:00"]})
     with pytest.raises(tf.CalendarError, match=r"^the span reaches beyond the supported years 1900\.\.2500"):
         fresh.add_days(t, 1 if t.year > 2000 else -1)
+
+
+def test_add_days_does_not_count_a_holiday_that_a_rule_would_open_inside_last_nights_shift():
+    cal = BusinessCalendar(
+        "UTC",
+        {"tue": ["22:00-06:00"], "thu": ["09:00-17:00"]},
+        holidays=[date(2026, 3, 11)],  # the Wednesday
+        rules=[CalendarRule("FREQ=WEEKLY;BYDAY=WE", start=date(2026, 1, 1), open=["01:00-03:00"])],
+    )
+    assert cal.is_open(datetime(2026, 3, 11, 2, tzinfo=UTC))  # Tuesday's night shift, not the rule
+    assert cal.add_days(datetime(2026, 3, 10, 10, tzinfo=UTC), 1) == datetime(2026, 3, 12, 10, tzinfo=UTC)
+
+
+def test_add_from_a_stretch_with_no_open_time_at_all_is_a_calendar_error():
+    later = BusinessCalendar("UTC", {}, overrides={date(2030, 6, 3): ["09:00-10:00"]})
+    with pytest.raises(tf.CalendarError, match="open too rarely"):
+        later.add(datetime(2026, 1, 1, tzinfo=UTC), 30 * timedelta(minutes=1))
+
+
+def test_add_near_the_last_supported_year_grows_only_as_far_as_it_needs():
+    cal = BusinessCalendar("UTC", NINE_TO_FIVE)
+    start = datetime(2498, 6, 1, 9, tzinfo=UTC)
+    reached = cal.add(start, 3400 * H)  # lands in 2500, the last supported year
+    assert reached.year == 2500
+    assert cal.between(start, reached) == 3400 * H
