@@ -18,8 +18,10 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from subprocess import run
 from typing import Any
 
 from transitions import Machine
@@ -85,6 +87,36 @@ def bare_trigger_us(n: int = 20_000) -> float:
     return (time.perf_counter() - began) / n * 1e6
 
 
+IMPORTS = {
+    "import transitions": "import transitions",
+    "import ticketflow": "import ticketflow",
+    "import ticketflow; tf.Workflow (first use)": "import ticketflow as tf; tf.Workflow",
+}
+
+
+def import_ms(statement: str, runs: int) -> float:
+    """Median ms *statement* takes in a fresh interpreter (timed inside it, so start-up is not counted)."""
+    script = f"import time\nb = time.perf_counter()\n{statement}\nprint(time.perf_counter() - b)"
+    samples = []
+    for _ in range(runs):
+        done = run([sys.executable, "-c", script], capture_output=True, text=True, check=True)  # noqa: S603
+        samples.append(float(done.stdout) * 1e3)
+    return statistics.median(samples)
+
+
+def import_rows(runs: int) -> None:
+    """Import time next to `transitions`, each in fresh interpreters, alternating so load hits both alike."""
+    samples: dict[str, list[float]] = {name: [] for name in IMPORTS}
+    for _ in range(runs):
+        for name, statement in IMPORTS.items():
+            samples[name].append(import_ms(statement, 1))
+    peer = statistics.median(samples["import transitions"])
+    print(f"{'import (fresh interpreter)':<44}{'ms':>8}{'vs transitions':>16}")
+    for name, values in samples.items():
+        cost = statistics.median(values)
+        print(f"{name:<44}{cost:>8.1f}{cost / peer:>16.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: stores of 2,000 and 10,000 tickets")
@@ -93,6 +125,7 @@ def main() -> None:
     sizes = [2_000, 10_000] if args.quick else [2_000, 40_000, 200_000]
     if args.million and not args.quick:
         sizes.append(1_000_000)
+    import_rows(runs=5 if args.quick else 15)
     bare = bare_trigger_us()
     print(f"bare transitions trigger: {bare:.2f} µs")
     print(f"{'memory store, tickets':<28}{'fill s':>10}{'µs/fire':>10}{'vs smallest':>12}{'vs bare trigger':>16}")

@@ -3,6 +3,8 @@
 import ast
 from pathlib import Path
 
+import pytest
+
 SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = SRC / "ticketflow"
 
@@ -209,3 +211,49 @@ def test_the_registry_and_the_recorder_import_no_package_above_them():
     graph = _graph()
     assert "ticketflow.intake" not in graph["ticketflow.registry"]
     assert graph["ticketflow.recording"] <= {"ticketflow.errors", "ticketflow.model", "ticketflow.protocols"}
+
+
+def _loaded_after(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running *code*."""
+    import subprocess
+    import sys
+
+    script = f"import sys\n{code}\nprint('\\n'.join(sys.modules))"
+    out = subprocess.run(  # noqa: S603 - our own interpreter running our own code
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    return set(out.split())
+
+
+def test_import_ticketflow_loads_no_submodule_and_no_heavy_dependency():
+    loaded = _loaded_after("import ticketflow")
+    heavy = {"asyncio", "ssl", "socket", "sqlite3", "sqlalchemy", "transitions", "attrs", "holidays", "icalendar"}
+    assert loaded & heavy == set()
+    assert sorted(m for m in loaded if m.startswith("ticketflow.")) == []
+
+
+def test_a_workflow_on_memory_opens_and_fires_without_asyncio_ssl_or_sqlalchemy():
+    loaded = _loaded_after(
+        "import ticketflow as tf\n"
+        "from datetime import UTC, datetime\n"
+        "lc = tf.load_lifecycle({'id': 'x', 'initial': 'a', 'states': {'a': {}, 'b': {'terminal': True}},"
+        " 'transitions': [{'trigger': 'go', 'source': 'a', 'dest': 'b'}]})\n"
+        "wf = tf.Workflow(lc)\n"
+        "agent = tf.Actor('a1', roles={'agent'})\n"
+        "t = wf.open(agent, title='t', at=datetime(2026, 1, 5, tzinfo=UTC))\n"
+        "assert wf.fire(t.id, 'go', agent, at=datetime(2026, 1, 5, 1, tzinfo=UTC)).state == 'b'\n"
+    )
+    assert {"ticketflow.workflow", "transitions"} <= loaded
+    assert loaded & {"asyncio", "ssl", "sqlalchemy", "ticketflow.mail", "icalendar"} == set()
+
+
+def test_every_public_name_resolves_lazily_and_is_listed():
+    import ticketflow
+
+    for name in ticketflow.__all__:
+        value = getattr(ticketflow, name)
+        assert value is not None
+        assert name in dir(ticketflow)
+    assert ticketflow.Workflow.__module__ == "ticketflow.workflow"
+    with pytest.raises(AttributeError, match="no attribute 'Wrkflow'"):
+        ticketflow.Wrkflow  # noqa: B018

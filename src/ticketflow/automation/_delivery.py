@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import time
 import uuid
 from collections.abc import Collection, Mapping, Sequence
@@ -54,6 +53,8 @@ DEFAULT_LEASE = timedelta(minutes=5)
 
 def new_owner() -> str:
     """A claim owner naming this host, process and a random part (unique per sweeper)."""
+    import socket  # only when an owner id is made: a plain import stays light
+
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import threading
@@ -190,6 +189,8 @@ class Sweeper:
 
     async def run_async(self) -> None:
         """Sweep every interval in an asyncio task (each sweep runs in a worker thread)."""
+        import asyncio  # only here: `import ticketflow` stays free of asyncio (and ssl)
+
         while not self._stop.is_set():
             try:
                 await asyncio.to_thread(self.run_once)
