@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
+import sqlite3
 import statistics
 import sys
+import tempfile
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from subprocess import run
 from typing import Any
@@ -117,15 +121,94 @@ def import_rows(runs: int) -> None:
         print(f"{name:<44}{cost:>8.1f}{cost / peer:>16.2f}")
 
 
+CUSTOMER = tf.Actor("customer", roles={"requester"})
+STAFF = tf.Actor("agent", roles={"agent"})
+
+
+def zendesk_history(repository: Any, events: int) -> tuple[tf.Workflow, str]:
+    """A zendesk ticket holding *events* events (taken, then internal notes) in *repository*."""
+    wf = tf.Workflow(tf.builtin("zendesk"), repository)
+    ticket = wf.open(CUSTOMER, title="printer", at=T0)
+    wf.fire(ticket.id, "take", STAFF, assignee="agent", at=T0)
+    for n in range(events - 2):
+        wf.comment(ticket.id, STAFF, f"note {n}", visibility="internal", at=T0 + timedelta(seconds=n))
+    return wf, ticket.id
+
+
+def best_us(run: Any, per: int, rounds: int) -> float:
+    """Best µs per unit of *run* (which handles *per* units) over *rounds* runs."""
+    samples = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        run()
+        samples.append((time.perf_counter() - began) / per * 1e6)
+    return min(samples)
+
+
+def decode_rows(events: int, rounds: int, postgres: str | None) -> None:
+    """µs per event decoded: the keyed objects stored before vs the flat arrays stored now, codec and stores."""
+    from ticketflow.repository._codec import dumps, event_from_json, event_to_dict, event_to_json, events_from_json
+
+    wf, ticket_id = zendesk_history(tf.MemoryRepository(), events)
+    history = wf.history(ticket_id)
+    old = [dumps(event_to_dict(e)) for e in history]
+    new = [event_to_json(e) for e in history]
+    print(
+        f"{f'decode a history of {events:,} events':<44}{'objects µs/ev':>14}{'flat µs/ev':>12}{'objects / flat':>16}"
+    )
+    before = best_us(lambda: [event_from_json(body) for body in old], events, rounds)
+    after = best_us(lambda: events_from_json(ticket_id, new), events, rounds)
+    print(f"{'  codec (event_from_json vs events_from_json)':<44}{before:>14.2f}{after:>12.2f}{before / after:>16.2f}")
+    with tempfile.TemporaryDirectory() as folder:
+        repo = tf.SQLiteRepository(f"{folder}/decode.db")
+        _, stored = zendesk_history(repo, events)
+        flat = best_us(lambda: repo.history(stored), events, rounds)
+        with sqlite3.connect(f"{folder}/decode.db") as conn:
+            conn.executemany(
+                "UPDATE events SET body = ? WHERE ticket_id = ? AND seq = ?",
+                [(dumps(event_to_dict(e)), stored, e.seq) for e in repo.history(stored)],
+            )
+        objects = best_us(lambda: repo.history(stored), events, rounds)
+        print(f"{'  SQLite history() (rows as stored)':<44}{objects:>14.2f}{flat:>12.2f}{objects / flat:>16.2f}")
+    if postgres:
+        from ticketflow.repository.postgres import PostgresRepository
+
+        pg = PostgresRepository(postgres, schema=f"tf_bench_{uuid.uuid4().hex[:10]}")
+        try:
+            _, stored = zendesk_history(pg, events)
+            flat = best_us(lambda: pg.history(stored), events, rounds)
+            import sqlalchemy as sa
+
+            with pg.engine.begin() as conn:
+                for e in pg.history(stored):
+                    conn.execute(
+                        sa.text(f"UPDATE {pg._sql.events} SET body = :b WHERE ticket_id = :t AND seq = :s"),  # noqa: S608
+                        {"b": dumps(event_to_dict(e)), "t": stored, "s": e.seq},
+                    )
+            objects = best_us(lambda: pg.history(stored), events, rounds)
+            print(
+                f"{'  PostgreSQL history() (rows as stored)':<44}{objects:>14.2f}{flat:>12.2f}{objects / flat:>16.2f}"
+            )
+        finally:
+            pg.drop_schema()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: stores of 2,000 and 10,000 tickets")
     parser.add_argument("--million", action="store_true", help="add a store of 1,000,000 tickets (minutes, ~GBs)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TICKETFLOW_TEST_POSTGRES_URL"),
+        metavar="URL",
+        help="also measure PostgreSQL at this URL (default: $TICKETFLOW_TEST_POSTGRES_URL; none: no PostgreSQL rows)",
+    )
     args = parser.parse_args()
     sizes = [2_000, 10_000] if args.quick else [2_000, 40_000, 200_000]
     if args.million and not args.quick:
         sizes.append(1_000_000)
     import_rows(runs=5 if args.quick else 15)
+    decode_rows(100 if args.quick else 1_000, 3 if args.quick else 7, args.postgres)
     bare = bare_trigger_us()
     print(f"bare transitions trigger: {bare:.2f} µs")
     print(f"{'memory store, tickets':<28}{'fill s':>10}{'µs/fire':>10}{'vs smallest':>12}{'vs bare trigger':>16}")

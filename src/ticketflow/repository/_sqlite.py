@@ -27,8 +27,8 @@ from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, TicketFilt
 from ticketflow.repository._codec import (
     dumps,
     epoch_us,
-    event_from_json,
-    event_to_dict,
+    event_to_json,
+    events_from_json,
     loads,
     outbox_row,
     ticket_from_row,
@@ -220,7 +220,7 @@ class _SQLiteTransaction:
 
     def _events(self, events: Sequence[Event]) -> None:
         self.conn.executemany(
-            "INSERT INTO events VALUES (?, ?, ?)", [(e.ticket_id, e.seq, dumps(event_to_dict(e))) for e in events]
+            "INSERT INTO events VALUES (?, ?, ?)", [(e.ticket_id, e.seq, event_to_json(e)) for e in events]
         )
 
     def _version(self, ticket_id: str) -> int | None:
@@ -448,7 +448,7 @@ class SQLiteRepository:
         row, rows = self._read(run)
         if row is None:
             raise TicketNotFound(ticket_id)
-        return _row_to_ticket(row), [event_from_json(body) for (body,) in rows]
+        return _row_to_ticket(row), events_from_json(ticket_id, [body for (body,) in rows])
 
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""
@@ -462,7 +462,7 @@ class SQLiteRepository:
                 raise TicketNotFound(ticket_id)
             return rows
 
-        return [event_from_json(row[0]) for row in self._read(run)]
+        return events_from_json(ticket_id, [row[0] for row in self._read(run)])
 
     @staticmethod
     def _where(query: Query) -> tuple[list[str], list[Any]]:

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
 from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, TicketFilters
-from ticketflow.repository._codec import dumps, epoch_us, event_from_json, loads, outbox_row
+from ticketflow.repository._codec import dumps, epoch_us, events_from_json, loads, outbox_row
 from ticketflow.repository._query import (
     Query,
     check_limit,
@@ -317,7 +317,7 @@ class PostgresRepository:
         row = self._db.hot_read(self._sql.get_with_history, (ticket_id,), one=True)
         if row is None:
             raise TicketNotFound(ticket_id)
-        return row_to_ticket(row), [event_from_json(body) for body in row[len(self._sql.ticket_columns)]]
+        return row_to_ticket(row), events_from_json(ticket_id, row[len(self._sql.ticket_columns)])
 
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""
@@ -326,7 +326,7 @@ class PostgresRepository:
         rows = self._db.hot_read(self._sql.history, (ticket_id,))
         if not rows and self._db.hot_read(self._sql.exists, (ticket_id,), one=True) is None:
             raise TicketNotFound(ticket_id)
-        return [event_from_json(row[0]) for row in rows]
+        return events_from_json(ticket_id, [row[0] for row in rows])
 
     def _where(self, query: Query) -> list[Any]:
         t = self._t["tickets"]

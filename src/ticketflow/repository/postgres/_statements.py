@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql as pg
 
 from ticketflow.errors import ConcurrencyConflict, TicketflowError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
-from ticketflow.repository._codec import dumps, epoch_us, event_to_dict, ticket_from_row
+from ticketflow.repository._codec import dumps, epoch_us, event_to_json, ticket_from_row
 from ticketflow.repository._memory import check_events
 from ticketflow.repository.postgres._schema import TICKET_ATTRIBUTES, Fill
 
@@ -66,7 +66,7 @@ def due_values(due: datetime | None) -> dict[str, Any]:
 
 
 def _bodies(events: Sequence[Event]) -> list[str]:
-    return [dumps(event_to_dict(e)) for e in events]
+    return [event_to_json(e) for e in events]
 
 
 def _event_parameters(first_seq: int, bodies: Sequence[str]) -> list[Any]:
