@@ -476,3 +476,41 @@ def test_a_utc_and_a_berlin_clock_fire_wall_timers_at_the_same_instant_across_ds
         fired[str(zone)] = [e.at.astimezone(UTC) for e in wf.history(t.id)]  # (an ambiguous hour compares unequal)
         assert wf.get(t.id).state == "done"
     assert fired["UTC"] == fired["Europe/Berlin"]
+
+
+def _counting_evaluations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count every SLA evaluation the automation makes (one entry per call, naming the ticket)."""
+    from ticketflow.automation import _runner, _schedule
+
+    calls: list[str] = []
+    real = tf.evaluate
+
+    def counted(policy, lifecycle, ticket, history, at):  # type: ignore[no-untyped-def]
+        calls.append(ticket.id)
+        return real(policy, lifecycle, ticket, history, at)
+
+    for module in (_schedule, _runner):  # wherever the sweep may call it from
+        monkeypatch.setattr(module, "evaluate", counted, raising=False)
+    return calls
+
+
+def test_a_sweep_evaluates_a_due_tickets_sla_once_for_its_alerts_and_next_due(monkeypatch: pytest.MonkeyPatch):
+    clock = SteppableClock(datetime(2026, 3, 9, 9, tzinfo=NY))
+    wf = tf.Workflow(tf.builtin("sighten"), clock=clock)
+    ticket = wf.open(CUSTOMER, title="x")
+    calls = _counting_evaluations(monkeypatch)
+    clock.set(datetime(2026, 3, 9, 10, 1, tzinfo=NY))  # the first warning is due; no timed rule is
+    result = wf.run_due()
+    assert (result.alerts, result.fired) == (1, ())
+    assert calls == [ticket.id]
+    assert wf.repository.due(clock.now() + timedelta(days=365))[0][1] > clock.now()  # rescheduled past the warning
+
+
+def test_a_sweep_that_fires_a_rule_reuses_the_clocks_that_chose_its_next_due(monkeypatch: pytest.MonkeyPatch):
+    wf, clock = zendesk()
+    ticket = wf.open(CUSTOMER, title="Which plan?", fields={"category": "question"})
+    wf.fire(ticket.id, "ask", AGENT, comment="Which plan are you on?")
+    clock.advance(hours=24)
+    calls = _counting_evaluations(monkeypatch)
+    assert [e.meta["rule"] for e in wf.run_due().fired] == ["pending_reminder_24h"]
+    assert calls == [ticket.id]  # one state after the firing, one evaluation (was three)

@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from ticketflow.automation._schedule import Scheduler, next_due
+from ticketflow.automation._schedule import Scheduler, next_due, sla_clocks
 from ticketflow.automation._timers import PendingRule, pending_rules
 from ticketflow.errors import (
     ConcurrencyConflict,
@@ -33,7 +33,7 @@ from ticketflow.errors import (
 from ticketflow.model import SYSTEM, Comment, Event, Ticket
 from ticketflow.protocols import ClaimingDue, OutboxMessage
 from ticketflow.recording import Reads, Scope, Step, Write, fired
-from ticketflow.sla import SlaClock, evaluate
+from ticketflow.sla import SlaClock
 
 __all__ = ["SYSTEM", "SweepResult", "next_due", "run_due"]
 
@@ -60,12 +60,6 @@ class SweepResult:
     skipped: tuple[tuple[str, str], ...] = ()
 
 
-def _sla_clocks(scheduler: Scheduler, ticket: Ticket, history: Sequence[Event], at: datetime) -> list[SlaClock]:
-    if scheduler.sla_policy is None:
-        return []
-    return evaluate(scheduler.sla_policy, scheduler.lifecycle, ticket, history, at)
-
-
 def _alert_messages(ticket: Ticket, clocks: Sequence[SlaClock], now: datetime) -> list[OutboxMessage]:
     messages = []
     for clock in clocks:
@@ -84,8 +78,8 @@ def _alert_messages(ticket: Ticket, clocks: Sequence[SlaClock], now: datetime) -
 
 def _firing(
     scope: Scope, scheduler: Scheduler, ticket: Ticket, history: Sequence[Event], pending: PendingRule, now: datetime
-) -> tuple[Step, list[OutboxMessage]]:
-    """The step firing *pending* on *ticket* (or recording its refusal) and its notifications."""
+) -> tuple[Step, list[OutboxMessage], list[SlaClock]]:
+    """The step firing *pending* on *ticket* (or recording its refusal), its notifications and SLA clocks after it."""
     rule = pending.rule
     meta: dict[str, Any] = {"rule": rule.id, "due_at": pending.due_at.isoformat(), "entry": pending.entry}
     engine = scope.engine
@@ -123,40 +117,51 @@ def _firing(
         for name in ([] if "refused" in event.meta else rule.notify)
     ]
     step = fired(ticket, new, event, taken)
-    due = scheduler.next_due(new, [*history, event], now)
-    return Step(step.ticket, step.events, step.expected_version, step.actions, due), messages
+    after = [*history, event]
+    clocks = sla_clocks(scheduler, new, after, now)
+    due = scheduler.next_due(new, after, now, clocks)
+    return Step(step.ticket, step.events, step.expected_version, step.actions, due), messages, clocks
 
 
 def _run_ticket(scope: Scope, scheduler: Scheduler, ticket_id: str, now: datetime) -> tuple[list[Event], int]:
-    """Fire the rules due on one ticket, one write each, then write its due SLA alerts and reschedule it."""
+    """Fire the rules due on one ticket, one write each, then write its due SLA alerts and reschedule it.
+
+    The SLA clocks are evaluated once per state of the ticket: after a rule
+    fired, the clocks that chose the saved due instant also give the alerts.
+    """
     recorder = scope.recorder
     lifecycle = scheduler.lifecycle
     fired_events: list[Event] = []
-    known: tuple[Ticket, Sequence[Event]] | None = None
+    known: tuple[Ticket, Sequence[Event], list[SlaClock] | None] | None = None
 
-    def plan(reads: Reads) -> Write[tuple[Ticket, Sequence[Event], Event | None]]:
+    def plan(reads: Reads) -> Write[tuple[Ticket, Sequence[Event], Event | None, list[SlaClock] | None]]:
         nonlocal known
-        ticket, history = known if known is not None else reads.ticket_and_history(ticket_id)
+        if known is not None:
+            ticket, history, clocks = known
+        else:
+            (ticket, history), clocks = reads.ticket_and_history(ticket_id), None
         known = None  # a second attempt (after a conflict) reads again
         calendar = scheduler.timer_calendar_for(ticket)
         due = [p for p in pending_rules(lifecycle, ticket, history, calendar) if p.due_at <= now]
         if not due:
-            return Write((ticket, history, None))
-        step, messages = _firing(scope, scheduler, ticket, history, due[0], now)
+            return Write((ticket, history, None, clocks))
+        step, messages, after = _firing(scope, scheduler, ticket, history, due[0], now)
         event = step.events[-1]
-        return Write((step.ticket, [*history, event], event), (step,), messages)
+        return Write((step.ticket, [*history, event], event, after), (step,), messages)
 
     while True:
-        ticket, history, event = recorder.record(plan)
+        ticket, history, event, clocks = recorder.record(plan)
         if event is None:
             break
         fired_events.append(event)
-        known = (ticket, history)
-    alerts = _alert_messages(ticket, _sla_clocks(scheduler, ticket, history, now), now)
+        known = (ticket, history, clocks)
+    if clocks is None:
+        clocks = sla_clocks(scheduler, ticket, history, now)
+    alerts = _alert_messages(ticket, clocks, now)
     if alerts:
         recorder.record(lambda _reads: Write(None, messages=alerts))
     if alerts or not fired_events:  # a fired rule already saved the next due instant with its event
-        recorder.repository.reschedule(ticket_id, scheduler.next_due(ticket, history, now))
+        recorder.repository.reschedule(ticket_id, scheduler.next_due(ticket, history, now, clocks))
     return fired_events, len(alerts)
 
 

@@ -17,9 +17,9 @@ from ticketflow.calendar import BusinessCalendar
 from ticketflow.errors import InvalidLifecycle, StorageError
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import UNSET, Event, Ticket
-from ticketflow.sla import SlaPolicy, evaluate
+from ticketflow.sla import SlaClock, SlaPolicy, evaluate
 
-__all__ = ["Scheduled", "Scheduler", "next_due"]
+__all__ = ["Scheduled", "Scheduler", "next_due", "sla_clocks"]
 
 
 class Scheduled(Protocol):
@@ -40,14 +40,28 @@ class Scheduled(Protocol):
         ...
 
 
-def next_due(scheduled: Scheduled, ticket: Ticket, history: Sequence[Event], at: datetime) -> datetime | None:
-    """The next instant something is due for *ticket* after *at*: a timed rule or an SLA alert."""
-    rules = pending_rules(scheduled.lifecycle, ticket, history, scheduled.timer_calendar_for(ticket))
+def sla_clocks(scheduled: Scheduled, ticket: Ticket, history: Sequence[Event], at: datetime) -> list[SlaClock]:
+    """*ticket*'s SLA clocks as of *at* (none without a policy)."""
     policy = scheduled.sla_policy
-    alerts = (
-        [] if policy is None else [c.next_alert for c in evaluate(policy, scheduled.lifecycle, ticket, history, at)]
-    )
-    return earliest([rules[0].due_at if rules else None, *alerts])
+    return [] if policy is None else evaluate(policy, scheduled.lifecycle, ticket, history, at)
+
+
+def next_due(
+    scheduled: Scheduled,
+    ticket: Ticket,
+    history: Sequence[Event],
+    at: datetime,
+    clocks: Sequence[SlaClock] | None = None,
+) -> datetime | None:
+    """The next instant something is due for *ticket* after *at*: a timed rule or an SLA alert.
+
+    *clocks*: the ticket's SLA clocks as of *at*, when the caller has them
+    already (:func:`sla_clocks`); evaluated here otherwise.
+    """
+    rules = pending_rules(scheduled.lifecycle, ticket, history, scheduled.timer_calendar_for(ticket))
+    if clocks is None:
+        clocks = sla_clocks(scheduled, ticket, history, at)
+    return earliest([rules[0].due_at if rules else None, *(c.next_alert for c in clocks)])
 
 
 class Scheduler:
@@ -96,9 +110,11 @@ class Scheduler:
             return self.sla_policy.calendar_for(ticket.fields)
         return self.timer_calendar
 
-    def next_due(self, ticket: Ticket, history: Sequence[Event], at: datetime) -> datetime | None:
-        """The next due instant of *ticket* with its whole *history*, as of *at*."""
-        return next_due(self, ticket, history, at)
+    def next_due(
+        self, ticket: Ticket, history: Sequence[Event], at: datetime, clocks: Sequence[SlaClock] | None = None
+    ) -> datetime | None:
+        """The next due instant of *ticket* with its whole *history*, as of *at* (*clocks*: its SLA clocks then)."""
+        return next_due(self, ticket, history, at, clocks)
 
     def due_after(
         self, ticket: Ticket, events: Sequence[Event], history: Callable[[], Sequence[Event]], at: datetime
