@@ -559,3 +559,29 @@ def test_memory_save_of_a_plain_move_still_checks_a_new_actor_and_a_new_state_na
         repo.save(retitled, [_Event("T-1", 3, at, fine, "update", "b", "b")], 2)
     assert repo.get("T-1") == moved
     assert [e.seq for e in repo.history("T-1")] == [1, 2]
+
+
+def test_sqlite_saves_write_only_the_ticket_columns_their_events_changed(tmp_path: Path):
+    path = tmp_path / "t.db"
+    wf = tf.Workflow(tf.load_lifecycle(HELPDESK), tf.SQLiteRepository(path))
+    ticket = wf.open(AGENT, title="printer", fields={"priority": "high"}, requester="r")
+    columns = ("state", "title", "fields", "requester", "assignee", "participants")
+    with sqlite3.connect(path) as conn:  # `UPDATE OF c` fires when c is in the SET clause, changed or not
+        conn.execute("CREATE TABLE written (ticket_id TEXT, version INTEGER, col TEXT)")
+        for column in columns:
+            trigger = f"CREATE TRIGGER written_{column} AFTER UPDATE OF {column} ON tickets "
+            conn.execute(trigger + f"BEGIN INSERT INTO written VALUES (new.id, new.version, '{column}'); END")  # noqa: S608
+
+    def written(version: int) -> set[str]:
+        with sqlite3.connect(path) as conn:
+            rows = conn.execute("SELECT col FROM written WHERE ticket_id = ? AND version = ?", (ticket.id, version))
+            return {row[0] for row in rows}
+
+    after = wf.comment(ticket.id, AGENT, "a note", visibility="internal")
+    assert written(after.version) == set()
+    after = wf.fire(ticket.id, "triage", AGENT, fields={"category": "access"})
+    assert written(after.version) == {"state", "fields"}
+    after = wf.update(ticket.id, AGENT, assignee="agent")
+    assert written(after.version) == {"assignee"}
+    assert wf.get(ticket.id) == tf.replay(wf.history(ticket.id))
+    assert tf.SQLiteRepository(path).get(ticket.id) == after

@@ -137,6 +137,35 @@ def _row_to_ticket(row: Sequence[Any]) -> Ticket:
     return ticket_from_row(row, row[11].split("\x1f") if row[11] else ())
 
 
+#: The ticket columns a save may change besides the version, each with how its stored value is made.
+_COLUMN_VALUE: dict[str, Callable[[Ticket], Any]] = {
+    "state": lambda t: t.state,
+    "title": lambda t: t.title,
+    "fields": lambda t: dumps(dict(t.fields)),
+    "requester": lambda t: t.requester,
+    "assignee": lambda t: t.assignee,
+    "participants": lambda t: dumps(sorted(t.participants)),
+}
+_ALL_COLUMNS = tuple(_COLUMN_VALUE)
+#: UPDATE statements by (changed columns, with due): a few shapes, made once.
+_UPDATES: dict[tuple[tuple[str, ...], bool], str] = {}
+
+
+def _changed_columns(ticket: Ticket, events: Sequence[Event]) -> tuple[str, ...]:
+    """The ticket columns *events* changed, in a fixed order (all of them when there are no events to tell)."""
+    if not events:
+        return _ALL_COLUMNS
+    names: set[str] = set()
+    if events[0].source != ticket.state:  # the first event starts from the stored state
+        names.add("state")
+    for event in events:
+        if event.field_changes:
+            names.add("fields")
+        if event.attribute_changes:
+            names.update(event.attribute_changes)
+    return tuple(column for column in _ALL_COLUMNS if column in names)
+
+
 class _SQLiteTransaction:
     """Writes on one connection inside ``BEGIN IMMEDIATE``."""
 
@@ -173,24 +202,19 @@ class _SQLiteTransaction:
 
     def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
         check_events(ticket, events, expected_version + 1)
-        values: list[Any] = [
-            ticket.state,
-            ticket.version,
-            ticket.updated_at.isoformat(),
-            epoch_us(ticket.updated_at),
-            ticket.title,
-            dumps(dict(ticket.fields)),
-            ticket.requester,
-            ticket.assignee,
-            dumps(sorted(ticket.participants)),
-        ]
-        due_sql = ""
+        # Only the columns the events changed (and the version): an unchanged indexed column costs no index write.
+        changed = _changed_columns(ticket, events)
+        values: list[Any] = [ticket.version, ticket.updated_at.isoformat(), epoch_us(ticket.updated_at)]
+        values += [_COLUMN_VALUE[column](ticket) for column in changed]
         if due is not UNSET:
-            due_sql = ", due_at = ?, due_us = ?"
             values.extend(_due_columns(due))
-        columns = "state = ?, version = ?, updated_at = ?, updated_us = ?, title = ?, fields = ?, requester = ?, "
-        columns += f"assignee = ?, participants = ?{due_sql}"
-        sql = f"UPDATE tickets SET {columns} WHERE id = ? AND version = ?"  # noqa: S608 - only fixed text is joined
+        key = (changed, due is not UNSET)
+        sql = _UPDATES.get(key)
+        if sql is None:
+            sets = ["version = ?", "updated_at = ?", "updated_us = ?", *(f"{column} = ?" for column in changed)]
+            if due is not UNSET:
+                sets += ["due_at = ?", "due_us = ?"]
+            sql = _UPDATES[key] = f"UPDATE tickets SET {', '.join(sets)} WHERE id = ? AND version = ?"  # noqa: S608
         cursor = self.conn.execute(sql, (*values, ticket.id, expected_version))
         if cursor.rowcount != 1:
             actual = self._version(ticket.id)
