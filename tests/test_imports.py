@@ -257,3 +257,12 @@ def test_every_public_name_resolves_lazily_and_is_listed():
     assert ticketflow.Workflow.__module__ == "ticketflow.workflow"
     with pytest.raises(AttributeError, match="no attribute 'Wrkflow'"):
         ticketflow.Wrkflow  # noqa: B018
+
+
+def test_builtin_stays_the_function_after_the_builtin_folder_is_imported():
+    loaded = _loaded_after(
+        "import ticketflow as tf\n"
+        "assert 'zendesk' in tf.builtins()  # imports the ticketflow.lifecycle.builtin folder\n"
+        "assert callable(tf.builtin) and tf.builtin('zendesk').id == 'zendesk'\n"
+    )
+    assert "ticketflow.lifecycle.builtin" in loaded

@@ -163,8 +163,8 @@ _WHERE: dict[str, str] = {
     "WebhookNotifier": "ticketflow.automation",
     "Workflow": "ticketflow.workflow",
     "attainment": "ticketflow.sla",
-    "builtin": "ticketflow.lifecycle",
-    "builtins": "ticketflow.lifecycle",
+    "builtin": "ticketflow.lifecycle._loader",  # not the package: its `builtin/` folder shadows the name there
+    "builtins": "ticketflow.lifecycle._loader",
     "evaluate": "ticketflow.sla",
     "export_csv": "ticketflow.repository",
     "export_jsonl": "ticketflow.repository",
