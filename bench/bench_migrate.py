@@ -172,15 +172,17 @@ def main() -> None:
         metavar="URL",
         help="also measure PostgreSQL at this URL (default: $TICKETFLOW_TEST_POSTGRES_URL; none: SQLite only)",
     )
+    parser.add_argument("--postgres-only", action="store_true", help="skip the SQLite rows")
     options.add_quick(parser)
     args = parser.parse_args()
     if args.quick:
         args.tickets, args.peers = 600, 100
-    for line in sqlite_rows(args.tickets, args.peers):
-        print(line)
+    if not args.postgres_only:
+        for line in sqlite_rows(args.tickets, args.peers):
+            print(line, flush=True)
     if args.postgres:
         for line in postgres_rows(args.postgres, args.tickets, args.peers, args.workers):
-            print(line)
+            print(line, flush=True)
     else:
         print("PostgreSQL: skipped (no --postgres URL and no TICKETFLOW_TEST_POSTGRES_URL)")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import NamedTuple
 
 import attrs
@@ -102,6 +103,9 @@ class SlaClock:
     early_by: timedelta | None = None
 
 
+_NOTHING_APPLIED: Mapping[datetime, timedelta] = MappingProxyType({})
+
+
 class _Vectors:
     """Per-event facts shared by every metric of one evaluation.
 
@@ -110,7 +114,10 @@ class _Vectors:
     """
 
     def __init__(self, lifecycle: Lifecycle, events: Sequence[Event]) -> None:
-        events = in_current_names(events)  # a migrated ticket's states and fields, as its version names them
+        named = in_current_names(events)  # a migrated ticket's states and fields, as its version names them
+        #: whether a migration is in the history (else one version throughout, nothing recorded to keep)
+        self.migrated = named is not events
+        events = named
         terminal = frozenset(s for s, state in lifecycle.states.items() if state.terminal)
         self.events = events
         self.ats = [e.at for e in events]
@@ -153,8 +160,10 @@ class _Vectors:
         self._cache[id(conditions)] = vector
         return vector
 
-    def applied(self, metric_id: str) -> dict[datetime, timedelta]:
+    def applied(self, metric_id: str) -> Mapping[datetime, timedelta]:
         """The targets migrations recorded for this metric's cycles, by cycle start (``sla_applied``)."""
+        if not self.migrated:
+            return _NOTHING_APPLIED
         if self._applied is None:
             self._applied = {}
             for event in self.events:
@@ -169,6 +178,8 @@ class _Vectors:
 
     def version_at(self, index: int) -> int | None:
         """The lifecycle version the ticket was on at event *index* (its opening's, or its last migration's)."""
+        if not self.migrated:
+            return self.events[0].meta.get("lifecycle_version") if self.events else None
         if self._versions is None:
             versions: list[int | None] = []
             current = None
