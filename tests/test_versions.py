@@ -183,9 +183,10 @@ def test_a_renamed_state_migrated_with_a_plan_keeps_working_and_keeps_its_sla_pa
     ticket_id = asked(old, at(10))
     before = old.sla(ticket_id, at(12))[0]
     assert (before.paused, before.elapsed) == (True, timedelta(hours=1))
+    with pytest.raises(LifecycleVersionMismatch):  # version 2 alone does not know the state
+        tf.Workflow(v2_sla(), repository).get(ticket_id)
     new = tf.Workflow(v2_sla(), repository, previous=[v1_sla()])
-    with pytest.raises(LifecycleVersionMismatch):
-        new.get(ticket_id)
+    assert new.get(ticket_id).state == "waiting_on_requester"  # until migrated, served under version 1
     report = new.migrate(RENAME_PLAN, at=at(12))
     assert (report.moves, report.already, report.refused, report.dry_run) == (
         {("waiting_on_requester", "waiting_on_customer"): 1},
@@ -764,3 +765,46 @@ def test_tickets_of_another_version_never_starve_the_rest_of_a_sweep():
     report = tf.Sweeper(new, batch=2).run_once()  # terminates, though the skipped stay due
     assert sorted(ticket_id for ticket_id, _ in report.result.skipped) == sorted(strangers)
     assert report.result.fired == ()
+
+
+# -- one Workflow, several versions: each ticket under the version it is on ---------------------
+
+
+def test_a_workflow_with_previous_versions_serves_each_ticket_under_its_own_version():
+    repository = tf.MemoryRepository()
+    old_ticket = asked_plain(tf.Workflow(v1(), repository))  # in waiting_on_requester: version 1 only
+    with pytest.raises(LifecycleVersionMismatch):  # without previous=: refused, as before
+        tf.Workflow(v2_renamed(), repository).get(old_ticket)
+    wf = tf.Workflow(v2_renamed(), repository, previous=[v1()])
+    new_ticket = asked_plain(wf)  # opened by version 2: in waiting_on_customer
+    assert (wf.get(old_ticket).state, wf.get(new_ticket).state) == ("waiting_on_requester", "waiting_on_customer")
+    assert "start" in wf.allowed(old_ticket, BOB, at=T0)
+    assert len(wf.history(old_ticket)) == 4
+    assert wf.sla(old_ticket, T0) == []
+    assert wf.view(old_ticket, BOB).ticket.state == "waiting_on_requester"
+    replied = wf.comment(old_ticket, ALICE, "It is a T14", at=T0)  # version 1's `requester_replied`
+    assert (replied.state, replied.version) == ("in_progress", 5)
+    assert wf.comment(new_ticket, ALICE, "Mine too", at=T0).state == "in_progress"
+    # back in a state both versions have, it is served by the current one (it has no migrated event, though)
+    assert wf.move_to(old_ticket, "waiting_on_customer", BOB, comment="Which model?", at=T0).state == (
+        "waiting_on_customer"
+    )
+
+
+def test_a_sweep_with_previous_versions_fires_each_tickets_own_rules():
+    repository = tf.MemoryRepository()
+    old = tf.Workflow(v1(), repository)
+    ticket_id = asked_plain(old)
+    old.comment(ticket_id, ALICE, "T14", at=T0)
+    old.fire(ticket_id, "resolve", BOB, fields={"resolution": "swapped"}, at=T0)  # version 2 calls it "done"
+    wf = tf.Workflow(resolved_v2(), repository, previous=[v1()])
+    result = wf.run_due(T0 + timedelta(days=5))
+    assert result.skipped == ()
+    (closed,) = result.fired
+    assert (closed.ticket_id, closed.source, closed.target, closed.meta["rule"]) == (
+        ticket_id,
+        "resolved",
+        "closed",
+        "auto_close",
+    )
+    assert repository.due(T0 + timedelta(days=30)) == []

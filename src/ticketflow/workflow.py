@@ -29,6 +29,7 @@ from ticketflow.automation import (
     delivery_log,
     new_owner,
     run_due,
+    run_ticket,
     unhandled_kinds,
     warn_unhandled,
 )
@@ -78,6 +79,7 @@ from ticketflow.versions import (
     MigrationPlan,
     MigrationReport,
     RescheduleReport,
+    VersionDispatch,
     known_versions,
     migrate,
     plan_for,
@@ -177,6 +179,10 @@ class Workflow:
         self.registry.check(lifecycle)
         self._rerouting = bool(self.intake.routes)
         warn_unhandled(f"Workflow({lifecycle.id!r})", self.unhandled_kinds())
+        self._dispatch: VersionDispatch[Workflow] | None = None  # with earlier versions: each ticket under its own
+        if len(self.versions) > 1:
+            self._dispatch = VersionDispatch(lifecycle, self.versions, self.repository, self._older)
+            self._dispatch.install(self, ("get", "history", "allowed", "fire", "move_to", "sla", "view"))
 
     @property
     def max_retries(self) -> int:
@@ -296,7 +302,13 @@ class Workflow:
         due; rules due long ago fire once each, in order; a rule made moot by
         a later change (the customer answered) does not fire.
         """
-        return run_due(self._scope, self._scheduler, self._at(now), limit)
+        at = self._at(now)
+        result = run_due(self._scope, self._scheduler, at, limit)
+        if self._dispatch is None:
+            return result
+        return self._dispatch.sweep(
+            result, lambda older, ticket_id: run_ticket(older._scope, older._scheduler, ticket_id, at)
+        )
 
     def deliver(
         self,
@@ -755,6 +767,18 @@ class Workflow:
             batch=batch,
             part=part,
             max_retries=self.max_retries,
+        )
+
+    def _older(self, lifecycle: Lifecycle) -> Workflow:
+        """The Workflow of an earlier version, sharing this one's store, clock, calendar and registry."""
+        return Workflow(
+            lifecycle,
+            self.repository,
+            calendar=self.calendar,
+            clock=self.clock,
+            registry=self.registry,
+            max_retries=self.max_retries,
+            ticket_cache=0,
         )
 
     def reschedule(self, *, batch: int = 200, at: datetime | None = None) -> RescheduleReport:

@@ -11,7 +11,7 @@ from ticketflow.automation._delivery import (
     warn_unhandled,
 )
 from ticketflow.automation._notifiers import LoggingNotifier, WebhookNotifier, message_body, sign, verify_signature
-from ticketflow.automation._runner import SYSTEM, SweepResult, run_due
+from ticketflow.automation._runner import SYSTEM, SweepResult, run_due, run_ticket
 from ticketflow.automation._schedule import Scheduled, Scheduler, next_due
 from ticketflow.automation._sweeper import Sweeper, SweepReport
 from ticketflow.automation._timers import PendingRule, backoff, due_instant, pending_rules
@@ -38,6 +38,7 @@ __all__ = [
     "next_due",
     "pending_rules",
     "run_due",
+    "run_ticket",
     "sign",
     "unhandled_kinds",
     "verify_signature",

@@ -35,7 +35,7 @@ from ticketflow.protocols import ClaimingDue, OutboxMessage
 from ticketflow.recording import Reads, Scope, Step, Write, fired
 from ticketflow.sla import SlaClock
 
-__all__ = ["SYSTEM", "SweepResult", "next_due", "run_due"]
+__all__ = ["SYSTEM", "SweepResult", "next_due", "run_due", "run_ticket"]
 
 log = logging.getLogger("ticketflow.automation")
 
@@ -163,6 +163,14 @@ def _run_ticket(scope: Scope, scheduler: Scheduler, ticket_id: str, now: datetim
     if alerts or not fired_events:  # a fired rule already saved the next due instant with its event
         recorder.repository.reschedule(ticket_id, scheduler.next_due(ticket, history, now, clocks))
     return fired_events, len(alerts)
+
+
+def run_ticket(scope: Scope, scheduler: Scheduler, ticket_id: str, now: datetime) -> tuple[list[Event], int]:
+    """Fire what is due on one ticket under *scope*'s lifecycle (a sweep hands it a ticket of an earlier version).
+
+    Returns the events fired and the number of SLA alerts written.
+    """
+    return _run_ticket(scope, scheduler, ticket_id, now)
 
 
 def run_due(scope: Scope, scheduler: Scheduler, now: datetime, limit: int = 100) -> SweepResult:

@@ -4,6 +4,7 @@ See ``docs/versions.md`` for the rolling-deploy story.
 """
 
 from ticketflow.lifecycle._migrated import in_current_names, recorded_version
+from ticketflow.versions._dispatch import VersionDispatch
 from ticketflow.versions._migrate import MigrationReport, migrate
 from ticketflow.versions._plan import MigrationPlan, known_versions, load_migration, plan_for
 from ticketflow.versions._reschedule import RescheduleReport, reschedule
@@ -12,6 +13,7 @@ __all__ = [
     "MigrationPlan",
     "MigrationReport",
     "RescheduleReport",
+    "VersionDispatch",
     "in_current_names",
     "known_versions",
     "load_migration",
