@@ -572,7 +572,15 @@ from datetime import UTC, datetime
 import ticketflow as tf
 
 v1, v2 = tf.load_lifecycle(sys.argv[2]), tf.load_lifecycle(sys.argv[3])
-wf = tf.Workflow(v2, tf.SQLiteRepository(sys.argv[1]), previous=[v1])
+where = sys.argv[1]
+if where.startswith("postgresql"):
+    import ticketflow.repository.postgres as pg
+
+    url, _, schema = where.partition("#")
+    repository = (getattr(pg, "PostgresRepository", None) or pg.SQLAlchemyRepository)(url, schema=schema)
+else:
+    repository = tf.SQLiteRepository(where)
+wf = tf.Workflow(v2, repository, previous=[v1])
 seen = 0
 
 def crash_after_two_batches(ticket, event):
@@ -611,33 +619,29 @@ def migrations(repository: tf.TicketRepository, ids: list[str]) -> list[int]:
     return [[e.trigger for e in repository.history(i)].count("migrate") for i in ids]
 
 
-def test_a_migration_killed_midway_and_run_again_migrates_every_ticket_exactly_once(tmp_path: Path):
+def test_a_migration_killed_midway_and_run_again_migrates_every_ticket_exactly_once(store: Any, tmp_path: Path):
     import subprocess
     import sys
 
-    db = tmp_path / "tickets.db"
-    repository = tf.SQLiteRepository(db)
-    ids = many_tickets(repository, 400)
-    repository.close()
+    ids = many_tickets(store(), 400)
     script = tmp_path / "killed.py"
     script.write_text(KILLED_MIDWAY)
     run = subprocess.run(  # noqa: S603 - our own interpreter running our own script
-        [sys.executable, str(script), str(db), str(V1_FILE), str(V2_FILE), str(PLAN_FILE)],
+        [sys.executable, str(script), store.where, str(V1_FILE), str(V2_FILE), str(PLAN_FILE)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         check=False,
     )
     assert run.returncode == -9, run.stderr
     assert "not killed" not in run.stdout
-    repository = tf.SQLiteRepository(db)
+    repository = store()
     assert sorted(set(migrations(repository, ids))) == [0, 1]  # killed midway: some moved, some not
     assert migrations(repository, ids).count(1) == 150  # three whole batches, nothing half-written
     v1, v2 = tf.load_lifecycle(V1_FILE), tf.load_lifecycle(V2_FILE)
     report = tf.Workflow(v2, repository, previous=[v1]).migrate(PLAN_FILE, batch=50)
     assert (report.migrated, report.already, report.refused) == (250, 150, ())
     assert migrations(repository, ids) == [1] * 400
-    repository.close()
 
 
 def pg_repository(schema: str) -> tf.TicketRepository:
@@ -669,6 +673,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
         made.append(repository)
         return repository
 
+    make.where = str(tmp_path / "shared.db") if schema is None else f"{PG_URL}#{schema}"  # for a subprocess
     yield make
     for repository in made:
         repository.close()
