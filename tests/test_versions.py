@@ -813,3 +813,19 @@ def test_a_sweep_with_previous_versions_fires_each_tickets_own_rules():
         "auto_close",
     )
     assert repository.due(T0 + timedelta(days=30)) == []
+
+
+def test_the_reschedule_command_recomputes_due_instants(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    from ticketflow.cli import main
+
+    db = tmp_path / "tickets.db"
+    repository = tf.SQLiteRepository(db)
+    ticket_id = opened_under_8h(repository)
+    repository.close()
+    tightened = tmp_path / "tightened.toml"
+    tightened.write_text(EXAMPLE.read_text() + FIRST_RESPONSE.replace("TARGET", "4h"))
+    assert main(["reschedule", str(tightened), "--db", str(db), "--now", "2026-01-05T10:00+00:00"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["rescheduled 1 tickets; 0 in states this version lacks"]
+    repository = tf.SQLiteRepository(db)
+    assert repository.due(at(23)) == [(ticket_id, at(12))]
+    repository.close()

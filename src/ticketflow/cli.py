@@ -645,6 +645,25 @@ def sla_report(db: str, lifecycle: str, now_text: str | None) -> None:
 
 @cli.command()
 @_db_option
+@click.argument("lifecycle")
+@click.option("--batch", type=click.IntRange(min=1), default=200, show_default=True, help="tickets per transaction")
+@click.option("--now", "now_text", default=None, help="ISO instant to reschedule as of (default: now)")
+def reschedule(db: str, lifecycle: str, batch: int, now_text: str | None) -> None:
+    """Recompute the stored next due instant of every ticket of LIFECYCLE (a built-in id or a file).
+
+    After the rules behind due instants changed without a new version (a
+    holiday added, a policy loaded anew), so the sweeper finds each warning,
+    breach and timed rule at its new instant. See docs/versions.md.
+    """
+    now = _instant(now_text, "--now") if now_text else None
+    report = tf.Workflow(_lifecycle(lifecycle), _repository(db)).reschedule(batch=batch, at=now)
+    click.echo(f"rescheduled {report.rescheduled} tickets; {len(report.skipped)} in states this version lacks")
+    for ticket_id in report.skipped:
+        click.echo(f"  skipped {ticket_id}")
+
+
+@cli.command()
+@_db_option
 @click.argument("old")
 @click.argument("new")
 @click.option("--plan", "plan_file", required=True, type=click.Path(dir_okay=False), help="the migration plan file")
