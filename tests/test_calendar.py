@@ -1022,7 +1022,7 @@ def test_add_days_searches_exactly_twenty_leap_years_of_days():
         beyond.add_days(start, 1)
 
 
-def test_sub_grows_the_timeline_backwards_over_long_spans(office: BusinessCalendar):
+def test_sub_grows_the_timeline_backwards_over_years(office: BusinessCalendar):
     start = ny(2026, 3, 6, 16)
     fresh = BusinessCalendar("America/New_York", NINE_TO_FIVE, holidays=holidays_for("US", subdiv="NY"))
     earlier = fresh.sub(start, 5000 * H)  # about two and a half years back: the timeline grows backwards
@@ -1299,3 +1299,46 @@ def test_add_near_the_last_supported_year_grows_only_as_far_as_it_needs():
     reached = cal.add(start, 3400 * H)  # lands in 2500, the last supported year
     assert reached.year == 2500
     assert cal.between(start, reached) == 3400 * H
+
+
+def test_explain_ranks_rules_against_hours_holidays_and_their_own_edges(office: BusinessCalendar):
+    cal = BusinessCalendar(
+        "America/New_York",
+        {"mon-fri": ["09:00-12:00", "13:00-17:00"]},
+        holidays=[date(2026, 12, 25)],
+        rules=[
+            CalendarRule(
+                "FREQ=WEEKLY;BYDAY=MO", start=date(2026, 1, 1), close=["09:00-10:00", "15:00-16:00"], name="sync"
+            ),
+            CalendarRule("FREQ=WEEKLY;BYDAY=TU", start=date(2026, 1, 1), open=["11:00-14:00"], name="clinic"),
+            CalendarRule("FREQ=WEEKLY;BYDAY=WE", start=date(2026, 1, 1), open=["18:00-20:00"], name="late"),
+            CalendarRule("FREQ=DAILY", start=date(2026, 12, 1), open=["18:00-20:00"], name="evenings"),
+        ],
+    )
+    cases = {
+        ny(2026, 3, 2, 9): (False, "rule", "rule 'sync' closes 09:00-10:00 on 2026-03-02"),  # at the span's start
+        ny(2026, 3, 2, 15, 30): (False, "rule", "rule 'sync' closes 15:00-16:00 on 2026-03-02"),  # its second window
+        ny(2026, 3, 2, 10): (True, "hours", "weekly hours: mon 09:00-12:00"),  # at the span's end
+        ny(2026, 3, 3, 11, 30): (True, "rule", "rule 'clinic' opens 11:00-14:00 on 2026-03-03"),  # rule over hours
+        ny(2026, 3, 4, 10): (True, "hours", "weekly hours: wed 09:00-12:00"),  # a later opening does not claim it
+        ny(2026, 3, 4, 12, 30): (False, "no window", "outside the weekly hours (wed: 09:00-12:00 13:00-17:00)"),
+        ny(2026, 12, 25, 19): (
+            False,
+            "holiday",
+            "2026-12-25 is a holiday (rule 'evenings' does not apply)",
+        ),
+        ny(2026, 12, 25, 20): (False, "no window", "outside the weekly hours (fri: 09:00-12:00 13:00-17:00)"),
+    }
+    for instant, expected in cases.items():
+        found = cal.explain(instant)
+        assert (found.open, found.source, found.reason) == expected, instant
+
+
+def test_a_closed_ics_export_from_a_closed_instant_starts_in_the_calendar_zone():
+    icalendar = pytest.importorskip("icalendar")
+    cal = BusinessCalendar("America/New_York", {"mon-fri": ["09:00-17:00"]})
+    start = datetime(2026, 3, 6, 11, tzinfo=UTC)  # 06:00 in New York, closed
+    events = icalendar.Calendar.from_ical(cal.to_ics(start, start + 12 * H, closed=True)).walk("VEVENT")
+    assert (events[0].start, events[0].end) == (ny(2026, 3, 6, 6), ny(2026, 3, 6, 9))
+    assert events[0]["DTSTART"].params["TZID"] == "America/New_York"
+    assert events[-1]["DTEND"].params["TZID"] == "America/New_York"
