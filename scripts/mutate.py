@@ -136,9 +136,27 @@ def sample(statuses: dict[str, str], module: str, size: int) -> list[str]:
     return sorted(random.Random(f"{module}:{size}").sample(names, min(size, len(names))))
 
 
+def refresh(here: Path) -> None:
+    """Copy changed non-Python files of ``src/`` (built-in lifecycles, data) into mutmut's copy.
+
+    mutmut copies the source tree once and afterwards refreshes only the Python
+    files, so a built-in TOML changed since (a rebase) would be stale there.
+    """
+    copy = here / "mutants" / "src"
+    if not copy.is_dir():
+        return
+    for path in (ROOT / "src").rglob("*"):
+        if path.is_file() and path.suffix != ".py" and "__pycache__" not in path.parts:
+            target = copy / path.relative_to(ROOT / "src")
+            if not target.exists() or target.read_bytes() != path.read_bytes():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+
+
 def run(module: str, names: list[str], jobs: int) -> None:
     """``mutmut run`` in the module's work directory, niced; *names* empty: the ones not checked yet."""
     here = workdir(module)
+    refresh(here)
     # Without names mutmut checks the mutants it has no result for (a stopped run resumes; a changed
     # function's mutants are checked again); named mutants are checked again whatever their result.
     print(f"== mutmut run {module}: {len(names) if names else 'the unchecked'} mutant(s)", flush=True)
