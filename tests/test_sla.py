@@ -1063,3 +1063,23 @@ def test_report_lines_follow_the_policy_and_name_every_selector_of_a_shared_targ
         ("resolution", 4 * H, "category=project_communication; category=work_request"),
         ("first_response", 2 * H, ""),
     ]
+
+
+@pytest.mark.parametrize(
+    ("minutes", "p50", "p90"),
+    [([20, 40], 20, 40), ([20, 40, 55], 40, 55), ([20, 40, 55, 70, 200], 55, 200), ([35], 35, 35)],
+)
+def test_report_percentiles_pick_the_nearest_rank(minutes: list[int], p50: int, p90: int):
+    from ticketflow.sla._report import attainment
+
+    wf = tf.Workflow(tf.builtin("zendesk"))
+    start = ny(2026, 3, 9, 9)
+    for i, minute in enumerate(minutes):
+        t = wf.open(CUSTOMER, title=f"q{i}", fields={"category": "question"}, at=start)
+        wf.comment(t.id, AGENT, "answer", at=start + minute * timedelta(minutes=1))
+    (line,) = [m for m in wf.sla_report(ny(2026, 3, 10, 12)).for_metric("first_response") if m.target == H]
+    assert (line.p50, line.p90) == (p50 * timedelta(minutes=1), p90 * timedelta(minutes=1))
+    assert wf.sla_policy is not None
+    items = [(t, wf.history(t.id)) for t in wf.find().tickets]
+    direct = attainment(wf.sla_policy, wf.lifecycle, items, ny(2026, 3, 10, 12))
+    assert {m.version for m in direct.metrics} == {None}  # not split by version unless asked
