@@ -522,3 +522,58 @@ def test_find_orders_by_time_with_its_own_cursors():
         wf.find(order_by="opened_at", after="bm90IGpzb24=")
     with pytest.raises(tf.LifecycleError, match="opened_at"):
         wf.find(order_by="title")
+
+
+# -- mutation survivors (scripts/mutate.py engine): rules no other test decided -----------------
+
+
+def test_an_agents_internal_note_does_not_take_a_new_zendesk_ticket_a_public_reply_does():
+    wf = tf.Workflow(tf.builtin("zendesk"))
+    agent = tf.Actor("agent-7", roles={"agent"})
+    t = wf.open(ALICE, title="Printer on fire")
+    noted = wf.comment(t.id, agent, "checking the logs", visibility="internal")
+    assert (noted.state, noted.assignee) == ("new", None)
+    replied = wf.comment(t.id, agent, "On it")
+    assert (replied.state, replied.assignee) == ("open", "agent-7")
+    assert wf.history(t.id)[-1].trigger == "agent_replied"
+
+
+def test_a_requester_may_not_post_an_internal_comment(wf: tf.Workflow):
+    t = in_progress(wf)
+    with unchanged(wf, t.id), pytest.raises(tf.PermissionDenied):
+        wf.comment(t.id, ALICE, "psst", visibility="internal")
+
+
+def test_a_naive_at_is_refused_by_name_on_a_plain_step(wf: tf.Workflow):
+    t = wf.open(ALICE, title="Laptop broken")
+    with unchanged(wf, t.id), pytest.raises(tf.NaiveDatetime) as caught:
+        wf.fire(t.id, "triage", BOB, fields={"category": "hardware"}, at=datetime(2026, 1, 5, 10))
+    assert caught.value.name == "at"
+    t = in_progress(wf)
+    with unchanged(wf, t.id), pytest.raises(tf.NaiveDatetime) as caught:
+        wf.fire(t.id, "ask", BOB, comment="Which model?", at=datetime(2026, 1, 5, 10))
+    assert caught.value.name == "at"
+
+
+@pytest.mark.parametrize(
+    ("attributes", "field", "reason"),
+    [
+        ({"title": "   "}, "title", "the title must be a non-empty string"),
+        ({"participants": "carol"}, "participants", "expected a collection of actor ids"),
+        ({"assignee": 7}, "assignee", "expected an actor id or None"),
+    ],
+)
+def test_bad_ticket_attributes_are_refused_naming_ticket_step_and_attribute(
+    wf: tf.Workflow, attributes: dict[str, Any], field: str, reason: str
+):
+    t = in_progress(wf)
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError) as caught:
+        wf.update(t.id, BOB, **attributes)
+    assert str(caught.value) == f"ticket {t.id}: 'update' refused: {reason} ({field})"
+
+
+def test_the_engine_refuses_an_attribute_tickets_do_not_have(wf: tf.Workflow):
+    t = in_progress(wf)
+    with pytest.raises(tf.FieldError) as caught:
+        wf.lifecycle.engine.apply(wf.get(t.id), "update", BOB, T0, attributes={"colour": "red"})
+    assert str(caught.value) == f"ticket {t.id}: 'update' refused: not a ticket attribute (colour)"
