@@ -577,3 +577,13 @@ def test_the_engine_refuses_an_attribute_tickets_do_not_have(wf: tf.Workflow):
     with pytest.raises(tf.FieldError) as caught:
         wf.lifecycle.engine.apply(wf.get(t.id), "update", BOB, T0, attributes={"colour": "red"})
     assert str(caught.value) == f"ticket {t.id}: 'update' refused: not a ticket attribute (colour)"
+
+
+def test_opening_refusals_name_the_open_step(wf: tf.Workflow):
+    with pytest.raises(tf.PermissionDenied) as denied:
+        wf.open(tf.Actor("bot", roles={"robot"}), title="hello")
+    assert (denied.value.ticket_id, denied.value.trigger) == ("(new)", "open")
+    with pytest.raises(tf.FieldError) as refused:
+        wf.open(BOB, title="x", tags=[""])
+    assert (refused.value.ticket_id, refused.value.trigger, refused.value.fields) == (None, "open", ("",))
+    assert str(refused.value) == "new ticket: 'open' refused: tag not allowed by the lifecycle's `tags` ()"
