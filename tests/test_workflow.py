@@ -587,3 +587,11 @@ def test_opening_refusals_name_the_open_step(wf: tf.Workflow):
         wf.open(BOB, title="x", tags=[""])
     assert (refused.value.ticket_id, refused.value.trigger, refused.value.fields) == (None, "open", ("",))
     assert str(refused.value) == "new ticket: 'open' refused: tag not allowed by the lifecycle's `tags` ()"
+
+
+def test_the_engines_plain_path_refuses_a_naive_at_by_name(wf: tf.Workflow):
+    t = in_progress(wf)
+    naive = datetime(2026, 1, 5, 10)
+    with pytest.raises(tf.NaiveDatetime) as caught:
+        wf.lifecycle.engine.apply(wf.get(t.id), "ask", BOB, naive, comment=tf.Comment("bob", "Which model?", "public"))
+    assert caught.value.name == "at"
