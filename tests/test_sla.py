@@ -1010,8 +1010,9 @@ def test_evaluate_metric_counts_an_event_at_now_and_reads_the_tickets_fields():
         # a change after the stop at the same instant does not
         ("work_request", [("update", "question"), ("reply", None), ("update", "work_request")], H),
         ("question", [("reply", None), ("update", "work_request")], H),
-        # the stopping step's own change counts
+        # the stopping step's own change counts, after the changes before it
         ("work_request", [("solve", "question")], H),
+        ("work_request", [("update", "question"), ("update", "work_request"), ("solve", "question")], H),
         # a cleared field no longer chooses
         ("question", [("update", None), ("reply", None)], 8 * H),
     ],
