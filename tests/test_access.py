@@ -222,6 +222,19 @@ def test_guessable_keys_reveal_nothing_to_a_stranger():
     assert answers[0] == answers[1]
 
 
+def test_mark_duplicate_tells_a_stranger_nothing_about_which_ids_exist():
+    # the stranger marks a guessed id as a duplicate of their own ticket: the same refusal whether it exists or not
+    wf = workflow("clickup")
+    theirs = wf.open(CUSTOMER, title="Theirs")
+    own = wf.open(STRANGER, title="Mine")
+    answers = []
+    for probe in (theirs.id, f"{theirs.id}-nope"):
+        with unchanged(wf, theirs.id), unchanged(wf, own.id), pytest.raises(tf.TicketNotFound) as caught:
+            wf.mark_duplicate(probe, own.id, STRANGER, trigger="close")
+        answers.append((type(caught.value), str(caught.value).replace(probe, "KEY")))
+    assert answers[0] == answers[1]
+
+
 def test_an_actors_accounts_survive_storage(tmp_path: Any):
     wf = tf.Workflow(tf.builtin("zendesk"), tf.SQLiteRepository(tmp_path / "t.db"), clock=SteppableClock(T0))
     pat = tf.Actor("pat", roles={"requester"}, accounts={"acme", "globex"})

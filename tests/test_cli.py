@@ -178,7 +178,9 @@ def make_workflow():
 
 
 def test_worker_with_app_delivers_through_the_apps_notifiers(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delitem(sys.modules, "helpdesk_app", raising=False)  # each test imports its own file
@@ -188,7 +190,7 @@ def test_worker_with_app_delivers_through_the_apps_notifiers(
     wf.fire(t.id, "ask", tf.Actor("a", roles={"agent"}), comment="?", at=datetime(2020, 1, 1, tzinfo=UTC))
     status, out, _ = run(capsys, "worker", "--app", "helpdesk_app:make_workflow", "--once")
     assert status == 0
-    assert out.splitlines()[0].startswith("zendesk: fired 3 rules")
+    assert out.splitlines()[0].startswith("zendesk, clickup: fired 3 rules")  # one Sweeper for the one store
     assert "delivered 2" in out.splitlines()[0]
     assert (tmp_path / "sent.log").read_text().split("\n")[:2] == [f"requester_reminder {t.id}"] * 2
 

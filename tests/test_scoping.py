@@ -196,3 +196,30 @@ def test_a_sweeper_over_two_lifecycles_delivers_each_ones_messages_and_flags_non
     breached = {(name, ticket) for name, kind, ticket in got if kind == "sla.breached"}
     assert breached == {("zendesk", a.id), ("sighten", b.id)}
     assert zendesk.deliveries(status="undeliverable", limit=1000) == []
+
+
+def test_a_bad_sla_or_intake_section_is_refused_right_after_a_plain_import(tmp_path: Path):
+    # `import ticketflow` loads its packages lazily; the first load_lifecycle must still build [sla] and [intake]
+    # (a fresh interpreter: this test module has imported everything already)
+    import json
+    import subprocess
+    import sys
+
+    bad_sla = _zendesk_document(id="broken_sla")
+    bad_sla["sla"]["metrics"][1]["pause"] = {"states": ["nowhere"]}
+    bad_intake = _zendesk_document(id="broken_intake")
+    bad_intake["intake"] = {**bad_intake["intake"], "routes": [{"when": {"colour": "red"}, "policy": "continuity"}]}
+    for document, path in ((bad_sla, "sla.metrics[1].pause.states[0]"), (bad_intake, "intake.routes[0].when.colour")):
+        file = tmp_path / f"{document['id']}.json"
+        file.write_text(json.dumps(document))
+        script = (
+            "import sys, ticketflow as tf\n"
+            "try:\n"
+            f"    tf.load_lifecycle({str(file)!r})\n"
+            "except tf.InvalidLifecycle as refused:\n"
+            "    print(refused.path)\n"
+            "else:\n"
+            "    print('loaded')\n"
+        )
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)  # noqa: S603
+        assert done.stdout.strip() == path

@@ -803,11 +803,16 @@ def worker(app: str | None, db: str | None, lifecycle: str | None, interval: flo
     else:
         workflows = [tf.Workflow(_lifecycle(lifecycle), _repository(db, create=create, create_hint=True))]
         where = db
-    sweepers = [tf.Sweeper(wf, interval=timedelta(seconds=interval)) for wf in workflows]
+    # one Sweeper per store, over every workflow of that store: each lifecycle's due tickets go to its own
+    # workflow, and the outbox is delivered once with all their notifiers (none flags another's kinds)
+    stores: dict[str, list[tf.Workflow]] = {}
+    for wf in workflows:
+        stores.setdefault(repr(wf.repository), []).append(wf)
+    sweepers = [tf.Sweeper(group, interval=timedelta(seconds=interval)) for group in stores.values()]
     if once:
-        for wf, sweeper in zip(workflows, sweepers, strict=True):
+        for sweeper in sweepers:
             report = sweeper.run_once()
-            prefix = f"{wf.lifecycle.id}: " if len(sweepers) > 1 else ""
+            prefix = ", ".join(wf.lifecycle.id for wf in sweeper.workflows) + ": " if len(workflows) > 1 else ""
             click.echo(
                 f"{prefix}fired {len(report.result.fired)} rules, "
                 f"{report.result.alerts} SLA alerts, delivered {report.delivered}"
@@ -817,7 +822,7 @@ def worker(app: str | None, db: str | None, lifecycle: str | None, interval: flo
     for other in others:
         other.start()
     main.install_signal_handlers()
-    click.echo(f"sweeping {where} ({len(sweepers)} workflow(s)) every {interval:g}s; Ctrl-C to stop")
+    click.echo(f"sweeping {where} ({len(workflows)} workflow(s)) every {interval:g}s; Ctrl-C to stop")
     main.run_forever()
     for other in others:
         other.stop()

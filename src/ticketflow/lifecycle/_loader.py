@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
@@ -202,6 +203,12 @@ def parse_file(definition: str | Path, *, source: str | None = None) -> Any:
 #: :class:`InvalidLifecycle` with its path at :func:`load_lifecycle`, not at
 #: ``Workflow(...)``.
 SECTION_CHECKS: dict[str, Callable[[Lifecycle], object]] = {}
+#: The package that adds each section's builder, imported by name when a
+#: document has the section and the builder is not there yet: a plain
+#: ``import ticketflow`` loads its packages lazily, and a bad ``[sla]`` must
+#: still be refused by the first ``load_lifecycle`` (a plug-in lookup, like
+#: an entry point: the lifecycle package does not depend on them).
+SECTION_OWNERS: Mapping[str, str] = MappingProxyType({"sla": "ticketflow.sla", "intake": "ticketflow.intake"})
 
 
 def load_lifecycle(
@@ -310,6 +317,9 @@ class _Builder:
             raise self.fail("(document)", f"the engine could not compile it: {exc}") from exc
         object.__setattr__(lifecycle, "_engine", engine)
         sections = {}
+        for name, owner in SECTION_OWNERS.items():
+            if name in doc and name not in SECTION_CHECKS:
+                importlib.import_module(owner)  # registers its builder in SECTION_CHECKS
         for name, build in SECTION_CHECKS.items():
             if name in doc:
                 built = build(lifecycle)  # raises InvalidLifecycle with the path inside the section

@@ -211,8 +211,13 @@ def mark_duplicate(
         raise FieldError(duplicate_id, trigger, ["original_id"], "a ticket cannot duplicate itself")
     engine = scope.engine
 
+    access = scope.lifecycle.access
+
     def plan(reads: Reads) -> Write[Ticket]:
-        duplicate, original = reads.ticket(duplicate_id), reads.ticket(original_id)
+        # both tickets must be the actor's to see before anything is judged: a refusal about one must not
+        # tell a stranger that the other exists
+        duplicate = access.check_read(reads.ticket(duplicate_id), actor)
+        original = access.check_read(reads.ticket(original_id), actor)
         people = (original.participants | duplicate.participants | {duplicate.requester or ""}) - {
             "",
             original.requester or "",
