@@ -373,7 +373,7 @@ wf = tf.Workflow(tf.builtin("zendesk"), tf.SQLiteRepository(path), clock=clock, 
 print("go", flush=True)
 while True:
     wf.run_due(limit=3)
-    wf.deliver(limit=3)
+    wf.deliver(limit=3, lease=timedelta(seconds=1))
 """
 
 
@@ -397,6 +397,7 @@ def test_a_sweeper_killed_mid_run_resumes_with_each_rule_fired_and_delivered_onc
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         proc.stdout.close()
+    time.sleep(1.1)  # a kill between a claim and its delivery leaves the claim to lapse: its lease is 1 s
     registry = tf.Registry()
     seen: list[str] = []
     registry.add_notifier("requester_reminder", lambda m: seen.append(m.key))
