@@ -225,7 +225,7 @@ def sqlite_vs_hand_written(tickets: int, rounds: int) -> None:
         conn = sqlite3.connect(f"{folder}/hand.db", isolation_level=None)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        known = {ticket_id: ["waiting", 1] for ticket_id in hand_ids}
+        known: dict[str, tuple[str, int]] = {ticket_id: ("waiting", 1) for ticket_id in hand_ids}
         flip = {"waiting": ("start", "working"), "working": ("pause", "waiting")}
         at = T0 + timedelta(minutes=1)
 
@@ -243,7 +243,7 @@ def sqlite_vs_hand_written(tickets: int, rounds: int) -> None:
                 raise RuntimeError("conflict")
             conn.execute("INSERT INTO events VALUES (?, ?, ?)", (ticket_id, version + 1, body))
             conn.execute("COMMIT")
-            known[ticket_id] = [target, version + 1]
+            known[ticket_id] = (target, version + 1)
 
         states = dict.fromkeys(ids, "waiting")
 
@@ -265,6 +265,83 @@ def sqlite_vs_hand_written(tickets: int, rounds: int) -> None:
         )
 
 
+def calendar_walk(years: int) -> None:
+    """A business calendar asked a year further on each time: ms in all, and one full build of those years."""
+    from zoneinfo import ZoneInfo
+
+    def make() -> tf.BusinessCalendar:
+        return tf.BusinessCalendar("America/New_York", {"mon-fri": ["09:00-17:00"]}, holidays=tf.holidays_for("US"))
+
+    start = datetime(2026, 1, 5, 9, tzinfo=ZoneInfo("America/New_York"))
+    walking = make()
+    walking.between(start, start)  # the first timeline, as any calendar in use has
+    began = time.perf_counter()
+    for year in range(1, years + 1):
+        walking.between(start, start.replace(year=2026 + year))
+    walked = (time.perf_counter() - began) * 1e3
+    began = time.perf_counter()
+    make().between(start, start.replace(year=2026 + years))
+    once = (time.perf_counter() - began) * 1e3
+    print(f"{'calendar walking forward a year at a time':<44}{'walk ms':>10}{'one build':>10}{'walk / build':>14}")
+    print(f"{f'  {years} years (9-17, US holidays)':<44}{walked:>10.1f}{once:>10.1f}{walked / once:>14.2f}")
+
+
+def _zendesk(sla: bool) -> tf.Lifecycle:
+    if sla:
+        return tf.builtin("zendesk")
+    document = dict(tf.builtin("zendesk").document)
+    document.pop("sla", None)
+    document["id"] = "zendesk_no_sla"
+    return tf.load_lifecycle(document)
+
+
+def fire_by_history(lengths: list[int], hot: int, rounds: int, postgres: str | None) -> None:
+    """µs per fire (an internal note) on tickets holding N events, zendesk with and without its SLA policy.
+
+    *hot* tickets are written in turn (each note one fire), so the ticket
+    cache, where there is one, holds them; the last column is the row's cost
+    over the shortest history's.
+    """
+    stores: list[tuple[str, Any]] = [("memory", lambda _folder: tf.MemoryRepository())]
+    stores.append(("SQLite", lambda folder: tf.SQLiteRepository(f"{folder}/{uuid.uuid4().hex}.db")))
+    made: list[Any] = []
+    if postgres:
+        from ticketflow.repository.postgres import PostgresRepository
+
+        def pg(_folder: str) -> Any:
+            made.append(PostgresRepository(postgres, schema=f"tf_bench_{uuid.uuid4().hex[:10]}"))
+            return made[-1]
+
+        stores.append(("PostgreSQL", pg))
+    print(f"{f'fire vs history length ({hot} hot tickets)':<44}{'events':>8}{'µs/fire':>10}{'vs shortest':>13}")
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            for name, make in stores:
+                for sla in (False, True):
+                    first = None
+                    for length in lengths:
+                        wf = tf.Workflow(_zendesk(sla), make(folder))
+                        ids = []
+                        for _ in range(hot):
+                            ticket = wf.open(CUSTOMER, title="printer", at=T0)
+                            wf.fire(ticket.id, "take", STAFF, assignee="agent", at=T0)
+                            for n in range(length - 2):
+                                wf.comment(ticket.id, STAFF, f"n{n}", visibility="internal", at=T0)
+                            ids.append(ticket.id)
+
+                        def notes() -> None:
+                            for ticket_id in ids:
+                                wf.comment(ticket_id, STAFF, "note", visibility="internal", at=T0)
+
+                        cost = best_us(notes, len(ids), rounds)
+                        first = first or cost
+                        label = f"  {name}, {'with' if sla else 'without'} SLA"
+                        print(f"{label:<44}{length:>8,}{cost:>10.1f}{cost / first:>13.2f}")
+    finally:
+        for repository in made:
+            repository.drop_schema()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: stores of 2,000 and 10,000 tickets")
@@ -282,6 +359,8 @@ def main() -> None:
     import_rows(runs=5 if args.quick else 15)
     decode_rows(100 if args.quick else 1_000, 3 if args.quick else 7, args.postgres)
     sqlite_vs_hand_written(200 if args.quick else 1_000, 3 if args.quick else 9)
+    calendar_walk(3 if args.quick else 10)
+    fire_by_history([10, 100] if args.quick else [10, 100, 1_000, 5_000], 2 if args.quick else 5, 3, args.postgres)
     bare = bare_trigger_us()
     print(f"bare transitions trigger: {bare:.2f} µs")
     print(f"{'memory store, tickets':<28}{'fill s':>10}{'µs/fire':>10}{'vs smallest':>12}{'vs bare trigger':>16}")

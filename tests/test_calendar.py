@@ -1342,3 +1342,38 @@ def test_a_closed_ics_export_from_a_closed_instant_starts_in_the_calendar_zone()
     assert (events[0].start, events[0].end) == (ny(2026, 3, 6, 6), ny(2026, 3, 6, 9))
     assert events[0]["DTSTART"].params["TZID"] == "America/New_York"
     assert events[-1]["DTEND"].params["TZID"] == "America/New_York"
+
+
+@pytest.mark.parametrize(
+    "hours",
+    [{"mon-fri": ["09:00-12:00", "13:00-17:00"]}, {"mon-sun": ["22:00-06:00"]}, {"mon-sun": ["00:00-24:00"]}],
+)
+def test_walking_forward_a_year_at_a_time_builds_only_the_new_years_and_agrees_with_a_fresh_calendar(
+    hours: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
+):
+    def make() -> BusinessCalendar:
+        closures = [CalendarRule("FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=31", date(2020, 12, 31), close=["20:00-24:00"])]
+        return BusinessCalendar("America/New_York", hours, holidays=holidays_for("US"), rules=closures)
+
+    built: list[tuple[int, int]] = []
+    real = BusinessCalendar._build
+
+    def spy(self: BusinessCalendar, first_year: int, end_year: int) -> Any:
+        built.append((first_year, end_year))
+        return real(self, first_year, end_year)
+
+    walker = make()
+    monkeypatch.setattr(BusinessCalendar, "_build", spy)
+    start = ny(2026, 1, 5, 9)
+    for year in range(10):  # an SLA clock that keeps asking a year further on
+        later = start.replace(year=2026 + year, month=12, day=30)
+        walker.between(start, later)
+    assert built[0] == (2025, 2028)
+    # each step builds only the years it adds, from where the last one ended: no year is built twice
+    assert [first for first, _ in built[1:]] == [end for _, end in built[:-1]]
+    assert built[-1][1] == 2036
+    monkeypatch.undo()
+    fresh = make()
+    for probe in (ny(2027, 1, 1, 3), ny(2030, 12, 31, 23), ny(2031, 1, 1, 5), ny(2035, 6, 1, 12)):
+        assert walker.between(start, probe) == fresh.between(start, probe)
+        assert walker.add(start, walker.between(start, probe)) == fresh.add(start, fresh.between(start, probe))

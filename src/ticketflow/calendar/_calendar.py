@@ -437,9 +437,38 @@ class BusinessCalendar:
                 f"the span reaches beyond the supported years {MIN_YEAR}..{MAX_YEAR}, or the calendar is open "
                 "too rarely for it"
             )
-        timeline = self._build(first, end)
+        if timeline is not None and first == timeline.first_year and end > timeline.end_year:
+            timeline = self._extended(timeline, end)  # walking forward: build only the new years
+        else:
+            timeline = self._build(first, end)
         object.__setattr__(self, "_current", timeline)  # one reference swap: safe for concurrent readers
         return timeline
+
+    def _extended(self, timeline: _Timeline, end_year: int) -> _Timeline:
+        """*timeline* with the years up to *end_year* appended, building only those years.
+
+        The new years' build starts with the last covered day (its night shift
+        may run past the old end), so the two meet in intervals both hold:
+        those are skipped, and one the new build makes longer is extended.
+        """
+        more = self._build(timeline.end_year, end_year)
+        starts, ends = list(timeline.starts), list(timeline.ends)
+        before, through = list(timeline.before), list(timeline.through)
+        total = through[-1] if through else 0
+        for start, end in zip(more.starts, more.ends, strict=True):
+            if ends and end <= ends[-1]:
+                continue
+            if ends and start <= ends[-1]:
+                total += end - ends[-1]
+                ends[-1] = end
+                through[-1] = total
+                continue
+            starts.append(start)
+            ends.append(end)
+            before.append(total)
+            total += end - start
+            through.append(total)
+        return _Timeline(timeline.lo, more.hi, starts, ends, before, through, timeline.first_year, end_year)
 
     def _covering(self, u: int) -> _Timeline:
         timeline = self._current
