@@ -225,7 +225,7 @@ def sqlite_vs_hand_written(tickets: int, rounds: int) -> None:
         conn = sqlite3.connect(f"{folder}/hand.db", isolation_level=None)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        known: dict[str, tuple[str, int]] = {ticket_id: ("waiting", 1) for ticket_id in hand_ids}
+        known: dict[str, tuple[str, int]] = dict.fromkeys(hand_ids, ("waiting", 1))
         flip = {"waiting": ("start", "working"), "working": ("pause", "waiting")}
         at = T0 + timedelta(minutes=1)
 
