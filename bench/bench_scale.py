@@ -342,6 +342,37 @@ def fire_by_history(lengths: list[int], hot: int, rounds: int, postgres: str | N
             repository.drop_schema()
 
 
+def sweeper_rows(where: list[tuple[str, str]], timers: int, workers: list[int]) -> None:
+    """Rules fired per second by 1, 2, 4, 8 sweeper processes on *timers* due zendesk reminders.
+
+    *where*: (label, store) pairs, a SQLite path or ``postgresql...#schema``
+    (bench_storage's workers and set-up). Each row's last column is its rate
+    over one sweeper's on the same store.
+    """
+    import bench_storage as storage
+
+    print(f"{f'sweepers, {timers:,} due reminders (zendesk)':<44}{'workers':>8}{'rules/s':>10}{'vs one':>9}{'CPU':>6}")
+    for label, base in where:
+        one = None
+        for count in workers:
+            place = f"{base}-{count}.db" if not base.startswith("postgresql") else f"{base}{count}"
+            store = storage._repository(place)
+            lc = tf.builtin("zendesk")
+            with store.transaction() as tx:
+                for i in range(timers):
+                    ticket, opened = lc.engine.open(f"Z{i:07d}", storage.REQUESTER, storage.T0, title="sweep")
+                    comment = tf.Comment("agent", "?")
+                    asked, event, _ = lc.engine.apply(ticket, "ask", storage.AGENT, storage.T0, comment=comment)
+                    tx.add(asked, [opened, event], due=storage.T0 + timedelta(hours=24))
+            store.close()  # type: ignore[attr-defined]
+            now = (storage.T0 + timedelta(hours=25)).isoformat()
+            rate, busy = storage._together(storage._sweeper, [(place, now)] * count)
+            one = one or rate
+            print(f"{f'  {label}':<44}{count:>8}{rate:>10,.0f}{rate / one:>9.2f}{busy:>6.0%}")
+            if hasattr(store, "drop_schema"):
+                store.drop_schema()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: stores of 2,000 and 10,000 tickets")
@@ -352,6 +383,9 @@ def main() -> None:
         metavar="URL",
         help="also measure PostgreSQL at this URL (default: $TICKETFLOW_TEST_POSTGRES_URL; none: no PostgreSQL rows)",
     )
+    parser.add_argument(
+        "--histories", metavar="N,N", help="history lengths of the fire rows (default 10,100,1000,5000)"
+    )
     args = parser.parse_args()
     sizes = [2_000, 10_000] if args.quick else [2_000, 40_000, 200_000]
     if args.million and not args.quick:
@@ -360,7 +394,13 @@ def main() -> None:
     decode_rows(100 if args.quick else 1_000, 3 if args.quick else 7, args.postgres)
     sqlite_vs_hand_written(200 if args.quick else 1_000, 3 if args.quick else 9)
     calendar_walk(3 if args.quick else 10)
-    fire_by_history([10, 100] if args.quick else [10, 100, 1_000, 5_000], 2 if args.quick else 5, 3, args.postgres)
+    lengths = [int(n) for n in args.histories.split(",")] if args.histories else [10, 100, 1_000, 5_000]
+    fire_by_history([10, 100] if args.quick else lengths, 2 if args.quick else 5, 3, args.postgres)
+    with tempfile.TemporaryDirectory() as folder:
+        stores = [("SQLite", f"{folder}/sweep")]
+        if args.postgres:
+            stores.append(("PostgreSQL", f"{args.postgres}#tf_bench_{uuid.uuid4().hex[:8]}_"))
+        sweeper_rows(stores, 200 if args.quick else 4_000, [1, 2] if args.quick else [1, 2, 4, 8])
     bare = bare_trigger_us()
     print(f"bare transitions trigger: {bare:.2f} µs")
     print(f"{'memory store, tickets':<28}{'fill s':>10}{'µs/fire':>10}{'vs smallest':>12}{'vs bare trigger':>16}")
