@@ -555,3 +555,43 @@ def test_get_with_history_reads_both_from_one_snapshot(schema: str):
     with pytest.raises(tf.TicketNotFound):
         store.get_with_history("nope")
     store.close()
+
+
+def test_saves_write_only_the_ticket_columns_their_events_changed(schema: str):
+    import sqlalchemy as sa
+
+    store = repo(schema)
+    wf = tf.Workflow(tf.load_lifecycle(HELPDESK), store)
+    ticket = wf.open(AGENT, title="printer", fields={"priority": "high"}, requester=CUSTOMER.id)
+    columns = ("state", "title", "fields", "fields_text", "tags", "requester", "assignee", "participants")
+    engine = sa.create_engine(URL)  # `UPDATE OF c` fires when c is in the SET list, changed or not
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE TABLE "{schema}".written (ticket_id TEXT, version INTEGER, col TEXT)'))
+        for column in columns:
+            body = f"INSERT INTO \"{schema}\".written VALUES (NEW.id, NEW.version, '{column}'); RETURN NEW;"  # noqa: S608
+            function = f'"{schema}".note_{column}'
+            conn.execute(
+                sa.text(f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} END $$")
+            )
+            on = f'AFTER UPDATE OF {column} ON "{schema}".tickets FOR EACH ROW'
+            conn.execute(sa.text(f"CREATE TRIGGER written_{column} {on} EXECUTE FUNCTION {function}()"))
+
+    def written(version: int) -> set[str]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(f'SELECT col FROM "{schema}".written WHERE ticket_id = :t AND version = :v'),  # noqa: S608
+                {"t": ticket.id, "v": version},
+            )
+            return {row[0] for row in rows}
+
+    after = wf.comment(ticket.id, AGENT, "a note", visibility="internal")
+    assert written(after.version) == set()
+    after = wf.fire(ticket.id, "triage", AGENT, fields={"category": "access"})
+    assert written(after.version) == {"state", "fields", "fields_text"}
+    after = wf.update(ticket.id, AGENT, assignee="agent", add_tags={"vip"})
+    assert written(after.version) == {"assignee", "tags"}
+    fresh = repo(schema)
+    assert fresh.get(ticket.id) == after == tf.replay(wf.history(ticket.id))
+    fresh.close()
+    engine.dispose()
+    store.close()

@@ -165,6 +165,28 @@ def _check_values(ticket: Ticket, events: Sequence[Event], before: Ticket | None
             raise _refuse(ticket, where, problem)
 
 
+def changed_parts(ticket: Ticket, events: Sequence[Event]) -> frozenset[str] | None:
+    """What of the stored ticket *events* change: ``state``, ``fields``, ``tags`` and attribute names.
+
+    ``None`` when there are no events to tell (then every part is written).
+    The stored state is the first event's source; a part set back to what
+    it was within the events still counts as changed.
+    """
+    if not events:
+        return None
+    parts: set[str] = set()
+    if events[0].source != ticket.state:
+        parts.add("state")
+    for event in events:
+        if event.field_changes:
+            parts.add("fields")
+        if event.tags_added or event.tags_removed:
+            parts.add("tags")
+        if event.attribute_changes:
+            parts.update(event.attribute_changes)
+    return frozenset(parts)
+
+
 def check_events(ticket: Ticket, events: Sequence[Event], first_seq: int, before: Ticket | None = None) -> None:
     """Refuse events that do not continue the history up to the ticket's version, and values no store can keep.
 

@@ -33,7 +33,7 @@ from ticketflow.repository._codec import (
     outbox_row,
     ticket_from_row,
 )
-from ticketflow.repository._memory import check_events
+from ticketflow.repository._memory import changed_parts, check_events
 from ticketflow.repository._query import (
     Query,
     check_limit,
@@ -153,17 +153,8 @@ _UPDATES: dict[tuple[tuple[str, ...], bool], str] = {}
 
 def _changed_columns(ticket: Ticket, events: Sequence[Event]) -> tuple[str, ...]:
     """The ticket columns *events* changed, in a fixed order (all of them when there are no events to tell)."""
-    if not events:
-        return _ALL_COLUMNS
-    names: set[str] = set()
-    if events[0].source != ticket.state:  # the first event starts from the stored state
-        names.add("state")
-    for event in events:
-        if event.field_changes:
-            names.add("fields")
-        if event.attribute_changes:
-            names.update(event.attribute_changes)
-    return tuple(column for column in _ALL_COLUMNS if column in names)
+    parts = changed_parts(ticket, events)
+    return _ALL_COLUMNS if parts is None else tuple(column for column in _ALL_COLUMNS if column in parts)
 
 
 class _SQLiteTransaction:

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql as pg
 from ticketflow.errors import ConcurrencyConflict, TicketflowError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
 from ticketflow.repository._codec import dumps, epoch_us, event_to_json, ticket_from_row
-from ticketflow.repository._memory import check_events
+from ticketflow.repository._memory import changed_parts, check_events
 from ticketflow.repository.postgres._schema import TICKET_ATTRIBUTES, Fill
 
 __all__ = ["Statements", "Write", "due_values", "refusal", "row_to_ticket"]
@@ -76,6 +76,14 @@ def _event_parameters(first_seq: int, bodies: Sequence[str]) -> list[Any]:
     return parameters
 
 
+#: The ticket part a saved column holds, where its name does not say it; None: every save writes it.
+_PART: dict[str, str | None] = {"version": None, "updated_at": None, "updated_us": None, "fields_text": "fields"}
+
+
+def _writes(part: str | None, parts: frozenset[str] | None) -> bool:
+    return part is None or parts is None or part in parts
+
+
 class Statements:
     """The hot statements over *tables* (from :func:`._schema.tables`), the schema given by *prefix*.
 
@@ -93,6 +101,8 @@ class Statements:
         self._saved = [column for column in tickets if "save" in column.info]
         self._created_fills: tuple[Fill, ...] = tuple(column.info["create"] for column in self._created)
         self._saved_fills: tuple[Fill, ...] = tuple(column.info["save"] for column in self._saved)
+        #: the part of a ticket each saved column holds (None: written by every save)
+        self._saved_parts = tuple(_PART.get(column.name, column.name) for column in self._saved)
         self._due = [column for column in tickets if "due" in column.info]
         events = tables["events"].c
         self._event_row = f"({_typed(events.seq)}, {_typed(events.body)})"
@@ -116,26 +126,30 @@ class Statements:
         self.enqueue = self._insert(tables["outbox"], outbox, "ON CONFLICT (key) DO NOTHING")
         links = tuple(column.name for column in tables["links"].c)
         self.link = self._insert(tables["links"], links, "ON CONFLICT DO NOTHING")
-        self._writes: dict[tuple[str, bool, int], str] = {}
+        self._writes: dict[tuple[str, bool, int, frozenset[str] | None], str] = {}
 
     def _insert(self, table: sa.Table, names: Sequence[str], tail: str) -> str:
         placeholders = ", ".join(_placeholder(table.c[name]) for name in names)
         return f"INSERT INTO {self._prefix}{table.name} ({', '.join(names)}) VALUES ({placeholders}) {tail}"
 
-    def save(self, with_due: bool, events: int) -> str:
+    def save(self, with_due: bool, events: int, parts: frozenset[str] | None = None) -> str:
         """The versioned ticket update, then its events only if the update matched: one statement.
 
-        Returns one row per event written (one row if *events* is 0), none if
-        the version did not match.
+        *parts*: the parts of the ticket that changed (``None``: all); the
+        columns of the others are left as they are. Returns one row per event
+        written (one row if *events* is 0), none if the version did not match.
         """
-        return self._write("save", with_due, events)
+        return self._write("save", with_due, events, parts)
 
     def add(self, events: int) -> str:
         """The ticket insert unless its id exists, then its events: one statement (rows as for save)."""
-        return self._write("add", True, events)
+        return self._write("add", True, events, None)
 
-    def _write(self, kind: str, with_due: bool, events: int) -> str:
-        key = (kind, with_due, events)
+    def _written(self, parts: frozenset[str] | None) -> list[sa.Column[Any]]:
+        return [c for c, part in zip(self._saved, self._saved_parts, strict=True) if _writes(part, parts)]
+
+    def _write(self, kind: str, with_due: bool, events: int, parts: frozenset[str] | None) -> str:
+        key = (kind, with_due, events, parts)
         statement = self._writes.get(key)
         if statement is None:
             due = [column for column in self._due if column.name != "lease_until"]  # a write ends any claim
@@ -147,7 +161,7 @@ class Statements:
                     f"INSERT INTO {self.tickets} ({names}) VALUES ({values}) ON CONFLICT (id) DO NOTHING RETURNING id"
                 )
             else:
-                sets = [f"{column.name} = {_placeholder(column)}" for column in self._saved]
+                sets = [f"{column.name} = {_placeholder(column)}" for column in self._written(parts)]
                 if with_due:
                     sets += [f"{column.name} = {_placeholder(column)}" for column in due]
                     sets.append("lease_until = NULL")
@@ -163,9 +177,13 @@ class Statements:
             self._writes[key] = statement
         return statement
 
-    def _saved_parameters(self, ticket: Ticket) -> list[Any]:
-        fields = dumps(dict(ticket.fields))
-        return [fill(ticket, fields) for fill in self._saved_fills]
+    def _saved_parameters(self, ticket: Ticket, parts: frozenset[str] | None = None) -> list[Any]:
+        fields = dumps(dict(ticket.fields)) if _writes("fields", parts) else ""
+        return [
+            fill(ticket, fields)
+            for fill, part in zip(self._saved_fills, self._saved_parts, strict=True)
+            if _writes(part, parts)
+        ]
 
     def add_write(self, ticket: Ticket, events: Sequence[Event], due: datetime | None) -> Write:
         """The one statement that adds *ticket* with its first *events*, its parameters and the event bodies."""
@@ -179,8 +197,9 @@ class Statements:
         """The one statement that saves *ticket* over *expected_version* with its *events* (as :meth:`add_write`)."""
         check_events(ticket, events, expected_version + 1)
         bodies = _bodies(events)
-        parameters = self._saved_parameters(ticket)
+        parts = changed_parts(ticket, events)  # only what the events changed is written
+        parameters = self._saved_parameters(ticket, parts)
         if due is not UNSET:
             parameters += _due_parameters(due)
         parameters += [ticket.id, expected_version, *_event_parameters(expected_version + 1, bodies)]
-        return self.save(due is not UNSET, len(bodies)), parameters, bodies
+        return self.save(due is not UNSET, len(bodies), parts), parameters, bodies
