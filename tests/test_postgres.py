@@ -397,14 +397,14 @@ def test_a_save_read_back_tells_a_lost_race_from_a_commit(schema: str):
     store.add(ticket, [opened])
     mine, event, _ = lc.engine.apply(ticket, "triage", AGENT, T0, fields={"category": "access"})
     theirs, other, _ = lc.engine.apply(ticket, "triage", AGENT, T0, fields={"category": "hardware"})
-    from ticketflow.repository._codec import dumps, event_to_dict
+    from ticketflow.repository._codec import event_to_json
 
     failure = OSError("simulated")
-    assert store._committed("H1", 1, dumps(event_to_dict(event)), failure) is False  # nothing applied yet
+    assert store._committed("H1", 1, event_to_json(event), failure) is False  # nothing applied yet
     store.save(theirs, [other], 1)
     with pytest.raises(tf.ConcurrencyConflict):
-        store._committed("H1", 1, dumps(event_to_dict(event)), failure)
-    assert store._committed("H1", 1, dumps(event_to_dict(other)), failure) is True
+        store._committed("H1", 1, event_to_json(event), failure)
+    assert store._committed("H1", 1, event_to_json(other), failure) is True
     with pytest.raises(tf.TicketNotFound):
         store._committed("nope", 1, "{}", failure)
     assert mine != theirs
