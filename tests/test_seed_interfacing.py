@@ -41,6 +41,18 @@ def test_requesters_fill_in_the_form_but_not_the_internal_tasks():
         wf.fire(t.id, "assign", USER, assignee=USER.id, at=at(6, 11))
 
 
+def test_reopen_more_work_before_closing_goes_back_to_in_progress_by_the_assignee_only():
+    wf = tf.Workflow(tf.builtin("interfacing"))
+    t = wf.open(USER, title="Export fails", fields=FORM, channel="portal", at=at(6, 9))
+    wf.fire(t.id, "assign", DISPATCH, assignee=ASSIGNEE.id, at=at(6, 10))
+    wf.fire(t.id, "start", ASSIGNEE, at=at(6, 11))
+    wf.fire(t.id, "resolve", ASSIGNEE, comment="Fixed the export", at=at(6, 12))
+    for someone in (DISPATCH, USER):
+        with unchanged(wf, t.id), pytest.raises((tf.PermissionDenied, tf.TransitionNotAllowed)):
+            wf.fire(t.id, "reopen", someone, at=at(6, 13))
+    assert wf.fire(t.id, "reopen", ASSIGNEE, at=at(6, 13)).state == "in_progress"
+
+
 def test_interfacing_seed_story_end_to_end():
     """Portal ticket over the holiday weekend: assigned, worked, resolved and closed by the assignee only."""
     wf = tf.Workflow(tf.builtin("interfacing"))
