@@ -591,7 +591,8 @@ def test_opening_refusals_name_the_open_step(wf: tf.Workflow):
 
 def test_the_engines_plain_path_refuses_a_naive_at_by_name(wf: tf.Workflow):
     t = in_progress(wf)
-    naive = datetime(2026, 1, 5, 10)
+    resolved = wf.fire(t.id, "resolve", BOB, fields={"resolution": "new battery"})
+    assert (resolved.state, "close") in wf.lifecycle.engine._plain  # the path under test
     with pytest.raises(tf.NaiveDatetime) as caught:
-        wf.lifecycle.engine.apply(wf.get(t.id), "ask", BOB, naive, comment=tf.Comment("bob", "Which model?", "public"))
+        wf.lifecycle.engine.apply(resolved, "close", BOB, datetime(2026, 1, 5, 10))
     assert caught.value.name == "at"
