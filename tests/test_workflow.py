@@ -596,3 +596,10 @@ def test_the_engines_plain_path_refuses_a_naive_at_by_name(wf: tf.Workflow):
     with pytest.raises(tf.NaiveDatetime) as caught:
         wf.lifecycle.engine.apply(resolved, "close", BOB, datetime(2026, 1, 5, 10))
     assert caught.value.name == "at"
+
+
+def test_a_comment_step_without_a_comment_is_refused_saying_so(wf: tf.Workflow):
+    t = in_progress(wf)
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError) as caught:
+        wf.fire(t.id, "comment", BOB)
+    assert str(caught.value) == f"ticket {t.id}: 'comment' refused: a comment step needs a comment (comment)"
