@@ -603,3 +603,10 @@ def test_a_comment_step_without_a_comment_is_refused_saying_so(wf: tf.Workflow):
     with unchanged(wf, t.id), pytest.raises(tf.FieldError) as caught:
         wf.fire(t.id, "comment", BOB)
     assert str(caught.value) == f"ticket {t.id}: 'comment' refused: a comment step needs a comment (comment)"
+
+
+def test_a_step_that_needs_a_comment_is_refused_saying_so(wf: tf.Workflow):
+    t = in_progress(wf)
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError) as caught:
+        wf.fire(t.id, "ask", BOB)
+    assert str(caught.value) == f"ticket {t.id}: 'ask' refused: this step needs a comment (comment)"
