@@ -1377,3 +1377,26 @@ def test_walking_forward_a_year_at_a_time_builds_only_the_new_years_and_agrees_w
     for probe in (ny(2027, 1, 1, 3), ny(2030, 12, 31, 23), ny(2031, 1, 1, 5), ny(2035, 6, 1, 12)):
         assert walker.between(start, probe) == fresh.between(start, probe)
         assert walker.add(start, walker.between(start, probe)) == fresh.add(start, fresh.between(start, probe))
+
+
+SHUTDOWN_ICS = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//example//shutdown//EN
+BEGIN:VEVENT
+UID:shutdown
+SUMMARY:Year-end shutdown
+DTSTART;VALUE=DATE:20261221
+DTEND;VALUE=DATE:20261226
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+@pytest.mark.parametrize("day", [21, 22, 23, 24, 25])
+def test_explain_names_a_five_day_ics_shutdown_on_each_of_its_days(day: int):
+    # explain looked only two days back for rule spans: from the fourth day it said "outside the weekly hours",
+    # and on the second and third it showed the span as "00:00-00:00"
+    cal = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[tf.ics_closures(SHUTDOWN_ICS, name="it.ics")])
+    found = cal.explain(berlin(2026, 12, day, 10))
+    assert (found.open, found.source) == (False, "rule")
+    assert found.reason == "it.ics event 'Year-end shutdown' closes 2026-12-21 00:00-2026-12-26 00:00 on 2026-12-21"

@@ -34,6 +34,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = 1_000_000
 _ONE_US = timedelta(microseconds=1)
 _ONE_DAY = timedelta(days=1)
+#: how far back :meth:`BusinessCalendar.explain` looks for a rule span that covers the instant
+_EXPLAIN_LOOKBACK = timedelta(days=366)
 _WHOLE_DAY = ("00:00-24:00",)
 
 
@@ -676,13 +678,18 @@ class BusinessCalendar:
             elif weekly:
                 claims.append((4, True, "hours", f"weekly hours: {DAY_NAMES[d.weekday()]} {weekly[0]}"))
         for rule in self.rules:
-            for owner, start, end, label in rule.spans(self._tz, day - 2 * _ONE_DAY, day + _ONE_DAY):
+            # a span may have begun long before t (an ICS shutdown over the holidays): look back a year
+            for owner, start, end, label in rule.spans(self._tz, day - _EXPLAIN_LOOKBACK, day + _ONE_DAY):
                 if not start <= u < end or owner in self._by_date:
                     continue
                 if owner in holidays:
                     claims.append((1, False, "holiday", f"{owner} is a holiday ({label} does not apply)"))
                     continue
-                span = f"{self._from_us(start):%H:%M}-{self._from_us(end):%H:%M}"
+                began, ended = self._from_us(start), self._from_us(end)
+                if ended - began > _ONE_DAY or ended.date() > began.date() + _ONE_DAY:  # name the dates
+                    span = f"{began:%Y-%m-%d %H:%M}-{ended:%Y-%m-%d %H:%M}"
+                else:
+                    span = f"{began:%H:%M}-{ended:%H:%M}"
                 verb = "opens" if rule.opens else "closes"
                 claims.append((3 if rule.opens else 2, rule.opens, "rule", f"{label} {verb} {span} on {owner}"))
         deciding = sorted(c for c in claims if c[1] == is_open)
