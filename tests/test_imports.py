@@ -33,6 +33,8 @@ LAYERS = [
         "ticketflow.registry",
     },
     {"ticketflow.automation", "ticketflow.links", "ticketflow.versions"},
+    #: the parts of the facade, one concern each: below workflow.py, so they may not import Workflow
+    {"ticketflow._facade"},
     {"ticketflow.workflow"},
     #: above the Workflow: its clients (the demo simulation, the test kit, the mail desk, the command line)
     {"ticketflow._simulation", "ticketflow.testing", "ticketflow.mail", "ticketflow.cli", "ticketflow.__main__"},
@@ -266,3 +268,70 @@ def test_builtin_stays_the_function_after_the_builtin_folder_is_imported():
         "assert callable(tf.builtin) and tf.builtin('zendesk').id == 'zendesk'\n"
     )
     assert "ticketflow.lifecycle.builtin" in loaded
+
+
+def test_workflow_py_is_wiring_and_stays_under_400_lines():
+    lines = (PACKAGE / "workflow.py").read_text(encoding="utf-8").count("\n")
+    assert lines < 400, f"workflow.py has {lines} lines: move a concern into a part of ticketflow._facade"
+
+
+def test_every_public_member_of_the_facade_parts_is_on_workflow_with_a_docstring():
+    import inspect
+
+    import ticketflow as tf
+    from ticketflow import _facade
+
+    parts = [getattr(_facade, name) for name in _facade.__all__ if name != "FacadeBase"]
+    assert len(parts) >= 4
+    for part in parts:
+        assert issubclass(tf.Workflow, part)
+        public = [name for name in vars(part) if not name.startswith("_")]
+        assert public, f"{part.__name__} has no public member"
+        for name in public:
+            member = inspect.getattr_static(tf.Workflow, name)
+            assert member is vars(part)[name], f"Workflow.{name} is not {part.__name__}'s"
+            assert inspect.getdoc(getattr(tf.Workflow, name)), f"Workflow.{name} has no docstring"
+
+
+def test_the_facade_parts_read_only_what_facade_base_declares():
+    """A part's ``self.x`` is declared on FacadeBase (so ``mypy --strict`` checks it) or defined by a part."""
+    from ticketflow import _facade
+
+    declared = set(_facade.FacadeBase.__annotations__) | set(vars(_facade.FacadeBase)) | {"get"}
+    for part in (getattr(_facade, name) for name in _facade.__all__):
+        declared |= set(vars(part))
+    for path in (PACKAGE / "_facade").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        used = {
+            node.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"
+        }
+        assert used <= declared, f"{path.name} reads undeclared {sorted(used - declared)}"
+
+
+def test_fire_stays_on_workflow_itself():
+    """The hot path gets no extra layer: ``fire`` and the core are Workflow's own, not inherited."""
+    import ticketflow as tf
+
+    core = {"__init__", "open", "fire", "comment", "update", "move_to", "get", "history", "allowed"}
+    assert core <= set(vars(tf.Workflow))
+
+
+def test_the_api_reference_lists_every_member_workflow_takes_from_its_parts():
+    """mkdocs.yml's ``inherited_members`` names exactly the parts' public members, so the site shows each."""
+    import re
+
+    from ticketflow import _facade
+
+    config = (SRC.parent / "mkdocs.yml").read_text(encoding="utf-8")
+    found = re.search(r"inherited_members: \[([^\]]*)\]", config)
+    assert found is not None, "mkdocs.yml lists no inherited_members"
+    listed = {name.strip() for name in found.group(1).split(",") if name.strip()}
+    public = {
+        name
+        for part in (getattr(_facade, n) for n in _facade.__all__)
+        for name in vars(part)
+        if not name.startswith("_")
+    }
+    assert listed == public

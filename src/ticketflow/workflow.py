@@ -7,84 +7,41 @@ lifecycle's engine for the change (a pure function); the recorder asks the
 the ticket, its events, outbox messages and links in one transaction with an
 optimistic version check, retries when another writer got there first, and
 runs the fired transition's actions after commit.
+
+The core (construction, ``open``, ``fire``, ``comment``, ``update``,
+``move_to``, ``get``, ``history``, ``allowed``) is here; the rest of the API
+comes from the parts in :mod:`ticketflow._facade`, one concern each.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import IO, Any, Unpack
+from datetime import datetime
+from typing import Any
 
-from ticketflow._queries import export_view, find, sla_report
+from ticketflow._facade import DeliveryPart, IntakePart, LinksPart, ReadsPart, VersionsPart
 from ticketflow._recent import TicketCache
-from ticketflow._view import TicketView, view
-from ticketflow.automation import (
-    DEFAULT_LEASE,
-    DeliveryState,
-    Scheduler,
-    SweepResult,
-    deliver,
-    delivery_log,
-    new_owner,
-    run_due,
-    run_ticket,
-    unhandled_kinds,
-    warn_unhandled,
-)
+from ticketflow.automation import DeliveryState, Scheduler, new_owner, warn_unhandled
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SystemClock
-from ticketflow.errors import TicketNotFound
 from ticketflow.intake import (
     TicketIds,
     check_key_prefix,
-    follow_up,
     intake_rules,
     open_ticket,
-    receive,
     rerouted,
     with_builtin_policies,
 )
 from ticketflow.lifecycle import UNSET, Lifecycle, previous_state
-from ticketflow.links import (
-    ExternalRecord,
-    acknowledge,
-    acknowledgements,
-    addressed_to,
-    broadcast,
-    broadcasts_for,
-    link,
-    linked_record_changed,
-    mark_duplicate,
-)
 from ticketflow.model import APP_META, Actor, Comment, Event, Ticket, Visibility, as_comment, require_aware
-from ticketflow.protocols import (
-    Clock,
-    Delivery,
-    Link,
-    Notifier,
-    OutboxMessage,
-    Page,
-    TicketFilters,
-    TicketRepository,
-)
+from ticketflow.protocols import Clock, TicketRepository
 from ticketflow.recording import Reads, Recorder, Scope, Write, entry_notices, fired
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
-from ticketflow.repository._export import DEFAULT_CSV_COLUMNS, import_jsonl
-from ticketflow.similar import Suggestion, Suggestions
-from ticketflow.sla import SlaClock, SlaPolicy, SlaReport, evaluate, policy_for
-from ticketflow.versions import (
-    MigrationPlan,
-    MigrationReport,
-    RescheduleReport,
-    VersionDispatch,
-    known_versions,
-    migrate,
-    plan_for,
-    reschedule,
-)
+from ticketflow.similar import Suggestions
+from ticketflow.sla import SlaPolicy, policy_for
+from ticketflow.versions import VersionDispatch, known_versions
 
 __all__ = ["Workflow"]
 
@@ -93,7 +50,7 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Workflow:
+class Workflow(ReadsPart, IntakePart, LinksPart, DeliveryPart, VersionsPart):
     """Run tickets through one lifecycle.
 
     Args:
@@ -179,7 +136,7 @@ class Workflow:
         self.registry.check(lifecycle)
         self._rerouting = bool(self.intake.routes)
         warn_unhandled(f"Workflow({lifecycle.id!r})", self.unhandled_kinds())
-        self._dispatch: VersionDispatch[Workflow] | None = None  # with earlier versions: each ticket under its own
+        self._dispatch = None  # with earlier versions: each ticket under its own (see FacadeBase._dispatch)
         if len(self.versions) > 1:
             self._dispatch = VersionDispatch(lifecycle, self.versions, self.repository, self._older)
             self._dispatch.install(self, ("get", "history", "allowed", "fire", "move_to", "sla", "view"))
@@ -195,9 +152,6 @@ class Workflow:
 
     def __repr__(self) -> str:
         return f"Workflow({self.lifecycle.id!r}, repository={self.repository!r})"
-
-    def _at(self, at: datetime | None) -> datetime:
-        return self.clock.now() if at is None else require_aware(at, "at")
 
     # -- reading -------------------------------------------------------------------
 
@@ -221,325 +175,12 @@ class Workflow:
         self.get(ticket_id)
         return self.repository.history(ticket_id)
 
-    def find(
-        self,
-        *,
-        group: str | None = None,
-        limit: int = 100,
-        after: str | None = None,
-        actor: Actor | None = None,
-        order_by: str | None = None,
-        **filters: Unpack[TicketFilters],
-    ) -> Page:
-        """Tickets of this lifecycle, filtered as in ``repository.find``; ``group`` picks its states.
-
-        With *actor* (a read on someone's behalf), a customer gets only the
-        tickets they are related to, each as their view shows it (no
-        internal fields or tags); staff get every ticket. Without it, the
-        read is the application's own.
-
-        Pages come in id order; *order_by* ``"opened_at"`` or
-        ``"updated_at"`` (``"-opened_at"``: newest first) sorts by time
-        instead, ties by id, with cursors of its own (see
-        :mod:`ticketflow._ordering`: it reads every matching ticket per page).
-
-        Raises:
-            LifecycleError: an unknown group or order.
-        """
-        return find(
-            self.repository,
-            self.lifecycle,
-            group=group,
-            limit=limit,
-            after=after,
-            actor=actor,
-            order_by=order_by,
-            **filters,
-        )
-
-    def timer_calendar_for(self, ticket: Ticket) -> BusinessCalendar | None:
-        """The calendar *ticket*'s timed rules count in (see :meth:`Scheduler.timer_calendar_for`)."""
-        return self._scheduler.timer_calendar_for(ticket)
-
-    def sla(self, ticket_id: str, now: datetime | None = None) -> list[SlaClock]:
-        """The ticket's SLA clocks as of *now* (default: the clock); [] without a policy.
-
-        Raises:
-            TicketNotFound: no such ticket. LifecycleVersionMismatch: as :meth:`get`.
-        """
-        ticket = self.get(ticket_id)
-        if self.sla_policy is None:
-            return []
-        return evaluate(self.sla_policy, self.lifecycle, ticket, self.repository.history(ticket_id), self._at(now))
-
-    def sla_report(
-        self,
-        now: datetime | None = None,
-        *,
-        group_by: Sequence[str] = ("assignee",),
-        by_version: bool = False,
-        **filters: Unpack[TicketFilters],
-    ) -> SlaReport:
-        """Attainment of the SLA policy over this lifecycle's tickets matching *filters*.
-
-        Each cycle counts under the target it was judged by; *by_version*
-        splits each line by the lifecycle (policy) version its cycles started
-        under.
-
-        Raises:
-            LifecycleError: the lifecycle has no SLA policy.
-        """
-        return sla_report(
-            self.repository, self.lifecycle, self.sla_policy, self._at(now), group_by=group_by, by_version=by_version,
-            **filters,
-        )  # fmt: skip
-
-    def run_due(self, now: datetime | None = None, *, limit: int = 100) -> SweepResult:
-        """Fire the timed rules due at *now* and write due SLA alerts, for up to *limit* tickets.
-
-        Each rule fires once per ticket and entry into its state, as the
-        ``system`` actor, with an event naming the rule and the instant it was
-        due; rules due long ago fire once each, in order; a rule made moot by
-        a later change (the customer answered) does not fire.
-        """
-        at = self._at(now)
-        result = run_due(self._scope, self._scheduler, at, limit)
-        if self._dispatch is None:
-            return result
-        return self._dispatch.sweep(
-            result, lambda older, ticket_id: run_ticket(older._scope, older._scheduler, ticket_id, at)
-        )
-
-    def deliver(
-        self,
-        now: datetime | None = None,
-        *,
-        limit: int = 100,
-        owner: str | None = None,
-        lease: timedelta = DEFAULT_LEASE,
-        notifiers: Mapping[str, Notifier] | None = None,
-    ) -> int:
-        """Hand up to *limit* outbox messages to the registry's notifiers; return how many were delivered.
-
-        Messages are claimed per kind with a lease (see ``docs/automation.md``),
-        so several processes delivering from one store deliver each once; a
-        message of a kind with no notifier is flagged undeliverable and holds
-        nothing back. *owner* and *lease* name the claim (a
-        :class:`~ticketflow.Sweeper` passes its own, and for a store shared
-        by several lifecycles, *notifiers* covering all of them).
-        """
-        return deliver(
-            self.repository,
-            self.registry.notifiers if notifiers is None else notifiers,
-            self._at(now),
-            owner=owner or self._owner,
-            lease=lease,
-            limit=limit,
-            state=self._delivery,
-        )
-
-    def subscribe(self, listener: Callable[[Ticket, Event], None]) -> Callable[[], None]:
-        """Call *listener* after commit with (ticket, event) for every event this Workflow writes.
-
-        Every write path: opens, fires, comments, follow-ups, timers, link
-        rules, merges, broadcasts, imports. For audit and metrics; a listener that
-        raises is logged and undoes nothing. Returns a function that
-        unsubscribes it. (``registry.on_event`` does the same for every
-        Workflow sharing the registry.)
-        """
-        return self.registry.subscribe(listener)
-
-    @property
-    def notifiers(self) -> Mapping[str, Notifier]:
-        """The registry's notifiers by message kind (what :meth:`deliver` hands messages to)."""
-        return self.registry.notifiers
-
-    def unhandled_kinds(self) -> tuple[str, ...]:
-        """The message kinds this lifecycle can write that have no notifier in the registry (sorted).
-
-        ``Workflow(...)`` and ``Sweeper(...)`` log a warning naming them; their
-        messages are kept as undeliverable until a notifier is registered.
-        """
-        return unhandled_kinds(self.lifecycle, self.sla_policy, self.registry.notifiers)
-
-    def deliveries(
-        self, ticket_id: str | None = None, *, key: str | None = None, status: str | None = None, limit: int = 100
-    ) -> list[Delivery]:
-        """The delivery log: outbox messages (of a ticket, a key, a status) with attempts and errors.
-
-        *status* is ``pending``, ``undeliverable`` or ``delivered``.
-        """
-        return delivery_log(self.repository).deliveries(ticket_id=ticket_id, key=key, status=status, limit=limit)
-
-    def redeliver(self, key: str) -> None:
-        """Deliver the message with *key* again at the next delivery (delivered, failed or undeliverable)."""
-        delivery_log(self.repository).requeue(key)
-
-    def follow_up(
-        self, ticket_id: str, actor: Actor, body: str, *, title: str | None = None, at: datetime | None = None
-    ) -> Ticket:
-        """Open a new ticket continuing *ticket_id* (a reply to an immutable, closed ticket).
-
-        The new ticket copies the requester, participants and fields, records
-        ``follow_up_of`` in its opening event and as a link (``wf.links``),
-        and carries *body* as its first comment.
-        """
-        previous = self._access.check_read(self.get(ticket_id), actor)
-        return follow_up(self._scope, previous, actor, body, title=title, when=self._at(at))
-
     def reply(self, ticket_id: str, actor: Actor, body: str, *, at: datetime | None = None) -> Ticket:
         """Comment on the ticket, or, if it is in an immutable state, open a follow-up with the reply."""
         ticket = self._access.check_read(self.get(ticket_id), actor)
         if self.lifecycle.states[ticket.state].immutable:
             return self.follow_up(ticket_id, actor, body, at=at)
         return self.comment(ticket_id, actor, body, at=at)
-
-    def import_jsonl(self, lines: IO[str], *, source: str = "<jsonl>") -> int:
-        """Import tickets of this lifecycle from a JSON Lines export, with their due instants; all or nothing.
-
-        Raises:
-            StorageError: a malformed record, or a ticket of another lifecycle
-                (naming its line); nothing is imported then.
-            ConcurrencyConflict: a ticket with the same id exists already.
-        """
-        return import_jsonl(
-            self.repository, lines, source=source, schedule=self.imported_due, listeners=self.registry.listeners
-        )
-
-    def imported_due(self, ticket: Ticket, history: Sequence[Event]) -> datetime | None:
-        """The next due instant of a ticket of this lifecycle brought in whole with its *history* (an import).
-
-        Raises:
-            StorageError: the ticket is of another lifecycle.
-        """
-        return self._scheduler.imported(ticket, history)
-
-    def export_view(
-        self,
-        out: IO[str],
-        *,
-        format: str = "csv",
-        columns: Sequence[str] = DEFAULT_CSV_COLUMNS,
-        group: str | None = None,
-        actor: Actor | None = None,
-        **filters: Unpack[TicketFilters],
-    ) -> int:
-        """Export a filtered view of this lifecycle's tickets (DevRev's "export views to CSV or JSON").
-
-        Filters are those of ``find`` (``tag``, ``requester``,
-        ``updated_after``/``updated_before`` for a date range...) plus
-        ``group``; rows stream a page at a time. With *actor*, as in
-        ``find``: a customer exports only their tickets, as they see them.
-        """
-        return export_view(
-            self.repository, self.lifecycle, out, format=format, columns=columns, group=group, actor=actor, **filters
-        )
-
-    def link(
-        self,
-        ticket_id: str,
-        actor: Actor,
-        kind: str,
-        *,
-        to_ticket: str | None = None,
-        record: ExternalRecord | None = None,
-        at: datetime | None = None,
-    ) -> Ticket:
-        """Link the ticket (``relates_to``, ``blocks``, ``caused_by``, ``follow_up_of``, ``duplicate_of``)."""
-        return link(self._scope, ticket_id, actor, kind, to_ticket=to_ticket, record=record, at=self._at(at))
-
-    def links(self, ticket_id: str) -> list[Link]:
-        """The ticket's links."""
-        self.get(ticket_id)
-        return self.repository.links(ticket_id)
-
-    def linked_to(self, ticket_id: str | None = None, *, record: ExternalRecord | None = None) -> list[Link]:
-        """The links pointing at a ticket, or at a record."""
-        return self.repository.linked(record.target if record is not None else ticket_id or "")
-
-    def linked_record_changed(
-        self, kind: str, key: str, *, status: str, priority: str | None = None, at: datetime | None = None
-    ) -> list[Event]:
-        """A record in another tracker changed: move the tickets linked to it (see ``link_rules``)."""
-        return linked_record_changed(self._scope, kind, key, status=status, priority=priority, at=self._at(at))
-
-    def mark_duplicate(
-        self,
-        duplicate_id: str,
-        original_id: str,
-        actor: Actor,
-        *,
-        trigger: str,
-        fields: Mapping[str, Any] | None = None,
-        comment: str | None = None,
-        at: datetime | None = None,
-    ) -> Ticket:
-        """Close a duplicate by *trigger*, moving its people to the original and linking it, atomically."""
-        return mark_duplicate(
-            self._scope, duplicate_id, original_id, actor, trigger=trigger, fields=dict(fields or {}), comment=comment,
-            at=self._at(at),
-        )  # fmt: skip
-
-    def new_ticket_id(self) -> str:
-        """An id for a new ticket: the next human key with a ``key_prefix``, else the id factory's."""
-        return self._ids()
-
-    def broadcast(
-        self,
-        actor: Actor,
-        *,
-        title: str,
-        accounts: Sequence[str] | None = None,
-        fields: Mapping[str, Any] | None = None,
-        comment: str | None = None,
-        at: datetime | None = None,
-    ) -> Ticket:
-        """Open one ticket for every account (``accounts=None``) or for the accounts named (multicast)."""
-        return broadcast(
-            self._scope, actor, title=title, accounts=accounts, fields=fields, comment=comment, at=self._at(at)
-        )
-
-    def broadcasts_for(self, account: str) -> list[Ticket]:
-        """The broadcast and multicast tickets an account sees."""
-        return [t for t in broadcasts_for(self.repository, account) if t.lifecycle_id == self.lifecycle.id]
-
-    def acknowledge(self, ticket_id: str, account: str, actor: Actor, *, at: datetime | None = None) -> Ticket:
-        """Record an account's acknowledgement of a broadcast (once per account)."""
-        return acknowledge(self._scope, ticket_id, account, actor, at=self._at(at))
-
-    def acknowledgements(self, ticket_id: str) -> dict[str, datetime]:
-        """The accounts that acknowledged a broadcast, and when."""
-        self.get(ticket_id)
-        return acknowledgements(self.repository, ticket_id)
-
-    def similar(self, ticket_id: str, k: int = 5, *, actor: Actor | None = None) -> list[Suggestion]:
-        """Earlier tickets like this one (BM25 over public text, re-ranked by recorded feedback).
-
-        The index is built from the repository on first use and kept; the
-        asked ticket is re-indexed each time so new comments count. With
-        *actor* (suggestions shown to someone), a customer must be related
-        to the ticket (else :class:`~ticketflow.TicketNotFound`) and is
-        suggested only tickets they may see.
-        """
-        return self._suggestions.similar(self.get(ticket_id), k, actor)
-
-    def similar_feedback(
-        self, ticket_id: str, suggested_id: str, actor: Actor, *, helpful: bool, at: datetime | None = None
-    ) -> Ticket:
-        """Record a thumbs up or down for a suggestion, in the ticket's history; later suggestions use it."""
-        return self._suggestions.feedback(self._scope, ticket_id, suggested_id, actor, helpful=helpful, at=self._at(at))
-
-    def view(self, ticket_id: str, actor: Actor) -> TicketView:
-        """The ticket and history as *actor* may see them (customers: no trace of internal data).
-
-        Raises:
-            TicketNotFound: no such ticket, or *actor* is a customer not
-                related to it (the same error, so ids cannot be probed).
-        """
-        ticket = self.get(ticket_id)
-        if not self._access.may_see(ticket, actor) and not addressed_to(self.repository, ticket_id, actor.accounts):
-            raise TicketNotFound(ticket_id)
-        return view(self.lifecycle, ticket, self.repository.history(ticket_id), actor)
 
     def allowed(self, ticket_id: str, actor: Actor, *, at: datetime | None = None) -> list[str]:
         """Triggers *actor* may fire on the ticket now (``comment``/``update`` included).
@@ -581,28 +222,6 @@ class Workflow:
             self._scope, self.intake, self._policies, actor, self._at(at), title=title, fields=fields, tags=tags,
             requester=requester, assignee=assignee, participants=participants, comment=comment, channel=channel,
             authenticated=authenticated, ticket_id=ticket_id,
-        )  # fmt: skip
-
-    def receive(
-        self,
-        actor: Actor,
-        *,
-        channel: str,
-        authenticated: bool,
-        title: str,
-        fields: Mapping[str, Any] | None = None,
-        comment: str | None = None,
-        at: datetime | None = None,
-    ) -> Ticket | OutboxMessage:
-        """Take a request from a channel: a ticket if the channel opens one for its type, else a contact.
-
-        A contact is an outbox message of kind ``contact.recorded`` (for the
-        team's inbox), written with nothing else. Refusals raise
-        :class:`~ticketflow.intake.IntakeRefused` and store nothing.
-        """
-        return receive(
-            self._scope, self.intake, self._policies, actor, self._at(at), channel=channel,
-            authenticated=authenticated, title=title, fields=fields, comment=comment,
         )  # fmt: skip
 
     def fire(
@@ -732,43 +351,6 @@ class Workflow:
 
     # -- versions ------------------------------------------------------------------
 
-    def migrate(
-        self,
-        plan: MigrationPlan | str | Path | Mapping[str, Any],
-        *,
-        dry_run: bool = False,
-        batch: int = 200,
-        part: tuple[int, int] = (0, 1),
-        at: datetime | None = None,
-    ) -> MigrationReport:
-        """Move the tickets on an earlier version (``previous=``) to this Workflow's, as *plan* says.
-
-        *plan* is a :class:`~ticketflow.versions.MigrationPlan` or a plan
-        file / mapping whose ``from`` names a version of ``previous``; it is
-        checked against both versions first. Dry, it only reports; else each
-        ticket gets one ``migrated`` event and its due instant recomputed, in
-        batches through the one write path; a re-run skips tickets already
-        migrated. See ``docs/versions.md``.
-
-        Raises:
-            InvalidMigration: the plan does not fit the two versions (nothing written).
-        """
-        checked = plan_for(plan, self.versions, self.lifecycle)
-        old = checked.old
-        old_policy = policy_for(old, self.calendar or old.calendar, resolvers=self.registry.calendar_resolvers)
-        return migrate(
-            self.repository,
-            checked,
-            self._at(at),
-            next_due=None if self._scheduler.plain else self._scheduler.next_due,
-            old_policy=old_policy,
-            listeners=self.registry.listeners,
-            dry_run=dry_run,
-            batch=batch,
-            part=part,
-            max_retries=self.max_retries,
-        )
-
     def _older(self, lifecycle: Lifecycle) -> Workflow:
         """The Workflow of an earlier version, sharing this one's store, clock, calendar and registry."""
         return Workflow(
@@ -780,16 +362,3 @@ class Workflow:
             max_retries=self.max_retries,
             ticket_cache=0,
         )
-
-    def reschedule(self, *, batch: int = 200, at: datetime | None = None) -> RescheduleReport:
-        """Recompute the stored next due instant of every ticket of this lifecycle, as of *at*.
-
-        After the rules behind due instants changed without a migration (a
-        holiday added to the calendar, a policy loaded anew): the sweeper
-        then finds each warning, breach and timed rule at its new instant.
-        In batches, each a write through the one write path with the
-        optimistic version check; tickets in states this version lacks are
-        skipped (listed in the report).
-        """
-        next_due = None if self._scheduler.plain else self._scheduler.next_due
-        return reschedule(self.repository, self.lifecycle, next_due, self._at(at), batch=batch)

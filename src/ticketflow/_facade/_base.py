@@ -1,0 +1,53 @@
+"""What the parts of the Workflow facade share: the attributes ``Workflow.__init__`` sets, typed once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from ticketflow.automation import DeliveryState, Scheduler
+from ticketflow.calendar import BusinessCalendar
+from ticketflow.intake import IntakeRules, TicketIds
+from ticketflow.lifecycle import Lifecycle
+from ticketflow.lifecycle._access import Access
+from ticketflow.model import Ticket, require_aware
+from ticketflow.protocols import AssignmentPolicy, Clock, TicketRepository
+from ticketflow.recording import Recorder, Scope
+from ticketflow.registry import Registry
+from ticketflow.similar import Suggestions
+from ticketflow.sla import SlaPolicy
+from ticketflow.versions import VersionDispatch
+
+__all__ = ["FacadeBase"]
+
+
+class FacadeBase:
+    """The state every part of the facade reads; :class:`~ticketflow.Workflow` sets it in ``__init__``."""
+
+    lifecycle: Lifecycle
+    versions: Mapping[int, Lifecycle]
+    repository: TicketRepository
+    calendar: BusinessCalendar | None
+    clock: Clock
+    registry: Registry
+    sla_policy: SlaPolicy | None
+    intake: IntakeRules
+    _access: Access
+    _scheduler: Scheduler
+    _recorder: Recorder
+    _scope: Scope
+    _ids: TicketIds
+    _policies: Mapping[str, AssignmentPolicy]
+    _delivery: DeliveryState
+    _owner: str
+    _suggestions: Suggestions
+    #: With earlier versions: finds the Workflow each ticket is served by (None: one version).
+    _dispatch: VersionDispatch[FacadeBase] | None
+
+    def _at(self, at: datetime | None) -> datetime:
+        return self.clock.now() if at is None else require_aware(at, "at")
+
+    if TYPE_CHECKING:  # defined by Workflow (and replaced per instance by the version dispatch)
+
+        def get(self, ticket_id: str) -> Ticket: ...

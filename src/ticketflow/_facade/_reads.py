@@ -1,0 +1,148 @@
+"""Reads of the Workflow facade: finding, exporting, SLA clocks and reports, suggestions, a customer's view."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import IO, Unpack
+
+from ticketflow._facade._base import FacadeBase
+from ticketflow._queries import export_view, find, sla_report
+from ticketflow._view import TicketView, view
+from ticketflow.calendar import BusinessCalendar
+from ticketflow.errors import TicketNotFound
+from ticketflow.links import addressed_to
+from ticketflow.model import Actor, Ticket
+from ticketflow.protocols import Page, TicketFilters
+from ticketflow.repository._export import DEFAULT_CSV_COLUMNS
+from ticketflow.similar import Suggestion
+from ticketflow.sla import SlaClock, SlaReport, evaluate
+
+__all__ = ["ReadsPart"]
+
+
+class ReadsPart(FacadeBase):
+    """Reading tickets of the lifecycle: lists, exports, SLA clocks and reports, similar tickets, views."""
+
+    def find(
+        self,
+        *,
+        group: str | None = None,
+        limit: int = 100,
+        after: str | None = None,
+        actor: Actor | None = None,
+        order_by: str | None = None,
+        **filters: Unpack[TicketFilters],
+    ) -> Page:
+        """Tickets of this lifecycle, filtered as in ``repository.find``; ``group`` picks its states.
+
+        With *actor* (a read on someone's behalf), a customer gets only the
+        tickets they are related to, each as their view shows it (no
+        internal fields or tags); staff get every ticket. Without it, the
+        read is the application's own.
+
+        Pages come in id order; *order_by* ``"opened_at"`` or
+        ``"updated_at"`` (``"-opened_at"``: newest first) sorts by time
+        instead, ties by id, with cursors of its own (see
+        :mod:`ticketflow._ordering`: it reads every matching ticket per page).
+
+        Raises:
+            LifecycleError: an unknown group or order.
+        """
+        return find(
+            self.repository,
+            self.lifecycle,
+            group=group,
+            limit=limit,
+            after=after,
+            actor=actor,
+            order_by=order_by,
+            **filters,
+        )
+
+    def timer_calendar_for(self, ticket: Ticket) -> BusinessCalendar | None:
+        """The calendar *ticket*'s timed rules count in (see :meth:`Scheduler.timer_calendar_for`)."""
+        return self._scheduler.timer_calendar_for(ticket)
+
+    def sla(self, ticket_id: str, now: datetime | None = None) -> list[SlaClock]:
+        """The ticket's SLA clocks as of *now* (default: the clock); [] without a policy.
+
+        Raises:
+            TicketNotFound: no such ticket. LifecycleVersionMismatch: as :meth:`get`.
+        """
+        ticket = self.get(ticket_id)
+        if self.sla_policy is None:
+            return []
+        return evaluate(self.sla_policy, self.lifecycle, ticket, self.repository.history(ticket_id), self._at(now))
+
+    def sla_report(
+        self,
+        now: datetime | None = None,
+        *,
+        group_by: Sequence[str] = ("assignee",),
+        by_version: bool = False,
+        **filters: Unpack[TicketFilters],
+    ) -> SlaReport:
+        """Attainment of the SLA policy over this lifecycle's tickets matching *filters*.
+
+        Each cycle counts under the target it was judged by; *by_version*
+        splits each line by the lifecycle (policy) version its cycles started
+        under.
+
+        Raises:
+            LifecycleError: the lifecycle has no SLA policy.
+        """
+        return sla_report(
+            self.repository, self.lifecycle, self.sla_policy, self._at(now), group_by=group_by, by_version=by_version,
+            **filters,
+        )  # fmt: skip
+
+    def export_view(
+        self,
+        out: IO[str],
+        *,
+        format: str = "csv",
+        columns: Sequence[str] = DEFAULT_CSV_COLUMNS,
+        group: str | None = None,
+        actor: Actor | None = None,
+        **filters: Unpack[TicketFilters],
+    ) -> int:
+        """Export a filtered view of this lifecycle's tickets (DevRev's "export views to CSV or JSON").
+
+        Filters are those of ``find`` (``tag``, ``requester``,
+        ``updated_after``/``updated_before`` for a date range...) plus
+        ``group``; rows stream a page at a time. With *actor*, as in
+        ``find``: a customer exports only their tickets, as they see them.
+        """
+        return export_view(
+            self.repository, self.lifecycle, out, format=format, columns=columns, group=group, actor=actor, **filters
+        )
+
+    def similar(self, ticket_id: str, k: int = 5, *, actor: Actor | None = None) -> list[Suggestion]:
+        """Earlier tickets like this one (BM25 over public text, re-ranked by recorded feedback).
+
+        The index is built from the repository on first use and kept; the
+        asked ticket is re-indexed each time so new comments count. With
+        *actor* (suggestions shown to someone), a customer must be related
+        to the ticket (else :class:`~ticketflow.TicketNotFound`) and is
+        suggested only tickets they may see.
+        """
+        return self._suggestions.similar(self.get(ticket_id), k, actor)
+
+    def similar_feedback(
+        self, ticket_id: str, suggested_id: str, actor: Actor, *, helpful: bool, at: datetime | None = None
+    ) -> Ticket:
+        """Record a thumbs up or down for a suggestion, in the ticket's history; later suggestions use it."""
+        return self._suggestions.feedback(self._scope, ticket_id, suggested_id, actor, helpful=helpful, at=self._at(at))
+
+    def view(self, ticket_id: str, actor: Actor) -> TicketView:
+        """The ticket and history as *actor* may see them (customers: no trace of internal data).
+
+        Raises:
+            TicketNotFound: no such ticket, or *actor* is a customer not
+                related to it (the same error, so ids cannot be probed).
+        """
+        ticket = self.get(ticket_id)
+        if not self._access.may_see(ticket, actor) and not addressed_to(self.repository, ticket_id, actor.accounts):
+            raise TicketNotFound(ticket_id)
+        return view(self.lifecycle, ticket, self.repository.history(ticket_id), actor)
