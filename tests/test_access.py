@@ -415,7 +415,7 @@ PLANTED: dict[str, tuple[str, Any]] = {
     "strangers are related to every ticket": ("ticketflow.lifecycle._access.Access.related", lambda *_: True),
     "parts of a step are never checked": ("ticketflow.lifecycle._access.Access.check_change", lambda *_a, **_k: None),
     "customers see the full view": (
-        "ticketflow.workflow.view",
+        "ticketflow._facade._reads.view",
         lambda _lc, ticket, history, _actor: tf.TicketView(ticket, tuple(history), False),
     ),
 }
