@@ -105,3 +105,10 @@ def test_stored_ticket_and_event_equal_the_values_attrs_builds():
     assert type(event) is tf.Event
     assert event == tf.Event(*event_parts)
     assert attrs.astuple(event, recurse=False) == event_parts
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        event.target = "c"  # type: ignore[misc]
+    # the same layout as what the classes build: weak references and evolve behave alike
+    import weakref
+
+    assert weakref.ref(built)() is built
+    assert attrs.evolve(built, state="x") == tf.Ticket(*parts[:2], "x", *parts[3:])
