@@ -44,6 +44,7 @@ from hypothesis import strategies as st
 from ticketflow.errors import TicketflowError, TicketNotFound
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.lifecycle._definition import tag_allowed
+from ticketflow.links import ExternalRecord
 from ticketflow.model import APP_META, Actor, Comment, Event, Ticket
 from ticketflow.registry import Registry
 from ticketflow.testing._checks import Bench
@@ -61,7 +62,8 @@ OUR_ACCOUNT, OTHER_ACCOUNT = "acme", "globex"
 # writes come up more often than reads: they are where a part can slip through
 _OPS = (
     "fire", "fire", "comment", "comment", "comment", "update", "move_to", "open", "open", "reply", "follow_up",
-    "view", "allowed", "find", "export", "similar", "broadcast", "acknowledge",
+    "view", "allowed", "find", "export", "similar", "broadcast", "acknowledge", "link", "link_ticket",
+    "mark_duplicate",
 )  # fmt: skip
 
 
@@ -130,6 +132,14 @@ def _actors(lifecycle: Lifecycle, data: st.DataObject) -> dict[str, Actor]:
     }
 
 
+#: the library's meta keys an operation records itself (not the caller's)
+_WRITES = {
+    "link": frozenset({"link"}),
+    "link_ticket": frozenset({"link"}),
+    "mark_duplicate": frozenset({"merged", "duplicate_of"}),
+}
+
+
 def _extras(lifecycle: Lifecycle, data: st.DataObject, actor: Actor) -> dict[str, Any]:
     """Random parts a step may carry: fields, tags, people, a comment (maybe in another's name), meta."""
     extras: dict[str, Any] = {}
@@ -189,8 +199,13 @@ def _lifecycle_made(lifecycle: Lifecycle, event: Event) -> tuple[set[str], set[s
     return fields, tags
 
 
-def _check_event(lifecycle: Lifecycle, actor: Actor, event: Event, where: str) -> None:
-    """An event written by a customer's accepted step holds only what they may set."""
+def _check_event(
+    lifecycle: Lifecycle, actor: Actor, event: Event, where: str, written: frozenset[str] = frozenset()
+) -> None:
+    """An event written by a customer's accepted step holds only what they may set.
+
+    *written*: the library's meta keys the operation itself records (a link, a merge).
+    """
     may = _setters(lifecycle, actor)
     roles = lifecycle.expand_roles(actor.roles)
     made_fields, made_tags = _lifecycle_made(lifecycle, event)
@@ -224,6 +239,7 @@ def _check_event(lifecycle: Lifecycle, actor: Actor, event: Event, where: str) -
         "channel",
         "route",
         "ack",
+        *written,
     }
     assert not caller, f"{where}: caller meta reached the library's keys {sorted(caller)}"
 
@@ -319,6 +335,12 @@ def _run(world: World, op: str, actor: Actor, target: str, extras: dict[str, Any
         return wf.similar(target, actor=actor)
     if op == "broadcast":
         return wf.broadcast(actor, title="to everyone", fields=extras.get("fields"))
+    if op == "link":
+        return wf.link(target, actor, "relates_to", record=ExternalRecord("document", "access-check.pdf"))
+    if op == "link_ticket":
+        return wf.link(target, actor, "relates_to", to_ticket=extras["other"])
+    if op == "mark_duplicate":
+        return wf.mark_duplicate(target, extras["other"], actor, trigger=extras["trigger"])
     return wf.acknowledge(target, extras["account"], actor)
 
 
@@ -337,9 +359,12 @@ def check_access_step(world: World, op: str, actor: Actor, target: str, extras: 
     except TicketflowError as exc:
         assert _snapshot(world) == before, f"{where}: refused ({exc!r}), yet a ticket changed"
         assert wf.repository.count() == count, f"{where}: refused, yet a ticket was stored"
-        reading = op in ("view", "allowed", "similar", "reply", "follow_up", "move_to", "fire", "comment")
+        reading = op in ("view", "allowed", "similar", "reply", "follow_up", "move_to", "fire", "comment", "link")
         if reading and target not in (may_view if op == "view" else mine):
             assert isinstance(exc, TicketNotFound), f"{where}: a stranger was answered {exc!r}"
+        pair = op in ("link_ticket", "mark_duplicate") and extras["other"] != target  # two tickets named
+        if pair and not {target, extras["other"]} <= mine:
+            assert isinstance(exc, TicketNotFound), f"{where}: a stranger to one of the two was answered {exc!r}"
         return
     after = _snapshot(world)
     for tid, (ticket, history) in before.items():
@@ -347,7 +372,7 @@ def check_access_step(world: World, op: str, actor: Actor, target: str, extras: 
         if tid not in mine and not acknowledged:
             assert after[tid] == (ticket, history), f"{where}: changed ticket {tid}, which the actor is not related to"
         for event in after[tid][1][len(history) :]:
-            _check_event(lc, actor, event, f"{where}, new event on {tid}")
+            _check_event(lc, actor, event, f"{where}, new event on {tid}", _WRITES.get(op, frozenset()))
     if isinstance(result, Ticket) and result.id not in before:  # opened (or followed up): the actor's own
         for event in wf.history(result.id):
             _check_event(lc, actor, event, f"{where}, new ticket")
@@ -398,6 +423,7 @@ def check_access(
             actor = people[data.draw(st.sampled_from(sorted(people)), label="actor")]
             target = data.draw(st.sampled_from(sorted(world.related)), label="ticket")
             extras = _extras(lifecycle, data, actor)
+            extras["other"] = data.draw(st.sampled_from(sorted(world.related)), label="other ticket")
             check_access_step(world, op, actor, target, extras)
 
     random_access()
