@@ -1071,13 +1071,13 @@ def _simulate_builtins(path: Path, days: int = 21) -> datetime:
         inbox: Counter[str] = Counter()
         workflows = [
             tf.Workflow(
-                tf.builtin(lifecycle_id),
+                lifecycle,
                 repository,
                 clock=clock,
-                id_factory=_numbered(lifecycle_id.upper()[:3]),  # ids in order: every run gives the same numbers
-                registry=_demo_registry(tf.builtin(lifecycle_id), inbox),
+                id_factory=_numbered(lifecycle.id.upper()[:3]),  # ids in order: every run gives the same numbers
+                registry=_demo_registry(lifecycle, inbox),
             )
-            for lifecycle_id in tf.builtins()
+            for lifecycle in map(tf.builtin, tf.builtins())
         ]
         try:
             summaries.extend(simulate_store(workflows, start, days, tick=lambda: bar.update(1)))

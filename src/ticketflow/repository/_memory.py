@@ -277,7 +277,7 @@ class MemoryRepository:
         tickets = self._tickets
         ticket_id = ticket.id
         check_events(ticket, events, expected_version + 1, tickets.get(ticket_id))
-        with self._lock:  # _check_version and _apply_save, inlined: this is every fire's save
+        with self._lock:  # the version check and _apply_save, inlined: this is every fire's save
             current = tickets.get(ticket_id)
             if current is None:
                 raise TicketNotFound(ticket_id)
@@ -327,13 +327,6 @@ class MemoryRepository:
             return pending[ticket_id]
         ticket = self._tickets.get(ticket_id)
         return None if ticket is None else ticket.version
-
-    def _check_version(self, ticket_id: str, expected: int) -> None:
-        current = self._tickets.get(ticket_id)
-        if current is None:
-            raise TicketNotFound(ticket_id)
-        if current.version != expected:
-            raise ConcurrencyConflict(ticket_id, expected, current.version)
 
     def _apply_save(self, ticket: Ticket, events: Sequence[Event], due: Any) -> None:
         self._tickets[ticket.id] = ticket
