@@ -342,6 +342,52 @@ def fire_by_history(lengths: list[int], hot: int, rounds: int, postgres: str | N
             repository.drop_schema()
 
 
+def sla_rows(lengths: list[int], rounds: int, postgres: str | None) -> None:
+    """µs per ``wf.sla(ticket_id)`` on a zendesk ticket holding N events, read by a fresh Workflow (cold cache).
+
+    The clocks come from the fold stored with the ticket; the last column is
+    the same clocks from the whole history (``evaluate``), as a reader without
+    folds would compute them, over the fold's cost.
+    """
+    from ticketflow.sla import evaluate
+
+    stores: list[tuple[str, Any]] = [("memory", lambda _folder: tf.MemoryRepository())]
+    stores.append(("SQLite", lambda folder: tf.SQLiteRepository(f"{folder}/{uuid.uuid4().hex}.db")))
+    made: list[Any] = []
+    if postgres:
+        from ticketflow.repository.postgres import PostgresRepository
+
+        def pg(_folder: str) -> Any:
+            made.append(PostgresRepository(postgres, schema=f"tf_bench_{uuid.uuid4().hex[:10]}"))
+            return made[-1]
+
+        stores.append(("PostgreSQL", pg))
+    print(f"{'wf.sla(ticket) vs history length':<44}{'events':>8}{'µs/call':>10}{'history µs':>12}{'hist / fold':>13}")
+    now = T0 + timedelta(days=2)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            for name, make in stores:
+                for length in lengths:
+                    repository = make(folder)
+                    _, ticket_id = zendesk_history(repository, length)
+                    wf = tf.Workflow(tf.builtin("zendesk"), repository)
+                    assert wf.sla_policy is not None
+                    policy, lifecycle = wf.sla_policy, wf.lifecycle
+                    cost = best_us(lambda: [wf.sla(ticket_id, now) for _ in range(20)], 20, rounds)
+                    whole = best_us(
+                        lambda: [
+                            evaluate(policy, lifecycle, wf.get(ticket_id), repository.history(ticket_id), now)
+                            for _ in range(5)
+                        ],
+                        5,
+                        rounds,
+                    )
+                    print(f"{f'  {name}':<44}{length:>8,}{cost:>10.1f}{whole:>12.1f}{whole / cost:>13.2f}")
+    finally:
+        for repository in made:
+            repository.drop_schema()
+
+
 def sweeper_rows(where: list[tuple[str, str]], timers: int, workers: list[int]) -> None:
     """Rules fired per second by 1, 2, 4, 8 sweeper processes on *timers* due zendesk reminders.
 
@@ -396,6 +442,9 @@ def main() -> None:
     calendar_walk(3 if args.quick else 10)
     lengths = [int(n) for n in args.histories.split(",")] if args.histories else [10, 100, 1_000, 5_000]
     fire_by_history([10, 100] if args.quick else lengths, 2 if args.quick else 5, 3, args.postgres)
+    if not args.quick:
+        fire_by_history([1_000], 40, 3, None)  # 40 hot tickets of 1,000 events (vs the 5 above)
+    sla_rows([10, 100] if args.quick else lengths, 3, args.postgres)
     with tempfile.TemporaryDirectory() as folder:
         stores = [("SQLite", f"{folder}/sweep")]
         if args.postgres:

@@ -285,6 +285,7 @@ def test_an_older_schema_is_migrated_forward(schema: str):
     with store.engine.begin() as conn:  # back to what version 1 had
         conn.execute(sa.text(f'DROP INDEX "{schema}".tickets_requester'))
         conn.execute(sa.text(f'DROP TABLE "{schema}".links'))
+        conn.execute(sa.text(f'ALTER TABLE "{schema}".tickets DROP COLUMN fold'))
         conn.execute(sa.text(f'UPDATE "{schema}".ticketflow_schema SET version = 1'))  # noqa: S608 - test schema
     store.close()
     again = repo(schema)
@@ -297,6 +298,12 @@ def test_an_older_schema_is_migrated_forward(schema: str):
     assert (version, index) == (again.SCHEMA_VERSION, 1)
     assert again.links("Z1") == []  # later steps ran too (the links table)
     assert again.get("Z1") == ticket
+    assert again.fold("Z1") is None  # ... and the fold column (version 5): none stored yet
+    wf = tf.Workflow(lc, again)
+    wf.comment("Z1", CUSTOMER, "still there?", at=T0 + timedelta(hours=1))
+    stored = again.fold("Z1")
+    assert stored is not None
+    assert stored[1][-1].seq == 2
     again.close()
 
 

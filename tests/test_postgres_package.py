@@ -102,7 +102,7 @@ def test_a_jsonb_column_gets_its_cast_from_its_type():
 
 
 def test_the_schema_version_counts_its_migrations():
-    assert PostgresRepository.SCHEMA_VERSION == SCHEMA_VERSION == 4
+    assert PostgresRepository.SCHEMA_VERSION == SCHEMA_VERSION == 5
 
 
 def test_one_retry_pauses_doubling_then_raises_the_error_given(monkeypatch: pytest.MonkeyPatch):

@@ -32,12 +32,13 @@ so both estimates recover when the workload changes. Tickets a process keeps
 to itself start from their copies; hot tickets shared by several processes
 cost what they would without a cache.
 
-With timers counted from later events or an SLA policy, the next due
-instant after a fire depends on the whole history. The copy then keeps the
-history it was saved with (when the history has exactly ``version`` events),
+With timers or an SLA policy, the next due instant after a fire depends on
+the ticket's history, through its *fold* (the few events the clocks and
+rules read, :mod:`ticketflow.automation._fold`). The copy then keeps the
+fold it was saved with (when the fold ends with the event of ``version``),
 within a budget of events per Workflow: the due instant computed from it is
-stored only if the version check passes, i.e. only if that history was the
-stored one.
+stored only if the version check passes, i.e. only if that fold was the
+stored ticket's.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from typing import TYPE_CHECKING
 from ticketflow.errors import LifecycleMismatch, LifecycleVersionMismatch
 from ticketflow.lifecycle._migrated import recorded_version
 from ticketflow.model import Event, Ticket
-from ticketflow.protocols import SnapshotReads, TicketRepository
+from ticketflow.protocols import FoldStore, SnapshotReads, TicketRepository
 
 if TYPE_CHECKING:
     from ticketflow.lifecycle import Lifecycle
@@ -57,13 +58,13 @@ if TYPE_CHECKING:
 
 __all__ = ["HISTORY_EVENTS", "RecentTickets", "TicketCache"]
 
-#: How many events of history one Workflow keeps with its copies, at most.
+#: How many events of folds one Workflow keeps with its copies, at most.
 HISTORY_EVENTS = 20_000
 _RATE = 0.05  # weight of the latest observation in the moving estimate (about the last 20 fires)
 
 
 class RecentTickets:
-    """At most *size* tickets by id (oldest saved dropped first), with histories up to *max_events* events in all.
+    """At most *size* tickets by id (oldest saved dropped first), with folds up to *max_events* events in all.
 
     ``size=0`` keeps none.
     """
@@ -100,11 +101,11 @@ class RecentTickets:
         return self._events
 
     def get(self, ticket_id: str) -> tuple[Ticket, tuple[Event, ...] | None, bool] | None:
-        """The copy kept for *ticket_id*, its history if kept (both may be stale), and whether to trust it."""
+        """The copy kept for *ticket_id*, its fold if kept (both may be stale), and whether to trust it."""
         return self._items.get(ticket_id)
 
     def put(self, ticket: Ticket, history: Sequence[Event] | None = None, *, trusted: bool = True) -> None:
-        """Keep *ticket* as the latest copy of its id, with *history* if it is exactly its history's length.
+        """Keep *ticket* as the latest copy of its id, with *history* (its fold) if that ends at its version.
 
         *trusted*: whether the next fire should start from this copy (False
         when the last copy of this ticket proved stale).
@@ -112,7 +113,7 @@ class RecentTickets:
         if self._size == 0:
             return
         kept = None
-        if history is not None and len(history) == ticket.version <= self._max_events:
+        if history and history[-1].seq == ticket.version and len(history) <= self._max_events:
             kept = tuple(history)
         with self._lock:
             self._drop(ticket.id)
@@ -134,7 +135,7 @@ class RecentTickets:
             self._events -= len(entry[1])
 
     def _trim(self) -> None:
-        """Forget the oldest histories (keeping their tickets) until the budget holds."""
+        """Forget the oldest folds (keeping their tickets) until the budget holds."""
         for ticket_id, (ticket, history, trusted) in list(self._items.items()):
             if self._events <= self._max_events:
                 return
@@ -155,8 +156,8 @@ class TicketCache:
         repository: the repository underneath.
         size: how many tickets to keep copies of (0: none; every read goes
             to the repository).
-        max_events: the budget of history events kept with the copies.
-        histories: whether to keep histories at all (not when nothing is
+        max_events: the budget of fold events kept with the copies.
+        histories: whether to keep folds at all (not when nothing is
             ever due: the next due instant is the only reader).
         lifecycle: the lifecycle whose tickets may be read (None: any);
             a ticket of another is refused with
@@ -165,7 +166,17 @@ class TicketCache:
             :class:`~ticketflow.LifecycleVersionMismatch`.
     """
 
-    __slots__ = ("_doubted", "_snapshots", "histories", "keeps", "lifecycle", "lifecycle_id", "recent", "repository")
+    __slots__ = (
+        "_doubted",
+        "_snapshots",
+        "folds",
+        "histories",
+        "keeps",
+        "lifecycle",
+        "lifecycle_id",
+        "recent",
+        "repository",
+    )
 
     def __init__(
         self,
@@ -179,6 +190,8 @@ class TicketCache:
         self.repository = repository
         #: the repository, if it reads a ticket and its history in one call (checked once, not per read)
         self._snapshots = repository if isinstance(repository, SnapshotReads) else None
+        #: the repository, if it keeps each ticket's fold (checked once)
+        self.folds = repository if histories and isinstance(repository, FoldStore) else None
         self.lifecycle = lifecycle
         self.lifecycle_id = None if lifecycle is None else lifecycle.id
         self.recent = RecentTickets(size, max_events)
@@ -188,7 +201,7 @@ class TicketCache:
         self._doubted: set[str] = set()  # tickets whose copy proved stale during the write under way
 
     def read(self, ticket_id: str, fresh: bool) -> tuple[Ticket, tuple[Event, ...] | None, bool]:
-        """The ticket, its history if a current copy kept it, and whether the ticket is a copy."""
+        """The ticket, its fold if a current copy kept it, and whether the ticket is a copy."""
         entry = self.recent._items.get(ticket_id) if self.keeps else None
         if entry is None:
             return self._get(ticket_id), None, False
@@ -253,22 +266,14 @@ class TicketCache:
             self.recent.forget(ticket_id)
             self._doubt(ticket_id)
 
-    def saved(self, step: Step, reads: Reads) -> None:
-        """A step committed: keep its ticket (and its whole history, when the write knew it)."""
+    def saved(self, step: Step, reads: Reads, fold: Sequence[Event] | None = None) -> None:
+        """A step committed: keep its ticket (and its *fold* after the step, when the write made one)."""
         ticket = step.ticket
         if reads.copies and ticket.id in reads.copies:
             self.recent.observe(True)
-        history: Sequence[Event] | None = None
-        if not self.histories:
-            pass
-        elif step.expected_version is None:
-            history = step.events
-        else:
-            known = reads.known_history(ticket.id)
-            history = None if known is None else [*known, *step.events]
         trusted = ticket.id not in self._doubted
         self._doubted.discard(ticket.id)
-        self.recent.put(ticket, history, trusted=trusted)
+        self.recent.put(ticket, fold if self.histories and isinstance(fold, tuple) else None, trusted=trusted)
 
     def _doubt(self, ticket_id: str) -> None:
         if len(self._doubted) > self.recent._size:

@@ -26,6 +26,7 @@ __all__ = [
     "ClaimingOutbox",
     "Clock",
     "Delivery",
+    "FoldStore",
     "Guard",
     "Link",
     "Notifier",
@@ -250,6 +251,24 @@ class SnapshotReads(Protocol):
 
     def get_with_history(self, ticket_id: str) -> tuple[Ticket, list[Event]]:
         """The ticket as last saved and its whole history, oldest first."""
+        ...
+
+
+@runtime_checkable
+class FoldStore(Protocol):
+    """A repository that keeps each ticket's *fold* beside it: the events its SLA clocks and timed rules read.
+
+    A write that knows the fold passes it to ``add``/``save`` (and to a
+    transaction's) as ``fold=(key, seqs)``: the key names what it was folded
+    for, *seqs* the events it holds; ``fold=None`` clears it. The fold is
+    written with the ticket, in the same transaction, so it is as current as
+    the ticket's version. A Workflow then computes a ticket's next due
+    instant and SLA clocks from a handful of events instead of its whole
+    history. Optional: without it, the history is read instead.
+    """
+
+    def fold(self, ticket_id: str) -> tuple[str, list[Event]] | None:
+        """The key and the events (oldest first) of the fold stored with the ticket; None when none is."""
         ...
 
 

@@ -12,8 +12,9 @@ from ticketflow._view import TicketView, view
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.errors import TicketNotFound
 from ticketflow.links import addressed_to
-from ticketflow.model import Actor, Ticket
-from ticketflow.protocols import Page, TicketFilters
+from ticketflow.model import Actor, Event, Ticket
+from ticketflow.protocols import FoldStore, Page, TicketFilters
+from ticketflow.recording import current_fold
 from ticketflow.repository._export import DEFAULT_CSV_COLUMNS
 from ticketflow.similar import Suggestion
 from ticketflow.sla import SlaClock, SlaReport, evaluate
@@ -73,7 +74,21 @@ class ReadsPart(FacadeBase):
         ticket = self.get(ticket_id)
         if self.sla_policy is None:
             return []
-        return evaluate(self.sla_policy, self.lifecycle, ticket, self.repository.history(ticket_id), self._at(now))
+        at = self._at(now)
+        return evaluate(self.sla_policy, self.lifecycle, ticket, self._clock_events(ticket, at), at)
+
+    def _clock_events(self, ticket: Ticket, at: datetime) -> Sequence[Event]:
+        """What the clocks of *ticket* read as of *at*: its stored fold when it is current and ours, else its history.
+
+        A fold gives the clocks of the whole history when *at* is not before
+        its last event (:mod:`ticketflow.automation._fold`).
+        """
+        repository = self.repository
+        if isinstance(repository, FoldStore):
+            fold = current_fold(repository.fold(ticket.id), self._scheduler.fold_key, ticket.version)
+            if fold is not None and at >= fold[-1].at:
+                return fold
+        return repository.history(ticket.id)
 
     def sla_report(
         self,

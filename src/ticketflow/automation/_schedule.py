@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from ticketflow.automation._fold import Folder
 from ticketflow.automation._timers import earliest, pending_rules
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.errors import InvalidLifecycle, StorageError
@@ -77,7 +78,7 @@ class Scheduler:
         InvalidLifecycle: a timed rule counts business time and there is no calendar.
     """
 
-    __slots__ = ("_anchored_later", "_own_calendar", "lifecycle", "plain", "sla_policy", "timer_calendar")
+    __slots__ = ("_anchored_later", "_own_calendar", "folder", "lifecycle", "plain", "sla_policy", "timer_calendar")
 
     def __init__(self, lifecycle: Lifecycle, calendar: BusinessCalendar | None, sla_policy: SlaPolicy | None) -> None:
         self.lifecycle = lifecycle
@@ -87,6 +88,8 @@ class Scheduler:
         self.sla_policy = sla_policy
         #: Without timers or SLA nothing is ever due.
         self.plain = not lifecycle.timers and sla_policy is None
+        #: What a ticket's fold keeps for these rules and clocks (see :mod:`ticketflow.automation._fold`).
+        self.folder = Folder(lifecycle, sla_policy)
         # States with a rule counting from something later than the entry (a comment, an update, a field).
         self._anchored_later = frozenset(
             state for rule in lifecycle.timers if rule.since != "state_entered" for state in rule.states
@@ -129,6 +132,23 @@ class Scheduler:
             if ticket.state not in self._anchored_later:
                 return UNSET  # the rules armed in this state count from its entry: their instants stand
         return next_due(self, ticket, history(), at)
+
+    @property
+    def fold_key(self) -> str:
+        """The key of the folds this scheduler makes (a stored fold with another key is folded again)."""
+        return self.folder.key
+
+    def fold_after(self, events: Sequence[Event], before: Callable[[str], Sequence[Event]]) -> Any:
+        """The ticket's fold after *events*: ``UNSET`` to keep the stored one, None when it has none.
+
+        *before* gives, for a fold key, the ticket's fold before the change
+        (or its whole history: both fold alike); it is not called for a new
+        ticket (*events* are its whole history).
+        """
+        if self.plain or not events:
+            return UNSET  # nothing is ever due, or no new event: the stored fold stands
+        known = () if events[0].seq == 1 else before(self.folder.key)
+        return self.folder.extend(known, events)
 
     def imported(self, ticket: Ticket, history: Sequence[Event]) -> datetime | None:
         """The due instant of a ticket brought in whole (an import), as of its last event.

@@ -51,6 +51,7 @@ __all__ = [
     "Scope",
     "Step",
     "Write",
+    "current_fold",
     "entry_notices",
     "fired",
     "imported",
@@ -70,6 +71,13 @@ class Schedule(Protocol):
     only when called), and the instant of the change. It returns the next
     due instant, ``None`` for nothing due, or ``UNSET`` to keep the stored
     instant (the change cannot have moved it).
+
+    ``fold_after`` gives the ticket's *fold* after the change (the events its
+    clocks and rules read, :mod:`ticketflow.automation._fold`): the recorder
+    hands ``due_after`` the fold instead of the whole history, keeps it with
+    the ticket's cached copy and stores it where the repository keeps folds
+    (:class:`~ticketflow.protocols.FoldStore`), so a write's cost follows the
+    fold, not the history.
     """
 
     def due_after(
@@ -77,6 +85,22 @@ class Schedule(Protocol):
     ) -> Any:
         """The ticket's next due instant after *events* (``None``: nothing; ``UNSET``: unchanged)."""
         ...
+
+    @property
+    def fold_key(self) -> str:
+        """The key the folds of :meth:`fold_after` are stored under."""
+        ...
+
+    def fold_after(self, events: Sequence[Event], before: Callable[[str], Sequence[Event]]) -> Any:
+        """The ticket's fold after *events* (``None``: none; ``UNSET``: none kept), from *before* (key -> fold)."""
+        ...
+
+
+def current_fold(stored: tuple[str, Sequence[Event]] | None, key: str, version: int) -> Sequence[Event] | None:
+    """A fold a repository returned, if it was made under *key* and ends at the ticket's *version* (else None)."""
+    if stored is None or stored[0] != key or not stored[1] or stored[1][-1].seq != version:
+        return None
+    return stored[1]
 
 
 class Step(NamedTuple):
@@ -181,12 +205,13 @@ class Write(NamedTuple, Generic[R]):
 class Reads:
     """What a plan reads, in one attempt: tickets (a cached copy unless the attempt is fresh) and histories."""
 
-    __slots__ = ("_cache", "_fresh", "_histories", "copies")
+    __slots__ = ("_cache", "_folds", "_fresh", "_histories", "copies")
 
     def __init__(self, cache: TicketCache, fresh: bool) -> None:
         self._cache = cache
         self._fresh = fresh
         self._histories: dict[str, Sequence[Event]] | None = None
+        self._folds: dict[str, Sequence[Event]] | None = None  # folds kept with the copies read
         #: ids of the tickets this attempt read from copies (judged again on a fresh read if refused)
         self.copies: list[str] | None = None
 
@@ -197,14 +222,36 @@ class Reads:
 
     def ticket(self, ticket_id: str) -> Ticket:
         """The ticket (:class:`~ticketflow.TicketNotFound` if none)."""
-        ticket, history, copy = self._cache.read(ticket_id, self._fresh)
+        ticket, fold, copy = self._cache.read(ticket_id, self._fresh)
         if copy:
             if self.copies is None:
                 self.copies = []
             self.copies.append(ticket_id)
-        if history is not None:
-            self._remember(ticket_id, history)
+        if fold is not None:
+            if self._folds is None:
+                self._folds = {}
+            self._folds[ticket_id] = fold
         return ticket
+
+    def fold(self, ticket_id: str, key: str, version: int) -> Sequence[Event]:
+        """The ticket's fold under *key* at *version*, or its whole history when no such fold is at hand.
+
+        From this attempt's reads, the copy's kept fold, or the fold the
+        repository stores (:class:`~ticketflow.protocols.FoldStore`); a
+        fold of another key or version is not used.
+        """
+        history = self.known_history(ticket_id)
+        if history is not None:
+            return history
+        fold = None if self._folds is None else self._folds.get(ticket_id)
+        if fold and fold[-1].seq == version:
+            return fold
+        stores = self._cache.folds
+        if stores is not None:
+            stored = current_fold(stores.fold(ticket_id), key, version)
+            if stored is not None:
+                return stored
+        return self.history(ticket_id)
 
     def history(self, ticket_id: str) -> Sequence[Event]:
         """The ticket's stored history, oldest first (read once per attempt)."""
@@ -265,6 +312,7 @@ class Recorder:
         self.notices = notices
         self.repository = cache.repository
         self.schedule = schedule
+        self._keeps_folds = cache.folds is not None
         self.actions: Mapping[str, Action] = actions if actions is not None else {}
         self.listeners = listeners
         self.max_retries = max_retries
@@ -287,7 +335,8 @@ class Recorder:
                 steps = write.steps
                 if self.notices is not None:
                     write = self._with_notices(write)
-                dues = None if self.schedule is None else [self._due(step, reads) for step in steps]
+                folds = None if self.schedule is None else [self._fold(step, reads) for step in steps]
+                dues = None if folds is None else [self._due(s, f, reads) for s, f in zip(steps, folds, strict=True)]
             except TicketflowError:
                 if not reads.copies:
                     raise
@@ -295,7 +344,7 @@ class Recorder:
                 fresh = True
                 continue
             try:
-                self._commit(write, dues)
+                self._commit(write, dues, folds)
             except ConcurrencyConflict:
                 if reads.copies:
                     cache.stale(reads.copies)  # not a retry: the copy was stale
@@ -306,8 +355,8 @@ class Recorder:
                 attempt += 1
                 continue
             if cache.keeps:
-                for step in steps:
-                    cache.saved(step, reads)
+                for index, step in enumerate(steps):
+                    cache.saved(step, reads, None if folds is None else folds[index])
             if self.listeners:
                 self._notify(steps)
             for step in steps:
@@ -335,10 +384,18 @@ class Recorder:
             return write
         return write._replace(messages=(*write.messages, *extra))
 
-    def _due(self, step: Step, reads: Reads) -> Any:
+    def _fold(self, step: Step, reads: Reads) -> Any:
+        """The step's ticket's fold after it (``UNSET``: none kept; None: none, read whole histories)."""
+        assert self.schedule is not None  # noqa: S101 - called only with a schedule
+        ticket_id, version = step.ticket.id, step.expected_version or 0
+        return self.schedule.fold_after(step.events, lambda key: reads.fold(ticket_id, key, version))
+
+    def _due(self, step: Step, fold: Any, reads: Reads) -> Any:
         if step.due is not UNSET or self.schedule is None:
             return step.due
         ticket, events = step.ticket, step.events
+        if fold is not UNSET and fold is not None:
+            return self.schedule.due_after(ticket, events, lambda: fold, events[-1].at)
         if step.expected_version is None:
             return self.schedule.due_after(ticket, events, lambda: events, events[-1].at)
 
@@ -347,27 +404,38 @@ class Recorder:
 
         return self.schedule.due_after(ticket, events, history, events[-1].at)
 
-    def _commit(self, write: Write[Any], dues: list[Any] | None) -> None:
+    def _stored(self, fold: Any) -> dict[str, Any]:
+        """The ``fold=`` argument of a save (none when the repository keeps no folds or there is none to keep)."""
+        if fold is UNSET or not self._keeps_folds:
+            return {}
+        if fold is None:
+            return {"fold": None}
+        assert self.schedule is not None  # noqa: S101 - folds come from the schedule
+        return {"fold": (self.schedule.fold_key, tuple(event.seq for event in fold))}
+
+    def _commit(self, write: Write[Any], dues: list[Any] | None, folds: list[Any] | None) -> None:
         steps = write.steps
-        repository = self.repository
+        repository: Any = self.repository  # with fold= where it is a FoldStore
         if len(steps) == 1 and not write.messages and not write.links:
             step = steps[0]
             due = step.due if dues is None else dues[0]
+            stored = {} if folds is None else self._stored(folds[0])
             if step.expected_version is None:
-                repository.add(step.ticket, step.events, due=None if due is UNSET else due)
+                repository.add(step.ticket, step.events, due=None if due is UNSET else due, **stored)
             else:
-                repository.save(step.ticket, step.events, step.expected_version, due=due)
+                repository.save(step.ticket, step.events, step.expected_version, due=due, **stored)
             return
         if not steps and not write.messages and not write.links:
             return
         if dues is None:
             dues = [step.due for step in steps]
         with repository.transaction() as tx:
-            for step, due in zip(steps, dues, strict=True):
+            for index, (step, due) in enumerate(zip(steps, dues, strict=True)):
+                stored = {} if folds is None else self._stored(folds[index])
                 if step.expected_version is None:
-                    tx.add(step.ticket, step.events, due=None if due is UNSET else due)
+                    tx.add(step.ticket, step.events, due=None if due is UNSET else due, **stored)
                 else:
-                    tx.save(step.ticket, step.events, step.expected_version, due=due)
+                    tx.save(step.ticket, step.events, step.expected_version, due=due, **stored)
             for message in write.messages:
                 tx.enqueue(message)
             for link in write.links:

@@ -212,13 +212,15 @@ class _MemoryTransaction:
     def __init__(self) -> None:
         self.ops: list[tuple[str, Any]] = []
 
-    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
+    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None, fold: Any = None) -> None:
         check_events(ticket, events, 1)
-        self.ops.append(("add", (ticket, list(events), due)))
+        self.ops.append(("add", (ticket, list(events), due, fold)))
 
-    def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
+    def save(
+        self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET, fold: Any = UNSET
+    ) -> None:
         check_events(ticket, events, expected_version + 1)
-        self.ops.append(("save", (ticket, list(events), expected_version, due)))
+        self.ops.append(("save", (ticket, list(events), expected_version, due, fold)))
 
     def enqueue(self, message: OutboxMessage) -> None:
         self.ops.append(("enqueue", message))
@@ -264,15 +266,18 @@ class MemoryRepository:
         self._lock = threading.RLock()
         self._sequences: dict[str, int] = {}
         self._links: set[Link] = set()
+        self._folds: dict[str, tuple[str, tuple[int, ...]]] = {}  # FoldStore: (key, seqs) by ticket
 
     # -- writing -------------------------------------------------------------------
 
-    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
-        """Store a new ticket with its first events."""
+    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None, fold: Any = None) -> None:
+        """Store a new ticket with its first events (and its fold, :class:`~ticketflow.protocols.FoldStore`)."""
         with self.transaction() as tx:
-            tx.add(ticket, events, due=due)
+            tx.add(ticket, events, due=due, fold=fold)
 
-    def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
+    def save(
+        self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET, fold: Any = UNSET
+    ) -> None:
         """Store the changed ticket and its events if nobody saved it meanwhile."""
         tickets = self._tickets
         ticket_id = ticket.id
@@ -287,6 +292,8 @@ class MemoryRepository:
             self._events[ticket_id].extend(events)
             if due is not UNSET:
                 self._set_due(ticket_id, due)
+            if fold is not UNSET:
+                self._set_fold(ticket_id, fold)
 
     @contextmanager
     def transaction(self) -> Iterator[_MemoryTransaction]:
@@ -302,7 +309,7 @@ class MemoryRepository:
                         raise ConcurrencyConflict(ticket.id, 0, self._version(ticket.id, pending))
                     pending[ticket.id] = ticket.version
                 elif kind == "save":
-                    ticket, _, expected, _ = op
+                    ticket, _, expected, _, _ = op
                     current = self._version(ticket.id, pending)
                     if current is None:
                         raise TicketNotFound(ticket.id)
@@ -311,12 +318,13 @@ class MemoryRepository:
                     pending[ticket.id] = ticket.version
             for kind, op in tx.ops:
                 if kind == "add":
-                    ticket, events, due = op
+                    ticket, events, due, fold = op
                     self._tickets[ticket.id] = ticket
                     self._events[ticket.id] = events
                     self._set_due(ticket.id, due)
+                    self._set_fold(ticket.id, fold)
                 elif kind == "save":
-                    self._apply_save(op[0], op[1], op[3])
+                    self._apply_save(*op[:2], *op[3:])
                 elif kind == "link":
                     self._links.add(op)
                 elif op.key not in self._outbox:
@@ -328,11 +336,19 @@ class MemoryRepository:
         ticket = self._tickets.get(ticket_id)
         return None if ticket is None else ticket.version
 
-    def _apply_save(self, ticket: Ticket, events: Sequence[Event], due: Any) -> None:
+    def _apply_save(self, ticket: Ticket, events: Sequence[Event], due: Any, fold: Any) -> None:
         self._tickets[ticket.id] = ticket
         self._events[ticket.id].extend(events)
         if due is not UNSET:
             self._set_due(ticket.id, due)
+        if fold is not UNSET:
+            self._set_fold(ticket.id, fold)
+
+    def _set_fold(self, ticket_id: str, fold: tuple[str, Sequence[int]] | None) -> None:
+        if fold is None:
+            self._folds.pop(ticket_id, None)
+        else:
+            self._folds[ticket_id] = (fold[0], tuple(fold[1]))
 
     def next_sequence(self, name: str) -> int:
         """The next number of the named sequence."""
@@ -374,6 +390,15 @@ class MemoryRepository:
                 return self._tickets[ticket_id], list(self._events[ticket_id])
             except KeyError:
                 raise TicketNotFound(ticket_id) from None
+
+    def fold(self, ticket_id: str) -> tuple[str, list[Event]] | None:
+        """The key and events of the ticket's stored fold (:class:`~ticketflow.protocols.FoldStore`)."""
+        with self._lock:
+            stored = self._folds.get(ticket_id)
+            if stored is None:
+                return None
+            events = self._events[ticket_id]
+            return stored[0], [events[seq - 1] for seq in stored[1]]
 
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""

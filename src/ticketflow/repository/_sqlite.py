@@ -126,6 +126,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_ticket ON outbox (ticket_id, created_us, key);
     CREATE INDEX outbox_kind_pending ON outbox (kind, created_us, key) WHERE delivered = 0;
     """,
+    """
+    ALTER TABLE tickets ADD COLUMN fold TEXT;
+    """,
 )
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -147,8 +150,13 @@ _COLUMN_VALUE: dict[str, Callable[[Ticket], Any]] = {
     "participants": lambda t: dumps(sorted(t.participants)),
 }
 _ALL_COLUMNS = tuple(_COLUMN_VALUE)
-#: UPDATE statements by (changed columns, with due): a few shapes, made once.
-_UPDATES: dict[tuple[tuple[str, ...], bool], str] = {}
+#: UPDATE statements by (changed columns, with due, with fold): a few shapes, made once.
+_UPDATES: dict[tuple[tuple[str, ...], bool, bool], str] = {}
+
+
+def _fold_column(fold: tuple[str, Sequence[int]] | None) -> str | None:
+    """The stored form of a fold (:class:`~ticketflow.protocols.FoldStore`): a JSON array, its key first."""
+    return None if fold is None else dumps([fold[0], *fold[1]])
 
 
 def _changed_columns(ticket: Ticket, events: Sequence[Event]) -> tuple[str, ...]:
@@ -163,12 +171,12 @@ class _SQLiteTransaction:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
+    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None, fold: Any = None) -> None:
         check_events(ticket, events, 1)
         due_at, due_us = _due_columns(due)
         try:
             self.conn.execute(
-                "INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     ticket.id,
                     ticket.lifecycle_id,
@@ -184,6 +192,7 @@ class _SQLiteTransaction:
                     dumps(sorted(ticket.participants)),
                     due_at,
                     due_us,
+                    _fold_column(fold),
                 ),
             )
         except sqlite3.IntegrityError:
@@ -191,7 +200,9 @@ class _SQLiteTransaction:
         self.conn.executemany("INSERT INTO ticket_tags VALUES (?, ?)", [(tag, ticket.id) for tag in ticket.tags])
         self._events(events)
 
-    def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
+    def save(
+        self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET, fold: Any = UNSET
+    ) -> None:
         check_events(ticket, events, expected_version + 1)
         # Only the columns the events changed (and the version): an unchanged indexed column costs no index write.
         changed = _changed_columns(ticket, events)
@@ -199,12 +210,16 @@ class _SQLiteTransaction:
         values += [_COLUMN_VALUE[column](ticket) for column in changed]
         if due is not UNSET:
             values.extend(_due_columns(due))
-        key = (changed, due is not UNSET)
+        if fold is not UNSET:
+            values.append(_fold_column(fold))
+        key = (changed, due is not UNSET, fold is not UNSET)
         sql = _UPDATES.get(key)
         if sql is None:
             sets = ["version = ?", "updated_at = ?", "updated_us = ?", *(f"{column} = ?" for column in changed)]
             if due is not UNSET:
                 sets += ["due_at = ?", "due_us = ?"]
+            if fold is not UNSET:
+                sets.append("fold = ?")
             sql = _UPDATES[key] = f"UPDATE tickets SET {', '.join(sets)} WHERE id = ? AND version = ?"  # noqa: S608
         cursor = self.conn.execute(sql, (*values, ticket.id, expected_version))
         if cursor.rowcount != 1:
@@ -416,16 +431,18 @@ class SQLiteRepository:
             with suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
 
-    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
-        """Store a new ticket with its first events."""
+    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None, fold: Any = None) -> None:
+        """Store a new ticket with its first events (and its fold, :class:`~ticketflow.protocols.FoldStore`)."""
         with self.transaction() as tx:
-            tx.add(ticket, events, due=due)
+            tx.add(ticket, events, due=due, fold=fold)
 
-    def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
+    def save(
+        self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET, fold: Any = UNSET
+    ) -> None:
         """Store the changed ticket and its events if nobody saved it meanwhile."""
         check_events(ticket, events, expected_version + 1)  # before taking the write lock
         with self.transaction() as tx:
-            tx.save(ticket, events, expected_version, due=due)
+            tx.save(ticket, events, expected_version, due=due, fold=fold)
 
     # -- reading -------------------------------------------------------------------
 
@@ -464,6 +481,27 @@ class SQLiteRepository:
         if row is None:
             raise TicketNotFound(ticket_id)
         return _row_to_ticket(row), events_from_json(ticket_id, [body for (body,) in rows])
+
+    def fold(self, ticket_id: str) -> tuple[str, list[Event]] | None:
+        """The key and events of the ticket's stored fold (:class:`~ticketflow.protocols.FoldStore`)."""
+        if unstorable(ticket_id):
+            return None
+
+        def run(conn: sqlite3.Connection) -> tuple[str | None, list[Any]]:
+            row = conn.execute("SELECT fold FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+            if row is None or row[0] is None:
+                return None, []
+            rows = conn.execute(
+                "SELECT body FROM events WHERE ticket_id = ? AND seq IN (SELECT value FROM json_each(?) WHERE key > 0) "
+                "ORDER BY seq",
+                (ticket_id, row[0]),
+            ).fetchall()
+            return row[0], rows
+
+        stored, rows = self._read(run)  # events never change: the fold's seqs name the same events after any write
+        if stored is None:
+            return None
+        return loads(stored)[0], events_from_json(ticket_id, [body for (body,) in rows])
 
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""

@@ -27,7 +27,15 @@ import pytest
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketflowError, TicketNotFound
 from ticketflow.lifecycle import Lifecycle, load_lifecycle
 from ticketflow.model import Actor, Comment, Event, Ticket, replay
-from ticketflow.protocols import ClaimingDue, ClaimingOutbox, Link, OutboxMessage, SnapshotReads, TicketRepository
+from ticketflow.protocols import (
+    ClaimingDue,
+    ClaimingOutbox,
+    FoldStore,
+    Link,
+    OutboxMessage,
+    SnapshotReads,
+    TicketRepository,
+)
 
 __all__ = ["CONTRACT_LIFECYCLE", "RepositoryContract", "TicketFactory"]
 
@@ -393,6 +401,42 @@ class RepositoryContract:
         for missing in ("missing", ""):
             with pytest.raises(TicketNotFound):
                 snapshots.get_with_history(missing)
+
+    def test_a_fold_is_stored_with_its_ticket_and_read_back(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """:class:`~ticketflow.protocols.FoldStore`: ``fold=(key, seqs)`` on add, save and in a transaction.
+
+        The fold read back is its key and the events it names, oldest first;
+        a save without ``fold=`` leaves it, ``fold=None`` clears it, and a
+        refused save changes it not.
+        """
+        if not isinstance(repo, FoldStore):
+            pytest.skip("this repository does not implement FoldStore")
+        stores: Any = repo  # add/save take fold=
+        ticket, events = make.new("A")
+        assert repo.fold("A") is None
+        assert repo.fold("missing") is None
+        stores.add(ticket, events, fold=("k1", (1,)))
+        assert repo.fold("A") == ("k1", events)
+        started, started_event = make.step(ticket, "start", comment=Comment(_AGENT.id, "on it"))
+        stores.save(started, [started_event], 1, fold=("k1", (1, 2)))
+        assert repo.fold("A") == ("k1", [*events, started_event])
+        noted, noted_event = make.step(started, "comment", comment=Comment(_AGENT.id, "a note", "internal"))
+        stores.save(noted, [noted_event], 2)
+        assert repo.fold("A") == ("k1", [*events, started_event])  # left as it was
+        with pytest.raises(ConcurrencyConflict):
+            stores.save(noted, [noted_event], 2, fold=("k2", (3,)))
+        assert repo.fold("A") == ("k1", [*events, started_event])
+        finished, finished_event = make.step(noted, "finish")
+        other, other_events = make.new("B")
+        with stores.transaction() as tx:
+            tx.save(finished, [finished_event], 3, fold=("k2", (1, 4)))
+            tx.add(other, other_events, fold=("k2", (1,)))
+        assert repo.fold("A") == ("k2", [events[0], finished_event])
+        assert repo.fold("B") == ("k2", other_events)
+        other_started, other_event = make.step(other, "start")
+        stores.save(other_started, [other_event], 1, fold=None)
+        assert repo.fold("B") is None
+        assert repo.fold("A") == ("k2", [events[0], finished_event])
 
     def test_sequences_count_from_one_per_name(self, repo: TicketRepository) -> None:
         """Numbers for human ticket keys: 1, 2, 3 per name."""

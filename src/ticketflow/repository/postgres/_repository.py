@@ -72,11 +72,13 @@ class _Transaction:
         self.sql = sql
         self.cursor = cursor
 
-    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
-        self._write(ticket.id, 0, self.sql.add_write(ticket, events, due))
+    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None, fold: Any = None) -> None:
+        self._write(ticket.id, 0, self.sql.add_write(ticket, events, due, fold))
 
-    def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
-        self._write(ticket.id, expected_version, self.sql.save_write(ticket, events, expected_version, due))
+    def save(
+        self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET, fold: Any = UNSET
+    ) -> None:
+        self._write(ticket.id, expected_version, self.sql.save_write(ticket, events, expected_version, due, fold))
 
     def _write(self, ticket_id: str, expected_version: int, write: Write) -> None:
         statement, parameters, _ = write
@@ -197,11 +199,13 @@ class PostgresRepository:
         with self._db.transaction() as cursor:
             yield _Transaction(self._sql, cursor)
 
-    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None) -> None:
+    def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None, fold: Any = None) -> None:
         """Store a new ticket with its first events (one statement; see :meth:`save` on failures)."""
-        self._write_one(ticket.id, 0, self._sql.add_write(ticket, events, due))
+        self._write_one(ticket.id, 0, self._sql.add_write(ticket, events, due, fold))
 
-    def save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET) -> None:
+    def save(
+        self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET, fold: Any = UNSET
+    ) -> None:
         """Store the changed ticket and its events if nobody saved it meanwhile.
 
         One statement on the pinned connection (autocommit). If the
@@ -211,7 +215,8 @@ class PostgresRepository:
         committed; anything else is a ``ConcurrencyConflict``. (A save
         without events cannot be read back: its failure is a StorageError.)
         """
-        self._write_one(ticket.id, expected_version, self._sql.save_write(ticket, events, expected_version, due))
+        write = self._sql.save_write(ticket, events, expected_version, due, fold)
+        self._write_one(ticket.id, expected_version, write)
 
     def _write_one(self, ticket_id: str, expected_version: int, write: Write) -> None:
         """Run one autocommit write statement; after a connection failure, read its outcome back."""
@@ -318,6 +323,18 @@ class PostgresRepository:
         if row is None:
             raise TicketNotFound(ticket_id)
         return row_to_ticket(row), events_from_json(ticket_id, row[len(self._sql.ticket_columns)])
+
+    def fold(self, ticket_id: str) -> tuple[str, list[Event]] | None:
+        """The key and events of the ticket's stored fold (None: none), in one round trip.
+
+        See :class:`~ticketflow.protocols.FoldStore`.
+        """
+        if unstorable(ticket_id):
+            return None
+        row = self._db.hot_read(self._sql.fold, (ticket_id,), one=True)
+        if row is None or row[0] is None:
+            return None
+        return loads(row[0])[0], events_from_json(ticket_id, row[1])
 
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""

@@ -70,6 +70,8 @@ MIGRATIONS = (
     "ADD COLUMN IF NOT EXISTS claimed_by TEXT, ADD COLUMN IF NOT EXISTS lease_until TIMESTAMPTZ; "
     "CREATE INDEX IF NOT EXISTS outbox_ticket ON {schema}outbox (ticket_id, created_us, key); "
     "CREATE INDEX IF NOT EXISTS outbox_kind_pending ON {schema}outbox (kind, created_us, key) WHERE NOT delivered",
+    # 4 -> 5: each ticket's fold (the events its SLA clocks and timed rules read; FoldStore)
+    "ALTER TABLE {schema}tickets ADD COLUMN IF NOT EXISTS fold TEXT",
 )
 
 #: The schema version this code writes.
@@ -115,6 +117,7 @@ def tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("due_at", sa.Text, info={"due": True}),
         sa.Column("due_us", sa.BigInteger, info={"due": True}),
         sa.Column("lease_until", sa.DateTime(timezone=True), info={"due": True}),  # a sweeper's claim
+        sa.Column("fold", sa.Text),  # FoldStore: a JSON array, the fold's key then its events' seqs
         sa.Index("tickets_state", "state", "id"),
         sa.Index("tickets_assignee", "assignee", "id"),
         sa.Index("tickets_requester", "requester", "id"),

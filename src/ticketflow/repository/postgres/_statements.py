@@ -80,6 +80,11 @@ def _event_parameters(first_seq: int, bodies: Sequence[str]) -> list[Any]:
 _PART: dict[str, str | None] = {"version": None, "updated_at": None, "updated_us": None, "fields_text": "fields"}
 
 
+def fold_column(fold: tuple[str, Sequence[int]] | None) -> str | None:
+    """The stored form of a fold (:class:`~ticketflow.protocols.FoldStore`): a JSON array, its key first."""
+    return None if fold is None else dumps([fold[0], *fold[1]])
+
+
 def _writes(part: str | None, parts: frozenset[str] | None) -> bool:
     return part is None or parts is None or part in parts
 
@@ -118,6 +123,13 @@ class Statements:
             f"FROM {self.tickets} t WHERE t.id = %s"
         )
         self.exists = f"SELECT 1 FROM {self.tickets} WHERE id = %s"
+        # one primary-key lookup per seq (a join would scan the ticket's whole history)
+        self.fold = (
+            f"SELECT t.fold, ARRAY(SELECT (SELECT e.body FROM {self.events} e "
+            "WHERE e.ticket_id = t.id AND e.seq = j.value::int) "
+            "FROM json_array_elements_text(t.fold::json) WITH ORDINALITY AS j(value, n) WHERE j.n > 1 ORDER BY j.n) "
+            f"FROM {self.tickets} t WHERE t.id = %s"
+        )
         self.outcome = (
             f"SELECT t.version, e.body FROM {self.tickets} t LEFT JOIN {self.events} e "
             "ON e.ticket_id = t.id AND e.seq = %s WHERE t.id = %s"
@@ -126,37 +138,39 @@ class Statements:
         self.enqueue = self._insert(tables["outbox"], outbox, "ON CONFLICT (key) DO NOTHING")
         links = tuple(column.name for column in tables["links"].c)
         self.link = self._insert(tables["links"], links, "ON CONFLICT DO NOTHING")
-        self._writes: dict[tuple[str, bool, int, frozenset[str] | None], str] = {}
+        self._writes: dict[tuple[str, bool, int, frozenset[str] | None, bool], str] = {}
 
     def _insert(self, table: sa.Table, names: Sequence[str], tail: str) -> str:
         placeholders = ", ".join(_placeholder(table.c[name]) for name in names)
         return f"INSERT INTO {self._prefix}{table.name} ({', '.join(names)}) VALUES ({placeholders}) {tail}"
 
-    def save(self, with_due: bool, events: int, parts: frozenset[str] | None = None) -> str:
+    def save(self, with_due: bool, events: int, parts: frozenset[str] | None = None, with_fold: bool = False) -> str:
         """The versioned ticket update, then its events only if the update matched: one statement.
 
         *parts*: the parts of the ticket that changed (``None``: all); the
-        columns of the others are left as they are. Returns one row per event
-        written (one row if *events* is 0), none if the version did not match.
+        columns of the others are left as they are. *with_fold*: the fold
+        column is set too (its parameter after the due ones). Returns one row
+        per event written (one row if *events* is 0), none if the version did
+        not match.
         """
-        return self._write("save", with_due, events, parts)
+        return self._write("save", with_due, events, parts, with_fold)
 
     def add(self, events: int) -> str:
         """The ticket insert unless its id exists, then its events: one statement (rows as for save)."""
-        return self._write("add", True, events, None)
+        return self._write("add", True, events, None, True)
 
     def _written(self, parts: frozenset[str] | None) -> list[sa.Column[Any]]:
         return [c for c, part in zip(self._saved, self._saved_parts, strict=True) if _writes(part, parts)]
 
-    def _write(self, kind: str, with_due: bool, events: int, parts: frozenset[str] | None) -> str:
-        key = (kind, with_due, events, parts)
+    def _write(self, kind: str, with_due: bool, events: int, parts: frozenset[str] | None, with_fold: bool) -> str:
+        key = (kind, with_due, events, parts, with_fold)
         statement = self._writes.get(key)
         if statement is None:
             due = [column for column in self._due if column.name != "lease_until"]  # a write ends any claim
             if kind == "add":
                 columns = [*self._created, *self._saved, *due]
-                names = ", ".join(column.name for column in columns)
-                values = ", ".join(_placeholder(column) for column in columns)
+                names = ", ".join([*(column.name for column in columns), "fold"])
+                values = ", ".join([*(_placeholder(column) for column in columns), "%s"])
                 head = (
                     f"INSERT INTO {self.tickets} ({names}) VALUES ({values}) ON CONFLICT (id) DO NOTHING RETURNING id"
                 )
@@ -165,6 +179,8 @@ class Statements:
                 if with_due:
                     sets += [f"{column.name} = {_placeholder(column)}" for column in due]
                     sets.append("lease_until = NULL")
+                if with_fold:
+                    sets.append("fold = %s")
                 head = f"UPDATE {self.tickets} SET {', '.join(sets)} WHERE id = %s AND version = %s RETURNING id"
             if events == 0:
                 statement = head
@@ -185,15 +201,18 @@ class Statements:
             if _writes(part, parts)
         ]
 
-    def add_write(self, ticket: Ticket, events: Sequence[Event], due: datetime | None) -> Write:
+    def add_write(self, ticket: Ticket, events: Sequence[Event], due: datetime | None, fold: Any = None) -> Write:
         """The one statement that adds *ticket* with its first *events*, its parameters and the event bodies."""
         check_events(ticket, events, 1)
         bodies = _bodies(events)
         created = [fill(ticket, "") for fill in self._created_fills]
-        parameters = [*created, *self._saved_parameters(ticket), *_due_parameters(due), *_event_parameters(1, bodies)]
+        parameters = [*created, *self._saved_parameters(ticket), *_due_parameters(due), fold_column(fold)]
+        parameters += _event_parameters(1, bodies)
         return self.add(len(bodies)), parameters, bodies
 
-    def save_write(self, ticket: Ticket, events: Sequence[Event], expected_version: int, due: Any) -> Write:
+    def save_write(
+        self, ticket: Ticket, events: Sequence[Event], expected_version: int, due: Any, fold: Any = UNSET
+    ) -> Write:
         """The one statement that saves *ticket* over *expected_version* with its *events* (as :meth:`add_write`)."""
         check_events(ticket, events, expected_version + 1)
         bodies = _bodies(events)
@@ -201,5 +220,7 @@ class Statements:
         parameters = self._saved_parameters(ticket, parts)
         if due is not UNSET:
             parameters += _due_parameters(due)
+        if fold is not UNSET:
+            parameters.append(fold_column(fold))
         parameters += [ticket.id, expected_version, *_event_parameters(expected_version + 1, bodies)]
-        return self.save(due is not UNSET, len(bodies), parts), parameters, bodies
+        return self.save(due is not UNSET, len(bodies), parts, fold is not UNSET), parameters, bodies
