@@ -359,3 +359,24 @@ def test_the_ticket_cache_keeps_folds_not_histories(tmp_path: Path) -> None:
     assert counting.histories == 0
     assert hot._recent.events <= 3 * 6  # a few events per ticket, not 120
     repo.close()
+
+
+def test_the_sla_report_reads_folds_and_equals_the_report_of_whole_histories(repository: Any) -> None:
+    from ticketflow.sla import attainment
+
+    wf = tf.Workflow(tf.builtin("zendesk"), repository)
+    ids = [_long_ticket(wf, n) for n in (3, 25, 40)]
+    wf.comment(ids[0], AGENT, "answered", at=T0 + timedelta(hours=4))
+    now = T0 + timedelta(days=4)
+    counting = _Counting(repository)
+    reader = tf.Workflow(tf.builtin("zendesk"), counting)  # type: ignore[arg-type]
+    report = reader.sla_report(now)
+    assert counting.histories == 0
+    whole = attainment(
+        wf.sla_policy,  # type: ignore[arg-type]
+        wf.lifecycle,
+        [(wf.get(i), wf.history(i)) for i in ids],
+        now,
+        group_by=("assignee",),
+    )
+    assert report == whole

@@ -107,9 +107,10 @@ class ReadsPart(FacadeBase):
         Raises:
             LifecycleError: the lifecycle has no SLA policy.
         """
+        at = self._at(now)
         return sla_report(
-            self.repository, self.lifecycle, self.sla_policy, self._at(now), group_by=group_by, by_version=by_version,
-            **filters,
+            self.repository, self.lifecycle, self.sla_policy, at, group_by=group_by, by_version=by_version,
+            events=lambda ticket: self._clock_events(ticket, at), **filters,
         )  # fmt: skip
 
     def export_view(
