@@ -32,6 +32,7 @@ __all__ = [
     "event_to_dict",
     "event_to_json",
     "events_from_json",
+    "fold_to_json",
     "loads",
     "ticket_from_dict",
     "ticket_to_dict",
@@ -117,6 +118,11 @@ def dumps(value: Any) -> str:
         return _encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise StorageError(f"a value has no strict JSON form ({brief(exc)})") from None
+
+
+def fold_to_json(fold: tuple[str, Sequence[int]] | None) -> str | None:
+    """The stored form of a fold (:class:`~ticketflow.protocols.FoldStore`): a JSON array, its key first."""
+    return None if fold is None else dumps([fold[0], *fold[1]])
 
 
 def loads(text: str) -> Any:

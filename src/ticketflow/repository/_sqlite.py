@@ -29,6 +29,7 @@ from ticketflow.repository._codec import (
     epoch_us,
     event_to_json,
     events_from_json,
+    fold_to_json,
     loads,
     outbox_row,
     ticket_from_row,
@@ -154,11 +155,6 @@ _ALL_COLUMNS = tuple(_COLUMN_VALUE)
 _UPDATES: dict[tuple[tuple[str, ...], bool, bool], str] = {}
 
 
-def _fold_column(fold: tuple[str, Sequence[int]] | None) -> str | None:
-    """The stored form of a fold (:class:`~ticketflow.protocols.FoldStore`): a JSON array, its key first."""
-    return None if fold is None else dumps([fold[0], *fold[1]])
-
-
 def _changed_columns(ticket: Ticket, events: Sequence[Event]) -> tuple[str, ...]:
     """The ticket columns *events* changed, in a fixed order (all of them when there are no events to tell)."""
     parts = changed_parts(ticket, events)
@@ -192,7 +188,7 @@ class _SQLiteTransaction:
                     dumps(sorted(ticket.participants)),
                     due_at,
                     due_us,
-                    _fold_column(fold),
+                    fold_to_json(fold),
                 ),
             )
         except sqlite3.IntegrityError:
@@ -211,7 +207,7 @@ class _SQLiteTransaction:
         if due is not UNSET:
             values.extend(_due_columns(due))
         if fold is not UNSET:
-            values.append(_fold_column(fold))
+            values.append(fold_to_json(fold))
         key = (changed, due is not UNSET, fold is not UNSET)
         sql = _UPDATES.get(key)
         if sql is None:

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql as pg
 
 from ticketflow.errors import ConcurrencyConflict, TicketflowError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
-from ticketflow.repository._codec import dumps, epoch_us, event_to_json, ticket_from_row
+from ticketflow.repository._codec import dumps, epoch_us, event_to_json, fold_to_json, ticket_from_row
 from ticketflow.repository._memory import changed_parts, check_events
 from ticketflow.repository.postgres._schema import TICKET_ATTRIBUTES, Fill
 
@@ -78,11 +78,6 @@ def _event_parameters(first_seq: int, bodies: Sequence[str]) -> list[Any]:
 
 #: The ticket part a saved column holds, where its name does not say it; None: every save writes it.
 _PART: dict[str, str | None] = {"version": None, "updated_at": None, "updated_us": None, "fields_text": "fields"}
-
-
-def fold_column(fold: tuple[str, Sequence[int]] | None) -> str | None:
-    """The stored form of a fold (:class:`~ticketflow.protocols.FoldStore`): a JSON array, its key first."""
-    return None if fold is None else dumps([fold[0], *fold[1]])
 
 
 def _writes(part: str | None, parts: frozenset[str] | None) -> bool:
@@ -206,7 +201,7 @@ class Statements:
         check_events(ticket, events, 1)
         bodies = _bodies(events)
         created = [fill(ticket, "") for fill in self._created_fills]
-        parameters = [*created, *self._saved_parameters(ticket), *_due_parameters(due), fold_column(fold)]
+        parameters = [*created, *self._saved_parameters(ticket), *_due_parameters(due), fold_to_json(fold)]
         parameters += _event_parameters(1, bodies)
         return self.add(len(bodies)), parameters, bodies
 
@@ -221,6 +216,6 @@ class Statements:
         if due is not UNSET:
             parameters += _due_parameters(due)
         if fold is not UNSET:
-            parameters.append(fold_column(fold))
+            parameters.append(fold_to_json(fold))
         parameters += [ticket.id, expected_version, *_event_parameters(expected_version + 1, bodies)]
         return self.save(due is not UNSET, len(bodies), parts, fold is not UNSET), parameters, bodies
