@@ -342,6 +342,33 @@ def fire_by_history(lengths: list[int], hot: int, rounds: int, postgres: str | N
             repository.drop_schema()
 
 
+def replies_rows(lengths: list[int], rounds: int) -> None:
+    """µs per fire on a zendesk ticket (memory) whose N events are public replies, alternating sides.
+
+    Every reply starts or stops a reply-time clock, so the fold holds every
+    event: this is the case where a fire's cost still grows with the history
+    (the clocks are evaluated over the fold on each write).
+    """
+    print(f"{'fire vs public replies (memory, zendesk SLA)':<44}{'events':>8}{'µs/fire':>10}{'vs shortest':>13}")
+    first = None
+    for length in lengths:
+        wf = tf.Workflow(tf.builtin("zendesk"))
+        ticket = wf.open(CUSTOMER, title="printer", at=T0)
+        wf.fire(ticket.id, "take", STAFF, assignee="agent", at=T0)
+        for n in range(length - 2):
+            wf.comment(ticket.id, CUSTOMER if n % 2 else STAFF, f"r{n}", at=T0 + timedelta(minutes=n))
+        later = T0 + timedelta(minutes=length)
+        cost = best_us(
+            lambda wf=wf, ticket=ticket, later=later: [
+                wf.comment(ticket.id, STAFF, "note", visibility="internal", at=later) for _ in range(5)
+            ],
+            5,
+            rounds,
+        )
+        first = first or cost
+        print(f"{'  memory, with SLA':<44}{length:>8,}{cost:>10.1f}{cost / first:>13.2f}")
+
+
 def sla_rows(lengths: list[int], rounds: int, postgres: str | None) -> None:
     """µs per ``wf.sla(ticket_id)`` on a zendesk ticket holding N events, read by a fresh Workflow (cold cache).
 
@@ -445,6 +472,7 @@ def main() -> None:
     if not args.quick:
         fire_by_history([1_000], 40, 3, None)  # 40 hot tickets of 1,000 events (vs the 5 above)
     sla_rows([10, 100] if args.quick else lengths, 3, args.postgres)
+    replies_rows([10, 100] if args.quick else [10, 100, 1_000], 3)
     with tempfile.TemporaryDirectory() as folder:
         stores = [("SQLite", f"{folder}/sweep")]
         if args.postgres:
