@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ticketflow as tf
-from ticketflow.automation._fold import Folder
+from ticketflow.automation._fold import Fold, Folder
 from ticketflow.automation._timers import pending_rules
 from ticketflow.errors import TicketflowError
 from ticketflow.repository._sqlite import SCHEMA_VERSION
@@ -123,16 +123,28 @@ def test_the_fold_gives_the_clocks_and_rules_of_the_whole_history(
     wf, ticket_id = _drive(lifecycle, steps, tf.MemoryRepository())
     folder = Folder(lifecycle, wf.sla_policy)
     history = wf.history(ticket_id)
-    fold = folder.fold(history)
+    fold = folder.extend((), history)
     assert fold is not None
+    assert list(fold) == list(folder.fold(history) or ())  # the events a re-fold from scratch keeps
     _same_clocks(wf, ticket_id, fold, later)
-    # extended one event at a time, it is the fold of the whole history
-    grown: tuple[tf.Event, ...] = ()
+    # extended one event at a time, it is the fold of the whole history, state and all
+    grown: Sequence[tf.Event] = ()
     for event in history:
         extended = folder.extend(grown, [event])
         assert extended is not None
         grown = extended
+    assert isinstance(grown, Fold)
     assert grown == fold
+    assert grown.state == fold.state
+    # from its state alone (each metric's events since its last stop), the next due instant of the whole history
+    ticket = wf.get(ticket_id)
+    at = history[-1].at + later
+    calendar = wf.timer_calendar_for(ticket)
+    assert folder.next_due(grown, ticket, at, calendar) == wf._scheduler.next_due(ticket, history, at)
+    # and stored, it reads back the same
+    stored = folder.accept(folder.head(grown), list(grown))
+    assert stored is not None
+    assert stored.state == grown.state
 
 
 def test_a_fold_drops_the_notes_that_change_no_clock() -> None:
@@ -243,7 +255,7 @@ def test_each_write_stores_the_fold_with_the_ticket_and_the_clocks_read_it(repos
     stored = repository.fold(ticket_id)
     assert stored is not None
     key, events = stored
-    assert key == Folder(wf.lifecycle, wf.sla_policy).key
+    assert key.partition(" ")[0] == Folder(wf.lifecycle, wf.sla_policy).key  # its key, then its state
     assert events == list(Folder(wf.lifecycle, wf.sla_policy).fold(wf.history(ticket_id)) or ())
     assert events[-1].seq == wf.get(ticket_id).version == 62
     assert len(events) < 6
@@ -299,7 +311,7 @@ def test_a_fold_of_another_workflow_or_an_old_version_is_folded_again(repository
     assert counting.histories == 1  # folded again from the whole history ...
     stored = repository.fold(ticket_id)
     assert stored is not None
-    assert stored[0] == writer._scheduler.fold_key
+    assert stored[0].partition(" ")[0] == writer._scheduler.folder.key
     # a fold that ends before the ticket's version (a write that did not keep it): the history decides
     ticket = wf.get(ticket_id)
     repository.save(

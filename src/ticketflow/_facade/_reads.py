@@ -85,7 +85,7 @@ class ReadsPart(FacadeBase):
         """
         repository = self.repository
         if isinstance(repository, FoldStore):
-            fold = current_fold(repository.fold(ticket.id), self._scheduler.fold_key, ticket.version)
+            fold = current_fold(repository.fold(ticket.id), self._scheduler.folder.accept, ticket.version)
             if fold is not None and at >= fold[-1].at:
                 return fold
         return repository.history(ticket.id)

@@ -31,16 +31,71 @@ reads a key it does not know and folds the history again.
 from __future__ import annotations
 
 import hashlib
+import json
+from bisect import bisect_left
 from collections.abc import Sequence
+from datetime import datetime
 from itertools import pairwise
+from operator import attrgetter
+from typing import Any, NamedTuple
 
+from ticketflow.automation._timers import earliest, pending_rules
+from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.lifecycle._migrated import MIGRATED, in_current_names
-from ticketflow.model import Event
+from ticketflow.model import Event, Ticket
 from ticketflow.sla import SlaPolicy
+from ticketflow.sla._clock import _metric_clock, _Vectors
 from ticketflow.sla._policy import Conditions
 
-__all__ = ["Folder"]
+__all__ = ["Fold", "FoldState", "Folder"]
+
+_SEQ = attrgetter("seq")
+
+
+class FoldState(NamedTuple):
+    """What a fold tracks so a write extends it by its own events only (see :meth:`Folder.extend`).
+
+    Attributes:
+        cuts: per SLA metric (in policy order), the seqs its clock reads
+            now: its last stop (or terminal move, or the opening) first, then
+            every later event its start, reset or pause rules match. Before
+            that stop nothing can change its running cycle, so the next alert
+            is counted from these alone.
+        entry: the seq of the event that entered the current state.
+        rules: the seqs of the timed rules fired since (the entry aside).
+        comments: the seqs of the last comment since the entry from a
+            customer and from staff (automations aside), None for none.
+        transient: the seqs in the fold only for the timed rules (or as its
+            last event), which a later write may drop.
+    """
+
+    cuts: tuple[tuple[int, ...], ...]
+    entry: int
+    rules: tuple[int, ...]
+    comments: tuple[int | None, int | None]
+    transient: frozenset[int]
+
+
+class Fold(tuple[Event, ...]):
+    """A ticket's fold: its events the SLA clocks and timed rules read, oldest first, with its :class:`FoldState`.
+
+    ``state`` is None for a fold that is re-made from its events on each
+    write (a migrated history: its events read in the names of the version).
+    """
+
+    state: FoldState | None
+
+    def __new__(cls, events: Sequence[Event], state: FoldState | None = None) -> Fold:
+        """The fold of *events* with *state*."""
+        fold = super().__new__(cls, events)
+        fold.state = state
+        return fold
+
+    def event(self, seq: int) -> Event:
+        """The event with *seq* (one of the fold's)."""
+        return self[bisect_left(self, seq, key=_SEQ)]
+
 
 _VERSION_KEYS = ("lifecycle_version", "lifecycle_fingerprint", MIGRATED)
 
@@ -66,10 +121,22 @@ class Folder:
         policy: the SLA policy whose clocks the fold must keep, if any.
     """
 
-    __slots__ = ("_access", "_choosing", "_conditions", "_paused", "_terminal", "_timers", "key")
+    __slots__ = (
+        "_access",
+        "_choosing",
+        "_conditions",
+        "_lifecycle",
+        "_metrics",
+        "_paused",
+        "_terminal",
+        "_timers",
+        "key",
+    )
 
     def __init__(self, lifecycle: Lifecycle, policy: SlaPolicy | None) -> None:
         metrics = () if policy is None else policy.metrics
+        self._lifecycle = lifecycle
+        self._metrics = metrics
         self._terminal = frozenset(s for s, state in lifecycle.states.items() if state.terminal)
         self._conditions = tuple(
             c for m in metrics for c in (m.start, m.stop, m.reset) if c.open or c.states or c.triggers or c.comment
@@ -105,13 +172,158 @@ class Folder:
         #: names what this folder keeps (stored with a fold; another key means: fold again)
         self.key = hashlib.sha256(described.encode()).hexdigest()[:16]
 
-    def extend(self, before: Sequence[Event], events: Sequence[Event]) -> tuple[Event, ...] | None:
+    def extend(self, before: Sequence[Event], events: Sequence[Event]) -> Fold | None:
         """The fold of a history after *events*, given *before*: the fold (or whole history) before them.
 
+        A :class:`Fold` with its state grows by *events* alone; anything else
+        (a whole history, a migrated ticket's fold) is folded from the start.
         None when the history goes back in time (an event earlier than the
         one before it): then only the whole history tells.
         """
-        return self.fold([*before, *events])
+        if isinstance(before, Fold) and before.state is not None and not any(MIGRATED in e.meta for e in events):
+            return self._grow(before, before.state, events)
+        history = [*before, *events]
+        if any(MIGRATED in e.meta for e in history):
+            plain = self.fold(history)
+            return None if plain is None else Fold(plain)
+        return self._grow(None, None, history)
+
+    def _grow(self, fold: Fold | None, state: FoldState | None, events: Sequence[Event]) -> Fold | None:
+        """*fold* (with *state*; None: nothing yet, *events* start with the opening) extended by *events*."""
+        metrics, terminal, choosing, paused_in = self._metrics, self._terminal, self._choosing, self._paused
+        standing, staff = self._access.standing, self._access.staff
+        if fold is None or state is None:
+            opening, events = events[0], events[1:]
+            kept = [opening]
+            cuts = [[opening.seq] for _ in metrics]
+            entry, rules = opening.seq, []
+            comments: list[int | None] = [None, None]
+            previous = opening
+            if opening.comment is not None:
+                self._comment(opening, comments, standing, staff)
+        else:
+            transient = state.transient
+            kept = [e for e in fold if e.seq not in transient] if transient else list(fold)
+            cuts = [list(cut) for cut in state.cuts]
+            entry, rules, comments = state.entry, list(state.rules), list(state.comments)
+            previous = fold[-1]
+        known = {e.seq: e for e in events}  # the new events by seq (the timed rules' ones are looked up)
+        for event in events:
+            if event.at < previous.at:
+                return None
+            target, before = event.target, previous.target
+            moved = event.source != target
+            ends = moved and target in terminal
+            relevant = (
+                ends
+                or any(key in event.meta for key in _VERSION_KEYS)
+                or any((target in p) != (before in p) for p in paused_in)
+                or bool(event.field_changes and (choosing is None or not choosing.isdisjoint(event.field_changes)))
+            )
+            for index, metric in enumerate(metrics):
+                if ends or metric.stop.matches(event):
+                    cuts[index] = [event.seq]  # stopped: its next cycle (if any) counts from here
+                    relevant = True
+                elif (
+                    metric.start.matches(event)
+                    or metric.reset.matches(event)
+                    or ((target in metric.paused_in) != (before in metric.paused_in))
+                ):
+                    cuts[index].append(event.seq)
+                    relevant = True
+            if relevant:
+                kept.append(event)
+            if moved:
+                entry, rules, comments = event.seq, [], [None, None]
+            elif "rule" in event.meta:
+                rules.append(event.seq)
+            if event.comment is not None:
+                self._comment(event, comments, standing, staff)
+            previous = event
+        timed: set[int] = {entry, *rules, *(c for c in comments if c is not None)} if self._timers else set()
+        timed.add(previous.seq)  # the last event: a fold ends at the ticket's version
+        extra: list[int] = []  # the seqs kept for the timed rules alone
+        for seq in sorted(timed):
+            at = bisect_left(kept, seq, key=_SEQ)
+            if at == len(kept) or kept[at].seq != seq:
+                extra.append(seq)
+                kept.insert(at, known[seq] if seq in known else fold.event(seq))  # type: ignore[union-attr]  # a new or an old one
+        state = FoldState(
+            tuple(tuple(cut) for cut in cuts),
+            entry,
+            tuple(rules),
+            (comments[0], comments[1]),
+            frozenset(extra),
+        )
+        return Fold(kept, state)
+
+    @staticmethod
+    def _comment(event: Event, comments: list[int | None], standing: Any, staff: frozenset[str]) -> None:
+        roles = standing(event.actor).roles  # as the rules judge the author (inherited roles)
+        if "system" not in roles:
+            comments[1 if not staff.isdisjoint(roles) else 0] = event.seq
+
+    def next_due(
+        self,
+        fold: Fold,
+        ticket: Ticket,
+        at: datetime,
+        calendar: BusinessCalendar | None,
+    ) -> datetime | None:
+        """The next due instant after *at* from a fold with its state: as from the whole history, read less.
+
+        The timed rules read the events since the entry; each SLA metric's
+        alerts come from its running cycle, counted from the metric's cut
+        (its last stop: a running cycle started there or later, and no event
+        before it can change it).
+        """
+        state = fold.state
+        assert state is not None  # noqa: S101 - called with a fold that has its state
+        lifecycle = self._lifecycle
+        due: list[datetime | None] = []
+        if lifecycle.timers:
+            since = sorted({state.entry, *state.rules, *(c for c in state.comments if c is not None), fold[-1].seq})
+            rules = pending_rules(lifecycle, ticket, [fold.event(seq) for seq in since], calendar)
+            due.append(rules[0].due_at if rules else None)
+        shared: dict[tuple[int, ...], tuple[_Vectors, list[datetime], dict[int, list[int]]]] = {}
+        for metric, cut in zip(self._metrics, state.cuts, strict=True):
+            if cut not in shared:  # metrics counted from the same events share their columns and positions
+                vectors = _Vectors(lifecycle, [fold.event(seq) for seq in cut])
+                shared[cut] = (vectors, [*vectors.ats, at], {})
+            vectors, instants, positions = shared[cut]
+            due.append(_metric_clock(metric, ticket.fields, vectors, instants, positions, at).next_alert)
+        return earliest(due)
+
+    def head(self, fold: Fold) -> str:
+        """What is stored with the fold's seqs: this folder's key, then the fold's state (JSON)."""
+        state = fold.state
+        if state is None:
+            return self.key
+        return f"{self.key} " + json.dumps(
+            [
+                [list(cut) for cut in state.cuts],
+                state.entry,
+                list(state.rules),
+                list(state.comments),
+                sorted(state.transient),
+            ],
+            separators=(",", ":"),
+        )
+
+    def accept(self, head: str, events: Sequence[Event]) -> Fold | None:
+        """A stored fold (*head* and *events*) if this folder made it, with its state; else None."""
+        key, _, encoded = head.partition(" ")
+        if key != self.key:
+            return None
+        if not encoded:
+            return Fold(events)
+        cuts, entry, rules, comments, transient = json.loads(encoded)
+        if len(cuts) != len(self._metrics):
+            return None
+        state = FoldState(
+            tuple(tuple(cut) for cut in cuts), entry, tuple(rules), (comments[0], comments[1]), frozenset(transient)
+        )
+        return Fold(events, state)
 
     def fold(self, history: Sequence[Event]) -> tuple[Event, ...] | None:
         """The events of *history* (or of a fold extended by new events) the clocks and rules read."""

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ticketflow.automation._fold import Folder
+from ticketflow.automation._fold import Fold, Folder
 from ticketflow.automation._timers import earliest, pending_rules
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.errors import InvalidLifecycle, StorageError
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import UNSET, Event, Ticket
 from ticketflow.sla import SlaClock, SlaPolicy, evaluate
+
+if TYPE_CHECKING:
+    from ticketflow.recording import Accept
 
 __all__ = ["Scheduled", "Scheduler", "next_due", "sla_clocks"]
 
@@ -131,23 +134,26 @@ class Scheduler:
                 return next_due(self, ticket, events, at)  # a new entry: its own event is all the rules need
             if ticket.state not in self._anchored_later:
                 return UNSET  # the rules armed in this state count from its entry: their instants stand
-        return next_due(self, ticket, history(), at)
+        known = history()
+        if isinstance(known, Fold) and known.state is not None:
+            return self.folder.next_due(known, ticket, at, self.timer_calendar_for(ticket))
+        return next_due(self, ticket, known, at)
 
-    @property
-    def fold_key(self) -> str:
-        """The key of the folds this scheduler makes (a stored fold with another key is folded again)."""
-        return self.folder.key
+    def fold_head(self, fold: Sequence[Event]) -> str:
+        """What is stored with the seqs of *fold* (see :meth:`Folder.head`)."""
+        return self.folder.head(fold) if isinstance(fold, Fold) else self.folder.key
 
-    def fold_after(self, events: Sequence[Event], before: Callable[[str], Sequence[Event]]) -> Any:
+    def fold_after(self, events: Sequence[Event], before: Callable[[Accept], Sequence[Event]]) -> Any:
         """The ticket's fold after *events*: ``UNSET`` to keep the stored one, None when it has none.
 
-        *before* gives, for a fold key, the ticket's fold before the change
-        (or its whole history: both fold alike); it is not called for a new
-        ticket (*events* are its whole history).
+        *before* gives the ticket's fold before the change (reading a stored
+        one through :meth:`Folder.accept`) or its whole history: both fold
+        alike. It is not called for a new ticket (*events* are its whole
+        history).
         """
         if self.plain or not events:
             return UNSET  # nothing is ever due, or no new event: the stored fold stands
-        known = () if events[0].seq == 1 else before(self.folder.key)
+        known = () if events[0].seq == 1 else before(self.folder.accept)
         return self.folder.extend(known, events)
 
     def imported(self, ticket: Ticket, history: Sequence[Event]) -> datetime | None:

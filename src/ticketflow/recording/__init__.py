@@ -5,6 +5,7 @@ writer adds a step kind.
 """
 
 from ticketflow.recording._recorder import (
+    Accept,
     Reads,
     Recorder,
     Schedule,
@@ -20,6 +21,7 @@ from ticketflow.recording._recorder import (
 )
 
 __all__ = [
+    "Accept",
     "Reads",
     "Recorder",
     "Schedule",

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from ticketflow.protocols import Action, Guard
 
 __all__ = [
+    "Accept",
     "Reads",
     "Recorder",
     "Schedule",
@@ -86,21 +87,28 @@ class Schedule(Protocol):
         """The ticket's next due instant after *events* (``None``: nothing; ``UNSET``: unchanged)."""
         ...
 
-    @property
-    def fold_key(self) -> str:
-        """The key the folds of :meth:`fold_after` are stored under."""
+    def fold_head(self, fold: Sequence[Event]) -> str:
+        """What is stored with the seqs of a fold of :meth:`fold_after` (its key and state)."""
         ...
 
-    def fold_after(self, events: Sequence[Event], before: Callable[[str], Sequence[Event]]) -> Any:
-        """The ticket's fold after *events* (``None``: none; ``UNSET``: none kept), from *before* (key -> fold)."""
+    def fold_after(self, events: Sequence[Event], before: Callable[[Accept], Sequence[Event]]) -> Any:
+        """The ticket's fold after *events* (``None``: none; ``UNSET``: keep the stored one).
+
+        *before* gives the fold before the change (or the whole history),
+        reading a stored fold through the *accept* it is given.
+        """
         ...
 
 
-def current_fold(stored: tuple[str, Sequence[Event]] | None, key: str, version: int) -> Sequence[Event] | None:
-    """A fold a repository returned, if it was made under *key* and ends at the ticket's *version* (else None)."""
-    if stored is None or stored[0] != key or not stored[1] or stored[1][-1].seq != version:
+#: Turns a stored fold (its head and events) into the schedule's fold, or None when it is not one of its own.
+Accept = Callable[[str, Sequence[Event]], Sequence[Event] | None]
+
+
+def current_fold(stored: tuple[str, Sequence[Event]] | None, accept: Accept, version: int) -> Sequence[Event] | None:
+    """A fold a repository returned, if it ends at the ticket's *version* and *accept* takes it (else None)."""
+    if stored is None or not stored[1] or stored[1][-1].seq != version:
         return None
-    return stored[1]
+    return accept(*stored)
 
 
 class Step(NamedTuple):
@@ -233,8 +241,8 @@ class Reads:
             self._folds[ticket_id] = fold
         return ticket
 
-    def fold(self, ticket_id: str, key: str, version: int) -> Sequence[Event]:
-        """The ticket's fold under *key* at *version*, or its whole history when no such fold is at hand.
+    def fold(self, ticket_id: str, accept: Accept, version: int) -> Sequence[Event]:
+        """The ticket's fold at *version*, or its whole history when no such fold is at hand.
 
         From this attempt's reads, the copy's kept fold, or the fold the
         repository stores (:class:`~ticketflow.protocols.FoldStore`); a
@@ -248,7 +256,7 @@ class Reads:
             return fold
         stores = self._cache.folds
         if stores is not None:
-            stored = current_fold(stores.fold(ticket_id), key, version)
+            stored = current_fold(stores.fold(ticket_id), accept, version)
             if stored is not None:
                 return stored
         return self.history(ticket_id)
@@ -388,7 +396,7 @@ class Recorder:
         """The step's ticket's fold after it (``UNSET``: none kept; None: none, read whole histories)."""
         assert self.schedule is not None  # noqa: S101 - called only with a schedule
         ticket_id, version = step.ticket.id, step.expected_version or 0
-        return self.schedule.fold_after(step.events, lambda key: reads.fold(ticket_id, key, version))
+        return self.schedule.fold_after(step.events, lambda accept: reads.fold(ticket_id, accept, version))
 
     def _due(self, step: Step, fold: Any, reads: Reads) -> Any:
         if step.due is not UNSET or self.schedule is None:
@@ -411,7 +419,7 @@ class Recorder:
         if fold is None:
             return {"fold": None}
         assert self.schedule is not None  # noqa: S101 - folds come from the schedule
-        return {"fold": (self.schedule.fold_key, tuple(event.seq for event in fold))}
+        return {"fold": (self.schedule.fold_head(fold), tuple(event.seq for event in fold))}
 
     def _commit(self, write: Write[Any], dues: list[Any] | None, folds: list[Any] | None) -> None:
         steps = write.steps
