@@ -259,8 +259,9 @@ class FoldStore(Protocol):
     """A repository that keeps each ticket's *fold* beside it: the events its SLA clocks and timed rules read.
 
     A write that knows the fold passes it to ``add``/``save`` (and to a
-    transaction's) as ``fold=(key, seqs)``: the key names what it was folded
-    for, *seqs* the events it holds; ``fold=None`` clears it. The fold is
+    transaction's) as ``fold=(head, seqs)``: *head* is a text the library
+    reads back as it was written (what the fold was made for, and its
+    state), *seqs* the events it holds; ``fold=None`` clears it. The fold is
     written with the ticket, in the same transaction, so it is as current as
     the ticket's version. A Workflow then computes a ticket's next due
     instant and SLA clocks from a handful of events instead of its whole
@@ -268,7 +269,7 @@ class FoldStore(Protocol):
     """
 
     def fold(self, ticket_id: str) -> tuple[str, list[Event]] | None:
-        """The key and the events (oldest first) of the fold stored with the ticket; None when none is."""
+        """The head and the events (oldest first) of the fold stored with the ticket; None when none is."""
         ...
 
 

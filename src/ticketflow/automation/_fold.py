@@ -17,15 +17,22 @@ that can:
 
 So ``evaluate(policy, lifecycle, ticket, fold, now)`` equals the clocks of the
 whole history, and so do the pending rules, as long as *now* is not before
-the last event (``tests/test_fold.py`` checks both on random histories). A
-write extends the fold by its new events (:meth:`Folder.extend`): its cost
-follows the fold, not the history. A history whose events go back in time
-has no fold (``None``): its readers read the whole history.
+the last event (``tests/test_fold.py`` checks both on random histories).
+
+A write extends the fold by its new events alone (:meth:`Folder.extend`),
+with a small :class:`FoldState`: for each SLA metric, the events since its
+last stop (a running cycle starts there or later, so nothing before it can
+move the metric's next alert), and for the timed rules, the entry, firings
+and last comments since. :meth:`Folder.next_due` computes the next due
+instant from that state, so a write's cost does not follow the history. A
+migrated history is folded again on each write (its events read in the
+names of its version), and a history whose events go back in time has no
+fold (``None``): its readers read the whole history.
 
 The fold is stored with the ticket by repositories that can
-(:class:`~ticketflow.protocols.FoldStore`), under a key that names what it
-was folded for: a Workflow whose lifecycle, policy or calendar choice differs
-reads a key it does not know and folds the history again.
+(:class:`~ticketflow.protocols.FoldStore`), its head naming what it was
+folded for (a key) and its state: a Workflow whose lifecycle or policy
+differs reads a key it does not know and folds the history again.
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def dumps(value: Any) -> str:
 
 
 def fold_to_json(fold: tuple[str, Sequence[int]] | None) -> str | None:
-    """The stored form of a fold (:class:`~ticketflow.protocols.FoldStore`): a JSON array, its key first."""
+    """The stored form of a fold (:class:`~ticketflow.protocols.FoldStore`): a JSON array, its head first."""
     return None if fold is None else dumps([fold[0], *fold[1]])
 
 

@@ -266,7 +266,7 @@ class MemoryRepository:
         self._lock = threading.RLock()
         self._sequences: dict[str, int] = {}
         self._links: set[Link] = set()
-        self._folds: dict[str, tuple[str, tuple[int, ...]]] = {}  # FoldStore: (key, seqs) by ticket
+        self._folds: dict[str, tuple[str, tuple[int, ...]]] = {}  # FoldStore: (head, seqs) by ticket
 
     # -- writing -------------------------------------------------------------------
 
@@ -392,7 +392,7 @@ class MemoryRepository:
                 raise TicketNotFound(ticket_id) from None
 
     def fold(self, ticket_id: str) -> tuple[str, list[Event]] | None:
-        """The key and events of the ticket's stored fold (:class:`~ticketflow.protocols.FoldStore`)."""
+        """The head and events of the ticket's stored fold (:class:`~ticketflow.protocols.FoldStore`)."""
         with self._lock:
             stored = self._folds.get(ticket_id)
             if stored is None:

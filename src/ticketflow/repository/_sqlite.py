@@ -479,7 +479,7 @@ class SQLiteRepository:
         return _row_to_ticket(row), events_from_json(ticket_id, [body for (body,) in rows])
 
     def fold(self, ticket_id: str) -> tuple[str, list[Event]] | None:
-        """The key and events of the ticket's stored fold (:class:`~ticketflow.protocols.FoldStore`)."""
+        """The head and events of the ticket's stored fold (:class:`~ticketflow.protocols.FoldStore`)."""
         if unstorable(ticket_id):
             return None
 

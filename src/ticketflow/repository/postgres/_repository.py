@@ -325,7 +325,7 @@ class PostgresRepository:
         return row_to_ticket(row), events_from_json(ticket_id, row[len(self._sql.ticket_columns)])
 
     def fold(self, ticket_id: str) -> tuple[str, list[Event]] | None:
-        """The key and events of the ticket's stored fold (None: none), in one round trip.
+        """The head and events of the ticket's stored fold (None: none), in one round trip.
 
         See :class:`~ticketflow.protocols.FoldStore`.
         """
