@@ -3,10 +3,11 @@
 Run: .venv/bin/python bench/bench_fire_history.py [--postgres URL]  (or `make bench`)
 
 With an SLA policy (here the built-in `zendesk`), the next due instant after
-a fire depends on the whole history. Without the Workflow's ticket cache a
-fire reads the ticket and its whole history back; with it, a fire on a
-ticket this Workflow saved last starts from the copy and the history kept
-with it. Prints µs per fire (an internal comment) on tickets with 10, 50 and
+a fire depends on the ticket's history, through its fold (the events its
+clocks and timed rules read, stored with the ticket). Without the
+Workflow's ticket cache a fire reads the ticket and its stored fold back;
+with it, a fire on a ticket this Workflow saved last starts from the copy
+and the fold kept with it. Prints µs per fire (an internal comment) on tickets with 10, 50 and
 200 events, on SQLite and, with ``--postgres URL`` (or
 TICKETFLOW_TEST_POSTGRES_URL set), on PostgreSQL; the last column is
 cached / uncached. No assertion: the table is the result.
