@@ -56,7 +56,7 @@ MODULES = {
         ("src/ticketflow/lifecycle/_engine.py",),
         ("tests/test_workflow.py", "tests/test_lifecycle.py", "tests/test_model.py", "tests/test_testing.py"),
     ),
-    "sla": Module(("src/ticketflow/sla/*",), ("tests/test_sla.py",)),
+    "sla": Module(("src/ticketflow/sla/*",), ("tests/test_sla.py", "tests/test_versions.py")),
     "calendar": Module(("src/ticketflow/calendar/*",), ("tests/test_calendar.py",)),
     "repository": Module(("src/ticketflow/repository/*",), ("tests/test_repository.py", "tests/test_recent.py")),
     "automation": Module(("src/ticketflow/automation/*",), ("tests/test_automation.py",)),

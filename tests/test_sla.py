@@ -315,13 +315,17 @@ def with_sla(sla: dict[str, Any]) -> tf.Lifecycle:
     return tf.builtin("zendesk").extend({"id": "zd", "sla": sla})
 
 
+RESOLUTION = {"id": "resolution", "targets": [{"target": "1h"}]}
+
+
 @pytest.mark.parametrize(
     ("sla", "path", "problem"),
     [
         (
             {"calendar": "24x7", "metrics": [{"id": "speed", "targets": [{"target": "1h"}]}]},
             "sla.metrics[0].kind",
-            "unknown metric 'speed'",
+            "unknown metric 'speed'; use one of first_response, next_reply, periodic_update, resolution, "
+            "requester_wait, agent_work",
         ),
         (
             {
@@ -329,7 +333,7 @@ def with_sla(sla: dict[str, Any]) -> tf.Lifecycle:
                 "metrics": [{"id": "resolution", "pause": {"states": ["limbo"]}, "targets": [{"target": "1h"}]}],
             },
             "sla.metrics[0].pause.states[0]",
-            "unknown state 'limbo'",
+            "unknown state 'limbo'; known: new, open, pending, on_hold, solved, closed",
         ),
         (
             {
@@ -337,17 +341,22 @@ def with_sla(sla: dict[str, Any]) -> tf.Lifecycle:
                 "metrics": [{"id": "resolution", "pause": {"groups": ["x"]}, "targets": [{"target": "1h"}]}],
             },
             "sla.metrics[0].pause.groups[0]",
-            "unknown state group 'x'",
+            "unknown state group 'x'; known: open, waiting, closed",
         ),
         (
             {"metrics": [{"id": "resolution", "targets": [{"target": "1h"}]}]},
             "sla.metrics[0].targets[0].calendar",
-            "no calendar",
+            "no calendar: name one here, set sla.calendar, or give the workflow a calendar",
         ),
         (
             {"calendar": "moon", "metrics": [{"id": "resolution", "targets": [{"target": "1h"}]}]},
-            "sla.metrics[0].targets[0].calendar",
-            "unknown calendar 'moon'",
+            "sla.calendar",
+            "unknown calendar 'moon'; known: 24x7",
+        ),
+        (  # refused even where every target names its own calendar (it was accepted, and no calendar applied)
+            {"calendar": "moon", "metrics": [{"id": "resolution", "targets": [{"target": "1h", "calendar": "24x7"}]}]},
+            "sla.calendar",
+            "unknown calendar 'moon'; known: 24x7",
         ),
         (
             {
@@ -363,7 +372,7 @@ def with_sla(sla: dict[str, Any]) -> tf.Lifecycle:
                 ],
             },
             "sla.metrics[0].targets[1].when",
-            "overlaps targets[0]",
+            "overlaps targets[0]: a ticket could match both; make the selectors disjoint",
         ),
         (
             {
@@ -379,17 +388,17 @@ def with_sla(sla: dict[str, Any]) -> tf.Lifecycle:
                 ],
             },
             "sla.metrics[0].targets[0].when",
-            "catch-all target must come last",
+            "a catch-all target must come last; later targets never apply",
         ),
         (
             {"calendar": "24x7", "metrics": [{"id": "resolution", "targets": [{"target": "soon"}]}]},
             "sla.metrics[0].targets[0].target",
-            "cannot read duration",
+            "cannot read duration 'soon'; write e.g. '24h', '5d', '1d12h', '2bd' or 'PT24H'",
         ),
         (
             {"calendar": "24x7", "warn_at": [1.5], "metrics": [{"id": "resolution", "targets": [{"target": "1h"}]}]},
             "sla.warn_at[0]",
-            "fraction",
+            "a warning threshold is a fraction between 0 and 1, got 1.5",
         ),
         (
             {
@@ -397,7 +406,7 @@ def with_sla(sla: dict[str, Any]) -> tf.Lifecycle:
                 "metrics": [{"id": "resolution", "targets": [{"when": {"colour": "red"}, "target": "1h"}]}],
             },
             "sla.metrics[0].targets[0].when.colour",
-            "unknown field",
+            "unknown field 'colour'",
         ),
         (
             {
@@ -405,12 +414,12 @@ def with_sla(sla: dict[str, Any]) -> tf.Lifecycle:
                 "metrics": [{"id": "resolution", "start": {"triggers": ["teleport"]}, "targets": [{"target": "1h"}]}],
             },
             "sla.metrics[0].start.triggers[0]",
-            "unknown trigger",
+            "unknown trigger 'teleport'",
         ),
         (
             {"calendar": "24x7", "metrics": [{"id": "resolution", "targets": []}]},
             "sla.metrics[0].targets",
-            "at least one target",
+            "a metric needs at least one target",
         ),
         (
             {
@@ -421,7 +430,7 @@ def with_sla(sla: dict[str, Any]) -> tf.Lifecycle:
                 ],
             },
             "sla.metrics[1].id",
-            "duplicate metric id",
+            "duplicate metric id 'resolution'",
         ),
         (
             {
@@ -430,15 +439,111 @@ def with_sla(sla: dict[str, Any]) -> tf.Lifecycle:
                 "metrics": [],
             },
             "sla.calendars.bad",
-            "unknown zone",
+            "timezone: unknown zone 'Mars/Base'; use an IANA name like 'Europe/Paris'",
+        ),
+        (
+            {
+                "calendar": "24x7",
+                "metrics": [{**RESOLUTION, "pause": {"states": ["pending"]}, "run_in": {"states": ["open"]}}],
+            },
+            "sla.metrics[0].run_in",
+            "give either pause or run_in, not both",
+        ),
+        (
+            {"calendar": "24x7", "metrics": [{**RESOLUTION, "run_in": {"states": ["nowhere"]}}]},
+            "sla.metrics[0].run_in.states[0]",
+            "unknown state 'nowhere'; known: new, open, pending, on_hold, solved, closed",
+        ),
+        (
+            {"calendar": "24x7", "metrics": [{**RESOLUTION, "stop": {"comment": {"by": ["agent", "wizard"]}}}]},
+            "sla.metrics[0].stop.comment.by[1]",
+            "unknown role 'wizard'",
+        ),
+        (
+            {"calendar": "24x7", "metrics": [{**RESOLUTION, "reset": {"triggers": ["solve", "teleport"]}}]},
+            "sla.metrics[0].reset.triggers[1]",
+            "unknown trigger 'teleport'",
+        ),
+        (
+            {"calendar": "24x7", "metrics": [{**RESOLUTION, "calendar_by": {"field": "category", "resolver": "x"}}]},
+            "sla.metrics[0].calendar_by",
+            "give either field (with map) or resolver",
+        ),
+        (
+            {"calendar": "24x7", "metrics": [{**RESOLUTION, "calendar_by": {"field": "colour"}}]},
+            "sla.metrics[0].calendar_by.field",
+            "unknown field 'colour'",
+        ),
+        (
+            {
+                "calendar": "24x7",
+                "metrics": [{**RESOLUTION, "calendar_by": {"field": "category", "map": {"question": "moon"}}}],
+            },
+            "sla.metrics[0].calendar_by.map.question",
+            "unknown calendar 'moon'; known: 24x7",
+        ),
+        (  # without a policy calendar the workflow's is chosen under the name "default"
+            {"metrics": [{**RESOLUTION, "calendar_by": {"field": "category", "map": {"question": "moon"}}}]},
+            "sla.metrics[0].calendar_by.map.question",
+            "unknown calendar 'moon'; known: 24x7, default",
+        ),
+        (
+            {
+                "calendar": "24x7",
+                "calendar_by": {"field": "category", "map": {"riddle": "24x7"}},
+                "metrics": [RESOLUTION],
+            },
+            "sla.calendar_by.map.riddle",
+            "'riddle' is not one of question, work_request, project_communication",
+        ),
+        (
+            {
+                "calendar": "24x7",
+                "metrics": [{"id": "resolution", "targets": [{"when": {"category": "riddle"}, "target": "1h"}]}],
+            },
+            "sla.metrics[0].targets[0].when.category",
+            "'riddle' is not one of question, work_request, project_communication",
+        ),
+        (
+            {
+                "calendar": "24x7",
+                "metrics": [
+                    {
+                        "id": "resolution",
+                        "targets": [{"when": {"category": ["question", "riddle"]}, "target": "1h"}, {"target": "2h"}],
+                    }
+                ],
+            },
+            "sla.metrics[0].targets[0].when.category",
+            "'riddle' is not one of question, work_request, project_communication",
+        ),
+        (
+            {"calendar": "24x7", "metrics": [{**RESOLUTION, "warn_at": [0.5, 1.0]}]},
+            "sla.metrics[0].warn_at[1]",
+            "a warning threshold is a fraction between 0 and 1, got 1.0",
+        ),
+        (
+            {"calendar": "24x7", "warn_at": [0.0], "metrics": [RESOLUTION]},
+            "sla.warn_at[0]",
+            "a warning threshold is a fraction between 0 and 1, got 0.0",
+        ),
+        (
+            {
+                "calendars": {
+                    "berlin": {"timezone": "Europe/Berlin", "hours": {"mon-fri": "09:00-17:00"}},
+                    "athens": {"timezone": "Europe/Athens", "hours": {"mon-fri": "09:00-17:00"}},
+                },
+                "metrics": [{"id": "resolution", "targets": [{"target": "1h", "calendar": "paris"}]}],
+            },
+            "sla.metrics[0].targets[0].calendar",
+            "unknown calendar 'paris'; known: 24x7, athens, berlin",
         ),
     ],
 )
 def test_sla_config_errors_name_their_path(sla: dict[str, Any], path: str, problem: str):
     with pytest.raises(SlaConfigError) as caught:
         tf.Workflow(with_sla(sla))
-    assert caught.value.path == path
-    assert problem in caught.value.problem
+    assert (caught.value.path, caught.value.problem) == (path, problem)
     assert isinstance(caught.value, tf.InvalidLifecycle)
 
 
@@ -556,8 +661,9 @@ def test_a_registered_resolver_chooses_the_calendar():
     assert clock_of(wf.sla(acme.id), "first_response").cycles[-1].calendar == "sydney"
     assert clock_of(wf.sla(other.id), "first_response").cycles[-1].calendar == "new_york"
     regions["acme"] = "mars"
-    with pytest.raises(tf.CalendarError, match="resolver 'region_of' answered 'mars'"):
+    with pytest.raises(tf.CalendarError) as caught:
         wf.sla(acme.id)
+    assert str(caught.value) == "calendar resolver 'region_of' answered 'mars'; known: 24x7, berlin, new_york, sydney"
     with pytest.raises(SlaConfigError, match=r"sla\.calendar_by\.resolver: no calendar resolver 'region_of'"):
         tf.Workflow(lifecycle)
 
@@ -621,6 +727,7 @@ def test_a_stop_by_role_counts_the_roles_that_act_as_it():
     t = wf.open(CUSTOMER, title="x")
     clock.advance(minutes=30)
     wf.comment(t.id, CUSTOMER, "anyone?")  # not a role that stops it
+    wf.comment(t.id, AGENT, "asking the team", visibility="internal")  # not the visibility that stops it
     clock.advance(minutes=30)
     wf.comment(t.id, tf.Actor("boss", roles={"admin"}), "On it")  # admin acts as agent
     answered = clock_of(wf.sla(t.id), "answered")
@@ -1084,3 +1191,166 @@ def test_report_percentiles_pick_the_nearest_rank(minutes: list[int], p50: int, 
     items = [(t, wf.history(t.id)) for t in wf.find().tickets]
     direct = attainment(wf.sla_policy, wf.lifecycle, items, ny(2026, 3, 10, 12))
     assert {m.version for m in direct.metrics} == {None}  # not split by version unless asked
+
+
+# -- what each metric kind measures by default -----------------------------------------------------------------------
+
+KINDS = ("first_response", "next_reply", "periodic_update", "resolution", "requester_wait", "agent_work")
+
+
+def test_each_metric_kind_runs_as_documented_by_default():
+    """docs/lifecycle-format.md's defaults, on Sighten (it has `in_progress` and `waiting` groups), hour by hour."""
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    lc = tf.builtin("sighten").extend(
+        {
+            "id": "six",
+            "sla": {"calendar": "24x7", "metrics": [{"id": k, "targets": [{"target": "100h"}]} for k in KINDS]},
+        }
+    )
+    clock = SteppableClock(start)
+    wf = tf.Workflow(lc, clock=clock)
+    t = wf.open(CUSTOMER, title="Proposal PDF is blank")  # awaiting_support (group open)
+    clock.set(start + 1 * H)
+    wf.fire(t.id, "take", AGENT, assignee=AGENT.id, fields={"request_type": "technical_support"})  # in_progress
+    clock.set(start + 2 * H)
+    wf.comment(t.id, AGENT, "Checking the template.", visibility="internal")  # an internal note answers no one
+    clock.set(start + 3 * H)
+    wf.comment(t.id, CUSTOMER, "Any news?")
+    clock.set(start + 4 * H)
+    wf.comment(t.id, AGENT, "Looking at it now.")
+    clock.set(start + 6 * H)
+    wf.fire(t.id, "ask_customer", AGENT, comment="Which PDF?")  # awaiting_customer (group waiting)
+    clock.set(start + 9 * H)
+    wf.comment(t.id, CUSTOMER, "This one.")  # customer_replied: back to in_progress
+    clock.set(start + 10 * H)
+    wf.comment(t.id, AGENT, "Fixed, can you check?")
+    clock.set(start + 12 * H)
+    wf.fire(t.id, "customer_confirmed", AGENT, comment="Confirmed by phone.")  # resolved
+    clocks = {c.metric: c for c in wf.sla(t.id, start + 20 * H)}
+
+    def hours(metric: str) -> list[tuple[float, float]]:
+        return [((c.started_at - start) / H, (c.stopped_at - start) / H) for c in clocks[metric].cycles]  # type: ignore[operator]
+
+    # opening to the first public agent comment (the internal note at 2 does not count)
+    assert (hours("first_response"), clocks["first_response"].elapsed) == ([(0, 4)], 4 * H)
+    # each public requester comment to the next public agent comment
+    assert (hours("next_reply"), clocks["next_reply"].elapsed) == ([(3, 4), (9, 10)], H)
+    # restarts at every public agent comment (the step's comment at 6 too); paused while awaiting the customer
+    assert hours("periodic_update") == [(0, 4), (4, 6), (6, 10), (10, 12)]
+    assert [c.elapsed for c in clocks["periodic_update"].cycles] == [4 * H, 2 * H, H, 2 * H]
+    # opening to a closed state, paused in the waiting group for requester_wait only
+    assert (hours("resolution"), clocks["resolution"].elapsed) == ([(0, 12)], 12 * H)
+    assert (hours("requester_wait"), clocks["requester_wait"].elapsed) == ([(0, 12)], 9 * H)
+    # runs only in the in_progress group: 1-6 and 9-12
+    assert (hours("agent_work"), clocks["agent_work"].elapsed) == ([(0, 12)], 8 * H)
+    assert not any(c.running for c in clocks.values())
+
+
+def test_custom_conditions_start_stop_reset_and_run_in_as_written():
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    metrics = [
+        {
+            "id": "handling",
+            "kind": "resolution",
+            "start": {"triggers": ["take"]},
+            "stop": {"groups": ["closed"]},
+            "reset": {"triggers": ["hold"]},
+            "pause": {"states": ["pending"]},
+            "targets": [{"target": "10h"}],
+        },
+        {
+            "id": "waiting",
+            "kind": "resolution",
+            "start": {"states": ["pending"]},
+            "stop": {"triggers": ["requester_replied"]},
+            "targets": [{"target": "10h"}],
+        },
+        {"id": "open_time", "kind": "resolution", "run_in": {"groups": ["open"]}, "targets": [{"target": "10h"}]},
+    ]
+    clock = SteppableClock(start)
+    wf = tf.Workflow(with_sla({"calendar": "24x7", "metrics": metrics}), clock=clock)
+    t = wf.open(CUSTOMER, title="x")  # new: opening starts none of the first two
+    assert [c.cycles for c in wf.sla(t.id)][:2] == [(), ()]
+    clock.set(start + 1 * H)
+    wf.fire(t.id, "take", AGENT)  # open
+    clock.set(start + 2 * H)
+    wf.fire(t.id, "ask", AGENT, comment="Which browser?")  # pending
+    clock.set(start + 4 * H)
+    wf.comment(t.id, CUSTOMER, "Firefox.")  # requester_replied: open
+    clock.set(start + 5 * H)
+    wf.fire(t.id, "hold", AGENT, comment="Waiting on the vendor.")  # on_hold: resets `handling` to zero
+    clock.set(start + 7 * H)
+    wf.fire(t.id, "solve", AGENT, comment="Fixed.")  # solved (closed group)
+
+    def cycles(metric: str) -> list[tuple[float, float, float]]:
+        return [
+            ((c.started_at - start) / H, (c.stopped_at - start) / H, c.elapsed / H)  # type: ignore[operator]
+            for c in clock_of(wf.sla(t.id, start + 10 * H), metric).cycles
+        ]
+
+    assert cycles("handling") == [(5, 7, 2)]  # restarted at the hold, stopped entering the closed group
+    assert cycles("waiting") == [(2, 4, 2)]  # from entering pending to the requester's reply
+    assert cycles("open_time") == [(0, 7, 3)]  # counted only in the open group: 0-2 and 4-5
+
+
+def test_warning_thresholds_are_crossed_in_ascending_order_whatever_order_they_are_written_in():
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    clock = SteppableClock(start)
+    lc = with_sla(
+        {"calendar": "24x7", "warn_at": [0.9, 0.5], "metrics": [{**RESOLUTION, "targets": [{"target": "10h"}]}]}
+    )
+    wf = tf.Workflow(lc, clock=clock)
+    t = wf.open(CUSTOMER, title="x")
+    assert clock_of(wf.sla(t.id), "resolution").next_alert == start + 5 * H
+    six = clock_of(wf.sla(t.id, start + 6 * H), "resolution")
+    assert (six.warned, six.next_alert) == ((0.5,), start + 9 * H)
+    assert clock_of(wf.sla(t.id, start + 9 * H + H / 2), "resolution").warned == (0.5, 0.9)
+
+
+# -- which calendar a target counts in -----------------------------------------------------------------------------
+
+
+def first_response_of(wf: tf.Workflow, organisation: str) -> tuple[datetime | None, str | None]:
+    ticket = wf.open(AGENT, title="x", requester=CUSTOMER.id, fields={"organisation": organisation})
+    first = clock_of(wf.sla(ticket.id), "first_response")
+    return first.due_at, first.cycles[-1].calendar
+
+
+#: Friday 15:00 UTC plus two business hours: in Berlin, New York and Sydney.
+DUE_BERLIN = datetime(2026, 3, 9, 10, tzinfo=BERLIN)
+DUE_NEW_YORK = ny(2026, 3, 6, 12)
+DUE_SYDNEY = datetime(2026, 3, 9, 11, tzinfo=SYDNEY)
+
+
+def test_a_target_naming_its_own_calendar_keeps_it_under_the_policys_calendar_by():
+    metrics = [
+        {
+            "id": "first_response",
+            "targets": [{"when": {"organisation": "acme"}, "target": "2h", "calendar": "sydney"}, {"target": "2h"}],
+        }
+    ]
+    wf = tf.Workflow(regional(metrics=metrics), clock=SteppableClock(FRIDAY_15_UTC))
+    assert first_response_of(wf, "acme") == (DUE_SYDNEY, None)  # its own calendar, not Berlin by the map
+    assert first_response_of(wf, "globex") == (DUE_NEW_YORK, "new_york")  # the catch-all still chooses
+
+
+def test_a_metric_naming_its_calendar_is_not_chosen_for_by_the_policy_but_by_its_own_calendar_by():
+    own = [{"id": "first_response", "calendar": "sydney", "targets": [{"target": "2h"}]}]
+    wf = tf.Workflow(regional(metrics=own), clock=SteppableClock(FRIDAY_15_UTC))
+    assert first_response_of(wf, "acme") == (DUE_SYDNEY, None)
+    chosen = [
+        {
+            "id": "first_response",
+            "calendar": "sydney",
+            "calendar_by": {"field": "organisation", "map": {"acme": "berlin"}},
+            "targets": [{"target": "2h"}],
+        }
+    ]
+    wf = tf.Workflow(regional(metrics=chosen), clock=SteppableClock(FRIDAY_15_UTC))
+    assert first_response_of(wf, "acme") == (DUE_BERLIN, "berlin")
+    assert first_response_of(wf, "globex") == (DUE_SYDNEY, "sydney")  # unmapped: the metric's calendar
+
+
+def test_a_calendar_by_without_a_map_gives_every_ticket_the_default():
+    wf = tf.Workflow(regional(calendar_by={"field": "organisation"}), clock=SteppableClock(FRIDAY_15_UTC))
+    assert first_response_of(wf, "acme") == (DUE_NEW_YORK, "new_york")

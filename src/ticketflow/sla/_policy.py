@@ -261,16 +261,11 @@ def _defaults(kind: str, lifecycle: Lifecycle) -> dict[str, Any]:
 
 
 class _PolicyBuilder:
-    def __init__(
-        self,
-        lifecycle: Lifecycle,
-        default_calendar: BusinessCalendar | None,
-        resolvers: Mapping[str, CalendarResolver] | None,
-    ) -> None:
+    """Builds a lifecycle's policy when it loads: the workflow's calendar and resolvers are bound later."""
+
+    def __init__(self, lifecycle: Lifecycle) -> None:
         self.lc = lifecycle
         self.source = lifecycle.source
-        self.default_calendar = default_calendar
-        self.resolvers = resolvers
         #: the paths that count in the default calendar (the workflow's, bound later), in order
         self.default_uses: list[str] = []
 
@@ -289,6 +284,8 @@ class _PolicyBuilder:
             except CalendarError as exc:
                 raise self.fail(*located(exc, f"sla.calendars.{name}")) from exc
         self.policy_calendar = section.get("calendar")
+        if self.policy_calendar is not None and self.policy_calendar not in self.calendars:
+            raise self.fail("sla.calendar", self._unknown_calendar(self.policy_calendar, self.calendars))
         self.policy_choice = section.get("calendar_by")
         self.warn_at = self._fractions("sla.warn_at", section.get("warn_at", [0.75]))
         metrics = []
@@ -298,9 +295,9 @@ class _PolicyBuilder:
                 raise self.fail(f"sla.metrics[{i}].id", f"duplicate metric id {spec['id']!r}")
             seen.add(spec["id"])
             metrics.append(self._metric(f"sla.metrics[{i}]", spec))
-        default = self.calendars.get(self.policy_calendar) if self.policy_calendar else self.default_calendar
+        default = self.calendars[self.policy_calendar] if self.policy_calendar else _WORKFLOW_CALENDAR
         choice = None
-        if self.policy_choice is not None and default is not None:
+        if self.policy_choice is not None:
             uses = len(self.default_uses)
             choice = self._choice("sla.calendar_by", self.policy_choice, None)
             del self.default_uses[uses:]  # the policy's own choice is dropped, not refused, without a default
@@ -315,13 +312,15 @@ class _PolicyBuilder:
     def _calendar(self, path: str, name: str | None) -> BusinessCalendar:
         name = name or self.policy_calendar
         if name is None:
-            if self.default_calendar is None:
-                raise self.fail(path, _NO_CALENDAR)
             self.default_uses.append(path)
-            return self.default_calendar
+            return _WORKFLOW_CALENDAR
         if name not in self.calendars:
-            raise self.fail(path, f"unknown calendar {name!r}; known: {', '.join(sorted(self.calendars))}")
+            raise self.fail(path, self._unknown_calendar(name, self.calendars))
         return self.calendars[name]
+
+    @staticmethod
+    def _unknown_calendar(name: str, calendars: Mapping[str, BusinessCalendar]) -> str:
+        return f"unknown calendar {name!r}; known: {', '.join(sorted(calendars))}"
 
     def _states(self, path: str, spec: Mapping[str, Any]) -> frozenset[str]:
         states = set()
@@ -406,27 +405,15 @@ class _PolicyBuilder:
         calendars = {**self.calendars, name: default}
         if ("field" in spec) == ("resolver" in spec):
             raise self.fail(path, "give either field (with map) or resolver")
-        if "resolver" in spec:
-            resolver = spec["resolver"]
-            resolve = None
-            if self.resolvers is not None:
-                if resolver not in self.resolvers:
-                    raise self.fail(
-                        f"{path}.resolver",
-                        f"no calendar resolver {resolver!r}; register it with registry.add_calendar_resolver"
-                        f"({resolver!r}, fn)",
-                    )
-                resolve = self.resolvers[resolver]
-            return CalendarChoice(calendars, name, resolver=resolver, resolve=resolve, path=f"{path}.resolver")
+        if "resolver" in spec:  # the application's function is bound with the workflow (LoadedPolicy.bind)
+            return CalendarChoice(calendars, name, resolver=spec["resolver"], path=f"{path}.resolver")
         field = self.lc.fields.get(spec["field"])
         if field is None:
             raise self.fail(f"{path}.field", f"unknown field {spec['field']!r}")
         mapping: dict[Any, str] = {}
         for value, calendar in spec.get("map", {}).items():
             if calendar not in calendars:
-                raise self.fail(
-                    f"{path}.map.{value}", f"unknown calendar {calendar!r}; known: {', '.join(sorted(calendars))}"
-                )
+                raise self.fail(f"{path}.map.{value}", self._unknown_calendar(calendar, calendars))
             try:
                 mapping[field.coerce(value)] = calendar
             except ValueError as exc:
@@ -585,7 +572,7 @@ def _load_section(lifecycle: Lifecycle) -> LoadedPolicy:
     The calendar a Workflow gives later is stood in for; everything else
     (states, triggers, metrics, targets, calendars) is checked and built here.
     """
-    builder = _PolicyBuilder(lifecycle, _WORKFLOW_CALENDAR, None)
+    builder = _PolicyBuilder(lifecycle)
     policy = builder.build(lifecycle.document["sla"])
     return LoadedPolicy(policy, lifecycle.source, tuple(builder.default_uses))
 
