@@ -16,6 +16,8 @@ import ticketflow as tf
 from ticketflow.lifecycle import parse_duration
 from ticketflow.testing import broken_lifecycle_documents, lifecycle_documents
 
+from .conftest import unchanged
+
 MINIMAL: dict[str, Any] = {
     "id": "mini",
     "initial": "open",
@@ -635,6 +637,7 @@ def test_returns_goes_back_to_the_state_the_ticket_came_from():
         t = wf.open(customer, title="x")
         for trigger in path:
             wf.fire(t.id, trigger, agent)
+        wf.comment(t.id, agent, "Any news?")  # a step inside `asked` does not change where it came from
         assert wf.fire(t.id, "answer", customer).state == back
 
 
@@ -643,3 +646,71 @@ def test_returns_needs_somewhere_to_return_to():
         tf.load_lifecycle(
             doc(transitions=[*MINIMAL["transitions"], {"trigger": "back", "source": "open", "returns": True}])
         )
+
+
+# -- every rule a transition states holds when it is fired with no data at all -------------------------------------
+
+AT = datetime(2026, 7, 6, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("rule", "outcome"),
+    [
+        ({"set_fields": {"priority": "high"}}, ("fields", {"priority": "high", "count": 0})),
+        ({"add_tags": ["checked"]}, ("tags", {"vip", "checked"})),
+        ({"remove_tags": ["vip"]}, ("tags", set())),
+        ({"increment": ["count"]}, ("fields", {"count": 1})),
+        ({"claim": True}, ("assignee", "a")),
+        ({"stamp": ["reached_at"]}, ("fields", {"count": 0, "reached_at": AT.isoformat()})),
+        ({"guards": ["never"]}, tf.TransitionNotAllowed),
+        ({"when": {"priority": "high"}}, tf.TransitionNotAllowed),
+        ({"require": ["priority"]}, tf.FieldError),
+        ({"require_comment": True}, tf.FieldError),
+        ({"given": {"priority": "high"}}, tf.FieldError),
+        ({"required_in_dest": True}, tf.FieldError),
+    ],
+)
+def test_each_rule_of_a_transition_holds_when_it_is_fired_without_data(
+    rule: dict[str, Any], outcome: tuple[str, Any] | type[Exception]
+):
+    fields = copy.deepcopy(DATED)
+    if rule.pop("required_in_dest", False):
+        fields["priority"]["required_in"] = ["done"]
+    lc = tf.load_lifecycle(doc(fields=fields, transitions=[{**MINIMAL["transitions"][0], **rule}]))
+    registry = tf.Registry()
+    registry.add_guard("never", lambda _context: False)
+    wf = tf.Workflow(lc, registry=registry)
+    agent = tf.Actor("a", roles={"agent"})
+    t = wf.open(agent, title="x", tags={"vip"}, at=AT)
+    if isinstance(outcome, type):
+        with unchanged(wf, t.id), pytest.raises(outcome):
+            wf.fire(t.id, "finish", agent, at=AT)
+        return
+    done = wf.fire(t.id, "finish", agent, at=AT)
+    part, expected = outcome
+    assert (done.state, getattr(done, part)) == ("done", expected)
+
+
+def test_given_a_list_or_a_comparison_picks_by_the_data_the_step_carries():
+    lc = tf.load_lifecycle(
+        doc(
+            fields=DATED,
+            states={"open": {}, "done": {"terminal": True}, "big": {"terminal": True}},
+            transitions=[
+                {"trigger": "finish", "source": "open", "dest": "done", "given": {"priority": ["low"]}},
+                {"trigger": "finish", "source": "open", "dest": "big", "given": {"count": {"gte": 3}}},
+            ],
+        )
+    )
+    wf = tf.Workflow(lc)
+    agent = tf.Actor("a", roles={"agent"})
+    for data, state in (({"priority": "low"}, "done"), ({"priority": "high", "count": 3}, "big")):
+        t = wf.open(agent, title="x")
+        assert wf.fire(t.id, "finish", agent, fields=data).state == state
+    t = wf.open(agent, title="x")
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError) as refused:
+        wf.fire(t.id, "finish", agent, fields={"priority": "high", "count": 2})
+    assert refused.value.fields == ("count", "priority")
+    assert refused.value.reason == (
+        "transitions[0]: 'priority' is 'high', needs one of ['low']; transitions[1]: 'count' is 2, needs gte 3"
+    )

@@ -60,7 +60,7 @@ def test_closing_when_there_is_an_active_low_priority_dev_ticket():
     wf = tf.Workflow(tf.builtin("sighten"))
     t = in_progress(wf, ny(6, 10))
     method = {"resolution_method": "low_priority_dev_ticket"}
-    with unchanged(wf, t.id), pytest.raises(tf.FieldError, match="needs customer_confirmed"):
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError, match="needs 'customer_confirmed'"):
         wf.fire(t.id, "resolve", AGENT, comment="Parked", fields=method, at=ny(6, 11))  # not escalated: no dev ticket
     bug = {"bug_ticket": "DEV-881", "reproduction_steps": "1. open 2. archive", "product_manager": "pm-pat"}
     wf.fire(t.id, "escalate", AGENT, comment="Linked DEV-881", fields=bug, at=ny(6, 12))

@@ -244,12 +244,28 @@ def test_update_changes_people_and_tags(wf: tf.Workflow):
 def test_move_to_fires_the_one_trigger_that_leads_there(wf: tf.Workflow):
     t = wf.open(ALICE, title="x")
     assert wf.move_to(t.id, "triaged", BOB, fields={"category": "access"}).state == "triaged"
-    with unchanged(wf, t.id), pytest.raises(tf.TransitionNotAllowed, match="several triggers lead to 'in_progress'"):
+    refusals = {
+        "in_progress": "several triggers lead to 'in_progress' (start, escalate); fire one by name",
+        "closed": "no trigger leads to 'closed'",
+        "mars": "unknown state 'mars'",
+    }
+    for state, reason in refusals.items():
+        with unchanged(wf, t.id), pytest.raises(tf.TransitionNotAllowed) as refused:
+            wf.move_to(t.id, state, BOB)
+        assert (refused.value.ticket_id, refused.value.trigger, refused.value.state) == (t.id, f"->{state}", "triaged")
+        assert refused.value.reason == reason
+
+
+def test_move_to_on_a_closed_ticket_says_it_is_closed(wf: tf.Workflow):
+    t = in_progress(wf)
+    wf.fire(t.id, "resolve", BOB, fields={"resolution": "new battery"})
+    wf.fire(t.id, "close", BOB)
+    with unchanged(wf, t.id), pytest.raises(tf.TicketClosed) as refused:
         wf.move_to(t.id, "in_progress", BOB)
-    with unchanged(wf, t.id), pytest.raises(tf.TransitionNotAllowed, match="no trigger leads to 'closed'"):
-        wf.move_to(t.id, "closed", BOB)
-    with pytest.raises(tf.TransitionNotAllowed, match="unknown state"):
-        wf.move_to(t.id, "mars", BOB)
+    assert str(refused.value) == (
+        f"ticket {t.id}: '->in_progress' is not allowed in state 'closed': "
+        "state 'closed' is immutable; open a follow-up ticket instead"
+    )
 
 
 def test_allowed_lists_what_the_actor_may_fire_now(wf: tf.Workflow):

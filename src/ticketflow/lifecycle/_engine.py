@@ -536,13 +536,13 @@ class Engine:
         for name, expected in t.given.items():
             value = data.get(name)
             if isinstance(expected, Compare):
-                ok = expected.holds(value)
+                if not expected.holds(value):
+                    return f"{name!r} is {value!r}, needs {expected}"
             elif isinstance(expected, tuple) and not isinstance(value, tuple):
-                ok = value in expected
-            else:
-                ok = value == expected
-            if not ok:
-                return f"{name!r} is {value!r}, needs {expected}"
+                if value not in expected:
+                    return f"{name!r} is {value!r}, needs one of {list(expected)}"
+            elif value != expected:
+                return f"{name!r} is {value!r}, needs {expected!r}"
         return None
 
     @staticmethod
