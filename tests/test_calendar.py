@@ -1400,3 +1400,89 @@ def test_explain_names_a_five_day_ics_shutdown_on_each_of_its_days(day: int):
     found = cal.explain(berlin(2026, 12, day, 10))
     assert (found.open, found.source) == (False, "rule")
     assert found.reason == "it.ics event 'Year-end shutdown' closes 2026-12-21 00:00-2026-12-26 00:00 on 2026-12-21"
+
+
+def test_explain_names_an_ics_occurrence_by_its_series_summary_else_by_its_uid():
+    team = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[tf.ics_closures(TEAM_ICS, name="team.ics")])
+    # the occurrence moved by RECURRENCE-ID has no SUMMARY of its own: it is the series' Maintenance
+    assert str(team.explain(berlin(2026, 3, 17, 14, 30))) == (
+        "2026-03-17T14:30:00+01:00: closed (team.ics event 'Maintenance' closes 14:00-15:00 on 2026-03-17); "
+        "closed from 2026-03-17T14:00:00+01:00 until 2026-03-17T15:00:00+01:00"
+    )
+    event = "DTSTART;TZID=Europe/Berlin:20260302T090000\nDTEND;TZID=Europe/Berlin:20260302T110000\n"
+    # without a UID, an event without a SUMMARY is not named after another UID-less event's
+    other = "BEGIN:VEVENT\nSUMMARY:Other\nDTSTART;VALUE=DATE:20260303\nEND:VEVENT\n"
+    for uid, named in (("UID:patch-window\n", "'patch-window'"), ("", "''")):
+        text = f"BEGIN:VCALENDAR\nBEGIN:VEVENT\n{uid}{event}END:VEVENT\n{other}END:VCALENDAR\n"
+        cal = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[tf.ics_closures(text, name="x.ics")])
+        assert str(cal.explain(berlin(2026, 3, 2, 10))).startswith(
+            f"2026-03-02T10:00:00+01:00: closed (x.ics event {named} closes 09:00-11:00 on 2026-03-02)"
+        )
+
+
+def test_ics_closures_read_bytes_as_utf_8():
+    closures = tf.ics_closures(TEAM_ICS.replace("Labour Day", "Tag der Arbeit (Grüße)").encode(), name="b.ics")
+    cal = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[closures])
+    assert "b.ics event 'Tag der Arbeit (Grüße)' closes" in str(cal.explain(berlin(2026, 5, 1, 10)))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("BEGIN:VEVENT\nUID:x\nDTSTART:20260101T100000\nEND:VEVENT\n", "ics team.ics: expected one VCALENDAR"),
+        (
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nSUMMARY:when?\nEND:VEVENT\nEND:VCALENDAR\n",
+            "ics team.ics: VEVENT #1: no DTSTART",
+        ),
+        (
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20260101T100000\nEND:VEVENT\n"
+            "BEGIN:VEVENT\nUID:z\nSUMMARY:when?\nEND:VEVENT\nEND:VCALENDAR\n",
+            "ics team.ics: VEVENT #2 (UID z): no DTSTART",
+        ),
+    ],
+)
+def test_bad_ics_errors_say_which_event_exactly(text: str, message: str):
+    with pytest.raises(tf.CalendarError) as caught:
+        tf.ics_closures(text, name="team.ics")
+    assert str(caught.value) == message
+
+
+def test_a_moved_occurrence_with_its_own_summary_is_named_by_it_and_leaves_the_series_name_alone():
+    series = TEAM_ICS.replace(  # a second moved occurrence, renamed, listed before the first
+        "BEGIN:VEVENT\nUID:maint\nRECURRENCE-ID",
+        "BEGIN:VEVENT\nUID:maint\nSUMMARY:Maintenance (long)\nRECURRENCE-ID;TZID=Europe/Berlin:20260323T090000\n"
+        "DTSTART;TZID=Europe/Berlin:20260323T090000\nDTEND;TZID=Europe/Berlin:20260323T120000\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:maint\nRECURRENCE-ID",
+    )
+    cal = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[tf.ics_closures(series, name="team.ics")])
+    assert "team.ics event 'Maintenance (long)' closes 09:00-12:00" in str(cal.explain(berlin(2026, 3, 23, 11)))
+    assert "team.ics event 'Maintenance' closes 14:00-15:00" in str(cal.explain(berlin(2026, 3, 17, 14, 30)))
+    assert "team.ics event 'Maintenance' closes 09:00-11:00" in str(cal.explain(berlin(2026, 3, 2, 10)))
+
+
+def test_explain_spells_out_an_overrides_windows_or_that_it_opens_nothing():
+    cal = BusinessCalendar(
+        "UTC", NINE_TO_FIVE, overrides={date(2026, 3, 4): ["10:00-12:00", "14:00-16:00"], date(2026, 3, 5): []}
+    )
+    split, shut = cal.explain(datetime(2026, 3, 4, 13, tzinfo=UTC)), cal.explain(datetime(2026, 3, 5, 13, tzinfo=UTC))
+    assert (split.open, split.reason) == (False, "the override of 2026-03-04 opens 10:00-12:00 14:00-16:00 instead")
+    assert (shut.open, shut.reason) == (False, "the override of 2026-03-05 opens nothing instead")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "at", "span"),
+    [
+        ("20260303T220000", "20260304T020000", 23, "22:00-02:00 on 2026-03-03"),  # over midnight, under a day
+        ("20260303T090000", "20260304T090000", 23, "2026-03-03 09:00-2026-03-04 09:00 on 2026-03-03"),  # a day
+        ("20260303T220000", "20260304T230000", 23, "2026-03-03 22:00-2026-03-04 23:00 on 2026-03-03"),  # 25 hours
+        (";VALUE=DATE:20260303", ";VALUE=DATE:20260304", 12, "2026-03-03 00:00-2026-03-04 00:00 on 2026-03-03"),
+    ],
+)
+def test_explain_names_the_dates_of_a_span_of_a_day_or_more_and_only_the_times_of_a_shorter_one(
+    start: str, end: str, at: int, span: str
+):
+    start, end = (f":{v}" if v[0].isdigit() else v for v in (start, end))
+    text = f"BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\nSUMMARY:Cut\nDTSTART{start}\nDTEND{end}\nEND:VEVENT\nEND:VCALENDAR\n"
+    cal = BusinessCalendar("UTC", {"mon-sun": ["00:00-24:00"]}, rules=[tf.ics_closures(text, name="x.ics")])
+    found = cal.explain(datetime(2026, 3, 3, at, tzinfo=UTC))
+    assert (found.open, found.reason) == (False, f"x.ics event 'Cut' closes {span}")

@@ -686,7 +686,7 @@ class BusinessCalendar:
                     claims.append((1, False, "holiday", f"{owner} is a holiday ({label} does not apply)"))
                     continue
                 began, ended = self._from_us(start), self._from_us(end)
-                if ended - began > _ONE_DAY or ended.date() > began.date() + _ONE_DAY:  # name the dates
+                if ended - began >= _ONE_DAY or ended.date() > began.date() + _ONE_DAY:  # name the dates
                     span = f"{began:%Y-%m-%d %H:%M}-{ended:%Y-%m-%d %H:%M}"
                 else:
                     span = f"{began:%H:%M}-{ended:%H:%M}"

@@ -84,8 +84,8 @@ class IcsClosures:
                 raise CalendarError(f"{where}: {prop}: {problem}")
             if "DTSTART" not in event:
                 raise CalendarError(f"{where}: no DTSTART")
-            if "SUMMARY" in event and "RECURRENCE-ID" not in event:
-                names[str(event.get("UID", ""))] = str(event["SUMMARY"])
+            if "UID" in event and "SUMMARY" in event and "RECURRENCE-ID" not in event:
+                names[str(event["UID"])] = str(event["SUMMARY"])  # a series' name, for its moved occurrences
         object.__setattr__(self, "_calendar", calendar)
         object.__setattr__(self, "_names", names)
 
