@@ -1344,16 +1344,27 @@ def test_a_closed_ics_export_from_a_closed_instant_starts_in_the_calendar_zone()
     assert events[-1]["DTEND"].params["TZID"] == "America/New_York"
 
 
+@pytest.mark.parametrize("new_years_eve_closes", [True, False])  # without it, windows run over the new year
 @pytest.mark.parametrize(
     "hours",
-    [{"mon-fri": ["09:00-12:00", "13:00-17:00"]}, {"mon-sun": ["22:00-06:00"]}, {"mon-sun": ["00:00-24:00"]}],
+    [
+        {"mon-fri": ["09:00-12:00", "13:00-17:00"]},
+        {"mon-sun": ["22:00-06:00"]},
+        {"mon-sun": ["00:00-24:00"]},
+        {"mon-sun": ["00:00-06:00", "12:00-24:00"]},  # one window over midnight, made of two days' windows
+    ],
 )
 def test_walking_forward_a_year_at_a_time_builds_only_the_new_years_and_agrees_with_a_fresh_calendar(
-    hours: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
+    hours: dict[str, list[str]], new_years_eve_closes: bool, monkeypatch: pytest.MonkeyPatch
 ):
     def make() -> BusinessCalendar:
         closures = [CalendarRule("FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=31", date(2020, 12, 31), close=["20:00-24:00"])]
-        return BusinessCalendar("America/New_York", hours, holidays=holidays_for("US"), rules=closures)
+        return BusinessCalendar(
+            "America/New_York",
+            hours,
+            holidays=holidays_for("US") if new_years_eve_closes else [],
+            rules=closures if new_years_eve_closes else [],
+        )
 
     built: list[tuple[int, int]] = []
     real = BusinessCalendar._build
@@ -1377,6 +1388,10 @@ def test_walking_forward_a_year_at_a_time_builds_only_the_new_years_and_agrees_w
     for probe in (ny(2027, 1, 1, 3), ny(2030, 12, 31, 23), ny(2031, 1, 1, 5), ny(2035, 6, 1, 12)):
         assert walker.between(start, probe) == fresh.between(start, probe)
         assert walker.add(start, walker.between(start, probe)) == fresh.add(start, fresh.between(start, probe))
+    for year in range(2027, 2036):  # where two builds meet: the windows over the new year, and the totals after it
+        around = (ny(year - 1, 12, 30), ny(year, 1, 3))
+        assert walker.open_windows(*around) == fresh.open_windows(*around)
+        assert walker.between(start, around[1]) == fresh.between(start, around[1])
 
 
 SHUTDOWN_ICS = """BEGIN:VCALENDAR
@@ -1486,3 +1501,47 @@ def test_explain_names_the_dates_of_a_span_of_a_day_or_more_and_only_the_times_o
     cal = BusinessCalendar("UTC", {"mon-sun": ["00:00-24:00"]}, rules=[tf.ics_closures(text, name="x.ics")])
     found = cal.explain(datetime(2026, 3, 3, at, tzinfo=UTC))
     assert (found.open, found.reason) == (False, f"x.ics event 'Cut' closes {span}")
+
+
+def test_a_calendar_open_only_on_one_far_date_is_reached_by_walking_forward_from_empty_years():
+    cal = BusinessCalendar("UTC", {}, overrides={date(2031, 6, 2): ["09:00-10:00"]})
+    start = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    assert not cal.is_open(start)  # builds the years around 2026: no window in them
+    assert cal.between(start, datetime(2031, 6, 2, 9, 30, tzinfo=UTC)) == H / 2  # walks forward to 2031
+    assert cal.between(start, datetime(2031, 6, 3, tzinfo=UTC)) == H
+    assert cal.open_windows(start, datetime(2031, 6, 3, tzinfo=UTC)) == [
+        (datetime(2031, 6, 2, 9, tzinfo=UTC), datetime(2031, 6, 2, 10, tzinfo=UTC))
+    ]
+
+
+def test_ics_closures_read_undecodable_bytes_as_replacement_characters_and_name_the_source(tmp_path: Path):
+    text = TEAM_ICS.replace("Labour Day", "Labour Day \udcff").encode("utf-8", errors="surrogateescape")  # a 0xff byte
+    path = tmp_path / "holidays.ics"
+    path.write_bytes(text)
+    for closures, source in ((tf.ics_closures(text), "<ics>"), (tf.ics_closures(path), "holidays.ics")):
+        cal = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[closures])
+        assert f"{source} event 'Labour Day \ufffd' closes" in str(cal.explain(berlin(2026, 5, 1, 10)))
+    cal = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[tf.ics_closures(TEAM_ICS)])
+    assert "<ics> event 'Labour Day' closes" in str(cal.explain(berlin(2026, 5, 1, 10)))
+
+
+def test_a_missing_ics_file_says_what_the_system_said(tmp_path: Path):
+    with pytest.raises(tf.CalendarError) as caught:
+        tf.ics_closures(tmp_path / "nowhere.ics")
+    assert str(caught.value) == f"ics {tmp_path / 'nowhere.ics'}: cannot read the file: No such file or directory"
+
+
+def test_ics_without_the_extra_installed_says_which_extra(monkeypatch: pytest.MonkeyPatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "recurring_ical_events", None)  # as if the `ical` extra were not installed
+    with pytest.raises(tf.CalendarError) as caught:
+        tf.ics_closures(TEAM_ICS)
+    assert str(caught.value) == "iCalendar needs the `ical` extra: pip install 'ticketflow[ical]'"
+
+
+def test_a_negative_duration_turns_add_into_sub_and_sub_into_add():
+    cal = BusinessCalendar("America/New_York", NINE_TO_FIVE)
+    friday_16 = ny(2026, 3, 6, 16)
+    assert cal.add(friday_16, -3 * H) == cal.sub(friday_16, 3 * H) == ny(2026, 3, 6, 13)
+    assert cal.sub(friday_16, -3 * H) == cal.add(friday_16, 3 * H) == ny(2026, 3, 9, 11)
