@@ -1,5 +1,6 @@
 """The stored event encoding: flat arrays that decode in one pass, and the older keyed objects still read."""
 
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -131,3 +132,56 @@ def test_an_actor_met_twice_in_a_history_is_decoded_once():
     assert (
         event_to_json(first) == '[2,1,"2026-01-05T14:00:00+00:00","a",["agent"],"open",null,"new"]'
     )  # nothing empty kept
+
+
+def _full_row(event: tf.Event) -> list[object]:
+    """The flat format as documented: all fifteen items, then the empty ones at the end left out (not the target)."""
+    comment = event.comment
+    row: list[object] = [
+        FLAT_EVENT,
+        event.seq,
+        event.at.isoformat(),
+        event.actor.id,
+        sorted(event.actor.roles),
+        event.trigger,
+        event.source,
+        event.target,
+        None if comment is None else [comment.author, comment.body, comment.visibility],
+        {name: [c.before, c.after] for name, c in event.field_changes.items()},
+        sorted(event.tags_added),
+        sorted(event.tags_removed),
+        {
+            name: [sorted(v) if isinstance(v, frozenset) else v for v in (c.before, c.after)]
+            for name, c in event.attribute_changes.items()
+        },
+        dict(event.meta),
+        sorted(event.actor.accounts),
+    ]
+    while len(row) > 8 and not row[-1]:
+        row.pop()
+    return row
+
+
+@given(events())
+def test_an_event_is_stored_as_its_full_row_without_the_empty_items_at_the_end(event: tf.Event):
+    reference = json.dumps(_full_row(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert event_to_json(event) == reference
+
+
+@given(_JSON)
+def test_stored_json_is_compact_key_sorted_and_the_same_text_for_equal_values(value: object):
+    assert dumps(value) == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("value", [float("nan"), {"x": float("inf")}, object(), {1: "a", "b": 2}])
+def test_a_value_without_a_strict_json_form_is_refused(value: object):
+    with pytest.raises(tf.StorageError, match="no strict JSON form"):
+        dumps(value)
+
+
+def test_a_value_that_contains_itself_is_refused_not_encoded_forever():
+    looped: list[object] = []
+    looped.append(looped)
+    with pytest.raises(tf.StorageError, match="no strict JSON form"):
+        dumps({"a": looped})
+    assert dumps({"b": [1], "a": None}) == '{"a":null,"b":[1]}'  # the encoder is fine after the refusal

@@ -585,3 +585,42 @@ def test_sqlite_saves_write_only_the_ticket_columns_their_events_changed(tmp_pat
     assert written(after.version) == {"assignee"}
     assert wf.get(ticket.id) == tf.replay(wf.history(ticket.id))
     assert tf.SQLiteRepository(path).get(ticket.id) == after
+
+
+def test_every_thread_writes_with_synchronous_normal(tmp_path: Path):
+    """WAL with synchronous=NORMAL is a per-connection setting: the connection a new thread opens has it too."""
+    repo = tf.SQLiteRepository(tmp_path / "t.db")
+    seen: list[int] = []
+
+    def look() -> None:
+        seen.append(repo._conn.execute("PRAGMA synchronous").fetchone()[0])
+        repo.close()
+
+    worker = threading.Thread(target=look)
+    worker.start()
+    worker.join()
+    assert seen == [1]  # NORMAL (FULL, the default, is 2)
+    assert repo._conn.execute("PRAGMA synchronous").fetchone()[0] == 1
+
+
+def test_sqlite_save_of_one_event_and_of_several_keeps_tags_and_events_in_step(tmp_path: Path):
+    """The one-event save (every fire) and the several-event save write the same rows as the memory store."""
+    make = TicketFactory()
+    ticket, events = make.new()
+    repos: list[tf.TicketRepository] = [tf.SQLiteRepository(tmp_path / "t.db"), tf.MemoryRepository()]
+    tagged, first = make.step(ticket, "update", add_tags={"a", "b"})
+    untagged, second = make.step(tagged, "start", remove_tags={"a"}, add_tags={"c"})
+    last, third = make.step(untagged, "update", remove_tags={"b", "c"}, add_tags={"d"})
+    for repo in repos:
+        repo.add(ticket, events)
+        repo.save(tagged, [first], ticket.version)
+        repo.save(last, [second, third], tagged.version)
+    sqlite, memory = repos
+    assert sqlite.get(ticket.id) == memory.get(ticket.id) == last
+    assert sqlite.get(ticket.id).tags == {"d"}
+    assert sqlite.history(ticket.id) == memory.history(ticket.id) == [*events, first, second, third]
+    assert sqlite.find(tag="a").tickets == ()
+    assert [t.id for t in sqlite.find(tag="d").tickets] == [ticket.id]
+    with pytest.raises(tf.ConcurrencyConflict):
+        sqlite.save(untagged, [second], tagged.version)  # the version check, on the one-event path
+    assert sqlite.history(ticket.id)[-1] == third

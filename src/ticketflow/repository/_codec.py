@@ -14,7 +14,7 @@ takes both).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -40,7 +40,27 @@ __all__ = [
 
 #: The one encoder every stored JSON text goes through: compact, key-sorted, strict (NaN refused).
 _ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False)
-_encode = _ENCODER.encode
+
+
+def _one_encoder() -> Callable[[Any], str]:
+    """``_ENCODER.encode``, built once: the C encoder that method makes anew on every call, where there is one.
+
+    It skips the encoder's check for circular values; such a value raises
+    RecursionError instead, which :func:`dumps` refuses the same way.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # an interpreter without the C accelerator
+        return _ENCODER.encode
+    encoder = make(None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+    join = "".join
+
+    def encode(value: Any) -> str:
+        return join(encoder(value, 0))
+
+    return encode
+
+
+_encode = _one_encoder()
 _parse = json.loads
 _fromiso = datetime.fromisoformat
 #: The first item of a stored event array: the flat format's number (objects are the format before it).
@@ -282,16 +302,23 @@ def event_to_json(event: Event) -> str:
         event.trigger,
         event.source,
         event.target,
-        None if comment is None else [comment.author, comment.body, comment.visibility],
-        _changes(event.field_changes),
-        sorted(event.tags_added),
-        sorted(event.tags_removed),
-        {k: [_people(c.before), _people(c.after)] for k, c in event.attribute_changes.items()},
-        dict(event.meta),
-        sorted(actor.accounts),
     ]
-    while len(row) > _FLAT_MIN and not row[-1]:
-        row.pop()
+    changes, added, removed = event.field_changes, event.tags_added, event.tags_removed
+    attributes, meta, accounts = event.attribute_changes, event.meta, actor.accounts
+    if changes or added or removed or attributes or meta or accounts:
+        row += (
+            None if comment is None else [comment.author, comment.body, comment.visibility],
+            _changes(changes),
+            sorted(added),
+            sorted(removed),
+            {k: [_people(c.before), _people(c.after)] for k, c in attributes.items()},
+            dict(meta),
+            sorted(accounts),
+        )
+        while not row[-1]:  # an item past the target is not empty
+            row.pop()
+    elif comment is not None:  # the usual event: it ends at its comment or its target
+        row.append([comment.author, comment.body, comment.visibility])
     return dumps(row)
 
 

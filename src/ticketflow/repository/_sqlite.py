@@ -155,10 +155,34 @@ _ALL_COLUMNS = tuple(_COLUMN_VALUE)
 _UPDATES: dict[tuple[tuple[str, ...], bool, bool], str] = {}
 
 
+_INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?)"
+#: The columns of each set of changed parts (a few sets occur: state, fields, an attribute...).
+_COLUMNS_OF: dict[frozenset[str], tuple[str, ...]] = {}
+
+
 def _changed_columns(ticket: Ticket, events: Sequence[Event]) -> tuple[str, ...]:
     """The ticket columns *events* changed, in a fixed order (all of them when there are no events to tell)."""
     parts = changed_parts(ticket, events)
-    return _ALL_COLUMNS if parts is None else tuple(column for column in _ALL_COLUMNS if column in parts)
+    if parts is None:
+        return _ALL_COLUMNS
+    columns = _COLUMNS_OF.get(parts)
+    if columns is None:
+        columns = tuple(column for column in _ALL_COLUMNS if column in parts)
+        if len(_COLUMNS_OF) < 1024:  # attribute names are the model's few; bounded all the same
+            _COLUMNS_OF[parts] = columns
+    return columns
+
+
+def _update_sql(changed: tuple[str, ...], with_due: bool, with_fold: bool) -> str:
+    """The UPDATE of the version, the instants, *changed* columns (the due instant, the fold), version checked."""
+    sets = ["version = ?", "updated_at = ?", "updated_us = ?", *(f"{column} = ?" for column in changed)]
+    if with_due:
+        sets += ["due_at = ?", "due_us = ?"]
+    if with_fold:
+        sets.append("fold = ?")
+    sql = f"UPDATE tickets SET {', '.join(sets)} WHERE id = ? AND version = ?"  # noqa: S608
+    _UPDATES[(changed, with_due, with_fold)] = sql
+    return sql
 
 
 class _SQLiteTransaction:
@@ -200,40 +224,53 @@ class _SQLiteTransaction:
         self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET, fold: Any = UNSET
     ) -> None:
         check_events(ticket, events, expected_version + 1)
+        self.checked_save(ticket, events, expected_version, due, fold)
+
+    def checked_save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, due: Any, fold: Any) -> None:
+        """:meth:`save` of events :func:`check_events` has passed already."""
+        conn = self.conn
         # Only the columns the events changed (and the version): an unchanged indexed column costs no index write.
         changed = _changed_columns(ticket, events)
-        values: list[Any] = [ticket.version, ticket.updated_at.isoformat(), epoch_us(ticket.updated_at)]
-        values += [_COLUMN_VALUE[column](ticket) for column in changed]
-        if due is not UNSET:
-            values.extend(_due_columns(due))
-        if fold is not UNSET:
+        updated = ticket.updated_at
+        values: list[Any] = [ticket.version, updated.isoformat(), epoch_us(updated)]
+        if changed:
+            values += [_COLUMN_VALUE[column](ticket) for column in changed]
+        with_due = due is not UNSET
+        if with_due:
+            values += _due_columns(due)
+        with_fold = fold is not UNSET
+        if with_fold:
             values.append(fold_to_json(fold))
-        key = (changed, due is not UNSET, fold is not UNSET)
-        sql = _UPDATES.get(key)
+        values += (ticket.id, expected_version)
+        sql = _UPDATES.get((changed, with_due, with_fold))
         if sql is None:
-            sets = ["version = ?", "updated_at = ?", "updated_us = ?", *(f"{column} = ?" for column in changed)]
-            if due is not UNSET:
-                sets += ["due_at = ?", "due_us = ?"]
-            if fold is not UNSET:
-                sets.append("fold = ?")
-            sql = _UPDATES[key] = f"UPDATE tickets SET {', '.join(sets)} WHERE id = ? AND version = ?"  # noqa: S608
-        cursor = self.conn.execute(sql, (*values, ticket.id, expected_version))
-        if cursor.rowcount != 1:
+            sql = _update_sql(changed, with_due, with_fold)
+        if conn.execute(sql, values).rowcount != 1:
             actual = self._version(ticket.id)
             if actual is None:
                 raise TicketNotFound(ticket.id)
             raise ConcurrencyConflict(ticket.id, expected_version, actual)
+        if len(events) == 1:
+            event = events[0]
+            if event.tags_removed or event.tags_added:
+                self._tags(ticket.id, event)
+            conn.execute(_INSERT_EVENT, (event.ticket_id, event.seq, event_to_json(event)))
+            return
         for event in events:
-            if event.tags_removed:
-                self.conn.executemany(
-                    "DELETE FROM ticket_tags WHERE tag = ? AND ticket_id = ?",
-                    [(tag, ticket.id) for tag in event.tags_removed],
-                )
-            if event.tags_added:
-                self.conn.executemany(
-                    "INSERT OR IGNORE INTO ticket_tags VALUES (?, ?)", [(tag, ticket.id) for tag in event.tags_added]
-                )
+            if event.tags_removed or event.tags_added:
+                self._tags(ticket.id, event)
         self._events(events)
+
+    def _tags(self, ticket_id: str, event: Event) -> None:
+        if event.tags_removed:
+            self.conn.executemany(
+                "DELETE FROM ticket_tags WHERE tag = ? AND ticket_id = ?",
+                [(tag, ticket_id) for tag in event.tags_removed],
+            )
+        if event.tags_added:
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO ticket_tags VALUES (?, ?)", [(tag, ticket_id) for tag in event.tags_added]
+            )
 
     def enqueue(self, message: OutboxMessage) -> None:
         self.conn.execute(
@@ -245,9 +282,7 @@ class _SQLiteTransaction:
         self.conn.execute("INSERT OR IGNORE INTO links VALUES (?, ?, ?)", (link.ticket_id, link.kind, link.target))
 
     def _events(self, events: Sequence[Event]) -> None:
-        self.conn.executemany(
-            "INSERT INTO events VALUES (?, ?, ?)", [(e.ticket_id, e.seq, event_to_json(e)) for e in events]
-        )
+        self.conn.executemany(_INSERT_EVENT, [(e.ticket_id, e.seq, event_to_json(e)) for e in events])
 
     def _version(self, ticket_id: str) -> int | None:
         row = self.conn.execute("SELECT version FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
@@ -308,7 +343,9 @@ class SQLiteRepository:
         self.timeout = timeout
         self._local = threading.local()
         self._applied = 0  # migrations this instance applied (a race test counts them)
+        self._prepared = False
         self._migrate()
+        self._prepared = True
 
     def __repr__(self) -> str:
         return f"SQLiteRepository({str(self.path)!r})"
@@ -320,6 +357,8 @@ class SQLiteRepository:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            if self._prepared:  # the first connection, _migrate's, sets it once it knows the file is ours
+                self._synchronous(conn)
         except sqlite3.Error as exc:
             raise StorageError(f"{self.path}: cannot open the database: {exc}") from exc
         return conn
@@ -360,7 +399,7 @@ class SQLiteRepository:
             )
         try:
             self._wal(conn)
-            conn.execute("PRAGMA synchronous = NORMAL")
+            self._synchronous(conn)
             if version < SCHEMA_VERSION:
                 # Every pending migration in one write transaction, the version re-read under its lock:
                 # of processes opening a fresh file at once, exactly one creates the whole schema.
@@ -377,6 +416,11 @@ class SQLiteRepository:
         except sqlite3.Error as exc:
             self._rollback(conn)
             raise StorageError(f"{self.path}: cannot prepare the database ({_why(exc)}); nothing was written") from exc
+
+    @staticmethod
+    def _synchronous(conn: sqlite3.Connection) -> None:
+        """Per connection, so on every thread's: in WAL mode a commit needs no fsync (a checkpoint still does)."""
+        conn.execute("PRAGMA synchronous = NORMAL")
 
     def _wal(self, conn: sqlite3.Connection) -> None:
         """Switch to WAL journaling; another process switching it at the same moment is waited for."""
@@ -403,6 +447,18 @@ class SQLiteRepository:
     @contextmanager
     def transaction(self) -> Iterator[_SQLiteTransaction]:
         """One ``BEGIN IMMEDIATE`` transaction: everything staged commits together."""
+        conn = self._begin()
+        try:
+            yield _SQLiteTransaction(conn)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise self._rolled_back(conn, exc) from exc
+        except BaseException:
+            self._rollback(conn)
+            raise
+
+    def _begin(self) -> sqlite3.Connection:
+        """This thread's connection inside a fresh ``BEGIN IMMEDIATE``."""
         conn = self._conn
         if conn.in_transaction:
             raise StorageError("transactions do not nest; finish the open one first")
@@ -410,15 +466,12 @@ class SQLiteRepository:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise StorageError(f"{self.path}: cannot start a write ({_why(exc)}); nothing was written") from exc
-        try:
-            yield _SQLiteTransaction(conn)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._rollback(conn)
-            raise StorageError(f"{self.path}: {_why(exc)}; the write was rolled back, nothing was written") from exc
-        except BaseException:
-            self._rollback(conn)
-            raise
+        return conn
+
+    def _rolled_back(self, conn: sqlite3.Connection, exc: sqlite3.Error) -> StorageError:
+        """Undo the open write after *exc*; the error to raise."""
+        self._rollback(conn)
+        return StorageError(f"{self.path}: {_why(exc)}; the write was rolled back, nothing was written")
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
@@ -436,9 +489,16 @@ class SQLiteRepository:
         self, ticket: Ticket, events: Sequence[Event], expected_version: int, *, due: Any = UNSET, fold: Any = UNSET
     ) -> None:
         """Store the changed ticket and its events if nobody saved it meanwhile."""
-        check_events(ticket, events, expected_version + 1)  # before taking the write lock
-        with self.transaction() as tx:
-            tx.save(ticket, events, expected_version, due=due, fold=fold)
+        check_events(ticket, events, expected_version + 1)  # once, before taking the write lock
+        conn = self._begin()  # what transaction() does, without its generator (this is every fire's path)
+        try:
+            _SQLiteTransaction(conn).checked_save(ticket, events, expected_version, due, fold)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise self._rolled_back(conn, exc) from exc
+        except BaseException:
+            self._rollback(conn)
+            raise
 
     # -- reading -------------------------------------------------------------------
 
