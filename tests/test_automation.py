@@ -515,3 +515,123 @@ def test_a_sweep_that_fires_a_rule_reuses_the_clocks_that_chose_its_next_due(mon
     calls = _counting_evaluations(monkeypatch)
     assert [e.meta["rule"] for e in wf.run_due().fired] == ["pending_reminder_24h"]
     assert calls == [ticket.id]  # one state after the firing, one evaluation (was three)
+
+
+# -- a sweep's batches ----------------------------------------------------------------------
+
+
+def _sweep_scene(repo: tf.TicketRepository) -> tuple[tf.Workflow, SteppableClock]:
+    """Due tickets of every kind: three rules due, one rule due, an SLA warning only, nothing due."""
+    counter = iter(range(1000))
+    clock = SteppableClock(T0)
+    wf = tf.Workflow(tf.builtin("zendesk"), repo, clock=clock, id_factory=lambda: f"T{next(counter):03d}")
+    for n in range(7):  # asked long ago: both reminders and the auto-close are due, in order
+        wf.fire(wf.open(CUSTOMER, title=f"old {n}").id, "ask", AGENT, comment="?")
+    clock.advance(days=7, hours=12)
+    wf.fire(wf.open(CUSTOMER, title="recent").id, "ask", AGENT, comment="?")  # its 24 h reminder only
+    wf.open(CUSTOMER, title="unanswered")  # no rule: its first-reply SLA warns
+    clock.advance(days=1)
+    wf.open(CUSTOMER, title="new")  # nothing due yet
+    return wf, clock
+
+
+def _store(wf: tf.Workflow) -> tuple[object, ...]:
+    repo = wf.repository
+    tickets = repo.find(limit=1000).tickets
+    return (
+        [(t, repo.history(t.id)) for t in tickets],
+        repo.due(datetime(2100, 1, 1, tzinfo=UTC), 1000),
+        sorted(m.key for m in repo.pending_messages(1000)),
+    )
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_a_sweep_in_batches_leaves_the_store_and_result_one_at_a_time_would(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from ticketflow.automation import _runner
+
+    def make(name: str) -> tf.TicketRepository:
+        return tf.MemoryRepository() if store == "memory" else tf.SQLiteRepository(tmp_path / f"{name}.db")
+
+    batched, clock = _sweep_scene(make("batched"))
+    alone, _ = _sweep_scene(make("alone"))
+    now = clock.now()
+    swept = [batched.run_due(now, limit=4) for _ in range(4)]
+    monkeypatch.setattr(_runner, "BATCH", 1)  # each ticket its own writes, as before batches
+    reference = [alone.run_due(now, limit=4) for _ in range(4)]
+    assert swept == reference
+    assert [(e.ticket_id, e.meta["rule"]) for r in swept for e in r.fired][:4] == [
+        ("T000", "pending_reminder_24h"),
+        ("T000", "pending_reminder_5d"),
+        ("T000", "pending_auto_close_7d"),
+        ("T001", "pending_reminder_24h"),
+    ]  # a ticket's rules in order, before the next ticket's
+    assert sum(len(r.fired) for r in swept) == 7 * 3 + 1
+    assert sum(r.alerts for r in swept) >= 1
+    assert _store(batched) == _store(alone)
+
+
+class _CountingRepository(tf.MemoryRepository):
+    def __init__(self) -> None:
+        super().__init__()
+        self.transactions = 0
+        self.saves = 0
+
+    def transaction(self):  # type: ignore[no-untyped-def]
+        self.transactions += 1
+        return super().transaction()
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.saves += 1
+        return super().save(*args, **kwargs)
+
+
+def test_a_sweep_fires_the_due_rules_of_many_tickets_in_one_transaction():
+    repo = _CountingRepository()
+    wf, clock = zendesk(repo)
+    ids = []
+    for n in range(10):
+        ids.append(wf.open(CUSTOMER, title=f"t{n}").id)
+        wf.fire(ids[-1], "ask", AGENT, comment="?")
+    clock.advance(hours=24)
+    repo.transactions = repo.saves = 0
+    result = wf.run_due()
+    assert [e.ticket_id for e in result.fired] == sorted(ids)  # due at one instant: in id order
+    assert (repo.transactions, repo.saves) == (1, 0)
+    assert all(rules_fired(wf, ticket_id) == ["pending_reminder_24h"] for ticket_id in ids)
+
+
+def test_a_ticket_failing_in_a_batch_holds_back_no_other_and_its_error_reaches_the_caller():
+    registry = tf.Registry()
+    failing = {"T1"}
+
+    def check(context: tf.GuardContext) -> bool:
+        if context.ticket.id in failing:
+            raise RuntimeError("bug in the guard")
+        return True
+
+    registry.add_guard("check", check)
+    document = {
+        "id": "guarded",
+        "initial": "waiting",
+        "states": {"waiting": {}, "done": {"terminal": True}},
+        "transitions": [
+            {"trigger": "finish", "source": "waiting", "dest": "done", "guards": ["check"], "roles": ["system"]}
+        ],
+        "timers": [{"id": "auto", "state": "waiting", "after": "1h", "fire": "finish"}],
+    }
+    counter = iter(range(10))
+    clock = SteppableClock(T0)
+    wf = tf.Workflow(
+        tf.load_lifecycle(document), clock=clock, registry=registry, id_factory=lambda: f"T{next(counter)}"
+    )
+    for _ in range(3):
+        wf.open(AGENT, title="x")
+    clock.advance(hours=2)
+    with pytest.raises(RuntimeError, match="bug in the guard"):
+        wf.run_due()
+    assert [wf.get(f"T{n}").state for n in range(3)] == ["done", "waiting", "done"]
+    failing.clear()
+    assert [e.ticket_id for e in wf.run_due().fired] == ["T1"]
+    assert [rules_fired(wf, f"T{n}") for n in range(3)] == [["auto"]] * 3

@@ -30,7 +30,7 @@ from ticketflow.errors import (
     PermissionDenied,
     TransitionNotAllowed,
 )
-from ticketflow.model import SYSTEM, Comment, Event, Ticket
+from ticketflow.model import SYSTEM, UNSET, Comment, Event, Ticket
 from ticketflow.protocols import ClaimingDue, OutboxMessage
 from ticketflow.recording import Reads, Scope, Step, Write, fired
 from ticketflow.sla import SlaClock
@@ -134,7 +134,7 @@ def _run_ticket(scope: Scope, scheduler: Scheduler, ticket_id: str, now: datetim
     fired_events: list[Event] = []
     known: tuple[Ticket, Sequence[Event], list[SlaClock] | None] | None = None
 
-    def plan(reads: Reads) -> Write[tuple[Ticket, Sequence[Event], Event | None, list[SlaClock] | None]]:
+    def plan(reads: Reads) -> Write[tuple[Ticket, Sequence[Event], Event | None, list[SlaClock] | None, bool]]:
         nonlocal known
         if known is not None:
             ticket, history, clocks = known
@@ -144,16 +144,18 @@ def _run_ticket(scope: Scope, scheduler: Scheduler, ticket_id: str, now: datetim
         calendar = scheduler.timer_calendar_for(ticket)
         due = [p for p in pending_rules(lifecycle, ticket, history, calendar) if p.due_at <= now]
         if not due:
-            return Write((ticket, history, None, clocks))
+            return Write((ticket, history, None, clocks, False))
         step, messages, after = _firing(scope, scheduler, ticket, history, due[0], now)
         event = step.events[-1]
-        return Write((step.ticket, [*history, event], event, after), (step,), messages)
+        return Write((step.ticket, [*history, event], event, after, _more_due(step, now)), (step,), messages)
 
     while True:
-        ticket, history, event, clocks = recorder.record(plan)
+        ticket, history, event, clocks, more = recorder.record(plan)
         if event is None:
             break
         fired_events.append(event)
+        if not more:  # the due instant saved with the event is after now: no other rule is due
+            break
         known = (ticket, history, clocks)
     if clocks is None:
         clocks = sla_clocks(scheduler, ticket, history, now)
@@ -163,6 +165,54 @@ def _run_ticket(scope: Scope, scheduler: Scheduler, ticket_id: str, now: datetim
     if alerts or not fired_events:  # a fired rule already saved the next due instant with its event
         recorder.repository.reschedule(ticket_id, scheduler.next_due(ticket, history, now, clocks))
     return fired_events, len(alerts)
+
+
+def _more_due(step: Step, now: datetime) -> bool:
+    """Whether something may still be due at *now* after *step* (its saved due instant is not after now)."""
+    return step.due is not None and step.due is not UNSET and step.due <= now
+
+
+#: How many due tickets one write serves: each ticket's first due rule, in one transaction.
+BATCH = 50
+
+
+def _first_rules(
+    scope: Scope, scheduler: Scheduler, ticket_ids: Sequence[str], now: datetime
+) -> dict[str, tuple[Event, bool, int]]:
+    """Fire the first due rule of each of *ticket_ids* in one write (one transaction, one commit for them all).
+
+    Each ticket's step is what :func:`_run_ticket` would write first: the
+    same version check, event, notifications and due instant; its SLA alerts
+    go with it when nothing else is due on the ticket. Returns, by ticket
+    that fired: the event, whether more may be due, and the alerts written.
+    A ticket absent from the result had no rule due, or failed (a state
+    this version lacks...): it is run alone, where it fails as it would have.
+    """
+    lifecycle = scheduler.lifecycle
+
+    def plan(reads: Reads) -> Write[dict[str, tuple[Event, bool, int]]]:
+        outcome: dict[str, tuple[Event, bool, int]] = {}
+        steps: list[Step] = []
+        messages: list[OutboxMessage] = []
+        for ticket_id in ticket_ids:
+            try:
+                ticket, history = reads.ticket_and_history(ticket_id)
+                calendar = scheduler.timer_calendar_for(ticket)
+                due = [p for p in pending_rules(lifecycle, ticket, history, calendar) if p.due_at <= now]
+                if not due:
+                    continue
+                step, notices, clocks = _firing(scope, scheduler, ticket, history, due[0], now)
+            except Exception:  # noqa: BLE001, S112 - left to the one-at-a-time run, which reports it
+                continue
+            more = _more_due(step, now)
+            alerts = [] if more else _alert_messages(step.ticket, clocks, now)  # else after its last rule
+            steps.append(step)
+            messages += notices
+            messages += alerts
+            outcome[ticket_id] = (step.events[-1], more, len(alerts))
+        return Write(outcome, steps, messages)
+
+    return scope.recorder.record(plan)
 
 
 def run_ticket(scope: Scope, scheduler: Scheduler, ticket_id: str, now: datetime) -> tuple[list[Event], int]:
@@ -197,19 +247,34 @@ def run_due(scope: Scope, scheduler: Scheduler, now: datetime, limit: int = 100)
             due = repository.due(now, want, lifecycle_id=lifecycle_id)
         fresh = [ticket_id for ticket_id, _ in due if ticket_id not in seen]
         before = len(skipped)
-        for ticket_id in fresh:
-            seen.add(ticket_id)
-            try:
-                events, written = _run_ticket(scope, scheduler, ticket_id, now)
-            except ConcurrencyConflict:
-                log.warning("ticket %s: other writers kept winning; left due for the next run", ticket_id)
-                continue
-            except LifecycleVersionMismatch as mismatch:  # one ticket of another version never stops the sweep
-                log.warning("ticket %s skipped, left due: %s", ticket_id, mismatch)
-                skipped.append((ticket_id, str(mismatch)))
-                continue
-            fired_events.extend(events)
-            alerts += written
+        for start in range(0, len(fresh), BATCH):
+            chunk = fresh[start : start + BATCH]
+            seen.update(chunk)
+            first: dict[str, tuple[Event, bool, int]] = {}
+            if len(chunk) > 1:
+                try:
+                    first = _first_rules(scope, scheduler, chunk, now)
+                except ConcurrencyConflict:  # other writers kept winning on one of them: one at a time, then
+                    log.debug("a write of %d due tickets kept conflicting; running them one at a time", len(chunk))
+            for ticket_id in chunk:
+                done = first.get(ticket_id)
+                if done is not None:
+                    event, more, written = done
+                    fired_events.append(event)
+                    alerts += written
+                    if not more:
+                        continue
+                try:
+                    events, written = _run_ticket(scope, scheduler, ticket_id, now)
+                except ConcurrencyConflict:
+                    log.warning("ticket %s: other writers kept winning; left due for the next run", ticket_id)
+                    continue
+                except LifecycleVersionMismatch as mismatch:  # one ticket of another version never stops the sweep
+                    log.warning("ticket %s skipped, left due: %s", ticket_id, mismatch)
+                    skipped.append((ticket_id, str(mismatch)))
+                    continue
+                fired_events.extend(events)
+                alerts += written
         # look further only past tickets skipped this round, while there may be more due
         if claiming or len(skipped) == before or len(due) < want or len(seen) - len(skipped) >= limit:
             break
