@@ -188,8 +188,10 @@ def _update_sql(changed: tuple[str, ...], with_due: bool, with_fold: bool) -> st
 class _SQLiteTransaction:
     """Writes on one connection inside ``BEGIN IMMEDIATE``."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, cursor: sqlite3.Cursor | None = None) -> None:
         self.conn = conn
+        #: for statements whose rows are not read (a save's): one kept cursor, not a new one per statement
+        self.cursor = conn.cursor() if cursor is None else cursor
 
     def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None, fold: Any = None) -> None:
         check_events(ticket, events, 1)
@@ -228,7 +230,7 @@ class _SQLiteTransaction:
 
     def checked_save(self, ticket: Ticket, events: Sequence[Event], expected_version: int, due: Any, fold: Any) -> None:
         """:meth:`save` of events :func:`check_events` has passed already."""
-        conn = self.conn
+        cursor = self.cursor
         # Only the columns the events changed (and the version): an unchanged indexed column costs no index write.
         changed = _changed_columns(ticket, events)
         updated = ticket.updated_at
@@ -245,7 +247,7 @@ class _SQLiteTransaction:
         sql = _UPDATES.get((changed, with_due, with_fold))
         if sql is None:
             sql = _update_sql(changed, with_due, with_fold)
-        if conn.execute(sql, values).rowcount != 1:
+        if cursor.execute(sql, values).rowcount != 1:
             actual = self._version(ticket.id)
             if actual is None:
                 raise TicketNotFound(ticket.id)
@@ -254,7 +256,7 @@ class _SQLiteTransaction:
             event = events[0]
             if event.tags_removed or event.tags_added:
                 self._tags(ticket.id, event)
-            conn.execute(_INSERT_EVENT, (event.ticket_id, event.seq, event_to_json(event)))
+            cursor.execute(_INSERT_EVENT, (event.ticket_id, event.seq, event_to_json(event)))
             return
         for event in events:
             if event.tags_removed or event.tags_added:
@@ -368,6 +370,7 @@ class SQLiteRepository:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect()
+            self._local.cursor = conn.cursor()  # the writes' kept cursor (see _SQLiteTransaction)
         return conn
 
     def close(self) -> None:
@@ -449,7 +452,7 @@ class SQLiteRepository:
         """One ``BEGIN IMMEDIATE`` transaction: everything staged commits together."""
         conn = self._begin()
         try:
-            yield _SQLiteTransaction(conn)
+            yield _SQLiteTransaction(conn, self._local.cursor)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise self._rolled_back(conn, exc) from exc
@@ -463,7 +466,7 @@ class SQLiteRepository:
         if conn.in_transaction:
             raise StorageError("transactions do not nest; finish the open one first")
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            self._local.cursor.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise StorageError(f"{self.path}: cannot start a write ({_why(exc)}); nothing was written") from exc
         return conn
@@ -491,9 +494,10 @@ class SQLiteRepository:
         """Store the changed ticket and its events if nobody saved it meanwhile."""
         check_events(ticket, events, expected_version + 1)  # once, before taking the write lock
         conn = self._begin()  # what transaction() does, without its generator (this is every fire's path)
+        local = self._local
         try:
-            _SQLiteTransaction(conn).checked_save(ticket, events, expected_version, due, fold)
-            conn.execute("COMMIT")
+            _SQLiteTransaction(conn, local.cursor).checked_save(ticket, events, expected_version, due, fold)
+            local.cursor.execute("COMMIT")
         except sqlite3.Error as exc:
             raise self._rolled_back(conn, exc) from exc
         except BaseException:
