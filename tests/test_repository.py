@@ -533,6 +533,25 @@ def test_memory_due_index_follows_every_move_of_a_due_instant(moves: list[tuple[
     assert [(i, w) for w, i in reference if w <= base + timedelta(hours=3)][:5] == repo.due(
         base + timedelta(hours=3), limit=5
     )
+    assert [(i, w) for w, i in reference] == repo.due(base + timedelta(days=1), limit=100)  # reading took nothing
+
+
+def test_memory_due_index_stays_the_size_of_the_due_tickets_however_often_they_move():
+    base = datetime(2026, 1, 5, tzinfo=UTC)
+    repo, make = tf.MemoryRepository(), TicketFactory()
+    for n in range(50):
+        ticket, events = make.new(f"T{n:02d}")
+        repo.add(ticket, events)
+    for step in range(20_000):  # each move leaves the old instant behind in the index, until it is compacted
+        repo.reschedule(f"T{step % 50:02d}", None if step % 7 == 0 else base + timedelta(minutes=step))
+    due = repo.due(base + timedelta(days=30), limit=100)
+    assert len(repo._due_heap) <= 2 * 50 + 1024 + 1
+    assert due == sorted(due, key=lambda item: (item[1], item[0]))
+    last = {f"T{step % 50:02d}": step for step in range(20_000)}
+    assert due == sorted(
+        ((ticket_id, base + timedelta(minutes=step)) for ticket_id, step in last.items() if step % 7),
+        key=lambda item: (item[1], item[0]),
+    )
 
 
 def test_memory_save_of_a_plain_move_still_checks_a_new_actor_and_a_new_state_name():

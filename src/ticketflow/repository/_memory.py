@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -10,13 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any, Unpack
 
 import attrs
-from sortedcontainers import SortedList
 
 from ticketflow._brief import brief
 from ticketflow._values import scalars_fine, text_problem, texts_fine, value_problem
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Actor, Event, Ticket, require_aware
 from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, TicketFilters
+from ticketflow.repository._codec import epoch_us
 from ticketflow.repository._query import Query, check_limit, check_name, check_status, decode_cursor, encode_cursor
 
 __all__ = ["MemoryRepository", "check_events"]
@@ -253,15 +255,20 @@ class MemoryRepository:
 
     Nothing survives the process; use :class:`~ticketflow.SQLiteRepository`
     for that. Queries scan every ticket; ``due`` keeps a sorted index
-    (``sortedcontainers.SortedList``: moving a due instant costs O(log n)).
+    (a heap with lazy deletion: setting a due instant costs O(log n), moving one away nothing).
     """
 
     def __init__(self) -> None:
         self._tickets: dict[str, Ticket] = {}
         self._events: dict[str, list[Event]] = {}
-        self._due: dict[str, datetime] = {}
-        # (due, ticket id) in order: O(log n) to move a ticket's due instant, in order to read the due ones.
-        self._due_index: SortedList[tuple[datetime, str]] = SortedList()
+        # Each ticket's due instant, with the token of its entry in the heap below.
+        self._due: dict[str, tuple[datetime, int]] = {}
+        # (epoch µs, ticket id, token): a min-heap, so the earliest (ties in ticket-id order) comes first. An
+        # entry whose token is no longer its ticket's is stale: skipped when read, dropped when the heap is
+        # compacted. Setting a due instant is one push (a later instant than most: about O(1) comparisons),
+        # moving or clearing one touches nothing in the heap, at any store size.
+        self._due_heap: list[tuple[int, str, int]] = []
+        self._due_tokens = itertools.count()
         self._outbox: dict[str, _Outboxed] = {}
         self._lock = threading.RLock()
         self._sequences: dict[str, int] = {}
@@ -365,14 +372,17 @@ class MemoryRepository:
             self._set_due(ticket_id, due)
 
     def _set_due(self, ticket_id: str, due: datetime | None) -> None:
-        if due is not None:
-            require_aware(due, "due")
-        old = self._due.pop(ticket_id, None)
-        if old is not None:
-            self._due_index.remove((old, ticket_id))
-        if due is not None:
-            self._due[ticket_id] = due
-            self._due_index.add((due, ticket_id))
+        if due is None:
+            self._due.pop(ticket_id, None)  # its heap entry is stale now
+            return
+        require_aware(due, "due")
+        token = next(self._due_tokens)
+        self._due[ticket_id] = (due, token)
+        heap = self._due_heap
+        heapq.heappush(heap, (epoch_us(due), ticket_id, token))
+        if len(heap) > 2 * len(self._due) + 1024:  # mostly stale: rebuild from the live entries (amortised O(1))
+            self._due_heap = [(epoch_us(when), tid, tok) for tid, (when, tok) in self._due.items()]
+            heapq.heapify(self._due_heap)
 
     # -- reading -------------------------------------------------------------------
 
@@ -434,13 +444,22 @@ class MemoryRepository:
         """Tickets (of *lifecycle_id*, if given) whose next timer is at or before *now*, earliest first."""
         require_aware(now, "now")
         limit = check_limit(limit)
+        until = epoch_us(now)
         with self._lock:
             result: list[tuple[str, datetime]] = []
-            for when, ticket_id in self._due_index:
-                if when > now or len(result) == limit:
-                    break
+            heap, live = self._due_heap, self._due
+            taken: list[tuple[int, str, int]] = []  # the live entries looked at, pushed back after
+            while heap and heap[0][0] <= until and len(result) < limit:
+                entry = heapq.heappop(heap)
+                _, ticket_id, token = entry
+                current = live.get(ticket_id)
+                if current is None or current[1] != token:
+                    continue  # stale: dropped for good
+                taken.append(entry)
                 if lifecycle_id is None or self._tickets[ticket_id].lifecycle_id == lifecycle_id:
-                    result.append((ticket_id, when))
+                    result.append((ticket_id, current[0]))
+            for entry in taken:
+                heapq.heappush(heap, entry)
             return result
 
     def pending_messages(self, limit: int = 100) -> list[OutboxMessage]:
