@@ -23,7 +23,7 @@ import attrs
 
 from ticketflow._brief import brief
 from ticketflow.errors import StorageError, TicketflowError
-from ticketflow.model import _EMPTY, _NO_FIELDS, Actor, Change, Comment, Event, Ticket, require_aware
+from ticketflow.model import _EMPTY, _NO_FIELDS, Actor, Change, Comment, Event, Ticket, require_aware, stored_ticket
 from ticketflow.protocols import OutboxMessage
 
 __all__ = [
@@ -91,6 +91,16 @@ def ticket_from_row(row: Sequence[Any], tags: Iterable[str]) -> Ticket:
         StorageError: the row is damaged (bad JSON, a bad instant, a wrong kind).
     """
     try:
+        fields = {} if row[7] == "{}" else loads(row[7])  # most tickets: no fields, no participants
+        people = () if row[10] == "[]" else loads(row[10])
+        created, updated = _fromiso(row[4]), _fromiso(row[5])
+        if type(fields) is dict and type(people) is tuple and created.tzinfo is not None and updated.tzinfo is not None:
+            # the values in their stored form already (what Ticket's converters would make): no converters again
+            return stored_ticket(
+                row[0], row[1], row[2], row[3], created, updated, row[6],
+                MappingProxyType(fields) if fields else _NO_FIELDS,
+                frozenset(tags) or _EMPTY, row[8], row[9], frozenset(people) or _EMPTY,
+            )  # fmt: skip
         return Ticket(
             id=row[0],
             lifecycle_id=row[1],
