@@ -35,6 +35,13 @@ CUSTOMER = tf.Actor("customer", roles={"requester"})
 AGENT = tf.Actor("agent", roles={"agent"})
 
 
+#: The columns a bulk load fills (named: a column added later, such as the fold, is left NULL).
+BULK_TICKETS = (
+    "INSERT INTO tickets (id, lifecycle_id, state, version, created_at, updated_at, updated_us, title, fields, "
+    "requester, assignee, participants, due_at, due_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
 def fill(path: str, count: int, due: int) -> None:
     tf.SQLiteRepository(path)  # creates the schema
     lc = tf.builtin("zendesk")
@@ -60,7 +67,7 @@ def fill(path: str, count: int, due: int) -> None:
             )  # fmt: skip
             events.append((tid, 1, dumps({**bodies[0], "ticket_id": tid})))
             events.append((tid, 2, dumps({**bodies[1], "ticket_id": tid, "at": asked_at.isoformat()})))
-        conn.executemany("INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        conn.executemany(BULK_TICKETS, rows)
         conn.executemany("INSERT INTO events VALUES (?,?,?)", events)
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
