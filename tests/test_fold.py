@@ -8,6 +8,8 @@ time must be the fold of the whole history.
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import sqlite3
 import uuid
@@ -392,3 +394,424 @@ def test_the_sla_report_reads_folds_and_equals_the_report_of_whole_histories(rep
         group_by=("assignee",),
     )
     assert report == whole
+
+
+# -- custom lifecycles: what the built-ins do not stress ------------------------------------------
+#
+# Several targets chosen by fields, calendars chosen by a field and by a registered resolver,
+# business-day targets, resets, pauses, comment conditions by role and visibility through role
+# inheritance, a closed-group state re-opened, every kind of timed-rule anchor, rules with `when`;
+# then migrations, imports and the sweeper, through the Workflow on memory and a SQLite file.
+
+DESK_CALENDARS = {
+    "berlin": {"timezone": "Europe/Berlin", "hours": {"mon-fri": ["09:00-17:00"]}},
+    "ny": {
+        "timezone": "America/New_York",
+        "hours": {"mon-fri": ["08:00-12:00", "13:00-18:00"]},
+        "holidays": ["2026-03-04"],
+    },
+}
+
+
+def _desk(version: int = 1, *, resolver: bool = True, lean: bool = False) -> dict[str, Any]:
+    """A team's lifecycle (as a document) whose clocks and rules read much more than the built-ins'.
+
+    *resolver*: ``next_reply`` counts in the calendar a registered resolver
+    chooses (else one chosen by a field). *lean*: only the metrics that start
+    on comments, so that no ``resolution`` clock keeps every move into a live
+    state: the moves into and out of pauses are kept for the pauses alone.
+    """
+    next_reply_calendar = {"resolver": "region_of"} if resolver else {"field": "region", "map": {"us": "ny"}}
+    document: dict[str, Any] = {
+        "id": "desk",
+        "version": version,
+        "initial": "new",
+        "roles": {"lead": ["agent"], "bot": ["system"], "vip": ["requester"]},
+        "access": {"staff": ["agent", "system"]},  # a lead is staff by inheritance only
+        "states": {
+            "new": {"group": "open"},
+            "open": {"group": "in_progress"},
+            "pending": {"group": "waiting"},
+            "hold": {"group": "waiting"},
+            "solved": {"group": "closed"},
+            "closed": {"terminal": True},
+        },
+        "fields": {
+            "priority": {"type": "choice", "choices": ["low", "normal", "high", "urgent"], "default": "normal"},
+            "org": {"type": "choice", "choices": ["acme", "globex", "initech"]},
+            "region": {"type": "string"},
+            "follow_up": {"type": "date"},
+            "note": {"type": "string"},
+        },
+        "transitions": [
+            {"trigger": "take", "source": "new", "dest": "open", "roles": ["agent"]},
+            {"trigger": "ask", "source": ["new", "open", "hold"], "dest": "pending", "roles": ["agent"]},
+            {"trigger": "hold", "source": ["open", "pending"], "dest": "hold", "roles": ["agent"]},
+            {"trigger": "resume", "source": ["pending", "hold"], "dest": "open", "roles": ["agent", "system"]},
+            {
+                "trigger": "replied",
+                "source": ["pending", "hold"],
+                "dest": "open",
+                "roles": ["requester"],
+                "on": {"event": "comment", "visibility": "public"},
+            },
+            {"trigger": "escalate", "source": ["new", "open", "pending", "hold"], "dest": "open", "roles": ["lead"]},
+            {"trigger": "bump", "source": "open", "dest": "open", "roles": ["agent", "system"]},
+            {"trigger": "solve", "source": ["new", "open", "pending", "hold"], "dest": "solved", "roles": ["agent"]},
+            {"trigger": "reopen", "source": "solved", "dest": "open", "roles": ["requester", "agent"]},
+            {"trigger": "close", "source": ["solved", "pending"], "dest": "closed", "roles": ["agent", "system"]},
+        ],
+        "timers": [
+            {"id": "nudge", "state": "pending", "after": "1d", "since": "last_agent_comment", "add_tags": ["nudged"]},
+            {
+                "id": "chase",
+                "state": ["pending", "hold"],
+                "after": "4h",
+                "clock": "business",
+                "since": "last_requester_comment",
+                "add_tags": ["chased"],
+            },
+            {"id": "stale", "state": "open", "after": "2d", "since": "last_update", "fire": "bump"},
+            {
+                "id": "follow",
+                "state": "hold",
+                "after": "1h",
+                "since": "field:follow_up",
+                "fire": "resume",
+                "when": {"priority": ["high", "urgent"]},
+            },
+            {"id": "auto_close", "state": "solved", "after": "3d", "fire": "close"},
+            {"id": "late", "state": "new", "after": "2bd", "clock": "business", "add_tags": ["late"]},
+        ],
+        "sla": {
+            "calendar": "berlin",
+            "calendars": DESK_CALENDARS,
+            "warn_at": [0.5, 0.75],
+            "calendar_by": {"field": "org", "map": {"globex": "ny"}},  # the timed rules' calendar, per ticket
+            "metrics": [
+                {
+                    "id": "first_response",
+                    "targets": [
+                        {"when": {"priority": ["high", "urgent"]}, "target": "1h"},
+                        {"when": {"priority": "low"}, "target": "2bd"},
+                        {"target": "8h"},
+                    ],
+                    "calendar_by": {"field": "org", "map": {"acme": "berlin", "globex": "ny"}},
+                },
+                {"id": "next_reply", "targets": [{"target": "4h"}], "calendar_by": next_reply_calendar},
+                {
+                    "id": "resolve",
+                    "kind": "resolution",
+                    "pause": {"groups": ["waiting"]},
+                    "reset": {"triggers": ["escalate"]},
+                    "targets": [{"when": {"org": "acme"}, "target": "3bd"}, {"target": "24h", "calendar": "24x7"}],
+                },
+                {"id": "work", "kind": "agent_work", "targets": [{"target": "6h"}]},
+                {
+                    "id": "lead_watch",
+                    "kind": "periodic_update",
+                    "start": {"comment": {"by": ["lead"], "visibility": "internal"}},
+                    "stop": {"comment": {"by": ["requester"]}, "states": ["solved"]},
+                    "reset": {"comment": {"by": ["agent"], "visibility": "public"}},
+                    "run_in": {"states": ["open", "new"]},
+                    "targets": [{"target": "2h"}],
+                },
+            ],
+        },
+    }
+    if lean:
+        metrics = document["sla"]["metrics"]
+        metrics[0]["pause"] = {"groups": ["waiting"]}
+        metrics[1]["pause"] = {"states": ["hold"]}
+        document["sla"]["metrics"] = [m for m in metrics if m["id"] not in ("resolve", "work")]
+    return document
+
+
+def _desk_registry() -> tf.Registry:
+    registry = tf.Registry()
+    regions = {"us": "ny", "eu": "berlin"}
+    registry.add_calendar_resolver("region_of", lambda fields: regions.get(fields.get("region")))  # type: ignore[arg-type]
+    for kind in ("sla.warning", "sla.breached"):
+        registry.add_notifier(kind, lambda message: None)
+    return registry
+
+
+DESK_AGENT = tf.Actor("agent-1", roles={"agent"})
+DESK_LEAD = tf.Actor("lead-1", roles={"lead"})  # an agent by inheritance
+DESK_BOT = tf.Actor("bot-1", roles={"bot"})  # an automation by inheritance: no side of the conversation
+DESK_ADMIN = tf.Actor("admin-1", roles={"admin"})
+DESK_CUSTOMER = tf.Actor("cust-1", roles={"requester"})
+DESK_VIP = tf.Actor("vip-1", roles={"vip"})  # a requester by inheritance
+DESK_ACTORS = (DESK_AGENT, DESK_LEAD, DESK_BOT, DESK_ADMIN, DESK_CUSTOMER, DESK_VIP)
+DESK_VALUES: dict[str, list[Any]] = {
+    "priority": ["low", "normal", "high", "urgent"],
+    "org": ["acme", "globex", "initech", None],
+    "region": ["us", "eu", "apac", None],
+    "follow_up": ["2026-03-03", "2026-03-05", "2026-02-20", None],
+    "note": ["a", "b"],
+}
+#: one step on a desk ticket: (kind, who, a pick among the triggers or fields, a pick among the values, minutes later)
+DESK_STEP = st.tuples(
+    st.sampled_from(["fire", "fire", "comment", "comment", "update", "sweep"]),
+    st.integers(0, len(DESK_ACTORS) - 1),
+    st.integers(0, 50),
+    st.integers(0, 11),
+    st.sampled_from([0, 0, 1, 7, 45, 180, 600, 1500, 4000]),
+)
+
+
+class _Desk:
+    """One desk ticket driven through a Workflow.
+
+    *settled*: the instant its stored due instant was computed at; *folded*:
+    whether its last change stored its fold (a migration or an import does not).
+    """
+
+    def __init__(self, wf: tf.Workflow, clock: _Clock, pick: int) -> None:
+        self.wf, self.clock = wf, clock
+        requester = (DESK_CUSTOMER, DESK_VIP)[pick % 2]
+        org = DESK_VALUES["org"][pick % 3]
+        self.ticket_id = wf.open(DESK_ADMIN, title="t", requester=requester.id, fields={"org": org}).id
+        self.settled = clock.at
+        self.folded = True
+
+    def step(self, kind: str, who: int, pick: int, value: int, minutes: int) -> None:
+        """One step (a refused one changes nothing); a sweep settles the due instant of a ticket it found due."""
+        wf, ticket_id = self.wf, self.ticket_id
+        self.clock.at += timedelta(minutes=minutes)
+        actor = DESK_ACTORS[who]
+        version = wf.get(ticket_id).version
+        try:
+            if kind == "fire":
+                allowed = wf.allowed(ticket_id, actor)
+                if allowed:
+                    wf.fire(ticket_id, allowed[pick % len(allowed)], actor)
+            elif kind == "comment":
+                wf.comment(ticket_id, actor, "c", visibility=("public", "internal")[value % 2])
+            elif kind == "update":
+                names = sorted(wf.lifecycle.fields)
+                name = names[pick % len(names)]
+                values = DESK_VALUES.get(name, DESK_VALUES["org"])  # or "org" renamed
+                wf.update(ticket_id, DESK_ADMIN, fields={name: values[value % len(values)]})
+            else:
+                stored = dict(wf.repository.due(T0 + timedelta(days=3650), limit=100)).get(ticket_id)
+                if value % 2 and stored is not None:  # to when something falls due: rules fire, alerts go out
+                    self.clock.at = max(self.clock.at, stored)
+                due = dict(wf.repository.due(self.clock.at, limit=100))
+                fired = wf.run_due().fired
+                if ticket_id in due:
+                    self.settled = self.clock.at
+                self.folded = self.folded or bool(fired)
+                return
+        except TicketflowError:
+            return
+        if wf.get(ticket_id).version != version:
+            self.settled = self.clock.at
+            self.folded = True
+
+    def check(self) -> None:
+        """The stored fold is the whole history's; the stored due instant and ``wf.sla`` are the history's."""
+        wf, ticket_id = self.wf, self.ticket_id
+        ticket, history = wf.get(ticket_id), wf.history(ticket_id)
+        folder = Folder(wf.lifecycle, wf.sla_policy)
+        fold = folder.fold(history)
+        stored = cast(Any, wf.repository).fold(ticket_id)
+        if self.folded:  # stored with the change, under this Workflow's key: None when the history went back
+            assert stored == (None if fold is None else (folder.key, list(fold)))
+        if fold is not None:
+            _same_clocks_and_rules(wf, ticket, history, fold)
+        scheduler = wf._scheduler
+        due = dict(wf.repository.due(T0 + timedelta(days=3650), limit=100)).get(ticket_id)
+        assert scheduler.next_due(ticket, history, self.settled) == due
+        policy = wf.sla_policy
+        assert policy is not None
+        for now in (history[-1].at, history[-1].at + timedelta(hours=5), history[-1].at - timedelta(hours=1)):
+            assert evaluate(policy, wf.lifecycle, ticket, history, now) == wf.sla(ticket_id, now)
+
+
+def _desk_workflow(lifecycle: tf.Lifecycle, repository: Any, clock: _Clock, **kwargs: Any) -> tf.Workflow:
+    return tf.Workflow(lifecycle, repository, clock=clock, registry=_desk_registry(), **kwargs)
+
+
+def _same_clocks_and_rules(wf: tf.Workflow, ticket: tf.Ticket, history: Any, fold: Any) -> None:
+    """``evaluate`` and ``pending_rules`` read the same from the fold as from the history, from its last event on."""
+    policy = wf.sla_policy
+    assert policy is not None
+    for later in (timedelta(0), timedelta(hours=3), timedelta(days=9)):
+        now = history[-1].at + later
+        assert evaluate(policy, wf.lifecycle, ticket, fold, now) == evaluate(policy, wf.lifecycle, ticket, history, now)
+    calendar = wf.timer_calendar_for(ticket)
+    assert pending_rules(wf.lifecycle, ticket, fold, calendar) == pending_rules(wf.lifecycle, ticket, history, calendar)
+
+
+DESK_VARIANTS = {
+    "all-metrics": {},
+    "lean-calendar-by-resolver": {"lean": True},
+    "lean-calendar-by-field": {"lean": True, "resolver": False},
+}
+
+
+@pytest.mark.parametrize("variant", sorted(DESK_VARIANTS))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pick=st.integers(0, 5), steps=st.lists(DESK_STEP, min_size=10, max_size=40))
+def test_the_fold_of_every_prefix_of_a_custom_lifecycles_history_gives_its_clocks_and_rules(
+    variant: str, pick: int, steps: list[tuple[str, int, int, int, int]]
+) -> None:
+    """Every prefix: the fold (and the fold grown an event at a time) reads as the whole prefix does."""
+    clock = _Clock()
+    wf = _desk_workflow(tf.load_lifecycle(_desk(**DESK_VARIANTS[variant])), tf.MemoryRepository(), clock)
+    desk = _Desk(wf, clock, pick)
+    for step in steps:
+        desk.step(*step)
+    history = wf.history(desk.ticket_id)
+    folder = Folder(wf.lifecycle, wf.sla_policy)
+    grown: tuple[tf.Event, ...] | None = ()
+    for length in range(1, len(history) + 1):
+        prefix = history[:length]
+        fold = folder.fold(prefix)
+        assert fold is not None
+        assert grown is not None
+        grown = folder.extend(grown, prefix[-1:])
+        assert grown == fold
+        _same_clocks_and_rules(wf, tf.replay(prefix), prefix, fold)
+
+
+@pytest.mark.parametrize(("kind", "cache"), [("memory", 0), ("memory", 16), ("sqlite", 1024)])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pick=st.integers(0, 5), steps=st.lists(DESK_STEP, min_size=5, max_size=30))
+def test_each_write_and_sweep_stores_the_fold_and_due_instant_of_the_whole_history(
+    kind: str,
+    cache: int,
+    tmp_path_factory: pytest.TempPathFactory,
+    pick: int,
+    steps: list[tuple[str, int, int, int, int]],
+) -> None:
+    """After every write and sweep: the stored fold, the due instant and ``wf.sla`` are the whole history's.
+
+    On memory (with and without ticket copies, which keep folds) and on a
+    SQLite file; the sweeper fires the rules as they fall due.
+    """
+    repository: Any = (
+        tf.MemoryRepository() if kind == "memory" else tf.SQLiteRepository(tmp_path_factory.mktemp("desk") / "d.db")
+    )
+    clock = _Clock()
+    wf = _desk_workflow(tf.load_lifecycle(_desk()), repository, clock, ticket_cache=cache)
+    desk = _Desk(wf, clock, pick)
+    desk.check()
+    for step in steps:
+        desk.step(*step)
+        desk.check()
+    if kind == "sqlite":
+        repository.close()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pick=st.integers(0, 5),
+    steps=st.lists(DESK_STEP, min_size=3, max_size=20),
+    back=st.sampled_from([1, 60, 600, 3000]),
+)
+def test_a_write_back_in_time_clears_the_stored_fold_and_the_history_decides(
+    tmp_path_factory: pytest.TempPathFactory, pick: int, steps: list[tuple[str, int, int, int, int]], back: int
+) -> None:
+    """A note recorded before the last event: no fold (None) is stored, the due instant and clocks are the history's."""
+    repository = tf.SQLiteRepository(tmp_path_factory.mktemp("back") / "b.db")
+    clock = _Clock()
+    wf = _desk_workflow(tf.load_lifecycle(_desk()), repository, clock)
+    desk = _Desk(wf, clock, pick)
+    for step in steps:
+        desk.step(*step)
+    last = wf.history(desk.ticket_id)[-1].at
+    at = last - timedelta(minutes=back)
+    wf.comment(desk.ticket_id, DESK_AGENT, "recorded late", visibility="internal", at=at)
+    ticket, history = wf.get(desk.ticket_id), wf.history(desk.ticket_id)
+    assert Folder(wf.lifecycle, wf.sla_policy).fold(history) is None
+    assert repository.fold(desk.ticket_id) is None
+    due = dict(repository.due(T0 + timedelta(days=3650), limit=10)).get(desk.ticket_id)
+    assert wf._scheduler.next_due(ticket, history, at) == due
+    assert wf.sla(desk.ticket_id, at) == evaluate(wf.sla_policy, wf.lifecycle, ticket, history, at)  # type: ignore[arg-type]
+    repository.close()
+
+
+def _desk_v2(variant: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Version 2 of the desk and the plan from version 1, by *variant*.
+
+    ``rename``: ``pending`` becomes ``waiting`` and ``org`` ``company``;
+    ``merge``: ``hold`` is folded into ``pending``; ``reopen``: ``closed`` is no
+    longer terminal (a ``revive`` leaves it) and the first response target of
+    urgent tickets changes.
+    """
+    document = _desk(version=2)
+    if variant == "rename":
+        renamed = json.dumps(document).replace('"pending"', '"waiting"').replace('"org"', '"company"')
+        return json.loads(renamed), {"states": {"pending": "waiting"}, "fields": {"rename": {"org": "company"}}}
+    if variant == "merge":
+        del document["states"]["hold"]
+        document["transitions"] = [t for t in document["transitions"] if t["trigger"] != "hold"]
+        for transition in document["transitions"]:
+            if isinstance(transition["source"], list):
+                transition["source"] = [s for s in transition["source"] if s != "hold"]
+        for rule in document["timers"]:
+            states = rule["state"] if isinstance(rule["state"], list) else [rule["state"]]
+            rule["state"] = [s if s != "hold" else "pending" for s in states]
+        return document, {"states": {"hold": "pending"}}
+    document["states"]["closed"] = {"group": "closed"}
+    document["transitions"].append({"trigger": "revive", "source": "closed", "dest": "open", "roles": ["agent"]})
+    document["sla"]["metrics"][0]["targets"][0]["target"] = "2h"
+    return document, {}
+
+
+@pytest.mark.parametrize("variant", ["rename", "merge", "reopen"])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pick=st.integers(0, 5),
+    before=st.lists(DESK_STEP, max_size=15),
+    after=st.lists(DESK_STEP, max_size=10),
+    imported=st.lists(DESK_STEP, max_size=6),
+    timers=st.sampled_from(["keep", "restart"]),
+    sla=st.sampled_from(["keep", "reapply"]),
+    gap=st.sampled_from([0, 30, 3000]),
+)
+def test_a_migrated_and_imported_ticket_keeps_the_fold_and_due_instant_of_its_whole_history(
+    variant: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    pick: int,
+    before: list[tuple[str, int, int, int, int]],
+    after: list[tuple[str, int, int, int, int]],
+    imported: list[tuple[str, int, int, int, int]],
+    timers: str,
+    sla: str,
+    gap: int,
+) -> None:
+    """Through ``wf.migrate`` (renamed, merged, re-opened states; kept or restarted timers; kept or re-applied targets),
+    then ``import_jsonl`` into a SQLite file: after each step the stored fold, due instant and clocks are the history's.
+    """
+    clock = _Clock()
+    repository = tf.MemoryRepository()
+    v1 = tf.load_lifecycle(_desk())
+    document, plan = _desk_v2(variant)
+    v2 = tf.load_lifecycle(document)
+    desk = _Desk(_desk_workflow(v1, repository, clock), clock, pick)
+    for step in before:
+        desk.step(*step)
+        desk.check()
+    clock.at += timedelta(minutes=gap)
+    desk.wf = _desk_workflow(v2, repository, clock, previous=[v1])
+    report = desk.wf.migrate({"from": 1, "to": 2, "timers": timers, "sla": sla, **plan})
+    assert report.migrated == 1
+    desk.settled, desk.folded = clock.at, False  # the migration stores its due instant, not a fold
+    desk.check()
+    for step in after:
+        desk.step(*step)
+        desk.check()
+    dump = io.StringIO()
+    tf.export_jsonl(repository, dump)
+    copy = tf.SQLiteRepository(tmp_path_factory.mktemp("import") / "i.db")
+    desk.wf = _desk_workflow(v2, copy, clock, previous=[v1])
+    desk.wf.import_jsonl(io.StringIO(dump.getvalue()))
+    desk.settled, desk.folded = desk.wf.history(desk.ticket_id)[-1].at, False
+    desk.check()
+    for step in imported:
+        desk.step(*step)
+        desk.check()
+    copy.close()
