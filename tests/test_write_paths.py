@@ -2,9 +2,11 @@
 
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ticketflow as tf
@@ -25,6 +27,21 @@ FLOW: dict[str, Any] = {
     ],
 }
 MOVING = {"wait", "close"}  # the triggers whose transitions have the `count` action
+#: FLOW with SLA clocks too: each write computes the due instant from the ticket's fold (its timers' and clocks'
+#: events), multi-ticket writes (merge, link rules, broadcasts) included.
+SLA_FLOW: dict[str, Any] = {
+    **FLOW,
+    "sla": {
+        "calendar": "24x7",
+        "warn_at": [0.5],
+        "metrics": [
+            {"id": "first_response", "start": {"open": True}, "stop": {"comment": {"by": ["agent"]}},
+             "targets": [{"target": "4h"}]},
+            {"id": "resolution", "start": {"open": True}, "stop": {"states": ["closed"]},
+             "pause": {"states": ["waiting"]}, "targets": [{"target": "30h"}]},
+        ],
+    },
+}  # fmt: skip
 
 ticket = st.integers(0, 7)
 OPERATIONS = st.one_of(
@@ -40,28 +57,40 @@ OPERATIONS = st.one_of(
 )
 
 
-def _workflows(repository: tf.TicketRepository, calls: list[tuple[str, int]]) -> list[tf.Workflow]:
+def _workflows(
+    repository: tf.TicketRepository, calls: list[tuple[str, int]], flow: dict[str, Any] = FLOW
+) -> list[tf.Workflow]:
     registry = tf.Registry()
     registry.add_action("count", lambda t, e: calls.append((t.id, e.seq)))
-    lifecycle = tf.load_lifecycle(FLOW)
+    for kind in ("sla.warning", "sla.breached"):
+        registry.add_notifier(kind, lambda message: None)
+    lifecycle = tf.load_lifecycle(flow)
     # two app servers on one store, both keeping ticket copies (stale ones must not matter)
     return [tf.Workflow(lifecycle, repository, registry=registry, ticket_cache=64) for _ in range(2)]
 
 
-def _check(wf: tf.Workflow, at: datetime) -> None:
-    stored = dict(wf.repository.due(at + timedelta(days=3650), limit=10_000))
+def _check(wf: tf.Workflow, at: datetime | None) -> None:
+    """Each stored due instant is the history's as of *at* (None: as of each ticket's last event, as an import)."""
+    stored = dict(wf.repository.due(datetime(2036, 1, 1, tzinfo=UTC), limit=10_000))
     for t in wf.repository.find(limit=1000).tickets:
-        assert stored.get(t.id) == next_due(wf, t, wf.repository.history(t.id), at), t.id
+        history = wf.repository.history(t.id)
+        assert stored.get(t.id) == next_due(wf, t, history, history[-1].at if at is None else at), t.id
 
 
-@settings(max_examples=60, deadline=None)
+@pytest.mark.parametrize(
+    ("flow", "store"), [("timers", "memory"), ("timers and SLA", "memory"), ("timers and SLA", "sqlite")]
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.booleans(), OPERATIONS), min_size=1, max_size=30))
 def test_every_write_path_stores_the_due_instant_of_the_history_and_runs_actions_once(
-    operations: list[tuple[bool, tuple[Any, ...]]],
+    flow: str, store: str, tmp_path: Path, operations: list[tuple[bool, tuple[Any, ...]]]
 ):
-    repository = tf.MemoryRepository()
+    """With an SLA, the due instants come from each ticket's stored fold; on SQLite, from a real file's."""
+    document = FLOW if flow == "timers" else SLA_FLOW
+    database = tmp_path / f"w{len(list(tmp_path.iterdir()))}.db"  # a new file per example
+    repository = tf.MemoryRepository() if store == "memory" else tf.SQLiteRepository(database)
     calls: list[tuple[str, int]] = []
-    servers = _workflows(repository, calls)
+    servers = _workflows(repository, calls, document)
     for wf in servers:
         wf.clock = tf.SteppableClock(T0)
     ids: list[str] = []
@@ -107,6 +136,8 @@ def test_every_write_path_stores_the_due_instant_of_the_history_and_runs_actions
     # import: a copy of the store stores the same due instants
     dump = io.StringIO()
     tf.export_jsonl(repository, dump)
-    copy = _workflows(tf.MemoryRepository(), [])[0]
+    copy = _workflows(tf.MemoryRepository(), [], document)[0]
     copy.import_jsonl(io.StringIO(dump.getvalue()))
-    _check(copy, at)
+    _check(copy, None)  # an import computes each due instant as of the ticket's last event
+    if isinstance(repository, tf.SQLiteRepository):
+        repository.close()
