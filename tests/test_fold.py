@@ -571,10 +571,12 @@ DESK_STEP = st.tuples(
 
 
 class _Desk:
-    """One desk ticket driven through a Workflow.
+    """One desk ticket driven through a Workflow (*wf*, which may hold earlier versions).
 
-    *settled*: the instant its stored due instant was computed at; *folded*:
-    whether its last change stored its fold (a migration or an import does not).
+    *writer*: the Workflow that made its last change (with earlier versions
+    held, the one of the version it was served under); *settled*: the instant
+    its stored due instant was computed at; *folded*: whether that change
+    stored its fold (a migration or an import does not).
     """
 
     def __init__(self, wf: tf.Workflow, clock: _Clock, pick: int) -> None:
@@ -582,12 +584,21 @@ class _Desk:
         requester = (DESK_CUSTOMER, DESK_VIP)[pick % 2]
         org = DESK_VALUES["org"][pick % 3]
         self.ticket_id = wf.open(DESK_ADMIN, title="t", requester=requester.id, fields={"org": org}).id
-        self.settled = clock.at
-        self.folded = True
+        self.writer, self.settled, self.folded = wf, clock.at, True
+
+    def serving(self) -> tf.Workflow:
+        """The Workflow that serves the ticket now: of an earlier version when only that one has its state."""
+        dispatch = self.wf._dispatch
+        older = None if dispatch is None else dispatch.older_of(self.ticket_id)
+        return cast(tf.Workflow, older or self.wf)
+
+    def changed(self, writer: tf.Workflow, *, folded: bool, at: datetime | None = None) -> None:
+        """*writer* changed the ticket (or stored its due instant) as of *at* (default: now)."""
+        self.writer, self.folded, self.settled = writer, folded, self.clock.at if at is None else at
 
     def step(self, kind: str, who: int, pick: int, value: int, minutes: int) -> None:
         """One step (a refused one changes nothing); a sweep settles the due instant of a ticket it found due."""
-        wf, ticket_id = self.wf, self.ticket_id
+        wf, ticket_id, serving = self.wf, self.ticket_id, self.serving()
         self.clock.at += timedelta(minutes=minutes)
         actor = DESK_ACTORS[who]
         version = wf.get(ticket_id).version
@@ -599,7 +610,7 @@ class _Desk:
             elif kind == "comment":
                 wf.comment(ticket_id, actor, "c", visibility=("public", "internal")[value % 2])
             elif kind == "update":
-                names = sorted(wf.lifecycle.fields)
+                names = sorted(serving.lifecycle.fields)
                 name = names[pick % len(names)]
                 values = DESK_VALUES.get(name, DESK_VALUES["org"])  # or "org" renamed
                 wf.update(ticket_id, DESK_ADMIN, fields={name: values[value % len(values)]})
@@ -607,36 +618,33 @@ class _Desk:
                 stored = dict(wf.repository.due(T0 + timedelta(days=3650), limit=100)).get(ticket_id)
                 if value % 2 and stored is not None:  # to when something falls due: rules fire, alerts go out
                     self.clock.at = max(self.clock.at, stored)
-                due = dict(wf.repository.due(self.clock.at, limit=100))
                 fired = wf.run_due().fired
-                if ticket_id in due:
-                    self.settled = self.clock.at
-                self.folded = self.folded or bool(fired)
+                if stored is not None and stored <= self.clock.at:  # it was due: swept
+                    self.changed(serving, folded=(self.folded and self.writer is serving) or bool(fired))
                 return
         except TicketflowError:
             return
         if wf.get(ticket_id).version != version:
-            self.settled = self.clock.at
-            self.folded = True
+            self.changed(serving, folded=True)
 
     def check(self) -> None:
-        """The stored fold is the whole history's; the stored due instant and ``wf.sla`` are the history's."""
-        wf, ticket_id = self.wf, self.ticket_id
-        ticket, history = wf.get(ticket_id), wf.history(ticket_id)
-        folder = Folder(wf.lifecycle, wf.sla_policy)
+        """The stored fold and due instant are the whole history's; so are ``wf.sla``'s clocks."""
+        ticket_id, writer, serving = self.ticket_id, self.writer, self.serving()
+        ticket, history = serving.get(ticket_id), serving.history(ticket_id)
+        folder = Folder(writer.lifecycle, writer.sla_policy)
         fold = folder.fold(history)
-        stored = cast(Any, wf.repository).fold(ticket_id)
-        if self.folded:  # stored with the change, under this Workflow's key: None when the history went back
+        stored = cast(Any, writer.repository).fold(ticket_id)
+        if self.folded:  # stored with the change, under its writer's key: None when the history went back
             assert stored == (None if fold is None else (folder.key, list(fold)))
+        due = dict(writer.repository.due(T0 + timedelta(days=3650), limit=100)).get(ticket_id)
+        assert writer._scheduler.next_due(ticket, history, self.settled) == due
+        fold = Folder(serving.lifecycle, serving.sla_policy).fold(history)
         if fold is not None:
-            _same_clocks_and_rules(wf, ticket, history, fold)
-        scheduler = wf._scheduler
-        due = dict(wf.repository.due(T0 + timedelta(days=3650), limit=100)).get(ticket_id)
-        assert scheduler.next_due(ticket, history, self.settled) == due
-        policy = wf.sla_policy
+            _same_clocks_and_rules(serving, ticket, history, fold)
+        policy = serving.sla_policy
         for now in (history[-1].at, history[-1].at + timedelta(hours=5), history[-1].at - timedelta(hours=1)):
-            clocks = [] if policy is None else evaluate(policy, wf.lifecycle, ticket, history, now)
-            assert clocks == wf.sla(ticket_id, now)
+            clocks = [] if policy is None else evaluate(policy, serving.lifecycle, ticket, history, now)
+            assert clocks == self.wf.sla(ticket_id, now)
 
 
 def _desk_workflow(lifecycle: tf.Lifecycle, repository: Any, clock: _Clock, **kwargs: Any) -> tf.Workflow:
@@ -793,6 +801,7 @@ def _desk_v2(variant: str) -> tuple[dict[str, Any], dict[str, Any]]:
     timers=st.sampled_from(["keep", "restart"]),
     sla=st.sampled_from(["keep", "reapply"]),
     gap=st.sampled_from([0, 30, 3000]),
+    rolling=st.booleans(),
 )
 def test_a_migrated_and_imported_ticket_keeps_the_fold_and_due_instant_of_its_whole_history(
     variant: str,
@@ -804,9 +813,14 @@ def test_a_migrated_and_imported_ticket_keeps_the_fold_and_due_instant_of_its_wh
     timers: str,
     sla: str,
     gap: int,
+    rolling: bool,
 ) -> None:
     """Through ``wf.migrate`` (renamed, merged, re-opened states; kept or restarted timers; kept or re-applied targets),
     then ``import_jsonl`` into a SQLite file: after each step the stored fold, due instant and clocks are the history's.
+
+    *rolling*: before the migration the ticket is served by a Workflow of
+    version 2 holding version 1 (a rolling deploy): each version's Workflow
+    writes it, by its state, each under its own fold key.
     """
     clock = _Clock()
     repository = tf.MemoryRepository()
@@ -814,14 +828,17 @@ def test_a_migrated_and_imported_ticket_keeps_the_fold_and_due_instant_of_its_wh
     document, plan = _desk_v2(variant)
     v2 = tf.load_lifecycle(document)
     desk = _Desk(_desk_workflow(v1, repository, clock), clock, pick)
+    if rolling:
+        desk.wf = _desk_workflow(v2, repository, clock, previous=[v1])  # its writer stays version 1's till a change
     for step in before:
         desk.step(*step)
         desk.check()
     clock.at += timedelta(minutes=gap)
     desk.wf = _desk_workflow(v2, repository, clock, previous=[v1])
     report = desk.wf.migrate({"from": 1, "to": 2, "timers": timers, "sla": sla, **plan})
-    assert report.migrated == 1
-    desk.settled, desk.folded = clock.at, False  # the migration stores its due instant, not a fold
+    assert report.migrated + len(report.refused) + report.already == 1
+    if report.migrated:
+        desk.changed(desk.wf, folded=False)  # the migration stores its due instant, not a fold
     desk.check()
     for step in after:
         desk.step(*step)
@@ -831,7 +848,7 @@ def test_a_migrated_and_imported_ticket_keeps_the_fold_and_due_instant_of_its_wh
     copy = tf.SQLiteRepository(tmp_path_factory.mktemp("import") / "i.db")
     desk.wf = _desk_workflow(v2, copy, clock, previous=[v1])
     desk.wf.import_jsonl(io.StringIO(dump.getvalue()))
-    desk.settled, desk.folded = desk.wf.history(desk.ticket_id)[-1].at, False
+    desk.changed(desk.wf, folded=False, at=desk.wf.history(desk.ticket_id)[-1].at)  # as of its last event
     desk.check()
     for step in imported:
         desk.step(*step)
