@@ -632,15 +632,21 @@ class _Desk:
         ticket_id, writer, serving = self.ticket_id, self.writer, self.serving()
         ticket, history = serving.get(ticket_id), serving.history(ticket_id)
         folder = Folder(writer.lifecycle, writer.sla_policy)
-        fold = folder.fold(history)
         stored = cast(Any, writer.repository).fold(ticket_id)
         if self.folded:  # stored with the change, under its writer's key: None when the history went back
-            assert stored == (None if fold is None else (folder.key, list(fold)))
+            whole = folder.extend((), history)  # folded from the start, state and all
+            assert (stored is None) == (whole is None)
+            if whole is not None:
+                accepted = folder.accept(*stored)
+                assert accepted is not None
+                assert list(accepted) == list(whole) == list(folder.fold(history) or ())
+                assert accepted.state == whole.state
         due = dict(writer.repository.due(T0 + timedelta(days=3650), limit=100)).get(ticket_id)
         assert writer._scheduler.next_due(ticket, history, self.settled) == due
-        fold = Folder(serving.lifecycle, serving.sla_policy).fold(history)
+        folder = Folder(serving.lifecycle, serving.sla_policy)
+        fold = folder.fold(history)
         if fold is not None:
-            _same_clocks_and_rules(serving, ticket, history, fold)
+            _same_clocks_and_rules(serving, ticket, history, fold, folder.extend((), history))
         policy = serving.sla_policy
         for now in (history[-1].at, history[-1].at + timedelta(hours=5), history[-1].at - timedelta(hours=1)):
             clocks = [] if policy is None else evaluate(policy, serving.lifecycle, ticket, history, now)
@@ -651,15 +657,20 @@ def _desk_workflow(lifecycle: tf.Lifecycle, repository: Any, clock: _Clock, **kw
     return tf.Workflow(lifecycle, repository, clock=clock, registry=_desk_registry(), **kwargs)
 
 
-def _same_clocks_and_rules(wf: tf.Workflow, ticket: tf.Ticket, history: Any, fold: Any) -> None:
-    """``evaluate`` and ``pending_rules`` read the same from the fold as from the history, from its last event on."""
+def _same_clocks_and_rules(wf: tf.Workflow, ticket: tf.Ticket, history: Any, fold: Any, grown: Any = None) -> None:
+    """``evaluate`` and ``pending_rules`` read the same from the fold as from the history, from its last event on;
+    so does the next due instant from a grown fold's state (*grown*, a :class:`Fold` with its state, if any).
+    """
     policy = wf.sla_policy
-    for later in (timedelta(0), timedelta(hours=3), timedelta(days=9)):
+    calendar = wf.timer_calendar_for(ticket)
+    for later in (timedelta(0), timedelta(minutes=1), timedelta(hours=3), timedelta(days=9)):
         now = history[-1].at + later
         if policy is not None:
             clocks = evaluate(policy, wf.lifecycle, ticket, history, now)
             assert evaluate(policy, wf.lifecycle, ticket, fold, now) == clocks
-    calendar = wf.timer_calendar_for(ticket)
+        if isinstance(grown, Fold) and grown.state is not None:
+            folder = Folder(wf.lifecycle, policy)
+            assert folder.next_due(grown, ticket, now, calendar) == wf._scheduler.next_due(ticket, history, now)
     assert pending_rules(wf.lifecycle, ticket, fold, calendar) == pending_rules(wf.lifecycle, ticket, history, calendar)
 
 
@@ -678,7 +689,7 @@ DESK_VARIANTS: dict[str, dict[str, bool]] = {
 def test_the_fold_of_every_prefix_of_a_custom_lifecycles_history_gives_its_clocks_and_rules(
     variant: str, pick: int, steps: list[tuple[str, int, int, int, int]]
 ) -> None:
-    """Every prefix: the fold (and the fold grown an event at a time) reads as the whole prefix does."""
+    """Every prefix: the fold (and the fold grown an event at a time, with its state) reads as the whole prefix does."""
     clock = _Clock()
     wf = _desk_workflow(tf.load_lifecycle(_desk(**DESK_VARIANTS[variant])), tf.MemoryRepository(), clock)
     desk = _Desk(wf, clock, pick)
@@ -686,15 +697,19 @@ def test_the_fold_of_every_prefix_of_a_custom_lifecycles_history_gives_its_clock
         desk.step(*step)
     history = wf.history(desk.ticket_id)
     folder = Folder(wf.lifecycle, wf.sla_policy)
-    grown: tuple[tf.Event, ...] | None = ()
+    grown: Sequence[tf.Event] | None = ()
     for length in range(1, len(history) + 1):
         prefix = history[:length]
         fold = folder.fold(prefix)
         assert fold is not None
         assert grown is not None
         grown = folder.extend(grown, prefix[-1:])
-        assert grown == fold
-        _same_clocks_and_rules(wf, tf.replay(prefix), prefix, fold)
+        whole = folder.extend((), prefix)
+        assert isinstance(grown, Fold)
+        assert isinstance(whole, Fold)
+        assert list(grown) == list(whole) == list(fold)
+        assert grown.state == whole.state
+        _same_clocks_and_rules(wf, tf.replay(prefix), prefix, fold, grown)
 
 
 @pytest.mark.parametrize(
