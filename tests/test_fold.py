@@ -375,6 +375,42 @@ def test_the_ticket_cache_keeps_folds_not_histories(tmp_path: Path) -> None:
     repo.close()
 
 
+def test_a_cached_copy_keeps_its_folds_state_and_the_next_write_grows_it_by_its_own_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy's fold is a :class:`Fold` with its state, so a write starts from it, not from the fold's first event.
+
+    (The copy once kept a plain tuple of the fold's events: each write then
+    re-grew the fold from its opening, a cost that follows the fold, which
+    holds every public reply.)
+    """
+    repo = tf.SQLiteRepository(tmp_path / "replies.db")
+    wf = tf.Workflow(tf.builtin("zendesk"), repo)
+    ticket = wf.open(CUSTOMER, title="printer", at=T0)
+    wf.fire(ticket.id, "take", AGENT, assignee=AGENT.id, at=T0)
+    for n in range(40):  # public replies: each starts or stops a reply clock, so the fold holds them all
+        wf.comment(ticket.id, CUSTOMER if n % 2 else AGENT, f"reply {n}", at=T0 + timedelta(minutes=n))
+    folder = wf._scheduler.folder
+    cached = wf._recent.get(ticket.id)
+    assert cached is not None
+    kept = cached[1]
+    assert isinstance(kept, Fold)
+    whole = folder.extend((), wf.history(ticket.id))
+    assert isinstance(whole, Fold)
+    assert (list(kept), kept.state) == (list(whole), whole.state)
+    grown_from: list[int] = []  # per grow: the seq it started from (0: from the start)
+    grow = Folder._grow
+
+    def spy(self: Folder, fold: Any, state: Any, events: Any) -> Any:
+        grown_from.append(0 if state is None else fold[-1].seq)
+        return grow(self, fold, state, events)
+
+    monkeypatch.setattr(Folder, "_grow", spy)
+    wf.comment(ticket.id, AGENT, "one more", at=T0 + timedelta(hours=2))
+    assert grown_from == [42]  # from the copy's fold and its state: the last event it held
+    repo.close()
+
+
 def test_the_sla_report_reads_folds_and_equals_the_report_of_whole_histories(repository: Any) -> None:
     from ticketflow.sla import attainment
 

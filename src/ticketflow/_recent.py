@@ -114,7 +114,7 @@ class RecentTickets:
             return
         kept = None
         if history and history[-1].seq == ticket.version and len(history) <= self._max_events:
-            kept = tuple(history)
+            kept = history if isinstance(history, tuple) else tuple(history)  # a Fold keeps its state
         with self._lock:
             self._drop(ticket.id)
             self._items[ticket.id] = (ticket, kept, trusted)
