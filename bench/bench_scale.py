@@ -491,6 +491,15 @@ def main() -> None:
         print(f"{size:<28,}{filled:>10.1f}{cost:>10.2f}{cost / first:>12.2f}{cost / bare:>16.2f}")
         del wf, ids
         gc.collect()
+    print(f"peak resident memory of this process: {_peak_mb():,.0f} MB (the largest store's, {sizes[-1]:,} tickets)")
+
+
+def _peak_mb() -> float:
+    """This process's peak resident set size in MB (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
 if __name__ == "__main__":
