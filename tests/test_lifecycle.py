@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import ticketflow as tf
 from ticketflow.lifecycle import parse_duration
-from ticketflow.testing import broken_lifecycle_documents, lifecycle_documents
+from ticketflow.testing import SteppableClock, broken_lifecycle_documents, lifecycle_documents
 
 from .conftest import unchanged
 
@@ -663,6 +663,9 @@ AT = datetime(2026, 7, 6, 10, tzinfo=UTC)
         ({"claim": True}, ("assignee", "a")),
         ({"stamp": ["reached_at"]}, ("fields", {"count": 0, "reached_at": AT.isoformat()})),
         ({"guards": ["never"]}, tf.TransitionNotAllowed),
+        ({"guards": ["sees_the_step"]}, ("state", "done")),
+        ({"require": ["requester"]}, ("requester", "a")),  # the ticket's requester counts
+        ({"require": ["count"]}, ("fields", {"count": 0})),  # a field the ticket has counts
         ({"when": {"priority": "high"}}, tf.TransitionNotAllowed),
         ({"require": ["priority"]}, tf.FieldError),
         ({"require_comment": True}, tf.FieldError),
@@ -679,13 +682,19 @@ def test_each_rule_of_a_transition_holds_when_it_is_fired_without_data(
     lc = tf.load_lifecycle(doc(fields=fields, transitions=[{**MINIMAL["transitions"][0], **rule}]))
     registry = tf.Registry()
     registry.add_guard("never", lambda _context: False)
+    registry.add_guard(  # what a guard is shown: the ticket before the step, who, which trigger, when
+        "sees_the_step", lambda c: (c.ticket.state, c.actor.id, c.trigger, c.at) == ("open", "a", "finish", AT)
+    )
     wf = tf.Workflow(lc, registry=registry)
     agent = tf.Actor("a", roles={"agent"})
     t = wf.open(agent, title="x", tags={"vip"}, at=AT)
     if isinstance(outcome, type):
+        # allowed() judges the ticket as it is: a rule on the step's data (require, given) is only checked at the fire
+        assert ("finish" in wf.allowed(t.id, agent, at=AT)) is (outcome is tf.FieldError)
         with unchanged(wf, t.id), pytest.raises(outcome):
             wf.fire(t.id, "finish", agent, at=AT)
         return
+    assert "finish" in wf.allowed(t.id, agent, at=AT)
     done = wf.fire(t.id, "finish", agent, at=AT)
     part, expected = outcome
     assert (done.state, getattr(done, part)) == ("done", expected)
@@ -710,7 +719,170 @@ def test_given_a_list_or_a_comparison_picks_by_the_data_the_step_carries():
     t = wf.open(agent, title="x")
     with unchanged(wf, t.id), pytest.raises(tf.FieldError) as refused:
         wf.fire(t.id, "finish", agent, fields={"priority": "high", "count": 2})
-    assert refused.value.fields == ("count", "priority")
+    assert (refused.value.ticket_id, refused.value.trigger, refused.value.fields) == (
+        t.id,
+        "finish",
+        ("count", "priority"),
+    )
     assert refused.value.reason == (
         "transitions[0]: 'priority' is 'high', needs one of ['low']; transitions[1]: 'count' is 2, needs gte 3"
     )
+
+
+# -- reactions: the first whose every rule holds is taken, the others are passed over -------------------------------
+
+REACTIVE_FIELDS = {
+    "priority": {"type": "choice", "choices": ["low", "high"], "default": "low"},
+    "tier": {"type": "choice", "choices": ["basic", "gold"], "default": "basic"},
+    "reason": {"type": "text"},
+}
+ON_COMMENT = {"trigger": "replied", "source": "waiting", "dest": "working", "roles": ["requester", "agent"],
+              "on": {"event": "comment"}}  # fmt: skip
+ON_TIER = {"trigger": "retiered", "source": "waiting", "dest": "working", "on": {"event": "field_set", "field": "tier"}}
+AGENT_A, CUSTOMER_C = tf.Actor("a", roles={"agent"}), tf.Actor("c", roles={"requester"})
+GOLD = {"tier": "gold"}
+COMMENTED = {"on": {"event": "comment"}}
+RETIERED = {"on": {"event": "field_set", "field": "tier"}, "given": GOLD}
+PUBLIC = {"on": {"event": "comment", "visibility": "public"}}
+
+
+@pytest.mark.parametrize(
+    ("first", "passed_over", "taken"),
+    [
+        # the first reaction's own rules; (opening fields, step, actor) it must pass over; one that meets them
+        ({"on": {"event": "comment", "visibility": "internal"}}, ({}, "comment", CUSTOMER_C), ({}, "note", AGENT_A)),
+        ({**COMMENTED, "given": GOLD}, ({}, "comment", CUSTOMER_C), (GOLD, "comment", CUSTOMER_C)),
+        (
+            {"on": {"event": "comment", "visibility": "public"}, "roles": ["agent"]},
+            ({}, "comment", CUSTOMER_C),
+            ({}, "comment", AGENT_A),
+        ),
+        (
+            {**COMMENTED, "when": {"priority": "high"}},
+            ({}, "comment", CUSTOMER_C),
+            ({"priority": "high"}, "comment", CUSTOMER_C),
+        ),
+        ({"on": {"event": "field_set", "field": "priority"}}, ({}, "tier", AGENT_A), ({}, "priority", AGENT_A)),
+        ({**RETIERED, "require_comment": True}, ({}, "tier", AGENT_A), None),
+        ({**RETIERED, "require": ["assignee"]}, ({}, "tier", AGENT_A), ({"assignee": "a"}, "tier", AGENT_A)),
+        (
+            {**PUBLIC, "roles": [], "who": ["assignee"]},
+            ({}, "comment", AGENT_A),
+            ({"assignee": "a"}, "comment", AGENT_A),
+        ),
+        ({**PUBLIC, "guards": ["requester_in_time"]}, ({}, "comment", AGENT_A), ({}, "comment", CUSTOMER_C)),
+        ({**RETIERED, "require": ["reason"]}, ({}, "tier", AGENT_A), ({}, "tier and reason", AGENT_A)),
+    ],
+)
+def test_a_reaction_whose_rules_do_not_hold_is_passed_over_for_the_next(
+    first: dict[str, Any], passed_over: tuple[dict[str, Any], str, tf.Actor], taken: Any
+):
+    first = {
+        "trigger": "first_reaction",
+        "source": "waiting",
+        "dest": "first",
+        "roles": ["requester", "agent"],
+        **first,
+    }
+    lc = tf.load_lifecycle(
+        doc(
+            initial="waiting",
+            states={"waiting": {}, "working": {}, "first": {}, "done": {"terminal": True}},
+            fields=REACTIVE_FIELDS,
+            transitions=[first, ON_COMMENT, ON_TIER, {"trigger": "finish", "source": "*", "dest": "done"}],
+        )
+    )
+    registry = tf.Registry()
+    registry.add_guard("requester_in_time", lambda c: c.actor.id == c.ticket.requester and c.at.year == 2026)
+    wf = tf.Workflow(lc, registry=registry, clock=SteppableClock(datetime(2026, 3, 2, 9, tzinfo=UTC)))
+    steps = {
+        "comment": lambda t, actor: wf.comment(t.id, actor, "Hello"),
+        "note": lambda t, actor: wf.comment(t.id, actor, "internal", visibility="internal"),
+        "tier": lambda t, actor: wf.update(t.id, actor, fields=GOLD),
+        "priority": lambda t, actor: wf.update(t.id, actor, fields={"priority": "high"}),
+        "tier and reason": lambda t, actor: wf.update(t.id, actor, fields={**GOLD, "reason": "asked for it"}),
+    }
+    for step, state in ((passed_over, "working"), (taken, "first")):
+        if step is None:
+            continue
+        fields, name, actor = step
+        people = {"assignee": fields.pop("assignee")} if "assignee" in fields else {}
+        t = wf.open(AGENT_A, title="x", requester=CUSTOMER_C.id, fields=fields, **people)
+        assert steps[name](t, actor).state == state, name
+
+
+def test_setting_a_watched_field_to_the_value_it_has_moves_nothing():
+    lc = tf.load_lifecycle(
+        doc(
+            initial="waiting",
+            states={"waiting": {}, "working": {}, "done": {"terminal": True}},
+            fields=REACTIVE_FIELDS,
+            transitions=[ON_TIER, {"trigger": "finish", "source": "*", "dest": "done"}],
+        )
+    )
+    wf = tf.Workflow(lc)
+    t = wf.open(AGENT_A, title="x", fields=GOLD)
+    assert wf.update(t.id, AGENT_A, fields=GOLD).state == "waiting"
+    assert wf.update(t.id, AGENT_A, fields={"tier": "basic"}).state == "working"
+
+
+def test_the_engine_refuses_a_meta_that_is_not_a_mapping_and_skips_unset_attributes():
+    from ticketflow.lifecycle import UNSET
+
+    engine = tf.load_lifecycle(MINIMAL).engine
+    agent = tf.Actor("a", roles={"agent"})
+    ticket, _ = engine.open("T-1", agent, AT, title="x")
+    with pytest.raises(TypeError) as refused:
+        engine.apply(ticket, "finish", agent, AT, meta="urgent")  # type: ignore[arg-type]
+    assert str(refused.value) == "meta must be a mapping, got str"
+    done, event, _ = engine.apply(ticket, "finish", agent, AT, attributes={"title": UNSET, "assignee": "b"})
+    assert (done.title, done.assignee, event.attribute_changes) == ("x", "b", {"assignee": tf.Change(None, "b")})
+
+
+def test_a_when_on_an_internal_field_never_shows_its_value_in_the_refusal():
+    fields = {"score": {"type": "int", "internal": True, "default": 3}, "priority": MINIMAL["fields"]["priority"]}
+    lc = tf.load_lifecycle(
+        doc(fields=fields, transitions=[{**MINIMAL["transitions"][0], "when": {"score": {"gte": 5}}}])
+    )
+    wf = tf.Workflow(lc)
+    agent = tf.Actor("a", roles={"agent"})
+    t = wf.open(agent, title="x")
+    with unchanged(wf, t.id), pytest.raises(tf.TransitionNotAllowed) as refused:
+        wf.fire(t.id, "finish", agent)
+    assert refused.value.reason == "transitions[0]: field 'score' is not as needed, needs gte 5"
+
+
+@pytest.mark.parametrize("who", ["assignee", "participant", "requester"])
+def test_who_lets_exactly_that_person_fire_a_step_beyond_its_roles(who: str):
+    lc = tf.load_lifecycle(doc(transitions=[{**MINIMAL["transitions"][0], "roles": [], "who": [who]}]))
+    wf = tf.Workflow(lc)
+    people = {"assignee": "ann", "participant": "pat", "requester": "rey"}
+    for person in people.values():
+        actor = tf.Actor(person, roles={"agent"})
+        t = wf.open(actor, title="x", requester="rey", assignee="ann", participants={"pat"})
+        if person == people[who]:
+            assert wf.fire(t.id, "finish", actor).state == "done"
+        else:
+            with unchanged(wf, t.id), pytest.raises(tf.PermissionDenied):
+                wf.fire(t.id, "finish", actor)
+
+
+def test_a_returning_step_fired_on_the_engine_without_its_history_has_nowhere_to_return_to():
+    lc = tf.load_lifecycle(
+        doc(
+            states={"open": {}, "asked": {}, "done": {"terminal": True}},
+            transitions=[
+                {"trigger": "ask", "source": "open", "dest": "asked"},
+                {"trigger": "answer", "source": "asked", "returns": True},
+                {"trigger": "finish", "source": "open", "dest": "done"},
+            ],
+        )
+    )
+    agent = tf.Actor("a", roles={"agent"})
+    ticket, _ = lc.engine.open("T-1", agent, AT, title="x")
+    asked, _, _ = lc.engine.apply(ticket, "ask", agent, AT)
+    with pytest.raises(tf.TransitionNotAllowed) as refused:
+        lc.engine.apply(asked, "answer", agent, AT)  # came_from not given: where it came from is not known
+    assert str(refused.value) == "ticket T-1: 'answer' is not allowed in state 'asked': nowhere to return to"
+    back, _, _ = lc.engine.apply(asked, "answer", agent, AT, came_from=lambda: "open")
+    assert back.state == "open"

@@ -626,3 +626,83 @@ def test_a_step_that_needs_a_comment_is_refused_saying_so(wf: tf.Workflow):
     with unchanged(wf, t.id), pytest.raises(tf.FieldError) as caught:
         wf.fire(t.id, "ask", BOB)
     assert str(caught.value) == f"ticket {t.id}: 'ask' refused: this step needs a comment (comment)"
+
+
+# -- refusals name the ticket and the step exactly; data given with a plain step is kept ---------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"fields": {"priority": "high"}}, {"add_tags": {"vip"}}, {"remove_tags": {"hardware"}}, {"assignee": "carol"}],
+)
+def test_a_plain_step_keeps_the_data_given_with_it(wf: tf.Workflow, data: dict[str, Any]):
+    t = in_progress(wf)
+    wf.update(t.id, BOB, add_tags={"hardware"})
+    done = wf.fire(t.id, "resolve", BOB, fields={"resolution": "fixed"})
+    closed = wf.fire(done.id, "close", BOB, **data)  # resolved -> closed: a step with no rules of its own
+    (event,) = wf.history(t.id)[-1:]
+    assert closed.state == "closed"
+    if "fields" in data:
+        assert (closed.fields["priority"], event.field_changes["priority"]) == ("high", tf.Change("normal", "high"))
+    if "add_tags" in data:
+        assert closed.tags == {"hardware", "vip"}
+    if "remove_tags" in data:
+        assert closed.tags == set()
+    if "assignee" in data:
+        assert (closed.assignee, event.attribute_changes["assignee"]) == ("carol", tf.Change("bob", "carol"))
+
+
+def test_a_requester_may_not_remove_tags_or_assign_and_the_refusal_names_the_step(wf: tf.Workflow):
+    t = in_progress(wf)
+    wf.update(t.id, BOB, add_tags={"vip"})
+    for data, subject in (({"remove_tags": {"vip"}}, "set tag 'vip'"), ({"assignee": "alice"}, "set the assignee")):
+        with unchanged(wf, t.id), pytest.raises(tf.PermissionDenied) as refused:
+            wf.update(t.id, ALICE, **data)
+        assert (refused.value.ticket_id, refused.value.trigger, refused.value.actor_id) == (t.id, "update", "alice")
+        assert refused.value.subject == subject
+
+
+def test_a_stranger_gets_ticket_not_found_and_a_closed_ticket_says_so_for_any_step(wf: tf.Workflow):
+    t = in_progress(wf)
+    with pytest.raises(tf.TicketNotFound) as missing:
+        wf.fire(t.id, "resolve", tf.Actor("mallory", roles={"requester"}))
+    assert missing.value.ticket_id == t.id
+    wf.fire(t.id, "resolve", BOB, fields={"resolution": "fixed"})
+    wf.fire(t.id, "close", BOB)
+    with unchanged(wf, t.id), pytest.raises(tf.TicketClosed) as closed:
+        wf.comment(t.id, BOB, "one more thing")
+    assert str(closed.value) == (
+        f"ticket {t.id}: 'comment' is not allowed in state 'closed': "
+        "state 'closed' is immutable; open a follow-up ticket instead"
+    )
+
+
+def test_the_requester_and_participants_are_attributes_a_step_can_change(wf: tf.Workflow):
+    t = in_progress(wf)
+    changed = wf.update(t.id, BOB, requester="dave", participants={"erin"})
+    assert (changed.requester, changed.participants) == ("dave", {"erin"})
+    assert wf.history(t.id)[-1].attribute_changes["requester"] == tf.Change("alice", "dave")
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError) as refused:
+        wf.update(t.id, BOB, requester=5)
+    assert (refused.value.fields, refused.value.reason) == (("requester",), "expected an actor id or None")
+
+
+def test_an_unknown_trigger_or_one_that_does_not_leave_this_state_is_refused_with_what_would(wf: tf.Workflow):
+    t = wf.open(ALICE, title="x")
+    refusals = {
+        "teleport": "unknown trigger; this lifecycle has: triage, reject, start, ask, escalate, resolve, reopen, "
+        "close, comment, update",
+        "resolve": "no transition leaves this state by it; from here: triage, reject",
+    }
+    for trigger, reason in refusals.items():
+        with unchanged(wf, t.id), pytest.raises(tf.TransitionNotAllowed) as refused:
+            wf.fire(t.id, trigger, BOB)
+        assert (refused.value.ticket_id, refused.value.trigger, refused.value.state) == (t.id, trigger, "new")
+        assert refused.value.reason == reason
+    wf.fire(t.id, "triage", BOB, fields={"category": "access"})
+    with unchanged(wf, t.id), pytest.raises(tf.TransitionNotAllowed) as refused:
+        wf.fire(t.id, "escalate", BOB)
+    assert str(refused.value) == (
+        f"ticket {t.id}: 'escalate' is not allowed in state 'triaged': "
+        "transitions[5]: field 'priority' is 'normal', needs one of ['high', 'urgent']"
+    )
