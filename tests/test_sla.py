@@ -538,12 +538,17 @@ RESOLUTION = {"id": "resolution", "targets": [{"target": "1h"}]}
             "sla.metrics[0].targets[0].calendar",
             "unknown calendar 'paris'; known: 24x7, athens, berlin",
         ),
+        (
+            {"calendar": "24x7", "metrics": [{**RESOLUTION, "start": {"states": ["open", "nowhere"]}}]},
+            "sla.metrics[0].start.states[1]",
+            "unknown state 'nowhere'; known: new, open, pending, on_hold, solved, closed",
+        ),
     ],
 )
 def test_sla_config_errors_name_their_path(sla: dict[str, Any], path: str, problem: str):
     with pytest.raises(SlaConfigError) as caught:
         tf.Workflow(with_sla(sla))
-    assert (caught.value.path, caught.value.problem) == (path, problem)
+    assert (caught.value.source, caught.value.path, caught.value.problem) == ("<extend>", path, problem)
     assert isinstance(caught.value, tf.InvalidLifecycle)
 
 
@@ -1266,6 +1271,19 @@ def test_custom_conditions_start_stop_reset_and_run_in_as_written():
             "targets": [{"target": "10h"}],
         },
         {"id": "open_time", "kind": "resolution", "run_in": {"groups": ["open"]}, "targets": [{"target": "10h"}]},
+        {
+            "id": "from_opening",
+            "kind": "resolution",
+            "start": {"open": True},
+            "stop": {"triggers": ["solve"]},
+            "targets": [{"target": "10h"}],
+        },
+        {
+            "id": "any_public_comment",
+            "kind": "first_response",
+            "stop": {"comment": {"visibility": "public"}},  # by anyone
+            "targets": [{"target": "10h"}],
+        },
     ]
     clock = SteppableClock(start)
     wf = tf.Workflow(with_sla({"calendar": "24x7", "metrics": metrics}), clock=clock)
@@ -1291,6 +1309,8 @@ def test_custom_conditions_start_stop_reset_and_run_in_as_written():
     assert cycles("handling") == [(5, 7, 2)]  # restarted at the hold, stopped entering the closed group
     assert cycles("waiting") == [(2, 4, 2)]  # from entering pending to the requester's reply
     assert cycles("open_time") == [(0, 7, 3)]  # counted only in the open group: 0-2 and 4-5
+    assert cycles("from_opening") == [(0, 7, 7)]  # opening only: reopening is not written, so only one cycle
+    assert cycles("any_public_comment") == [(0, 2, 2)]  # the question at `ask` is the first public comment
 
 
 def test_warning_thresholds_are_crossed_in_ascending_order_whatever_order_they_are_written_in():
@@ -1354,3 +1374,21 @@ def test_a_metric_naming_its_calendar_is_not_chosen_for_by_the_policy_but_by_its
 def test_a_calendar_by_without_a_map_gives_every_ticket_the_default():
     wf = tf.Workflow(regional(calendar_by={"field": "organisation"}), clock=SteppableClock(FRIDAY_15_UTC))
     assert first_response_of(wf, "acme") == (DUE_NEW_YORK, "new_york")
+
+
+def test_a_metric_choosing_its_calendar_with_no_calendar_to_default_to_is_refused_where_it_chooses():
+    lc = with_sla({"metrics": [{**RESOLUTION, "calendar_by": {"field": "category", "map": {}}}]})
+    with pytest.raises(SlaConfigError) as caught:
+        tf.Workflow(lc)  # no sla.calendar and no workflow calendar
+    assert (caught.value.path, caught.value.problem) == (
+        "sla.metrics[0].calendar_by",
+        "no calendar: name one here, set sla.calendar, or give the workflow a calendar",
+    )
+
+
+def test_a_policy_bound_without_resolvers_gives_a_resolver_chosen_target_the_default_calendar():
+    policy = tf.policy_for(regional(calendar_by={"resolver": "region_of"}))
+    assert policy is not None
+    assert policy.calendar_for({"organisation": "acme"}).timezone == "America/New_York"  # type: ignore[union-attr]
+    with pytest.raises(KeyError, match="speed"):
+        policy.metric("speed")
