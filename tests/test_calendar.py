@@ -1545,3 +1545,21 @@ def test_a_negative_duration_turns_add_into_sub_and_sub_into_add():
     friday_16 = ny(2026, 3, 6, 16)
     assert cal.add(friday_16, -3 * H) == cal.sub(friday_16, 3 * H) == ny(2026, 3, 6, 13)
     assert cal.sub(friday_16, -3 * H) == cal.add(friday_16, 3 * H) == ny(2026, 3, 9, 11)
+
+
+def test_between_backwards_across_years_not_built_yet_is_minus_between_forwards():
+    walker, fresh = (
+        BusinessCalendar("America/New_York", NINE_TO_FIVE),
+        BusinessCalendar("America/New_York", NINE_TO_FIVE),
+    )
+    early, late = ny(2026, 1, 5, 12), ny(2031, 6, 2, 12)
+    assert walker.is_open(early)  # builds the years around 2026 only
+    assert walker.between(late, early) == -fresh.between(early, late)
+
+
+def test_sub_of_nothing_is_the_instant_itself_in_the_calendars_zone_even_when_closed():
+    cal = BusinessCalendar("America/New_York", NINE_TO_FIVE)
+    saturday = datetime(2026, 3, 7, 15, tzinfo=UTC)
+    for moved in (cal.sub(saturday, timedelta(0)), cal.add(saturday, timedelta(0))):
+        assert (moved, moved.tzinfo) == (saturday, ZoneInfo("America/New_York"))
+    assert cal.sub(ny(2026, 3, 6, 12), timedelta(microseconds=1)) == ny(2026, 3, 6, 12) - timedelta(microseconds=1)
