@@ -316,6 +316,7 @@ def with_sla(sla: dict[str, Any]) -> tf.Lifecycle:
 
 
 RESOLUTION = {"id": "resolution", "targets": [{"target": "1h"}]}
+TWO_HOURS = {"targets": [{"target": "2h"}]}
 
 
 @pytest.mark.parametrize(
@@ -1180,7 +1181,13 @@ def test_report_lines_follow_the_policy_and_name_every_selector_of_a_shared_targ
 
 @pytest.mark.parametrize(
     ("minutes", "p50", "p90"),
-    [([20, 40], 20, 40), ([20, 40, 55], 40, 55), ([20, 40, 55, 70, 200], 55, 200), ([35], 35, 35)],
+    [
+        ([20, 40], 20, 40),
+        ([20, 40, 55], 40, 55),
+        ([20, 40, 55, 70, 200], 55, 200),
+        ([35], 35, 35),
+        ([10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 50], 15, 19),  # the 90th of eleven is the tenth, not the last
+    ],
 )
 def test_report_percentiles_pick_the_nearest_rank(minutes: list[int], p50: int, p90: int):
     from ticketflow.sla._report import attainment
@@ -1392,3 +1399,28 @@ def test_a_policy_bound_without_resolvers_gives_a_resolver_chosen_target_the_def
     assert policy.calendar_for({"organisation": "acme"}).timezone == "America/New_York"  # type: ignore[union-attr]
     with pytest.raises(KeyError, match="speed"):
         policy.metric("speed")
+
+
+def test_a_report_counts_running_cycles_lists_metrics_that_never_started_and_groups_breaches_by_person_and_field():
+    lc = with_sla(
+        {
+            "calendar": "24x7",
+            "metrics": [{"id": "first_response", "targets": [{"target": "1h"}]}, {"id": "next_reply", **TWO_HOURS}],
+        }
+    )
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    wf = tf.Workflow(lc, clock=SteppableClock(start))
+    for agent, category in (("agent-1", "question"), ("agent-2", "question"), ("agent-2", "work_request")):
+        wf.open(AGENT, title="x", requester=CUSTOMER.id, assignee=agent, fields={"category": category})
+    (early,) = wf.sla_report(start + H / 2).for_metric("first_response")
+    assert (early.running, early.breached, early.finished) == (3, 0, 0)
+    report = wf.sla_report(start + 2 * H, group_by=("assignee", "requester", "category"))
+    (first,) = report.for_metric("first_response")
+    assert (first.running, first.breached, first.finished) == (0, 3, 0)  # breached while still open
+    (never,) = report.for_metric("next_reply")  # no customer reply yet: listed, with nothing counted
+    assert (never.target, never.finished, never.running, never.p50, never.share_met) == (2 * H, 0, 0, None, None)
+    assert report.breaches_by == {
+        "assignee": {"agent-1": 1, "agent-2": 2},
+        "requester": {"customer": 3},
+        "category": {"question": 2, "work_request": 1},
+    }
