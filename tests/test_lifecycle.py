@@ -887,3 +887,25 @@ def test_a_returning_step_fired_on_the_engine_without_its_history_has_nowhere_to
     assert str(refused.value) == "ticket T-1: 'answer' is not allowed in state 'asked': nowhere to return to"
     back, _, _ = lc.engine.apply(asked, "answer", agent, AT, came_from=lambda: "open")
     assert back.state == "open"
+
+
+def test_a_returning_comment_reaction_goes_back_where_the_ticket_came_from():
+    lc = tf.load_lifecycle(
+        doc(
+            states={"open": {}, "triaged": {}, "asked": {}, "done": {"terminal": True}},
+            transitions=[
+                {"trigger": "triage", "source": "open", "dest": "triaged"},
+                {"trigger": "ask", "source": ["open", "triaged"], "dest": "asked"},
+                {"trigger": "answered", "source": "asked", "returns": True, "roles": ["requester"],
+                 "on": {"event": "comment", "visibility": "public"}},
+                {"trigger": "finish", "source": ["open", "triaged"], "dest": "done"},
+            ],
+        )
+    )  # fmt: skip
+    wf = tf.Workflow(lc)
+    agent, customer = tf.Actor("a", roles={"agent"}), tf.Actor("c", roles={"requester"})
+    for path, back in ((["ask"], "open"), (["triage", "ask"], "triaged")):
+        t = wf.open(customer, title="x")
+        for trigger in path:
+            wf.fire(t.id, trigger, agent)
+        assert wf.comment(t.id, customer, "Here you go.").state == back

@@ -706,3 +706,10 @@ def test_an_unknown_trigger_or_one_that_does_not_leave_this_state_is_refused_wit
         f"ticket {t.id}: 'escalate' is not allowed in state 'triaged': "
         "transitions[5]: field 'priority' is 'normal', needs one of ['high', 'urgent']"
     )
+
+
+def test_a_requester_who_may_not_update_is_refused_by_name_even_with_nothing_to_change(wf: tf.Workflow):
+    t = wf.open(ALICE, title="x")
+    with unchanged(wf, t.id), pytest.raises(tf.PermissionDenied) as refused:
+        wf.update(t.id, ALICE)
+    assert (refused.value.ticket_id, refused.value.trigger, refused.value.actor_id) == (t.id, "update", "alice")
