@@ -1424,3 +1424,19 @@ def test_a_report_counts_running_cycles_lists_metrics_that_never_started_and_gro
         "requester": {"customer": 3},
         "category": {"question": 2, "work_request": 1},
     }
+
+
+def test_a_ticket_no_target_selects_has_a_clock_that_counts_but_is_never_due():
+    only_questions = {"id": "first_response", "targets": [{"when": {"category": "question"}, "target": "1h"}]}
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    wf = tf.Workflow(with_sla({"calendar": "24x7", "metrics": [only_questions]}), clock=SteppableClock(start))
+    t = wf.open(CUSTOMER, title="x", fields={"category": "work_request"})
+    first = clock_of(wf.sla(t.id, start + 3 * H), "first_response")
+    assert (first.target, first.due_at, first.remaining, first.breached, first.next_alert) == (
+        None,
+        None,
+        None,
+        False,
+        None,
+    )
+    assert (first.running, first.elapsed, first.cycles[-1].target) == (True, 3 * H, None)
