@@ -905,3 +905,23 @@ def test_a_migrated_and_imported_ticket_keeps_the_fold_and_due_instant_of_its_wh
         desk.step(*step)
         desk.check()
     copy.close()
+
+
+def test_the_clocks_of_a_history_that_goes_back_in_time_stop_where_its_events_say() -> None:
+    """A note recorded before the reply it follows: each stopped cycle's target is chosen at its stop event.
+
+    The stop events were found by searching the instants, which assumed them
+    in order: here that search ran past the history (``IndexError``).
+    """
+    lifecycle = tf.load_lifecycle(_desk(lean=True, resolver=False))
+    wf = tf.Workflow(lifecycle, registry=_desk_registry())
+    ticket = wf.open(DESK_CUSTOMER, title="printer", at=T0)
+    wf.fire(ticket.id, "take", DESK_AGENT, at=T0 + timedelta(minutes=1))
+    wf.update(ticket.id, DESK_AGENT, fields={"org": "globex"}, at=T0 + timedelta(minutes=2))
+    wf.comment(ticket.id, DESK_AGENT, "hello", at=T0 + timedelta(minutes=3))
+    wf.comment(ticket.id, DESK_AGENT, "recorded late", visibility="internal", at=T0 + timedelta(minutes=2))
+    clocks = wf.sla(ticket.id, T0 + timedelta(hours=1))
+    first = next(c for c in clocks if c.metric == "first_response")
+    (cycle,) = first.cycles
+    assert cycle.stopped_at == T0 + timedelta(minutes=3)
+    assert cycle.calendar == "ny"  # org globex, as the ticket was when the reply stopped the clock

@@ -6,7 +6,6 @@ clocks, so a policy change recomputed over old histories gives the new answer.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -296,17 +295,24 @@ def _chooses_by(metric: SlaMetric) -> frozenset[str] | None:
 
 
 def _stop_indices(metric: SlaMetric, vectors: _Vectors, cycles: Sequence[SlaCycle]) -> list[int]:
-    """The index of the event that stopped each stopped cycle (the first stop at its instant, after its start)."""
-    ats, stopping, terminal = vectors.ats, vectors.of(metric.stop), vectors.terminal
-    indices = []
-    for cycle in cycles:
-        if cycle.stopped_at is None:
-            continue
-        index = max(bisect_left(ats, cycle.stopped_at), bisect_left(ats, cycle.started_at))
-        last = bisect_right(ats, cycle.stopped_at) - 1
-        while index < last and not (stopping[index] or terminal[index]):
-            index += 1
-        indices.append(index)
+    """The index of the event that stopped each stopped cycle, as :func:`_clock` decides it.
+
+    The same start and stop decisions, replayed in event order (a history
+    whose instants go back in time is read in that order too, so nothing
+    here searches by instant).
+    """
+    stopping, terminal, starts = vectors.of(metric.stop), vectors.terminal, vectors.of(metric.start)
+    wanted = sum(1 for cycle in cycles if cycle.stopped_at is not None)
+    indices: list[int] = []
+    running = False
+    for index in range(len(stopping)):
+        if len(indices) == wanted:
+            break
+        if running and (terminal[index] or stopping[index]):
+            indices.append(index)
+            running = False
+        if not running and starts[index] and not terminal[index]:
+            running = True
     return indices
 
 
