@@ -925,3 +925,19 @@ def test_the_clocks_of_a_history_that_goes_back_in_time_stop_where_its_events_sa
     (cycle,) = first.cycles
     assert cycle.stopped_at == T0 + timedelta(minutes=3)
     assert cycle.calendar == "ny"  # org globex, as the ticket was when the reply stopped the clock
+
+
+def test_a_lifecycle_whose_rules_count_from_the_entry_keeps_no_fold(tmp_path: Path) -> None:
+    """Without an SLA policy or a rule counting from a later event, the entering event is all a due instant needs."""
+    lifecycle = tf.load_lifecycle(Path(__file__).parent.parent / "examples" / "custom_lifecycle.toml")
+    repository = tf.SQLiteRepository(tmp_path / "entry.db")
+    counting = _Counting(repository)
+    wf = tf.Workflow(lifecycle, counting)  # type: ignore[arg-type]
+    assert wf._scheduler.folds is False
+    requester, agent = tf.Actor("r", roles={"requester"}), tf.Actor("a", roles={"agent"})
+    ticket = wf.open(requester, title="vpn", at=T0)
+    wf.fire(ticket.id, "triage", agent, fields={"category": "access", "priority": "high"}, at=T0)
+    wf.comment(ticket.id, agent, "looking", visibility="internal", at=T0 + timedelta(minutes=5))
+    assert repository.fold(ticket.id) is None
+    assert counting.histories == 0
+    repository.close()

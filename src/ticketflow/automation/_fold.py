@@ -38,7 +38,6 @@ differs reads a key it does not know and folds the history again.
 from __future__ import annotations
 
 import hashlib
-import json
 from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import datetime
@@ -51,6 +50,7 @@ from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.lifecycle._migrated import MIGRATED, in_current_names
 from ticketflow.model import Event, Ticket
+from ticketflow.repository._codec import dumps, loads
 from ticketflow.sla import SlaPolicy
 from ticketflow.sla._clock import _metric_clock, _Vectors
 from ticketflow.sla._policy import Conditions
@@ -306,15 +306,14 @@ class Folder:
         state = fold.state
         if state is None:
             return self.key
-        return f"{self.key} " + json.dumps(
+        return f"{self.key} " + dumps(
             [
                 [list(cut) for cut in state.cuts],
                 state.entry,
                 list(state.rules),
                 list(state.comments),
                 sorted(state.transient),
-            ],
-            separators=(",", ":"),
+            ]
         )
 
     def accept(self, head: str, events: Sequence[Event]) -> Fold | None:
@@ -324,7 +323,7 @@ class Folder:
             return None
         if not encoded:
             return Fold(events)
-        cuts, entry, rules, comments, transient = json.loads(encoded)
+        cuts, entry, rules, comments, transient = loads(encoded)
         if len(cuts) != len(self._metrics):
             return None
         state = FoldState(

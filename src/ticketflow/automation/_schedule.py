@@ -81,7 +81,16 @@ class Scheduler:
         InvalidLifecycle: a timed rule counts business time and there is no calendar.
     """
 
-    __slots__ = ("_anchored_later", "_own_calendar", "folder", "lifecycle", "plain", "sla_policy", "timer_calendar")
+    __slots__ = (
+        "_anchored_later",
+        "_own_calendar",
+        "folder",
+        "folds",
+        "lifecycle",
+        "plain",
+        "sla_policy",
+        "timer_calendar",
+    )
 
     def __init__(self, lifecycle: Lifecycle, calendar: BusinessCalendar | None, sla_policy: SlaPolicy | None) -> None:
         self.lifecycle = lifecycle
@@ -97,6 +106,9 @@ class Scheduler:
         self._anchored_later = frozenset(
             state for rule in lifecycle.timers if rule.since != "state_entered" for state in rule.states
         )
+        #: Whether tickets keep a fold: only what reads past a state's entry needs one (an SLA policy, or a
+        #: rule counting from a later event); rules counting from the entry need the entering event alone.
+        self.folds = sla_policy is not None or bool(self._anchored_later)
         for index, rule in enumerate(lifecycle.timers):
             if rule.clock == "business" and self.timer_calendar is None:
                 raise InvalidLifecycle(
@@ -151,8 +163,8 @@ class Scheduler:
         alike. It is not called for a new ticket (*events* are its whole
         history).
         """
-        if self.plain or not events:
-            return UNSET  # nothing is ever due, or no new event: the stored fold stands
+        if not self.folds or not events:
+            return UNSET  # no rule reads past the entry, or no new event: no fold is kept, or the stored one stands
         known = () if events[0].seq == 1 else before(self.folder.accept)
         return self.folder.extend(known, events)
 
