@@ -1509,6 +1509,8 @@ def test_a_calendar_open_only_on_one_far_date_is_reached_by_walking_forward_from
     assert not cal.is_open(start)  # builds the years around 2026: no window in them
     assert cal.between(start, datetime(2031, 6, 2, 9, 30, tzinfo=UTC)) == H / 2  # walks forward to 2031
     assert cal.between(start, datetime(2031, 6, 3, tzinfo=UTC)) == H
+    assert cal.between(start, start + timedelta(days=30)) == timedelta(0)  # both before the one window
+    assert cal.is_open(datetime(2031, 6, 2, 9, 30, tzinfo=UTC))  # the timeline's first (and only) window
     assert cal.open_windows(start, datetime(2031, 6, 3, tzinfo=UTC)) == [
         (datetime(2031, 6, 2, 9, tzinfo=UTC), datetime(2031, 6, 2, 10, tzinfo=UTC))
     ]
