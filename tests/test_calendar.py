@@ -1511,6 +1511,9 @@ def test_a_calendar_open_only_on_one_far_date_is_reached_by_walking_forward_from
     assert cal.between(start, datetime(2031, 6, 3, tzinfo=UTC)) == H
     assert cal.between(start, start + timedelta(days=30)) == timedelta(0)  # both before the one window
     assert cal.is_open(datetime(2031, 6, 2, 9, 30, tzinfo=UTC))  # the timeline's first (and only) window
+    assert cal.sub(datetime(2031, 6, 2, 9, 30, tzinfo=UTC), timedelta(minutes=15)) == datetime(
+        2031, 6, 2, 9, 15, tzinfo=UTC
+    )  # inside that window: no need to look further back
     assert cal.open_windows(start, datetime(2031, 6, 3, tzinfo=UTC)) == [
         (datetime(2031, 6, 2, 9, tzinfo=UTC), datetime(2031, 6, 2, 10, tzinfo=UTC))
     ]
