@@ -1440,3 +1440,85 @@ def test_a_ticket_no_target_selects_has_a_clock_that_counts_but_is_never_due():
         None,
     )
     assert (first.running, first.elapsed, first.cycles[-1].target) == (True, 3 * H, None)
+
+
+def test_the_default_conditions_count_only_the_team_and_the_customers_public_words():
+    """Defaults on Sighten: an automation's public comment answers no one, a customer's internal one asks nothing.
+
+    The team is the staff roles but ``system``; ``next_reply`` starts on a
+    customer's *public* comment; ``periodic_update`` restarts on the team's
+    public comments only, so a closed ticket's note or a customer's comment
+    after closing starts nothing.
+    """
+    import attrs
+
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    lc = tf.builtin("sighten").extend(
+        {
+            "id": "six",
+            "sla": {"calendar": "24x7", "metrics": [{"id": k, "targets": [{"target": "100h"}]} for k in KINDS]},
+        }
+    )
+    clock = SteppableClock(start)
+    wf = tf.Workflow(lc, clock=clock)
+    t = wf.open(CUSTOMER, title="Proposal PDF is blank")
+    opening = wf.history(t.id)
+    clock.set(start + 1 * H)
+    wf.comment(t.id, AGENT, "We received your request.")
+    answered = wf.history(t.id)[-1]
+    clock.set(start + 3 * H)
+    wf.comment(t.id, CUSTOMER, "Any news?")
+    asked = wf.history(t.id)[-1]
+    policy, ticket, now = wf.sla_policy, wf.get(t.id), start + 4 * H
+    assert policy is not None
+
+    def clocks(*events: tf.Event) -> dict[str, Any]:
+        return {c.metric: c for c in evaluate(policy, lc, ticket, [*opening, *events], now)}
+
+    # the same public words from an automation (a "system" actor, as a sync writes them) answer no one
+    automated = attrs.evolve(answered, actor=tf.Actor("bot", roles={"system"}))
+    assert not clocks(answered)["first_response"].running
+    assert clocks(automated)["first_response"].running
+    assert [c.started_at for c in clocks(automated)["periodic_update"].cycles] == [start]
+    # a customer's comment the team keeps internal (a forwarded mail) asks for no reply
+    internal = attrs.evolve(asked, comment=attrs.evolve(asked.comment, visibility="internal"))
+    assert clocks(answered, asked)["next_reply"].running
+    assert not clocks(answered, internal)["next_reply"].cycles
+
+
+def test_a_closed_state_that_is_not_final_stops_the_clocks_and_work_restarts_on_entering_a_working_state():
+    """Defaults on Interfacing, whose ``resolved`` is closed but not terminal (``reopen`` leaves it for work)."""
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    lc = tf.builtin("interfacing").extend(
+        {
+            "id": "two",
+            "sla": {
+                "calendar": "24x7",
+                "metrics": [{"id": k, "targets": [{"target": "100h"}]} for k in ("resolution", "agent_work")],
+            },
+        }
+    )
+    clock = SteppableClock(start)
+    wf = tf.Workflow(lc, clock=clock)
+    fields = {"type": "bug_report", "severity": "low", "product_component": "api", "description": "500 on /v2"}
+    t = wf.open(AGENT, title="API errors", fields=fields, requester=CUSTOMER.id)
+    clock.set(start + 1 * H)
+    wf.fire(t.id, "assign", AGENT, assignee=AGENT.id)
+    clock.set(start + 2 * H)
+    wf.fire(t.id, "start", AGENT)  # in_progress: the working group
+    clock.set(start + 4 * H)
+    wf.fire(t.id, "resolve", AGENT, comment="Deployed the fix.")  # resolved: closed, not terminal
+    clock.set(start + 7 * H)
+    wf.fire(t.id, "reopen", AGENT)  # back to work
+    clock.set(start + 8 * H)
+    clocks = {c.metric: c for c in wf.sla(t.id, start + 8 * H)}
+
+    def hours(metric: str) -> list[tuple[float, float | None]]:
+        return [
+            ((c.started_at - start) / H, None if c.stopped_at is None else (c.stopped_at - start) / H)
+            for c in clocks[metric].cycles
+        ]
+
+    assert hours("resolution") == [(0, 4), (7, None)]  # stopped by the closed state, started again by the reopening
+    assert hours("agent_work") == [(0, 4), (7, None)]  # the reopening enters a working state: a new cycle
+    assert clocks["agent_work"].cycles[0].elapsed == 2 * H  # it ran in in_progress only (2-4)
