@@ -1522,3 +1522,71 @@ def test_a_closed_state_that_is_not_final_stops_the_clocks_and_work_restarts_on_
     assert hours("resolution") == [(0, 4), (7, None)]  # stopped by the closed state, started again by the reopening
     assert hours("agent_work") == [(0, 4), (7, None)]  # the reopening enters a working state: a new cycle
     assert clocks["agent_work"].cycles[0].elapsed == 2 * H  # it ran in in_progress only (2-4)
+
+
+T0_UTC = datetime(2026, 3, 2, 14, tzinfo=UTC)  # a Monday: 15:00 in Berlin, 09:00 in New York
+
+
+def _calendared(**sla: Any) -> tf.Lifecycle:
+    """A small lifecycle whose SLA section is *sla* (with two named calendars)."""
+    return tf.load_lifecycle(
+        {
+            "id": "calendared",
+            "initial": "new",
+            "states": {"new": {}, "done": {"terminal": True}},
+            "fields": {
+                "org": {"type": "string"},
+                "tier": {"type": "choice", "choices": ["gold", "basic"]},
+                "labels": {"type": "list"},
+            },
+            "transitions": [{"trigger": "finish", "source": "new", "dest": "done", "roles": ["agent"]}],
+            "sla": {
+                "calendars": {
+                    "berlin": {"timezone": "Europe/Berlin", "hours": {"mon-fri": ["09:00-17:00"]}},
+                    "ny": {"timezone": "America/New_York", "hours": {"mon-fri": ["09:00-17:00"]}},
+                },
+                **sla,
+            },
+        },
+        source="calendared.toml",
+    )
+
+
+def test_the_policy_chooses_each_tickets_calendar_by_its_field_and_names_its_own_kind_and_targets():
+    lc = _calendared(
+        calendar="berlin",
+        calendar_by={"field": "org", "map": {"globex": "ny"}},
+        metrics=[
+            {
+                "id": "answer",
+                "kind": "first_response",
+                "targets": [{"when": {"tier": "gold"}, "target": "1h"}, {"target": "8h"}],
+                "calendar_by": {"field": "labels"},
+            }
+        ],
+    )
+    wf = tf.Workflow(lc)
+    globex = wf.open(AGENT, title="a", fields={"org": "globex", "tier": "gold", "labels": ["x"]}, at=T0_UTC)
+    other = wf.open(AGENT, title="b", fields={"org": "initech"}, at=T0_UTC)
+    # the policy's own choice (the timed rules' calendar) follows the field
+    assert wf.timer_calendar_for(globex).tz == ZoneInfo("America/New_York")
+    assert wf.timer_calendar_for(other).tz == ZoneInfo("Europe/Berlin")
+    # a list-valued field chooses nothing (a list is no key of the map): the default, not an error
+    (clock,) = wf.sla(globex.id, T0_UTC + H)
+    assert clock.cycles[0].calendar == "berlin"
+    assert (clock.metric, clock.kind) == ("answer", "first_response")  # the metric's id and what it measures
+    report = wf.sla_report(T0_UTC + H)
+    assert [(line.target, line.selector) for line in report.metrics] == [(H, "tier=gold"), (8 * H, "otherwise")]
+
+
+def test_a_resolver_no_one_registered_is_named_with_the_lifecycle_file_it_comes_from():
+    lc = _calendared(
+        calendar="berlin",
+        metrics=[
+            {"id": "answer", "kind": "first_response", "targets": [{"target": "8h"}], "calendar_by": {"resolver": "x"}}
+        ],
+    )
+    with pytest.raises(SlaConfigError) as refused:
+        tf.Workflow(lc)
+    assert str(refused.value).startswith("calendared.toml")
+    assert "register it with registry.add_calendar_resolver('x', fn)" in str(refused.value)
