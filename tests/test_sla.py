@@ -1590,3 +1590,50 @@ def test_a_resolver_no_one_registered_is_named_with_the_lifecycle_file_it_comes_
         tf.Workflow(lc)
     assert str(refused.value).startswith("calendared.toml")
     assert "register it with registry.add_calendar_resolver('x', fn)" in str(refused.value)
+
+
+def _answered(opened: datetime, answered: datetime | None, now: datetime) -> Any:
+    """The first_response clock (target 1h, warned at half, Berlin 9-17) of a ticket answered at *answered*."""
+    lc = _calendared(
+        calendar="berlin",
+        metrics=[{"id": "answer", "kind": "first_response", "warn_at": [0.5], "targets": [{"target": "1h"}]}],
+    )
+    wf = tf.Workflow(lc)
+    ticket = wf.open(AGENT, title="a", requester=CUSTOMER.id, at=opened)
+    if answered is not None:
+        wf.comment(ticket.id, AGENT, "Here you go.", at=answered)
+    (clock,) = wf.sla(ticket.id, now)
+    return clock
+
+
+def test_a_stopped_cycles_due_instant_is_where_its_target_was_reached_across_a_weekend():
+    friday_4pm = datetime(2026, 3, 6, 15, tzinfo=UTC)  # 16:00 in Berlin, one business hour before closing
+    monday_11am = datetime(2026, 3, 9, 10, tzinfo=UTC)
+    clock = _answered(friday_4pm, monday_11am, monday_11am + H)
+    assert clock.due_at == datetime(2026, 3, 6, 16, tzinfo=UTC)  # Friday 17:00 Berlin, not Monday's opening
+    assert clock.breached
+    assert clock.elapsed == 3 * H  # Friday 16-17, Monday 9-11
+
+
+def test_a_warning_threshold_is_crossed_by_a_microsecond_and_a_clock_that_never_started_is_not_running():
+    opened = datetime(2026, 3, 2, 9, tzinfo=UTC)  # 10:00 in Berlin
+    half = opened + timedelta(minutes=30)
+    assert _answered(opened, half, half + H).warned == (0.5,)
+    assert _answered(opened, half - timedelta(microseconds=1), half + H).warned == ()
+    assert _answered(opened, half + timedelta(microseconds=1), half + H).warned == (0.5,)
+    lc = _calendared(calendar="berlin", metrics=[{"id": "reply", "kind": "next_reply", "targets": [{"target": "1h"}]}])
+    wf = tf.Workflow(lc)
+    ticket = wf.open(AGENT, title="a", requester=CUSTOMER.id, at=opened)
+    (clock,) = wf.sla(ticket.id, opened + H)  # no customer comment: the reply clock never started
+    assert (clock.running, clock.paused, clock.cycles, clock.due_at) == (False, False, (), None)
+
+
+def test_evaluate_refuses_a_naive_now_by_name():
+    lc = _calendared(
+        calendar="berlin", metrics=[{"id": "answer", "kind": "first_response", "targets": [{"target": "1h"}]}]
+    )
+    wf = tf.Workflow(lc)
+    ticket = wf.open(AGENT, title="a", requester=CUSTOMER.id, at=T0_UTC)
+    assert wf.sla_policy is not None
+    with pytest.raises((TypeError, ValueError), match="now"):
+        evaluate(wf.sla_policy, lc, ticket, wf.history(ticket.id), datetime(2026, 3, 2, 15))
