@@ -1637,3 +1637,11 @@ def test_evaluate_refuses_a_naive_now_by_name():
     assert wf.sla_policy is not None
     with pytest.raises((TypeError, ValueError), match="now"):
         evaluate(wf.sla_policy, lc, ticket, wf.history(ticket.id), datetime(2026, 3, 2, 15))
+
+
+def test_a_policy_calendar_choice_naming_no_calendar_is_refused_where_it_is_written():
+    metric = {"id": "answer", "kind": "first_response", "targets": [{"target": "1h"}]}
+    with pytest.raises(SlaConfigError) as refused:
+        _calendared(calendar="berlin", calendar_by={"field": "org", "map": {"globex": "tokyo"}}, metrics=[metric])
+    assert str(refused.value).startswith("calendared.toml:sla.calendar_by")
+    assert "tokyo" in str(refused.value)
