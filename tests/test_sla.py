@@ -1645,3 +1645,33 @@ def test_a_policy_calendar_choice_naming_no_calendar_is_refused_where_it_is_writ
         _calendared(calendar="berlin", calendar_by={"field": "org", "map": {"globex": "tokyo"}}, metrics=[metric])
     assert str(refused.value).startswith("calendared.toml:sla.calendar_by")
     assert "tokyo" in str(refused.value)
+
+
+def test_each_reply_cycle_keeps_the_target_its_ticket_had_when_that_cycle_stopped():
+    """Agent comments that stop nothing (no question open) are not taken for a cycle's stop."""
+    metric = {
+        "id": "reply",
+        "kind": "next_reply",
+        "targets": [{"when": {"tier": "gold"}, "target": "1h"}, {"target": "8h"}],
+    }
+    wf = tf.Workflow(_calendared(calendar="berlin", metrics=[metric]))
+    opened = datetime(2026, 3, 2, 9, tzinfo=UTC)  # 10:00 in Berlin
+    ticket = wf.open(AGENT, title="a", fields={"tier": "gold"}, requester=CUSTOMER.id, at=opened)
+
+    def at(minutes: int) -> datetime:
+        return opened + timedelta(minutes=minutes)
+
+    wf.comment(ticket.id, AGENT, "Welcome!", at=at(10))  # no question open: stops nothing
+    wf.update(ticket.id, AGENT, fields={"tier": "basic"}, at=at(20))
+    wf.comment(ticket.id, CUSTOMER, "Question one?", at=at(30))
+    wf.comment(ticket.id, AGENT, "Answer one.", at=at(50))  # stops the first cycle: basic, 8h
+    wf.comment(ticket.id, AGENT, "Anything else?", at=at(55))  # stops nothing
+    wf.update(ticket.id, AGENT, fields={"tier": "gold"}, at=at(60))
+    wf.comment(ticket.id, CUSTOMER, "Question two?", at=at(70))
+    wf.comment(ticket.id, AGENT, "Answer two.", at=at(80))  # stops the second: gold, 1h
+    wf.update(ticket.id, AGENT, fields={"tier": "basic"}, at=at(90))
+    (clock,) = wf.sla(ticket.id, at(120))
+    assert [(c.started_at, c.stopped_at, c.target) for c in clock.cycles] == [
+        (at(30), at(50), 8 * H),
+        (at(70), at(80), H),
+    ]
