@@ -295,13 +295,8 @@ def _zendesk(sla: bool) -> tf.Lifecycle:
     return tf.load_lifecycle(document)
 
 
-def fire_by_history(lengths: list[int], hot: int, rounds: int, postgres: str | None) -> None:
-    """µs per fire (an internal note) on tickets holding N events, zendesk with and without its SLA policy.
-
-    *hot* tickets are written in turn (each note one fire), so the ticket
-    cache, where there is one, holds them; the last column is the row's cost
-    over the shortest history's.
-    """
+def _stores(postgres: str | None) -> tuple[list[tuple[str, Any]], list[Any]]:
+    """(label, make(folder)) per store to measure, and the PostgreSQL repositories made (to drop afterwards)."""
     stores: list[tuple[str, Any]] = [("memory", lambda _folder: tf.MemoryRepository())]
     stores.append(("SQLite", lambda folder: tf.SQLiteRepository(f"{folder}/{uuid.uuid4().hex}.db")))
     made: list[Any] = []
@@ -313,6 +308,17 @@ def fire_by_history(lengths: list[int], hot: int, rounds: int, postgres: str | N
             return made[-1]
 
         stores.append(("PostgreSQL", pg))
+    return stores, made
+
+
+def fire_by_history(lengths: list[int], hot: int, rounds: int, postgres: str | None) -> None:
+    """µs per fire (an internal note) on tickets holding N events, zendesk with and without its SLA policy.
+
+    *hot* tickets are written in turn (each note one fire), so the ticket
+    cache, where there is one, holds them; the last column is the row's cost
+    over the shortest history's.
+    """
+    stores, made = _stores(postgres)
     print(f"{f'fire vs history length ({hot} hot tickets)':<44}{'events':>8}{'µs/fire':>10}{'vs shortest':>13}")
     try:
         with tempfile.TemporaryDirectory() as folder:
@@ -378,17 +384,7 @@ def sla_rows(lengths: list[int], rounds: int, postgres: str | None) -> None:
     """
     from ticketflow.sla import evaluate
 
-    stores: list[tuple[str, Any]] = [("memory", lambda _folder: tf.MemoryRepository())]
-    stores.append(("SQLite", lambda folder: tf.SQLiteRepository(f"{folder}/{uuid.uuid4().hex}.db")))
-    made: list[Any] = []
-    if postgres:
-        from ticketflow.repository.postgres import PostgresRepository
-
-        def pg(_folder: str) -> Any:
-            made.append(PostgresRepository(postgres, schema=f"tf_bench_{uuid.uuid4().hex[:10]}"))
-            return made[-1]
-
-        stores.append(("PostgreSQL", pg))
+    stores, made = _stores(postgres)
     print(f"{'wf.sla(ticket) vs history length':<44}{'events':>8}{'µs/call':>10}{'history µs':>12}{'hist / fold':>13}")
     now = T0 + timedelta(days=2)
     try:

@@ -243,6 +243,12 @@ class _Counting:
         return getattr(self.inner, name)
 
 
+def _whole_history_clocks(wf: tf.Workflow, ticket_id: str, now: datetime) -> list[Any]:
+    """The ticket's SLA clocks from its whole history, as the reference every fold reader must equal."""
+    assert wf.sla_policy is not None
+    return evaluate(wf.sla_policy, wf.lifecycle, wf.get(ticket_id), wf.history(ticket_id), now)
+
+
 def _long_ticket(wf: tf.Workflow, notes: int) -> str:
     ticket = wf.open(CUSTOMER, title="printer", at=T0)
     wf.fire(ticket.id, "take", AGENT, assignee=AGENT.id, at=T0)
@@ -262,19 +268,13 @@ def test_each_write_stores_the_fold_with_the_ticket_and_the_clocks_read_it(repos
     assert events[-1].seq == wf.get(ticket_id).version == 62
     assert len(events) < 6
     now = T0 + timedelta(days=3)
-    expected = evaluate(wf.sla_policy, wf.lifecycle, wf.get(ticket_id), wf.history(ticket_id), now)  # type: ignore[arg-type]
+    expected = _whole_history_clocks(wf, ticket_id, now)
     counting = _Counting(repository)
     reader = tf.Workflow(tf.builtin("zendesk"), counting)  # type: ignore[arg-type]
     assert reader.sla(ticket_id, now) == expected
     assert counting.histories == 0  # the clocks came from the stored fold
     # a moment before the last event, the fold does not tell: the history is read
-    assert reader.sla(ticket_id, T0) == evaluate(
-        wf.sla_policy,  # type: ignore[arg-type]
-        wf.lifecycle,
-        wf.get(ticket_id),
-        wf.history(ticket_id),
-        T0,
-    )
+    assert reader.sla(ticket_id, T0) == _whole_history_clocks(wf, ticket_id, T0)
     assert counting.histories == 1
 
 
@@ -323,13 +323,7 @@ def test_a_fold_of_another_workflow_or_an_old_version_is_folded_again(repository
     )
     counting.histories = 0
     now = T0 + timedelta(days=2)
-    assert writer.sla(ticket_id, now) == evaluate(
-        wf.sla_policy,  # type: ignore[arg-type]
-        wf.lifecycle,
-        wf.get(ticket_id),
-        wf.history(ticket_id),
-        now,
-    )
+    assert writer.sla(ticket_id, now) == _whole_history_clocks(wf, ticket_id, now)
     assert counting.histories == 1
 
 
@@ -346,13 +340,7 @@ def test_a_sqlite_database_from_before_folds_gains_the_column_and_keeps_its_tick
     assert reopened.fold(ticket_id) is None  # nothing stored yet: readers read the history
     again = tf.Workflow(tf.builtin("zendesk"), reopened)
     now = T0 + timedelta(days=1)
-    assert again.sla(ticket_id, now) == evaluate(
-        again.sla_policy,  # type: ignore[arg-type]
-        again.lifecycle,
-        again.get(ticket_id),
-        again.history(ticket_id),
-        now,
-    )
+    assert again.sla(ticket_id, now) == _whole_history_clocks(again, ticket_id, now)
     again.comment(ticket_id, AGENT, "after the upgrade", visibility="internal", at=T0 + timedelta(hours=1))
     stored = reopened.fold(ticket_id)
     assert stored is not None

@@ -1210,15 +1210,20 @@ def test_report_percentiles_pick_the_nearest_rank(minutes: list[int], p50: int, 
 KINDS = ("first_response", "next_reply", "periodic_update", "resolution", "requester_wait", "agent_work")
 
 
+def _with_default_kinds(builtin: str, kinds: tuple[str, ...]) -> tf.Lifecycle:
+    """The built-in with one metric of each kind in *kinds*, on its defaults (100h, counted round the clock)."""
+    return tf.builtin(builtin).extend(
+        {
+            "id": "kinds",
+            "sla": {"calendar": "24x7", "metrics": [{"id": k, "targets": [{"target": "100h"}]} for k in kinds]},
+        }
+    )
+
+
 def test_each_metric_kind_runs_as_documented_by_default():
     """docs/lifecycle-format.md's defaults, on Sighten (it has `in_progress` and `waiting` groups), hour by hour."""
     start = datetime(2026, 3, 2, 9, tzinfo=UTC)
-    lc = tf.builtin("sighten").extend(
-        {
-            "id": "six",
-            "sla": {"calendar": "24x7", "metrics": [{"id": k, "targets": [{"target": "100h"}]} for k in KINDS]},
-        }
-    )
+    lc = _with_default_kinds("sighten", KINDS)
     clock = SteppableClock(start)
     wf = tf.Workflow(lc, clock=clock)
     t = wf.open(CUSTOMER, title="Proposal PDF is blank")  # awaiting_support (group open)
@@ -1453,12 +1458,7 @@ def test_the_default_conditions_count_only_the_team_and_the_customers_public_wor
     import attrs
 
     start = datetime(2026, 3, 2, 9, tzinfo=UTC)
-    lc = tf.builtin("sighten").extend(
-        {
-            "id": "six",
-            "sla": {"calendar": "24x7", "metrics": [{"id": k, "targets": [{"target": "100h"}]} for k in KINDS]},
-        }
-    )
+    lc = _with_default_kinds("sighten", KINDS)
     clock = SteppableClock(start)
     wf = tf.Workflow(lc, clock=clock)
     t = wf.open(CUSTOMER, title="Proposal PDF is blank")
@@ -1489,15 +1489,7 @@ def test_the_default_conditions_count_only_the_team_and_the_customers_public_wor
 def test_a_closed_state_that_is_not_final_stops_the_clocks_and_work_restarts_on_entering_a_working_state():
     """Defaults on Interfacing, whose ``resolved`` is closed but not terminal (``reopen`` leaves it for work)."""
     start = datetime(2026, 3, 2, 9, tzinfo=UTC)
-    lc = tf.builtin("interfacing").extend(
-        {
-            "id": "two",
-            "sla": {
-                "calendar": "24x7",
-                "metrics": [{"id": k, "targets": [{"target": "100h"}]} for k in ("resolution", "agent_work")],
-            },
-        }
-    )
+    lc = _with_default_kinds("interfacing", ("resolution", "agent_work"))
     clock = SteppableClock(start)
     wf = tf.Workflow(lc, clock=clock)
     fields = {"type": "bug_report", "severity": "low", "product_component": "api", "description": "500 on /v2"}
