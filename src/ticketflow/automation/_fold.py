@@ -41,7 +41,6 @@ import hashlib
 from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import datetime
-from itertools import pairwise
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -332,55 +331,16 @@ class Folder:
         return Fold(events, state)
 
     def fold(self, history: Sequence[Event]) -> tuple[Event, ...] | None:
-        """The events of *history* (or of a fold extended by new events) the clocks and rules read."""
+        """The events of *history* the clocks and rules read, folded from the start (no state kept).
+
+        The same walk as :meth:`extend` (:meth:`_grow`), over the events read
+        in the names of the version a migration moved the ticket to; the
+        events returned are the history's own.
+        """
         if not history:
             return ()
-        named = in_current_names(history)
-        ats = [e.at for e in named]
-        if any(later < earlier for earlier, later in pairwise(ats)):
+        grown = self._grow(None, None, in_current_names(history))
+        if grown is None:
             return None
-        keep = bytearray(len(named))
-        keep[0] = keep[-1] = 1
-        self._keep_for_sla(named, keep)
-        if self._timers:
-            self._keep_for_timers(named, keep)
-        return tuple(event for event, kept in zip(history, keep, strict=True) if kept)
-
-    def _keep_for_sla(self, named: Sequence[Event], keep: bytearray) -> None:
-        conditions, paused, terminal, choosing = self._conditions, self._paused, self._terminal, self._choosing
-        previous: str | None = None
-        for index, event in enumerate(named):
-            target = event.target
-            moved = event.source != target
-            if (
-                (moved and target in terminal)
-                or any(key in event.meta for key in _VERSION_KEYS)
-                or any(c.matches(event) for c in conditions)
-                or (previous is not None and any((target in p) != (previous in p) for p in paused))
-                or (event.field_changes and (choosing is None or not choosing.isdisjoint(event.field_changes)))
-            ):
-                keep[index] = 1
-            previous = target
-
-    def _keep_for_timers(self, named: Sequence[Event], keep: bytearray) -> None:
-        state = named[-1].target
-        entry = 0
-        for index in range(len(named) - 1, -1, -1):
-            event = named[index]
-            if event.target == state and event.source != state:
-                entry = index
-                break
-        keep[entry] = 1
-        sides: set[bool] = set()  # the sides whose last comment is kept: staff (True) or not
-        standing, staff = self._access.standing, self._access.staff
-        for index in range(len(named) - 1, entry, -1):
-            event = named[index]
-            if "rule" in event.meta:
-                keep[index] = 1
-            if event.comment is not None and len(sides) < 2:
-                roles = standing(event.actor).roles  # as the rules judge the author (inherited roles)
-                if "system" not in roles:
-                    side = not staff.isdisjoint(roles)
-                    if side not in sides:
-                        sides.add(side)
-                        keep[index] = 1
+        kept = {event.seq for event in grown}
+        return tuple(event for event in history if event.seq in kept)
