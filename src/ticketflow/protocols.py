@@ -32,6 +32,7 @@ __all__ = [
     "Notifier",
     "OutboxMessage",
     "Page",
+    "SnapshotFolds",
     "TicketFilters",
     "TicketRepository",
     "Transaction",
@@ -270,6 +271,26 @@ class FoldStore(Protocol):
 
     def fold(self, ticket_id: str) -> tuple[str, list[Event]] | None:
         """The head and the events (oldest first) of the fold stored with the ticket; None when none is."""
+        ...
+
+
+@runtime_checkable
+class SnapshotFolds(Protocol):
+    """A :class:`FoldStore` that reads several tickets with their folds at once, from one snapshot.
+
+    A sweep reads, for each due ticket, the ticket and the events its timed
+    rules and SLA clocks read; where a repository implements this, a batch
+    of due tickets is one call (a couple of statements on a database) and
+    each ticket agrees with its fold. Optional: without it a sweep reads
+    each ticket, then its fold.
+
+    Contract, checked by :class:`ticketflow.testing.RepositoryContract`:
+    ``get_with_folds(ids)[id] == (get(id), fold(id))`` for each stored id
+    when nobody writes in between; unknown ids are left out.
+    """
+
+    def get_with_folds(self, ticket_ids: Sequence[str]) -> dict[str, tuple[Ticket, tuple[str, list[Event]] | None]]:
+        """Each stored ticket of *ticket_ids* with its fold (head and events, as :meth:`FoldStore.fold`; None: none)."""
         ...
 
 

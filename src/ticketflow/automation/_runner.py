@@ -123,6 +123,18 @@ def _firing(
     return Step(step.ticket, step.events, step.expected_version, step.actions, due), messages, clocks
 
 
+def _read(reads: Reads, scheduler: Scheduler, ticket_id: str) -> tuple[Ticket, Sequence[Event]]:
+    """The ticket and the events its timed rules and SLA clocks read: its fold where it keeps one, else its history.
+
+    Both tell the same (see :mod:`ticketflow.automation._fold`); the fold
+    keeps a sweep's cost flat however long the ticket has lived.
+    """
+    if not scheduler.folds:
+        return reads.ticket_and_history(ticket_id)
+    ticket = reads.ticket(ticket_id)
+    return ticket, reads.fold(ticket_id, scheduler.folder.accept, ticket.version)
+
+
 def _run_ticket(scope: Scope, scheduler: Scheduler, ticket_id: str, now: datetime) -> tuple[list[Event], int]:
     """Fire the rules due on one ticket, one write each, then write its due SLA alerts and reschedule it.
 
@@ -139,7 +151,7 @@ def _run_ticket(scope: Scope, scheduler: Scheduler, ticket_id: str, now: datetim
         if known is not None:
             ticket, history, clocks = known
         else:
-            (ticket, history), clocks = reads.ticket_and_history(ticket_id), None
+            (ticket, history), clocks = _read(reads, scheduler, ticket_id), None
         known = None  # a second attempt (after a conflict) reads again
         calendar = scheduler.timer_calendar_for(ticket)
         due = [p for p in pending_rules(lifecycle, ticket, history, calendar) if p.due_at <= now]
@@ -194,9 +206,10 @@ def _first_rules(
         outcome: dict[str, tuple[Event, bool, int]] = {}
         steps: list[Step] = []
         messages: list[OutboxMessage] = []
+        together = reads.tickets_and_folds(ticket_ids, scheduler.folder.accept) if scheduler.folds else {}
         for ticket_id in ticket_ids:
             try:
-                ticket, history = reads.ticket_and_history(ticket_id)
+                ticket, history = together.get(ticket_id) or _read(reads, scheduler, ticket_id)
                 calendar = scheduler.timer_calendar_for(ticket)
                 due = [p for p in pending_rules(lifecycle, ticket, history, calendar) if p.due_at <= now]
                 if not due:

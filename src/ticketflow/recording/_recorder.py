@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 import attrs
 
-from ticketflow.errors import ConcurrencyConflict, TicketflowError
+from ticketflow.errors import ConcurrencyConflict, LifecycleError, TicketflowError
 from ticketflow.model import UNSET, Actor, Comment, Event, Ticket
-from ticketflow.protocols import Link, OutboxMessage, TicketRepository
+from ticketflow.protocols import Link, OutboxMessage, SnapshotFolds, TicketRepository
 
 if TYPE_CHECKING:
     from ticketflow._recent import TicketCache
@@ -258,8 +258,39 @@ class Reads:
         if stores is not None:
             stored = current_fold(stores.fold(ticket_id), accept, version)
             if stored is not None:
+                if self._folds is None:
+                    self._folds = {}
+                self._folds[ticket_id] = stored  # read once per attempt, like a history
                 return stored
         return self.history(ticket_id)
+
+    def tickets_and_folds(self, ticket_ids: Sequence[str], accept: Accept) -> dict[str, tuple[Ticket, Sequence[Event]]]:
+        """Fresh tickets with what their rules and clocks read (the current fold, else the history), read together.
+
+        Only where the repository reads several tickets with their folds from
+        one snapshot (:class:`~ticketflow.protocols.SnapshotFolds`); else
+        nothing is read and the result is empty. A ticket left out (unknown,
+        of another lifecycle, in a state this version lacks) is for the
+        caller to read alone, where it fails as it would.
+        """
+        repository = self._cache.repository
+        if not isinstance(repository, SnapshotFolds):
+            return {}
+        read: dict[str, tuple[Ticket, Sequence[Event]]] = {}
+        for ticket_id, (ticket, stored) in repository.get_with_folds(ticket_ids).items():
+            try:
+                self._cache.check(ticket)
+            except LifecycleError:
+                continue
+            fold = current_fold(stored, accept, ticket.version)
+            if fold is None:
+                read[ticket_id] = (ticket, self.history(ticket_id))
+                continue
+            if self._folds is None:
+                self._folds = {}
+            self._folds[ticket_id] = fold
+            read[ticket_id] = (ticket, fold)
+        return read
 
     def history(self, ticket_id: str) -> Sequence[Event]:
         """The ticket's stored history, oldest first (read once per attempt)."""

@@ -510,6 +510,7 @@ class SQLiteRepository:
         f"SELECT {_COLUMNS}, (SELECT group_concat(tag, char(31)) FROM ticket_tags WHERE ticket_id = t.id) "  # noqa: S608
         "FROM tickets AS t"
     )
+    _SELECT_FOLD = _SELECT.replace(" FROM tickets AS t", ", t.fold FROM tickets AS t")
 
     def get(self, ticket_id: str) -> Ticket:
         """The ticket as last saved."""
@@ -562,6 +563,46 @@ class SQLiteRepository:
         if stored is None:
             return None
         return loads(stored)[0], events_from_json(ticket_id, [body for (body,) in rows])
+
+    def get_with_folds(self, ticket_ids: Sequence[str]) -> dict[str, tuple[Ticket, tuple[str, list[Event]] | None]]:
+        """Each stored ticket of *ticket_ids* with its fold, from one read transaction (two statements).
+
+        See :class:`~ticketflow.protocols.SnapshotFolds`; unknown ids are left out.
+        """
+        ids = list(dict.fromkeys(t for t in ticket_ids if not unstorable(t)))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+
+        def run(conn: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
+            nested = conn.in_transaction
+            if not nested:
+                conn.execute("BEGIN")  # one snapshot for both reads (WAL: readers never wait)
+            try:
+                rows = conn.execute(f"{self._SELECT_FOLD} WHERE id IN ({marks})", ids).fetchall()
+                bodies = conn.execute(
+                    "SELECT e.ticket_id, e.body FROM tickets AS t, json_each(t.fold) AS j "  # noqa: S608
+                    "JOIN events AS e ON e.ticket_id = t.id AND e.seq = j.value "
+                    f"WHERE t.id IN ({marks}) AND t.fold IS NOT NULL AND j.key > 0 ORDER BY e.ticket_id, e.seq",
+                    ids,
+                ).fetchall()
+            finally:
+                if not nested:
+                    conn.execute("COMMIT")
+            return rows, bodies
+
+        rows, bodies = self._read(run)
+        by_ticket: dict[str, list[str]] = {}
+        for ticket_id, body in bodies:
+            by_ticket.setdefault(ticket_id, []).append(body)
+        read: dict[str, tuple[Ticket, tuple[str, list[Event]] | None]] = {}
+        for row in rows:
+            ticket, stored = _row_to_ticket(row), row[-1]
+            fold = None
+            if stored is not None:
+                fold = (loads(stored)[0], events_from_json(ticket.id, by_ticket.get(ticket.id, [])))
+            read[ticket.id] = (ticket, fold)
+        return read
 
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""

@@ -1,0 +1,164 @@
+"""One SQLite sweeper, this checkout against an earlier revision of ticketflow, measured in the same run.
+
+Run: .venv/bin/python bench/bench_sweeper.py [--against c5c9f07] [--tickets 4000] [--rounds 5] [--instructions]
+
+Each side runs in an interpreter of its own: the earlier revision from
+``git archive REV src`` (default c5c9f07, the code before the flat-cost work
+of #22: what "today's rules/s" meant when it was filed), this checkout from
+its ``src/``. Each side opens N zendesk tickets through the public API on a
+fresh SQLite file (opened by a customer, asked a question by an agent), steps
+its clock 24 hours and a minute, then times ``Workflow.run_due(limit=500)``
+until nothing is due: every ticket's reminder fires (one event and one outbox
+message per rule, committed). Rounds alternate the two sides so both see the
+same load; the table gives each side's median rules/s (wall clock and per CPU
+second of the sweeping process) and the ratio. With ``--instructions``, it
+also counts CPU instructions per rule with valgrind (a run that sweeps minus
+one that only sets up), which the machine's load does not move. No assertion:
+the table is the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
+from pathlib import Path
+
+import _options as options  # bench/_options.py: --help and --quick for every script
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE = "c5c9f07"
+T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def worker(count: int, sweep: bool) -> None:
+    """In a side's interpreter: open *count* due tickets on a fresh file, then (if *sweep*) sweep them; print JSON."""
+    import ticketflow as tf
+
+    customer = tf.Actor("customer", roles={"requester"})
+    agent = tf.Actor("agent", roles={"agent"})
+    with tempfile.TemporaryDirectory() as folder:
+        clock = tf.SteppableClock(T0)
+        repository = tf.SQLiteRepository(f"{folder}/sweep.db")
+        wf = tf.Workflow(tf.builtin("zendesk"), repository, clock=clock)
+        for _ in range(count):
+            ticket = wf.open(customer, title="printer", fields={"category": "question"})
+            wf.fire(ticket.id, "ask", agent, comment="Which model is it?")
+        clock.advance(timedelta(hours=24, minutes=1))
+        fired, wall, cpu = 0, 0.0, 0.0
+        if sweep:
+            began, began_cpu = time.perf_counter(), time.process_time()
+            while True:
+                result = wf.run_due(limit=500)
+                fired += len(result.fired)
+                if not result.tickets:
+                    break
+            wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+        repository.close()
+    print(json.dumps({"fired": fired, "wall": wall, "cpu": cpu}))
+
+
+def baseline_src(revision: str, folder: str) -> str | None:
+    """``src/`` of *revision* unpacked under *folder*, or None (with the reason printed) when git cannot give it."""
+    try:
+        archive = subprocess.run(  # noqa: S603
+            ["git", "-C", str(ROOT), "archive", "--format=tar", revision, "src"],  # noqa: S607
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as failed:
+        print(f"(no baseline: git archive {revision} failed: {failed})")
+        return None
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return f"{folder}/src"
+
+
+def run_side(src: str, count: int, sweep: bool, valgrind: bool = False) -> tuple[dict[str, float], int | None]:
+    """Run :func:`worker` with *src* first on the path: its JSON, and the instructions valgrind counted (if asked)."""
+    command = [sys.executable, __file__, "--worker", str(count), "sweep" if sweep else "setup"]
+    if valgrind:
+        command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command]
+    env = {**os.environ, "PYTHONPATH": src}
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)  # noqa: S603
+    counted = None
+    if valgrind:
+        found = re.search(r"refs:\s*([\d,]+)", done.stderr)
+        if found is None:
+            raise SystemExit(f"valgrind printed no instruction count:\n{done.stderr}")
+        counted = int(found.group(1).replace(",", ""))
+    return json.loads(done.stdout.strip().splitlines()[-1]), counted
+
+
+def main() -> None:
+    parser = options.parser(__doc__)
+    parser.add_argument("--against", default=BASELINE, help="the earlier git revision (default: %(default)s)")
+    parser.add_argument("--tickets", type=int, default=4_000, help="due tickets per sweep (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=5, help="sweeps per side, alternating (default: %(default)s)")
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        nargs="?",
+        const=400,
+        default=0,
+        metavar="N",
+        help="also count instructions per rule with valgrind over N tickets (default N: %(const)s)",
+    )
+    parser.add_argument("--worker", nargs=2, metavar=("N", "PHASE"), help=argparse.SUPPRESS)
+    options.add_quick(parser)
+    args = parser.parse_args()
+    if args.worker:
+        worker(int(args.worker[0]), args.worker[1] == "sweep")
+        return
+    if args.quick:
+        args.tickets, args.rounds = 50, 1
+        args.instructions = 0
+    with tempfile.TemporaryDirectory() as folder:
+        sides = {"this checkout": str(ROOT / "src")}
+        old = baseline_src(args.against, folder)
+        if old is not None:
+            sides[f"at {args.against}"] = old
+        rates: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
+        for _ in range(args.rounds):
+            for side, src in sides.items():
+                run, _ = run_side(src, args.tickets, sweep=True)
+                rates[side].append((run["fired"] / run["wall"], run["fired"] / run["cpu"]))
+        per_rule: dict[str, float] = {}
+        if args.instructions and shutil.which("valgrind") is None:
+            print("(--instructions needs valgrind: apt install valgrind)")
+        elif args.instructions:
+            for side, src in sides.items():
+                swept = run_side(src, args.instructions, sweep=True, valgrind=True)[1]
+                set_up = run_side(src, args.instructions, sweep=False, valgrind=True)[1]
+                per_rule[side] = ((swept or 0) - (set_up or 0)) / args.instructions
+    load = os.getloadavg()[0]
+    print(f"One SQLite sweeper, {args.tickets:,} due zendesk reminders, {args.rounds} rounds each (load {load:.1f})")
+    print(f"{'':<24}{'rules/s':>10}{'rules/CPU s':>13}{'instr/rule':>12}")
+    for side, measured in rates.items():
+        wall = statistics.median(rate for rate, _ in measured)
+        cpu = statistics.median(rate for _, rate in measured)
+        counted = f"{per_rule[side]:>12,.0f}" if side in per_rule else f"{'':>12}"
+        print(f"{side:<24}{wall:>10,.0f}{cpu:>13,.0f}{counted}")
+    earlier = f"at {args.against}"
+    if earlier in rates:
+        now_rates, old_rates = rates["this checkout"], rates[earlier]
+        walls = " ".join(f"{n / o:.2f}" for (n, _), (o, _) in zip(now_rates, old_rates, strict=True))
+        cpus = " ".join(f"{n / o:.2f}" for (_, n), (_, o) in zip(now_rates, old_rates, strict=True))
+        print(f"{'this / earlier, rules/s':<30}{walls}  (each round)")
+        print(f"{'this / earlier, per CPU s':<30}{cpus}")
+        if len(per_rule) == 2:
+            print(f"{'earlier / this, instructions':<30}{per_rule[earlier] / per_rule['this checkout']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
