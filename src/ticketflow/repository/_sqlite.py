@@ -581,8 +581,10 @@ class SQLiteRepository:
             try:
                 rows = conn.execute(f"{self._SELECT_FOLD} WHERE id IN ({marks})", ids).fetchall()
                 bodies = conn.execute(
-                    "SELECT e.ticket_id, e.body FROM tickets AS t, json_each(t.fold) AS j "  # noqa: S608
-                    "JOIN events AS e ON e.ticket_id = t.id AND e.seq = j.value "
+                    # CROSS JOIN fixes the order (ticket, its fold's seqs, each event by key): the planner would
+                    # rather scan each ticket's events and look each one up in the fold
+                    "SELECT e.ticket_id, e.body FROM tickets AS t CROSS JOIN json_each(t.fold) AS j "  # noqa: S608
+                    "CROSS JOIN events AS e ON e.ticket_id = t.id AND e.seq = j.value "
                     f"WHERE t.id IN ({marks}) AND t.fold IS NOT NULL AND j.key > 0 ORDER BY e.ticket_id, e.seq",
                     ids,
                 ).fetchall()
