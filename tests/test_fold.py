@@ -929,3 +929,66 @@ def test_a_lifecycle_whose_rules_count_from_the_entry_keeps_no_fold(tmp_path: Pa
     assert repository.fold(ticket.id) is None
     assert counting.histories == 0
     repository.close()
+
+
+def _pending_with_notes(wf: tf.Workflow, notes: int) -> str:
+    """A zendesk ticket taken, given *notes* internal notes, then asked a question (pending, its reminder armed)."""
+    ticket = wf.open(CUSTOMER, title="printer", at=T0)
+    wf.fire(ticket.id, "take", AGENT, assignee=AGENT.id, at=T0)
+    for n in range(notes):
+        wf.comment(ticket.id, AGENT, f"note {n}", visibility="internal", at=T0 + timedelta(seconds=n))
+    wf.fire(ticket.id, "ask", AGENT, comment="Which model is it?", at=T0 + timedelta(hours=1))
+    return ticket.id
+
+
+class _NoHistories(tf.SQLiteRepository):
+    """A SQLite store that refuses whole-history reads once ``closed`` is set (what a sweep must not need)."""
+
+    closed = False
+
+    def history(self, ticket_id: str) -> list[tf.Event]:
+        assert not self.closed, f"the sweep read the whole history of {ticket_id}"
+        return super().history(ticket_id)
+
+    def get_with_history(self, ticket_id: str) -> tuple[tf.Ticket, list[tf.Event]]:
+        assert not self.closed, f"the sweep read the whole history of {ticket_id}"
+        return super().get_with_history(ticket_id)
+
+
+@pytest.mark.parametrize("due", [1, 3])
+def test_a_sweep_reads_each_due_ticket_with_its_fold_not_its_history(tmp_path: Path, due: int) -> None:
+    """One due ticket (run alone) or several (a batch): the sweep reads folds, fires, stores what a history says."""
+    repository = _NoHistories(tmp_path / "sweep.db")
+    writer = tf.Workflow(tf.builtin("zendesk"), repository)
+    ids = [_pending_with_notes(writer, 40) for _ in range(due)]
+    repository.closed = True
+    sweeper = tf.Workflow(tf.builtin("zendesk"), repository)  # a fresh process: nothing cached
+    now = T0 + timedelta(hours=25, minutes=1)
+    fired = sweeper.run_due(now)
+    assert sorted(e.ticket_id for e in fired.fired) == sorted(ids)
+    assert {e.meta["rule"] for e in fired.fired} == {"pending_reminder_24h"}
+    repository.closed = False
+    for ticket_id in ids:
+        history = repository.history(ticket_id)
+        assert len(history) == 44
+        assert history[-1].meta["rule"] == "pending_reminder_24h"
+        ticket = repository.get(ticket_id)
+        expected = tf.Workflow(tf.builtin("zendesk"), tf.MemoryRepository())._scheduler.next_due(ticket, history, now)
+        assert dict(repository.due(now + timedelta(days=30), 10)).get(ticket_id) == expected
+
+
+def test_the_batch_fold_read_looks_each_event_up_by_its_key(tmp_path: Path) -> None:
+    """The statement reading a batch's fold events never scans a ticket's history (the planner's own choice did)."""
+    from ticketflow.repository._sqlite import _fold_events
+
+    repository = tf.SQLiteRepository(tmp_path / "plan.db")
+    wf = tf.Workflow(tf.builtin("zendesk"), repository)
+    ids = [_pending_with_notes(wf, 30) for _ in range(3)]
+    with sqlite3.connect(tmp_path / "plan.db") as conn:
+        plan = [row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {_fold_events(len(ids))}", ids)]
+    events = [step for step in plan if " e " in f" {step} "]
+    assert events == ["SEARCH e USING PRIMARY KEY (ticket_id=? AND seq=?)"], plan
+    read = repository.get_with_folds([*ids, "no-such-ticket"])
+    assert set(read) == set(ids)
+    for ticket_id in ids:
+        assert read[ticket_id] == (repository.get(ticket_id), repository.fold(ticket_id))

@@ -137,6 +137,21 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _COLUMNS = "id, lifecycle_id, state, version, created_at, updated_at, title, fields, requester, assignee, participants"
 
 
+def _fold_events(count: int) -> str:
+    """The statement reading the fold events of *count* tickets (ids bound in order), by ticket then seq.
+
+    CROSS JOIN fixes the order: each ticket, its fold's seqs, each event by
+    its key. Left to itself the planner scans each ticket's whole history
+    and looks each event up in the fold, which costs what the history does.
+    """
+    marks = ",".join("?" * count)
+    return (
+        "SELECT e.ticket_id, e.body FROM tickets AS t CROSS JOIN json_each(t.fold) AS j "  # noqa: S608
+        "CROSS JOIN events AS e ON e.ticket_id = t.id AND e.seq = j.value "
+        f"WHERE t.id IN ({marks}) AND t.fold IS NOT NULL AND j.key > 0 ORDER BY e.ticket_id, e.seq"
+    )
+
+
 def _row_to_ticket(row: Sequence[Any]) -> Ticket:
     return ticket_from_row(row, row[11].split("\x1f") if row[11] else ())
 
@@ -580,14 +595,7 @@ class SQLiteRepository:
                 conn.execute("BEGIN")  # one snapshot for both reads (WAL: readers never wait)
             try:
                 rows = conn.execute(f"{self._SELECT_FOLD} WHERE id IN ({marks})", ids).fetchall()
-                bodies = conn.execute(
-                    # CROSS JOIN fixes the order (ticket, its fold's seqs, each event by key): the planner would
-                    # rather scan each ticket's events and look each one up in the fold
-                    "SELECT e.ticket_id, e.body FROM tickets AS t CROSS JOIN json_each(t.fold) AS j "  # noqa: S608
-                    "CROSS JOIN events AS e ON e.ticket_id = t.id AND e.seq = j.value "
-                    f"WHERE t.id IN ({marks}) AND t.fold IS NOT NULL AND j.key > 0 ORDER BY e.ticket_id, e.seq",
-                    ids,
-                ).fetchall()
+                bodies = conn.execute(_fold_events(len(ids)), ids).fetchall()
             finally:
                 if not nested:
                     conn.execute("COMMIT")
