@@ -33,6 +33,7 @@ from ticketflow.protocols import (
     FoldStore,
     Link,
     OutboxMessage,
+    SnapshotFolds,
     SnapshotReads,
     TicketRepository,
 )
@@ -345,7 +346,7 @@ class RepositoryContract:
         with pytest.raises(TicketNotFound):
             repo.reschedule("missing", _T0)
 
-    # -- optional capabilities (ClaimingDue, SnapshotReads; skipped for a repository without them) ----
+    # -- optional capabilities (ClaimingDue, SnapshotReads, FoldStore, SnapshotFolds; skipped without them) --
 
     @staticmethod
     def _claiming_due(repo: TicketRepository) -> ClaimingDue:
@@ -437,6 +438,37 @@ class RepositoryContract:
         stores.save(other_started, [other_event], 1, fold=None)
         assert repo.fold("B") is None
         assert repo.fold("A") == ("k2", [events[0], finished_event])
+
+    def test_get_with_folds_is_get_and_fold_together(self, repo: TicketRepository, make: TicketFactory) -> None:
+        """:class:`~ticketflow.protocols.SnapshotFolds`: ``get_with_folds(ids)[id] == (get(id), fold(id))``.
+
+        For a batch of several tickets, with and without a stored fold (its
+        ``None`` comes back as ``None``); unknown ids and repeats of an id
+        are left out, an empty batch reads nothing.
+        """
+        if not isinstance(repo, SnapshotFolds):
+            pytest.skip("this repository does not implement SnapshotFolds")
+        stores: Any = repo  # add/save take fold=
+        ticket, events = make.new("A", fields={"priority": "high"}, tags={"vip"})
+        stores.add(ticket, events, fold=("k1", (1,)))
+        started, started_event = make.step(ticket, "start", comment=Comment(_AGENT.id, "on it"))
+        stores.save(started, [started_event], 1, fold=("k1", (1, 2)))
+        noted, noted_event = make.step(started, "comment", comment=Comment(_AGENT.id, "a note", "internal"))
+        stores.save(noted, [noted_event], 2, fold=("k2", (1, 3)))  # a fold that skips an event
+        plain, plain_events = make.new("B")
+        stores.add(plain, plain_events)  # no fold: None
+        other, other_events = make.new("C")
+        stores.add(other, other_events, fold=("k1", ()))  # a fold naming no events
+        read = repo.get_with_folds(["C", "missing", "A", "B", "A", ""])
+        assert set(read) == {"A", "B", "C"}
+        for ticket_id in ("A", "B", "C"):
+            assert read[ticket_id] == (repo.get(ticket_id), stores.fold(ticket_id))
+        assert read["A"] == (noted, ("k2", [events[0], noted_event]))
+        assert read["B"] == (plain, None)
+        assert read["C"] == (other, ("k1", []))
+        assert repo.get_with_folds(["A"]) == {"A": read["A"]}
+        assert repo.get_with_folds(["missing"]) == {}
+        assert repo.get_with_folds([]) == {}
 
     def test_sequences_count_from_one_per_name(self, repo: TicketRepository) -> None:
         """Numbers for human ticket keys: 1, 2, 3 per name."""

@@ -336,6 +336,22 @@ class PostgresRepository:
             return None
         return loads(row[0])[0], events_from_json(ticket_id, row[1])
 
+    def get_with_folds(self, ticket_ids: Sequence[str]) -> dict[str, tuple[Ticket, tuple[str, list[Event]] | None]]:
+        """Each stored ticket of *ticket_ids* with its fold, from one statement (one snapshot, one round trip).
+
+        See :class:`~ticketflow.protocols.SnapshotFolds`; unknown ids are left out.
+        """
+        ids = list(dict.fromkeys(t for t in ticket_ids if not unstorable(t)))
+        if not ids:
+            return {}
+        width = len(self._sql.ticket_columns)
+        read: dict[str, tuple[Ticket, tuple[str, list[Event]] | None]] = {}
+        for row in self._db.hot_read(self._sql.get_with_folds, (ids,)):
+            ticket, stored = row_to_ticket(row), row[width]
+            fold = None if stored is None else (loads(stored)[0], events_from_json(ticket.id, row[width + 1]))
+            read[ticket.id] = (ticket, fold)
+        return read
+
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""
         if unstorable(ticket_id):

@@ -119,11 +119,16 @@ class Statements:
         )
         self.exists = f"SELECT 1 FROM {self.tickets} WHERE id = %s"
         # one primary-key lookup per seq (a join would scan the ticket's whole history)
-        self.fold = (
-            f"SELECT t.fold, ARRAY(SELECT (SELECT e.body FROM {self.events} e "
+        fold_events = (
+            f"ARRAY(SELECT (SELECT e.body FROM {self.events} e "
             "WHERE e.ticket_id = t.id AND e.seq = j.value::int) "
-            "FROM json_array_elements_text(t.fold::json) WITH ORDINALITY AS j(value, n) WHERE j.n > 1 ORDER BY j.n) "
-            f"FROM {self.tickets} t WHERE t.id = %s"
+            "FROM json_array_elements_text(t.fold::json) WITH ORDINALITY AS j(value, n) WHERE j.n > 1 ORDER BY j.n)"
+        )
+        self.fold = f"SELECT t.fold, {fold_events} FROM {self.tickets} t WHERE t.id = %s"
+        #: several tickets, each with its fold and the fold's event bodies: one statement, one snapshot
+        self.get_with_folds = (
+            f"SELECT {', '.join(f't.{name}' for name in self.ticket_columns)}, t.fold, {fold_events} "
+            f"FROM {self.tickets} t WHERE t.id = ANY(%s::text[])"
         )
         self.outcome = (
             f"SELECT t.version, e.body FROM {self.tickets} t LEFT JOIN {self.events} e "
