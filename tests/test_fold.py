@@ -992,3 +992,17 @@ def test_the_batch_fold_read_looks_each_event_up_by_its_key(tmp_path: Path) -> N
     assert set(read) == set(ids)
     for ticket_id in ids:
         assert read[ticket_id] == (repository.get(ticket_id), repository.fold(ticket_id))
+
+
+def test_a_sweep_of_each_store_reads_folds_not_histories(repository: Any) -> None:
+    """On memory, SQLite and PostgreSQL (a batch read with ``get_with_folds`` where the store has it)."""
+    clock = tf.SteppableClock(T0)
+    wf = tf.Workflow(tf.builtin("zendesk"), repository, clock=clock)
+    ids = [_pending_with_notes(wf, 50) for _ in range(3)]
+    clock.advance(timedelta(hours=25, minutes=1))
+    counting = _Counting(repository)
+    sweeper = tf.Workflow(tf.builtin("zendesk"), counting, clock=clock, ticket_cache=0)  # type: ignore[arg-type]
+    result = sweeper.run_due()
+    assert counting.histories == 0
+    assert sorted(e.ticket_id for e in result.fired) == sorted(ids)
+    assert all(wf.history(i)[-1].meta["rule"] == "pending_reminder_24h" for i in ids)
