@@ -450,35 +450,174 @@ def sla_rows(lengths: list[int], rounds: int, postgres: str | None) -> None:
             repository.drop_schema()
 
 
-def sweeper_rows(where: list[tuple[str, str]], timers: int, workers: list[int]) -> None:
-    """Rules fired per second by 1, 2, 4, 8 sweeper processes on *timers* due zendesk reminders.
+def _postgres_ticks() -> dict[int, int]:
+    """CPU ticks (user + system) of every PostgreSQL server process on this machine, by pid (none without /proc)."""
+    ticks: dict[int, int] = {}
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as stat:
+                line = stat.read()
+        except OSError:
+            continue  # gone meanwhile
+        command, fields = line[line.index("(") + 1 : line.rindex(")")], line[line.rindex(")") + 2 :].split()
+        if command.startswith("postgres"):
+            ticks[int(name)] = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks
 
-    *where*: (label, store) pairs, a SQLite path or ``postgresql...#schema``
-    (bench_storage's workers and set-up). Each row's last column is its rate
-    over one sweeper's on the same store.
-    """
+
+def _own_cpu() -> float:
+    """This process's CPU seconds (user + system)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _named(where: str, name: str) -> str:
+    """*where* with PostgreSQL's ``application_name`` set to *name* (so the sweeper's backends can be found)."""
+    if not where.startswith("postgresql"):
+        return where
+    url, _, schema = where.partition("#")
+    return f"{url}{'&' if '?' in url else '?'}application_name={name}#{schema}"
+
+
+def _sweeper_cpu(args: tuple[str, str, str, Any]) -> dict[str, Any]:
+    """One sweeper process: sweep until nothing is due; its rules, window, own CPU and its backends' CPU ticks."""
     import bench_storage as storage
 
-    print(f"{f'sweepers, {timers:,} due reminders (zendesk)':<44}{'workers':>8}{'rules/s':>10}{'vs one':>9}{'CPU':>6}")
+    where, now_iso, name, barrier = args
+    repository = storage._repository(_named(where, name))
+    wf = tf.Workflow(tf.builtin("zendesk"), repository, clock=tf.SteppableClock(datetime.fromisoformat(now_iso)))
+    fired = 0
+    barrier.wait()
+    start, cpu, machine, server = time.time(), _own_cpu(), storage._cpu(), _postgres_ticks()
+    while True:
+        result = wf.run_due(limit=100)
+        fired += len(result.fired)
+        if not result.tickets:
+            break
+    end, cpu_end, machine_end, server_end = time.time(), _own_cpu(), storage._cpu(), _postgres_ticks()
+    backends: list[int] = []
+    if hasattr(repository, "engine"):  # PostgreSQL: the backends that served this sweeper, by application_name
+        import sqlalchemy as sa
+
+        with repository.engine.connect() as conn:
+            query = sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :name")
+            backends = [int(pid) for (pid,) in conn.execute(query, {"name": name})]
+    repository.close()  # type: ignore[attr-defined]
+    return {
+        "fired": fired,
+        "window": (start, end),
+        "cpu": cpu_end - cpu,
+        "machine": (machine, machine_end),
+        "server": (server, server_end),
+        "backends": backends,
+    }
+
+
+def _ticks(before: dict[int, int], after: dict[int, int], pids: Any = None) -> int:
+    """CPU ticks spent between two :func:`_postgres_ticks` snapshots (by *pids* only, if given)."""
+    return sum(t - before.get(pid, 0) for pid, t in after.items() if pids is None or pid in pids)
+
+
+def _swept(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """Rules/s of sweepers run together, and where the CPU went per rule, in µs."""
+    tick = 1e6 / os.sysconf("SC_CLK_TCK")
+    fired = sum(r["fired"] for r in runs)
+    first = min(runs, key=lambda r: r["window"][0])
+    last = max(runs, key=lambda r: r["window"][1])
+    wall = last["window"][1] - first["window"][0]
+    backends = sum(_ticks(*r["server"], set(r["backends"])) for r in runs)
+    ended: dict[int, int] = {}  # each process's last ticks seen (a sweeper's backends end when it closes)
+    for r in runs:
+        for pid, t in r["server"][1].items():
+            ended[pid] = max(t, ended.get(pid, 0))
+    server = _ticks(first["server"][0], ended)
+    busy = last["machine"][1][0] - first["machine"][0][0]
+    total = last["machine"][1][1] - first["machine"][0][1]
+    return {
+        "rate": fired / wall,
+        "sweeper": sum(r["cpu"] for r in runs) * 1e6 / fired,
+        "backends": backends * tick / fired,
+        "server": server * tick / fired,
+        "machine": busy * tick / fired,
+        "busy": busy / total if total else float("nan"),
+    }
+
+
+def sweeper_rows(where: list[tuple[str, str]], timers: int, workers: list[int]) -> None:
+    """Rules fired per second by 1, 2, 4, 8 sweeper processes on *timers* due zendesk reminders, and their CPU.
+
+    *where*: (label, store) pairs, a SQLite path or ``postgresql...#schema``
+    (bench_storage's set-up). Each due ticket is stored with its fold, as a
+    Workflow stores it. Per rule fired, in µs of CPU: the sweeper processes'
+    own (getrusage), their PostgreSQL backends' (found by application_name,
+    from /proc/<pid>/stat), every PostgreSQL process's (background writers
+    included; other clients of the same server too), and the whole machine's
+    (/proc/stat: everything running, other tenants included).
+    """
+    import multiprocessing
+
+    import bench_storage as storage
+
+    from ticketflow.automation._fold import Folder
+
+    lc = tf.builtin("zendesk")
+    folder = Folder(lc, tf.Workflow(lc, tf.MemoryRepository()).sla_policy)
+    print(
+        f"{f'sweepers, {timers:,} due reminders (zendesk)':<44}{'workers':>8}{'rules/s':>10}{'vs one':>9}{'CPU':>6}"
+        f"{'sweeper µs':>12}{'backend µs':>12}{'all pg µs':>11}{'machine µs':>12}{'model vs one':>14}"
+    )
     for label, base in where:
-        one = None
+        one: dict[str, float] | None = None
         for count in workers:
             place = f"{base}-{count}.db" if not base.startswith("postgresql") else f"{base}{count}"
             store = storage._repository(place)
-            lc = tf.builtin("zendesk")
-            with store.transaction() as tx:
+            keeps: Any = store  # a FoldStore: add takes fold=
+            with keeps.transaction() as tx:
                 for i in range(timers):
                     ticket, opened = lc.engine.open(f"Z{i:07d}", storage.REQUESTER, storage.T0, title="sweep")
                     comment = tf.Comment("agent", "?")
                     asked, event, _ = lc.engine.apply(ticket, "ask", storage.AGENT, storage.T0, comment=comment)
-                    tx.add(asked, [opened, event], due=storage.T0 + timedelta(hours=24))
+                    fold = folder.extend((), [opened, event])
+                    assert fold is not None
+                    stored = (folder.head(fold), tuple(e.seq for e in fold))
+                    tx.add(asked, [opened, event], due=storage.T0 + timedelta(hours=24), fold=stored)
+            assert keeps.fold("Z0000000") is not None
             store.close()  # type: ignore[attr-defined]
             now = (storage.T0 + timedelta(hours=25)).isoformat()
-            rate, busy = storage._together(storage._sweeper, [(place, now)] * count)
-            one = one or rate
-            print(f"{f'  {label}':<44}{count:>8}{rate:>10,.0f}{rate / one:>9.2f}{busy:>6.0%}")
+            context = multiprocessing.get_context("spawn")
+            arguments = [(place, now, f"tf_sweeper_{uuid.uuid4().hex[:8]}") for _ in range(count)]
+            with context.Manager() as manager, context.Pool(count) as pool:
+                barrier = manager.Barrier(count)
+                runs = pool.map(_sweeper_cpu, [(*a, barrier) for a in arguments])
+            row = _swept(runs)
+            one = one or row
+            # the model: on a host with a free core for each sweeper and each backend, k workers do k times the
+            # rules of one worker, each rule costing its sweeper's and its backend's CPU as measured in this row
+            # (contention included) over what they cost one worker alone; it assumes the sweep is CPU-bound
+            # (no lock, flush or network waits that grow with k)
+            cpu_one, cpu_row = one["sweeper"] + one["backends"], row["sweeper"] + row["backends"]
+            modelled = count * cpu_one / cpu_row
+            model = f"{modelled:>14.2f}" if base.startswith("postgresql") else f"{'':>14}"
+            print(
+                f"{f'  {label}':<44}{count:>8}{row['rate']:>10,.0f}{row['rate'] / one['rate']:>9.2f}"
+                f"{row['busy']:>6.0%}{row['sweeper']:>12.0f}{row['backends']:>12.0f}{row['server']:>11.0f}"
+                f"{row['machine']:>12.0f}{model}"
+            )
             if hasattr(store, "drop_schema"):
                 store.drop_schema()
+    cores = os.cpu_count() or 1
+    print(
+        f"  (CPU µs per rule fired: the sweepers' own, their PostgreSQL backends', every PostgreSQL process's\n"
+        f"  (background writers and other clients included), the whole machine's ({cores} cores, other tenants\n"
+        "  included). Model vs one, PostgreSQL: rules/s on a host with a free core for each sweeper and each\n"
+        "  backend over one worker's, i.e. workers x (sweeper + backend µs of one worker) / (sweeper + backend µs\n"
+        "  of the row); it assumes the sweep is CPU-bound (no lock, flush or network waits that grow with the\n"
+        "  workers). The measured columns share this machine's cores; the model does not.)"
+    )
 
 
 def main() -> None:
@@ -494,7 +633,19 @@ def main() -> None:
     parser.add_argument(
         "--histories", metavar="N,N", help="history lengths of the fire rows (default 10,100,1000,5000)"
     )
+    parser.add_argument(
+        "--sweepers",
+        metavar="N,N",
+        help="only the sweeper rows, with these worker counts (e.g. 1,2): rules/s and CPU per rule",
+    )
     args = parser.parse_args()
+    if args.sweepers:
+        with tempfile.TemporaryDirectory() as folder:
+            stores = [("SQLite", f"{folder}/sweep")]
+            if args.postgres:
+                stores.append(("PostgreSQL", f"{args.postgres}#tf_bench_{uuid.uuid4().hex[:8]}_"))
+            sweeper_rows(stores, 200 if args.quick else 4_000, [int(n) for n in args.sweepers.split(",")])
+        return
     sizes = [2_000, 10_000] if args.quick else [2_000, 40_000, 200_000]
     if args.million and not args.quick:
         sizes.append(1_000_000)

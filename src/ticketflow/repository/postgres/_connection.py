@@ -268,26 +268,27 @@ class Database:
             finally:
                 conn.close()
 
-    def hot_read(self, statement: str, parameters: Any, *, one: bool = False) -> Any:
-        """Run a read on the pinned connection, retrying connection failures."""
+    def hot_read(self, statement: str, parameters: Any, *, one: bool = False, what: str = "read") -> Any:
+        """Run a read (or a statement safe to repeat, named by *what*) on the pinned connection, retrying failures."""
         for attempt in self.retry:
             try:
                 with self.pinned.cursor() as cursor:
                     cursor.execute(statement, parameters)
                     return cursor.fetchone() if one else cursor.fetchall()
             except self.lost as exc:
-                self.retry.again(attempt, StorageError(f"database read failed: {exc}"), exc)
+                self.retry.again(attempt, StorageError(f"database {what} failed: {exc}"), exc)
             except self.dbapi.Error as exc:
-                raise StorageError(f"database read failed: {exc}") from exc
+                raise StorageError(f"database {what} failed: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, *, begin: bool = True) -> Iterator[Any]:
         """A driver cursor between BEGIN and COMMIT on the pinned connection.
 
         A failure before the commit rolls back (nothing was written) and
         raises StorageError; a connection failure during the commit raises
-        StorageError saying its outcome is unknown.
+        StorageError saying its outcome is unknown. *begin*: False when the
+        caller sends BEGIN itself (with its first statements, in a pipeline).
         """
         failures = self.dbapi.Error
         try:
@@ -298,7 +299,8 @@ class Database:
         with ExitStack() as stack:
             stack.push(pinned)
             try:
-                cursor.execute("BEGIN")
+                if begin:
+                    cursor.execute("BEGIN")
             except failures as exc:
                 raise StorageError(f"database write failed and was rolled back: {exc}") from exc
             try:

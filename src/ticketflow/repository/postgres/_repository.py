@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -66,11 +67,17 @@ def _delivery(row: Any) -> Delivery:
 
 
 class _Transaction:
-    """Writes staged on one connection between BEGIN and COMMIT (see ``PostgresRepository.transaction``)."""
+    """Writes staged for one transaction, sent together when the block ends (see ``PostgresRepository.transaction``).
 
-    def __init__(self, sql: Statements, cursor: Any) -> None:
+    Each write's statement is made (and its events checked) when it is
+    staged; nothing reaches the database before the block ends, as with
+    :class:`~ticketflow.MemoryRepository`.
+    """
+
+    def __init__(self, sql: Statements) -> None:
         self.sql = sql
-        self.cursor = cursor
+        #: (statement, parameters, (ticket id, expected version) for a versioned write, else None), in order
+        self.staged: list[tuple[str, Sequence[Any], tuple[str, int] | None]] = []
 
     def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None, fold: Any = None) -> None:
         self._write(ticket.id, 0, self.sql.add_write(ticket, events, due, fold))
@@ -82,16 +89,40 @@ class _Transaction:
 
     def _write(self, ticket_id: str, expected_version: int, write: Write) -> None:
         statement, parameters, _ = write
-        self.cursor.execute(statement, parameters)
-        if not self.cursor.fetchall():  # say why from inside this transaction, on its own connection
-            self.cursor.execute(self.sql.outcome, (expected_version + 1, ticket_id))
-            raise refusal(ticket_id, expected_version, self.cursor.fetchone())
+        self.staged.append((statement, parameters, (ticket_id, expected_version)))
 
     def enqueue(self, message: OutboxMessage) -> None:
-        self.cursor.execute(self.sql.enqueue, outbox_row(message))
+        self.staged.append((self.sql.enqueue, outbox_row(message), None))
 
     def link(self, link: Link) -> None:
-        self.cursor.execute(self.sql.link, (link.ticket_id, link.kind, link.target))
+        self.staged.append((self.sql.link, (link.ticket_id, link.kind, link.target), None))
+
+    def send(self, cursor: Any) -> None:
+        """BEGIN and every staged write in one pipeline (one round trip), then say why a write matched no row.
+
+        Runs of the same statement go as one ``executemany``; a versioned
+        write that matched no row (its ticket missing or saved meanwhile)
+        raises, which rolls the transaction back.
+        """
+        connection = cursor.connection
+        checked: list[tuple[Any, list[tuple[str, int]]]] = []
+        with connection.pipeline():
+            cursor.execute("BEGIN")
+            for statement, run in itertools.groupby(self.staged, key=lambda staged: (staged[0], staged[2] is None)):
+                writes = list(run)
+                parameters = [staged[1] for staged in writes]
+                if statement[1]:  # enqueues, links: nothing to check
+                    cursor.executemany(statement[0], parameters)
+                    continue
+                results = connection.cursor()  # a cursor keeps only its last result set
+                results.executemany(statement[0], parameters, returning=True)
+                checked.append((results, [staged[2] for staged in writes if staged[2] is not None]))
+        for results, versions in checked:
+            for ticket_id, expected_version in versions:
+                if not results.fetchall():  # say why from inside this transaction, on its own connection
+                    cursor.execute(self.sql.outcome, (expected_version + 1, ticket_id))
+                    raise refusal(ticket_id, expected_version, cursor.fetchone())
+                results.nextset()
 
 
 class PostgresRepository:
@@ -196,8 +227,12 @@ class PostgresRepository:
         connection failure during the commit raises StorageError saying its
         outcome is unknown.
         """
-        with self._db.transaction() as cursor:
-            yield _Transaction(self._sql, cursor)
+        staged = _Transaction(self._sql)
+        yield staged  # an exception in the block propagates here: nothing was sent
+        if not staged.staged:
+            return
+        with self._db.transaction(begin=False) as cursor:
+            staged.send(cursor)
 
     def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None, fold: Any = None) -> None:
         """Store a new ticket with its first events (one statement; see :meth:`save` on failures)."""
@@ -427,39 +462,15 @@ class PostgresRepository:
         Uses ``FOR UPDATE SKIP LOCKED`` and a lease (``lease`` long, on the
         database's clock): N sweepers on N machines share the work without
         waiting for each other, and the claims of a sweeper that dies expire.
-        Saving or rescheduling the ticket ends the lease.
+        Saving or rescheduling the ticket ends the lease. One statement on the
+        pinned connection; if its connection fails it is tried again (tickets
+        it may have leased then are claimable again when their lease expires).
         """
         require_aware(now, "now")
         limit = check_limit(limit)
-        t = self._t["tickets"]
-        lease_seconds = self.lease.total_seconds()
-        candidates = (
-            sa.select(t.c.id)
-            .where(
-                t.c.due_us.is_not(None),
-                t.c.due_us <= epoch_us(now),
-                sa.or_(t.c.lease_until.is_(None), t.c.lease_until < sa.func.clock_timestamp()),
-                *self._of(lifecycle_id),
-            )
-            .order_by(t.c.due_us, t.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        statement = (
-            sa.update(t)
-            .where(t.c.id.in_(candidates))
-            .values(lease_until=sa.func.clock_timestamp() + sa.func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds))
-            .returning(t.c.id, t.c.due_at, t.c.due_us)
-        )
-        rows: list[Any] = []
-
-        def run(conn: Connection) -> None:
-            rows.extend(conn.execute(statement).all())
-
-        self._db.write(run)
-        rows.sort(key=lambda row: (row.due_us, row.id))
-        return [(row.id, datetime.fromisoformat(row.due_at)) for row in rows]
+        statement, parameters = self._sql.claim(self.lease.total_seconds(), epoch_us(now), lifecycle_id, limit)
+        rows = sorted(self._db.hot_read(statement, parameters, what="claim"), key=lambda row: (row[2], row[0]))
+        return [(ticket_id, datetime.fromisoformat(due_at)) for ticket_id, due_at, _ in rows]
 
     def pending_messages(self, limit: int = 100) -> list[OutboxMessage]:
         """Undelivered outbox messages, oldest first."""

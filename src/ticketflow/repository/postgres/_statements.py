@@ -134,11 +134,30 @@ class Statements:
             f"SELECT t.version, e.body FROM {self.tickets} t LEFT JOIN {self.events} e "
             "ON e.ticket_id = t.id AND e.seq = %s WHERE t.id = %s"
         )
+        self._claims = {
+            of: (
+                f"UPDATE {self.tickets} SET lease_until = clock_timestamp() + make_interval(secs => %s) "
+                # the ids as an array: a primary-key lookup each (IN (subquery) joins by scanning the table)
+                f"WHERE id = ANY(ARRAY(SELECT id FROM {self.tickets} WHERE due_us IS NOT NULL AND due_us <= %s "
+                "AND (lease_until IS NULL OR lease_until < clock_timestamp())"
+                f"{' AND lifecycle_id = %s' if of else ''} ORDER BY due_us, id LIMIT %s FOR UPDATE SKIP LOCKED)) "
+                "RETURNING id, due_at, due_us"
+            )
+            for of in (False, True)
+        }
         outbox = ("key", "ticket_id", "kind", "payload", "created_at", "created_us")  # codec.outbox_row's order
         self.enqueue = self._insert(tables["outbox"], outbox, "ON CONFLICT (key) DO NOTHING")
         links = tuple(column.name for column in tables["links"].c)
         self.link = self._insert(tables["links"], links, "ON CONFLICT DO NOTHING")
         self._writes: dict[tuple[str, bool, int, frozenset[str] | None, bool], str] = {}
+
+    def claim(self, lease_seconds: float, due_us: int, lifecycle_id: str | None, limit: int) -> tuple[str, list[Any]]:
+        """The one statement that leases up to *limit* due tickets (of *lifecycle_id*), and its parameters.
+
+        Returns a row (id, due_at, due_us) per ticket leased.
+        """
+        of = [] if lifecycle_id is None else [lifecycle_id]
+        return self._claims[lifecycle_id is not None], [lease_seconds, due_us, *of, limit]
 
     def _insert(self, table: sa.Table, names: Sequence[str], tail: str) -> str:
         placeholders = ", ".join(_placeholder(table.c[name]) for name in names)
