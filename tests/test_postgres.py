@@ -602,3 +602,137 @@ def test_saves_write_only_the_ticket_columns_their_events_changed(schema: str):
     fresh.close()
     engine.dispose()
     store.close()
+
+
+def _contract_tickets(store: Any, count: int) -> tuple[Any, list[Any]]:
+    """*count* stored tickets of the contract lifecycle (versions 1), and their factory."""
+    from ticketflow.testing import TicketFactory
+
+    make = TicketFactory()
+    tickets = []
+    for n in range(count):
+        ticket, events = make.new(f"T{n}")
+        store.add(ticket, events)
+        tickets.append(ticket)
+    return make, tickets
+
+
+def test_a_transaction_holds_no_lock_while_its_block_runs_and_its_stale_save_conflicts_at_the_end(schema: str):
+    """The writes are sent when the block ends: another writer meanwhile neither waits nor is lost."""
+    import sqlalchemy as sa
+
+    from ticketflow.repository.postgres import PostgresRepository
+
+    store = repo(schema)
+    make, (ticket,) = _contract_tickets(store, 1)
+    assert URL is not None
+    impatient = sa.create_engine(URL, connect_args={"options": "-c lock_timeout=2000"})  # a lock held: it fails
+    other = PostgresRepository(impatient, schema=schema)
+    started, event = make.step(ticket, "start")
+
+    def block() -> None:
+        with store.transaction() as tx:
+            tx.save(started, [event], 1)
+            tx.enqueue(tf.OutboxMessage("k1", ticket.id, "note", {}, T0))
+            other.save(started, [event], 1)  # the other writer saves first, not waiting for this block's lock
+
+    with pytest.raises(tf.ConcurrencyConflict) as conflict:
+        block()
+    assert (conflict.value.expected_version, conflict.value.actual_version) == (1, 2)
+    assert store.get(ticket.id) == started
+    assert [e.seq for e in store.history(ticket.id)] == [1, 2]  # the other writer's event, once
+    assert store.pending_messages() == []  # the message went down with the save
+    other.close()
+    impatient.dispose()
+    store.close()
+
+
+def test_a_transactions_writes_in_one_pipeline_say_which_save_was_refused_and_write_nothing(schema: str):
+    """Saves of one shape go together; the refused one is named (a conflict, a missing ticket), none is written."""
+    store = repo(schema)
+    make, tickets = _contract_tickets(store, 4)
+    steps = [make.step(ticket, "start") for ticket in tickets]
+    store.save(steps[2][0], [steps[2][1]], 1)  # T2 moves on: a save over version 1 is now stale
+    ghost, ghost_event = make.step(make.new("ghost")[0], "start")
+
+    def block(stale: bool) -> None:
+        with store.transaction() as tx:
+            for n, (started, event) in enumerate(steps):
+                if n != 2 or stale:
+                    tx.save(started, [event], 1)
+                if n == 1:
+                    tx.enqueue(tf.OutboxMessage(f"k{stale}", started.id, "note", {}, T0))
+                    if not stale:
+                        tx.save(ghost, [ghost_event], 1)
+
+    for stale, expected in ((True, tf.ConcurrencyConflict), (False, tf.TicketNotFound)):
+        with pytest.raises(expected) as refused:
+            block(stale)
+        assert refused.value.ticket_id == ("T2" if stale else "ghost")  # type: ignore[attr-defined]
+        assert [store.get(t.id).version for t in tickets] == [1, 1, 2, 1]
+        assert store.pending_messages() == []
+    with store.transaction() as tx:  # the same writes, none stale: all of them, in order
+        for n, (started, event) in enumerate(steps):
+            if n != 2:
+                tx.save(started, [event], 1)
+            tx.link(tf.Link(started.id, "relates_to", "T0"))
+        tx.enqueue(tf.OutboxMessage("k", "T0", "note", {}, T0))
+    assert [store.get(t.id) for t in tickets] == [started for started, _ in steps]
+    assert [m.key for m in store.pending_messages()] == ["k"]
+    assert [link.ticket_id for link in store.linked("T0")] == ["T0", "T1", "T2", "T3"]
+    store.close()
+
+
+def test_a_statement_failing_in_a_transactions_pipeline_rolls_it_all_back(schema: str):
+    store = repo(schema)
+    make, (ticket,) = _contract_tickets(store, 1)
+    started, event = make.step(ticket, "start")
+    store._sql.enqueue = "SELECT 1 / 0 WHERE " + " AND ".join(["%s::text IS NOT NULL"] * 6)  # fails on the server
+
+    def block() -> None:
+        with store.transaction() as tx:
+            tx.save(started, [event], 1)
+            tx.enqueue(tf.OutboxMessage("k", ticket.id, "note", {}, T0))
+
+    with pytest.raises(tf.StorageError, match="rolled back: division by zero"):
+        block()
+    assert store.get(ticket.id) == ticket
+    store.save(started, [event], 1)  # the connection is usable again
+    assert store.get(ticket.id) == started
+    store.close()
+
+
+def test_claims_find_their_tickets_by_primary_key_not_by_scanning_the_table(schema: str, monkeypatch):
+    """The claim's plan, on a table big enough for the planner to care: no sequential scan of the tickets."""
+    import psycopg
+    import sqlalchemy as sa
+
+    store = repo(schema)
+    lc = tf.builtin("zendesk")
+    with store.transaction() as tx:
+        for i in range(3000):
+            ticket, opened = lc.engine.open(f"Z{i:05d}", CUSTOMER, T0, title="due")
+            tx.add(ticket, [opened], due=T0 + timedelta(hours=i % 50))
+    engine = sa.create_engine(URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'ANALYZE "{schema}".tickets'))
+    sent: list[tuple[Any, Any]] = []
+    execute = psycopg.Cursor.execute
+
+    def spy(self: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        if "lease_until" in str(query) and "UPDATE" in str(query):
+            sent.append((query, params))
+        return execute(self, query, params, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", spy)
+    assert len(store.claim_due(T0 + timedelta(hours=2), 100, lifecycle_id="zendesk")) == 100
+    assert len(sent) == 1
+    monkeypatch.undo()
+    with engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        cursor.execute(f"EXPLAIN {sent[0][0]}", sent[0][1])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Seq Scan" not in plan, plan
+    assert "tickets_pkey" in plan, plan
+    engine.dispose()
+    store.close()
