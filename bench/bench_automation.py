@@ -35,18 +35,30 @@ CUSTOMER = tf.Actor("customer", roles={"requester"})
 AGENT = tf.Actor("agent", roles={"agent"})
 
 
-#: The columns a bulk load fills (named: a column added later, such as the fold, is left NULL).
+#: The columns a bulk load fills (named, so a column added later is left NULL).
 BULK_TICKETS = (
     "INSERT INTO tickets (id, lifecycle_id, state, version, created_at, updated_at, updated_us, title, fields, "
-    "requester, assignee, participants, due_at, due_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "requester, assignee, participants, due_at, due_us, fold) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 
-def fill(path: str, count: int, due: int) -> None:
+def fill(path: str, count: int, due: int, folds: bool = True) -> None:
+    """Bulk-load *count* pending zendesk tickets, *due* of them with their reminder due.
+
+    With *folds*, each ticket's fold is stored as this version's writes store
+    it; without, it is left NULL, as in a store written before folds (each
+    ticket's first write then folds its history).
+    """
     tf.SQLiteRepository(path)  # creates the schema
     lc = tf.builtin("zendesk")
     opened, open_event = lc.engine.open("template", CUSTOMER, T0, title="bulk", fields={"category": "question"})
     asked, ask_event, _ = lc.engine.apply(opened, "ask", AGENT, T0, comment=tf.Comment(AGENT.id, "?"))
+    fold = None
+    if folds:  # the same for every ticket: the same two events (seqs 1 and 2), folded by the Workflow's own folder
+        scheduler = tf.Workflow(lc, tf.MemoryRepository())._scheduler
+        folded = scheduler.folder.extend((), [open_event, ask_event])
+        assert folded is not None
+        fold = dumps([scheduler.fold_head(folded), *(event.seq for event in folded)])
     ticket_row = ticket_to_dict(asked)
     bodies = (event_to_dict(open_event), event_to_dict(ask_event))
     conn = sqlite3.connect(path, isolation_level=None)
@@ -63,7 +75,7 @@ def fill(path: str, count: int, due: int) -> None:
             reminder = asked_at + timedelta(hours=24)
             rows.append(
                 (tid, "zendesk", "pending", 2, T0.isoformat(), asked_at.isoformat(), epoch_us(asked_at), "bulk",
-                 '{"category":"question"}', "customer", None, "[]", reminder.isoformat(), epoch_us(reminder))
+                 '{"category":"question"}', "customer", None, "[]", reminder.isoformat(), epoch_us(reminder), fold)
             )  # fmt: skip
             events.append((tid, 1, dumps({**bodies[0], "ticket_id": tid})))
             events.append((tid, 2, dumps({**bodies[1], "ticket_id": tid, "at": asked_at.isoformat()})))
@@ -119,6 +131,11 @@ def main() -> None:
     parser.add_argument(
         "--due", type=int, default=10_000, help="how many of them have a reminder due (default: %(default)s)"
     )
+    parser.add_argument(
+        "--no-folds",
+        action="store_true",
+        help="leave each ticket's fold NULL, as a store written before folds (its first write folds its history)",
+    )
     options.add_quick(parser)
     args = parser.parse_args()
     if args.quick:
@@ -126,7 +143,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = f"{folder}/sweep.db"
         began = time.perf_counter()
-        fill(path, args.tickets, args.due)
+        fill(path, args.tickets, args.due, folds=not args.no_folds)
         load_s = time.perf_counter() - began
         now = T0 + timedelta(hours=24, minutes=1)
         wf = tf.Workflow(tf.builtin("zendesk"), tf.SQLiteRepository(path), clock=tf.SteppableClock(now))
@@ -146,7 +163,8 @@ def main() -> None:
         pending = len(wf.repository.pending_messages(limit=args.due + 10))
         wf.repository.close()  # type: ignore[attr-defined]
         rows = {n: delivery_row(path, folder, n) for n in (1, 4)}
-    print(f"Sweeper on SQLite: {args.tickets:,} pending tickets, {args.due:,} with a reminder due")
+    stored = "folds NULL, as before folds" if args.no_folds else "folds stored"
+    print(f"Sweeper on SQLite: {args.tickets:,} pending tickets, {args.due:,} with a reminder due ({stored})")
     print(f"{'rules fired and committed per second':<44}{fired / elapsed:>12,.0f}")
     print(f"{'  (rules fired, outbox messages written)':<44}{fired:>12,}{pending:>10,}")
     print(f"{'idle sweep, nothing due (ms, median of 50)':<44}{statistics.median(idle):>12.3f}")
