@@ -26,9 +26,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import _options as options  # bench/_options.py: --help and --quick for every script
+import attrs
 
 import ticketflow as tf
-from ticketflow.repository._codec import dumps, epoch_us, event_to_dict, ticket_to_dict
+from ticketflow.repository._codec import dumps, epoch_us, event_to_json
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 CUSTOMER = tf.Actor("customer", roles={"requester"})
@@ -52,15 +53,16 @@ def fill(path: str, count: int, due: int, folds: bool = True) -> None:
     tf.SQLiteRepository(path)  # creates the schema
     lc = tf.builtin("zendesk")
     opened, open_event = lc.engine.open("template", CUSTOMER, T0, title="bulk", fields={"category": "question"})
-    asked, ask_event, _ = lc.engine.apply(opened, "ask", AGENT, T0, comment=tf.Comment(AGENT.id, "?"))
+    _, ask_event, _ = lc.engine.apply(opened, "ask", AGENT, T0, comment=tf.Comment(AGENT.id, "?"))
     fold = None
     if folds:  # the same for every ticket: the same two events (seqs 1 and 2), folded by the Workflow's own folder
         scheduler = tf.Workflow(lc, tf.MemoryRepository())._scheduler
         folded = scheduler.folder.extend((), [open_event, ask_event])
         assert folded is not None
         fold = dumps([scheduler.fold_head(folded), *(event.seq for event in folded)])
-    ticket_row = ticket_to_dict(asked)
-    bodies = (event_to_dict(open_event), event_to_dict(ask_event))
+    # each event as this version stores it (the ticket id is the row's): the opening, and the question at either time
+    opening = event_to_json(open_event)
+    stored_ask = {at: event_to_json(attrs.evolve(ask_event, at=at)) for at in (T0, T0 + timedelta(hours=25))}
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("BEGIN")
@@ -77,14 +79,13 @@ def fill(path: str, count: int, due: int, folds: bool = True) -> None:
                 (tid, "zendesk", "pending", 2, T0.isoformat(), asked_at.isoformat(), epoch_us(asked_at), "bulk",
                  '{"category":"question"}', "customer", None, "[]", reminder.isoformat(), epoch_us(reminder), fold)
             )  # fmt: skip
-            events.append((tid, 1, dumps({**bodies[0], "ticket_id": tid})))
-            events.append((tid, 2, dumps({**bodies[1], "ticket_id": tid, "at": asked_at.isoformat()})))
+            events.append((tid, 1, opening))
+            events.append((tid, 2, stored_ask[asked_at]))
         conn.executemany(BULK_TICKETS, rows)
         conn.executemany("INSERT INTO events VALUES (?,?,?)", events)
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.close()
-    del ticket_row
 
 
 def deliver_all(path: str, log: str, start: float) -> None:

@@ -13,7 +13,10 @@ message per rule, committed). Rounds alternate the two sides so both see the
 same load; the table gives each side's median rules/s (wall clock and per CPU
 second of the sweeping process) and the ratio. With ``--instructions``, it
 also counts CPU instructions per rule with valgrind (a run that sweeps minus
-one that only sets up), which the machine's load does not move. No assertion:
+one that only sets up), which the machine's load does not move. With
+``--automation N,D``, it also runs each side's own ``bench/bench_automation.py``
+(N bulk-loaded pending tickets, D of them due, each store as that side's
+writes leave it) in alternating rounds and prints both rules/s. No assertion:
 the table is the result.
 """
 
@@ -75,10 +78,10 @@ def worker(count: int, sweep: bool) -> None:
 
 
 def baseline_src(revision: str, folder: str) -> str | None:
-    """``src/`` of *revision* unpacked under *folder*, or None (with the reason printed) when git cannot give it."""
+    """``src/`` (and ``bench/``) of *revision* unpacked under *folder*, or None (the reason printed) if git cannot."""
     try:
         archive = subprocess.run(  # noqa: S603
-            ["git", "-C", str(ROOT), "archive", "--format=tar", revision, "src"],  # noqa: S607
+            ["git", "-C", str(ROOT), "archive", "--format=tar", revision, "src", "bench"],  # noqa: S607
             capture_output=True,
             check=True,
         ).stdout
@@ -106,6 +109,17 @@ def run_side(src: str, count: int, sweep: bool, valgrind: bool = False) -> tuple
     return json.loads(done.stdout.strip().splitlines()[-1]), counted
 
 
+def automation_rate(src: str, tickets: int, due: int) -> float:
+    """Rules/s that *src*'s own ``bench/bench_automation.py`` prints for *tickets* pending, *due* of them due."""
+    script = Path(src).parent / "bench" / "bench_automation.py"
+    command = [sys.executable, str(script), "--tickets", str(tickets), "--due", str(due)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": src})  # noqa: S603
+    found = re.search(r"rules fired and committed per second\s+([\d,]+)", done.stdout)
+    if found is None:
+        raise SystemExit(f"{script} printed no rules/s:\n{done.stdout}")
+    return float(found.group(1).replace(",", ""))
+
+
 def main() -> None:
     parser = options.parser(__doc__)
     parser.add_argument("--against", default=BASELINE, help="the earlier git revision (default: %(default)s)")
@@ -119,6 +133,11 @@ def main() -> None:
         default=0,
         metavar="N",
         help="also count instructions per rule with valgrind over N tickets (default N: %(const)s)",
+    )
+    parser.add_argument(
+        "--automation",
+        metavar="N,D",
+        help="also run each side's bench_automation.py on N pending tickets, D due (e.g. 1000000,10000)",
     )
     parser.add_argument("--worker", nargs=2, metavar=("N", "PHASE"), help=argparse.SUPPRESS)
     options.add_quick(parser)
@@ -147,6 +166,12 @@ def main() -> None:
                 swept = run_side(src, args.instructions, sweep=True, valgrind=True)[1]
                 set_up = run_side(src, args.instructions, sweep=False, valgrind=True)[1]
                 per_rule[side] = ((swept or 0) - (set_up or 0)) / args.instructions
+        automation: dict[str, list[float]] = {side: [] for side in sides}
+        if args.automation:
+            tickets, due = (int(n) for n in args.automation.split(","))
+            for _ in range(args.rounds):
+                for side, src in sides.items():
+                    automation[side].append(automation_rate(src, tickets, due))
     load = os.getloadavg()[0]
     print(f"One SQLite sweeper, {args.tickets:,} due zendesk reminders, {args.rounds} rounds each (load {load:.1f})")
     print(f"{'':<24}{'rules/s':>10}{'rules/CPU s':>13}{'instr/rule':>12}")
@@ -164,6 +189,13 @@ def main() -> None:
         print(f"{'this / earlier, per CPU s':<30}{cpus}")
         if len(per_rule) == 2:
             print(f"{'earlier / this, instructions':<30}{per_rule[earlier] / per_rule['this checkout']:.2f}")
+    if args.automation:
+        print(f"bench_automation.py, {args.automation} (pending, due), rules/s per round:")
+        for side, rates_ in automation.items():
+            print(f"{side:<30}" + " ".join(f"{rate:,.0f}" for rate in rates_))
+        if earlier in automation:
+            pairs = zip(automation["this checkout"], automation[earlier], strict=True)
+            print(f"{'this / earlier':<30}" + " ".join(f"{n / o:.2f}" for n, o in pairs))
 
 
 if __name__ == "__main__":
