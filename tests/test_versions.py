@@ -829,3 +829,29 @@ def test_the_reschedule_command_recomputes_due_instants(capsys: pytest.CaptureFi
     repository = tf.SQLiteRepository(db)
     assert repository.due(at(23)) == [(ticket_id, at(12))]
     repository.close()
+
+
+def test_an_imported_ticket_on_an_earlier_version_is_due_by_that_version_s_rules():
+    """import_jsonl with previous=: a ticket in a state only v1 has gets v1's due instant, and the sweep fires it."""
+    import io
+
+    timer = '\n[[timers]]\nid = "nudge"\nstate = "waiting_on_requester"\nafter = "2h"\nadd_tags = ["escalated"]\n'
+    text = EXAMPLE.read_text() + timer
+    old = tf.loads_lifecycle(text, source="v1")
+    renamed = text.replace("waiting_on_requester", "waiting_on_customer").replace("version = 1", "version = 2", 1)
+    new = tf.loads_lifecycle(renamed, source="v2")
+    source = tf.MemoryRepository()
+    wf_old = tf.Workflow(old, source)
+    t = wf_old.open(ALICE, title="Laptop broken", at=T0)
+    wf_old.fire(t.id, "triage", BOB, fields={"category": "hardware"}, at=T0)
+    wf_old.fire(t.id, "start", BOB, assignee="bob", at=T0)
+    wf_old.fire(t.id, "ask", BOB, comment="Which model?", at=T0)
+    exported = io.StringIO()
+    tf.export_jsonl(source, exported)
+    target = tf.MemoryRepository()
+    wf = tf.Workflow(new, target, previous=[old])
+    assert wf.import_jsonl(io.StringIO(exported.getvalue())) == 1
+    assert target.due(T0 + timedelta(days=30), 10) == [(t.id, T0 + timedelta(hours=2))]
+    fired = wf.run_due(T0 + timedelta(hours=3))
+    assert [e.meta["rule"] for e in fired.fired] == ["nudge"]
+    assert "escalated" in target.get(t.id).tags

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ticketflow._facade._base import FacadeBase
+from ticketflow.lifecycle._migrated import recorded_version
 from ticketflow.model import Event, Ticket
 from ticketflow.repository._export import import_jsonl
 from ticketflow.sla import policy_for
@@ -84,7 +85,15 @@ class VersionsPart(FacadeBase):
     def imported_due(self, ticket: Ticket, history: Sequence[Event]) -> datetime | None:
         """The next due instant of a ticket of this lifecycle brought in whole with its *history* (an import).
 
+        A ticket in a state only an earlier version (``previous=``) has is
+        due by that version's rules, as its sweeps will serve it.
+
         Raises:
             StorageError: the ticket is of another lifecycle.
         """
+        dispatch, lifecycle = self._dispatch, self.lifecycle
+        if dispatch is not None and ticket.lifecycle_id == lifecycle.id and ticket.state not in lifecycle.states:
+            older = dispatch.older_for(recorded_version(history)[1])
+            if older is not None:
+                return older._scheduler.imported(ticket, history)
         return self._scheduler.imported(ticket, history)
