@@ -7,9 +7,11 @@
   one statement (the ticket update and the event insert in data-modifying
   CTEs, :mod:`._statements`), on the pinned connection (:mod:`._connection`):
   a fire is one ``get`` and one ``save``, so it needs no BEGIN/COMMIT round
-  trips. Everything else goes through SQLAlchemy Core.
-- Sweepers share due work with ``claim_due``: ``FOR UPDATE SKIP LOCKED`` plus a
-  lease that expires, so a sweeper that dies releases its claims.
+  trips. A transaction is staged and sent at its end: BEGIN and its writes in
+  one pipeline, then COMMIT. Everything else goes through SQLAlchemy Core.
+- Sweepers share due work with ``claim_due`` (one statement on the pinned
+  connection): ``FOR UPDATE SKIP LOCKED`` plus a lease that expires, so a
+  sweeper that dies releases its claims.
 - A failure before a write commits is retried (one :class:`._connection.Retry`
   policy); a failure *during* a commit is a ``StorageError`` (the outcome is
   unknown and a blind retry could apply a step twice) — except for a
@@ -117,12 +119,16 @@ class _Transaction:
                 results = connection.cursor()  # a cursor keeps only its last result set
                 results.executemany(statement[0], parameters, returning=True)
                 checked.append((results, [staged[2] for staged in writes if staged[2] is not None]))
-        for results, versions in checked:
-            for ticket_id, expected_version in versions:
-                if not results.fetchall():  # say why from inside this transaction, on its own connection
-                    cursor.execute(self.sql.outcome, (expected_version + 1, ticket_id))
-                    raise refusal(ticket_id, expected_version, cursor.fetchone())
-                results.nextset()
+        try:
+            for results, versions in checked:
+                for ticket_id, expected_version in versions:
+                    if not results.fetchall():  # say why from inside this transaction, on its own connection
+                        cursor.execute(self.sql.outcome, (expected_version + 1, ticket_id))
+                        raise refusal(ticket_id, expected_version, cursor.fetchone())
+                    results.nextset()
+        finally:
+            for results, _ in checked:
+                results.close()
 
 
 class PostgresRepository:
@@ -222,17 +228,21 @@ class PostgresRepository:
     def transaction(self) -> Iterator[_Transaction]:
         """One database transaction: everything staged commits together or not at all.
 
-        Runs on the pinned connection (BEGIN ... COMMIT). A failure before the
-        commit rolls back (nothing was written) and raises StorageError; a
-        connection failure during the commit raises StorageError saying its
-        outcome is unknown.
+        The writes are staged while the block runs (nothing reaches the
+        database, no row is locked) and sent when it ends, on the pinned
+        connection: BEGIN and the writes in one pipeline, then COMMIT (two
+        round trips). A save that matches no row raises then (a
+        ``ConcurrencyConflict`` or ``TicketNotFound``) and nothing is written.
+        A failure before the commit rolls back (nothing was written) and
+        raises StorageError; a connection failure during the commit raises
+        StorageError saying its outcome is unknown.
         """
-        staged = _Transaction(self._sql)
-        yield staged  # an exception in the block propagates here: nothing was sent
-        if not staged.staged:
+        tx = _Transaction(self._sql)
+        yield tx  # an exception in the block propagates here: nothing was sent
+        if not tx.staged:
             return
         with self._db.transaction(begin=False) as cursor:
-            staged.send(cursor)
+            tx.send(cursor)
 
     def add(self, ticket: Ticket, events: Sequence[Event], *, due: datetime | None = None, fold: Any = None) -> None:
         """Store a new ticket with its first events (one statement; see :meth:`save` on failures)."""
