@@ -522,6 +522,35 @@ def _ticks(before: dict[int, int], after: dict[int, int], pids: Any = None) -> i
     return sum(t - before.get(pid, 0) for pid, t in after.items() if pids is None or pid in pids)
 
 
+def _blocks(where: str) -> int:
+    """Buffer accesses (hits and reads) so far on the tables and indexes of *where*'s PostgreSQL schema (else 0).
+
+    A count of the database's work that, unlike its CPU seconds, does not
+    grow when processes compete for the cores.
+    """
+    if not where.startswith("postgresql"):
+        return 0
+    import sqlalchemy as sa
+
+    url, _, schema = where.partition("#")
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+            total = conn.execute(
+                sa.text(
+                    "SELECT coalesce(sum(coalesce(heap_blks_hit, 0) + coalesce(heap_blks_read, 0)"
+                    " + coalesce(idx_blks_hit, 0) + coalesce(idx_blks_read, 0) + coalesce(toast_blks_hit, 0)"
+                    " + coalesce(toast_blks_read, 0) + coalesce(tidx_blks_hit, 0) + coalesce(tidx_blks_read, 0)), 0)"
+                    " FROM pg_statio_user_tables WHERE schemaname = :schema"
+                ),
+                {"schema": schema},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return int(total)
+
+
 def _swept(runs: list[dict[str, Any]]) -> dict[str, float]:
     """Rules/s of sweepers run together, and where the CPU went per rule, in µs."""
     tick = 1e6 / os.sysconf("SC_CLK_TCK")
@@ -568,7 +597,7 @@ def sweeper_rows(where: list[tuple[str, str]], timers: int, workers: list[int]) 
     folder = Folder(lc, tf.Workflow(lc, tf.MemoryRepository()).sla_policy)
     print(
         f"{f'sweepers, {timers:,} due reminders (zendesk)':<44}{'workers':>8}{'rules/s':>10}{'vs one':>9}{'CPU':>6}"
-        f"{'sweeper µs':>12}{'backend µs':>12}{'all pg µs':>11}{'machine µs':>12}{'model vs one':>14}"
+        f"{'sweeper µs':>12}{'backend µs':>12}{'all pg µs':>11}{'machine µs':>12}{'pg blocks':>11}{'model vs one':>14}"
     )
     for label, base in where:
         one: dict[str, float] | None = None
@@ -587,6 +616,8 @@ def sweeper_rows(where: list[tuple[str, str]], timers: int, workers: list[int]) 
                     tx.add(asked, [opened, event], due=storage.T0 + timedelta(hours=24), fold=stored)
             assert keeps.fold("Z0000000") is not None
             store.close()  # type: ignore[attr-defined]
+            time.sleep(0.6)  # PostgreSQL publishes a backend's statistics at most once a second
+            blocks = _blocks(place)
             now = (storage.T0 + timedelta(hours=25)).isoformat()
             context = multiprocessing.get_context("spawn")
             arguments = [(place, now, f"tf_sweeper_{uuid.uuid4().hex[:8]}") for _ in range(count)]
@@ -594,6 +625,9 @@ def sweeper_rows(where: list[tuple[str, str]], timers: int, workers: list[int]) 
                 barrier = manager.Barrier(count)
                 runs = pool.map(_sweeper_cpu, [(*a, barrier) for a in arguments])
             row = _swept(runs)
+            time.sleep(0.6)
+            fired = sum(r["fired"] for r in runs)
+            row["blocks"] = (_blocks(place) - blocks) / fired
             one = one or row
             # the model: on a host with a free core for each sweeper and each backend, k workers do k times the
             # rules of one worker, each rule costing its sweeper's and its backend's CPU as measured in this row
@@ -602,20 +636,23 @@ def sweeper_rows(where: list[tuple[str, str]], timers: int, workers: list[int]) 
             cpu_one, cpu_row = one["sweeper"] + one["backends"], row["sweeper"] + row["backends"]
             modelled = count * cpu_one / cpu_row
             model = f"{modelled:>14.2f}" if base.startswith("postgresql") else f"{'':>14}"
+            blocks_column = f"{row['blocks']:>11.1f}" if base.startswith("postgresql") else f"{'':>11}"
             print(
                 f"{f'  {label}':<44}{count:>8}{row['rate']:>10,.0f}{row['rate'] / one['rate']:>9.2f}"
                 f"{row['busy']:>6.0%}{row['sweeper']:>12.0f}{row['backends']:>12.0f}{row['server']:>11.0f}"
-                f"{row['machine']:>12.0f}{model}"
+                f"{row['machine']:>12.0f}{blocks_column}{model}"
             )
             if hasattr(store, "drop_schema"):
                 store.drop_schema()
     cores = os.cpu_count() or 1
     print(
-        f"  (CPU µs per rule fired: the sweepers' own, their PostgreSQL backends', every PostgreSQL process's\n"
+        "  (CPU µs per rule fired: the sweepers' own, their PostgreSQL backends', every PostgreSQL process's\n"
         f"  (background writers and other clients included), the whole machine's ({cores} cores, other tenants\n"
-        "  included). Model vs one, PostgreSQL: rules/s on a host with a free core for each sweeper and each\n"
-        "  backend over one worker's, i.e. workers x (sweeper + backend µs of one worker) / (sweeper + backend µs\n"
-        "  of the row); it assumes the sweep is CPU-bound (no lock, flush or network waits that grow with the\n"
+        "  included). pg blocks: buffer accesses per rule on the store's tables and indexes, the database's\n"
+        "  work counted without the inflation CPU seconds show when processes compete for the cores.\n"
+        "  Model vs one (PostgreSQL): rules/s on a host with a free core for each sweeper and each backend over\n"
+        "  one worker's, i.e. workers x (sweeper + backend µs of one worker) / (sweeper + backend µs of the\n"
+        "  row); it assumes the sweep is CPU-bound (no lock, flush or network waits that grow with the\n"
         "  workers). The measured columns share this machine's cores; the model does not.)"
     )
 
