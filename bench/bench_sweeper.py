@@ -11,7 +11,8 @@ its clock 24 hours and a minute, then times ``Workflow.run_due(limit=500)``
 until nothing is due: every ticket's reminder fires (one event and one outbox
 message per rule, committed). Rounds alternate the two sides so both see the
 same load; the table gives each side's median rules/s (wall clock and per CPU
-second of the sweeping process) and the ratio. With ``--instructions``, it
+second of the sweeping process, and the kernel's share of that CPU: system
+µs per rule) and the ratio. With ``--instructions``, it
 also counts CPU instructions per rule with valgrind (a run that sweeps minus
 one that only sets up), which the machine's load does not move. With
 ``--automation N,D``, it also runs each side's own ``bench/bench_automation.py``
@@ -64,17 +65,18 @@ def worker(count: int, sweep: bool) -> None:
         due_tickets(1)  # a first sweep of one ticket in both phases: what it loads is not counted per rule
         wf.run_due()
         due_tickets(count)
-        fired, wall, cpu = 0, 0.0, 0.0
+        fired, wall, cpu, kernel = 0, 0.0, 0.0, 0.0
         if sweep:
-            began, began_cpu = time.perf_counter(), time.process_time()
+            began, began_cpu, began_sys = time.perf_counter(), time.process_time(), os.times().system
             while True:
                 result = wf.run_due(limit=500)
                 fired += len(result.fired)
                 if not result.tickets:
                     break
             wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+            kernel = os.times().system - began_sys
         repository.close()
-    print(json.dumps({"fired": fired, "wall": wall, "cpu": cpu}))
+    print(json.dumps({"fired": fired, "wall": wall, "cpu": cpu, "sys": kernel}))
 
 
 def baseline_src(revision: str, folder: str) -> str | None:
@@ -154,10 +156,12 @@ def main() -> None:
         if old is not None:
             sides[f"at {args.against}"] = old
         rates: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
+        kernel: dict[str, list[float]] = {side: [] for side in sides}  # µs of system (kernel) CPU per rule
         for _ in range(args.rounds):
             for side, src in sides.items():
                 run, _ = run_side(src, args.tickets, sweep=True)
                 rates[side].append((run["fired"] / run["wall"], run["fired"] / run["cpu"]))
+                kernel[side].append(run["sys"] / run["fired"] * 1e6)
         per_rule: dict[str, float] = {}
         if args.instructions and shutil.which("valgrind") is None:
             print("(--instructions needs valgrind: apt install valgrind)")
@@ -174,12 +178,12 @@ def main() -> None:
                     automation[side].append(automation_rate(src, tickets, due))
     load = os.getloadavg()[0]
     print(f"One SQLite sweeper, {args.tickets:,} due zendesk reminders, {args.rounds} rounds each (load {load:.1f})")
-    print(f"{'':<24}{'rules/s':>10}{'rules/CPU s':>13}{'instr/rule':>12}")
+    print(f"{'':<24}{'rules/s':>10}{'rules/CPU s':>13}{'sys µs/rule':>13}{'instr/rule':>12}")
     for side, measured in rates.items():
         wall = statistics.median(rate for rate, _ in measured)
         cpu = statistics.median(rate for _, rate in measured)
         counted = f"{per_rule[side]:>12,.0f}" if side in per_rule else f"{'':>12}"
-        print(f"{side:<24}{wall:>10,.0f}{cpu:>13,.0f}{counted}")
+        print(f"{side:<24}{wall:>10,.0f}{cpu:>13,.0f}{statistics.median(kernel[side]):>13.1f}{counted}")
     earlier = f"at {args.against}"
     if earlier in rates:
         now_rates, old_rates = rates["this checkout"], rates[earlier]
