@@ -1568,3 +1568,30 @@ def test_sub_of_nothing_is_the_instant_itself_in_the_calendars_zone_even_when_cl
     for moved in (cal.sub(saturday, timedelta(0)), cal.add(saturday, timedelta(0))):
         assert (moved, moved.tzinfo) == (saturday, ZoneInfo("America/New_York"))
     assert cal.sub(ny(2026, 3, 6, 12), timedelta(microseconds=1)) == ny(2026, 3, 6, 12) - timedelta(microseconds=1)
+
+
+def test_explain_names_a_rule_opening_that_decides_after_the_holiday_eves_span_of_the_same_rule():
+    # a daily night desk whose 22:00-06:00 span from the holiday eve overlaps its own 00:00-02:00 of the next day:
+    # the eve's span does not apply, and the next day's opening still explains the open instant
+    cal = BusinessCalendar(
+        "UTC",
+        {},
+        holidays=[date(2026, 3, 3)],
+        rules=[CalendarRule("FREQ=DAILY", start=date(2026, 3, 1), open=["00:00-02:00", "22:00-06:00"], name="desk")],
+    )
+    found = cal.explain(datetime(2026, 3, 4, 1, tzinfo=UTC))
+    assert (found.open, found.source, found.reason) == (True, "rule", "rule 'desk' opens 00:00-02:00 on 2026-03-04")
+    after = cal.explain(datetime(2026, 3, 4, 3, tzinfo=UTC))
+    assert (after.open, after.reason) == (False, "2026-03-03 is a holiday (rule 'desk' does not apply)")
+
+
+def test_ics_events_that_cannot_be_expanded_are_refused_naming_the_source():
+    # it reads (icalendar takes BYSETPOS=400), but expanding the series fails when the calendar first needs it
+    text = (
+        "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\nSUMMARY:Cut\nDTSTART;TZID=Europe/Berlin:20260302T090000\n"
+        "DTEND;TZID=Europe/Berlin:20260302T110000\nRRULE:FREQ=MONTHLY;BYSETPOS=400;BYDAY=MO\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+    cal = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[tf.ics_closures(text, name="x.ics")])
+    with pytest.raises(tf.CalendarError) as caught:
+        cal.is_open(berlin(2026, 3, 3, 10))
+    assert str(caught.value).startswith("ics x.ics: cannot expand its events: ")
