@@ -1595,3 +1595,29 @@ def test_ics_events_that_cannot_be_expanded_are_refused_naming_the_source():
     with pytest.raises(tf.CalendarError) as caught:
         cal.is_open(berlin(2026, 3, 3, 10))
     assert str(caught.value).startswith("ics x.ics: cannot expand its events: ")
+
+
+def test_describe_and_explain_write_a_window_that_ends_at_midnight_as_24_00_and_a_night_shift_by_its_end():
+    cal = BusinessCalendar("UTC", {"mon-fri": ["12:00-24:00"], "sat": ["22:00-06:00"]})
+    assert (
+        cal.describe() == "UTC: mon 12:00-24:00, tue 12:00-24:00, wed 12:00-24:00, thu 12:00-24:00, fri 12:00-24:00, "
+        "sat 22:00-06:00"
+    )
+    assert cal.explain(datetime(2026, 3, 6, 23, tzinfo=UTC)).reason == "weekly hours: fri 12:00-24:00"
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Tokyo"])
+def test_a_used_calendar_answers_at_the_first_instant_of_a_year_it_has_not_built_like_a_fresh_one(zone: str):
+    # each Jan 1 00:00 local opens a window: a calendar that has answered for 2026 (and so built some years
+    # around it) must see those windows as a fresh calendar does, at the edge of what it built and past it
+    hours = {"mon-sun": ["00:00-01:00"]}
+    tz = ZoneInfo(zone)
+    used = BusinessCalendar(zone, hours)
+    assert used.is_open(datetime(2026, 6, 1, 0, 30, tzinfo=tz))
+    for year in range(2026, 2032):
+        t = datetime(year, 1, 1, tzinfo=tz)
+        fresh = BusinessCalendar(zone, hours)
+        assert used.is_open(t), t
+        assert fresh.is_open(t), t
+        assert used.explain(t) == fresh.explain(t), t
+        assert used.next_open(t) == fresh.next_open(t) == t, t
