@@ -1621,3 +1621,16 @@ def test_a_used_calendar_answers_at_the_first_instant_of_a_year_it_has_not_built
         assert fresh.is_open(t), t
         assert used.explain(t) == fresh.explain(t), t
         assert used.next_open(t) == fresh.next_open(t) == t, t
+
+
+def test_a_rule_window_inside_the_spring_dst_gap_opens_or_closes_nothing_that_night():
+    # 02:00-03:00 does not exist in New York on 8 March 2026: both ends move to 03:00, an empty span
+    gap = date(2026, 3, 8)
+    opening = CalendarRule("FREQ=DAILY", start=date(2026, 3, 1), open=["02:00-03:00"], name="gap")
+    assert list(opening.spans(NY, gap, gap + timedelta(days=1))) == []
+    opened = BusinessCalendar("America/New_York", {}, rules=[opening])
+    assert opened.next_open(ny(2026, 3, 8, 0)) == ny(2026, 3, 9, 2)
+    assert opened.explain(ny(2026, 3, 8, 3)).since == ny(2026, 3, 7, 3)
+    closing = CalendarRule("FREQ=DAILY", start=date(2026, 3, 1), close=["02:00-03:00"])
+    closed = BusinessCalendar("America/New_York", {"mon-sun": ["00:00-24:00"]}, rules=[closing])
+    assert closed.open_windows(ny(2026, 3, 8, 0), ny(2026, 3, 8, 12)) == [(ny(2026, 3, 8, 0), ny(2026, 3, 8, 12))]
