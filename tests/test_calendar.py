@@ -10,7 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import ticketflow as tf
-from ticketflow.calendar import BusinessCalendar, CalendarRule, holidays_for
+from ticketflow.calendar import BusinessCalendar, CalendarRule, Window, holidays_for
 from ticketflow.calendar._calendar import folder_of, located
 
 from .calendar_oracle import STEP, Oracle, OracleRule
@@ -1634,3 +1634,38 @@ def test_a_rule_window_inside_the_spring_dst_gap_opens_or_closes_nothing_that_ni
     closing = CalendarRule("FREQ=DAILY", start=date(2026, 3, 1), close=["02:00-03:00"])
     closed = BusinessCalendar("America/New_York", {"mon-sun": ["00:00-24:00"]}, rules=[closing])
     assert closed.open_windows(ny(2026, 3, 8, 0), ny(2026, 3, 8, 12)) == [(ny(2026, 3, 8, 0), ny(2026, 3, 8, 12))]
+
+
+def test_a_closure_to_the_end_of_a_window_leaves_nothing_open_at_that_end():
+    cal = BusinessCalendar(
+        "UTC",
+        NINE_TO_FIVE,
+        rules=[CalendarRule("FREQ=WEEKLY;BYDAY=FR", start=date(2026, 1, 1), close=["16:00-17:00"], name="demo")],
+    )
+    friday_16_30, monday_9 = datetime(2026, 3, 6, 16, 30, tzinfo=UTC), datetime(2026, 3, 9, 9, tzinfo=UTC)
+    assert cal.next_open(friday_16_30) == monday_9
+    found = cal.explain(friday_16_30)
+    assert (found.open, found.since, found.until) == (False, datetime(2026, 3, 6, 16, tzinfo=UTC), monday_9)
+
+
+def test_a_rule_gives_each_occurrence_date_once_and_none_from_its_until_date_on():
+    hourly = CalendarRule("FREQ=DAILY;BYHOUR=9,15", start=date(2026, 3, 1), open=["18:00-20:00"], name="twice")
+    assert list(hourly.dates(date(2026, 3, 2), date(2026, 3, 4))) == [date(2026, 3, 2), date(2026, 3, 3)]
+    assert len(list(hourly.spans(ZoneInfo("UTC"), date(2026, 3, 2), date(2026, 3, 4)))) == 2
+    cal = BusinessCalendar("UTC", {}, rules=[hourly])
+    assert cal.between(datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 4, tzinfo=UTC)) == 4 * H
+    daily = CalendarRule("FREQ=DAILY", start=date(2026, 3, 1), close=["09:00-10:00"])
+    assert list(daily.dates(date(2026, 3, 2), date(2026, 3, 3))) == [date(2026, 3, 2)]  # not the 3rd, at its 00:00
+
+
+def test_a_rules_windows_given_in_python_are_read_like_the_configs():
+    listed = CalendarRule("FREQ=DAILY", start=date(2026, 3, 1), close=["09:00-11:00"])
+    assert CalendarRule("FREQ=DAILY", start=date(2026, 3, 1), close=("09:00-11:00",)) == listed
+    assert CalendarRule("FREQ=DAILY", start=date(2026, 3, 1), close="09:00-11:00") == listed
+    assert listed.close == (Window(540, 660),)
+    with pytest.raises(tf.CalendarError) as caught:
+        CalendarRule("FREQ=DAILY", start=date(2026, 3, 1), close=5)  # type: ignore[arg-type]
+    assert str(caught.value) == "expected windows like ['09:00-11:00'], got 5"
+    with pytest.raises(tf.CalendarError) as caught:
+        CalendarRule("FREQ=DAILY", start=date(2026, 3, 1), open=["9-11"])
+    assert str(caught.value) == "windows[0]: cannot read window '9-11'; write it like '09:00-17:00' or '22:00-06:00'"
