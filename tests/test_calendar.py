@@ -1669,3 +1669,57 @@ def test_a_rules_windows_given_in_python_are_read_like_the_configs():
     with pytest.raises(tf.CalendarError) as caught:
         CalendarRule("FREQ=DAILY", start=date(2026, 3, 1), open=["9-11"])
     assert str(caught.value) == "windows[0]: cannot read window '9-11'; write it like '09:00-17:00' or '22:00-06:00'"
+
+
+@pytest.mark.parametrize(
+    ("rrule", "start", "message"),
+    [
+        ("", "2026-01-01", "rrule: '' is not one RRULE line; give DTSTART as start="),
+        ("RRULE:", "2026-01-01", "rrule: 'RRULE:' is not one RRULE line; give DTSTART as start="),
+        ("  ", "2026-01-01", "rrule: '  ' is not one RRULE line; give DTSTART as start="),
+        (
+            "FREQ=DAILY\nFREQ=WEEKLY",
+            "2026-01-01",
+            r"rrule: 'FREQ=DAILY\nFREQ=WEEKLY' is not one RRULE line; give DTSTART as start=",
+        ),
+        (
+            "FREQ=DAILY;dtstart=20260101",
+            "2026-01-01",
+            "rrule: 'FREQ=DAILY;dtstart=20260101' is not one RRULE line; give DTSTART as start=",
+        ),
+        ("FREQ=SOMETIMES", "2026-01-01", "rrule: cannot read 'FREQ=SOMETIMES': invalid 'FREQ': SOMETIMES"),
+        (
+            "FREQ=WEEKLY;UNTIL=20261231T000000Z",
+            "2026-01-01",
+            "rrule: cannot read 'FREQ=WEEKLY;UNTIL=20261231T000000Z': RRULE UNTIL values must be specified in UTC "
+            "when DTSTART is timezone-aware; write UNTIL as a local date (UNTIL=20261231)",
+        ),
+        (5, "2026-01-01", "rrule: expected RRULE text like 'FREQ=WEEKLY;BYDAY=MO', got 5"),
+        ("FREQ=DAILY", "someday", "start: DTSTART is a date (2026-01-05), got 'someday'"),
+        ("FREQ=DAILY", 20260101, "start: DTSTART is a date (2026-01-05), got 20260101"),
+        (
+            "FREQ=DAILY",
+            datetime(2026, 1, 1, tzinfo=UTC),
+            "start: give DTSTART as a date (2026-01-05), got the datetime "
+            "datetime.datetime(2026, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)",
+        ),
+    ],
+)
+def test_a_rule_made_in_python_is_refused_with_its_exact_message(rrule: Any, start: Any, message: str):
+    with pytest.raises(tf.CalendarError) as caught:
+        CalendarRule(rrule, start=start, close=["09:00-10:00"])
+    assert str(caught.value) == message
+
+
+def test_a_rule_needs_exactly_one_of_close_and_open():
+    for windows in ({}, {"close": ["09:00-10:00"], "open": ["11:00-12:00"]}, {"close": [], "open": []}):
+        with pytest.raises(tf.CalendarError) as caught:
+            CalendarRule("FREQ=DAILY", start=date(2026, 1, 1), **windows)
+        assert str(caught.value) == "give either close = [windows] or open = [windows] (one of them, not empty)"
+
+
+@pytest.mark.parametrize("rrule", ["rrule:FREQ=DAILY", " RRULE:FREQ=DAILY ", "RRULE:FREQ=DAILY", "freq=daily"])
+def test_an_rrule_is_read_with_or_without_its_prefix_in_any_case_and_around_blanks(rrule: str):
+    rule = CalendarRule(rrule, start="2026-01-01", close=["09:00-10:00"])
+    assert rule.start == date(2026, 1, 1)
+    assert list(rule.dates(date(2026, 3, 2), date(2026, 3, 4))) == [date(2026, 3, 2), date(2026, 3, 3)]
