@@ -1723,3 +1723,119 @@ def test_an_rrule_is_read_with_or_without_its_prefix_in_any_case_and_around_blan
     rule = CalendarRule(rrule, start="2026-01-01", close=["09:00-10:00"])
     assert rule.start == date(2026, 1, 1)
     assert list(rule.dates(date(2026, 3, 2), date(2026, 3, 4))) == [date(2026, 3, 2), date(2026, 3, 3)]
+
+
+_HOURS_ONLY = {"timezone": "UTC", "hours": NINE_TO_FIVE}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"timezone": "Mars/Olympus", "hours": NINE_TO_FIVE},
+            "timezone: unknown zone 'Mars/Olympus'; use an IANA name like 'Europe/Paris'",
+        ),
+        ({"timezone": 5, "hours": NINE_TO_FIVE}, "timezone: unknown zone 5; use an IANA name like 'Europe/Paris'"),
+        ({"timezone": "", "hours": NINE_TO_FIVE}, "timezone: unknown zone ''; use an IANA name like 'Europe/Paris'"),
+        (
+            {"timezone": "../etc/passwd", "hours": NINE_TO_FIVE},
+            "timezone: unknown zone '../etc/passwd'; use an IANA name like 'Europe/Paris'",
+        ),
+        (
+            {"timezone": "UTC", "hours": ["09:00-17:00"]},
+            "hours: expected a mapping of day names to windows, got ['09:00-17:00']",
+        ),
+        (
+            {"timezone": "UTC", "hours": {"mon": ["9-5"]}},
+            "hours.mon[0]: cannot read window '9-5'; write it like '09:00-17:00' or '22:00-06:00'",
+        ),
+        ({"timezone": "UTC", "hours": {"mon": [9]}}, "hours.mon[0]: expected a window like '09:00-17:00', got 9"),
+        (
+            {"timezone": "UTC", "hours": {"mon": ["09:00-09:00"]}},
+            "hours.mon[0]: window '09:00-09:00' starts where it ends; write '00:00-24:00' for a whole day",
+        ),
+        *(
+            ({"timezone": "UTC", "hours": {"mon": [w]}}, f"hours.mon[0]: {w!r} is not a time of day (00:00 to 24:00)")
+            for w in ("24:00-01:00", "09:60-10:00", "09:00-10:60", "09:00-25:00", "09:00-24:01")
+        ),
+        (
+            {"timezone": "UTC", "hours": {"mon": ["09:00-12:00", "11:00-13:00"]}},
+            "hours.mon: windows 09:00-12:00 and 11:00-13:00 overlap",
+        ),
+        (
+            {"timezone": "UTC", "hours": {"mon": ["22:00-06:00"], "tue": ["05:00-09:00"]}},
+            "hours: mon 22:00-06:00 overlaps tue 05:00-09:00; end the night shift earlier",
+        ),
+        (
+            {"timezone": "UTC", "hours": {"sun": ["22:00-06:00"], "mon": ["05:00-09:00"]}},
+            "hours: sun 22:00-06:00 overlaps mon 05:00-09:00; end the night shift earlier",
+        ),
+        (
+            {"timezone": "UTC", "hours": {"funday": ["09:00-17:00"]}},
+            "hours.funday: unknown day; use mon..sun or a range like 'mon-fri'",
+        ),
+        (
+            {"timezone": "UTC", "hours": {"mon-funday": ["09:00-17:00"]}},
+            "hours.mon-funday: unknown day; use mon..sun or a range like 'mon-fri'",
+        ),
+        ({"timezone": "UTC", "hours": {3: ["09:00-17:00"]}}, "hours: day keys are names like 'mon', got 3"),
+        (
+            {"timezone": "UTC", "hours": {"mon-fri": ["09:00-17:00"], "fri": ["18:00-19:00"]}},
+            "hours.fri: fri is given twice",
+        ),
+        ({"timezone": "UTC", "hours": {}}, "hours: the calendar is never open; give at least one window"),
+        (
+            {"timezone": "UTC", "hours": {"mon": []}, "overrides": {date(2026, 1, 5): []}},
+            "hours: the calendar is never open; give at least one window",
+        ),
+        (
+            {**_HOURS_ONLY, "holidays": "2026-12-25"},
+            "holidays: expected a list of dates or holidays_for(...), got '2026-12-25'",
+        ),
+        ({**_HOURS_ONLY, "holidays": 5}, "holidays: expected a list of dates or holidays_for(...), got 5"),
+        ({**_HOURS_ONLY, "holidays": ["someday"]}, "holidays[0]: 'someday' is not a date (YYYY-MM-DD)"),
+        ({**_HOURS_ONLY, "holidays": [5]}, "holidays[0]: expected a date or holidays_for(...), got 5"),
+        (
+            {**_HOURS_ONLY, "holidays": [date(2026, 12, 24), datetime(2026, 12, 25)]},
+            "holidays[1]: expected a date or holidays_for(...), got datetime.datetime(2026, 12, 25, 0, 0)",
+        ),
+        ({**_HOURS_ONLY, "overrides": {"2026-13-01": []}}, "overrides.2026-13-01: not a date (YYYY-MM-DD)"),
+        ({**_HOURS_ONLY, "overrides": {5: []}}, "overrides: keys are dates, got 5"),
+        (
+            {**_HOURS_ONLY, "overrides": {datetime(2026, 12, 24): []}},
+            "overrides: keys are dates, got datetime.datetime(2026, 12, 24, 0, 0)",
+        ),
+        (
+            {**_HOURS_ONLY, "overrides": {date(2026, 12, 24): ["9-1"]}},
+            "overrides.2026-12-24[0]: cannot read window '9-1'; write it like '09:00-17:00' or '22:00-06:00'",
+        ),
+    ],
+)
+def test_a_bad_calendar_is_refused_with_its_exact_message(kwargs: dict[str, Any], message: str):
+    with pytest.raises(tf.CalendarError) as caught:
+        BusinessCalendar(**kwargs)
+    assert str(caught.value) == message
+
+
+def test_day_keys_and_windows_are_read_in_any_case_around_blanks_and_at_the_edges_of_the_day():
+    cal = BusinessCalendar(
+        "UTC",
+        {" Mon-Tue ": " 9:00 - 17:00 ", "WED": ["00:00-00:59", "23:00-24:00"], "fri-sun": ["22:00-06:00"]},
+    )
+    assert cal.hours == (
+        (Window(540, 1020),),
+        (Window(540, 1020),),
+        (Window(0, 59), Window(1380, 1440)),
+        (),
+        (Window(1320, 1800),),
+        (Window(1320, 1800),),
+        (Window(1320, 1800),),
+    )
+    assert BusinessCalendar("UTC", {"mon": ["23:59-24:00"]}).hours[0] == (Window(1439, 1440),)
+    opened_by_a_rule = BusinessCalendar(
+        "UTC", {}, rules=[CalendarRule("FREQ=DAILY", start=date(2026, 1, 1), open=["09:00-10:00"])]
+    )
+    assert opened_by_a_rule.is_open(datetime(2026, 3, 4, 9, 30, tzinfo=UTC))
+    assert BusinessCalendar("UTC", {}, overrides={"2026-03-04": ["09:00-10:00"]}).is_open(
+        datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
+    )
