@@ -1839,3 +1839,69 @@ def test_day_keys_and_windows_are_read_in_any_case_around_blanks_and_at_the_edge
     assert BusinessCalendar("UTC", {}, overrides={"2026-03-04": ["09:00-10:00"]}).is_open(
         datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
     )
+
+
+def test_rules_are_read_from_one_rule_a_table_or_a_list_or_tuple_of_both():
+    rule = CalendarRule("FREQ=DAILY", start=date(2026, 1, 1), close=["09:00-10:00"])
+    table = {"rrule": "FREQ=DAILY", "start": "2026-01-01", "close": ["09:00-10:00"]}
+    for value, expected in [
+        (None, ()),
+        ((), ()),
+        ([], ()),
+        (rule, (rule,)),
+        ((rule,), (rule,)),
+        ([rule], (rule,)),
+        (table, (rule,)),
+        ((rule, table), (rule, rule)),
+        ([table, rule], (rule, rule)),
+    ]:
+        assert BusinessCalendar("UTC", NINE_TO_FIVE, rules=value).rules == expected, value
+
+
+class _SpansOnly:
+    def spans(self, tz: ZoneInfo, since: date, until: date) -> Any:
+        return iter(())
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ([5], "rules[0]: expected a CalendarRule, a rule table or ICS closures, got 5"),
+        ("FREQ=DAILY", "rules[0]: expected a CalendarRule, a rule table or ICS closures, got 'FREQ=DAILY'"),
+        (
+            [CalendarRule("FREQ=DAILY", start=date(2026, 1, 1), close=["09:00-10:00"]), "x"],
+            "rules[1]: expected a CalendarRule, a rule table or ICS closures, got 'x'",
+        ),
+        ([{"rrule": "FREQ=DAILY", "start": "2026-01-01", "close": ["09:00-10:00"]}, {"start": "2026-01-01"}], None),
+    ],
+)
+def test_a_rule_that_is_neither_a_rule_nor_a_table_nor_spans_is_refused_naming_its_index(
+    rules: Any, message: str | None
+):
+    with pytest.raises(tf.CalendarError) as caught:
+        BusinessCalendar("UTC", NINE_TO_FIVE, rules=rules)
+    assert str(caught.value) == (message or "rules[1].rrule: required key is missing")
+
+
+def test_an_object_with_spans_but_no_opens_is_not_a_span_source():
+    with pytest.raises(tf.CalendarError, match=r"^rules\[0\]: expected a CalendarRule, a rule table or ICS closures"):
+        BusinessCalendar("UTC", NINE_TO_FIVE, rules=[_SpansOnly()])
+
+
+class _Lunch:
+    """A span source of its own: closes 12:00-13:00 UTC on every date."""
+
+    opens = False
+
+    def spans(self, tz: ZoneInfo, since: date, until: date) -> Any:
+        day = since
+        while day < until:
+            noon = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+            yield day, int(noon.timestamp()) * 1_000_000, int((noon + H).timestamp()) * 1_000_000, "lunch"
+            day += timedelta(days=1)
+
+
+def test_an_object_with_spans_and_opens_is_a_span_source():
+    cal = BusinessCalendar("UTC", NINE_TO_FIVE, rules=[_Lunch()])
+    assert cal.between(datetime(2026, 3, 4, 9, tzinfo=UTC), datetime(2026, 3, 4, 17, tzinfo=UTC)) == 7 * H
+    assert cal.explain(datetime(2026, 3, 4, 12, 30, tzinfo=UTC)).reason == "lunch closes 12:00-13:00 on 2026-03-04"
