@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -1905,3 +1906,41 @@ def test_an_object_with_spans_and_opens_is_a_span_source():
     cal = BusinessCalendar("UTC", NINE_TO_FIVE, rules=[_Lunch()])
     assert cal.between(datetime(2026, 3, 4, 9, tzinfo=UTC), datetime(2026, 3, 4, 17, tzinfo=UTC)) == 7 * H
     assert cal.explain(datetime(2026, 3, 4, 12, 30, tzinfo=UTC)).reason == "lunch closes 12:00-13:00 on 2026-03-04"
+
+
+def test_holidays_and_overrides_are_kept_sorted_and_once_whatever_the_order_given():
+    us = holidays_for("US")
+    cal = BusinessCalendar(
+        "UTC",
+        NINE_TO_FIVE,
+        holidays=["2026-12-25", date(2026, 1, 1), "2026-12-25", us],
+        overrides={"2026-12-31": [], date(2026, 12, 24): ["09:00-13:00"]},
+    )
+    assert cal.holidays == (date(2026, 1, 1), date(2026, 12, 25), us)
+    assert cal.overrides == ((date(2026, 12, 24), (Window(540, 780),)), (date(2026, 12, 31), ()))
+    assert BusinessCalendar("UTC", NINE_TO_FIVE, holidays=us).holidays == (us,)
+
+
+def test_a_calendar_evolved_with_attrs_keeps_its_parsed_hours_holidays_overrides_and_rules():
+    rule = CalendarRule("FREQ=DAILY", start=date(2026, 1, 1), close=["09:00-10:00"])
+    cal = BusinessCalendar(
+        "UTC",
+        {"mon-fri": ["09:00-17:00"], "sat": ["22:00-06:00"]},
+        holidays=[date(2026, 12, 25)],
+        overrides={date(2026, 12, 24): ["09:00-13:00"]},
+        rules=[rule],
+    )
+    paris = attrs.evolve(cal, timezone="Europe/Paris")
+    assert (paris.hours, paris.holidays, paris.overrides, paris.rules) == (
+        cal.hours,
+        cal.holidays,
+        cal.overrides,
+        cal.rules,
+    )
+    assert paris == BusinessCalendar(
+        "Europe/Paris",
+        {"mon-fri": ["09:00-17:00"], "sat": ["22:00-06:00"]},
+        holidays=[date(2026, 12, 25)],
+        overrides={date(2026, 12, 24): ["09:00-13:00"]},
+        rules=[rule],
+    )
