@@ -1913,10 +1913,10 @@ def test_holidays_and_overrides_are_kept_sorted_and_once_whatever_the_order_give
     cal = BusinessCalendar(
         "UTC",
         NINE_TO_FIVE,
-        holidays=["2026-12-25", date(2026, 1, 1), "2026-12-25", us],
+        holidays=["2026-12-25", date(2026, 1, 1), "2026-12-25", us, *(date(2026, m, 9 + m) for m in range(11, 1, -1))],
         overrides={"2026-12-31": [], date(2026, 12, 24): ["09:00-13:00"]},
     )
-    assert cal.holidays == (date(2026, 1, 1), date(2026, 12, 25), us)
+    assert cal.holidays == (date(2026, 1, 1), *(date(2026, m, 9 + m) for m in range(2, 12)), date(2026, 12, 25), us)
     assert cal.overrides == ((date(2026, 12, 24), (Window(540, 780),)), (date(2026, 12, 31), ()))
     assert BusinessCalendar("UTC", NINE_TO_FIVE, holidays=us).holidays == (us,)
 
