@@ -1833,6 +1833,8 @@ def test_day_keys_and_windows_are_read_in_any_case_around_blanks_and_at_the_edge
         (Window(1320, 1800),),
     )
     assert BusinessCalendar("UTC", {"mon": ["23:59-24:00"]}).hours[0] == (Window(1439, 1440),)
+    weekend = BusinessCalendar("UTC", {"sat-mon": "10:00-11:00", "wed-wed": "10:00-11:00"}).hours  # ranges wrap
+    assert [bool(day) for day in weekend] == [True, False, True, False, False, True, True]
     opened_by_a_rule = BusinessCalendar(
         "UTC", {}, rules=[CalendarRule("FREQ=DAILY", start=date(2026, 1, 1), open=["09:00-10:00"])]
     )
@@ -1944,3 +1946,15 @@ def test_a_calendar_evolved_with_attrs_keeps_its_parsed_hours_holidays_overrides
         overrides={date(2026, 12, 24): ["09:00-13:00"]},
         rules=[rule],
     )
+
+
+@pytest.mark.parametrize("t", [datetime(1901, 1, 1, 10, tzinfo=UTC), datetime(2499, 12, 31, 10, tzinfo=UTC)])
+def test_a_fresh_calendar_answers_in_the_first_and_last_years_it_can_build_around(t: datetime):
+    # a fresh calendar builds a year either side of what it is asked: 1901 and 2499 are the outermost it answers
+    def fresh() -> BusinessCalendar:
+        return BusinessCalendar("UTC", {"mon-sun": ["09:00-17:00"]})
+
+    assert fresh().is_open(t)
+    assert fresh().between(t, t + H) == H
+    assert fresh().next_close(t) == t.replace(hour=17)
+    assert fresh().explain(t).reason == f"weekly hours: {t:%a}".lower() + " 09:00-17:00"
