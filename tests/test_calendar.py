@@ -1747,6 +1747,14 @@ _HOURS_ONLY = {"timezone": "UTC", "hours": NINE_TO_FIVE}
             "hours: expected a mapping of day names to windows, got ['09:00-17:00']",
         ),
         (
+            {"timezone": "UTC", "hours": ("09:00-17:00",)},
+            "hours: expected a mapping of day names to windows, got ('09:00-17:00',)",
+        ),
+        (
+            {"timezone": "UTC", "hours": ((), (), (), (), (), ())},
+            "hours: expected a mapping of day names to windows, got ((), (), (), (), (), ())",
+        ),
+        (
             {"timezone": "UTC", "hours": {"mon": ["9-5"]}},
             "hours.mon[0]: cannot read window '9-5'; write it like '09:00-17:00' or '22:00-06:00'",
         ),
