@@ -1966,3 +1966,13 @@ def test_a_fresh_calendar_answers_in_the_first_and_last_years_it_can_build_aroun
     assert fresh().between(t, t + H) == H
     assert fresh().next_close(t) == t.replace(hour=17)
     assert fresh().explain(t).reason == f"weekly hours: {t:%a}".lower() + " 09:00-17:00"
+
+
+def test_windows_that_touch_are_allowed_within_a_day_and_across_days_but_an_overlap_past_sunday_is_not():
+    cal = BusinessCalendar("UTC", {"mon": ["09:00-12:00", "12:00-13:00", "22:00-06:00"], "tue": ["06:00-09:00"]})
+    monday = datetime(2026, 3, 2, tzinfo=UTC)
+    assert cal.between(monday, monday + timedelta(days=2)) == 4 * H + 8 * H + 3 * H
+    with pytest.raises(tf.CalendarError) as caught:  # the week's last window overlaps its first, with one between
+        BusinessCalendar("UTC", {"mon": ["05:00-09:00"], "wed": ["09:00-17:00"], "sun": ["22:00-06:00"]})
+    assert str(caught.value) == "hours: sun 22:00-06:00 overlaps mon 05:00-09:00; end the night shift earlier"
+    assert BusinessCalendar("UTC", {"mon": ["06:00-09:00"], "wed": ["09:00-17:00"], "sun": ["22:00-06:00"]}).hours[6]
