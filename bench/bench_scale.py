@@ -450,21 +450,31 @@ def sla_rows(lengths: list[int], rounds: int, postgres: str | None) -> None:
             repository.drop_schema()
 
 
-def _postgres_ticks() -> dict[int, int]:
-    """CPU ticks (user + system) of every PostgreSQL server process on this machine, by pid (none without /proc)."""
-    ticks: dict[int, int] = {}
+def _postgres_cpu() -> dict[int, float]:
+    """CPU µs of every PostgreSQL server process on this machine, by pid (none without /proc).
+
+    From ``/proc/<pid>/schedstat`` (nanoseconds on a CPU), else from the
+    user and system clock ticks of ``/proc/<pid>/stat``.
+    """
+    tick = 1e6 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 1e4
+    spent: dict[int, float] = {}
     for name in os.listdir("/proc") if os.path.isdir("/proc") else []:
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/stat") as stat:
                 line = stat.read()
+            if not line[line.index("(") + 1 : line.rindex(")")].startswith("postgres"):
+                continue
+            try:
+                with open(f"/proc/{name}/schedstat") as schedstat:
+                    spent[int(name)] = int(schedstat.read().split()[0]) / 1000
+            except OSError:
+                fields = line[line.rindex(")") + 2 :].split()
+                spent[int(name)] = (int(fields[11]) + int(fields[12])) * tick  # utime, stime
         except OSError:
             continue  # gone meanwhile
-        command, fields = line[line.index("(") + 1 : line.rindex(")")], line[line.rindex(")") + 2 :].split()
-        if command.startswith("postgres"):
-            ticks[int(name)] = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return ticks
+    return spent
 
 
 def _own_cpu() -> float:
@@ -484,7 +494,7 @@ def _named(where: str, name: str) -> str:
 
 
 def _sweeper_cpu(args: tuple[str, str, str, Any]) -> dict[str, Any]:
-    """One sweeper process: sweep until nothing is due; its rules, window, own CPU and its backends' CPU ticks."""
+    """One sweeper process: sweep until nothing is due; its rules, window, own CPU and its backends' CPU."""
     import bench_storage as storage
 
     where, now_iso, name, barrier = args
@@ -492,13 +502,13 @@ def _sweeper_cpu(args: tuple[str, str, str, Any]) -> dict[str, Any]:
     wf = tf.Workflow(tf.builtin("zendesk"), repository, clock=tf.SteppableClock(datetime.fromisoformat(now_iso)))
     fired = 0
     barrier.wait()
-    start, cpu, machine, server = time.time(), _own_cpu(), storage._cpu(), _postgres_ticks()
+    start, cpu, machine, server = time.time(), _own_cpu(), storage._cpu(), _postgres_cpu()
     while True:
         result = wf.run_due(limit=100)
         fired += len(result.fired)
         if not result.tickets:
             break
-    end, cpu_end, machine_end, server_end = time.time(), _own_cpu(), storage._cpu(), _postgres_ticks()
+    end, cpu_end, machine_end, server_end = time.time(), _own_cpu(), storage._cpu(), _postgres_cpu()
     backends: list[int] = []
     if hasattr(repository, "engine"):  # PostgreSQL: the backends that served this sweeper, by application_name
         import sqlalchemy as sa
@@ -517,8 +527,8 @@ def _sweeper_cpu(args: tuple[str, str, str, Any]) -> dict[str, Any]:
     }
 
 
-def _ticks(before: dict[int, int], after: dict[int, int], pids: Any = None) -> int:
-    """CPU ticks spent between two :func:`_postgres_ticks` snapshots (by *pids* only, if given)."""
+def _spent(before: dict[int, float], after: dict[int, float], pids: Any = None) -> float:
+    """CPU µs spent between two :func:`_postgres_cpu` snapshots (by *pids* only, if given)."""
     return sum(t - before.get(pid, 0) for pid, t in after.items() if pids is None or pid in pids)
 
 
@@ -558,19 +568,19 @@ def _swept(runs: list[dict[str, Any]]) -> dict[str, float]:
     first = min(runs, key=lambda r: r["window"][0])
     last = max(runs, key=lambda r: r["window"][1])
     wall = last["window"][1] - first["window"][0]
-    backends = sum(_ticks(*r["server"], set(r["backends"])) for r in runs)
-    ended: dict[int, int] = {}  # each process's last ticks seen (a sweeper's backends end when it closes)
+    backends = sum(_spent(*r["server"], set(r["backends"])) for r in runs)
+    ended: dict[int, float] = {}  # each process's last CPU seen (a sweeper's backends end when it closes)
     for r in runs:
         for pid, t in r["server"][1].items():
             ended[pid] = max(t, ended.get(pid, 0))
-    server = _ticks(first["server"][0], ended)
+    server = _spent(first["server"][0], ended)
     busy = last["machine"][1][0] - first["machine"][0][0]
     total = last["machine"][1][1] - first["machine"][0][1]
     return {
         "rate": fired / wall,
         "sweeper": sum(r["cpu"] for r in runs) * 1e6 / fired,
-        "backends": backends * tick / fired,
-        "server": server * tick / fired,
+        "backends": backends / fired,
+        "server": server / fired,
         "machine": busy * tick / fired,
         "busy": busy / total if total else float("nan"),
     }
