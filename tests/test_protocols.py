@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import ticketflow as tf
-from ticketflow.protocols import ClaimingDue, SnapshotReads
+from ticketflow.protocols import ClaimingDue, FoldStore, SnapshotReads
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 AGENT = tf.Actor("agent", roles={"agent"})
@@ -27,10 +27,11 @@ class Claiming(tf.MemoryRepository):
 
 
 class Plain(tf.MemoryRepository):
-    """A repository that reads a ticket and its history apart (its snapshot call is hidden)."""
+    """A repository that reads a ticket and its history apart and keeps no folds (those calls are hidden)."""
 
     reads_apart = 0
     get_with_history = None  # type: ignore[assignment]  # a Protocol member set to None is not implemented
+    fold = None  # type: ignore[assignment]  # no FoldStore: a sweep reads the history
 
     def history(self, ticket_id: str) -> list[tf.Event]:
         type(self).reads_apart += 1
@@ -70,6 +71,7 @@ def test_the_sweeper_claims_due_work_from_a_repository_that_implements_claiming_
 def test_a_repository_without_snapshot_reads_is_read_apart_and_swept_alike():
     repository = Plain()
     assert not isinstance(repository, SnapshotReads)
+    assert not isinstance(repository, FoldStore)
     wf = _solved(repository)
     Plain.reads_apart = 0
     fired = wf.run_due(T0 + timedelta(days=2)).fired
