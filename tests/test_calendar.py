@@ -1,6 +1,6 @@
 """The business calendar: examples for the traps, an oracle, and properties."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -1976,3 +1976,12 @@ def test_windows_that_touch_are_allowed_within_a_day_and_across_days_but_an_over
         BusinessCalendar("UTC", {"mon": ["05:00-09:00"], "wed": ["09:00-17:00"], "sun": ["22:00-06:00"]})
     assert str(caught.value) == "hours: sun 22:00-06:00 overlaps mon 05:00-09:00; end the night shift earlier"
     assert BusinessCalendar("UTC", {"mon": ["06:00-09:00"], "wed": ["09:00-17:00"], "sun": ["22:00-06:00"]}).hours[6]
+
+
+def test_holiday_dates_given_beside_holiday_sources_all_close():
+    us, de = holidays_for("US"), holidays_for("DE")
+    cal = BusinessCalendar("America/New_York", NINE_TO_FIVE, holidays=[date(2026, 3, 4), us, de])
+    for day in (date(2026, 3, 4), date(2026, 12, 25), date(2026, 5, 14), date(2026, 7, 3)):  # own, both, DE, US
+        assert cal.windows_on(day) == (), day
+        assert cal.explain(datetime.combine(day, time(10), NY)).reason == f"{day} is a holiday", day
+    assert cal.windows_on(date(2026, 3, 5)) == (Window(540, 1020),)
