@@ -1985,3 +1985,24 @@ def test_holiday_dates_given_beside_holiday_sources_all_close():
         assert cal.windows_on(day) == (), day
         assert cal.explain(datetime.combine(day, time(10), NY)).reason == f"{day} is a holiday", day
     assert cal.windows_on(date(2026, 3, 5)) == (Window(540, 1020),)
+
+
+@pytest.mark.parametrize(
+    ("machine_zone", "t"),
+    [("Etc/GMT-14", datetime(2499, 12, 31, 12, tzinfo=UTC)), ("Etc/GMT+12", datetime(1901, 1, 1, 6, tzinfo=UTC))],
+)
+def test_a_calendars_answers_do_not_depend_on_the_machines_zone(
+    monkeypatch: pytest.MonkeyPatch, machine_zone: str, t: datetime
+):
+    # the instants are in 2500 and 1900 on the machine's clock: still 2499 and 1901, the years a calendar answers
+    import time as clock
+
+    monkeypatch.setenv("TZ", machine_zone)
+    clock.tzset()
+    try:
+        cal = BusinessCalendar("UTC", {"mon-sun": ["00:00-24:00"]})
+        assert cal.is_open(t)
+        assert cal.between(t, t + H) == H
+    finally:
+        monkeypatch.undo()
+        clock.tzset()
