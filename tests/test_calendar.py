@@ -2006,3 +2006,15 @@ def test_a_calendars_answers_do_not_depend_on_the_machines_zone(
     finally:
         monkeypatch.undo()
         clock.tzset()
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Tokyo"])
+def test_a_used_calendar_keeps_new_years_eves_night_shift_at_the_start_of_the_first_year_it_built(zone: str):
+    hours = {"mon-sun": ["22:00-06:00"]}
+    tz = ZoneInfo(zone)
+    used = BusinessCalendar(zone, hours)
+    assert used.is_open(datetime(2027, 6, 1, 23, tzinfo=tz))  # builds 2026..2029: it starts on 1 January 2026
+    t = datetime(2026, 1, 1, 3, tzinfo=tz)
+    assert used.is_open(t)
+    assert used.explain(t) == BusinessCalendar(zone, hours).explain(t)
+    assert used.between(datetime(2026, 1, 1, tzinfo=tz), datetime(2026, 1, 1, 12, tzinfo=tz)) == 6 * H
