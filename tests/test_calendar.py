@@ -2018,3 +2018,20 @@ def test_a_used_calendar_keeps_new_years_eves_night_shift_at_the_start_of_the_fi
     assert used.is_open(t)
     assert used.explain(t) == BusinessCalendar(zone, hours).explain(t)
     assert used.between(datetime(2026, 1, 1, tzinfo=tz), datetime(2026, 1, 1, 12, tzinfo=tz)) == 6 * H
+
+
+def test_weekly_hours_inside_the_spring_dst_gap_open_nothing_that_sunday():
+    cal = BusinessCalendar("America/New_York", {"sun": ["02:00-03:00"]})  # 02:00-03:00 does not exist on 8 March 2026
+    assert cal.next_open(ny(2026, 3, 8, 0)) == ny(2026, 3, 15, 2)
+    assert cal.explain(ny(2026, 3, 8, 4)).since == ny(2026, 3, 1, 3)
+
+
+def test_a_used_calendar_keeps_an_ics_closure_from_1_december_into_the_first_year_it_built():
+    ics = (
+        "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:w\nSUMMARY:Winter\nDTSTART;VALUE=DATE:20251201\n"
+        "DTEND;VALUE=DATE:20260110\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+    used = BusinessCalendar("UTC", NINE_TO_FIVE, rules=[tf.ics_closures(ics, name="w.ics")])
+    assert used.is_open(datetime(2027, 6, 1, 10, tzinfo=UTC))  # builds 2026..2029
+    assert not used.is_open(datetime(2026, 1, 5, 10, tzinfo=UTC))
+    assert used.next_open(datetime(2026, 1, 1, tzinfo=UTC)) == datetime(2026, 1, 12, 9, tzinfo=UTC)
