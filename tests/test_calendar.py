@@ -2035,3 +2035,29 @@ def test_a_used_calendar_keeps_an_ics_closure_from_1_december_into_the_first_yea
     assert used.is_open(datetime(2027, 6, 1, 10, tzinfo=UTC))  # builds 2026..2029
     assert not used.is_open(datetime(2026, 1, 5, 10, tzinfo=UTC))
     assert used.next_open(datetime(2026, 1, 1, tzinfo=UTC)) == datetime(2026, 1, 12, 9, tzinfo=UTC)
+
+
+LONG_CLOSURE_ICS = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//example//team//EN
+BEGIN:VEVENT
+UID:renovation
+SUMMARY:Office closed for renovation
+DTSTART;VALUE=DATE:20251101
+DTEND;VALUE=DATE:20260111
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+@pytest.mark.parametrize("began", ["20251101", "20250101"])  # two months before the year, or all of the year before
+@pytest.mark.parametrize("asked_first", [None, berlin(2027, 6, 1, 10), berlin(2026, 6, 1, 10)])
+def test_a_closure_of_months_from_the_year_before_holds_whatever_the_calendar_was_asked_first(asked_first, began):
+    """A used calendar answers like a fresh one for a closure (up to a year long) begun the year before its first."""
+    ics = LONG_CLOSURE_ICS.replace("20251101", began)
+    cal = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[tf.ics_closures(ics, name="renovation")])
+    if asked_first is not None:
+        cal.is_open(asked_first)  # builds the years around that instant first
+    assert not cal.is_open(berlin(2026, 1, 5, 10))
+    assert cal.is_open(berlin(2026, 1, 12, 10))
+    assert cal.between(berlin(2026, 1, 1), berlin(2026, 1, 17)) == 5 * 8 * H  # Jan 12-16 only

@@ -401,7 +401,7 @@ class BusinessCalendar:
                     raw.append((start, end))
             day += _ONE_DAY
         closed: list[tuple[int, int]] = []
-        since = date(first_year - 1, 12, 1)  # a rule span owned by an earlier date may run into the range
+        since = date(first_year - 1, 1, 1)  # a rule span owned up to a year earlier may run into the range
         for rule in self.rules:
             spans = raw if rule.opens else closed
             for owner, start, end, _ in rule.spans(self._tz, since, last):
