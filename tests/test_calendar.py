@@ -2061,3 +2061,34 @@ def test_a_closure_of_months_from_the_year_before_holds_whatever_the_calendar_wa
     assert not cal.is_open(berlin(2026, 1, 5, 10))
     assert cal.is_open(berlin(2026, 1, 12, 10))
     assert cal.between(berlin(2026, 1, 1), berlin(2026, 1, 17)) == 5 * 8 * H  # Jan 12-16 only
+
+
+@pytest.mark.parametrize("interval", ["0", "-1", "00", "x", " ", "0=0"])
+def test_a_rule_whose_interval_is_not_one_or_more_is_refused_not_expanded_forever(interval):
+    """INTERVAL=0 made dateutil loop forever on the first question; it is refused when the rule is read."""
+    with pytest.raises(tf.CalendarError) as info:
+        tf.CalendarRule(f"FREQ=DAILY;INTERVAL={interval}", start="2026-01-01", close=["00:00-24:00"])
+    assert str(info.value) == (f"rrule: 'FREQ=DAILY;INTERVAL={interval}': INTERVAL must be a whole number of 1 or more")
+    daily = tf.CalendarRule("FREQ=DAILY;INTERVAL=1", start="2026-01-05", close=["00:00-24:00"])
+    assert not BusinessCalendar("UTC", {"mon-sun": ["09:00-17:00"]}, rules=[daily]).is_open(
+        datetime(2026, 1, 6, 10, tzinfo=UTC)
+    )
+    every_other = tf.CalendarRule("rrule:freq=daily;interval=2", start="2026-01-05", close=["00:00-24:00"])
+    cal = BusinessCalendar("UTC", {"mon-sun": ["09:00-17:00"]}, rules=[every_other])
+    assert [cal.is_open(datetime(2026, 1, d, 10, tzinfo=UTC)) for d in (5, 6, 7, 8)] == [False, True, False, True]
+
+
+@pytest.mark.parametrize("interval", ["0", "-1"])
+def test_an_ics_event_whose_interval_is_not_one_or_more_is_refused_naming_it(interval):
+    ics = LONG_CLOSURE_ICS.replace("END:VEVENT", f"RRULE:FREQ=YEARLY;INTERVAL={interval}\nEND:VEVENT")
+    with pytest.raises(tf.CalendarError) as info:
+        tf.ics_closures(ics, name="renovation.ics")
+    assert str(info.value) == (
+        "ics renovation.ics: VEVENT #1 (UID renovation): RRULE INTERVAL must be a whole number of 1 or more"
+    )
+    each_year = tf.ics_closures(LONG_CLOSURE_ICS.replace("END:VEVENT", "RRULE:FREQ=YEARLY;INTERVAL=1\nEND:VEVENT"))
+    assert not BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[each_year]).is_open(berlin(2026, 11, 3, 10))
+    yearly = tf.ics_closures(LONG_CLOSURE_ICS.replace("END:VEVENT", "RRULE:FREQ=YEARLY;INTERVAL=2\nEND:VEVENT"))
+    cal = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[yearly])
+    assert not cal.is_open(berlin(2027, 11, 3, 10))  # 2025 + 2
+    assert cal.is_open(berlin(2026, 11, 3, 10))

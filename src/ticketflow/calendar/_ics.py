@@ -84,6 +84,10 @@ class IcsClosures:
                 raise CalendarError(f"{where}: {prop}: {problem}")
             if "DTSTART" not in event:
                 raise CalendarError(f"{where}: no DTSTART")
+            rules = event.get("RRULE", [])
+            for rule in rules if isinstance(rules, list) else [rules]:
+                if any(not isinstance(n, int) or n < 1 for n in rule.get("INTERVAL", [])):
+                    raise CalendarError(f"{where}: RRULE INTERVAL must be a whole number of 1 or more")
             if "UID" in event and "SUMMARY" in event and "RECURRENCE-ID" not in event:
                 names[str(event["UID"])] = str(event["SUMMARY"])  # a series' name, for its moved occurrences
         object.__setattr__(self, "_calendar", calendar)

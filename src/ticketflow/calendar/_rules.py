@@ -57,6 +57,10 @@ def _parse_rrule(text: str, start: date) -> dateutil_rrule.rrule | dateutil_rrul
         body = body[6:]
     if not body or "\n" in body or "DTSTART" in body.upper():
         raise CalendarError(f"rrule: {text!r} is not one RRULE line; give DTSTART as start=")
+    for part in body.upper().split(";"):
+        name, _, value = part.partition("=")
+        if name.strip() == "INTERVAL" and not (value.strip().isdigit() and int(value) >= 1):
+            raise CalendarError(f"rrule: {text!r}: INTERVAL must be a whole number of 1 or more")
     try:
         return rrulestr(body, dtstart=datetime.combine(start, time()))
     except (ValueError, TypeError, KeyError, IndexError) as exc:
