@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from ticketflow._facade._base import FacadeBase
-from ticketflow.lifecycle._migrated import recorded_version
 from ticketflow.model import Event, Ticket
 from ticketflow.repository._export import import_jsonl
 from ticketflow.sla import policy_for
@@ -91,9 +90,5 @@ class VersionsPart(FacadeBase):
         Raises:
             StorageError: the ticket is of another lifecycle.
         """
-        dispatch, lifecycle = self._dispatch, self.lifecycle
-        if dispatch is not None and ticket.lifecycle_id == lifecycle.id and ticket.state not in lifecycle.states:
-            older = dispatch.older_for(recorded_version(history)[1])
-            if older is not None:
-                return older._scheduler.imported(ticket, history)
-        return self._scheduler.imported(ticket, history)
+        older = None if self._dispatch is None else self._dispatch.older_serving(ticket, lambda: history)
+        return (self if older is None else older)._scheduler.imported(ticket, history)

@@ -236,9 +236,7 @@ class Reads:
                 self.copies = []
             self.copies.append(ticket_id)
         if fold is not None:
-            if self._folds is None:
-                self._folds = {}
-            self._folds[ticket_id] = fold
+            self._keep_fold(ticket_id, fold)
         return ticket
 
     def fold(self, ticket_id: str, accept: Accept, version: int) -> Sequence[Event]:
@@ -258,9 +256,7 @@ class Reads:
         if stores is not None:
             stored = current_fold(stores.fold(ticket_id), accept, version)
             if stored is not None:
-                if self._folds is None:
-                    self._folds = {}
-                self._folds[ticket_id] = stored  # read once per attempt, like a history
+                self._keep_fold(ticket_id, stored)  # read once per attempt, like a history
                 return stored
         return self.history(ticket_id)
 
@@ -286,9 +282,7 @@ class Reads:
             if fold is None:
                 read[ticket_id] = (ticket, self.history(ticket_id))
                 continue
-            if self._folds is None:
-                self._folds = {}
-            self._folds[ticket_id] = fold
+            self._keep_fold(ticket_id, fold)
             read[ticket_id] = (ticket, fold)
         return read
 
@@ -305,6 +299,11 @@ class Reads:
         ticket, history = self._cache.read_with_history(ticket_id)
         self._remember(ticket_id, history)
         return ticket, history
+
+    def _keep_fold(self, ticket_id: str, fold: Sequence[Event]) -> None:
+        if self._folds is None:
+            self._folds = {}
+        self._folds[ticket_id] = fold
 
     def known_history(self, ticket_id: str) -> Sequence[Event] | None:
         """The history if this attempt has it already (read, or kept with a copy)."""

@@ -12,14 +12,14 @@ here imports the facade).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from ticketflow.automation import SweepResult
 from ticketflow.errors import ConcurrencyConflict, LifecycleVersionMismatch, TicketNotFound
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.lifecycle._migrated import recorded_version
-from ticketflow.model import Event
+from ticketflow.model import Event, Ticket
 from ticketflow.protocols import TicketRepository
 
 __all__ = ["VersionDispatch"]
@@ -72,9 +72,16 @@ class VersionDispatch(Generic[W]):
             ticket = self.repository.get(ticket_id)
         except TicketNotFound:
             return None  # the call itself says so
+        return self.older_serving(ticket, lambda: self.repository.history(ticket_id))
+
+    def older_serving(self, ticket: Ticket, history: Callable[[], Sequence[Event]]) -> W | None:
+        """The Workflow of the earlier version *ticket* is on, if it is in a state the current one lacks (else None).
+
+        *history* gives the ticket's history; it is read only for such a ticket.
+        """
         if ticket.state in self.lifecycle.states or ticket.lifecycle_id != self.lifecycle.id:
             return None
-        return self.older_for(recorded_version(self.repository.history(ticket_id))[1])
+        return self.older_for(recorded_version(history())[1])
 
     def older_for(self, fingerprint: str | None) -> W | None:
         """The Workflow of the held earlier version with *fingerprint* (None: not one held)."""
