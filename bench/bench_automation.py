@@ -59,7 +59,8 @@ def fill(path: str, count: int, due: int, folds: bool = True) -> None:
         scheduler = tf.Workflow(lc, tf.MemoryRepository())._scheduler
         folded = scheduler.folder.extend((), [open_event, ask_event])
         assert folded is not None
-        fold = dumps([scheduler.fold_head(folded), *(event.seq for event in folded)])
+        head, seqs = scheduler.stored_fold(folded)
+        fold = dumps([head, *seqs])
     # each event as this version stores it (the ticket id is the row's): the opening, and the question at either time
     opening = event_to_json(open_event)
     stored_ask = {at: event_to_json(attrs.evolve(ask_event, at=at)) for at in (T0, T0 + timedelta(hours=25))}

@@ -138,6 +138,7 @@ def test_the_fold_gives_the_clocks_and_rules_of_the_whole_history(
     assert isinstance(grown, Fold)
     assert grown == fold
     assert grown.state == fold.state
+    assert grown.seqs == tuple(event.seq for event in grown)  # kept in step as it grew, never walked for
     # from its state alone (each metric's events since its last stop), the next due instant of the whole history
     ticket = wf.get(ticket_id)
     at = history[-1].at + later
@@ -297,6 +298,24 @@ def test_a_fire_reads_the_stored_fold_not_the_history(repository: Any) -> None:
         history,
         T0 + timedelta(days=1),
     )
+
+
+def test_the_memory_store_keeps_the_events_of_the_fold_a_write_hands_it_not_a_lookup_of_each_seq() -> None:
+    """A reply-heavy ticket's fold holds every reply; storing it copies the fold, it does not walk the history."""
+    repository = tf.MemoryRepository()
+    wf = tf.Workflow(tf.builtin("zendesk"), repository)
+    ticket = wf.open(CUSTOMER, title="printer", at=T0)
+    for n in range(40):  # every public reply starts or stops a reply clock: all are in the fold
+        wf.comment(ticket.id, CUSTOMER if n % 2 else AGENT, f"reply {n}", at=T0 + timedelta(minutes=n))
+    stored = repository.fold(ticket.id)
+    assert stored is not None
+    history = wf.history(ticket.id)
+    assert stored[1] == list(Folder(wf.lifecycle, wf.sla_policy).fold(history) or ())
+    assert len(stored[1]) == len(history) == 41
+    repository._events[ticket.id].clear()  # the history gone: the fold's events still come back, as they were kept
+    again = repository.fold(ticket.id)
+    assert again is not None
+    assert again[1] == stored[1]
 
 
 def test_a_fold_of_another_workflow_or_an_old_version_is_folded_again(repository: Any) -> None:
@@ -733,6 +752,7 @@ def test_the_fold_of_every_prefix_of_a_custom_lifecycles_history_gives_its_clock
         assert isinstance(whole, Fold)
         assert list(grown) == list(whole) == list(fold)
         assert grown.state == whole.state
+        assert grown.seqs == whole.seqs == tuple(event.seq for event in fold)
         _same_clocks_and_rules(wf, tf.replay(prefix), prefix, fold, grown)
 
 

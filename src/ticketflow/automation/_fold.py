@@ -54,7 +54,7 @@ from ticketflow.sla import SlaPolicy
 from ticketflow.sla._clock import _metric_clock, _Vectors
 from ticketflow.sla._policy import Conditions
 
-__all__ = ["Fold", "FoldState", "Folder"]
+__all__ = ["Fold", "FoldState", "Folder", "Seqs"]
 
 _SEQ = attrgetter("seq")
 
@@ -83,6 +83,18 @@ class FoldState(NamedTuple):
     transient: frozenset[int]
 
 
+class Seqs(tuple[int, ...]):
+    """The seqs of a :class:`Fold`, oldest first, carrying the fold's ``events``.
+
+    A repository stores the seqs; one that keeps events in memory may keep
+    ``events`` as they are rather than look each seq up again on the next
+    read (:class:`~ticketflow.MemoryRepository` does), so a long fold is
+    copied, not walked, on each write.
+    """
+
+    events: tuple[Event, ...]
+
+
 class Fold(tuple[Event, ...]):
     """A ticket's fold: its events the SLA clocks and timed rules read, oldest first, with its :class:`FoldState`.
 
@@ -91,16 +103,32 @@ class Fold(tuple[Event, ...]):
     """
 
     state: FoldState | None
+    _seqs: Seqs | None
 
-    def __new__(cls, events: Sequence[Event], state: FoldState | None = None) -> Fold:
-        """The fold of *events* with *state*."""
+    def __new__(
+        cls, events: Sequence[Event], state: FoldState | None = None, seqs: Sequence[int] | None = None
+    ) -> Fold:
+        """The fold of *events* with *state* (*seqs*: their seqs, when the caller has them)."""
         fold = super().__new__(cls, events)
         fold.state = state
+        fold._seqs = None if seqs is None else fold._carrying(seqs)
         return fold
+
+    def _carrying(self, seqs: Sequence[int]) -> Seqs:
+        carried = Seqs(seqs)
+        carried.events = self
+        return carried
+
+    @property
+    def seqs(self) -> Seqs:
+        """The events' seqs, oldest first (kept as a write grows the fold, so storing them copies, not walks)."""
+        if self._seqs is None:
+            self._seqs = self._carrying(tuple(map(_SEQ, self)))
+        return self._seqs
 
     def event(self, seq: int) -> Event:
         """The event with *seq* (one of the fold's)."""
-        return self[bisect_left(self, seq, key=_SEQ)]
+        return self[bisect_left(self.seqs, seq)]
 
 
 _VERSION_KEYS = ("lifecycle_version", "lifecycle_fingerprint", MIGRATED)
@@ -200,7 +228,7 @@ class Folder:
         standing, staff = self._access.standing, self._access.staff
         if fold is None or state is None:
             opening, events = events[0], events[1:]
-            kept = [opening]
+            kept, seqs = [opening], [opening.seq]
             cuts = [[opening.seq] for _ in metrics]
             entry, rules = opening.seq, []
             comments: list[int | None] = [None, None]
@@ -209,7 +237,11 @@ class Folder:
                 self._comment(opening, comments, standing, staff)
         else:
             transient = state.transient
-            kept = [e for e in fold if e.seq not in transient] if transient else list(fold)
+            kept, seqs = list(fold), list(fold.seqs)  # copies (C speed): a fold can be long
+            for seq in sorted(transient, reverse=True):  # a few seqs, near the end: found by halving, not a walk
+                at = bisect_left(seqs, seq)
+                if at < len(seqs) and seqs[at] == seq:
+                    del kept[at], seqs[at]
             cuts = [list(cut) for cut in state.cuts]
             entry, rules, comments = state.entry, list(state.rules), list(state.comments)
             previous = fold[-1]
@@ -239,6 +271,7 @@ class Folder:
                     relevant = True
             if relevant:
                 kept.append(event)
+                seqs.append(event.seq)
             if moved:
                 entry, rules, comments = event.seq, [], [None, None]
             elif "rule" in event.meta:
@@ -250,10 +283,11 @@ class Folder:
         timed.add(previous.seq)  # the last event: a fold ends at the ticket's version
         extra: list[int] = []  # the seqs kept for the timed rules alone
         for seq in sorted(timed):
-            at = bisect_left(kept, seq, key=_SEQ)
-            if at == len(kept) or kept[at].seq != seq:
+            at = bisect_left(seqs, seq)
+            if at == len(seqs) or seqs[at] != seq:
                 extra.append(seq)
                 kept.insert(at, known[seq] if seq in known else fold.event(seq))  # type: ignore[union-attr]  # a new or an old one
+                seqs.insert(at, seq)
         state = FoldState(
             tuple(tuple(cut) for cut in cuts),
             entry,
@@ -261,7 +295,7 @@ class Folder:
             (comments[0], comments[1]),
             frozenset(extra),
         )
-        return Fold(kept, state)
+        return Fold(kept, state, seqs)
 
     @staticmethod
     def _comment(event: Event, comments: list[int | None], standing: Any, staff: frozenset[str]) -> None:

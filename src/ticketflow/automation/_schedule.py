@@ -151,9 +151,11 @@ class Scheduler:
             return self.folder.next_due(known, ticket, at, self.timer_calendar_for(ticket))
         return next_due(self, ticket, known, at)
 
-    def fold_head(self, fold: Sequence[Event]) -> str:
-        """What is stored with the seqs of *fold* (see :meth:`Folder.head`)."""
-        return self.folder.head(fold) if isinstance(fold, Fold) else self.folder.key
+    def stored_fold(self, fold: Sequence[Event]) -> tuple[str, Sequence[int]]:
+        """What is stored of *fold*: its head (see :meth:`Folder.head`) and its seqs (a :class:`Fold` keeps them)."""
+        if isinstance(fold, Fold):
+            return self.folder.head(fold), fold.seqs
+        return self.folder.key, tuple(event.seq for event in fold)
 
     def fold_after(self, events: Sequence[Event], before: Callable[[Accept], Sequence[Event]]) -> Any:
         """The ticket's fold after *events*: ``UNSET`` to keep the stored one, None when it has none.

@@ -87,8 +87,8 @@ class Schedule(Protocol):
         """The ticket's next due instant after *events* (``None``: nothing; ``UNSET``: unchanged)."""
         ...
 
-    def fold_head(self, fold: Sequence[Event]) -> str:
-        """What is stored with the seqs of a fold of :meth:`fold_after` (its key and state)."""
+    def stored_fold(self, fold: Sequence[Event]) -> tuple[str, Sequence[int]]:
+        """What a repository stores of a fold of :meth:`fold_after`: its head (key and state) and its seqs."""
         ...
 
     def fold_after(self, events: Sequence[Event], before: Callable[[Accept], Sequence[Event]]) -> Any:
@@ -449,7 +449,7 @@ class Recorder:
         if fold is None:
             return {"fold": None}
         assert self.schedule is not None  # noqa: S101 - folds come from the schedule
-        return {"fold": (self.schedule.fold_head(fold), tuple(event.seq for event in fold))}
+        return {"fold": self.schedule.stored_fold(fold)}
 
     def _commit(self, write: Write[Any], dues: list[Any] | None, folds: list[Any] | None) -> None:
         steps = write.steps

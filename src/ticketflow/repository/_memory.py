@@ -273,7 +273,8 @@ class MemoryRepository:
         self._lock = threading.RLock()
         self._sequences: dict[str, int] = {}
         self._links: set[Link] = set()
-        self._folds: dict[str, tuple[str, tuple[int, ...]]] = {}  # FoldStore: (head, seqs) by ticket
+        # FoldStore: (head, seqs, their events or None: looked up on read) by ticket
+        self._folds: dict[str, tuple[str, tuple[int, ...], Sequence[Event] | None]] = {}
 
     # -- writing -------------------------------------------------------------------
 
@@ -355,7 +356,10 @@ class MemoryRepository:
         if fold is None:
             self._folds.pop(ticket_id, None)
         else:
-            self._folds[ticket_id] = (fold[0], tuple(fold[1]))
+            seqs = fold[1]
+            # the recorder's seqs carry their events (ticketflow.automation._fold.Seqs): kept, not looked up again
+            events = getattr(seqs, "events", None)
+            self._folds[ticket_id] = (fold[0], tuple(seqs), events if isinstance(events, tuple) else None)
 
     def next_sequence(self, name: str) -> int:
         """The next number of the named sequence."""
@@ -407,6 +411,8 @@ class MemoryRepository:
             stored = self._folds.get(ticket_id)
             if stored is None:
                 return None
+            if stored[2] is not None:
+                return stored[0], list(stored[2])
             events = self._events[ticket_id]
             return stored[0], [events[seq - 1] for seq in stored[1]]
 
