@@ -923,10 +923,16 @@ def test_add_days_gives_up_beyond_twenty_years_or_the_supported_range():
     assert once.add_days(start, 1) == datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
     with pytest.raises(tf.CalendarError) as caught:
         once.add_days(start, 2)
-    assert str(caught.value) == "add_days: no 2 business days within reach of 2026-01-01T09:30:00+00:00"
+    assert str(caught.value) == (
+        "add_days: no 2 business days within reach of 2026-01-01T09:30:00+00:00 "
+        "(20 years, inside the supported years 1900..2500)"
+    )
     with pytest.raises(tf.CalendarError) as caught:
         once.add_days(start, -1)
-    assert str(caught.value) == "add_days: no 1 business days within reach of 2026-01-01T09:30:00+00:00"
+    assert str(caught.value) == (
+        "add_days: no 1 business days within reach of 2026-01-01T09:30:00+00:00 "
+        "(20 years, inside the supported years 1900..2500)"
+    )
     # twenty years of days are searched, not fewer: a date 19 years ahead is reached
     far = BusinessCalendar("UTC", {}, overrides={date(2045, 6, 1): ["09:00-10:00"]})
     assert far.add_days(start, 1) == datetime(2045, 6, 1, 9, 30, tzinfo=UTC)
@@ -1270,11 +1276,39 @@ def test_located_keeps_a_path_with_a_space_whole():
     assert located(error, base) == (base, "calendar.rules[0] and more: problem")
 
 
-@pytest.mark.parametrize("t", [datetime(1901, 1, 1, 9, tzinfo=UTC), datetime(2499, 12, 31, 9, tzinfo=UTC)])
+@pytest.mark.parametrize("t", [datetime(1900, 1, 1, 9, tzinfo=UTC), datetime(2500, 12, 31, 9, tzinfo=UTC)])
 def test_add_days_at_the_ends_of_the_supported_years_reports_the_calendars_range(t: datetime):
     fresh = BusinessCalendar("UTC", {"mon-sun": ["09:00-10:00"]})
-    with pytest.raises(tf.CalendarError, match=r"^the span reaches beyond the supported years 1900\.\.2500"):
+    assert fresh.add_days(t, -1 if t.year > 2000 else 1) == t + timedelta(days=-1 if t.year > 2000 else 1)
+    with pytest.raises(tf.CalendarError) as caught:
         fresh.add_days(t, 1 if t.year > 2000 else -1)
+    assert str(caught.value) == (
+        f"add_days: no 1 business days within reach of {t.isoformat()} "
+        "(20 years, inside the supported years 1900..2500)"
+    )
+
+
+@pytest.mark.parametrize(
+    "t",
+    [
+        datetime(1900, 1, 1, 9, 30, tzinfo=UTC),
+        datetime(1900, 7, 2, 9, 30, tzinfo=UTC),
+        datetime(2500, 7, 1, 9, 30, tzinfo=UTC),
+        datetime(2500, 12, 31, 9, 30, tzinfo=UTC),
+    ],
+)
+def test_a_fresh_calendar_answers_in_the_first_and_last_supported_years_as_a_used_one_does(t: datetime):
+    """A fresh calendar built a year of margin each side and refused 1900 and 2500, where a used one answered."""
+    hours = {"mon-sun": ["09:00-10:00"]}
+    used = BusinessCalendar("UTC", hours)
+    used.is_open(t.replace(year=1901 if t.year == 1900 else 2499))
+    fresh = BusinessCalendar("UTC", hours)
+    assert fresh.is_open(t) is used.is_open(t) is True
+    assert fresh.between(t, t + H) == used.between(t, t + H) == 30 * timedelta(minutes=1)
+    assert fresh.add(t, 10 * timedelta(minutes=1)) == t + 10 * timedelta(minutes=1)
+    beyond = t.replace(year=1899 if t.year == 1900 else 2501)
+    with pytest.raises(tf.CalendarError, match=r"^the span reaches beyond the supported years 1900\.\.2500"):
+        fresh.is_open(beyond)
 
 
 def test_add_days_does_not_count_a_holiday_that_a_rule_would_open_inside_last_nights_shift():
@@ -1461,6 +1495,37 @@ def test_bad_ics_errors_say_which_event_exactly(text: str, message: str):
     with pytest.raises(tf.CalendarError) as caught:
         tf.ics_closures(text, name="team.ics")
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("prop", ["DTSTART", "DTEND"])
+def test_an_ics_time_whose_tzid_names_no_zone_is_refused_naming_the_event_and_the_tzid(prop: str):
+    """Read as floating, it would close the calendar's own local hours instead: hours away from what was meant."""
+    times = {"DTSTART": "DTSTART;TZID=Europe/Berlin:20260105T100000", "DTEND": "DTEND:20260105T120000Z"}
+    times[prop] = f"{prop};TZID=Mars/Olympus:20260105T{'10' if prop == 'DTSTART' else '12'}0000"
+    text = f"BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:odd\n{times['DTSTART']}\n{times['DTEND']}\nEND:VEVENT\nEND:VCALENDAR\n"
+    with pytest.raises(tf.CalendarError) as caught:
+        tf.ics_closures(text, name="team.ics")
+    assert str(caught.value) == (
+        f"ics team.ics: VEVENT #1 (UID odd): {prop}: TZID 'Mars/Olympus' is not a time zone known by that name, "
+        "and the file has no VTIMEZONE for it: name an IANA zone (Europe/Berlin) or include its VTIMEZONE"
+    )
+
+
+def test_an_ics_tzid_defined_by_the_files_vtimezone_or_a_windows_zone_name_is_read_in_that_zone():
+    text = (
+        "BEGIN:VCALENDAR\nBEGIN:VTIMEZONE\nTZID:Plant Time\nBEGIN:STANDARD\nDTSTART:19700101T000000\n"
+        "TZOFFSETFROM:+0300\nTZOFFSETTO:+0300\nEND:STANDARD\nEND:VTIMEZONE\n"
+        "BEGIN:VEVENT\nUID:plant\nDTSTART;TZID=Plant Time:20260105T110000\nDTEND;TZID=Plant Time:20260105T130000\n"
+        "END:VEVENT\n"
+        "BEGIN:VEVENT\nUID:win\nDTSTART;TZID=W. Europe Standard Time:20260106T090000\n"
+        "DTEND;TZID=W. Europe Standard Time:20260106T100000\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+    cal = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[tf.ics_closures(text, name="plant.ics")])
+    # 11:00-13:00 at +03:00 is 09:00-11:00 in Berlin (CET, +01:00); "W. Europe Standard Time" is Berlin's own
+    assert cal.open_windows(berlin(2026, 1, 5), berlin(2026, 1, 7)) == [
+        (berlin(2026, 1, 5, 11), berlin(2026, 1, 5, 17)),
+        (berlin(2026, 1, 6, 10), berlin(2026, 1, 6, 17)),
+    ]
 
 
 def test_a_moved_occurrence_with_its_own_summary_is_named_by_it_and_leaves_the_series_name_alone():
@@ -1994,7 +2059,7 @@ def test_holiday_dates_given_beside_holiday_sources_all_close():
 def test_a_calendars_answers_do_not_depend_on_the_machines_zone(
     monkeypatch: pytest.MonkeyPatch, machine_zone: str, t: datetime
 ):
-    # the instants are in 2500 and 1900 on the machine's clock: still 2499 and 1901, the years a calendar answers
+    # the instants are in 2500 and 1900 on the machine's clock: a calendar reads them as the instants they are
     import time as clock
 
     monkeypatch.setenv("TZ", machine_zone)

@@ -425,8 +425,9 @@ class BusinessCalendar:
         """Build (or grow) the timeline so it covers *instants*, plus *extend_by* years."""
         timeline = self._current
         years = [datetime.fromtimestamp(u // _US, UTC).year for u in instants]
-        first = min(years) - 1
-        end = max(years) + 2
+        # a year of margin each side, within the supported years: a fresh calendar answers at their edges too
+        first = max(min(years) - 1, MIN_YEAR) if min(years) >= MIN_YEAR else min(years)
+        end = min(max(years) + 2, MAX_YEAR + 1) if max(years) <= MAX_YEAR else max(years) + 1
         if timeline is not None:
             first = min(first, timeline.first_year)
             end = max(end, timeline.end_year)
@@ -639,7 +640,10 @@ class BusinessCalendar:
             day += timedelta(days=step)
             guard += 1
             if guard > 366 * 20 or not MIN_YEAR <= day.year <= MAX_YEAR:
-                raise CalendarError(f"add_days: no {abs(n)} business days within reach of {t.isoformat()}")
+                raise CalendarError(
+                    f"add_days: no {abs(n)} business days within reach of {t.isoformat()} "
+                    f"(20 years, inside the supported years {MIN_YEAR}..{MAX_YEAR})"
+                )
             if self._is_business_day(day):
                 remaining -= 1
         candidate = datetime.combine(day, time(local.hour, local.minute, local.second, local.microsecond), self._tz)

@@ -46,6 +46,21 @@ def _instant_us(value: date | datetime, tz: tzinfo) -> int:
     return (delta.days * 86400 + delta.seconds) * _US + delta.microseconds
 
 
+def _known_zone(value: Any, where: str) -> None:
+    """Refuse a time whose ``TZID`` names no zone (none known by that name, no ``VTIMEZONE`` for it in the file).
+
+    icalendar reads such a time as floating, which would silently put the
+    event in the calendar's own zone, hours away from what the feed meant.
+    """
+    tzid = getattr(value, "params", {}).get("TZID")
+    moment = getattr(value, "dt", None)
+    if tzid is not None and isinstance(moment, datetime) and moment.tzinfo is None:
+        raise CalendarError(
+            f"{where}: TZID {str(tzid)!r} is not a time zone known by that name, and the file has no VTIMEZONE "
+            "for it: name an IANA zone (Europe/Berlin) or include its VTIMEZONE"
+        )
+
+
 @attrs.frozen
 class IcsClosures:
     """Closures imported from an iCalendar feed; put them in ``BusinessCalendar(rules=[...])``.
@@ -84,6 +99,8 @@ class IcsClosures:
                 raise CalendarError(f"{where}: {prop}: {problem}")
             if "DTSTART" not in event:
                 raise CalendarError(f"{where}: no DTSTART")
+            for prop in ("DTSTART", "DTEND"):
+                _known_zone(event.get(prop), f"{where}: {prop}")
             rules = event.get("RRULE", [])
             for rule in rules if isinstance(rules, list) else [rules]:
                 if any(not isinstance(n, int) or n < 1 for n in rule.get("INTERVAL", [])):
@@ -126,7 +143,9 @@ def ics_closures(source: str | bytes | Path, *, name: str | None = None) -> IcsC
 
     Raises:
         CalendarError: an unreadable file or ICS, an event without ``DTSTART``
-            or with a bad property, naming the source and the event.
+            or with a bad property, or a time whose ``TZID`` names no zone
+            (none known by that name and no ``VTIMEZONE`` for it), naming the
+            source and the event.
     """
     if isinstance(source, bytes):
         return IcsClosures(source.decode("utf-8", errors="replace"), name or "<ics>")
