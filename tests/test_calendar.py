@@ -1135,6 +1135,21 @@ def test_open_windows_and_explain_in_and_around_a_calendars_first_window():
     assert before.until == datetime(2026, 6, 1, 9, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("asked_first", [None, datetime(2031, 1, 1, tzinfo=UTC), datetime(1990, 1, 1, tzinfo=UTC)])
+def test_explain_since_does_not_depend_on_the_years_a_calendar_has_built(asked_first: datetime | None):
+    """Closed since the last close before the instant, however far back; the first supported instant if none."""
+    sparse = BusinessCalendar(
+        "UTC", {}, overrides={date(1990, 6, 4): ["09:00-10:00"], date(2030, 6, 3): ["09:00-10:00"]}
+    )
+    never = BusinessCalendar("UTC", {}, overrides={date(2030, 6, 3): ["09:00-10:00"]})
+    if asked_first is not None:  # a calendar already asked about another year has built other years
+        sparse.is_open(asked_first)
+        never.is_open(asked_first)
+    assert sparse.explain(datetime(2026, 1, 1, tzinfo=UTC)).since == datetime(1990, 6, 4, 10, tzinfo=UTC)
+    explained = never.explain(datetime(2026, 1, 1, tzinfo=UTC))
+    assert (explained.since, explained.until) == (datetime(1900, 1, 1, tzinfo=UTC), datetime(2030, 6, 3, 9, tzinfo=UTC))
+
+
 def test_explain_at_a_window_end_is_closed_and_names_the_local_weekday(office: BusinessCalendar):
     closing = office.explain(ny(2026, 3, 6, 17))
     assert not closing.open

@@ -596,6 +596,24 @@ class BusinessCalendar:
                 return timeline.starts[i + 1], timeline.ends[i + 1]
             timeline = self._timeline(u, extend_by=1)
 
+    def _last_close_before(self, u: int) -> int:
+        """The end of the last open interval before *u* (closed at *u*), else the first supported instant.
+
+        Grows the timeline backward (twice as many years each time), so the
+        answer does not depend on the years already built.
+        """
+        timeline = self._covering(u)
+        years = 1
+        while True:
+            i = bisect_right(timeline.starts, u) - 1
+            if i >= 0:
+                return timeline.ends[i]
+            if timeline.first_year <= MIN_YEAR:
+                return timeline.lo
+            years = min(years, timeline.first_year - MIN_YEAR)
+            timeline = self._timeline(u, extend_by=years, backward=True)
+            years *= 2
+
     def next_open(self, t: datetime) -> datetime:
         """*t* itself if open, else the start of the next window (in the calendar's zone)."""
         u = _to_us(t, "t")
@@ -663,7 +681,7 @@ class BusinessCalendar:
         if is_open:
             since, until = timeline.starts[i], timeline.ends[i]
         else:
-            since = timeline.ends[i] if i >= 0 else timeline.lo
+            since = timeline.ends[i] if i >= 0 else self._last_close_before(u)
             until = self._next_interval(u)[0]
         day = t.astimezone(self._tz).date()
         holidays = self._holiday_dates(day.year) | self._holiday_dates(day.year - 1)
