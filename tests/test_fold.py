@@ -138,7 +138,7 @@ def test_the_fold_gives_the_clocks_and_rules_of_the_whole_history(
     assert isinstance(grown, Fold)
     assert grown == fold
     assert grown.state == fold.state
-    assert grown.seqs == tuple(event.seq for event in grown)  # kept in step as it grew, never walked for
+    assert list(grown.seqs) == [event.seq for event in grown]  # kept in step as it grew, never walked for
     # from its state alone (each metric's events since its last stop), the next due instant of the whole history
     ticket = wf.get(ticket_id)
     at = history[-1].at + later
@@ -752,7 +752,7 @@ def test_the_fold_of_every_prefix_of_a_custom_lifecycles_history_gives_its_clock
         assert isinstance(whole, Fold)
         assert list(grown) == list(whole) == list(fold)
         assert grown.state == whole.state
-        assert grown.seqs == whole.seqs == tuple(event.seq for event in fold)
+        assert list(grown.seqs) == list(whole.seqs) == [event.seq for event in fold]
         _same_clocks_and_rules(wf, tf.replay(prefix), prefix, fold, grown)
 
 

@@ -84,15 +84,21 @@ class FoldState(NamedTuple):
 
 
 class Seqs(tuple[int, ...]):
-    """The seqs of a :class:`Fold`, oldest first, carrying the fold's ``events``.
+    """The seqs of a :class:`Fold`, oldest first, as a repository stores them, carrying the fold as ``events``.
 
-    A repository stores the seqs; one that keeps events in memory may keep
-    ``events`` as they are rather than look each seq up again on the next
-    read (:class:`~ticketflow.MemoryRepository` does), so a long fold is
-    copied, not walked, on each write.
+    A repository that keeps events in memory may keep ``events`` as they are
+    rather than look each seq up again on the next read
+    (:class:`~ticketflow.MemoryRepository` does), so a long fold is copied,
+    not walked, on each write.
     """
 
     events: tuple[Event, ...]
+
+    def __new__(cls, fold: Fold) -> Seqs:
+        """The seqs of *fold*, carrying it."""
+        seqs = super().__new__(cls, fold.seqs)
+        seqs.events = fold
+        return seqs
 
 
 class Fold(tuple[Event, ...]):
@@ -103,32 +109,28 @@ class Fold(tuple[Event, ...]):
     """
 
     state: FoldState | None
-    _seqs: Seqs | None
+    _seqs: Sequence[int] | None
 
     def __new__(
         cls, events: Sequence[Event], state: FoldState | None = None, seqs: Sequence[int] | None = None
     ) -> Fold:
-        """The fold of *events* with *state* (*seqs*: their seqs, when the caller has them)."""
+        """The fold of *events* with *state* (*seqs*: their seqs, when the caller has them; not copied)."""
         fold = super().__new__(cls, events)
         fold.state = state
-        fold._seqs = None if seqs is None else fold._carrying(seqs)
+        fold._seqs = seqs
         return fold
 
-    def _carrying(self, seqs: Sequence[int]) -> Seqs:
-        carried = Seqs(seqs)
-        carried.events = self
-        return carried
-
     @property
-    def seqs(self) -> Seqs:
+    def seqs(self) -> Sequence[int]:
         """The events' seqs, oldest first (kept as a write grows the fold, so storing them copies, not walks)."""
         if self._seqs is None:
-            self._seqs = self._carrying(tuple(map(_SEQ, self)))
+            self._seqs = [event.seq for event in self]
         return self._seqs
 
     def event(self, seq: int) -> Event:
         """The event with *seq* (one of the fold's)."""
-        return self[bisect_left(self.seqs, seq)]
+        seqs = self._seqs
+        return self[bisect_left(self, seq, key=_SEQ) if seqs is None else bisect_left(seqs, seq)]
 
 
 _VERSION_KEYS = ("lifecycle_version", "lifecycle_fingerprint", MIGRATED)
@@ -237,7 +239,7 @@ class Folder:
                 self._comment(opening, comments, standing, staff)
         else:
             transient = state.transient
-            kept, seqs = list(fold), list(fold.seqs)  # copies (C speed): a fold can be long
+            kept, seqs = list(fold), [*fold.seqs]  # copies (C speed): a fold can be long
             for seq in sorted(transient, reverse=True):  # a few seqs, near the end: found by halving, not a walk
                 at = bisect_left(seqs, seq)
                 if at < len(seqs) and seqs[at] == seq:

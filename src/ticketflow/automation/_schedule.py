@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ticketflow.automation._fold import Fold, Folder
+from ticketflow.automation._fold import Fold, Folder, Seqs
 from ticketflow.automation._timers import earliest, pending_rules
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.errors import InvalidLifecycle, StorageError
@@ -154,7 +154,7 @@ class Scheduler:
     def stored_fold(self, fold: Sequence[Event]) -> tuple[str, Sequence[int]]:
         """What is stored of *fold*: its head (see :meth:`Folder.head`) and its seqs (a :class:`Fold` keeps them)."""
         if isinstance(fold, Fold):
-            return self.folder.head(fold), fold.seqs
+            return self.folder.head(fold), Seqs(fold)
         return self.folder.key, tuple(event.seq for event in fold)
 
     def fold_after(self, events: Sequence[Event], before: Callable[[Accept], Sequence[Event]]) -> Any:
