@@ -2069,12 +2069,18 @@ def test_holiday_dates_given_beside_holiday_sources_all_close():
 
 @pytest.mark.parametrize(
     ("machine_zone", "t"),
-    [("Etc/GMT-14", datetime(2499, 12, 31, 12, tzinfo=UTC)), ("Etc/GMT+12", datetime(1901, 1, 1, 6, tzinfo=UTC))],
+    [
+        ("Etc/GMT-14", datetime(2499, 12, 31, 12, tzinfo=UTC)),
+        ("Etc/GMT+12", datetime(1901, 1, 1, 6, tzinfo=UTC)),
+        ("Etc/GMT-14", datetime(2500, 12, 31, 12, tzinfo=UTC)),
+        ("Etc/GMT+12", datetime(1900, 1, 1, 6, tzinfo=UTC)),
+    ],
 )
 def test_a_calendars_answers_do_not_depend_on_the_machines_zone(
     monkeypatch: pytest.MonkeyPatch, machine_zone: str, t: datetime
 ):
-    # the instants are in 2500 and 1900 on the machine's clock: a calendar reads them as the instants they are
+    # the instants are a year later or earlier on the machine's clock (2500 and 1900, or 2501 and 1899 beyond the
+    # supported years): a calendar reads them as the instants they are
     import time as clock
 
     monkeypatch.setenv("TZ", machine_zone)
