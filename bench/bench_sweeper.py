@@ -1,6 +1,7 @@
 """One SQLite sweeper, this checkout against an earlier revision of ticketflow, measured in the same run.
 
 Run: .venv/bin/python bench/bench_sweeper.py [--against c5c9f07] [--tickets 4000] [--rounds 5] [--instructions]
+[--automation 1000000,10000] [--settled 1000000,10000]
 
 Each side runs in an interpreter of its own: the earlier revision from
 ``git archive REV src`` (default c5c9f07, the code before the flat-cost work
@@ -17,7 +18,11 @@ also counts CPU instructions per rule with valgrind (a run that sweeps minus
 one that only sets up), which the machine's load does not move. With
 ``--automation N,D``, it also runs each side's own ``bench/bench_automation.py``
 (N bulk-loaded pending tickets, D of them due, each store as that side's
-writes leave it) in alternating rounds and prints both rules/s. No assertion:
+writes leave it) in alternating rounds and prints both rules/s. With
+``--settled N,D``, each side fills the same way (its own
+``bench_automation.fill``), syncs the disk, then runs the same timed sweep
+loop: rules/s and per CPU second, without the kernel writing back the bulk
+load during the sweep (which the whole-script rows include). No assertion:
 the table is the result.
 """
 
@@ -122,6 +127,56 @@ def automation_rate(src: str, tickets: int, due: int) -> float:
     return float(found.group(1).replace(",", ""))
 
 
+def settled_worker(tickets: int, due: int) -> None:
+    """In a side's interpreter: its own ``bench_automation.fill``, the disk settled, then the same timed sweep; JSON.
+
+    The side's own ``bench/bench_automation.py`` (beside the ``src/`` it
+    imports ticketflow from) fills the store, as that side's version writes
+    it. ``os.sync()`` then writes the bulk load's dirty pages out before the
+    clock starts, so neither side's sweep is timed while the kernel writes
+    back a gigabyte it did not write.
+    """
+    import importlib.util
+
+    import ticketflow as tf
+
+    bench = Path(tf.__file__).resolve().parents[2] / "bench"  # the side's own bench/, beside its src/
+    sys.path.insert(0, str(bench))  # its bench_automation imports its own _options
+    spec = importlib.util.spec_from_file_location("side_bench_automation", bench / "bench_automation.py")
+    assert spec is not None
+    assert spec.loader is not None
+    bench_automation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_automation)
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/sweep.db"
+        bench_automation.fill(path, tickets, due)
+        os.sync()
+        time.sleep(1.0)
+        now = T0 + timedelta(hours=24, minutes=1)
+        repository = tf.SQLiteRepository(path)
+        wf = tf.Workflow(tf.builtin("zendesk"), repository, clock=tf.SteppableClock(now))
+        fired = 0
+        began, began_cpu = time.perf_counter(), time.process_time()
+        while True:
+            result = wf.run_due(limit=500)
+            fired += len(result.fired)
+            if not result.tickets:
+                break
+        wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+        repository.close()
+    print(json.dumps({"fired": fired, "wall": wall, "cpu": cpu}))
+
+
+def settled_rate(src: str, tickets: int, due: int) -> tuple[float, float]:
+    """(rules/s, rules per CPU second) of :func:`settled_worker` on *src* and its ``bench/``."""
+    command = [sys.executable, __file__, "--settled-worker", str(tickets), str(due)]
+    env = {**os.environ, "PYTHONPATH": src}
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)  # noqa: S603
+    run = json.loads(done.stdout.strip().splitlines()[-1])
+    return run["fired"] / run["wall"], run["fired"] / run["cpu"]
+
+
 def main() -> None:
     parser = options.parser(__doc__)
     parser.add_argument("--against", default=BASELINE, help="the earlier git revision (default: %(default)s)")
@@ -141,11 +196,21 @@ def main() -> None:
         metavar="N,D",
         help="also run each side's bench_automation.py on N pending tickets, D due (e.g. 1000000,10000)",
     )
+    parser.add_argument(
+        "--settled",
+        metavar="N,D",
+        help="also time the same sweep loop over each side's own bench_automation fill of N pending tickets, "
+        "D due, after os.sync() (the bulk load's writeback out of the timed part; rules/s and per CPU second)",
+    )
     parser.add_argument("--worker", nargs=2, metavar=("N", "PHASE"), help=argparse.SUPPRESS)
+    parser.add_argument("--settled-worker", nargs=2, type=int, metavar=("N", "D"), help=argparse.SUPPRESS)
     options.add_quick(parser)
     args = parser.parse_args()
     if args.worker:
         worker(int(args.worker[0]), args.worker[1] == "sweep")
+        return
+    if args.settled_worker:
+        settled_worker(*args.settled_worker)
         return
     if args.quick:
         args.tickets, args.rounds = 50, 1
@@ -176,6 +241,12 @@ def main() -> None:
             for _ in range(args.rounds):
                 for side, src in sides.items():
                     automation[side].append(automation_rate(src, tickets, due))
+        settled: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
+        if args.settled:
+            tickets, due = (int(n) for n in args.settled.split(","))
+            for _ in range(args.rounds):
+                for side, src in sides.items():
+                    settled[side].append(settled_rate(src, tickets, due))
     load = os.getloadavg()[0]
     print(f"One SQLite sweeper, {args.tickets:,} due zendesk reminders, {args.rounds} rounds each (load {load:.1f})")
     print(f"{'':<24}{'rules/s':>10}{'rules/CPU s':>13}{'sys µs/rule':>13}{'instr/rule':>12}")
@@ -200,6 +271,16 @@ def main() -> None:
         if earlier in automation:
             pairs = zip(automation["this checkout"], automation[earlier], strict=True)
             print(f"{'this / earlier':<30}" + " ".join(f"{n / o:.2f}" for n, o in pairs))
+
+    if args.settled:
+        print(f"each side's bench_automation fill, {args.settled} (pending, due), disk synced, same sweep loop:")
+        for side, measured in settled.items():
+            print(f"{side:<30}" + " ".join(f"{rate:,.0f}" for rate, _ in measured) + "  rules/s")
+            print(f"{'':<30}" + " ".join(f"{rate:,.0f}" for _, rate in measured) + "  rules/CPU s")
+        if earlier in settled:
+            both = list(zip(settled["this checkout"], settled[earlier], strict=True))
+            print(f"{'this / earlier, rules/s':<30}" + " ".join(f"{n[0] / o[0]:.2f}" for n, o in both))
+            print(f"{'this / earlier, per CPU s':<30}" + " ".join(f"{n[1] / o[1]:.2f}" for n, o in both))
 
 
 if __name__ == "__main__":
