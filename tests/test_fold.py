@@ -279,6 +279,34 @@ def test_each_write_stores_the_fold_with_the_ticket_and_the_clocks_read_it(repos
     assert counting.histories == 1
 
 
+class _FoldReadsCounted(tf.SQLiteRepository):
+    """A real SQLite store that counts reads of stored folds."""
+
+    fold_reads = 0
+
+    def fold(self, ticket_id: str) -> Any:
+        self.fold_reads += 1
+        return super().fold(ticket_id)
+
+
+def test_sla_of_a_ticket_this_workflow_saved_uses_the_kept_fold_and_a_newer_save_elsewhere_is_read(
+    tmp_path: Path,
+) -> None:
+    repository = _FoldReadsCounted(tmp_path / "sla.db")
+    wf = tf.Workflow(tf.builtin("zendesk"), repository)
+    ticket = wf.open(CUSTOMER, title="printer", at=T0)
+    for n in range(30):  # public replies: every one is in the fold
+        wf.comment(ticket.id, CUSTOMER if n % 2 else AGENT, f"reply {n}", at=T0 + timedelta(minutes=n))
+    now = T0 + timedelta(days=2)
+    before = repository.fold_reads
+    assert wf.sla(ticket.id, now) == _whole_history_clocks(wf, ticket.id, now)
+    assert repository.fold_reads == before  # the fold kept with the saved copy ends at the stored version
+    other = tf.Workflow(tf.builtin("zendesk"), tf.SQLiteRepository(tmp_path / "sla.db"))  # another app server
+    other.comment(ticket.id, AGENT, "from elsewhere", at=T0 + timedelta(hours=1))
+    assert wf.sla(ticket.id, now) == _whole_history_clocks(wf, ticket.id, now)
+    assert repository.fold_reads == before + 1  # the kept fold ends before the stored version: the store's is read
+
+
 def test_a_fire_reads_the_stored_fold_not_the_history(repository: Any) -> None:
     wf = tf.Workflow(tf.builtin("zendesk"), repository)
     ticket_id = _long_ticket(wf, 30)

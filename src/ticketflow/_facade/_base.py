@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ticketflow._recent import RecentTickets
 from ticketflow.automation import DeliveryState, Scheduler
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.intake import IntakeRules, TicketIds
@@ -36,6 +37,7 @@ class FacadeBase:
     _access: Access
     _scheduler: Scheduler
     _recorder: Recorder
+    _recent: RecentTickets
     _scope: Scope
     _ids: TicketIds
     _policies: Mapping[str, AssignmentPolicy]

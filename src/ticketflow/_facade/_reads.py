@@ -85,10 +85,23 @@ class ReadsPart(FacadeBase):
         """
         repository = self.repository
         if isinstance(repository, FoldStore):
-            fold = current_fold(repository.fold(ticket.id), self._scheduler.folder.accept, ticket.version)
+            fold = self._cached_fold(ticket)
+            if fold is None:
+                fold = current_fold(repository.fold(ticket.id), self._scheduler.folder.accept, ticket.version)
             if fold is not None and at >= fold[-1].at:
                 return fold
         return repository.history(ticket.id)
+
+    def _cached_fold(self, ticket: Ticket) -> Sequence[Event] | None:
+        """The fold kept with this Workflow's cached copy of *ticket*, if it ends at the stored version.
+
+        Events never change and a fold ends at its ticket's version, so a kept
+        fold whose last event is the stored ticket's version is the stored
+        fold: reading it again would decode the same events.
+        """
+        kept = self._recent.get(ticket.id)
+        fold = None if kept is None else kept[1]
+        return fold if fold and fold[-1].seq == ticket.version else None
 
     def sla_report(
         self,
