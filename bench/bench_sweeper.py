@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/bench_sweeper.py [--against c5c9f07] [--tickets 4000
 [--automation 1000000,10000] [--settled 1000000,10000]
 
 Each side runs in an interpreter of its own: the earlier revision from
-``git archive REV src`` (default c5c9f07, the code before the flat-cost work
+``git archive REV src bench`` (default c5c9f07, the code before the flat-cost work
 of #22: what "today's rules/s" meant when it was filed), this checkout from
 its ``src/``. Each side opens N zendesk tickets through the public API on a
 fresh SQLite file (opened by a customer, asked a question by an agent), steps
@@ -165,6 +165,8 @@ def settled_worker(tickets: int, due: int) -> None:
                 break
         wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
         repository.close()
+    if fired != due:
+        raise SystemExit(f"settled sweep fired {fired} rules, not the {due} due: its rate would mislead")
     print(json.dumps({"fired": fired, "wall": wall, "cpu": cpu}))
 
 

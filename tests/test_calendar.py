@@ -1135,6 +1135,24 @@ def test_open_windows_and_explain_in_and_around_a_calendars_first_window():
     assert before.until == datetime(2026, 6, 1, 9, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("zone", "t"),
+    [
+        ("Pacific/Kiritimati", datetime(2500, 12, 31, 12, tzinfo=UTC)),  # 2501-01-01 02:00 there
+        ("America/New_York", datetime(1900, 1, 1, 3, tzinfo=UTC)),  # 1899-12-31 22:00 there
+    ],
+)
+def test_an_instant_whose_local_date_is_outside_the_supported_years_is_refused_in_any_zone(zone: str, t: datetime):
+    """The supported years are the calendar's local years: an instant past them is refused, not answered wrongly."""
+    sparse = BusinessCalendar(zone, {}, overrides={date(2200, 6, 1): ["09:00-10:00"]})
+    for cal in (BusinessCalendar(zone, {"mon-sun": ["00:00-24:00"]}), sparse):
+        for ask in (cal.is_open, cal.explain, cal.next_open):
+            with pytest.raises(tf.CalendarError, match=r"^the span reaches beyond the supported years 1900\.\.2500"):
+                ask(t)
+    inside = t + timedelta(days=-1 if t.year > 2000 else 1)
+    assert BusinessCalendar(zone, {"mon-sun": ["00:00-24:00"]}).is_open(inside)
+
+
 @pytest.mark.parametrize("asked_first", [None, datetime(2031, 1, 1, tzinfo=UTC), datetime(1990, 1, 1, tzinfo=UTC)])
 def test_explain_since_does_not_depend_on_the_years_a_calendar_has_built(asked_first: datetime | None):
     """Closed since the last close before the instant, however far back; the first supported instant if none."""

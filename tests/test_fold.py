@@ -8,6 +8,7 @@ time must be the fold of the whole history.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -24,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ticketflow as tf
-from ticketflow.automation._fold import Fold, Folder
+from ticketflow.automation._fold import Fold, Folder, Seqs
 from ticketflow.automation._timers import pending_rules
 from ticketflow.errors import TicketflowError
 from ticketflow.repository._sqlite import SCHEMA_VERSION
@@ -138,7 +139,9 @@ def test_the_fold_gives_the_clocks_and_rules_of_the_whole_history(
     assert isinstance(grown, Fold)
     assert grown == fold
     assert grown.state == fold.state
-    assert list(grown.seqs) == [event.seq for event in grown]  # kept in step as it grew, never walked for
+    assert grown._seqs is not None  # kept in step as it grew, not walked for afterwards
+    assert list(grown.seqs) == [event.seq for event in grown]
+    assert copy.deepcopy(Seqs(grown)) == tuple(grown.seqs)  # copied, a plain tuple of seqs
     # from its state alone (each metric's events since its last stop), the next due instant of the whole history
     ticket = wf.get(ticket_id)
     at = history[-1].at + later
@@ -344,6 +347,26 @@ def test_the_memory_store_keeps_the_events_of_the_fold_a_write_hands_it_not_a_lo
     again = repository.fold(ticket.id)
     assert again is not None
     assert again[1] == stored[1]
+
+
+def test_the_memory_store_looks_up_the_events_of_seqs_that_carry_events_not_theirs() -> None:
+    repository = tf.MemoryRepository()
+    wf = tf.Workflow(tf.builtin("zendesk"), repository)
+    ticket = wf.open(CUSTOMER, title="printer", at=T0)
+    for n in range(4):
+        wf.comment(ticket.id, CUSTOMER if n % 2 else AGENT, f"reply {n}", at=T0 + timedelta(minutes=n))
+    stored = repository.fold(ticket.id)
+    assert stored is not None
+    head, events = stored
+
+    class Carrying(tuple[int, ...]):
+        events: tuple[tf.Event, ...]
+
+    for wrong in (tuple(events[:-1]), (*events[:-1], events[0])):  # one short; the right length, another last event
+        seqs = Carrying(event.seq for event in events)
+        seqs.events = wrong
+        repository._set_fold(ticket.id, (head, seqs))
+        assert repository.fold(ticket.id) == (head, events)  # looked up by seq, not taken from what it carried
 
 
 def test_a_fold_of_another_workflow_or_an_old_version_is_folded_again(repository: Any) -> None:
@@ -780,6 +803,8 @@ def test_the_fold_of_every_prefix_of_a_custom_lifecycles_history_gives_its_clock
         assert isinstance(whole, Fold)
         assert list(grown) == list(whole) == list(fold)
         assert grown.state == whole.state
+        assert grown._seqs is not None
+        assert whole._seqs is not None
         assert list(grown.seqs) == list(whole.seqs) == [event.seq for event in fold]
         _same_clocks_and_rules(wf, tf.replay(prefix), prefix, fold, grown)
 

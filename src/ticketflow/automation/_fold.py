@@ -100,6 +100,10 @@ class Seqs(tuple[int, ...]):
         seqs.events = fold
         return seqs
 
+    def __reduce__(self) -> tuple[type[tuple[int, ...]], tuple[tuple[int, ...]]]:
+        """Copied or pickled, a plain tuple of the seqs (what a repository stores)."""
+        return tuple, (tuple(self),)
+
 
 class Fold(tuple[Event, ...]):
     """A ticket's fold: its events the SLA clocks and timed rules read, oldest first, with its :class:`FoldState`.

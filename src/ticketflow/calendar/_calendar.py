@@ -424,7 +424,8 @@ class BusinessCalendar:
     def _timeline(self, *instants: int, extend_by: int = 0, backward: bool = False) -> _Timeline:
         """Build (or grow) the timeline so it covers *instants*, plus *extend_by* years."""
         timeline = self._current
-        years = [datetime.fromtimestamp(u // _US, UTC).year for u in instants]
+        # local years: the timeline runs from a local Jan 1 to a local Jan 1, and the supported years are local
+        years = [datetime.fromtimestamp(u // _US, self._tz).year for u in instants]
         # a year of margin each side, within the supported years: a fresh calendar answers at their edges too
         first = max(min(years) - 1, MIN_YEAR) if min(years) >= MIN_YEAR else min(years)
         end = min(max(years) + 2, MAX_YEAR + 1) if max(years) <= MAX_YEAR else max(years) + 1

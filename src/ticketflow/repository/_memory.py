@@ -359,7 +359,10 @@ class MemoryRepository:
             seqs = fold[1]
             # the recorder's seqs carry their events (ticketflow.automation._fold.Seqs): kept, not looked up again
             events = getattr(seqs, "events", None)
-            self._folds[ticket_id] = (fold[0], tuple(seqs), events if isinstance(events, tuple) else None)
+            carried = isinstance(events, tuple) and len(events) == len(seqs)
+            if not (carried and (not seqs or events[-1].seq == seqs[-1])):  # type: ignore[index]
+                events = None  # none carried, or not these seqs' events: looked up on read
+            self._folds[ticket_id] = (fold[0], tuple(seqs), events)
 
     def next_sequence(self, name: str) -> int:
         """The next number of the named sequence."""
