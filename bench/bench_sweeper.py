@@ -42,6 +42,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import _options as options  # bench/_options.py: --help and --quick for every script
 
@@ -70,18 +71,22 @@ def worker(count: int, sweep: bool) -> None:
         due_tickets(1)  # a first sweep of one ticket in both phases: what it loads is not counted per rule
         wf.run_due()
         due_tickets(count)
-        fired, wall, cpu, kernel = 0, 0.0, 0.0, 0.0
-        if sweep:
-            began, began_cpu, began_sys = time.perf_counter(), time.process_time(), os.times().system
-            while True:
-                result = wf.run_due(limit=500)
-                fired += len(result.fired)
-                if not result.tickets:
-                    break
-            wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
-            kernel = os.times().system - began_sys
+        measured = timed_sweep(wf) if sweep else {"fired": 0, "wall": 0.0, "cpu": 0.0, "sys": 0.0}
         repository.close()
-    print(json.dumps({"fired": fired, "wall": wall, "cpu": cpu, "sys": kernel}))
+    print(json.dumps(measured))
+
+
+def timed_sweep(wf: Any) -> dict[str, float]:
+    """``wf.run_due(limit=500)`` until nothing is due: rules fired, wall and CPU seconds, kernel CPU seconds."""
+    fired = 0
+    began, began_cpu, began_sys = time.perf_counter(), time.process_time(), os.times().system
+    while True:
+        result = wf.run_due(limit=500)
+        fired += len(result.fired)
+        if not result.tickets:
+            break
+    wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+    return {"fired": fired, "wall": wall, "cpu": cpu, "sys": os.times().system - began_sys}
 
 
 def baseline_src(revision: str, folder: str) -> str | None:
@@ -156,18 +161,11 @@ def settled_worker(tickets: int, due: int) -> None:
         now = T0 + timedelta(hours=24, minutes=1)
         repository = tf.SQLiteRepository(path)
         wf = tf.Workflow(tf.builtin("zendesk"), repository, clock=tf.SteppableClock(now))
-        fired = 0
-        began, began_cpu = time.perf_counter(), time.process_time()
-        while True:
-            result = wf.run_due(limit=500)
-            fired += len(result.fired)
-            if not result.tickets:
-                break
-        wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+        measured = timed_sweep(wf)
         repository.close()
-    if fired != due:
-        raise SystemExit(f"settled sweep fired {fired} rules, not the {due} due: its rate would mislead")
-    print(json.dumps({"fired": fired, "wall": wall, "cpu": cpu}))
+    if measured["fired"] != due:
+        raise SystemExit(f"settled sweep fired {measured['fired']} rules, not the {due} due: its rate would mislead")
+    print(json.dumps(measured))
 
 
 def settled_rate(src: str, tickets: int, due: int) -> tuple[float, float]:
