@@ -1561,6 +1561,77 @@ def test_an_ics_tzid_defined_by_the_files_vtimezone_or_a_windows_zone_name_is_re
     ]
 
 
+PLANT_TIME = (  # a zone only this file defines: +03:00 all year
+    "BEGIN:VTIMEZONE\nTZID:Plant Time\nBEGIN:STANDARD\nDTSTART:19700101T000000\n"
+    "TZOFFSETFROM:+0300\nTZOFFSETTO:+0300\nEND:STANDARD\nEND:VTIMEZONE\n"
+)
+
+
+def _series_with_exceptions(rdate: str, exdate: str, moved: str) -> str:
+    """Daily 09:00-10:00 UTC, 5-9 Jan 2026, with the given RDATE/EXDATE lines and a moved occurrence's RECURRENCE-ID."""
+    return (
+        f"BEGIN:VCALENDAR\n{PLANT_TIME}BEGIN:VEVENT\nUID:odd\nSUMMARY:Patch\n"
+        f"DTSTART:20260105T090000Z\nDTEND:20260105T100000Z\nRRULE:FREQ=DAILY;COUNT=5\n{rdate}{exdate}END:VEVENT\n"
+        f"BEGIN:VEVENT\nUID:odd\n{moved}DTSTART:20260108T130000Z\nDTEND:20260108T140000Z\nEND:VEVENT\n"
+        "END:VCALENDAR\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("prop", "rdate", "exdate", "moved", "event"),
+    [
+        (  # the second RDATE line, holding two times
+            "RDATE",
+            "RDATE;TZID=Europe/Berlin:20260110T100000\nRDATE;TZID=Mars/Olympus:20260111T100000,20260112T100000\n",
+            "",
+            "RECURRENCE-ID:20260108T090000Z\n",
+            1,
+        ),
+        ("RDATE", "RDATE;VALUE=PERIOD;TZID=Mars/Olympus:20260111T100000/PT1H\n", "", "", 1),  # a period
+        (
+            "EXDATE",
+            "",
+            "EXDATE;VALUE=DATE:20260107\nEXDATE;TZID=Mars/Olympus:20260106T100000\n",
+            "RECURRENCE-ID:20260108T090000Z\n",
+            1,
+        ),
+        ("RECURRENCE-ID", "", "", "RECURRENCE-ID;TZID=Mars/Olympus:20260108T100000\n", 2),
+    ],
+    ids=["rdate-second-line", "rdate-period", "exdate", "recurrence-id"],
+)
+def test_an_ics_rdate_exdate_or_recurrence_id_whose_tzid_names_no_zone_is_refused_naming_it(
+    prop: str, rdate: str, exdate: str, moved: str, event: int
+):
+    """Read as floating, an extra, excluded or moved occurrence would be hours away from the one meant."""
+    with pytest.raises(tf.CalendarError) as caught:
+        tf.ics_closures(_series_with_exceptions(rdate, exdate, moved), name="team.ics")
+    assert str(caught.value) == (
+        f"ics team.ics: VEVENT #{event} (UID odd): {prop}: TZID 'Mars/Olympus' is not a time zone known by that "
+        "name, and the file has no VTIMEZONE for it: name an IANA zone (Europe/Berlin) or include its VTIMEZONE"
+    )
+
+
+@pytest.mark.parametrize(
+    ("zone", "hour"),  # 09:00 UTC on 6-11 Jan 2026 is this wall hour in the zone
+    [("Asia/Tokyo", 18), ("Plant Time", 12), ("W. Europe Standard Time", 10)],  # IANA, VTIMEZONE, Windows
+)
+def test_an_ics_rdate_exdate_and_recurrence_id_with_a_known_tzid_are_read_at_their_instant(zone: str, hour: int):
+    text = _series_with_exceptions(
+        f"RDATE;TZID={zone}:20260110T{hour}0000,20260111T{hour}0000\n",
+        f"EXDATE;TZID={zone}:20260106T{hour}0000\n",
+        f"RECURRENCE-ID;TZID={zone}:20260108T{hour}0000\n",
+    )
+    cal = BusinessCalendar("UTC", {"mon-sun": ["00:00-24:00"]}, rules=[tf.ics_closures(text, name="team.ics")])
+
+    def utc(day: int, hour: int) -> datetime:
+        return datetime(2026, 1, day, hour, tzinfo=UTC)
+
+    # the 6th excluded, the 8th moved to 13:00, the 10th and 11th added
+    closed = [(utc(day, 13 if day == 8 else 9), utc(day, 14 if day == 8 else 10)) for day in (5, 7, 8, 9, 10, 11)]
+    edges = [utc(5, 0), *(t for span in closed for t in span), utc(12, 0)]
+    assert cal.open_windows(utc(5, 0), utc(12, 0)) == list(zip(edges[::2], edges[1::2], strict=True))
+
+
 def test_a_moved_occurrence_with_its_own_summary_is_named_by_it_and_leaves_the_series_name_alone():
     series = TEAM_ICS.replace(  # a second moved occurrence, renamed, listed before the first
         "BEGIN:VEVENT\nUID:maint\nRECURRENCE-ID",

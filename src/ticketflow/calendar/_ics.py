@@ -51,14 +51,23 @@ def _known_zone(value: Any, where: str) -> None:
 
     icalendar reads such a time as floating, which would silently put the
     event in the calendar's own zone, hours away from what the feed meant.
+    *value* is one property (``DTSTART``, ``RECURRENCE-ID``), or the lines of
+    one (``RDATE``, ``EXDATE``: a list when repeated) that each hold several
+    times (``.dts``) under the line's ``TZID``; a ``PERIOD`` is checked by its start.
     """
-    tzid = getattr(value, "params", {}).get("TZID")
-    moment = getattr(value, "dt", None)
-    if tzid is not None and isinstance(moment, datetime) and moment.tzinfo is None:
-        raise CalendarError(
-            f"{where}: TZID {str(tzid)!r} is not a time zone known by that name, and the file has no VTIMEZONE "
-            "for it: name an IANA zone (Europe/Berlin) or include its VTIMEZONE"
-        )
+    for line in value if isinstance(value, list) else [value]:
+        tzid = getattr(line, "params", {}).get("TZID")
+        if tzid is None:
+            continue
+        for item in getattr(line, "dts", None) or [line]:
+            moment = getattr(item, "dt", None)
+            if isinstance(moment, tuple):  # a PERIOD: (start, end or duration)
+                moment = moment[0]
+            if isinstance(moment, datetime) and moment.tzinfo is None:
+                raise CalendarError(
+                    f"{where}: TZID {str(tzid)!r} is not a time zone known by that name, and the file has no "
+                    "VTIMEZONE for it: name an IANA zone (Europe/Berlin) or include its VTIMEZONE"
+                )
 
 
 @attrs.frozen
@@ -99,7 +108,7 @@ class IcsClosures:
                 raise CalendarError(f"{where}: {prop}: {problem}")
             if "DTSTART" not in event:
                 raise CalendarError(f"{where}: no DTSTART")
-            for prop in ("DTSTART", "DTEND"):
+            for prop in ("DTSTART", "DTEND", "RDATE", "EXDATE", "RECURRENCE-ID"):
                 _known_zone(event.get(prop), f"{where}: {prop}")
             rules = event.get("RRULE", [])
             for rule in rules if isinstance(rules, list) else [rules]:
@@ -143,9 +152,10 @@ def ics_closures(source: str | bytes | Path, *, name: str | None = None) -> IcsC
 
     Raises:
         CalendarError: an unreadable file or ICS, an event without ``DTSTART``
-            or with a bad property, or a time whose ``TZID`` names no zone
-            (none known by that name and no ``VTIMEZONE`` for it), naming the
-            source and the event.
+            or with a bad property, or a time (``DTSTART``, ``DTEND``, ``RDATE``,
+            ``EXDATE``, ``RECURRENCE-ID``) whose ``TZID`` names no zone (none
+            known by that name and no ``VTIMEZONE`` for it), naming the source,
+            the event and the property.
     """
     if isinstance(source, bytes):
         return IcsClosures(source.decode("utf-8", errors="replace"), name or "<ics>")
