@@ -1168,6 +1168,74 @@ def test_explain_since_does_not_depend_on_the_years_a_calendar_has_built(asked_f
     assert (explained.since, explained.until) == (datetime(1900, 1, 1, tzinfo=UTC), datetime(2030, 6, 3, 9, tzinfo=UTC))
 
 
+class _AskedDates:
+    """A rule that closes nothing and records the first date of every span range the calendar asks it for."""
+
+    def __init__(self, opens: tuple[date, ...] = ()) -> None:
+        self.opens = bool(opens)
+        self.dates = opens  # opens 09:00-10:00 UTC on each
+        self.since: list[date] = []
+
+    def spans(self, tz: ZoneInfo, since: date, until: date) -> Any:
+        self.since.append(since)
+        for day in self.dates:
+            if since <= day < until:
+                start = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
+                yield day, _us(start), _us(start + H), "asked"
+
+
+def _us(t: datetime) -> int:
+    return int((t - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1))
+
+
+@pytest.mark.parametrize("asked_first", [None, datetime(2400, 1, 1, tzinfo=UTC)])
+@pytest.mark.parametrize(
+    "opening",
+    [
+        {"overrides": {date(2499, 6, 1): ["09:00-17:00"]}},
+        {"rules": [CalendarRule("FREQ=YEARLY", date(2499, 6, 1), open=["09:00-17:00"])]},
+    ],
+    ids=["override", "rule"],
+)
+def test_explain_before_the_first_override_or_rule_opening_builds_no_year_before_it(
+    opening: dict[str, Any], asked_first: datetime | None
+):
+    """Without weekly hours nothing opens before the first override or CalendarRule start: since is 1900 at once.
+
+    It walked back to 1900 a year, then 2, 4 ... at a time, building every year on the way.
+    """
+    t = datetime(2499, 3, 1, tzinfo=UTC)
+    asked, twin_asked = _AskedDates(), _AskedDates()
+    cal, twin = (
+        BusinessCalendar("UTC", {}, overrides=opening.get("overrides", {}), rules=[*opening.get("rules", ()), rule])
+        for rule in (asked, twin_asked)
+    )
+    for calendar in (cal, twin) if asked_first is not None else ():  # a calendar used in another year
+        calendar.is_open(asked_first)
+    explained = cal.explain(t)
+    assert (explained.open, explained.since, explained.until) == (
+        False,
+        datetime(1900, 1, 1, tzinfo=UTC),
+        datetime(2499, 6, 1, 9, tzinfo=UTC),
+    )
+    twin.is_open(t)
+    assert min(asked.since) == min(twin_asked.since)  # no earlier year built than is_open builds
+
+
+def test_explain_before_the_first_opening_of_a_rule_of_unknown_start_still_finds_the_last_close():
+    """A rule that is not a CalendarRule tells its spans only year by year: the years back are walked."""
+    rule = _AskedDates(opens=(date(1950, 6, 1), date(2499, 6, 1)))
+    cal = BusinessCalendar("UTC", {}, rules=[rule])
+    explained = cal.explain(datetime(2499, 3, 1, tzinfo=UTC))
+    assert (explained.open, explained.since, explained.until) == (
+        False,
+        datetime(1950, 6, 1, 10, tzinfo=UTC),
+        datetime(2499, 6, 1, 9, tzinfo=UTC),
+    )
+    never = BusinessCalendar("UTC", {}, rules=[_AskedDates(opens=(date(2499, 6, 1),))])
+    assert never.explain(datetime(2499, 3, 1, tzinfo=UTC)).since == datetime(1900, 1, 1, tzinfo=UTC)
+
+
 def test_explain_at_a_window_end_is_closed_and_names_the_local_weekday(office: BusinessCalendar):
     closing = office.explain(ny(2026, 3, 6, 17))
     assert not closing.open

@@ -22,7 +22,7 @@ import attrs
 from ticketflow._brief import brief
 from ticketflow.calendar._holidays import HolidaySource, holidays_for
 from ticketflow.calendar._hours import DAY_NAMES, Window, local_us, parse_week, parse_windows
-from ticketflow.calendar._rules import SpanSource, parse_rules
+from ticketflow.calendar._rules import CalendarRule, SpanSource, parse_rules
 from ticketflow.errors import CalendarError, NaiveDatetime
 
 __all__ = ["MAX_YEAR", "MIN_YEAR", "BusinessCalendar"]
@@ -213,6 +213,29 @@ def _subtract(
     return out_starts, out_ends
 
 
+def _first_open_year(
+    hours: tuple[tuple[Window, ...], ...],
+    overrides: tuple[tuple[date, tuple[Window, ...]], ...],
+    rules: tuple[SpanSource, ...],
+) -> int:
+    """The earliest year anything can open in: before it, the calendar is closed (never below ``MIN_YEAR``).
+
+    Weekly hours open every week, from the first supported year; an override
+    opens on its date, a :class:`CalendarRule` from its ``start`` on. Another
+    opening rule tells its first span only when asked for spans year by year,
+    so it could open from the first supported year too.
+    """
+    if any(hours):
+        return MIN_YEAR
+    years = [day.year for day, windows in overrides if windows]
+    for rule in rules:
+        if rule.opens:
+            if not isinstance(rule, CalendarRule):
+                return MIN_YEAR
+            years.append(rule.start.year)
+    return max(MIN_YEAR, min(years))
+
+
 @attrs.frozen
 class Explanation:
     """Why a calendar is open or closed at an instant (:meth:`BusinessCalendar.explain`).
@@ -288,6 +311,7 @@ class BusinessCalendar:
     _tz: ZoneInfo = attrs.field(init=False, eq=False, hash=False, repr=False)
     _by_date: dict[date, tuple[Window, ...]] = attrs.field(init=False, eq=False, hash=False, repr=False)
     _current: _Timeline | None = attrs.field(init=False, eq=False, hash=False, repr=False, default=None)
+    _opens_from: int = attrs.field(init=False, eq=False, hash=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         try:
@@ -301,6 +325,7 @@ class BusinessCalendar:
         if not any(self.hours) and not any(windows for _, windows in self.overrides) and not opening:
             raise CalendarError("hours: the calendar is never open; give at least one window")
         object.__setattr__(self, "_by_date", dict(self.overrides))
+        object.__setattr__(self, "_opens_from", _first_open_year(self.hours, self.overrides, self.rules))
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, base: Path | None = None) -> BusinessCalendar:
@@ -601,7 +626,9 @@ class BusinessCalendar:
         """The end of the last open interval before *u* (closed at *u*), else the first supported instant.
 
         Grows the timeline backward (twice as many years each time), so the
-        answer does not depend on the years already built.
+        answer does not depend on the years already built; it stops at the
+        first year anything can open in (an override-only calendar's first
+        override), as the years before it are closed: they are not built.
         """
         timeline = self._covering(u)
         years = 1
@@ -609,8 +636,8 @@ class BusinessCalendar:
             i = bisect_right(timeline.starts, u) - 1
             if i >= 0:
                 return timeline.ends[i]
-            if timeline.first_year <= MIN_YEAR:
-                return timeline.lo
+            if timeline.first_year <= self._opens_from:
+                return self._local_us(date(MIN_YEAR, 1, 1), 0)
             years = min(years, timeline.first_year - MIN_YEAR)
             timeline = self._timeline(u, extend_by=years, backward=True)
             years *= 2
