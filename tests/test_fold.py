@@ -268,7 +268,7 @@ def test_each_write_stores_the_fold_with_the_ticket_and_the_clocks_read_it(repos
     assert stored is not None
     key, events = stored
     assert key.partition(" ")[0] == Folder(wf.lifecycle, wf.sla_policy).key  # its key, then its state
-    assert events == list(Folder(wf.lifecycle, wf.sla_policy).fold(wf.history(ticket_id)) or ())
+    assert list(events) == list(Folder(wf.lifecycle, wf.sla_policy).fold(wf.history(ticket_id)) or ())
     assert events[-1].seq == wf.get(ticket_id).version == 62
     assert len(events) < 6
     now = T0 + timedelta(days=3)
@@ -321,7 +321,7 @@ def test_a_fire_reads_the_stored_fold_not_the_history(repository: Any) -> None:
     history = wf.history(ticket_id)
     fold = repository.fold(ticket_id)
     assert fold is not None
-    assert fold[1] == list(Folder(wf.lifecycle, wf.sla_policy).fold(history) or ())
+    assert list(fold[1]) == list(Folder(wf.lifecycle, wf.sla_policy).fold(history) or ())
     assert wf.sla(ticket_id, T0 + timedelta(days=1)) == evaluate(
         wf.sla_policy,  # type: ignore[arg-type]
         wf.lifecycle,
@@ -341,12 +341,70 @@ def test_the_memory_store_keeps_the_events_of_the_fold_a_write_hands_it_not_a_lo
     stored = repository.fold(ticket.id)
     assert stored is not None
     history = wf.history(ticket.id)
-    assert stored[1] == list(Folder(wf.lifecycle, wf.sla_policy).fold(history) or ())
+    assert list(stored[1]) == list(Folder(wf.lifecycle, wf.sla_policy).fold(history) or ())
     assert len(stored[1]) == len(history) == 41
     repository._events[ticket.id].clear()  # the history gone: the fold's events still come back, as they were kept
     again = repository.fold(ticket.id)
     assert again is not None
     assert again[1] == stored[1]
+
+
+def test_a_stored_fold_lists_its_lasting_seqs_then_its_transient_ones_and_reads_back_in_order(repository: Any) -> None:
+    """The stored seqs are the fold's kept text (lasting seqs, then transient ones): not in order; reads sort them."""
+    wf = tf.Workflow(tf.builtin("zendesk"), repository)
+    ticket = wf.open(CUSTOMER, title="printer", at=T0)
+    wf.fire(ticket.id, "take", AGENT, assignee="agent-1", at=T0 + timedelta(minutes=1))  # the entry: transient
+    wf.comment(ticket.id, AGENT, "hello", at=T0 + timedelta(minutes=2))  # stops the first reply clock: lasting
+    wf.comment(ticket.id, AGENT, "note", visibility="internal", at=T0 + timedelta(minutes=3))  # the last: transient
+    folder = Folder(wf.lifecycle, wf.sla_policy)
+    whole = folder.extend((), wf.history(ticket.id))
+    assert isinstance(whole, Fold)
+    assert whole.text() == "1,3,2,4"
+    stored = repository.fold(ticket.id)
+    assert stored is not None
+    assert [event.seq for event in stored[1]] == [1, 2, 3, 4]
+    if isinstance(repository, tf.SQLiteRepository):
+        with sqlite3.connect(repository.path) as conn:
+            (raw,) = conn.execute("SELECT fold FROM tickets WHERE id = ?", (ticket.id,)).fetchone()
+        assert json.loads(raw)[1:] == [1, 3, 2, 4]
+    if hasattr(repository, "get_with_folds"):
+        batch = repository.get_with_folds([ticket.id])[ticket.id][1]
+        assert batch is not None
+        assert [event.seq for event in batch[1]] == [1, 2, 3, 4]
+    reader = tf.Workflow(tf.builtin("zendesk"), repository)  # reads the stored fold, grows it by its own write
+    reader.comment(ticket.id, CUSTOMER, "still broken", at=T0 + timedelta(minutes=4))
+    assert reader.sla(ticket.id, T0 + timedelta(hours=1)) == evaluate(
+        wf.sla_policy, wf.lifecycle, wf.get(ticket.id), wf.history(ticket.id), T0 + timedelta(hours=1)
+    )
+
+
+def test_a_write_appends_to_the_kept_text_of_a_long_fold_and_a_carried_fold_is_accepted_as_it_is() -> None:
+    """A grown fold's lasting text is its parent's plus the new lasting seqs (not encoded again)."""
+    repository = tf.MemoryRepository()
+    wf = tf.Workflow(tf.builtin("zendesk"), repository)
+    ticket = wf.open(CUSTOMER, title="printer", at=T0)
+    for n in range(6):
+        wf.comment(ticket.id, CUSTOMER if n % 2 else AGENT, f"reply {n}", at=T0 + timedelta(minutes=n))
+    folder = Folder(wf.lifecycle, wf.sla_policy)
+    stored = repository.fold(ticket.id)
+    assert stored is not None
+    carried = folder.accept(*stored)
+    assert carried is stored[1]  # the fold the last write carried, neither copied nor walked
+    assert isinstance(carried, Fold)
+    assert carried._lasting == "1,2,3,4,5,6,7"
+    carried._lasting = "1,2,3"  # a marker: the next fold's text must start from it, as a kept text would
+    wf.comment(ticket.id, AGENT, "one more reply", at=T0 + timedelta(hours=1))
+    grown = folder.extend(carried, wf.history(ticket.id)[-1:])
+    assert isinstance(grown, Fold)
+    assert grown.lasting() == "1,2,3,8"
+
+
+def test_the_key_names_how_the_seqs_are_stored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ticketflow that stores the seqs otherwise reads another key: it folds again rather than misread them."""
+    wf = tf.Workflow(tf.builtin("zendesk"), tf.MemoryRepository())
+    before = Folder(wf.lifecycle, wf.sla_policy).key
+    monkeypatch.setattr("ticketflow.automation._fold._STORED_FORM", "seqs in order")
+    assert Folder(wf.lifecycle, wf.sla_policy).key != before
 
 
 def test_the_memory_store_looks_up_the_events_of_seqs_that_carry_events_not_theirs() -> None:
@@ -366,7 +424,7 @@ def test_the_memory_store_looks_up_the_events_of_seqs_that_carry_events_not_thei
         seqs = Carrying(event.seq for event in events)
         seqs.events = wrong
         repository._set_fold(ticket.id, (head, seqs))
-        assert repository.fold(ticket.id) == (head, events)  # looked up by seq, not taken from what it carried
+        assert repository.fold(ticket.id) == (head, list(events))  # looked up by seq, not taken from what it carried
 
 
 def test_a_fold_of_another_workflow_or_an_old_version_is_folded_again(repository: Any) -> None:
@@ -735,6 +793,12 @@ class _Desk:
                 assert accepted is not None
                 assert list(accepted) == list(whole) == list(folder.fold(history) or ())
                 assert accepted.state == whole.state
+                assert accepted.lasting() == whole.lasting()
+                if isinstance(writer.repository, tf.SQLiteRepository):  # the column: head, lasting seqs, transient ones
+                    with sqlite3.connect(writer.repository.path) as conn:
+                        (raw,) = conn.execute("SELECT fold FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+                    expected = [e.seq for e in whole] if whole.state is None else json.loads(f"[{whole.text()}]")
+                    assert json.loads(raw)[1:] == expected
         due = dict(writer.repository.due(T0 + timedelta(days=3650), limit=100)).get(ticket_id)
         assert writer._scheduler.next_due(ticket, history, self.settled) == due
         folder = Folder(serving.lifecycle, serving.sla_policy)
@@ -806,6 +870,12 @@ def test_the_fold_of_every_prefix_of_a_custom_lifecycles_history_gives_its_clock
         assert grown._seqs is not None
         assert whole._seqs is not None
         assert list(grown.seqs) == list(whole.seqs) == [event.seq for event in fold]
+        assert grown._lasting is not None  # kept as it grew, not made again from the seqs
+        assert grown.state is not None
+        lasting = [seq for seq in grown.seqs if seq not in grown.state.transient]
+        assert grown.lasting() == whole.lasting() == ",".join(map(str, lasting))
+        assert json.loads(f"[{grown.text()}]") == [*lasting, *sorted(grown.state.transient)]
+        assert sorted(Seqs(grown)) == sorted(json.loads(f"[{Seqs(grown).text}]"))
         _same_clocks_and_rules(wf, tf.replay(prefix), prefix, fold, grown)
 
 

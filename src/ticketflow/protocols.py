@@ -269,8 +269,8 @@ class FoldStore(Protocol):
     history. Optional: without it, the history is read instead.
     """
 
-    def fold(self, ticket_id: str) -> tuple[str, list[Event]] | None:
-        """The head and the events (oldest first) of the fold stored with the ticket; None when none is."""
+    def fold(self, ticket_id: str) -> tuple[str, Sequence[Event]] | None:
+        """The head and the events (oldest first, a list or a tuple) of the fold stored with the ticket; None: none."""
         ...
 
 

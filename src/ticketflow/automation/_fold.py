@@ -89,15 +89,21 @@ class Seqs(tuple[int, ...]):
     A repository that keeps events in memory may keep ``events`` as they are
     rather than look each seq up again on the next read
     (:class:`~ticketflow.MemoryRepository` does), so a long fold is copied,
-    not walked, on each write.
+    not walked, on each write. ``text`` is the same seqs as JSON array items
+    (``"1,2,7"``), the fold's lasting seqs first, then its transient ones (so
+    not in order), or None: a fold keeps that text as it grows, so a
+    repository storing JSON (SQLite, PostgreSQL) appends to it instead of
+    encoding every seq again (:func:`~ticketflow.repository._codec.fold_to_json`).
     """
 
     events: tuple[Event, ...]
+    text: str | None
 
     def __new__(cls, fold: Fold) -> Seqs:
-        """The seqs of *fold*, carrying it."""
+        """The seqs of *fold*, carrying it (and the JSON text of its seqs, when the fold keeps it)."""
         seqs = super().__new__(cls, fold.seqs)
         seqs.events = fold
+        seqs.text = fold.text()
         return seqs
 
     def __reduce__(self) -> tuple[type[tuple[int, ...]], tuple[tuple[int, ...]]]:
@@ -114,14 +120,25 @@ class Fold(tuple[Event, ...]):
 
     state: FoldState | None
     _seqs: Sequence[int] | None
+    _lasting: str | None
 
     def __new__(
-        cls, events: Sequence[Event], state: FoldState | None = None, seqs: Sequence[int] | None = None
+        cls,
+        events: Sequence[Event],
+        state: FoldState | None = None,
+        seqs: Sequence[int] | None = None,
+        lasting: str | None = None,
     ) -> Fold:
-        """The fold of *events* with *state* (*seqs*: their seqs, when the caller has them; not copied)."""
+        """The fold of *events* with *state*.
+
+        *seqs*: their seqs, when the caller has them (not copied); *lasting*:
+        the JSON text of the seqs not in ``state.transient``, when the caller
+        has it (see :meth:`text`).
+        """
         fold = super().__new__(cls, events)
         fold.state = state
         fold._seqs = seqs
+        fold._lasting = lasting
         return fold
 
     @property
@@ -131,6 +148,33 @@ class Fold(tuple[Event, ...]):
             self._seqs = [event.seq for event in self]
         return self._seqs
 
+    def lasting(self) -> str | None:
+        """The seqs a later write keeps (all but ``state.transient``) as JSON array items, e.g. ``"1,2,7"``.
+
+        Kept as a write grows the fold (the new lasting seqs appended), so a
+        long fold's stored text is not encoded again on each write; made
+        once from the seqs for a fold read from a store. None for a fold
+        without state (re-made on each write).
+        """
+        state = self.state
+        if state is None:
+            return None
+        if self._lasting is None:
+            transient = state.transient
+            self._lasting = ",".join([str(seq) for seq in self.seqs if seq not in transient])
+        return self._lasting
+
+    def text(self) -> str | None:
+        """All the fold's seqs as JSON array items: the lasting ones (:meth:`lasting`), then the transient ones.
+
+        None for a fold without state.
+        """
+        lasting = self.lasting()
+        if lasting is None:
+            return None
+        transient = sorted(self.state.transient)  # type: ignore[union-attr]  # lasting() is None without a state
+        return ",".join([lasting, *map(str, transient)]) if transient else lasting
+
     def event(self, seq: int) -> Event:
         """The event with *seq* (one of the fold's)."""
         seqs = self._seqs
@@ -138,6 +182,9 @@ class Fold(tuple[Event, ...]):
 
 
 _VERSION_KEYS = ("lifecycle_version", "lifecycle_fingerprint", MIGRATED)
+#: How a fold's seqs are stored (in its key, so a ticketflow that stores them otherwise folds again, not misreads):
+#: the lasting seqs, then the transient ones (Seqs.text), which is not in order.
+_STORED_FORM = "lasting seqs, then transient"
 
 
 def _conditions(conditions: Conditions) -> str:
@@ -200,6 +247,7 @@ class Folder:
         # what the fold depends on, so a stored fold is used only by a Workflow that folds alike
         described = repr(
             (
+                _STORED_FORM,
                 lifecycle.fingerprint,
                 sorted(self._terminal),
                 [_conditions(c) for c in self._conditions],
@@ -235,6 +283,7 @@ class Folder:
         if fold is None or state is None:
             opening, events = events[0], events[1:]
             kept, seqs = [opening], [opening.seq]
+            base, added = None, [opening.seq]  # the lasting seqs' text so far, and the ones this write adds
             cuts = [[opening.seq] for _ in metrics]
             entry, rules = opening.seq, []
             comments: list[int | None] = [None, None]
@@ -243,6 +292,7 @@ class Folder:
                 self._comment(opening, comments, standing, staff)
         else:
             transient = state.transient
+            base, added = fold.lasting(), []
             kept, seqs = list(fold), [*fold.seqs]  # copies (C speed): a fold can be long
             for seq in sorted(transient, reverse=True):  # a few seqs, near the end: found by halving, not a walk
                 at = bisect_left(seqs, seq)
@@ -278,6 +328,7 @@ class Folder:
             if relevant:
                 kept.append(event)
                 seqs.append(event.seq)
+                added.append(event.seq)
             if moved:
                 entry, rules, comments = event.seq, [], [None, None]
             elif "rule" in event.meta:
@@ -301,7 +352,10 @@ class Folder:
             (comments[0], comments[1]),
             frozenset(extra),
         )
-        return Fold(kept, state, seqs)
+        if added:
+            appended = ",".join(map(str, added))
+            base = f"{base},{appended}" if base else appended
+        return Fold(kept, state, seqs, base)
 
     @staticmethod
     def _comment(event: Event, comments: list[int | None], standing: Any, staff: frozenset[str]) -> None:
@@ -368,6 +422,8 @@ class Folder:
         state = FoldState(
             tuple(tuple(cut) for cut in cuts), entry, tuple(rules), (comments[0], comments[1]), frozenset(transient)
         )
+        if isinstance(events, Fold) and events.state == state:
+            return events  # the fold a write carried, as it was (MemoryRepository keeps it): immutable, not copied
         return Fold(events, state)
 
     def fold(self, history: Sequence[Event]) -> tuple[Event, ...] | None:

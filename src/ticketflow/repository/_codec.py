@@ -151,8 +151,20 @@ def dumps(value: Any) -> str:
 
 
 def fold_to_json(fold: tuple[str, Sequence[int]] | None) -> str | None:
-    """The stored form of a fold (:class:`~ticketflow.protocols.FoldStore`): a JSON array, its head first."""
-    return None if fold is None else dumps([fold[0], *fold[1]])
+    """The stored form of a fold (:class:`~ticketflow.protocols.FoldStore`): a JSON array, its head first.
+
+    The seqs follow the head, in the order of their ``text`` when they carry
+    one (:class:`~ticketflow.automation._fold.Seqs`: kept as the fold grows,
+    so a long fold is not encoded again on each write), else as given.
+    Readers order the events by seq.
+    """
+    if fold is None:
+        return None
+    head, seqs = fold
+    text = getattr(seqs, "text", None)
+    if isinstance(text, str) and text:
+        return f"[{dumps(head)},{text}]"
+    return dumps([head, *seqs])
 
 
 def loads(text: str) -> Any:

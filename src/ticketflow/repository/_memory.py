@@ -362,7 +362,7 @@ class MemoryRepository:
             carried = isinstance(events, tuple) and len(events) == len(seqs)
             if not (carried and (not seqs or events[-1].seq == seqs[-1])):  # type: ignore[index]
                 events = None  # none carried, or not these seqs' events: looked up on read
-            self._folds[ticket_id] = (fold[0], tuple(seqs), events)
+            self._folds[ticket_id] = (fold[0], seqs if isinstance(seqs, tuple) else tuple(seqs), events)
 
     def next_sequence(self, name: str) -> int:
         """The next number of the named sequence."""
@@ -408,14 +408,18 @@ class MemoryRepository:
             except KeyError:
                 raise TicketNotFound(ticket_id) from None
 
-    def fold(self, ticket_id: str) -> tuple[str, list[Event]] | None:
-        """The head and events of the ticket's stored fold (:class:`~ticketflow.protocols.FoldStore`)."""
+    def fold(self, ticket_id: str) -> tuple[str, Sequence[Event]] | None:
+        """The head and events of the ticket's stored fold (:class:`~ticketflow.protocols.FoldStore`).
+
+        The events a write carried are returned as they were kept (an
+        immutable tuple with their seqs, not copied or walked again).
+        """
         with self._lock:
             stored = self._folds.get(ticket_id)
             if stored is None:
                 return None
             if stored[2] is not None:
-                return stored[0], list(stored[2])
+                return stored[0], stored[2]
             events = self._events[ticket_id]
             return stored[0], [events[seq - 1] for seq in stored[1]]
 

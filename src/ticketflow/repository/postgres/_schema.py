@@ -117,7 +117,7 @@ def tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("due_at", sa.Text, info={"due": True}),
         sa.Column("due_us", sa.BigInteger, info={"due": True}),
         sa.Column("lease_until", sa.DateTime(timezone=True), info={"due": True}),  # a sweeper's claim
-        sa.Column("fold", sa.Text),  # FoldStore: a JSON array, the fold's head then its events' seqs
+        sa.Column("fold", sa.Text),  # FoldStore: a JSON array, the fold's head then its seqs (lasting, then transient)
         sa.Index("tickets_state", "state", "id"),
         sa.Index("tickets_assignee", "assignee", "id"),
         sa.Index("tickets_requester", "requester", "id"),

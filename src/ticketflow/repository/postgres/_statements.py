@@ -122,7 +122,8 @@ class Statements:
         fold_events = (
             f"ARRAY(SELECT (SELECT e.body FROM {self.events} e "
             "WHERE e.ticket_id = t.id AND e.seq = j.value::int) "
-            "FROM json_array_elements_text(t.fold::json) WITH ORDINALITY AS j(value, n) WHERE j.n > 1 ORDER BY j.n)"
+            "FROM json_array_elements_text(t.fold::json) WITH ORDINALITY AS j(value, n) WHERE j.n > 1 "
+            "ORDER BY j.value::int)"  # by seq: the stored seqs are the lasting ones, then the transient ones
         )
         self.fold = f"SELECT t.fold, {fold_events} FROM {self.tickets} t WHERE t.id = %s"
         #: several tickets, each with its fold and the fold's event bodies: one statement, one snapshot
