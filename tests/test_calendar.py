@@ -1222,6 +1222,27 @@ def test_explain_before_the_first_override_or_rule_opening_builds_no_year_before
     assert min(asked.since) == min(twin_asked.since)  # no earlier year built than is_open builds
 
 
+@pytest.mark.parametrize(
+    ("hours", "overrides", "t", "until"),
+    [
+        # 1 Jan 1900 is a Monday: the Sunday before (built with 1900, for its night shift) has no window
+        ({"mon": ["09:00-10:00"]}, {}, datetime(1900, 1, 1, 8, tzinfo=UTC), datetime(1900, 1, 1, 9, tzinfo=UTC)),
+        (  # an override before the supported years opens nothing they hold
+            {},
+            {date(1850, 6, 3): ["09:00-10:00"], date(2030, 6, 3): ["09:00-10:00"]},
+            datetime(2026, 1, 1, tzinfo=UTC),
+            datetime(2030, 6, 3, 9, tzinfo=UTC),
+        ),
+    ],
+    ids=["weekly-hours-in-1900", "override-in-1850"],
+)
+def test_explain_before_any_opening_in_the_supported_years_is_closed_since_their_first_instant(
+    hours: dict[str, list[str]], overrides: dict[date, list[str]], t: datetime, until: datetime
+):
+    explained = BusinessCalendar("UTC", hours, overrides=overrides).explain(t)
+    assert (explained.open, explained.since, explained.until) == (False, datetime(1900, 1, 1, tzinfo=UTC), until)
+
+
 def test_explain_before_the_first_opening_of_a_rule_of_unknown_start_still_finds_the_last_close():
     """A rule that is not a CalendarRule tells its spans only year by year: the years back are walked."""
     rule = _AskedDates(opens=(date(1950, 6, 1), date(2499, 6, 1)))
