@@ -403,18 +403,22 @@ def replies_rows(lengths: list[int], rounds: int) -> None:
                 )
 
 
-def sweep_by_history(lengths: list[int], tickets: int, postgres: str | None) -> None:
+def sweep_by_history(lengths: list[int], tickets: int, postgres: str | None, replies: bool = False) -> None:
     """µs per rule a sweep fires (a zendesk reminder) on tickets holding N events, read by a fresh Workflow.
 
-    Each ticket is taken, gets internal notes, then an agent's question moves
-    it to pending; sweeps 24 hours and 5 days later fire its two reminders
-    (the better of the two is printed). Each sweeping Workflow is new (a
-    cold cache, as in a sweeper process): it reads each
-    due ticket with its fold, so the cost should not follow the history. The
-    last column is the row's cost over the shortest history's.
+    Each ticket is taken, gets internal notes (*replies*: public replies,
+    customer and agent in turn), then an agent's question moves it to
+    pending; sweeps 24 hours and 5 days later fire its two reminders (the
+    better of the two is printed). Each sweeping Workflow is new (a cold
+    cache, as in a sweeper process): it reads each due ticket with its fold,
+    so with notes the cost should not follow the history. Public replies all
+    move a reply clock, so they are all in the fold: the sweep reads and
+    evaluates each of them (what still grows, docs/scaling.md). The last
+    column is the row's cost over the shortest history's.
     """
     stores, made = _stores(postgres)
-    print(f"{f'sweep vs history length ({tickets} due)':<44}{'events':>8}{'µs/rule':>10}{'vs shortest':>13}")
+    title = f"sweep vs {'public replies' if replies else 'history length'} ({tickets} due)"
+    print(f"{title:<44}{'events':>8}{'µs/rule':>10}{'vs shortest':>13}")
     try:
         with tempfile.TemporaryDirectory() as folder:
             for name, make in stores:
@@ -426,7 +430,10 @@ def sweep_by_history(lengths: list[int], tickets: int, postgres: str | None) -> 
                         ticket = wf.open(CUSTOMER, title="printer", at=T0)
                         wf.fire(ticket.id, "take", STAFF, assignee="agent", at=T0)
                         for n in range(length - 3):
-                            wf.comment(ticket.id, STAFF, f"n{n}", visibility="internal", at=T0)
+                            if replies:
+                                wf.comment(ticket.id, CUSTOMER if n % 2 else STAFF, f"r{n}", at=T0)
+                            else:
+                                wf.comment(ticket.id, STAFF, f"n{n}", visibility="internal", at=T0)
                         wf.fire(ticket.id, "ask", STAFF, comment="Which model?", at=T0)
                     costs = []
                     for due in (timedelta(hours=24), timedelta(days=5)):  # the two reminders: the better sweep
@@ -735,6 +742,7 @@ def main() -> None:
     sla_rows([10, 100] if args.quick else lengths, 3, args.postgres)
     replies_rows([10, 100] if args.quick else [10, 100, 1_000, 5_000], 3)
     sweep_by_history([10, 100] if args.quick else [10, 100, 1_000], 5 if args.quick else 50, args.postgres)
+    sweep_by_history([10, 100] if args.quick else [10, 100, 1_000], 5 if args.quick else 20, args.postgres, True)
     with tempfile.TemporaryDirectory() as folder:
         stores = [("SQLite", f"{folder}/sweep")]
         if args.postgres:
