@@ -112,3 +112,9 @@ def test_stored_ticket_and_event_equal_the_values_attrs_builds():
 
     assert weakref.ref(built)() is built
     assert attrs.evolve(built, state="x") == tf.Ticket(*parts[:2], "x", *parts[3:])
+
+
+@pytest.mark.parametrize("name", ["roles", "accounts"])
+def test_an_actor_with_a_string_for_roles_or_accounts_is_a_type_error(name: str):
+    with pytest.raises(TypeError, match=f"^{name} must be a collection"):
+        tf.Actor("bob", **{name: "agent"})

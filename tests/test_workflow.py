@@ -447,6 +447,22 @@ def test_fields_that_are_not_a_mapping_are_a_type_error_and_change_nothing(wf: t
     assert wf.repository.count() == 1
 
 
+def test_a_string_where_tags_or_people_are_expected_is_refused_not_split_into_characters(wf: tf.Workflow):
+    t = wf.open(ALICE, title="Laptop broken")
+    for call, name in (
+        (lambda: wf.open(BOB, title="x", tags="vip"), "tags"),
+        (lambda: wf.update(t.id, BOB, add_tags="vip"), "add_tags"),
+        (lambda: wf.update(t.id, BOB, remove_tags="vip"), "remove_tags"),
+        (lambda: wf.fire(t.id, "triage", BOB, fields={"category": "hardware"}, add_tags="vip"), "add_tags"),
+    ):
+        with unchanged(wf, t.id), pytest.raises(TypeError, match=f"^{name} must be a collection of tags"):
+            call()
+    with pytest.raises(tf.FieldError) as caught:
+        wf.open(BOB, title="x", participants="carol")
+    assert str(caught.value) == "new ticket: 'open' refused: expected a collection of actor ids (participants)"
+    assert wf.repository.count() == 1  # "carol" never became the participants c, a, r, o, l
+
+
 @pytest.mark.parametrize(("filters", "name"), [({"field": "s"}, "field"), ({"after": 123}, "after")])
 def test_find_with_filters_of_the_wrong_type_names_them(wf: tf.Workflow, filters: dict[str, Any], name: str):
     with pytest.raises(TypeError, match=name):

@@ -75,6 +75,18 @@ def _tags(value: Iterable[str]) -> frozenset[str]:
     return result if result else _EMPTY
 
 
+def _roles(value: Iterable[str]) -> frozenset[str]:
+    if isinstance(value, str):  # iterable: "agent" would be the roles a, g, e, n, t
+        raise TypeError(f"roles must be a collection of role names, got the string {brief(value)}; write {{{value!r}}}")
+    return _tags(value)
+
+
+def _accounts(value: Iterable[str]) -> frozenset[str]:
+    if isinstance(value, str):
+        raise TypeError(f"accounts must be a collection of account names, got the string {brief(value)}")
+    return _tags(value)
+
+
 def _mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(value, MappingProxyType):
         return value
@@ -95,8 +107,8 @@ class Actor:
     """
 
     id: str
-    roles: frozenset[str] = attrs.field(default=_EMPTY, converter=_tags)
-    accounts: frozenset[str] = attrs.field(default=_EMPTY, converter=_tags, kw_only=True)
+    roles: frozenset[str] = attrs.field(default=_EMPTY, converter=_roles)
+    accounts: frozenset[str] = attrs.field(default=_EMPTY, converter=_accounts, kw_only=True)
 
 
 #: The actor automations act as: timed rules, link rules (role ``system``).

@@ -84,6 +84,16 @@ def _mappings(fields: object, meta: object) -> None:
         raise TypeError(f"meta must be a mapping, got {type(meta).__name__}")
 
 
+def _no_string(name: str, tags: object) -> None:
+    """A TypeError naming the argument when a collection of tags is a string.
+
+    A string is iterable, so ``add_tags="urgent"`` would otherwise add the
+    tags ``u``, ``r``, ``g``... without a word.
+    """
+    if isinstance(tags, str):
+        raise TypeError(f"{name} must be a collection of tags, got the string {brief(tags)}; write [{brief(tags)}]")
+
+
 def previous_state(history: Sequence[Event], state: str) -> str | None:
     """The state a ticket was in before it entered *state* last (None: it was opened there)."""
     for event in reversed(history):
@@ -269,11 +279,14 @@ class Engine:
             FieldError: data missing or invalid.
         """
         _mappings(fields, meta)
+        _no_string("tags", tags)
         lc = self.lifecycle
         standing = self._standing(actor)
         if not standing.roles & lc.open_roles:
             raise PermissionDenied("(new)", "open", actor.id, sorted(actor.roles), sorted(lc.open_roles))
-        crowd = frozenset(participants)
+        crowd = frozenset(() if isinstance(participants, str) else participants)
+        if isinstance(participants, str) or not all(isinstance(p, str) for p in crowd):
+            raise FieldError(None, "open", ["participants"], "expected a collection of actor ids")
         if checked and not standing.free:
             self._access.check_open(
                 actor, standing, fields=fields or {}, tags=tags, requester=requester, assignee=assignee,
@@ -364,6 +377,8 @@ class Engine:
             FieldError: data missing (required fields, comment) or invalid.
         """
         _mappings(fields, meta)
+        _no_string("add_tags", add_tags)
+        _no_string("remove_tags", remove_tags)
         lc = self.lifecycle
         state = ticket.state
         standing = self._standing(actor)
