@@ -463,6 +463,27 @@ def test_a_string_where_tags_or_people_are_expected_is_refused_not_split_into_ch
     assert wf.repository.count() == 1  # "carol" never became the participants c, a, r, o, l
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lifecycle": "zendesk"}, "lifecycle must be a ticketflow Lifecycle (tf.builtin(name) or tf.load_lifecycle"),
+        (
+            {"repository": "tickets.db"},
+            "repository must be a TicketRepository such as tf.SQLiteRepository('tickets.db')",
+        ),
+        ({"calendar": "America/New_York"}, "calendar must be a tf.BusinessCalendar, got str"),
+        ({"clock": "now"}, "clock must have a now() method"),
+        ({"registry": {}}, "registry must be a tf.Registry, got dict"),
+        ({"previous": "v1"}, "previous must be a list of earlier Lifecycle versions"),
+    ],
+)
+def test_a_workflow_built_from_the_wrong_parts_is_a_type_error_naming_the_part(kwargs: dict[str, Any], message: str):
+    parts: dict[str, Any] = {"lifecycle": tf.builtin("zendesk"), **kwargs}
+    with pytest.raises(TypeError) as caught:
+        tf.Workflow(**parts)
+    assert str(caught.value).startswith(message)
+
+
 @pytest.mark.parametrize(("filters", "name"), [({"field": "s"}, "field"), ({"after": 123}, "after")])
 def test_find_with_filters_of_the_wrong_type_names_them(wf: tf.Workflow, filters: dict[str, Any], name: str):
     with pytest.raises(TypeError, match=name):
