@@ -68,6 +68,48 @@ def test_email_chat_and_phone_only_record_a_contact_for_other_types():
         wf.open(USER, title="How do I?", fields=how_to, channel="email")
 
 
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"title": ""}, "title", "a request needs a non-empty title"),
+        ({"title": "How do I\x00export?"}, "title", "a NUL character cannot be stored"),
+        ({"title": "\ud800"}, "title", "a lone surrogate '\\ud800' at 0 is not text"),
+        ({"comment": "a\x00b"}, "comment", "a NUL character cannot be stored"),
+        ({"fields": {"type": "how_to", "colour": "red"}}, "colour", "unknown field; declared: type, severity"),
+        ({"fields": {"type": "how_to", "severity": "dire"}}, "severity", "'dire' is not one of low, medium"),
+        ({"fields": {"type": "how_to", "description": float("nan")}}, "description", "expected a text value"),
+    ],
+)
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_a_contact_is_checked_as_a_ticket_would_be_and_a_refusal_stores_nothing(
+    tmp_path, store: str, changes: dict[str, object], field: str, reason: str
+):
+    repository = tf.MemoryRepository() if store == "memory" else tf.SQLiteRepository(tmp_path / "t.db")
+    wf = tf.Workflow(tf.builtin("interfacing"), repository, clock=SteppableClock())
+    request: dict[str, object] = {"title": "How do I export?", "fields": {"type": "how_to"}, **changes}
+    with nothing_stored(wf), pytest.raises(tf.FieldError) as caught:
+        wf.receive(USER, channel="email", authenticated=True, **request)  # type: ignore[arg-type]
+    assert caught.value.fields == (field,)
+    assert caught.value.reason.startswith(reason)
+
+
+def test_a_request_type_or_arguments_of_the_wrong_kind_are_refused_by_name_not_a_raw_error():
+    wf = interfacing()
+    with nothing_stored(wf), pytest.raises(tf.FieldError) as caught:
+        wf.open(USER, title="Crash", fields={**FORM, "type": ["bug_report"]}, channel="chat", authenticated=False)
+    assert (caught.value.trigger, caught.value.fields) == ("open", ("type",))
+    with nothing_stored(wf), pytest.raises(tf.FieldError, match=r"\(type\)$"):
+        wf.receive(USER, channel="email", authenticated=True, title="x", fields={"type": {"how": "to"}})
+    for call, name in (
+        (lambda: wf.receive(USER, channel="email", authenticated=True, title="x", fields=["type"]), "fields"),
+        (lambda: wf.open(USER, title="x", fields=["type"], channel="portal"), "fields"),
+        (lambda: wf.receive("pat", channel="email", authenticated=True, title="x", fields=FORM), "actor"),
+        (lambda: wf.receive(USER, channel="email", authenticated=True, title="x", comment=5), "comment"),
+    ):
+        with nothing_stored(wf), pytest.raises(TypeError, match=f"^{name} must be"):
+            call()  # type: ignore[arg-type]
+
+
 def test_staff_may_open_without_a_channel():
     wf = interfacing()
     assert wf.open(AGENT, title="Logged from a call", fields=FORM, requester=USER.id).requester == USER.id

@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ticketflow.errors import ConcurrencyConflict, InvalidLifecycle, TicketNotFound
+from ticketflow._brief import brief
+from ticketflow._values import text_problem
+from ticketflow.errors import ConcurrencyConflict, FieldError, InvalidLifecycle, TicketNotFound
 from ticketflow.intake._intake import IntakeRules, contact_message
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import Actor, Comment, Event, Ticket, as_comment
@@ -79,6 +81,25 @@ def confirmation(lifecycle: Lifecycle, ticket: Ticket, when: datetime) -> tuple[
     return (OutboxMessage(f"{ticket.id}:opened", ticket.id, "ticket.opened", payload, when),)
 
 
+def _request(scope: Scope, intake: IntakeRules, trigger: str, actor: object, fields: object) -> Mapping[str, Any]:
+    """The request's fields for the channel rules, its type in stored form; a refusal naming a bad argument.
+
+    Raises:
+        TypeError: the actor is not an Actor, or *fields* not a mapping.
+        FieldError: the request type is not a value its field takes (a list, a dict...).
+    """
+    if not isinstance(actor, Actor):
+        raise TypeError(f"actor must be a ticketflow.Actor, got {type(actor).__name__}")
+    if fields is None:
+        return {}
+    if not isinstance(fields, Mapping):
+        raise TypeError(f"fields must be a mapping of field names to values, got {brief(fields)}")
+    name = intake.type_field
+    if name is None or fields.get(name) is None:
+        return fields
+    return {**fields, **scope.engine.coerce_fields(None, trigger, {name: fields[name]})}
+
+
 def open_ticket(
     scope: Scope,
     intake: IntakeRules,
@@ -102,7 +123,7 @@ def open_ticket(
     Raises:
         IntakeRefused: the channel does not take this request (nothing stored).
     """
-    intake.check_ticket(channel, fields or {}, authenticated)
+    intake.check_ticket(channel, _request(scope, intake, "open", actor, fields), authenticated)
     lifecycle = scope.lifecycle
     meta = {"channel": channel} if channel is not None else None
     ticket, event = scope.engine.open(
@@ -181,12 +202,22 @@ def receive(
     Raises:
         IntakeRefused: the channel refuses the request (nothing stored).
     """
-    if intake.opens_ticket(channel, fields or {}, authenticated):
+    if intake.opens_ticket(channel, _request(scope, intake, "receive", actor, fields), authenticated):
         return open_ticket(
             scope, intake, policies, actor, when, title=title, fields=fields, tags=(), requester=None, assignee=None,
             participants=(), comment=comment, channel=channel, authenticated=authenticated, ticket_id=None,
         )  # fmt: skip
-    contact = contact_message(channel, actor.id, title, fields, comment, when)
+    # a contact is no ticket, but what it records is checked as a ticket's would be, the same way in every store
+    if not isinstance(title, str) or not title.strip():
+        raise FieldError(None, "receive", ["title"], "a request needs a non-empty title")
+    if comment is not None and not isinstance(comment, str):
+        raise TypeError(f"comment must be a string, got {type(comment).__name__}")
+    for name, text in (("title", title), ("comment", comment)):
+        problem = None if text is None else text_problem(text)
+        if problem:
+            raise FieldError(None, "receive", [name], problem)
+    values = scope.engine.coerce_fields(None, "receive", fields or {})
+    contact = contact_message(channel, actor.id, title, values, comment, when)
     return scope.recorder.record(lambda _reads: Write(contact, messages=(contact,)))
 
 

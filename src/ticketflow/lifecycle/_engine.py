@@ -684,6 +684,14 @@ class Engine:
         if missing:
             raise FieldError(ticket.id, trigger, missing, f"required by {t.path} (into {dest!r})")
 
+    def coerce_fields(self, ticket_id: str | None, trigger: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """*fields* in their stored form, as a step would store them.
+
+        Raises:
+            FieldError: an unknown field, or a value its type refuses (naming it).
+        """
+        return self._coerce(ticket_id, trigger, fields)
+
     def _coerce(self, ticket_id: str | None, trigger: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         specs = self.lifecycle.fields
         result = {}
