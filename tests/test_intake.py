@@ -110,6 +110,24 @@ def test_a_request_type_or_arguments_of_the_wrong_kind_are_refused_by_name_not_a
             call()  # type: ignore[arg-type]
 
 
+def test_a_refused_open_or_follow_up_takes_no_human_key():
+    wf = interfacing()
+    refusals = [
+        lambda: wf.open(USER, title="Crash", fields={**FORM, "severity": "dire"}, channel="portal"),
+        lambda: wf.open(USER, title="Crash", fields={**FORM, "colour": "red"}, channel="portal"),
+        lambda: wf.open(USER, title="", fields=FORM, channel="portal"),
+        lambda: wf.open(USER, title="Crash", fields=FORM, assignee="ana", channel="portal"),  # staff's to set
+    ]
+    for refusal in refusals:
+        with nothing_stored(wf), pytest.raises((tf.FieldError, tf.PermissionDenied)):
+            refusal()
+    assert wf.open(USER, title="Crash", fields=FORM, channel="portal").id == "INT-1"
+    with nothing_stored(wf), pytest.raises(TypeError, match="comment"):
+        wf.follow_up("INT-1", AGENT, 5)  # type: ignore[arg-type]
+    assert wf.open(USER, title="Again", fields=FORM, channel="portal").id == "INT-2"
+    assert wf.follow_up("INT-1", AGENT, "More").id == "INT-3"
+
+
 def test_staff_may_open_without_a_channel():
     wf = interfacing()
     assert wf.open(AGENT, title="Logged from a call", fields=FORM, requester=USER.id).requester == USER.id

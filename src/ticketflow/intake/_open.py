@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+import attrs
+
 from ticketflow._brief import brief
 from ticketflow._values import text_problem
 from ticketflow.errors import ConcurrencyConflict, FieldError, InvalidLifecycle, TicketNotFound
@@ -52,6 +54,21 @@ class TicketIds:
         if self._keys:
             return f"{self.lifecycle.key_prefix}-{self.repository.next_sequence(self.lifecycle.id)}"
         return self.factory()
+
+
+#: The id a new ticket is judged under before it takes its human key: a refused open takes none.
+_PENDING = "(new)"
+
+
+def _keyed(scope: Scope, ticket_id: str | None) -> bool:
+    """Whether the new ticket's id is the next human key, drawn only once the engine accepted the ticket."""
+    return ticket_id is None and scope.lifecycle.key_prefix is not None
+
+
+def _take_key(scope: Scope, ticket: Ticket, event: Event) -> tuple[Ticket, Event]:
+    """*ticket* and its opening *event* under the next human key (the sequence moves only now)."""
+    key = scope.new_id()
+    return attrs.evolve(ticket, id=key), attrs.evolve(event, ticket_id=key)
 
 
 def check_key_prefix(repository: TicketRepository, lifecycle: Lifecycle, key: str) -> None:
@@ -126,8 +143,9 @@ def open_ticket(
     intake.check_ticket(channel, _request(scope, intake, "open", actor, fields), authenticated)
     lifecycle = scope.lifecycle
     meta = {"channel": channel} if channel is not None else None
+    keyed = _keyed(scope, ticket_id)
     ticket, event = scope.engine.open(
-        ticket_id or scope.new_id(),
+        _PENDING if keyed else ticket_id or scope.new_id(),
         actor,
         when,
         title=title,
@@ -139,6 +157,8 @@ def open_ticket(
         comment=as_comment(actor, comment, "public"),
         meta=meta,
     )
+    if keyed:
+        ticket, event = _take_key(scope, ticket, event)
     if assignee is None and intake.routes:
         ticket, event = _route(scope, intake, policies, ticket, event, actor, when, comment, meta)
     step = opened(ticket, event)
@@ -228,8 +248,9 @@ def follow_up(scope: Scope, previous: Ticket, actor: Actor, body: str, *, title:
     ``follow_up_of`` in its opening event and as a link, and carries *body*
     as its first comment.
     """
+    keyed = _keyed(scope, None)
     ticket, event = scope.engine.open(
-        scope.new_id(),  # a human key with a key_prefix, confirmed like any new ticket
+        _PENDING if keyed else scope.new_id(),  # a human key with a key_prefix, confirmed like any new ticket
         actor,
         when,
         title=title or f"Follow-up: {previous.title}",
@@ -240,6 +261,8 @@ def follow_up(scope: Scope, previous: Ticket, actor: Actor, body: str, *, title:
         meta={"follow_up_of": previous.id},
         checked=False,  # the people and fields are the previous ticket's, copied by the library
     )
+    if keyed:
+        ticket, event = _take_key(scope, ticket, event)
     step = opened(ticket, event)
     link = Link(ticket.id, "follow_up_of", previous.id)
     messages = confirmation(scope.lifecycle, ticket, when)
