@@ -450,6 +450,45 @@ def test_import_refuses_inconsistent_records_and_imports_nothing(tmp_path: Path)
     assert target.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (
+            lambda r: r["events"][1].update(at="2026-01-05T10:00:00"),
+            "events[1]: not an event record (NaiveDatetime('at must be",
+        ),
+        (
+            lambda r: r["events"][0].update(at="soon"),
+            "events[0]: not an event record (ValueError(\"Invalid isoformat string: 'soon'\"))",
+        ),
+        (
+            lambda r: r["events"][0]["actor"].update(roles="agent"),
+            'events[0]: not an event record (TypeError("roles must be',
+        ),
+        (
+            lambda r: r["ticket"].update(created_at="2026-01-05T10:00:00"),
+            "ticket: not a ticket record (NaiveDatetime('created_at",
+        ),
+        (lambda r: r.update(events={}), "events: expected a list, got {}"),
+        (lambda r: r.update(events=[5]), "events[0]: expected an object, got 5"),
+        (lambda r: r.update(ticket=["T-1"]), "ticket: expected an object, got ('T-1',)"),
+        (lambda r: r.pop("ticket"), "not a ticket record: expected an object with 'ticket' and 'events'"),
+    ],
+)
+def test_an_import_refusal_names_the_part_of_the_record_and_why(damage: Any, message: str):
+    source = tf.MemoryRepository()
+    _filled(source)
+    out = io.StringIO()
+    tf.export_jsonl(source, out)
+    record = json.loads(out.getvalue().splitlines()[0])
+    damage(record)
+    target = tf.MemoryRepository()
+    with pytest.raises(tf.StorageError) as caught:
+        tf.import_jsonl(target, io.StringIO(json.dumps(record) + "\n"), source="export.jsonl")
+    assert str(caught.value).startswith(f"export.jsonl:1: {message}")
+    assert target.count() == 0
+
+
 def test_csv_has_one_row_per_ticket_with_chosen_columns(tmp_path: Path):
     import csv
 

@@ -8,7 +8,7 @@ one row per ticket with chosen columns, for spreadsheets (export only).
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import IO, Any, Unpack
 
@@ -93,10 +93,10 @@ def import_jsonl(
         if not line.strip():
             continue
         try:
-            data = loads(line)
-            ticket = ticket_from_dict(data["ticket"])
-            events = [event_from_dict(e) for e in data["events"]]
-        except (ValueError, KeyError, TypeError, RecursionError, StorageError) as exc:
+            ticket, events = _record(loads(line))
+        except StorageError as exc:  # says what is wrong, and where in the record
+            raise StorageError(f"{source}:{number}: {exc}") from None
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise StorageError(f"{source}:{number}: not a ticket record: {brief(exc)}") from None
         try:
             rebuilt = replay(events)
@@ -111,6 +111,34 @@ def import_jsonl(
         records.append(imported(ticket, events, due))
     recorder = Recorder(TicketCache(repository, 0), max_retries=0, listeners=listeners)  # after commit, each event
     return recorder.record(lambda _reads: Write(len(records), records))
+
+
+def _record(data: Any) -> tuple[Ticket, list[Event]]:
+    """The ticket and events of one line of :func:`export_jsonl` output.
+
+    Raises:
+        StorageError: naming the part of the record at fault (``ticket``, ``events[1]``) and why.
+    """
+    if not isinstance(data, Mapping) or "ticket" not in data or "events" not in data:
+        raise StorageError(f"not a ticket record: expected an object with 'ticket' and 'events', got {brief(data)}")
+    parts, listed = data["ticket"], data["events"]
+    if not isinstance(parts, Mapping):
+        raise StorageError(f"ticket: expected an object, got {brief(parts)}")
+    if not isinstance(listed, list | tuple):
+        raise StorageError(f"events: expected a list, got {brief(listed)}")
+    try:
+        ticket = ticket_from_dict(parts)
+    except StorageError as exc:
+        raise StorageError(f"ticket: {exc}") from None
+    events = []
+    for i, item in enumerate(listed):
+        if not isinstance(item, Mapping):
+            raise StorageError(f"events[{i}]: expected an object, got {brief(item)}")
+        try:
+            events.append(event_from_dict(item))
+        except StorageError as exc:
+            raise StorageError(f"events[{i}]: {exc}") from None
+    return ticket, events
 
 
 def _cell(ticket: Ticket, column: str) -> Any:
