@@ -76,8 +76,24 @@ def test_only_public_text_is_indexed_and_reindexing_replaces():
     assert {s.ticket_id for s in index.search("falcon")} == {t.id, other.id}
     index.remove(t.id)
     assert [s.ticket_id for s in index.search("falcon")] == [other.id]
-    with pytest.raises(KeyError):
+    with pytest.raises(tf.TicketNotFound):  # a LookupError, as the KeyError it was
         index.similar(t.id)
+
+
+def test_k_must_be_an_integer_and_none_or_fewer_asks_for_no_suggestions():
+    wf = tf.Workflow(tf.builtin("zendesk"))
+    agent, customer = tf.Actor("a", roles={"agent"}), tf.Actor("c", roles={"requester"})
+    ids = [wf.open(customer, title=f"VPN drops every hour ({n})").id for n in range(4)]
+    index = tf.SimilarityIndex.build(wf.repository)
+    assert len(index.similar(ids[0], 5)) == len(wf.similar(ids[0], 5, actor=customer)) == 3
+    for k in (0, -1):  # a slice [:-1] dropped only the last suggestion; a customer's list had no limit
+        assert index.similar(ids[0], k) == index.search("VPN", k) == wf.similar(ids[0], k) == []
+        assert wf.similar(ids[0], k, actor=customer) == wf.similar(ids[0], k, actor=agent) == []
+    for k in ("2", 2.5, None, True):
+        with pytest.raises(TypeError, match=r"^k must be an integer"):
+            wf.similar(ids[0], k)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"^k must be an integer"):
+            index.search("VPN", k)  # type: ignore[arg-type]
 
 
 def test_the_workflow_suggests_and_keeps_feedback_in_the_history(tmp_path):

@@ -18,6 +18,8 @@ from typing import Unpack
 
 import attrs
 
+from ticketflow._brief import brief
+from ticketflow.errors import TicketNotFound
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import Actor, Event, Ticket
 from ticketflow.protocols import TicketFilters, TicketRepository
@@ -112,6 +114,13 @@ class Suggestion:
     feedback: int
 
 
+def _count(k: object) -> int:
+    """How many suggestions *k* asks for: an integer, 0 or less meaning none (a slice would drop from the end)."""
+    if not isinstance(k, int) or isinstance(k, bool):
+        raise TypeError(f"k must be an integer, got {type(k).__name__} {brief(k)}")
+    return max(k, 0)
+
+
 class SimilarityIndex:
     """An in-memory BM25 index of tickets, with per-pair feedback.
 
@@ -195,15 +204,21 @@ class SimilarityIndex:
         return scores
 
     def similar(self, ticket_id: str, k: int = 5) -> list[Suggestion]:
-        """The *k* tickets most like *ticket_id* (which must be indexed), best first."""
+        """The *k* tickets most like *ticket_id* (which must be indexed), best first.
+
+        Raises:
+            TicketNotFound: *ticket_id* is not in the index.
+            TypeError: *k* is not an integer (0 or less: no suggestions).
+        """
+        k = _count(k)
         terms = self._terms.get(ticket_id)
         if terms is None:
-            raise KeyError(f"ticket {ticket_id!r} is not in the similarity index")
+            raise TicketNotFound(ticket_id)
         return self._rank(self._scores(terms, ticket_id), ticket_id, k)
 
     def search(self, text: str, k: int = 5) -> list[Suggestion]:
-        """The *k* tickets most like free *text* (no feedback applies)."""
-        return self._rank(self._scores(Counter(tokenize(text)), None), None, k)
+        """The *k* tickets most like free *text* (no feedback applies); a TypeError when *k* is no integer."""
+        return self._rank(self._scores(Counter(tokenize(text)), None), None, _count(k))
 
     def _rank(self, scores: dict[str, float], ticket_id: str | None, k: int) -> list[Suggestion]:
         if not scores:
@@ -250,6 +265,7 @@ class Suggestions:
         Raises:
             TicketNotFound: a customer *actor* not related to *ticket*.
         """
+        k = _count(k)
         access = self.lifecycle.access
         customer = actor is not None and not access.is_staff(actor)
         if actor is not None:
@@ -258,7 +274,9 @@ class Suggestions:
         index.add(ticket, self.repository.history(ticket.id))
         if actor is None or not customer:
             return index.similar(ticket.id, k)
-        shown = []
+        shown: list[Suggestion] = []
+        if not k:
+            return shown
         for suggestion in index.similar(ticket.id, len(index)):
             if access.related(self.repository.get(suggestion.ticket_id), actor):
                 shown.append(suggestion)
