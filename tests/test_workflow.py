@@ -484,6 +484,18 @@ def test_a_workflow_built_from_the_wrong_parts_is_a_type_error_naming_the_part(k
     assert str(caught.value).startswith(message)
 
 
+@pytest.mark.parametrize(("key", "shown"), [(1, "1"), (None, "None"), (b"x", "b'x'")])
+def test_a_field_name_that_is_not_a_string_is_an_unknown_field_not_a_type_error(wf: tf.Workflow, key: Any, shown: str):
+    t = wf.open(ALICE, title="Laptop broken")
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError) as caught:
+        wf.update(t.id, BOB, fields={key: "x"})
+    assert caught.value.fields == (shown,)
+    assert str(caught.value).endswith(f"unknown field; declared: {', '.join(wf.lifecycle.fields)} ({shown})")
+    with pytest.raises(tf.FieldError, match="unknown field"):
+        wf.open(ALICE, title="x", fields={key: "x"})
+    assert wf.repository.count() == 1
+
+
 @pytest.mark.parametrize(("filters", "name"), [({"field": "s"}, "field"), ({"after": 123}, "after")])
 def test_find_with_filters_of_the_wrong_type_names_them(wf: tf.Workflow, filters: dict[str, Any], name: str):
     with pytest.raises(TypeError, match=name):

@@ -698,7 +698,8 @@ class Engine:
         for name, value in fields.items():
             spec = specs.get(name)
             if spec is None:
-                raise FieldError(ticket_id, trigger, [name], f"unknown field; declared: {', '.join(specs) or 'none'}")
+                named = name if isinstance(name, str) else brief(name)  # a key of any type: named, not a TypeError
+                raise FieldError(ticket_id, trigger, [named], f"unknown field; declared: {', '.join(specs) or 'none'}")
             try:
                 result[name] = spec.coerce(value)
             except ValueError as exc:
