@@ -1,6 +1,7 @@
 """Workflow: open, fire, comment, update, move_to, allowed, refusals, retries."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -563,6 +564,28 @@ def test_text_no_store_can_keep_is_refused_at_every_boundary(wf: tf.Workflow, te
     with pytest.raises(tf.StorageError, match="no ticket can hold it"):
         wf.find(assignee=text)
     assert wf.repository.count() == 1
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+@pytest.mark.parametrize("bad_id", [["T-1"], {"id": "T-1"}, {"T-1"}])
+def test_an_unhashable_ticket_id_finds_nothing_in_every_store(
+    helpdesk: tf.Lifecycle, tmp_path: Path, store: str, bad_id: Any
+):
+    repository = tf.MemoryRepository() if store == "memory" else tf.SQLiteRepository(tmp_path / "t.db")
+    wf = tf.Workflow(helpdesk, repository, id_factory=lambda: "T-1")
+    t = wf.open(ALICE, title="Laptop broken")
+    doors = [
+        lambda: wf.get(bad_id),
+        lambda: wf.history(bad_id),
+        lambda: wf.fire(bad_id, "triage", BOB, fields={"category": "hardware"}),
+        lambda: wf.comment(bad_id, BOB, "hello"),
+        lambda: wf.view(bad_id, BOB),
+        lambda: wf.allowed(bad_id, BOB),
+        lambda: wf.sla(bad_id),
+    ]
+    for door in doors:
+        with unchanged(wf, t.id), pytest.raises(tf.TicketNotFound):
+            door()
 
 
 def test_find_orders_by_time_with_its_own_cursors():

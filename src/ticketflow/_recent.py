@@ -202,7 +202,10 @@ class TicketCache:
 
     def read(self, ticket_id: str, fresh: bool) -> tuple[Ticket, tuple[Event, ...] | None, bool]:
         """The ticket, its fold if a current copy kept it, and whether the ticket is a copy."""
-        entry = self.recent._items.get(ticket_id) if self.keeps else None
+        try:
+            entry = self.recent._items.get(ticket_id) if self.keeps else None
+        except TypeError:  # an unhashable id: the store says TicketNotFound, as for any id it cannot hold
+            entry = None
         if entry is None:
             return self._get(ticket_id), None, False
         copy, kept, trusted = entry  # a copy is of a ticket this cache read or saved: of its lifecycle

@@ -397,7 +397,7 @@ class MemoryRepository:
         """The ticket as last saved."""
         try:
             return self._tickets[ticket_id]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable id, which no store can hold either
             raise TicketNotFound(ticket_id) from None
 
     def get_with_history(self, ticket_id: str) -> tuple[Ticket, list[Event]]:
@@ -405,7 +405,7 @@ class MemoryRepository:
         with self._lock:
             try:
                 return self._tickets[ticket_id], list(self._events[ticket_id])
-            except KeyError:
+            except (KeyError, TypeError):
                 raise TicketNotFound(ticket_id) from None
 
     def fold(self, ticket_id: str) -> tuple[str, Sequence[Event]] | None:
@@ -428,7 +428,7 @@ class MemoryRepository:
         with self._lock:
             try:
                 return list(self._events[ticket_id])
-            except KeyError:
+            except (KeyError, TypeError):
                 raise TicketNotFound(ticket_id) from None
 
     def find(self, *, limit: int = 100, after: str | None = None, **filters: Unpack[TicketFilters]) -> Page:
