@@ -550,6 +550,26 @@ def test_reschedule_recomputes_every_stored_due_instant_through_the_write_path()
     assert kinds == [("sla.warning", at(12))] * 2 + [("sla.breached", at(13, 5))] * 2
 
 
+def test_migrate_and_reschedule_refuse_bad_arguments_by_name_and_write_nothing():
+    repository = tf.MemoryRepository()
+    ticket_id = waiting_ticket(repository)
+    wf = tf.Workflow(v2_renamed(), repository, previous=[v1()])
+    refusals: list[tuple[Any, type[Exception], str]] = [
+        (lambda: wf.migrate(RENAME_PLAN, batch=0), tf.StorageError, "batch must be at least 1, got 0"),
+        (lambda: wf.migrate(RENAME_PLAN, batch="10"), TypeError, "batch must be a positive integer, got str '10'"),
+        (lambda: wf.migrate(RENAME_PLAN, part=(2, 2)), tf.StorageError, "part must be (index, count) with 0 <= index"),
+        (lambda: wf.migrate(RENAME_PLAN, part="1/2"), TypeError, "part must be (index, count), two integers"),
+        (lambda: wf.migrate(None), TypeError, "plan must be a path, a mapping or a MigrationPlan, got NoneType"),
+        (lambda: wf.reschedule(batch=-1), tf.StorageError, "batch must be at least 1, got -1"),
+        (lambda: wf.reschedule(batch=2.5), TypeError, "batch must be a positive integer, got float 2.5"),
+    ]
+    for call, error, message in refusals:
+        with unchanged(wf, ticket_id), pytest.raises(error) as caught:
+            call()
+        assert str(caught.value).startswith(message)
+    assert wf.migrate(RENAME_PLAN, part=[0, 1]).moves == {("waiting_on_requester", "waiting_on_customer"): 1}
+
+
 def test_reschedule_skips_tickets_in_states_this_version_lacks():
     repository = tf.MemoryRepository()
     stranger = asked_plain(tf.Workflow(v1(), repository))

@@ -22,8 +22,9 @@ from typing import Any
 
 import attrs
 
+from ticketflow._brief import brief
 from ticketflow._recent import TicketCache
-from ticketflow.errors import ConcurrencyConflict
+from ticketflow.errors import ConcurrencyConflict, StorageError
 from ticketflow.lifecycle._migrated import recorded_version
 from ticketflow.model import Event, Ticket
 from ticketflow.protocols import TicketRepository
@@ -32,7 +33,7 @@ from ticketflow.repository._export import iter_tickets
 from ticketflow.sla import SlaPolicy, evaluate
 from ticketflow.versions._plan import MigrationPlan, Refusal
 
-__all__ = ["MigrationReport", "NextDue", "batches", "migrate"]
+__all__ = ["MigrationReport", "NextDue", "batches", "check_batch", "migrate"]
 
 #: Computes a ticket's next due instant from its whole history (the new version's scheduler).
 NextDue = Callable[[Ticket, Sequence[Event], datetime], datetime | None]
@@ -120,6 +121,14 @@ def batches(ids: Iterator[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
+def check_batch(batch: object) -> None:
+    """Tickets per transaction: a TypeError naming *batch* unless an integer, a StorageError under 1."""
+    if not isinstance(batch, int) or isinstance(batch, bool):
+        raise TypeError(f"batch must be a positive integer, got {type(batch).__name__} {brief(batch)}")
+    if batch < 1:
+        raise StorageError(f"batch must be at least 1, got {batch}")
+
+
 def migrate(
     repository: TicketRepository,
     plan: MigrationPlan,
@@ -152,11 +161,16 @@ def migrate(
         max_retries: retries of a batch refused by a concurrent writer; the
             batch is then tried a ticket at a time.
     """
-    if batch < 1:
-        raise ValueError(f"batch must be at least 1, got {batch}")
+    check_batch(batch)
+    if (
+        not isinstance(part, tuple | list)
+        or len(part) != 2
+        or not all(isinstance(n, int) and not isinstance(n, bool) for n in part)
+    ):
+        raise TypeError(f"part must be (index, count), two integers, got {brief(part)}")
     index, count = part
     if not 0 <= index < count:
-        raise ValueError(f"part must be (index, count) with 0 <= index < count, got {part}")
+        raise StorageError(f"part must be (index, count) with 0 <= index < count, got {tuple(part)}")
     recorder = Recorder(TicketCache(repository, 0), listeners=listeners, max_retries=max_retries)
     moves: Counter[tuple[str, str]] = Counter()
     already = 0

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from os import PathLike
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -279,6 +280,8 @@ def load_migration(
 def _document(definition: str | Path | Mapping[str, Any], source: str | None) -> tuple[str, Mapping[str, Any]]:
     if isinstance(definition, Mapping):
         return source or "<dict>", definition
+    if not isinstance(definition, str | PathLike):
+        raise TypeError(f"plan must be a path, a mapping or a MigrationPlan, got {type(definition).__name__}")
     name = source or str(definition)
     try:
         document = parse_file(definition, source=name)

@@ -23,7 +23,7 @@ from ticketflow.lifecycle import Lifecycle
 from ticketflow.protocols import TicketRepository
 from ticketflow.recording import Reads, Recorder, Step, Write
 from ticketflow.repository._export import iter_tickets
-from ticketflow.versions._migrate import NextDue, batches
+from ticketflow.versions._migrate import NextDue, batches, check_batch
 
 __all__ = ["RescheduleReport", "reschedule"]
 
@@ -52,8 +52,7 @@ def reschedule(
     max_retries: int = 3,
 ) -> RescheduleReport:
     """Recompute and store the next due instant of every ticket of *lifecycle* as of *at* (see the module)."""
-    if batch < 1:
-        raise ValueError(f"batch must be at least 1, got {batch}")
+    check_batch(batch)
     recorder = Recorder(TicketCache(repository, 0), max_retries=max_retries)
     states = lifecycle.states
     done = 0
