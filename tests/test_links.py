@@ -117,6 +117,17 @@ def test_a_broadcast_reaches_every_account_and_a_multicast_only_those_named(repo
     assert wf.history(some.id)[0].meta["broadcast"] == ("account:acme", "account:globex")
 
 
+def test_a_multicast_to_a_string_is_refused_not_sent_to_its_letters(repository: tf.TicketRepository):
+    wf = devrev(repository)
+    with pytest.raises(TypeError, match=r"^accounts must be a collection of account names, got the string 'acme'"):
+        wf.broadcast(AGENT, title="Beta: new exports", accounts="acme")
+    for accounts in ([5], ["acme", ""]):
+        with pytest.raises(tf.FieldError, match="expected account names"):
+            wf.broadcast(AGENT, title="Beta: new exports", accounts=accounts)  # type: ignore[list-item]
+    assert repository.count() == 0
+    assert wf.broadcasts_for("a") == []  # "acme" never became the accounts a, c, m, e
+
+
 def test_each_customer_acknowledges_a_broadcast_once(repository: tf.TicketRepository):
     wf = devrev(repository)
     notice = wf.broadcast(AGENT, title="New feature idea: tell us", accounts=["acme", "globex"])

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from ticketflow._brief import brief
 from ticketflow.errors import FieldError, LifecycleMismatch, PermissionDenied, TicketNotFound, TransitionNotAllowed
 from ticketflow.model import SYSTEM, Actor, Comment, Event, Ticket
 from ticketflow.protocols import Link, TicketRepository
@@ -264,7 +265,12 @@ def broadcast(
     access = scope.lifecycle.access
     if not access.standing(actor).roles & access.broadcast:
         raise PermissionDenied("(new)", "broadcast", actor.id, sorted(actor.roles), sorted(access.broadcast))
-    audience = [EVERYONE] if accounts is None else [f"account:{a}" for a in dict.fromkeys(accounts)]
+    if isinstance(accounts, str):  # iterable: "acme" would address the accounts a, c, m, e
+        raise TypeError(f"accounts must be a collection of account names, got the string {brief(accounts)}")
+    names = None if accounts is None else list(accounts)
+    if names is not None and not all(isinstance(a, str) and a for a in names):
+        raise FieldError(None, "open", ["accounts"], f"expected account names, got {brief(names)}")
+    audience = [EVERYONE] if names is None else [f"account:{a}" for a in dict.fromkeys(names)]
     if not audience:
         raise FieldError(None, "open", ["accounts"], "a multicast needs at least one account")
     ticket, event = scope.engine.open(
