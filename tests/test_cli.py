@@ -204,6 +204,8 @@ def test_worker_with_app_delivers_through_the_apps_notifiers(
         (["--app", "helpdesk_app:NOT_A_WORKFLOW"], "must return a Workflow"),
         (["--db", "x.db"], "--db and --lifecycle"),
         (["--app", "helpdesk_app:make_workflow", "--db", "x.db"], "not both"),
+        (["--app", "helpdesk_app:make_workflow", "--interval", "0"], "'--interval': 0.0 is not in the range x>0"),
+        (["--app", "helpdesk_app:make_workflow", "--interval", "-5"], "'--interval': -5.0 is not in the range x>0"),
     ],
 )
 def test_worker_says_what_is_wrong_with_its_app(

@@ -445,3 +445,24 @@ def test_subscribers_see_every_event_of_every_write_path_once_after_commit(tmp_p
     unsubscribe()
     wf.comment(second.id, AGENT, "after unsubscribing")
     assert len(seen) == 2 * len(stored)
+
+
+# -- sweeping arguments: refused by name, not a crash (or a busy loop) later --------------------------------
+
+
+@pytest.mark.parametrize("limit", ["10", 2.5, True])
+def test_run_due_with_a_limit_that_is_not_an_integer_is_a_type_error_naming_it(limit: object):
+    wf = tf.Workflow(tf.builtin("zendesk"))
+    with pytest.raises(TypeError, match=r"^limit must be a positive integer"):
+        wf.run_due(datetime(2026, 3, 2, 9, tzinfo=UTC), limit=limit)  # type: ignore[arg-type]
+
+
+def test_a_sweeper_refuses_a_string_for_workflows_and_an_interval_that_would_never_wait():
+    wf = tf.Workflow(tf.builtin("zendesk"))
+    with pytest.raises(TypeError, match="workflow must be a Workflow or a list of them"):
+        tf.Sweeper("wf")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="interval must be a timedelta"):
+        tf.Sweeper(wf, interval=60)  # type: ignore[arg-type]
+    for interval in (timedelta(0), timedelta(seconds=-5)):  # the loop would spin a core
+        with pytest.raises(ValueError, match="interval must be positive"):
+            tf.Sweeper(wf, interval=interval)

@@ -17,6 +17,7 @@ from ticketflow.automation import (
 )
 from ticketflow.model import Event, Ticket
 from ticketflow.protocols import Delivery, Notifier
+from ticketflow.repository._query import check_limit
 
 __all__ = ["DeliveryPart"]
 
@@ -32,6 +33,7 @@ class DeliveryPart(FacadeBase):
         due; rules due long ago fire once each, in order; a rule made moot by
         a later change (the customer answered) does not fire.
         """
+        limit = check_limit(limit)  # a TypeError naming it, as the stores' own check does
         at = self._at(now)
         result = run_due(self._scope, self._scheduler, at, limit)
         if self._dispatch is None:

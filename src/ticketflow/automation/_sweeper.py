@@ -99,7 +99,9 @@ class Sweeper:
             longer than *batch* notifier calls can take.
 
     Raises:
-        ValueError: no workflow, or two for the same lifecycle.
+        ValueError: no workflow, two for the same lifecycle, or an interval
+            that is not positive.
+        TypeError: a workflow or interval of the wrong type.
 
     A warning is logged (``ticketflow.automation``) for each message kind a
     lifecycle can write that has no notifier (``workflow.unhandled_kinds()``).
@@ -113,9 +115,15 @@ class Sweeper:
         *,
         lease: timedelta = DEFAULT_LEASE,
     ) -> None:
+        if isinstance(workflow, str):  # a Sequence: "wf" would be the workflows "w" and "f"
+            raise TypeError(f"workflow must be a Workflow or a list of them, got the string {workflow!r}")
         self.workflows: tuple[Sweepable, ...] = tuple(workflow) if isinstance(workflow, Sequence) else (workflow,)
         if not self.workflows:
             raise ValueError("a Sweeper needs at least one workflow")
+        if not isinstance(interval, timedelta):
+            raise TypeError(f"interval must be a timedelta, got {type(interval).__name__} {interval!r}")
+        if interval <= timedelta(0):  # a sweep loop that never waits would spin a core
+            raise ValueError(f"interval must be positive, got {interval}")
         lifecycles = [wf.lifecycle.id for wf in self.workflows]
         if len(set(lifecycles)) != len(lifecycles):
             raise ValueError(f"one workflow per lifecycle, got lifecycles {lifecycles}")
