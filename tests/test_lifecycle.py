@@ -612,6 +612,19 @@ def test_elapsed_counts_wall_time_or_business_days_in_the_lifecycles_calendar():
     assert wf.fire(t.id, "finish", agent, at=datetime(2026, 7, 6, 15, tzinfo=UTC)).state == "done"  # Monday 15:00
 
 
+@pytest.mark.parametrize("elapsed", ["1bd", "90m"])
+def test_an_elapsed_deadline_past_9999_never_holds_and_raises_nothing(elapsed: str):
+    calendar = {"timezone": "America/New_York", "hours": {"mon-fri": ["09:00-17:00"]}}
+    fields = {**DATED, "reached_at": {"type": "datetime"}}
+    finish = {"trigger": "finish", "source": "open", "dest": "done", "when": {"reached_at": {"elapsed": elapsed}}}
+    wf = tf.Workflow(tf.load_lifecycle(doc(fields=fields, calendar=calendar, transitions=[finish])))
+    agent = tf.Actor("a", roles={"agent"})
+    t = wf.open(agent, title="x", fields={"reached_at": datetime(9999, 12, 31, 23, tzinfo=UTC)})
+    assert "finish" not in wf.allowed(t.id, agent)  # was OverflowError: date value out of range
+    with unchanged(wf, t.id), pytest.raises(tf.TransitionNotAllowed, match="needs elapsed"):
+        wf.fire(t.id, "finish", agent)
+
+
 def test_returns_goes_back_to_the_state_the_ticket_came_from():
     lc = tf.load_lifecycle(
         {

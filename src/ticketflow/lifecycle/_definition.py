@@ -127,11 +127,14 @@ class Elapsed:
         if since is None:
             zone = calendar.tz if calendar is not None else at.tzinfo
             since = datetime.combine(date.fromisoformat(value), datetime.min.time(), zone)
-        if not self.business or calendar is None:
-            return since.astimezone(UTC) + self.after <= at
-        if self.business_days:
-            return calendar.add_days(since, self.business_days) <= at
-        return calendar.add(since, self.after) <= at
+        try:
+            if not self.business or calendar is None:
+                return since.astimezone(UTC) + self.after <= at
+            if self.business_days:
+                return calendar.add_days(since, self.business_days) <= at
+            return calendar.add(since, self.after) <= at
+        except OverflowError:  # a deadline datetime cannot hold (after 9999-12-31): never reached, as a timer's
+            return False
 
     def __repr__(self) -> str:
         return repr(self.text)
