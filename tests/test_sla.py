@@ -597,6 +597,16 @@ def test_attainment_report_counts_met_and_breached_per_metric_and_target():
     assert report.breaches_by["category"] == {"question": 2, "work_request": 1}
 
 
+def test_a_report_grouped_by_a_string_or_an_unknown_name_is_refused_not_grouped_by_letters():
+    wf = tf.Workflow(tf.builtin("zendesk"))
+    wf.open(CUSTOMER, title="q", fields={"category": "question"}, at=ny(2026, 3, 9, 9))
+    with pytest.raises(TypeError, match="group_by must be a collection of names, got the string 'assignee'"):
+        wf.sla_report(ny(2026, 3, 10, 12), group_by="assignee")  # grouped by 'a', 's', 'i'... before
+    with pytest.raises(tf.LifecycleError, match="cannot group breaches by 'colour'; use one of assignee, requester"):
+        wf.sla_report(ny(2026, 3, 10, 12), group_by=("assignee", "colour"))
+    assert set(wf.sla_report(ny(2026, 3, 10, 12), group_by=("requester",)).breaches_by) == {"requester"}
+
+
 def test_a_report_needs_a_policy():
     wf = tf.Workflow(tf.builtin("clickup"))
     with pytest.raises(tf.LifecycleError, match="no \\[sla\\] section"):

@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from ticketflow.errors import LifecycleError
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import Event, Ticket
 from ticketflow.sla._clock import evaluate
@@ -115,6 +116,16 @@ def _percentile(values: Sequence[timedelta], fraction: float) -> timedelta | Non
     return ordered[index]
 
 
+def _check_group_by(lifecycle: Lifecycle, group_by: Sequence[str]) -> None:
+    """A TypeError for a string (it would group by its letters), a LifecycleError naming an unknown name."""
+    if isinstance(group_by, str):
+        raise TypeError(f"group_by must be a collection of names, got the string {group_by!r}; write ({group_by!r},)")
+    for name in group_by:
+        if name not in ("assignee", "requester") and name not in lifecycle.fields:
+            known = ", ".join(["assignee", "requester", *lifecycle.fields])
+            raise LifecycleError(f"cannot group breaches by {name!r}; use one of {known}")
+
+
 def attainment(
     policy: SlaPolicy,
     lifecycle: Lifecycle,
@@ -135,6 +146,7 @@ def attainment(
         by_version: one entry per metric, target and the lifecycle (policy)
             version its cycles started under (``MetricAttainment.version``).
     """
+    _check_group_by(lifecycle, group_by)
     finished: dict[_Key, list[timedelta]] = {}
     counts: dict[_Key, Counter[str]] = {}
     breaches: dict[str, Counter[object]] = {name: Counter() for name in group_by}
