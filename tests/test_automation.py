@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ticketflow as tf
+from ticketflow.automation._fold import Folder
 from ticketflow.testing import SteppableClock
 
 NY = ZoneInfo("America/New_York")
@@ -492,6 +493,13 @@ def _counting_evaluations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     for module in (_schedule, _runner):  # wherever the sweep may call it from
         monkeypatch.setattr(module, "evaluate", counted, raising=False)
+    real_cut = Folder.clocks
+
+    def counted_cut(self, fold, ticket, at):  # type: ignore[no-untyped-def]  # a fold's clocks, from its cuts
+        calls.append(ticket.id)
+        return real_cut(self, fold, ticket, at)
+
+    monkeypatch.setattr(Folder, "clocks", counted_cut)
     return calls
 
 

@@ -44,14 +44,14 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from ticketflow.automation._timers import earliest, pending_rules
+from ticketflow.automation._timers import PendingRule, earliest, pending_rules
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.lifecycle._migrated import MIGRATED, in_current_names
 from ticketflow.model import Event, Ticket
 from ticketflow.repository._codec import dumps, loads
-from ticketflow.sla import SlaPolicy
-from ticketflow.sla._clock import _metric_clock, _Vectors
+from ticketflow.sla import SlaClock, SlaPolicy
+from ticketflow.sla._clock import _chooses_by, _metric_clock, _Vectors
 from ticketflow.sla._policy import Conditions
 
 __all__ = ["Fold", "FoldState", "Folder", "Seqs"]
@@ -64,16 +64,21 @@ class FoldState(NamedTuple):
 
     Attributes:
         cuts: per SLA metric (in policy order), the seqs its clock reads
-            now: its last stop (or terminal move, or the opening) first, then
-            every later event its start, reset or pause rules match. Before
-            that stop nothing can change its running cycle, so the next alert
-            is counted from these alone.
+            now: the start of its last cycle (the opening before any), then
+            every later event that stops, resets or pauses it, or changes a
+            field that chooses its target or calendar. Nothing before that
+            start changes its last cycle, so that cycle (running or stopped:
+            its due instant, thresholds passed, breach) and the next alert
+            are counted from these alone (:meth:`Folder.clocks`).
         entry: the seq of the event that entered the current state.
         rules: the seqs of the timed rules fired since (the entry aside).
         comments: the seqs of the last comment since the entry from a
             customer and from staff (automations aside), None for none.
         transient: the seqs in the fold only for the timed rules (or as its
             last event), which a later write may drop.
+        cycles: per SLA metric, how many cycles it has begun (its last
+            cycle's number is one less).
+        running: per SLA metric, whether its last cycle runs.
     """
 
     cuts: tuple[tuple[int, ...], ...]
@@ -81,6 +86,8 @@ class FoldState(NamedTuple):
     rules: tuple[int, ...]
     comments: tuple[int | None, int | None]
     transient: frozenset[int]
+    cycles: tuple[int, ...]
+    running: tuple[bool, ...]
 
 
 class Seqs(tuple[int, ...]):
@@ -184,7 +191,7 @@ class Fold(tuple[Event, ...]):
 _VERSION_KEYS = ("lifecycle_version", "lifecycle_fingerprint", MIGRATED)
 #: How a fold's seqs are stored (in its key, so a ticketflow that stores them otherwise folds again, not misreads):
 #: the lasting seqs, then the transient ones (Seqs.text), which is not in order.
-_STORED_FORM = "lasting seqs, then transient"
+_STORED_FORM = "lasting seqs, then transient; cuts from the last cycle's start, with cycles and running"
 
 
 def _conditions(conditions: Conditions) -> str:
@@ -212,6 +219,7 @@ class Folder:
         "_access",
         "_choosing",
         "_conditions",
+        "_cut_fields",
         "_lifecycle",
         "_metrics",
         "_paused",
@@ -242,6 +250,10 @@ class Folder:
                         choosing.add(target.calendar_by.field)
         #: the fields whose changes the SLA reads (None: every field)
         self._choosing = None if choosing is None else frozenset(choosing)
+        #: per metric, the fields whose changes re-choose a stopped cycle's target or calendar (None: every field)
+        self._cut_fields = tuple(
+            frozenset() if len(m.targets) == 1 and m.targets[0].calendar_by is None else _chooses_by(m) for m in metrics
+        )
         self._timers = bool(lifecycle.timers)
         self._access = lifecycle.access
         # what the fold depends on, so a stored fold is used only by a Workflow that folds alike
@@ -251,6 +263,10 @@ class Folder:
                 lifecycle.fingerprint,
                 sorted(self._terminal),
                 [_conditions(c) for c in self._conditions],
+                [  # each metric's roles of its conditions: its cuts and cycles follow them
+                    (_conditions(m.start), _conditions(m.stop), _conditions(m.reset), sorted(m.paused_in), by)
+                    for m, by in zip(metrics, [None if f is None else sorted(f) for f in self._cut_fields], strict=True)
+                ],
                 sorted(sorted(p) for p in self._paused),
                 None if self._choosing is None else sorted(self._choosing),
                 self._timers,
@@ -285,6 +301,8 @@ class Folder:
             kept, seqs = [opening], [opening.seq]
             base, added = None, [opening.seq]  # the lasting seqs' text so far, and the ones this write adds
             cuts = [[opening.seq] for _ in metrics]
+            running = [metric.start.matches(opening) and opening.target not in terminal for metric in metrics]
+            cycles = [int(on) for on in running]
             entry, rules = opening.seq, []
             comments: list[int | None] = [None, None]
             previous = opening
@@ -299,6 +317,7 @@ class Folder:
                 if at < len(seqs) and seqs[at] == seq:
                     del kept[at], seqs[at]
             cuts = [list(cut) for cut in state.cuts]
+            running, cycles = list(state.running), list(state.cycles)
             entry, rules, comments = state.entry, list(state.rules), list(state.comments)
             previous = fold[-1]
         known = {e.seq: e for e in events}  # the new events by seq (the timed rules' ones are looked up)
@@ -314,17 +333,28 @@ class Folder:
                 or any((target in p) != (before in p) for p in paused_in)
                 or bool(event.field_changes and (choosing is None or not choosing.isdisjoint(event.field_changes)))
             )
+            changes = event.field_changes
             for index, metric in enumerate(metrics):
-                if ends or metric.stop.matches(event):
-                    cuts[index] = [event.seq]  # stopped: its next cycle (if any) counts from here
-                    relevant = True
-                elif (
-                    metric.start.matches(event)
-                    or metric.reset.matches(event)
-                    or ((target in metric.paused_in) != (before in metric.paused_in))
-                ):
+                # the decisions of the clock (ticketflow.sla._clock._clock), in its order: stop, reset, start, pause
+                stops = ends or metric.stop.matches(event)
+                starts = metric.start.matches(event)
+                resets = metric.reset.matches(event)
+                pauses = (target in metric.paused_in) != (before in metric.paused_in)
+                if not (stops or starts or resets or pauses):
+                    by = self._cut_fields[index]
+                    if changes and (by is None or not by.isdisjoint(changes)):
+                        cuts[index].append(event.seq)  # re-chooses the target (or calendar) of its last cycle
+                    continue
+                relevant = True
+                was = running[index]
+                if was and stops:
+                    running[index] = False
+                if not running[index] and starts and not ends:
+                    running[index] = True
+                    cycles[index] += 1
+                    cuts[index] = [event.seq]  # a new cycle: the last one counts from here
+                elif was or (changes and ((by := self._cut_fields[index]) is None or not by.isdisjoint(changes))):
                     cuts[index].append(event.seq)
-                    relevant = True
             if relevant:
                 kept.append(event)
                 seqs.append(event.seq)
@@ -351,6 +381,8 @@ class Folder:
             tuple(rules),
             (comments[0], comments[1]),
             frozenset(extra),
+            tuple(cycles),
+            tuple(running),
         )
         if added:
             appended = ",".join(map(str, added))
@@ -363,35 +395,62 @@ class Folder:
         if "system" not in roles:
             comments[1 if not staff.isdisjoint(roles) else 0] = event.seq
 
+    def pending(self, fold: Fold, ticket: Ticket, calendar: BusinessCalendar | None) -> list[PendingRule]:
+        """The pending timed rules of *ticket* from a fold with its state: as from the whole history, read less.
+
+        The rules read the entry into the current state, the rules fired and
+        the last comment from each side since, and the last event.
+        """
+        state = fold.state
+        assert state is not None  # noqa: S101 - called with a fold that has its state
+        since = sorted({state.entry, *state.rules, *(c for c in state.comments if c is not None), fold[-1].seq})
+        return pending_rules(self._lifecycle, ticket, [fold.event(seq) for seq in since], calendar)
+
+    def clocks(self, fold: Fold, ticket: Ticket, at: datetime) -> tuple[list[SlaClock], list[int]]:
+        """Each SLA metric's clock as of *at* counted from its cut alone, and the number of its last cycle.
+
+        A clock's ``cycles`` hold its last cycle only (none before it began
+        any), and a cycle's ``version`` is not kept: enough for its alerts
+        and the next one (``warned``, ``breached``, ``target``,
+        ``next_alert``), which equal the whole history's as long as *at* is
+        not before the fold's last event. The numbers count every cycle
+        (``len(cycles) - 1`` of the whole history's clock; -1: none yet).
+        """
+        state = fold.state
+        assert state is not None  # noqa: S101 - called with a fold that has its state
+        lifecycle, fields = self._lifecycle, ticket.fields
+        shared: dict[tuple[int, ...], tuple[_Vectors, list[datetime], dict[int, list[int]]]] = {}
+        clocks = []
+        for metric, cut in zip(self._metrics, state.cuts, strict=True):
+            if cut not in shared:  # metrics counted from the same events share their columns and positions
+                vectors = _Vectors(lifecycle, [fold.event(seq) for seq in cut])
+                shared[cut] = (vectors, [*vectors.ats, at], {})
+            vectors, instants, positions = shared[cut]
+            clocks.append(_metric_clock(metric, fields, vectors, instants, positions, at, from_cut=True))
+        return clocks, [count - 1 for count in state.cycles]
+
     def next_due(
         self,
         fold: Fold,
         ticket: Ticket,
         at: datetime,
         calendar: BusinessCalendar | None,
+        clocks: Sequence[SlaClock] | None = None,
     ) -> datetime | None:
         """The next due instant after *at* from a fold with its state: as from the whole history, read less.
 
-        The timed rules read the events since the entry; each SLA metric's
-        alerts come from its running cycle, counted from the metric's cut
-        (its last stop: a running cycle started there or later, and no event
-        before it can change it).
+        The timed rules read the events since the entry (:meth:`pending`);
+        each SLA metric's next alert comes from its last cycle, counted from
+        the metric's cut (:meth:`clocks`; *clocks*: those, when the caller
+        has them).
         """
-        state = fold.state
-        assert state is not None  # noqa: S101 - called with a fold that has its state
-        lifecycle = self._lifecycle
         due: list[datetime | None] = []
-        if lifecycle.timers:
-            since = sorted({state.entry, *state.rules, *(c for c in state.comments if c is not None), fold[-1].seq})
-            rules = pending_rules(lifecycle, ticket, [fold.event(seq) for seq in since], calendar)
+        if self._lifecycle.timers:
+            rules = self.pending(fold, ticket, calendar)
             due.append(rules[0].due_at if rules else None)
-        shared: dict[tuple[int, ...], tuple[_Vectors, list[datetime], dict[int, list[int]]]] = {}
-        for metric, cut in zip(self._metrics, state.cuts, strict=True):
-            if cut not in shared:  # metrics counted from the same events share their columns and positions
-                vectors = _Vectors(lifecycle, [fold.event(seq) for seq in cut])
-                shared[cut] = (vectors, [*vectors.ats, at], {})
-            vectors, instants, positions = shared[cut]
-            due.append(_metric_clock(metric, ticket.fields, vectors, instants, positions, at).next_alert)
+        if clocks is None:
+            clocks = self.clocks(fold, ticket, at)[0] if self._metrics else []
+        due.extend(clock.next_alert for clock in clocks)
         return earliest(due)
 
     def head(self, fold: Fold) -> str:
@@ -406,6 +465,8 @@ class Folder:
                 list(state.rules),
                 list(state.comments),
                 sorted(state.transient),
+                list(state.cycles),
+                list(state.running),
             ]
         )
 
@@ -416,11 +477,20 @@ class Folder:
             return None
         if not encoded:
             return Fold(events)
-        cuts, entry, rules, comments, transient = loads(encoded)
-        if len(cuts) != len(self._metrics):
+        decoded = loads(encoded)
+        if len(decoded) != len(FoldState._fields):
+            return None
+        cuts, entry, rules, comments, transient, cycles, running = decoded
+        if not len(cuts) == len(cycles) == len(running) == len(self._metrics):
             return None
         state = FoldState(
-            tuple(tuple(cut) for cut in cuts), entry, tuple(rules), (comments[0], comments[1]), frozenset(transient)
+            tuple(tuple(cut) for cut in cuts),
+            entry,
+            tuple(rules),
+            (comments[0], comments[1]),
+            frozenset(transient),
+            tuple(cycles),
+            tuple(running),
         )
         if isinstance(events, Fold) and events.state == state:
             return events  # the fold a write carried, as it was (MemoryRepository keeps it): immutable, not copied

@@ -21,8 +21,8 @@ from typing import Any
 
 import attrs
 
-from ticketflow.automation._schedule import Scheduler, next_due, sla_clocks
-from ticketflow.automation._timers import PendingRule, pending_rules
+from ticketflow.automation._schedule import Scheduler, next_due
+from ticketflow.automation._timers import PendingRule
 from ticketflow.errors import (
     ConcurrencyConflict,
     FieldError,
@@ -60,12 +60,14 @@ class SweepResult:
     skipped: tuple[tuple[str, str], ...] = ()
 
 
-def _alert_messages(ticket: Ticket, clocks: Sequence[SlaClock], now: datetime) -> list[OutboxMessage]:
+def _alert_messages(
+    ticket: Ticket, clocks: tuple[Sequence[SlaClock], Sequence[int]], now: datetime
+) -> list[OutboxMessage]:
+    """The warnings and breaches of *clocks* (with the number of each one's last cycle, :meth:`Scheduler.clocks`)."""
     messages = []
-    for clock in clocks:
+    for clock, cycle in zip(*clocks, strict=True):
         if not clock.cycles or clock.target is None:
             continue
-        cycle = len(clock.cycles) - 1
         base = {"ticket_id": ticket.id, "metric": clock.metric, "cycle": cycle, "target": str(clock.target)}
         for threshold in clock.warned:
             key = f"{ticket.id}:sla:{clock.metric}:{cycle}:warn:{threshold}"
@@ -78,8 +80,11 @@ def _alert_messages(ticket: Ticket, clocks: Sequence[SlaClock], now: datetime) -
 
 def _firing(
     scope: Scope, scheduler: Scheduler, ticket: Ticket, history: Sequence[Event], pending: PendingRule, now: datetime
-) -> tuple[Step, list[OutboxMessage], list[SlaClock]]:
-    """The step firing *pending* on *ticket* (or recording its refusal), its notifications and SLA clocks after it."""
+) -> tuple[Step, list[OutboxMessage], tuple[list[SlaClock], list[int]], Sequence[Event]]:
+    """The step firing *pending* on *ticket* (or recording its refusal), its notifications, SLA clocks after it.
+
+    And the history (or fold) after it, as :meth:`Scheduler.after` grows it.
+    """
     rule = pending.rule
     meta: dict[str, Any] = {"rule": rule.id, "due_at": pending.due_at.isoformat(), "entry": pending.entry}
     engine = scope.engine
@@ -117,10 +122,10 @@ def _firing(
         for name in ([] if "refused" in event.meta else rule.notify)
     ]
     step = fired(ticket, new, event, taken)
-    after = [*history, event]
-    clocks = sla_clocks(scheduler, new, after, now)
-    due = scheduler.next_due(new, after, now, clocks)
-    return Step(step.ticket, step.events, step.expected_version, step.actions, due), messages, clocks
+    after = scheduler.after(history, event)
+    clocks = scheduler.clocks(new, after, now)
+    due = scheduler.next_due(new, after, now, clocks[0])
+    return Step(step.ticket, step.events, step.expected_version, step.actions, due), messages, clocks, after
 
 
 def _read(reads: Reads, scheduler: Scheduler, ticket_id: str) -> tuple[Ticket, Sequence[Event]]:
@@ -142,24 +147,24 @@ def _run_ticket(scope: Scope, scheduler: Scheduler, ticket_id: str, now: datetim
     fired, the clocks that chose the saved due instant also give the alerts.
     """
     recorder = scope.recorder
-    lifecycle = scheduler.lifecycle
     fired_events: list[Event] = []
-    known: tuple[Ticket, Sequence[Event], list[SlaClock] | None] | None = None
+    known: tuple[Ticket, Sequence[Event], tuple[list[SlaClock], list[int]] | None] | None = None
 
-    def plan(reads: Reads) -> Write[tuple[Ticket, Sequence[Event], Event | None, list[SlaClock] | None, bool]]:
+    def plan(
+        reads: Reads,
+    ) -> Write[tuple[Ticket, Sequence[Event], Event | None, tuple[list[SlaClock], list[int]] | None, bool]]:
         nonlocal known
         if known is not None:
             ticket, history, clocks = known
         else:
             (ticket, history), clocks = _read(reads, scheduler, ticket_id), None
         known = None  # a second attempt (after a conflict) reads again
-        calendar = scheduler.timer_calendar_for(ticket)
-        due = [p for p in pending_rules(lifecycle, ticket, history, calendar) if p.due_at <= now]
+        due = [p for p in scheduler.pending(ticket, history) if p.due_at <= now]
         if not due:
             return Write((ticket, history, None, clocks, False))
-        step, messages, after = _firing(scope, scheduler, ticket, history, due[0], now)
+        step, messages, counted, after = _firing(scope, scheduler, ticket, history, due[0], now)
         event = step.events[-1]
-        return Write((step.ticket, [*history, event], event, after, _more_due(step, now)), (step,), messages)
+        return Write((step.ticket, after, event, counted, _more_due(step, now)), (step,), messages)
 
     while True:
         ticket, history, event, clocks, more = recorder.record(plan)
@@ -170,12 +175,12 @@ def _run_ticket(scope: Scope, scheduler: Scheduler, ticket_id: str, now: datetim
             break
         known = (ticket, history, clocks)
     if clocks is None:
-        clocks = sla_clocks(scheduler, ticket, history, now)
+        clocks = scheduler.clocks(ticket, history, now)
     alerts = _alert_messages(ticket, clocks, now)
     if alerts:
         recorder.record(lambda _reads: Write(None, messages=alerts))
     if alerts or not fired_events:  # a fired rule already saved the next due instant with its event
-        recorder.repository.reschedule(ticket_id, scheduler.next_due(ticket, history, now, clocks))
+        recorder.repository.reschedule(ticket_id, scheduler.next_due(ticket, history, now, clocks[0]))
     return fired_events, len(alerts)
 
 
@@ -200,7 +205,6 @@ def _first_rules(
     A ticket absent from the result had no rule due, or failed (a state
     this version lacks...): it is run alone, where it fails as it would have.
     """
-    lifecycle = scheduler.lifecycle
 
     def plan(reads: Reads) -> Write[dict[str, tuple[Event, bool, int]]]:
         outcome: dict[str, tuple[Event, bool, int]] = {}
@@ -210,11 +214,10 @@ def _first_rules(
         for ticket_id in ticket_ids:
             try:
                 ticket, history = together.get(ticket_id) or _read(reads, scheduler, ticket_id)
-                calendar = scheduler.timer_calendar_for(ticket)
-                due = [p for p in pending_rules(lifecycle, ticket, history, calendar) if p.due_at <= now]
+                due = [p for p in scheduler.pending(ticket, history) if p.due_at <= now]
                 if not due:
                     continue
-                step, notices, clocks = _firing(scope, scheduler, ticket, history, due[0], now)
+                step, notices, clocks, _ = _firing(scope, scheduler, ticket, history, due[0], now)
             except Exception:  # noqa: BLE001, S112 - left to the one-at-a-time run, which reports it
                 continue
             more = _more_due(step, now)

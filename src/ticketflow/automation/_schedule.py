@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ticketflow.automation._fold import Fold, Folder, Seqs
-from ticketflow.automation._timers import earliest, pending_rules
+from ticketflow.automation._timers import PendingRule, earliest, pending_rules
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.errors import InvalidLifecycle, StorageError
 from ticketflow.lifecycle import Lifecycle
@@ -66,6 +66,13 @@ def next_due(
     if clocks is None:
         clocks = sla_clocks(scheduled, ticket, history, at)
     return earliest([rules[0].due_at if rules else None, *(c.next_alert for c in clocks)])
+
+
+def _counted(history: Sequence[Event], at: datetime) -> Fold | None:
+    """*history* if it is a fold with its state and *at* is not before its last event (it counts as the whole then)."""
+    if isinstance(history, Fold) and history.state is not None and history and at >= history[-1].at:
+        return history
+    return None
 
 
 class Scheduler:
@@ -131,8 +138,45 @@ class Scheduler:
     def next_due(
         self, ticket: Ticket, history: Sequence[Event], at: datetime, clocks: Sequence[SlaClock] | None = None
     ) -> datetime | None:
-        """The next due instant of *ticket* with its whole *history*, as of *at* (*clocks*: its SLA clocks then)."""
+        """The next due instant of *ticket* with its whole *history* or its fold, as of *at*.
+
+        *clocks*: its SLA clocks then, as :meth:`clocks` gave them.
+        """
+        fold = _counted(history, at)
+        if fold is not None:
+            return self.folder.next_due(fold, ticket, at, self.timer_calendar_for(ticket), clocks)
         return next_due(self, ticket, history, at, clocks)
+
+    def pending(self, ticket: Ticket, history: Sequence[Event]) -> list[PendingRule]:
+        """The timed rules pending on *ticket*, from its whole *history* or its fold (its state's few events)."""
+        calendar = self.timer_calendar_for(ticket)
+        if isinstance(history, Fold) and history.state is not None:
+            return self.folder.pending(history, ticket, calendar)
+        return pending_rules(self.lifecycle, ticket, history, calendar)
+
+    def clocks(self, ticket: Ticket, history: Sequence[Event], at: datetime) -> tuple[list[SlaClock], list[int]]:
+        """*ticket*'s SLA clocks as of *at* for its alerts, and the number of each one's last cycle.
+
+        From a fold with its state, each clock is counted from its cut and
+        holds its last cycle alone (:meth:`Folder.clocks`), so a sweep's
+        cost does not follow the cycles a ticket has had; from a whole
+        history, the clocks are ``evaluate``'s.
+        """
+        if self.sla_policy is None:
+            return [], []
+        fold = _counted(history, at)
+        if fold is not None:
+            return self.folder.clocks(fold, ticket, at)
+        clocks = evaluate(self.sla_policy, self.lifecycle, ticket, history, at)
+        return clocks, [len(clock.cycles) - 1 for clock in clocks]
+
+    def after(self, history: Sequence[Event], event: Event) -> Sequence[Event]:
+        """*history* (a whole history or a fold) after *event*: a fold grows by it (:meth:`Folder.extend`)."""
+        if isinstance(history, Fold) and history.state is not None:
+            grown = self.folder.extend(history, [event])
+            if grown is not None:
+                return grown
+        return [*history, event]
 
     def due_after(
         self, ticket: Ticket, events: Sequence[Event], history: Callable[[], Sequence[Event]], at: datetime

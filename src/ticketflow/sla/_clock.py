@@ -222,6 +222,7 @@ def _metric_clock(
     instants: list[datetime],
     positions: dict[int, list[int]],
     now: datetime,
+    from_cut: bool = False,
 ) -> SlaClock:
     """One metric's clock; each stopped cycle keeps the target (and calendar) its ticket's fields chose when it stopped.
 
@@ -229,6 +230,11 @@ def _metric_clock(
     (priority raised, organisation moved) re-targets only the running cycle:
     a met or breached cycle keeps its verdict. A cycle a migration recorded
     the target of (``sla_applied``: the earlier version's) keeps that target.
+
+    *from_cut*: the events start at the metric's last cycle, not at the
+    opening (a fold's cut, :meth:`ticketflow.automation._fold.Folder.clocks`),
+    and hold every later change of a field that chooses its target: the
+    fields before them are the ticket's with those changes undone.
     """
     chosen = metric.target_for(fields)
     target = chosen or metric.targets[0]
@@ -255,7 +261,9 @@ def _metric_clock(
         then = [(chosen, name, calendar)] * len(clock.cycles)
     else:
         stops = _stop_indices(metric, vectors, clock.cycles)
-        for stopped_fields in _fields_after(vectors.events, stops):
+        for stopped_fields in _fields_after(
+            vectors.events, stops, _fields_before(fields, vectors.events) if from_cut else {}
+        ):
             picked = metric.target_for(stopped_fields)
             then.append((picked, *(picked or metric.targets[0]).calendar_for(stopped_fields)))
         if clock.running:
@@ -316,9 +324,23 @@ def _stop_indices(metric: SlaMetric, vectors: _Vectors, cycles: Sequence[SlaCycl
     return indices
 
 
-def _fields_after(events: Sequence[Event], indices: Sequence[int]) -> list[dict[str, object]]:
-    """The ticket's fields right after each event of *indices* (ascending), replayed from the history."""
-    fields: dict[str, object] = {}
+def _fields_before(fields: Mapping[str, object], events: Sequence[Event]) -> dict[str, object]:
+    """The ticket's *fields* (now) with the changes of *events* undone, last first: its fields before them."""
+    before = dict(fields)
+    for event in reversed(events):
+        for field, change in event.field_changes.items():
+            if change.before is None:
+                before.pop(field, None)
+            else:
+                before[field] = change.before
+    return before
+
+
+def _fields_after(
+    events: Sequence[Event], indices: Sequence[int], fields: dict[str, object] | None = None
+) -> list[dict[str, object]]:
+    """The ticket's fields right after each event of *indices* (ascending), replayed from *fields* (none: {})."""
+    fields = {} if fields is None else fields
     result = []
     position = 0
     for index in indices:
