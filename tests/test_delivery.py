@@ -384,6 +384,16 @@ def test_a_receiver_refuses_a_tampered_or_stale_webhook():
     assert not verify_signature(SECRET, body, "yesterday", signature)
 
 
+def test_a_receiver_answers_false_to_missing_or_malformed_headers_never_an_exception():
+    body, stamp = b'{"kind":"confirmation"}', "1767225600"
+    signature = sign(SECRET, stamp, body)
+    for bad_stamp, bad_signature in ((stamp, "sha256=\u00e9"), (stamp, None), (None, signature)):
+        # a non-ASCII header made compare_digest raise TypeError: the receiver's handler crashed (500, not 401)
+        assert not verify_signature(SECRET, body, bad_stamp, bad_signature, now=1767225600)  # type: ignore[arg-type]
+    # "nan" is no instant: it compared as fresh at any age, so a request signed with it never went stale
+    assert not verify_signature(SECRET, body, "nan", sign(SECRET, "nan", body), now=1767225600)
+
+
 def test_a_webhook_that_times_out_or_cannot_connect_fails_that_message(receiver: ReceiverServer):
     receiver.delay = 1.0
     url = f"http://127.0.0.1:{receiver.server_address[1]}/"

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -70,13 +71,17 @@ def verify_signature(
         signature: the ``X-Ticketflow-Signature`` header.
         tolerance: how many seconds old (or early) a request may be.
         now: the current Unix time (default: ``time.time()``).
+
+    A missing (``None``) or malformed header is ``False``, never an exception.
     """
+    if not isinstance(timestamp, str) or not isinstance(signature, str) or not signature.isascii():
+        return False  # a missing header, or one compare_digest refuses (non-ASCII): not genuine, not a crash
     try:
         sent = float(timestamp)
     except ValueError:
         return False
-    if abs((time.time() if now is None else now) - sent) > tolerance:
-        return False
+    if not math.isfinite(sent) or abs((time.time() if now is None else now) - sent) > tolerance:
+        return False  # "nan" compares as fresh at any age
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
