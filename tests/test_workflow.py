@@ -550,6 +550,13 @@ def test_an_empty_requester_or_assignee_is_refused_instead_of_replaying_as_none(
     assert wf.repository.count() == 0
 
 
+def test_an_empty_ticket_id_given_to_open_is_refused_not_replaced_by_a_new_one(wf: tf.Workflow):
+    with pytest.raises(tf.StorageError, match="an empty string is not an id"):
+        wf.open(ALICE, title="x", ticket_id="")
+    assert wf.repository.count() == 0
+    assert wf.open(ALICE, title="x", ticket_id="mine").id == "mine"
+
+
 @pytest.mark.parametrize("text", ["NUL \x00 inside", "lone \ud800"])
 def test_text_no_store_can_keep_is_refused_at_every_boundary(wf: tf.Workflow, text: str):
     t = wf.open(ALICE, title="Laptop broken")

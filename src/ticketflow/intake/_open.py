@@ -145,7 +145,7 @@ def open_ticket(
     meta = {"channel": channel} if channel is not None else None
     keyed = _keyed(scope, ticket_id)
     ticket, event = scope.engine.open(
-        _PENDING if keyed else ticket_id or scope.new_id(),
+        _PENDING if keyed else scope.new_id() if ticket_id is None else ticket_id,
         actor,
         when,
         title=title,
