@@ -284,6 +284,24 @@ def test_unknown_ticket_is_not_found(wf: tf.Workflow):
         assert isinstance(caught.value, LookupError)
 
 
+def test_a_registry_refuses_what_cannot_be_called_when_it_is_registered_not_at_first_use():
+    registry = tf.Registry()
+    for register, kind in (
+        (registry.add_guard, "guard"),
+        (registry.add_action, "action"),
+        (registry.add_notifier, "notifier"),
+        (registry.add_policy, "assignment policy"),
+        (registry.add_calendar_resolver, "calendar resolver"),
+    ):
+        with pytest.raises(TypeError, match=f"^{kind} 'x' must be callable, got int"):
+            register("x", 5)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=f"^a {kind}'s name must be a string"):
+            register(5, lambda *_: None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="event listener must be callable"):
+        registry.subscribe(5)  # type: ignore[arg-type]
+    assert (registry.guards, registry.actions, registry.notifiers, registry.listeners) == ({}, {}, {}, [])
+
+
 def test_guards_and_actions_come_from_the_registry(helpdesk: tf.Lifecycle):
     lc = helpdesk.extend(
         {

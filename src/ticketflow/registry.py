@@ -23,6 +23,15 @@ _G = TypeVar("_G", bound=Guard)
 _A = TypeVar("_A", bound=Action)
 
 
+def _named(kind: str, name: object, fn: object) -> str:
+    """*name*, once the registration is sound: a TypeError naming what is wrong now, not at first use."""
+    if not isinstance(name, str):
+        raise TypeError(f"a {kind}'s name must be a string, got {type(name).__name__} {name!r}")
+    if not callable(fn):
+        raise TypeError(f"{kind} {name!r} must be callable, got {type(fn).__name__}")
+    return name
+
+
 class Registry:
     """Named guards and actions a lifecycle may refer to.
 
@@ -64,11 +73,11 @@ class Registry:
 
     def add_guard(self, name: str, guard: Guard) -> None:
         """Register *guard* under *name* (replacing any earlier one)."""
-        self.guards[name] = guard
+        self.guards[_named("guard", name, guard)] = guard
 
     def add_action(self, name: str, action: Action) -> None:
         """Register *action* under *name* (replacing any earlier one)."""
-        self.actions[name] = action
+        self.actions[_named("action", name, action)] = action
 
     def add_notifier(self, name: str, notifier: Notifier) -> None:
         """Register *notifier* for outbox messages of kind *name* (replacing any earlier one).
@@ -78,7 +87,7 @@ class Registry:
         backoff. Use ``message.key`` to drop a message delivered twice (after
         a crash between delivering and recording it).
         """
-        self.notifiers[name] = notifier
+        self.notifiers[_named("notifier", name, notifier)] = notifier
 
     def subscribe(self, listener: EventListener) -> Callable[[], None]:
         """Add *listener* as :meth:`on_event` does; return a function that removes it again."""
@@ -99,12 +108,14 @@ class Registry:
         audit trails and metrics: a listener that raises is logged
         (``ticketflow.events``) and undoes nothing. Usable as a decorator.
         """
+        if not callable(listener):
+            raise TypeError(f"an event listener must be callable, got {type(listener).__name__}")
         self.listeners.append(listener)
         return listener
 
     def add_policy(self, name: str, policy: AssignmentPolicy) -> None:
         """Register an assignment policy (see :mod:`ticketflow.intake`) under *name* for ``[intake]`` routes."""
-        self.policies[name] = policy
+        self.policies[_named("assignment policy", name, policy)] = policy
 
     def add_calendar_resolver(self, name: str, resolver: CalendarResolverFn) -> None:
         """Register *resolver* for ``calendar_by = { resolver = name }`` in an SLA policy.
@@ -112,7 +123,7 @@ class Registry:
         It receives the ticket's fields and answers the name of one of the
         policy's calendars, or None for the default.
         """
-        self.calendar_resolvers[name] = resolver
+        self.calendar_resolvers[_named("calendar resolver", name, resolver)] = resolver
 
     def guard(self, name: str) -> Callable[[_G], _G]:
         """Decorator form of :meth:`add_guard`."""
