@@ -128,6 +128,19 @@ def test_a_refused_open_or_follow_up_takes_no_human_key():
     assert wf.follow_up("INT-1", AGENT, "More").id == "INT-3"
 
 
+def test_a_human_key_taken_by_a_ticket_opened_with_that_id_moves_the_next_open_to_the_next_key():
+    wf = interfacing()
+    assert wf.open(AGENT, title="first", fields=FORM).id == "INT-1"
+    assert wf.open(AGENT, title="kept its old key", fields=FORM, ticket_id="INT-2").id == "INT-2"
+    # was ConcurrencyConflict "re-read the ticket and retry" for a ticket the caller never named
+    assert wf.open(AGENT, title="next", fields=FORM).id == "INT-3"
+    assert wf.follow_up("INT-1", AGENT, "more").id == "INT-4"
+    wf.open(AGENT, title="taken ahead", fields=FORM, ticket_id="INT-5")
+    assert wf.follow_up("INT-1", AGENT, "again").id == "INT-6"
+    with pytest.raises(tf.ConcurrencyConflict):  # an id the caller gives is theirs: never renumbered
+        wf.open(AGENT, title="twice", fields=FORM, ticket_id="INT-5")
+
+
 def test_staff_may_open_without_a_channel():
     wf = interfacing()
     assert wf.open(AGENT, title="Logged from a call", fields=FORM, requester=USER.id).requester == USER.id

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import attrs
@@ -22,7 +23,7 @@ from ticketflow.intake._intake import IntakeRules, contact_message
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import Actor, Comment, Event, Ticket, as_comment
 from ticketflow.protocols import AssignmentPolicy, Link, OutboxMessage, TicketRepository
-from ticketflow.recording import Scope, Write, opened
+from ticketflow.recording import Reads, Scope, Step, Write, opened
 
 __all__ = ["TicketIds", "check_key_prefix", "confirmation", "follow_up", "open_ticket", "receive"]
 
@@ -161,13 +162,39 @@ def open_ticket(
         ticket, event = _take_key(scope, ticket, event)
     if assignee is None and intake.routes:
         ticket, event = _route(scope, intake, policies, ticket, event, actor, when, comment, meta)
-    step = opened(ticket, event)
-    try:
-        return scope.recorder.record(lambda _reads: Write(ticket, (step,), confirmation(lifecycle, ticket, when)))
-    except ConcurrencyConflict:
-        if lifecycle.key_prefix is not None and ticket_id is None:
-            check_key_prefix(scope.repository, lifecycle, ticket.id)  # the key is another lifecycle's
-        raise
+    return _record_new(scope, ticket, event, keyed, lambda t, step: Write(t, (step,), confirmation(lifecycle, t, when)))
+
+
+def _written(
+    write: Callable[[Ticket, Step], Write[Ticket]], ticket: Ticket, step: Step, _reads: Reads
+) -> Write[Ticket]:
+    return write(ticket, step)
+
+
+#: How many human keys an open tries when the next ones are taken by tickets opened with those ids given.
+_KEY_TRIES = 100
+
+
+def _record_new(
+    scope: Scope, ticket: Ticket, event: Event, keyed: bool, write: Callable[[Ticket, Step], Write[Ticket]]
+) -> Ticket:
+    """Store a new ticket; a human key already taken (``open(ticket_id="INT-7")``) moves it to the next one.
+
+    Raises:
+        InvalidLifecycle: the key is another lifecycle's (they share a ``key_prefix``).
+        ConcurrencyConflict: the id is taken (an id given by the caller, or
+            every key tried).
+    """
+    for _ in range(_KEY_TRIES):
+        step = opened(ticket, event)
+        try:
+            return scope.recorder.record(partial(_written, write, ticket, step))
+        except ConcurrencyConflict:
+            if not keyed:
+                raise
+            check_key_prefix(scope.repository, scope.lifecycle, ticket.id)  # the key is another lifecycle's
+            ticket, event = _take_key(scope, ticket, event)  # one of ours, opened with this key as its id
+    raise ConcurrencyConflict(ticket.id, 0, 1)
 
 
 def _route(
@@ -263,7 +290,12 @@ def follow_up(scope: Scope, previous: Ticket, actor: Actor, body: str, *, title:
     )
     if keyed:
         ticket, event = _take_key(scope, ticket, event)
-    step = opened(ticket, event)
-    link = Link(ticket.id, "follow_up_of", previous.id)
-    messages = confirmation(scope.lifecycle, ticket, when)
-    return scope.recorder.record(lambda _reads: Write(ticket, (step,), messages, links=(link,)))
+    return _record_new(
+        scope,
+        ticket,
+        event,
+        keyed,
+        lambda t, step: Write(
+            t, (step,), confirmation(scope.lifecycle, t, when), links=(Link(t.id, "follow_up_of", previous.id),)
+        ),
+    )
