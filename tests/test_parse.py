@@ -144,6 +144,37 @@ def test_a_recursive_yaml_alias_is_refused(tmp_path: Path):
     assert "contains itself" in refused(path).problem
 
 
+DUPLICATED = {
+    "json": '{"id": "x", "initial": "a", "states": {"a": {}, "b": {"terminal": true}},\n'
+    ' "transitions": [{"trigger": "go", "source": "a", "dest": "b"}],\n'
+    ' "transitions": [{"trigger": "stop", "source": "a", "dest": "b"}]}',
+    "yaml": "id: x\ninitial: a\nstates:\n  a: {}\n  b: {terminal: true}\n"
+    "transitions:\n  - {trigger: go, source: a, dest: b}\n"
+    "transitions:\n  - {trigger: stop, source: a, dest: b}\n",
+    "toml": 'id = "x"\nid = "y"\n',
+}
+
+
+@pytest.mark.parametrize(("fmt", "path"), [("json", "transitions"), ("yaml", "line 8"), ("toml", "line 2")])
+def test_a_key_given_twice_is_refused_in_every_format_not_kept_last(fmt: str, path: str):
+    # JSON and YAML parsers keep the last value silently: the transition 'go' was lost without a word
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.loads_lifecycle(DUPLICATED[fmt], fmt, source=f"team.{fmt}")
+    assert caught.value.path == path
+    assert fmt == "toml" or "'transitions' is given twice in one table" in caught.value.problem
+
+
+def test_a_nested_key_given_twice_is_named_by_its_path_and_a_yaml_merge_key_is_no_repeat():
+    text = '{"id": "x", "initial": "a", "states": {"a": {"group": "open", "group": "closed"}}}'
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.loads_lifecycle(text, "json")
+    assert caught.value.path == "states.a.group"
+    merged = "base: &b {terminal: true}\nid: x\ninitial: a\nstates:\n  a: {}\n  b: {<<: *b, terminal: true}\n"
+    with pytest.raises(tf.InvalidLifecycle) as other:  # refused for the unknown key 'base', not a repeat
+        tf.loads_lifecycle(merged, "yaml")
+    assert "twice" not in str(other.value)
+
+
 @pytest.mark.parametrize(
     ("fmt", "text"),
     [("json", '{"id": NaN}'), ("json", '{"id": -Infinity}'), ("toml", "id = nan"), ("yaml", "id: .inf")],

@@ -135,6 +135,32 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number a lifecycle may hold")
 
 
+class _Repeated(dict[str, Any]):
+    """A JSON object that gave a key twice: ``json`` keeps the last value silently, so it is refused."""
+
+    repeated: str = ""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    marked = _Repeated(result)
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            marked.repeated = key
+            break
+        seen.add(key)
+    return marked
+
+
+def _twice(source: str, where: str, key: str) -> InvalidLifecycle:
+    return InvalidLifecycle(
+        source, where, f"the key {key!r} is given twice in one table; only the last would count: merge them"
+    )
+
+
 def parse(text: str, fmt: str, source: str) -> Any:
     """Parse *text* as ``toml``, ``json`` or ``yaml``; then :func:`check_document`."""
     if fmt in ("toml", "json"):
@@ -150,7 +176,7 @@ def parse(text: str, fmt: str, source: str) -> Any:
             raise InvalidLifecycle(source, "(document)", f"TOML value error: {_value_error(exc)}") from None
     elif fmt == "json":
         try:
-            document = json.loads(text, parse_constant=_refuse_constant)
+            document = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_object)
         except json.JSONDecodeError as exc:
             raise InvalidLifecycle(
                 source, f"line {exc.lineno}", f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}"
@@ -198,6 +224,16 @@ def _parse_yaml(text: str, source: str) -> Any:
                 return super().compose_node(parent, index)
             finally:
                 self.depth -= 1
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):  # a key written twice: YAML keeps the last silently
+                seen: set[str] = set()
+                for key_node, _ in node.value:
+                    if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                        if key_node.value in seen:
+                            raise _twice(source, f"line {key_node.start_mark.line + 1}", key_node.value)
+                        seen.add(key_node.value)
+            return super().construct_mapping(node, deep=deep)
 
     loader = None
     try:
@@ -255,6 +291,8 @@ def check_document(document: Any, source: str) -> None:
                     f"nested more than {MAX_DEPTH} tables or lists deep; a lifecycle needs far fewer",
                 )
             inner = above | {id(value)}
+            if type(value) is _Repeated:
+                raise _twice(source, _path([*parts, value.repeated]), value.repeated)
             if isinstance(value, Mapping):
                 for key, item in value.items():
                     if not isinstance(key, str):
