@@ -128,6 +128,13 @@ def test_a_multicast_to_a_string_is_refused_not_sent_to_its_letters(repository: 
     assert wf.broadcasts_for("a") == []  # "acme" never became the accounts a, c, m, e
 
 
+def test_an_acknowledgement_by_something_that_is_not_an_actor_is_a_type_error(repository: tf.TicketRepository):
+    wf = devrev(repository)
+    notice = wf.broadcast(AGENT, title="New feature idea: tell us", accounts=["acme"])
+    with unchanged(wf, notice.id), pytest.raises(TypeError, match=r"actor must be a ticketflow\.Actor, got str"):
+        wf.acknowledge(notice.id, "acme", "customer")  # type: ignore[arg-type]
+
+
 def test_each_customer_acknowledges_a_broadcast_once(repository: tf.TicketRepository):
     wf = devrev(repository)
     notice = wf.broadcast(AGENT, title="New feature idea: tell us", accounts=["acme", "globex"])

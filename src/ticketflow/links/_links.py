@@ -307,6 +307,8 @@ def acknowledge(scope: Scope, ticket_id: str, account: str, actor: Actor, *, at:
     acknowledge for it, or an actor holding an ``[access].on_behalf`` role
     (the event keeps both: the actor, and the account acknowledged for).
     """
+    if not isinstance(actor, Actor):
+        raise TypeError(f"actor must be a ticketflow.Actor, got {type(actor).__name__}")
     access = scope.lifecycle.access
     if account not in actor.accounts and not access.standing(actor).roles & access.on_behalf:
         raise PermissionDenied(
