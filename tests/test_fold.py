@@ -13,6 +13,7 @@ import io
 import json
 import os
 import sqlite3
+import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ import ticketflow as tf
 from ticketflow.automation._fold import Fold, Folder, Seqs
 from ticketflow.automation._timers import pending_rules
 from ticketflow.errors import TicketflowError
+from ticketflow.repository._codec import fold_to_json
 from ticketflow.repository._sqlite import SCHEMA_VERSION
 from ticketflow.sla import evaluate
 
@@ -864,12 +866,21 @@ def test_the_fold_of_every_prefix_of_a_custom_lifecycles_history_gives_its_clock
     history = wf.history(desk.ticket_id)
     folder = Folder(wf.lifecycle, wf.sla_policy)
     grown: Sequence[tf.Event] | None = ()
+    part: Fold | None = None  # the grown fold as a sweep reads it: its state's events, its last, its stored text
     for length in range(1, len(history) + 1):
         prefix = history[:length]
         fold = folder.fold(prefix)
         assert fold is not None
         assert grown is not None
         grown = folder.extend(grown, prefix[-1:])
+        if part is not None:  # a write grows the part read as it grows the whole fold: the same state and text
+            grown_part = folder.extend(part, prefix[-1:])
+            assert isinstance(grown_part, Fold)
+            assert isinstance(grown, Fold)
+            assert grown_part.partial
+            assert grown_part.state == grown.state
+            assert grown_part.text() == grown.text()
+            assert set(grown_part.seqs) <= set(grown.seqs)
         whole = folder.extend((), prefix)
         assert isinstance(grown, Fold)
         assert isinstance(whole, Fold)
@@ -885,6 +896,14 @@ def test_the_fold_of_every_prefix_of_a_custom_lifecycles_history_gives_its_clock
         assert json.loads(f"[{grown.text()}]") == [*lasting, *sorted(grown.state.transient)]
         assert sorted(Seqs(grown)) == sorted(json.loads(f"[{Seqs(grown).text}]"))
         _same_clocks_and_rules(wf, tf.replay(prefix), prefix, fold, grown)
+        head = folder.head(grown)
+        named = {*(folder.reads(head) or ()), grown[-1].seq}
+        part = folder.accept_partial(
+            head, [e for e in grown if e.seq in named], fold_to_json((head, Seqs(grown))) or ""
+        )
+        assert isinstance(part, Fold)
+        assert part.partial
+        _same_clocks_and_rules(wf, tf.replay(prefix), prefix, fold, part)
 
 
 class _Plain:
@@ -902,28 +921,41 @@ class _Plain:
 SWEPT: list[int] = []  # alerts the sweeps below wrote, over all examples: the comparison must see some
 
 
-@pytest.mark.parametrize("variant", sorted(DESK_VARIANTS))
+@pytest.mark.parametrize(
+    ("kind", "variant"),
+    [
+        *(("memory", variant) for variant in sorted(DESK_VARIANTS)),
+        ("sqlite", "all-metrics"),
+        ("sqlite", "lean-calendar-by-field"),
+    ],
+)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pick=st.integers(0, 5), steps=st.lists(DESK_STEP, min_size=5, max_size=40))
 def test_sweeps_from_folds_write_the_events_alerts_and_due_instants_of_whole_histories(
-    variant: str, pick: int, steps: list[tuple[str, int, int, int, int]]
+    kind: str, variant: str, pick: int, steps: list[tuple[str, int, int, int, int]]
 ) -> None:
     """The same steps, with folds (a sweep counts each clock from its cut) and without (from the whole history).
 
     Every event, outbox message (SLA warnings and breaches, with their cycle
-    numbers) and due instant is the same.
+    numbers) and due instant is the same. On SQLite the sweeps read each
+    due ticket's fold in part (its state's events: ``get_with_partial_folds``)
+    and the Workflow's copies keep those parts.
     """
     runs = []
-    for repository in (tf.MemoryRepository(), _Plain(tf.MemoryRepository())):
-        clock = _Clock()
-        lifecycle = tf.load_lifecycle(_desk(**DESK_VARIANTS[variant]))
-        wf = _desk_workflow(lifecycle, repository, clock, id_factory=lambda: "T1")
-        desk = _Desk(wf, clock, pick)
-        for step in steps:
-            desk.step(*step)
-        inner = getattr(repository, "inner", repository)
-        messages = [(d.message, d.status) for d in inner.deliveries(limit=10_000)]
-        runs.append((wf.history(desk.ticket_id), messages, inner.due(T0 + timedelta(days=3650))))
+    with tempfile.TemporaryDirectory() as folder:
+        for n, plain in enumerate((False, True)):
+            store: Any = tf.MemoryRepository() if kind == "memory" else tf.SQLiteRepository(f"{folder}/{n}.db")
+            repository = _Plain(store) if plain else store
+            clock = _Clock()
+            lifecycle = tf.load_lifecycle(_desk(**DESK_VARIANTS[variant]))
+            wf = _desk_workflow(lifecycle, repository, clock, id_factory=lambda: "T1")
+            desk = _Desk(wf, clock, pick)
+            for step in steps:
+                desk.step(*step)
+            messages = [(d.message, d.status) for d in store.deliveries(limit=10_000)]
+            runs.append((wf.history(desk.ticket_id), messages, store.due(T0 + timedelta(days=3650))))
+            if kind == "sqlite":
+                store.close()
     assert runs[0] == runs[1]
     SWEPT.append(sum(1 for message, _ in runs[0][1] if message.kind.startswith("sla.")))
 
@@ -1191,6 +1223,142 @@ def test_the_batch_fold_read_looks_each_event_up_by_its_key(tmp_path: Path) -> N
     assert set(read) == set(ids)
     for ticket_id in ids:
         assert read[ticket_id] == (repository.get(ticket_id), repository.fold(ticket_id))
+
+
+class _CountingParts(_Counting):
+    """Also counts the events each partial fold read returned, by ticket."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.parts: dict[str, int] = {}
+
+    def get_with_partial_folds(self, ticket_ids: Any, pick: Any) -> Any:
+        read = self.inner.get_with_partial_folds(ticket_ids, pick)
+        for ticket_id, (_, part) in read.items():
+            self.parts[ticket_id] = -1 if part is None or not part[3] else len(part[1])
+        return read
+
+
+def _pending_after_replies(wf: tf.Workflow, replies: int) -> str:
+    """A zendesk ticket taken, given *replies* public replies (every one moves a clock), then asked a question."""
+    ticket = wf.open(CUSTOMER, title="printer", at=T0)
+    wf.fire(ticket.id, "take", AGENT, assignee=AGENT.id, at=T0)
+    for n in range(replies):
+        wf.comment(ticket.id, CUSTOMER if n % 2 else AGENT, f"reply {n}", at=T0 + timedelta(seconds=n))
+    wf.fire(ticket.id, "ask", AGENT, comment="Which model is it?", at=T0 + timedelta(hours=1))
+    return ticket.id
+
+
+@pytest.mark.parametrize(
+    "repository",
+    [
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.skipif(not PG_URL, reason="PostgreSQL TESTS SKIPPED: no URL")),
+    ],
+    indirect=True,
+)
+def test_a_sweep_reads_the_part_of_a_reply_heavy_fold_its_state_names(repository: Any) -> None:
+    """60 replies in the fold, a few events read per due ticket; the write stores the whole fold again."""
+    clock = tf.SteppableClock(T0)
+    wf = tf.Workflow(tf.builtin("zendesk"), repository, clock=clock)
+    ids = [_pending_after_replies(wf, 60) for _ in range(3)]
+    assert all(len(repository.fold(i)[1]) > 60 for i in ids)
+    clock.advance(timedelta(hours=25, minutes=1))
+    counting = _CountingParts(repository)
+    sweeper = tf.Workflow(tf.builtin("zendesk"), counting, clock=clock)  # type: ignore[arg-type]
+    result = sweeper.run_due()
+    assert sorted(e.ticket_id for e in result.fired) == sorted(ids)
+    assert counting.histories == 0
+    assert sorted(counting.parts) == sorted(ids)
+    assert all(0 < read < 12 for read in counting.parts.values()), counting.parts
+    folder = Folder(wf.lifecycle, wf.sla_policy)
+    for ticket_id in ids:
+        history = wf.history(ticket_id)
+        whole = folder.extend((), history)
+        assert isinstance(whole, Fold)
+        stored = repository.fold(ticket_id)
+        assert stored is not None
+        accepted = folder.accept(*stored)
+        assert accepted is not None
+        assert list(accepted) == list(whole)
+        assert accepted.state == whole.state
+        assert accepted.lasting() == whole.lasting()
+        now = clock.now()
+        expected = evaluate(wf.sla_policy, wf.lifecycle, wf.get(ticket_id), history, now)  # type: ignore[arg-type]
+        assert sweeper.sla(ticket_id, now) == expected  # its copy keeps the part: the clocks read the stored fold
+        assert tf.Workflow(tf.builtin("zendesk"), repository).sla(ticket_id, now) == expected
+    sweeper.comment(ids[0], AGENT, "after the sweep", visibility="internal")  # a write grows the kept part
+    whole = folder.extend((), wf.history(ids[0]))
+    stored = repository.fold(ids[0])
+    assert stored is not None
+    assert list(folder.accept(*stored) or ()) == list(whole or ())
+
+
+def test_a_partial_fold_read_names_its_states_events_and_reads_another_keys_fold_whole(tmp_path: Path) -> None:
+    """``get_with_partial_folds``: what the pick names and the last event; a head it does not know: the whole fold."""
+    from ticketflow.repository._sqlite import _NAMED_EVENTS
+
+    repository = tf.SQLiteRepository(tmp_path / "part.db")
+    wf = tf.Workflow(tf.builtin("zendesk"), repository)
+    ids = [_pending_after_replies(wf, 30) for _ in range(2)]
+    folder = Folder(wf.lifecycle, wf.sla_policy)
+    read = repository.get_with_partial_folds([*ids, "no-such-ticket"], folder.reads)
+    assert set(read) == set(ids)
+    for ticket_id in ids:
+        ticket, part = read[ticket_id]
+        assert ticket == repository.get(ticket_id)
+        assert part is not None
+        head, events, text, partial = part
+        stored = repository.fold(ticket_id)
+        assert stored is not None
+        assert partial
+        assert head == stored[0]
+        assert [e.seq for e in events] == sorted({*(folder.reads(head) or []), ticket.version})
+        assert len(events) < len(stored[1])
+        fold = folder.accept_partial(head, events, text)
+        whole = folder.accept(*stored)
+        assert isinstance(fold, Fold)
+        assert isinstance(whole, Fold)
+        assert fold.partial
+        assert fold.state == whole.state
+        assert fold.lasting() == whole.lasting()
+    whole_read = repository.get_with_partial_folds(ids, lambda head: None)
+    for ticket_id in ids:
+        part = whole_read[ticket_id][1]
+        assert part is not None
+        assert not part[3]
+        assert (part[0], part[1]) == repository.fold(ticket_id)
+    wanted = json.dumps([[ids[0], 1], [ids[0], 5]])
+    with sqlite3.connect(tmp_path / "part.db") as conn:
+        plan = [row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {_NAMED_EVENTS}", (wanted,))]
+    assert [step for step in plan if " e " in f" {step} "] == ["SEARCH e USING PRIMARY KEY (ticket_id=? AND seq=?)"], (
+        plan
+    )
+    repository.close()
+
+
+def test_a_fold_read_in_part_whose_last_event_is_after_the_sweep_is_not_used(tmp_path: Path) -> None:
+    """A note recorded ahead of the sweep's instant: the clocks as of the sweep need the whole history."""
+    runs = []
+    for n, plain in enumerate((False, True)):
+        store = tf.SQLiteRepository(tmp_path / f"{n}.db")
+        repository: Any = _Plain(store) if plain else store
+        wf = tf.Workflow(tf.builtin("zendesk"), repository, id_factory=lambda: "T1")
+        ticket_id = _pending_after_replies(wf, 20)
+        wf.comment(ticket_id, AGENT, "written ahead", visibility="internal", at=T0 + timedelta(days=10))
+        sweeper = tf.Workflow(tf.builtin("zendesk"), repository)
+        fired = sweeper.run_due(T0 + timedelta(hours=25, minutes=1)).fired
+        runs.append(
+            (
+                wf.history(ticket_id),
+                [d.message for d in store.deliveries(limit=1000)],
+                store.due(T0 + timedelta(days=999)),
+                len(fired),
+            )
+        )
+        store.close()
+    assert runs[0] == runs[1]
+    assert runs[0][3] == 1
 
 
 def test_a_sweep_of_each_store_reads_folds_not_histories(repository: Any) -> None:

@@ -101,6 +101,8 @@ class ReadsPart(FacadeBase):
         """
         kept = self._recent.get(ticket.id)
         fold = None if kept is None else kept[1]
+        if getattr(fold, "partial", False):  # a sweep's read of the fold's state: not every event the clocks read
+            return None
         return fold if fold and fold[-1].seq == ticket.version else None
 
     def sla_report(

@@ -38,6 +38,7 @@ differs reads a key it does not know and folds the history again.
 from __future__ import annotations
 
 import hashlib
+import json
 from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import datetime
@@ -123,9 +124,14 @@ class Fold(tuple[Event, ...]):
 
     ``state`` is None for a fold that is re-made from its events on each
     write (a migrated history: its events read in the names of the version).
+    ``partial``: the fold holds only what its state names (and its last
+    event), as a sweep reads it (:meth:`Folder.reads`): it grows and tells
+    the next due instant, pending rules and alerts, but it is not the events
+    every clock reads, so nothing evaluates whole clocks from it.
     """
 
     state: FoldState | None
+    partial: bool
     _seqs: Sequence[int] | None
     _lasting: str | None
 
@@ -135,15 +141,17 @@ class Fold(tuple[Event, ...]):
         state: FoldState | None = None,
         seqs: Sequence[int] | None = None,
         lasting: str | None = None,
+        partial: bool = False,
     ) -> Fold:
         """The fold of *events* with *state*.
 
         *seqs*: their seqs, when the caller has them (not copied); *lasting*:
         the JSON text of the seqs not in ``state.transient``, when the caller
-        has it (see :meth:`text`).
+        has it (see :meth:`text`; a *partial* fold must have it).
         """
         fold = super().__new__(cls, events)
         fold.state = state
+        fold.partial = partial
         fold._seqs = seqs
         fold._lasting = lasting
         return fold
@@ -167,6 +175,7 @@ class Fold(tuple[Event, ...]):
         if state is None:
             return None
         if self._lasting is None:
+            assert not self.partial  # noqa: S101 - a partial fold is read with its stored text
             transient = state.transient
             self._lasting = ",".join([str(seq) for seq in self.seqs if seq not in transient])
         return self._lasting
@@ -205,6 +214,25 @@ def _conditions(conditions: Conditions) -> str:
             conditions.visibility,
         )
     )
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _lasting_of(stored: str, transient: frozenset[int]) -> str:
+    """The lasting seqs' text of a stored fold (its head, the lasting seqs, then the *transient* ones in order).
+
+    Cut off the stored text, not parsed, when the tail holds the transient
+    seqs as stored; else (another writer's order) made from the seqs.
+    """
+    _, end = _DECODER.raw_decode(stored, 1)  # the head: a JSON string
+    body = stored[end + 1 : -1] if stored[end] == "," else ""
+    if not transient:
+        return body
+    tail = ",".join(map(str, sorted(transient)))
+    if body.endswith(tail) and (len(body) == len(tail) or body[-len(tail) - 1] == ","):
+        return body[: -len(tail) - 1]
+    return ",".join(item for item in body.split(",") if int(item) not in transient)
 
 
 class Folder:
@@ -286,6 +314,8 @@ class Folder:
         """
         if isinstance(before, Fold) and before.state is not None and not any(MIGRATED in e.meta for e in events):
             return self._grow(before, before.state, events)
+        if isinstance(before, Fold) and before.partial:
+            return None  # not the whole fold: folding again needs the history (a reader reads it, a write re-folds)
         history = [*before, *events]
         if any(MIGRATED in e.meta for e in history):
             plain = self.fold(history)
@@ -387,7 +417,7 @@ class Folder:
         if added:
             appended = ",".join(map(str, added))
             base = f"{base},{appended}" if base else appended
-        return Fold(kept, state, seqs, base)
+        return Fold(kept, state, seqs, base, fold is not None and fold.partial)
 
     @staticmethod
     def _comment(event: Event, comments: list[int | None], standing: Any, staff: frozenset[str]) -> None:
@@ -477,13 +507,22 @@ class Folder:
             return None
         if not encoded:
             return Fold(events)
+        state = self._state(encoded)
+        if state is None:
+            return None
+        if isinstance(events, Fold) and events.state == state:
+            return events  # the fold a write carried, as it was (MemoryRepository keeps it): immutable, not copied
+        return Fold(events, state)
+
+    def _state(self, encoded: str) -> FoldState | None:
+        """The state a head stored after its key (see :meth:`head`), None when it is not one of this folder's."""
         decoded = loads(encoded)
         if len(decoded) != len(FoldState._fields):
             return None
         cuts, entry, rules, comments, transient, cycles, running = decoded
         if not len(cuts) == len(cycles) == len(running) == len(self._metrics):
             return None
-        state = FoldState(
+        return FoldState(
             tuple(tuple(cut) for cut in cuts),
             entry,
             tuple(rules),
@@ -492,9 +531,37 @@ class Folder:
             tuple(cycles),
             tuple(running),
         )
-        if isinstance(events, Fold) and events.state == state:
-            return events  # the fold a write carried, as it was (MemoryRepository keeps it): immutable, not copied
-        return Fold(events, state)
+
+    def reads(self, head: str) -> list[int] | None:
+        """The seqs a sweep reads of a fold stored with *head*: the events its state names, oldest first.
+
+        Its cuts, and the entry, rule firings, last comments and transient
+        events the timed rules read (a repository adds the ticket's last
+        event). None when the fold is not one of this folder's with a state:
+        then the whole fold is read.
+        """
+        key, _, encoded = head.partition(" ")
+        state = self._state(encoded) if key == self.key and encoded else None
+        if state is None:
+            return None
+        named = {state.entry, *state.rules, *state.transient, *(c for c in state.comments if c is not None)}
+        for cut in state.cuts:
+            named.update(cut)
+        return sorted(named)
+
+    def accept_partial(self, head: str, events: Sequence[Event], stored: str) -> Fold | None:
+        """A fold read in part (*events*: those :meth:`reads` named, and the last) with its *stored* text.
+
+        A partial :class:`Fold`: what a write and a sweep read of it is
+        there, and the stored seqs' text gives its lasting seqs, so a write
+        stores the whole fold again without its other events. None when the
+        head is not one of this folder's with a state.
+        """
+        key, _, encoded = head.partition(" ")
+        state = self._state(encoded) if key == self.key and encoded else None
+        if state is None or not events:
+            return None
+        return Fold(events, state, [event.seq for event in events], _lasting_of(stored, state.transient), True)
 
     def fold(self, history: Sequence[Event]) -> tuple[Event, ...] | None:
         """The events of *history* the clocks and rules read, folded from the start (no state kept).

@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from ticketflow.automation._fold import Fold
 from ticketflow.automation._schedule import Scheduler, next_due
 from ticketflow.automation._timers import PendingRule
 from ticketflow.errors import (
@@ -32,7 +33,7 @@ from ticketflow.errors import (
 )
 from ticketflow.model import SYSTEM, UNSET, Comment, Event, Ticket
 from ticketflow.protocols import ClaimingDue, OutboxMessage
-from ticketflow.recording import Reads, Scope, Step, Write, fired
+from ticketflow.recording import PartialReads, Reads, Scope, Step, Write, fired
 from ticketflow.sla import SlaClock
 
 __all__ = ["SYSTEM", "SweepResult", "next_due", "run_due", "run_ticket"]
@@ -128,16 +129,21 @@ def _firing(
     return Step(step.ticket, step.events, step.expected_version, step.actions, due), messages, clocks, after
 
 
-def _read(reads: Reads, scheduler: Scheduler, ticket_id: str) -> tuple[Ticket, Sequence[Event]]:
+def _read(reads: Reads, scheduler: Scheduler, ticket_id: str, now: datetime) -> tuple[Ticket, Sequence[Event]]:
     """The ticket and the events its timed rules and SLA clocks read: its fold where it keeps one, else its history.
 
-    Both tell the same (see :mod:`ticketflow.automation._fold`); the fold
-    keeps a sweep's cost flat however long the ticket has lived.
+    Both tell the same as of *now* (see :mod:`ticketflow.automation._fold`);
+    the fold keeps a sweep's cost flat however long the ticket has lived. A
+    fold read in part (kept from an earlier sweep) whose last event is after
+    *now* cannot tell the clocks as of *now*: the whole history is read.
     """
     if not scheduler.folds:
         return reads.ticket_and_history(ticket_id)
     ticket = reads.ticket(ticket_id)
-    return ticket, reads.fold(ticket_id, scheduler.folder.accept, ticket.version)
+    fold = reads.fold(ticket_id, scheduler.folder.accept, ticket.version)
+    if isinstance(fold, Fold) and fold.partial and fold and fold[-1].at > now:
+        return reads.ticket_and_history(ticket_id)
+    return ticket, fold
 
 
 def _run_ticket(scope: Scope, scheduler: Scheduler, ticket_id: str, now: datetime) -> tuple[list[Event], int]:
@@ -157,7 +163,7 @@ def _run_ticket(scope: Scope, scheduler: Scheduler, ticket_id: str, now: datetim
         if known is not None:
             ticket, history, clocks = known
         else:
-            (ticket, history), clocks = _read(reads, scheduler, ticket_id), None
+            (ticket, history), clocks = _read(reads, scheduler, ticket_id, now), None
         known = None  # a second attempt (after a conflict) reads again
         due = [p for p in scheduler.pending(ticket, history) if p.due_at <= now]
         if not due:
@@ -210,10 +216,12 @@ def _first_rules(
         outcome: dict[str, tuple[Event, bool, int]] = {}
         steps: list[Step] = []
         messages: list[OutboxMessage] = []
-        together = reads.tickets_and_folds(ticket_ids, scheduler.folder.accept) if scheduler.folds else {}
+        folder = scheduler.folder
+        partial = PartialReads(folder.reads, folder.accept_partial, now)  # a fold's state, not its every cycle
+        together = reads.tickets_and_folds(ticket_ids, folder.accept, partial) if scheduler.folds else {}
         for ticket_id in ticket_ids:
             try:
-                ticket, history = together.get(ticket_id) or _read(reads, scheduler, ticket_id)
+                ticket, history = together.get(ticket_id) or _read(reads, scheduler, ticket_id, now)
                 due = [p for p in scheduler.pending(ticket, history) if p.due_at <= now]
                 if not due:
                     continue

@@ -6,6 +6,7 @@ writer adds a step kind.
 
 from ticketflow.recording._recorder import (
     Accept,
+    PartialReads,
     Reads,
     Recorder,
     Schedule,
@@ -22,6 +23,7 @@ from ticketflow.recording._recorder import (
 
 __all__ = [
     "Accept",
+    "PartialReads",
     "Reads",
     "Recorder",
     "Schedule",

@@ -104,6 +104,22 @@ class Schedule(Protocol):
 Accept = Callable[[str, Sequence[Event]], Sequence[Event] | None]
 
 
+class PartialReads(NamedTuple):
+    """How a sweep reads folds in part, where the repository can (``get_with_partial_folds``).
+
+    Attributes:
+        pick: the seqs to read of a fold, from its head (None: read it whole).
+        accept: a fold read in part (head, events, stored text) as the
+            schedule's fold, or None when it is not one of its own.
+        until: the sweep's instant: a fold whose last event is later is not
+            used (its clocks would need the whole history).
+    """
+
+    pick: Callable[[str], Sequence[int] | None]
+    accept: Callable[[str, Sequence[Event], str], Sequence[Event] | None]
+    until: datetime
+
+
 def current_fold(stored: tuple[str, Sequence[Event]] | None, accept: Accept, version: int) -> Sequence[Event] | None:
     """A fold a repository returned, if it ends at the ticket's *version* and *accept* takes it (else None)."""
     if stored is None or not stored[1] or stored[1][-1].seq != version:
@@ -260,31 +276,63 @@ class Reads:
                 return stored
         return self.history(ticket_id)
 
-    def tickets_and_folds(self, ticket_ids: Sequence[str], accept: Accept) -> dict[str, tuple[Ticket, Sequence[Event]]]:
+    def tickets_and_folds(
+        self, ticket_ids: Sequence[str], accept: Accept, partial: PartialReads | None = None
+    ) -> dict[str, tuple[Ticket, Sequence[Event]]]:
         """Fresh tickets with what their rules and clocks read (the current fold, else the history), read together.
 
         Only where the repository reads several tickets with their folds from
         one snapshot (:class:`~ticketflow.protocols.SnapshotFolds`); else
-        nothing is read and the result is empty. A ticket left out (unknown,
-        of another lifecycle, in a state this version lacks) is for the
-        caller to read alone, where it fails as it would.
+        nothing is read and the result is empty. With *partial*, where the
+        repository can, only the events a fold's state names are read
+        (SQLite, PostgreSQL: ``get_with_partial_folds``). A ticket left out
+        (unknown, of another lifecycle, in a state this version lacks) is for
+        the caller to read alone, where it fails as it would.
         """
         repository = self._cache.repository
         if not isinstance(repository, SnapshotFolds):
             return {}
+        in_part = None if partial is None else getattr(repository, "get_with_partial_folds", None)
+        if partial is not None and in_part is not None:
+            found = in_part(ticket_ids, partial.pick)
+        else:
+            found = {
+                tid: (t, None if f is None else (*f, "", False))
+                for tid, (t, f) in repository.get_with_folds(ticket_ids).items()
+            }
         read: dict[str, tuple[Ticket, Sequence[Event]]] = {}
-        for ticket_id, (ticket, stored) in repository.get_with_folds(ticket_ids).items():
+        for ticket_id, (ticket, stored) in found.items():
             try:
                 self._cache.check(ticket)
             except LifecycleError:
                 continue
-            fold = current_fold(stored, accept, ticket.version)
+            fold = self._current(ticket, stored, accept, partial)
             if fold is None:
                 read[ticket_id] = (ticket, self.history(ticket_id))
                 continue
             self._keep_fold(ticket_id, fold)
             read[ticket_id] = (ticket, fold)
         return read
+
+    @staticmethod
+    def _current(
+        ticket: Ticket,
+        stored: tuple[str, Sequence[Event], str, bool] | None,
+        accept: Accept,
+        partial: PartialReads | None,
+    ) -> Sequence[Event] | None:
+        """The schedule's fold of a fold read whole or in part (head, events, stored text, in part?), if current."""
+        if stored is None:
+            return None
+        head, events, text, in_part = stored
+        if not in_part or partial is None:
+            return current_fold((head, events), accept, ticket.version)
+        if not events or events[-1].seq != ticket.version:  # the part read ends with the ticket's last event
+            return None
+        fold = partial.accept(head, events, text)
+        if fold is None or fold[-1].at > partial.until:
+            return None  # another's, or a clock as of an instant before its last event: the whole history tells
+        return fold
 
     def history(self, ticket_id: str) -> Sequence[Event]:
         """The ticket's stored history, oldest first (read once per attempt)."""

@@ -32,8 +32,10 @@ __all__ = [
     "event_to_dict",
     "event_to_json",
     "events_from_json",
+    "fold_reads",
     "fold_to_json",
     "loads",
+    "partial_folds",
     "ticket_from_dict",
     "ticket_to_dict",
 ]
@@ -165,6 +167,48 @@ def fold_to_json(fold: tuple[str, Sequence[int]] | None) -> str | None:
     if isinstance(text, str) and text:
         return f"[{dumps(head)},{text}]"
     return dumps([head, *seqs])
+
+
+#: A fold read in part for a sweep (``get_with_partial_folds``): its head, its events read, its stored text, and
+#: whether those events are only the ones the reader named (and the last) rather than the whole fold.
+PartialFold = tuple[str, list[Event], str, bool]
+_DECODER = json.JSONDecoder()
+
+
+def fold_reads(ticket: Ticket, stored: str, pick: Callable[[str], Sequence[int] | None]) -> tuple[str, list[int], bool]:
+    """The head of a *stored* fold and the seqs to read of it, oldest first, and whether that is part of the fold.
+
+    *pick* names the seqs the reader needs from the head (None: it cannot
+    tell, so the whole fold is read); the ticket's last event is read too.
+    """
+    head = _DECODER.raw_decode(stored, 1)[0]
+    named = pick(head)
+    if named is None:
+        return head, sorted(_parse(stored)[1:]), False
+    return head, sorted({*named, ticket.version}), True
+
+
+def partial_folds(
+    found: Sequence[tuple[Ticket, tuple[str, str, bool] | None]], bodies: Sequence[tuple[str, str]]
+) -> dict[str, tuple[Ticket, PartialFold | None]]:
+    """Each ticket of *found* (with its head, stored text and partial flag) with the events of *bodies* it owns.
+
+    *bodies*: (ticket id, event text) rows, by ticket then seq.
+    """
+    by_ticket: dict[str, list[str]] = {}
+    for ticket_id, body in bodies:
+        by_ticket.setdefault(ticket_id, []).append(body)
+    read: dict[str, tuple[Ticket, PartialFold | None]] = {}
+    for ticket, part in found:
+        if part is None:
+            read[ticket.id] = (ticket, None)
+        else:
+            head, stored, partial = part
+            read[ticket.id] = (
+                ticket,
+                (head, events_from_json(ticket.id, by_ticket.get(ticket.id, [])), stored, partial),
+            )
+    return read
 
 
 def loads(text: str) -> Any:

@@ -25,13 +25,16 @@ from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
 from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, TicketFilters
 from ticketflow.repository._codec import (
+    PartialFold,
     dumps,
     epoch_us,
     event_to_json,
     events_from_json,
+    fold_reads,
     fold_to_json,
     loads,
     outbox_row,
+    partial_folds,
     ticket_from_row,
 )
 from ticketflow.repository._memory import changed_parts, check_events
@@ -150,6 +153,14 @@ def _fold_events(count: int) -> str:
         "CROSS JOIN events AS e ON e.ticket_id = t.id AND e.seq = j.value "
         f"WHERE t.id IN ({marks}) AND t.fold IS NOT NULL AND j.key > 0 ORDER BY e.ticket_id, e.seq"
     )
+
+
+#: The events named by a JSON array of [ticket id, seq] pairs, each looked up by its key (CROSS JOIN fixes the order).
+_NAMED_EVENTS = (
+    "SELECT e.ticket_id, e.body FROM json_each(?) AS w CROSS JOIN events AS e "
+    "ON e.ticket_id = json_extract(w.value, '$[0]') AND e.seq = json_extract(w.value, '$[1]') "
+    "ORDER BY e.ticket_id, e.seq"
+)
 
 
 def _row_to_ticket(row: Sequence[Any]) -> Ticket:
@@ -613,6 +624,46 @@ class SQLiteRepository:
                 fold = (loads(stored)[0], events_from_json(ticket.id, by_ticket.get(ticket.id, [])))
             read[ticket.id] = (ticket, fold)
         return read
+
+    def get_with_partial_folds(
+        self, ticket_ids: Sequence[str], pick: Callable[[str], Sequence[int] | None]
+    ) -> dict[str, tuple[Ticket, PartialFold | None]]:
+        """Each stored ticket of *ticket_ids* with the part of its fold *pick* names, from one read transaction.
+
+        For a sweep: *pick* names, from a fold's head, the events its reader
+        needs (its state's), so a ticket whose fold holds a thousand replies
+        is read in a few events; a head *pick* does not know is read whole.
+        Each fold comes with its stored text (its seqs, for the next write).
+        Unknown ids are left out.
+        """
+        ids = list(dict.fromkeys(t for t in ticket_ids if not unstorable(t)))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+
+        def run(conn: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
+            nested = conn.in_transaction
+            if not nested:
+                conn.execute("BEGIN")  # one snapshot for both reads (WAL: readers never wait)
+            try:
+                found: list[Any] = []
+                wanted: list[Any] = []
+                for row in conn.execute(f"{self._SELECT_FOLD} WHERE id IN ({marks})", ids).fetchall():
+                    ticket, stored = _row_to_ticket(row), row[-1]
+                    if stored is None:
+                        found.append((ticket, None))
+                        continue
+                    head, seqs, partial = fold_reads(ticket, stored, pick)
+                    wanted.extend([ticket.id, seq] for seq in seqs)
+                    found.append((ticket, (head, stored, partial)))
+                bodies = conn.execute(_NAMED_EVENTS, (dumps(wanted),)).fetchall() if wanted else []
+            finally:
+                if not nested:
+                    conn.execute("COMMIT")
+            return found, bodies
+
+        found, bodies = self._read(run)
+        return partial_folds(found, bodies)
 
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""

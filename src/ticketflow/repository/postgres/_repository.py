@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Unpack
@@ -35,7 +35,16 @@ from sqlalchemy.engine import Connection, Engine
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
 from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, TicketFilters
-from ticketflow.repository._codec import dumps, epoch_us, events_from_json, loads, outbox_row
+from ticketflow.repository._codec import (
+    PartialFold,
+    dumps,
+    epoch_us,
+    events_from_json,
+    fold_reads,
+    loads,
+    outbox_row,
+    partial_folds,
+)
 from ticketflow.repository._query import (
     Query,
     check_limit,
@@ -396,6 +405,36 @@ class PostgresRepository:
             fold = None if stored is None else (loads(stored)[0], events_from_json(ticket.id, row[width + 1]))
             read[ticket.id] = (ticket, fold)
         return read
+
+    def get_with_partial_folds(
+        self, ticket_ids: Sequence[str], pick: Callable[[str], Sequence[int] | None]
+    ) -> dict[str, tuple[Ticket, PartialFold | None]]:
+        """Each stored ticket of *ticket_ids* with the part of its fold *pick* names, in two round trips.
+
+        For a sweep: *pick* names, from a fold's head, the events its reader
+        needs (its state's), so a ticket whose fold holds a thousand replies
+        is read in a few events; a head *pick* does not know is read whole.
+        Each fold comes with its stored text (its seqs, for the next write).
+        The events read second are those the first named: events never
+        change, so both agree. Unknown ids are left out.
+        """
+        ids = list(dict.fromkeys(t for t in ticket_ids if not unstorable(t)))
+        if not ids:
+            return {}
+        found: list[tuple[Ticket, tuple[str, str, bool] | None]] = []
+        tickets: list[str] = []
+        seqs: list[int] = []
+        for row in self._db.hot_read(self._sql.tickets_with_folds, (ids,)):
+            ticket, stored = row_to_ticket(row), row[-1]
+            if stored is None:
+                found.append((ticket, None))
+                continue
+            head, named, partial = fold_reads(ticket, stored, pick)
+            tickets.extend([ticket.id] * len(named))
+            seqs.extend(named)
+            found.append((ticket, (head, stored, partial)))
+        bodies = self._db.hot_read(self._sql.named_events, (tickets, seqs)) if seqs else []
+        return partial_folds(found, bodies)
 
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""

@@ -131,6 +131,15 @@ class Statements:
             f"SELECT {', '.join(f't.{name}' for name in self.ticket_columns)}, t.fold, {fold_events} "
             f"FROM {self.tickets} t WHERE t.id = ANY(%s::text[])"
         )
+        #: several tickets with their stored folds, then the events named by (ticket id, seq) pairs: a partial read
+        self.tickets_with_folds = (
+            f"SELECT {', '.join(f't.{name}' for name in self.ticket_columns)}, t.fold "
+            f"FROM {self.tickets} t WHERE t.id = ANY(%s::text[])"
+        )
+        self.named_events = (
+            f"SELECT e.ticket_id, e.body FROM unnest(%s::text[], %s::int[]) AS w(ticket_id, seq) "
+            f"JOIN {self.events} e ON e.ticket_id = w.ticket_id AND e.seq = w.seq ORDER BY e.ticket_id, e.seq"
+        )
         self.outcome = (
             f"SELECT t.version, e.body FROM {self.tickets} t LEFT JOIN {self.events} e "
             "ON e.ticket_id = t.id AND e.seq = %s WHERE t.id = %s"
