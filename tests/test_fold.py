@@ -1232,8 +1232,8 @@ class _CountingParts(_Counting):
         super().__init__(inner)
         self.parts: dict[str, int] = {}
 
-    def get_with_partial_folds(self, ticket_ids: Any, pick: Any) -> Any:
-        read = self.inner.get_with_partial_folds(ticket_ids, pick)
+    def get_with_partial_folds(self, ticket_ids: Any, key: str, pick: Any) -> Any:
+        read = self.inner.get_with_partial_folds(ticket_ids, key, pick)
         for ticket_id, (_, part) in read.items():
             self.parts[ticket_id] = -1 if part is None or not part[3] else len(part[1])
         return read
@@ -1287,6 +1287,13 @@ def test_a_sweep_reads_the_part_of_a_reply_heavy_fold_its_state_names(repository
         expected = evaluate(wf.sla_policy, wf.lifecycle, wf.get(ticket_id), history, now)  # type: ignore[arg-type]
         assert sweeper.sla(ticket_id, now) == expected  # its copy keeps the part: the clocks read the stored fold
         assert tf.Workflow(tf.builtin("zendesk"), repository).sla(ticket_id, now) == expected
+    cold = tf.Workflow(tf.builtin("zendesk"), _CountingParts(repository), clock=clock, ticket_cache=0)  # type: ignore[arg-type]
+    cold.comment(ids[1], CUSTOMER, "still broken")  # a write without a copy reads the part its state names
+    assert 0 < cold.repository.parts[ids[1]] < 12  # type: ignore[attr-defined]
+    assert cold.repository.histories == 0  # type: ignore[attr-defined]
+    stored = repository.fold(ids[1])
+    assert stored is not None
+    assert list(folder.accept(*stored) or ()) == list(folder.extend((), wf.history(ids[1])) or ())
     sweeper.comment(ids[0], AGENT, "after the sweep", visibility="internal")  # a write grows the kept part
     whole = folder.extend((), wf.history(ids[0]))
     stored = repository.fold(ids[0])
@@ -1294,15 +1301,24 @@ def test_a_sweep_reads_the_part_of_a_reply_heavy_fold_its_state_names(repository
     assert list(folder.accept(*stored) or ()) == list(whole or ())
 
 
-def test_a_partial_fold_read_names_its_states_events_and_reads_another_keys_fold_whole(tmp_path: Path) -> None:
-    """``get_with_partial_folds``: what the pick names and the last event; a head it does not know: the whole fold."""
-    from ticketflow.repository._sqlite import _NAMED_EVENTS
+@pytest.mark.parametrize(
+    "repository",
+    [
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.skipif(not PG_URL, reason="PostgreSQL TESTS SKIPPED: no URL")),
+    ],
+    indirect=True,
+)
+def test_a_partial_fold_read_names_its_states_events_and_reads_another_keys_fold_whole(repository: Any) -> None:
+    """``get_with_partial_folds``: what ``Folder.reads`` names and the last event; another key's fold: whole.
 
-    repository = tf.SQLiteRepository(tmp_path / "part.db")
+    PostgreSQL names the events in SQL: the same ones.
+    """
     wf = tf.Workflow(tf.builtin("zendesk"), repository)
     ids = [_pending_after_replies(wf, 30) for _ in range(2)]
+    wf.fire(ids[1], "solve", AGENT, comment="Fixed.")  # a stopped cycle, a terminal state: other cuts
     folder = Folder(wf.lifecycle, wf.sla_policy)
-    read = repository.get_with_partial_folds([*ids, "no-such-ticket"], folder.reads)
+    read = repository.get_with_partial_folds([*ids, "no-such-ticket"], folder.key, folder.reads)
     assert set(read) == set(ids)
     for ticket_id in ids:
         ticket, part = read[ticket_id]
@@ -1322,19 +1338,20 @@ def test_a_partial_fold_read_names_its_states_events_and_reads_another_keys_fold
         assert fold.partial
         assert fold.state == whole.state
         assert fold.lasting() == whole.lasting()
-    whole_read = repository.get_with_partial_folds(ids, lambda head: None)
+    whole_read = repository.get_with_partial_folds(ids, "0" * len(folder.key), lambda head: None)
     for ticket_id in ids:
         part = whole_read[ticket_id][1]
         assert part is not None
         assert not part[3]
         assert (part[0], part[1]) == repository.fold(ticket_id)
-    wanted = json.dumps([[ids[0], 1], [ids[0], 5]])
-    with sqlite3.connect(tmp_path / "part.db") as conn:
-        plan = [row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {_NAMED_EVENTS}", (wanted,))]
-    assert [step for step in plan if " e " in f" {step} "] == ["SEARCH e USING PRIMARY KEY (ticket_id=? AND seq=?)"], (
-        plan
-    )
-    repository.close()
+    if isinstance(repository, tf.SQLiteRepository):
+        from ticketflow.repository._sqlite import _NAMED_EVENTS
+
+        wanted = json.dumps([[ids[0], 1], [ids[0], 5]])
+        with sqlite3.connect(repository.path) as conn:
+            plan = [row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {_NAMED_EVENTS}", (wanted,))]
+        events_plan = [step for step in plan if " e " in f" {step} "]
+        assert events_plan == ["SEARCH e USING PRIMARY KEY (ticket_id=? AND seq=?)"], plan
 
 
 def test_a_fold_read_in_part_whose_last_event_is_after_the_sweep_is_not_used(tmp_path: Path) -> None:

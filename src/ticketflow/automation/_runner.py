@@ -33,7 +33,7 @@ from ticketflow.errors import (
 )
 from ticketflow.model import SYSTEM, UNSET, Comment, Event, Ticket
 from ticketflow.protocols import ClaimingDue, OutboxMessage
-from ticketflow.recording import PartialReads, Reads, Scope, Step, Write, fired
+from ticketflow.recording import Reads, Scope, Step, Write, fired
 from ticketflow.sla import SlaClock
 
 __all__ = ["SYSTEM", "SweepResult", "next_due", "run_due", "run_ticket"]
@@ -140,7 +140,7 @@ def _read(reads: Reads, scheduler: Scheduler, ticket_id: str, now: datetime) -> 
     if not scheduler.folds:
         return reads.ticket_and_history(ticket_id)
     ticket = reads.ticket(ticket_id)
-    fold = reads.fold(ticket_id, scheduler.folder.accept, ticket.version)
+    fold = reads.fold(ticket_id, scheduler.folder.accept, ticket.version, scheduler.partial(now))
     if isinstance(fold, Fold) and fold.partial and fold and fold[-1].at > now:
         return reads.ticket_and_history(ticket_id)
     return ticket, fold
@@ -216,9 +216,8 @@ def _first_rules(
         outcome: dict[str, tuple[Event, bool, int]] = {}
         steps: list[Step] = []
         messages: list[OutboxMessage] = []
-        folder = scheduler.folder
-        partial = PartialReads(folder.reads, folder.accept_partial, now)  # a fold's state, not its every cycle
-        together = reads.tickets_and_folds(ticket_ids, folder.accept, partial) if scheduler.folds else {}
+        partial = scheduler.partial(now)  # a fold's state, not its every cycle
+        together = reads.tickets_and_folds(ticket_ids, scheduler.folder.accept, partial) if scheduler.folds else {}
         for ticket_id in ticket_ids:
             try:
                 ticket, history = together.get(ticket_id) or _read(reads, scheduler, ticket_id, now)

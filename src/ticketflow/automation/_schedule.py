@@ -18,6 +18,7 @@ from ticketflow.calendar import BusinessCalendar
 from ticketflow.errors import InvalidLifecycle, StorageError
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import UNSET, Event, Ticket
+from ticketflow.recording import PartialReads
 from ticketflow.sla import SlaClock, SlaPolicy, evaluate
 
 if TYPE_CHECKING:
@@ -200,6 +201,11 @@ class Scheduler:
         if isinstance(fold, Fold):
             return self.folder.head(fold), Seqs(fold)
         return self.folder.key, tuple(event.seq for event in fold)
+
+    def partial(self, until: datetime) -> PartialReads:
+        """How this schedule's folds are read in part for a change or sweep at *until* (:meth:`Folder.reads`)."""
+        folder = self.folder
+        return PartialReads(folder.key, folder.reads, folder.accept_partial, until)
 
     def fold_after(self, events: Sequence[Event], before: Callable[[Accept], Sequence[Event]]) -> Any:
         """The ticket's fold after *events*: ``UNSET`` to keep the stored one, None when it has none.

@@ -99,6 +99,10 @@ class Schedule(Protocol):
         """
         ...
 
+    def partial(self, until: datetime) -> PartialReads:
+        """How a fold is read in part for a change (or a sweep) at *until*, where the repository can."""
+        ...
+
 
 #: Turns a stored fold (its head and events) into the schedule's fold, or None when it is not one of its own.
 Accept = Callable[[str, Sequence[Event]], Sequence[Event] | None]
@@ -108,13 +112,15 @@ class PartialReads(NamedTuple):
     """How a sweep reads folds in part, where the repository can (``get_with_partial_folds``).
 
     Attributes:
+        key: the key of the folds read in part (another key's fold is read whole).
         pick: the seqs to read of a fold, from its head (None: read it whole).
         accept: a fold read in part (head, events, stored text) as the
             schedule's fold, or None when it is not one of its own.
-        until: the sweep's instant: a fold whose last event is later is not
-            used (its clocks would need the whole history).
+        until: the change's or sweep's instant: a fold whose last event is
+            later is not used (its clocks would need the whole history).
     """
 
+    key: str
     pick: Callable[[str], Sequence[int] | None]
     accept: Callable[[str, Sequence[Event], str], Sequence[Event] | None]
     until: datetime
@@ -255,12 +261,16 @@ class Reads:
             self._keep_fold(ticket_id, fold)
         return ticket
 
-    def fold(self, ticket_id: str, accept: Accept, version: int) -> Sequence[Event]:
+    def fold(
+        self, ticket_id: str, accept: Accept, version: int, partial: PartialReads | None = None
+    ) -> Sequence[Event]:
         """The ticket's fold at *version*, or its whole history when no such fold is at hand.
 
         From this attempt's reads, the copy's kept fold, or the fold the
         repository stores (:class:`~ticketflow.protocols.FoldStore`); a
-        fold of another key or version is not used.
+        fold of another key or version is not used. With *partial*, where
+        the repository can, only the part of the stored fold its state names
+        is read (``get_with_partial_folds``): a write and a sweep need no more.
         """
         history = self.known_history(ticket_id)
         if history is not None:
@@ -269,7 +279,14 @@ class Reads:
         if fold and fold[-1].seq == version:
             return fold
         stores = self._cache.folds
-        if stores is not None:
+        in_part = None if partial is None else getattr(self._cache.repository, "get_with_partial_folds", None)
+        if stores is not None and partial is not None and in_part is not None:
+            read = in_part([ticket_id], partial.key, partial.pick).get(ticket_id)
+            found = self._current(version, None if read is None else read[1], accept, partial)
+            if found is not None:
+                self._keep_fold(ticket_id, found)  # read once per attempt, like a history
+                return found
+        elif stores is not None:
             stored = current_fold(stores.fold(ticket_id), accept, version)
             if stored is not None:
                 self._keep_fold(ticket_id, stored)  # read once per attempt, like a history
@@ -294,7 +311,7 @@ class Reads:
             return {}
         in_part = None if partial is None else getattr(repository, "get_with_partial_folds", None)
         if partial is not None and in_part is not None:
-            found = in_part(ticket_ids, partial.pick)
+            found = in_part(ticket_ids, partial.key, partial.pick)
         else:
             found = {
                 tid: (t, None if f is None else (*f, "", False))
@@ -306,7 +323,7 @@ class Reads:
                 self._cache.check(ticket)
             except LifecycleError:
                 continue
-            fold = self._current(ticket, stored, accept, partial)
+            fold = self._current(ticket.version, stored, accept, partial)
             if fold is None:
                 read[ticket_id] = (ticket, self.history(ticket_id))
                 continue
@@ -316,18 +333,18 @@ class Reads:
 
     @staticmethod
     def _current(
-        ticket: Ticket,
+        version: int,
         stored: tuple[str, Sequence[Event], str, bool] | None,
         accept: Accept,
         partial: PartialReads | None,
     ) -> Sequence[Event] | None:
-        """The schedule's fold of a fold read whole or in part (head, events, stored text, in part?), if current."""
+        """The schedule's fold of a fold read whole or in part (head, events, stored text, in part?) at *version*."""
         if stored is None:
             return None
         head, events, text, in_part = stored
         if not in_part or partial is None:
-            return current_fold((head, events), accept, ticket.version)
-        if not events or events[-1].seq != ticket.version:  # the part read ends with the ticket's last event
+            return current_fold((head, events), accept, version)
+        if not events or events[-1].seq != version:  # the part read ends with the ticket's last event
             return None
         fold = partial.accept(head, events, text)
         if fold is None or fold[-1].at > partial.until:
@@ -473,8 +490,11 @@ class Recorder:
     def _fold(self, step: Step, reads: Reads) -> Any:
         """The step's ticket's fold after it (``UNSET``: none kept; None: none, read whole histories)."""
         assert self.schedule is not None  # noqa: S101 - called only with a schedule
-        ticket_id, version = step.ticket.id, step.expected_version or 0
-        return self.schedule.fold_after(step.events, lambda accept: reads.fold(ticket_id, accept, version))
+        ticket_id, version, schedule = step.ticket.id, step.expected_version or 0, self.schedule
+        if not step.events:
+            return schedule.fold_after(step.events, lambda accept: reads.fold(ticket_id, accept, version))
+        partial = schedule.partial(step.events[0].at)  # a fold ending after the change's instant: the history tells
+        return schedule.fold_after(step.events, lambda accept: reads.fold(ticket_id, accept, version, partial))
 
     def _due(self, step: Step, fold: Any, reads: Reads) -> Any:
         if step.due is not UNSET or self.schedule is None:

@@ -32,6 +32,7 @@ __all__ = [
     "event_to_dict",
     "event_to_json",
     "events_from_json",
+    "fold_head",
     "fold_reads",
     "fold_to_json",
     "loads",
@@ -175,13 +176,19 @@ PartialFold = tuple[str, list[Event], str, bool]
 _DECODER = json.JSONDecoder()
 
 
+def fold_head(stored: str) -> str:
+    """The head of a stored fold (its first item), read without parsing the seqs after it."""
+    head: str = _DECODER.raw_decode(stored, 1)[0]
+    return head
+
+
 def fold_reads(ticket: Ticket, stored: str, pick: Callable[[str], Sequence[int] | None]) -> tuple[str, list[int], bool]:
     """The head of a *stored* fold and the seqs to read of it, oldest first, and whether that is part of the fold.
 
     *pick* names the seqs the reader needs from the head (None: it cannot
     tell, so the whole fold is read); the ticket's last event is read too.
     """
-    head = _DECODER.raw_decode(stored, 1)[0]
+    head = fold_head(stored)
     named = pick(head)
     if named is None:
         return head, sorted(_parse(stored)[1:]), False

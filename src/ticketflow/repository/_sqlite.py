@@ -626,15 +626,16 @@ class SQLiteRepository:
         return read
 
     def get_with_partial_folds(
-        self, ticket_ids: Sequence[str], pick: Callable[[str], Sequence[int] | None]
+        self, ticket_ids: Sequence[str], key: str, pick: Callable[[str], Sequence[int] | None]
     ) -> dict[str, tuple[Ticket, PartialFold | None]]:
         """Each stored ticket of *ticket_ids* with the part of its fold *pick* names, from one read transaction.
 
-        For a sweep: *pick* names, from a fold's head, the events its reader
-        needs (its state's), so a ticket whose fold holds a thousand replies
-        is read in a few events; a head *pick* does not know is read whole.
-        Each fold comes with its stored text (its seqs, for the next write).
-        Unknown ids are left out.
+        For a write or a sweep: *pick* names, from the head of a fold stored
+        under *key*, the events its reader needs (its state's,
+        ``Folder.reads``), so a ticket whose fold holds a thousand replies is
+        read in a few events; a fold *pick* does not know is read whole. Each
+        fold comes with its stored text (its seqs, for the next write) and
+        its last event. Unknown ids are left out.
         """
         ids = list(dict.fromkeys(t for t in ticket_ids if not unstorable(t)))
         if not ids:

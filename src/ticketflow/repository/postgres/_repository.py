@@ -40,10 +40,9 @@ from ticketflow.repository._codec import (
     dumps,
     epoch_us,
     events_from_json,
-    fold_reads,
+    fold_head,
     loads,
     outbox_row,
-    partial_folds,
 )
 from ticketflow.repository._query import (
     Query,
@@ -407,34 +406,32 @@ class PostgresRepository:
         return read
 
     def get_with_partial_folds(
-        self, ticket_ids: Sequence[str], pick: Callable[[str], Sequence[int] | None]
+        self, ticket_ids: Sequence[str], key: str, pick: Callable[[str], Sequence[int] | None]
     ) -> dict[str, tuple[Ticket, PartialFold | None]]:
-        """Each stored ticket of *ticket_ids* with the part of its fold *pick* names, in two round trips.
+        """Each stored ticket of *ticket_ids* with the part of its fold stored under *key* a write or sweep reads.
 
-        For a sweep: *pick* names, from a fold's head, the events its reader
-        needs (its state's), so a ticket whose fold holds a thousand replies
-        is read in a few events; a head *pick* does not know is read whole.
-        Each fold comes with its stored text (its seqs, for the next write).
-        The events read second are those the first named: events never
-        change, so both agree. Unknown ids are left out.
+        One statement (one snapshot, one round trip): for a fold under
+        *key*, the events its state names and its last event, named in SQL
+        as ``Folder.reads`` (*pick*) names them from the head (the seqs of
+        the state's first five items: cuts, entry, rule firings, last
+        comments, transient events; ``tests/test_fold.py`` checks both
+        agree); a fold under another key is read whole. Each fold comes with
+        its stored text. Unknown ids are left out.
         """
         ids = list(dict.fromkeys(t for t in ticket_ids if not unstorable(t)))
         if not ids:
             return {}
-        found: list[tuple[Ticket, tuple[str, str, bool] | None]] = []
-        tickets: list[str] = []
-        seqs: list[int] = []
-        for row in self._db.hot_read(self._sql.tickets_with_folds, (ids,)):
-            ticket, stored = row_to_ticket(row), row[-1]
+        width = len(self._sql.ticket_columns)
+        read: dict[str, tuple[Ticket, PartialFold | None]] = {}
+        prefix = f'["{key} '
+        for row in self._db.hot_read(self._sql.partial_folds, (len(key) + 2, len(prefix), prefix, ids)):
+            ticket, stored = row_to_ticket(row), row[width]
             if stored is None:
-                found.append((ticket, None))
+                read[ticket.id] = (ticket, None)
                 continue
-            head, named, partial = fold_reads(ticket, stored, pick)
-            tickets.extend([ticket.id] * len(named))
-            seqs.extend(named)
-            found.append((ticket, (head, stored, partial)))
-        bodies = self._db.hot_read(self._sql.named_events, (tickets, seqs)) if seqs else []
-        return partial_folds(found, bodies)
+            events = events_from_json(ticket.id, row[width + 2])
+            read[ticket.id] = (ticket, (fold_head(stored), events, stored, bool(row[width + 1])))
+        return read
 
     def history(self, ticket_id: str) -> list[Event]:
         """All events of the ticket, oldest first."""

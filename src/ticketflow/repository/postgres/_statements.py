@@ -131,14 +131,24 @@ class Statements:
             f"SELECT {', '.join(f't.{name}' for name in self.ticket_columns)}, t.fold, {fold_events} "
             f"FROM {self.tickets} t WHERE t.id = ANY(%s::text[])"
         )
-        #: several tickets with their stored folds, then the events named by (ticket id, seq) pairs: a partial read
-        self.tickets_with_folds = (
-            f"SELECT {', '.join(f't.{name}' for name in self.ticket_columns)}, t.fold "
-            f"FROM {self.tickets} t WHERE t.id = ANY(%s::text[])"
+        #: several tickets, each with its fold, whether it is read in part (stored under the key: its text starts
+        #: '["key '; bound: where the state starts in the head, that prefix's length, the prefix, the ids) and the
+        #: events read: for such a fold, those the seqs of its state's first five items name (as Folder.reads) and
+        #: its last; for another, its whole fold
+        named = (
+            "ARRAY(SELECT (v #>> '{}')::int FROM jsonb_path_query(substr(t.fold::json->>0, %s)::jsonb, "
+            "'strict $[0 to 4].** ? (@.type() == \"number\")') AS v) || t.version"
         )
-        self.named_events = (
-            f"SELECT e.ticket_id, e.body FROM unnest(%s::text[], %s::int[]) AS w(ticket_id, seq) "
-            f"JOIN {self.events} e ON e.ticket_id = w.ticket_id AND e.seq = w.seq ORDER BY e.ticket_id, e.seq"
+        whole = (
+            "ARRAY(SELECT j.value::int FROM json_array_elements_text(t.fold::json) WITH ORDINALITY AS j(value, n) "
+            "WHERE j.n > 1)"
+        )
+        self.partial_folds = (
+            f"SELECT {', '.join(f't.{name}' for name in self.ticket_columns)}, t.fold, k.part, "
+            f"ARRAY(SELECT e.body FROM {self.events} e WHERE e.ticket_id = t.id AND e.seq = ANY("
+            f"CASE WHEN k.part THEN {named} ELSE {whole} END) ORDER BY e.seq) "
+            f"FROM {self.tickets} t CROSS JOIN LATERAL (SELECT left(t.fold, %s) = %s AS part) AS k "
+            "WHERE t.id = ANY(%s::text[])"
         )
         self.outcome = (
             f"SELECT t.version, e.body FROM {self.tickets} t LEFT JOIN {self.events} e "
