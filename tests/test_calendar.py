@@ -1243,6 +1243,18 @@ def test_explain_before_any_opening_in_the_supported_years_is_closed_since_their
     assert (explained.open, explained.since, explained.until) == (False, datetime(1900, 1, 1, tzinfo=UTC), until)
 
 
+def test_a_calendar_answers_from_the_years_it_built_without_asking_its_rules_again():
+    """An instant inside the years already built is answered from them: no rule is asked for its spans again."""
+    asked = _AskedDates()
+    cal = BusinessCalendar("UTC", NINE_TO_FIVE, rules=[asked])
+    t = datetime(2026, 3, 4, 10, tzinfo=UTC)
+    assert cal.is_open(t)
+    built = len(asked.since)
+    assert not cal.is_open(t + 8 * H)
+    assert cal.next_open(t + 8 * H) == datetime(2026, 3, 5, 9, tzinfo=UTC)
+    assert len(asked.since) == built
+
+
 def test_explain_before_the_first_opening_of_a_rule_of_unknown_start_still_finds_the_last_close():
     """A rule that is not a CalendarRule tells its spans only year by year: the years back are walked."""
     rule = _AskedDates(opens=(date(1950, 6, 1), date(2499, 6, 1)))
