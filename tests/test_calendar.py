@@ -1147,10 +1147,67 @@ def test_an_instant_whose_local_date_is_outside_the_supported_years_is_refused_i
     sparse = BusinessCalendar(zone, {}, overrides={date(2200, 6, 1): ["09:00-10:00"]})
     for cal in (BusinessCalendar(zone, {"mon-sun": ["00:00-24:00"]}), sparse):
         for ask in (cal.is_open, cal.explain, cal.next_open):
-            with pytest.raises(tf.CalendarError, match=r"^the span reaches beyond the supported years 1900\.\.2500"):
+            with pytest.raises(tf.CalendarError) as caught:
                 ask(t)
+            assert str(caught.value) == (
+                f"{ask.__name__}: t {t.isoformat()} is outside the supported years 1900..2500 "
+                f"(local years in {zone}); give an instant within them"
+            )
     inside = t + timedelta(days=-1 if t.year > 2000 else 1)
     assert BusinessCalendar(zone, {"mon-sun": ["00:00-24:00"]}).is_open(inside)
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "UTC", "Pacific/Kiritimati"])
+@pytest.mark.parametrize(
+    "t", [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)], ids=["year 1", "year 9999"]
+)
+def test_every_method_refuses_an_instant_at_the_ends_of_datetime_naming_itself_and_the_supported_years(
+    zone: str, t: datetime
+):
+    """Year 1 or 9999 may be no local date at all in the zone: refused as 1800 is, never an OverflowError."""
+    cal = BusinessCalendar(zone, {"mon-sun": ["08:00-24:00"]})
+    inside = datetime(2026, 3, 2, 12, tzinfo=ZoneInfo(zone))
+    calls: list[tuple[str, str, Any]] = [
+        ("is_open", "t", lambda: cal.is_open(t)),
+        ("add", "t", lambda: cal.add(t, H)),
+        ("add", "t", lambda: cal.add(t, timedelta(0))),
+        ("sub", "t", lambda: cal.sub(t, H)),
+        ("sub", "t", lambda: cal.add(t, -H)),
+        ("between", "a", lambda: cal.between(t, inside)),
+        ("between", "b", lambda: cal.between(inside, t)),
+        ("business_positions", "instants[1]", lambda: cal.business_positions([inside, t])),
+        ("explain", "t", lambda: cal.explain(t)),
+        ("add_days", "t", lambda: cal.add_days(t, 1)),
+        ("add_days", "t", lambda: cal.add_days(t, -1)),
+        ("add_days", "t", lambda: cal.add_days(t, 0)),
+        ("next_open", "t", lambda: cal.next_open(t)),
+        ("next_close", "t", lambda: cal.next_close(t)),
+        ("open_windows", "a", lambda: cal.open_windows(t, inside)),
+        ("open_windows", "b", lambda: cal.open_windows(inside, t)),
+        ("to_ics", "start", lambda: cal.to_ics(t, inside)),
+        ("to_ics", "end", lambda: cal.to_ics(inside, t)),
+    ]
+    for method, name, call in calls:
+        with pytest.raises(tf.CalendarError) as caught:
+            call()
+        assert str(caught.value) == (
+            f"{method}: {name} {t.isoformat()} is outside the supported years 1900..2500 "
+            f"(local years in {zone}); give an instant within them"
+        )
+    assert cal.between(inside, inside + 3 * H) == 3 * H  # and the calendar still answers
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Pacific/Kiritimati"])
+def test_the_first_and_last_supported_instants_are_answered_and_the_ones_beside_them_refused(zone: str):
+    cal = BusinessCalendar(zone, {"mon-sun": ["00:00-24:00"]})
+    first = datetime(1900, 1, 1, tzinfo=ZoneInfo(zone))
+    end = datetime(2501, 1, 1, tzinfo=ZoneInfo(zone))
+    assert cal.is_open(first)
+    assert cal.is_open(end - timedelta(microseconds=1))
+    assert BusinessCalendar(zone, {"mon-sun": ["00:00-24:00"]}).is_open(end - timedelta(microseconds=1))
+    for beside in (first - timedelta(microseconds=1), end):
+        with pytest.raises(tf.CalendarError, match=r"^is_open: t .* is outside the supported years"):
+            cal.is_open(beside)
 
 
 @pytest.mark.parametrize("asked_first", [None, datetime(2031, 1, 1, tzinfo=UTC), datetime(1990, 1, 1, tzinfo=UTC)])
@@ -1441,7 +1498,7 @@ def test_a_fresh_calendar_answers_in_the_first_and_last_supported_years_as_a_use
     assert fresh.between(t, t + H) == used.between(t, t + H) == 30 * timedelta(minutes=1)
     assert fresh.add(t, 10 * timedelta(minutes=1)) == t + 10 * timedelta(minutes=1)
     beyond = t.replace(year=1899 if t.year == 1900 else 2501)
-    with pytest.raises(tf.CalendarError, match=r"^the span reaches beyond the supported years 1900\.\.2500"):
+    with pytest.raises(tf.CalendarError, match=r"^is_open: t .* is outside the supported years 1900\.\.2500"):
         fresh.is_open(beyond)
 
 

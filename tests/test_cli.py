@@ -152,6 +152,22 @@ def test_export_import_and_sla_report_over_a_database(capsys: pytest.CaptureFixt
     assert "expected version 0" in err
 
 
+def test_sla_report_at_an_instant_no_business_calendar_supports_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+):
+    db = tmp_path / "demo.db"
+    wf = tf.Workflow(tf.builtin("zendesk"), tf.SQLiteRepository(db))
+    wf.open(tf.Actor("c", roles={"requester"}), title="t", at=datetime(2026, 3, 2, 15, tzinfo=UTC))
+    for now in ("0001-01-01T00:00:00+00:00", "9999-12-31T23:00:00+00:00"):
+        status, out, err = run(capsys, "sla", "report", "--db", str(db), "--lifecycle", "zendesk", "--now", now)
+        assert (status, out, err.count("\n")) == (1, "", 1)  # one line, no traceback
+        assert err.startswith("Error: business_positions: instants[")
+        assert err.endswith(
+            f"{now} is outside the supported years 1900..2500 (local years in America/New_York); "
+            "give an instant within them\n"
+        )
+
+
 def test_worker_once_fires_what_is_due(capsys: pytest.CaptureFixture[str], tmp_path: Path):
     db = tmp_path / "w.db"
     wf = tf.Workflow(tf.builtin("zendesk"), tf.SQLiteRepository(db))

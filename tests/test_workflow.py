@@ -810,3 +810,19 @@ def test_a_requester_who_may_not_update_is_refused_by_name_even_with_nothing_to_
     with unchanged(wf, t.id), pytest.raises(tf.PermissionDenied) as refused:
         wf.update(t.id, ALICE)
     assert (refused.value.ticket_id, refused.value.trigger, refused.value.actor_id) == (t.id, "update", "alice")
+
+
+@pytest.mark.parametrize("at", [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, tzinfo=UTC)])
+def test_a_step_or_sla_at_an_instant_no_business_calendar_supports_is_a_calendar_error_and_writes_nothing(
+    at: datetime,
+):
+    """Year 1 is no date in the zendesk calendar's New York: a CalendarError, as 1800 is, not an OverflowError."""
+    wf = tf.Workflow(tf.builtin("zendesk"))
+    agent = tf.Actor("agent-7", roles={"agent"})
+    t = wf.open(
+        ALICE, title="Printer on fire", fields={"category": "question"}, at=datetime(2026, 3, 2, 15, tzinfo=UTC)
+    )
+    with unchanged(wf, t.id), pytest.raises(tf.CalendarError, match=r"is outside the supported years 1900\.\.2500"):
+        wf.fire(t.id, "solve", agent, comment="answer", at=at)
+    with pytest.raises(tf.CalendarError, match=r"is outside the supported years 1900\.\.2500"):
+        wf.sla(t.id, at)

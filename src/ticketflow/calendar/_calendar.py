@@ -312,6 +312,7 @@ class BusinessCalendar:
     _by_date: dict[date, tuple[Window, ...]] = attrs.field(init=False, eq=False, hash=False, repr=False)
     _current: _Timeline | None = attrs.field(init=False, eq=False, hash=False, repr=False, default=None)
     _opens_from: int = attrs.field(init=False, eq=False, hash=False, repr=False)
+    _supported: tuple[int, int] = attrs.field(init=False, eq=False, hash=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         try:
@@ -326,6 +327,9 @@ class BusinessCalendar:
             raise CalendarError("hours: the calendar is never open; give at least one window")
         object.__setattr__(self, "_by_date", dict(self.overrides))
         object.__setattr__(self, "_opens_from", _first_open_year(self.hours, self.overrides, self.rules))
+        # the supported years are local years: their first instant and the first one after them, in UTC µs
+        supported = (local_us(tz, date(MIN_YEAR, 1, 1), 0), local_us(tz, date(MAX_YEAR + 1, 1, 1), 0))
+        object.__setattr__(self, "_supported", supported)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, base: Path | None = None) -> BusinessCalendar:
@@ -517,6 +521,20 @@ class BusinessCalendar:
             return 0
         return timeline.before[i] + min(u, timeline.ends[i]) - timeline.starts[i]
 
+    def _us(self, value: datetime, method: str, name: str) -> int:
+        """*value* in UTC µs, refused outside the supported years (before a local date beyond them overflows)."""
+        u = _to_us(value, name)
+        self._check(u, value, method, name)
+        return u
+
+    def _check(self, u: int, value: datetime, method: str, name: str) -> None:
+        first, end = self._supported
+        if not first <= u < end:
+            raise CalendarError(
+                f"{method}: {name} {value.isoformat()} is outside the supported years {MIN_YEAR}..{MAX_YEAR} "
+                f"(local years in {self.timezone}); give an instant within them"
+            )
+
     def _from_us(self, u: int) -> datetime:
         seconds, micro = divmod(u, _US)
         result = datetime.fromtimestamp(seconds, self._tz)
@@ -536,6 +554,8 @@ class BusinessCalendar:
         ub = (db.days * 86400 + db.seconds) * _US + db.microseconds
         timeline = self._current
         if timeline is None or not (timeline.lo <= (ua if ua < ub else ub) and (ub if ua < ub else ua) < timeline.hi):
+            self._check(ua, a, "between", "a")
+            self._check(ub, b, "between", "b")
             timeline = self._timeline(ua, ub)
         starts, ends, shift = timeline.starts, timeline.ends, timeline.shift
         # Business time up to u is shift[i] + u inside interval i, through[i] after it.
@@ -562,6 +582,8 @@ class BusinessCalendar:
         low, high = min(us), max(us)
         timeline = self._current
         if timeline is None or not (timeline.lo <= low and high < timeline.hi):
+            for i, (u, t) in enumerate(zip(us, instants, strict=True)):
+                self._check(u, t, "business_positions", f"instants[{i}]")
             timeline = self._timeline(low, high)
         starts, ends, shift, through = timeline.starts, timeline.ends, timeline.shift, timeline.through
         found = [bisect_right(starts, u) - 1 for u in us]
@@ -572,7 +594,7 @@ class BusinessCalendar:
         du = _delta_us(d)
         if du < 0:
             return self.sub(t, -d)
-        u = _to_us(t, "t")
+        u = self._us(t, "add", "t")
         if du == 0:
             return t.astimezone(self._tz)
         timeline = self._covering(u)
@@ -591,7 +613,7 @@ class BusinessCalendar:
         du = _delta_us(d)
         if du < 0:
             return self.add(t, -d)
-        u = _to_us(t, "t")
+        u = self._us(t, "sub", "t")
         if du == 0:
             return t.astimezone(self._tz)
         timeline = self._covering(u)
@@ -606,7 +628,7 @@ class BusinessCalendar:
 
     def is_open(self, t: datetime) -> bool:
         """Whether *t* is inside an open window (windows are half-open: [start, end))."""
-        u = _to_us(t, "t")
+        u = self._us(t, "is_open", "t")
         timeline = self._covering(u)
         i = bisect_right(timeline.starts, u) - 1
         return i >= 0 and u < timeline.ends[i]
@@ -644,18 +666,18 @@ class BusinessCalendar:
 
     def next_open(self, t: datetime) -> datetime:
         """*t* itself if open, else the start of the next window (in the calendar's zone)."""
-        u = _to_us(t, "t")
+        u = self._us(t, "next_open", "t")
         start, _ = self._next_interval(u)
         return self._from_us(max(start, u))
 
     def next_close(self, t: datetime) -> datetime:
         """The end of the window *t* is in, or of the next window if *t* is closed."""
-        _, end = self._next_interval(_to_us(t, "t"))
+        _, end = self._next_interval(self._us(t, "next_close", "t"))
         return self._from_us(end)
 
     def open_windows(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime]]:
         """The open stretches within [*a*, *b*), clipped to it, in order."""
-        ua, ub = _to_us(a, "a"), _to_us(b, "b")
+        ua, ub = self._us(a, "open_windows", "a"), self._us(b, "open_windows", "b")
         if ub <= ua:
             return []
         timeline = self._covering(ua)
@@ -676,7 +698,7 @@ class BusinessCalendar:
         A business day is a local date with at least one window. When that
         time is closed on the day reached, the next open instant is returned.
         """
-        _to_us(t, "t")
+        self._us(t, "add_days", "t")
         local = t.astimezone(self._tz)
         day = local.date()
         step = 1 if n >= 0 else -1
@@ -702,7 +724,7 @@ class BusinessCalendar:
         a date's override, a holiday, a rule closure, a rule opening, the
         weekly hours; a closed instant nothing claims is outside every window.
         """
-        u = _to_us(t, "t")
+        u = self._us(t, "explain", "t")
         timeline = self._covering(u)
         i = bisect_right(timeline.starts, u) - 1
         is_open = i >= 0 and u < timeline.ends[i]
@@ -774,6 +796,8 @@ class BusinessCalendar:
         """
         from ticketflow.calendar._ics import to_ics_text
 
+        self._us(start, "to_ics", "start")
+        self._us(end, "to_ics", "end")
         spans = self.open_windows(start, end)
         if closed:
             a, b = start.astimezone(self._tz), end.astimezone(self._tz)
