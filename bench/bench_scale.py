@@ -348,59 +348,67 @@ def fire_by_history(lengths: list[int], hot: int, rounds: int, postgres: str | N
             repository.drop_schema()
 
 
-def replies_rows(lengths: list[int], rounds: int) -> None:
-    """µs per fire and per ``wf.sla()`` on a zendesk ticket whose N events are public replies, memory and SQLite.
+def replies_rows(lengths: list[int], rounds: int, postgres: str | None = None) -> None:
+    """µs per fire and per ``wf.sla()`` on a zendesk ticket whose N events are public replies, on each store.
 
     Every reply starts or stops a reply-time clock, so the fold holds every
     event: this is the case where a fire's cost can still grow with the
-    history (the fold's seqs are copied and stored on each write), and where
-    ``wf.sla()`` evaluates every reply (the clocks list every cycle). The
-    fire is an internal note; ``wf.sla()`` is asked by a second Workflow on
-    the same store (which never saved the ticket: it reads the stored fold),
-    and, in the last column, by the Workflow that saved it (the fold kept
-    with its cached copy; memory keeps no cache).
+    history. The fire is an internal note, by the Workflow that wrote the
+    replies (its copy keeps the fold) and, in the "cold" column, by one
+    without copies (``ticket_cache=0``: another process), which reads the
+    part of the stored fold its state names. ``wf.sla()`` is asked by a
+    second Workflow on the same store (it reads the stored fold), and, in
+    the last column, by the Workflow that saved it (the fold kept with its
+    cached copy; memory keeps no cache): it evaluates every reply (the
+    clocks list every cycle).
     """
+    stores, made = _stores(postgres)
     print(
-        f"{'public replies (zendesk SLA)':<36}{'events':>8}{'µs/fire':>10}{'vs shortest':>13}"
-        f"{'sla() µs':>10}{'vs shortest':>13}{'writer sla() µs':>17}"
+        f"{'public replies (zendesk SLA)':<36}{'events':>8}{'µs/fire':>10}{'vs shortest':>13}{'cold µs':>10}"
+        f"{'vs shortest':>13}{'sla() µs':>10}{'vs shortest':>13}{'writer sla() µs':>17}"
     )
-    with tempfile.TemporaryDirectory() as folder:
-        for name, repository_for in (
-            ("memory", lambda _length: tf.MemoryRepository()),
-            ("SQLite", lambda length: tf.SQLiteRepository(f"{folder}/replies-{length}.db")),
-        ):
-            first: tuple[float, float] | None = None
-            for length in lengths:
-                repository = repository_for(length)
-                wf = tf.Workflow(tf.builtin("zendesk"), repository)
-                ticket = wf.open(CUSTOMER, title="printer", at=T0)
-                wf.fire(ticket.id, "take", STAFF, assignee="agent", at=T0)
-                for n in range(length - 2):
-                    wf.comment(ticket.id, CUSTOMER if n % 2 else STAFF, f"r{n}", at=T0 + timedelta(minutes=n))
-                later = T0 + timedelta(minutes=length)
-                fire = best_us(
-                    lambda wf=wf, ticket=ticket, later=later: [
-                        wf.comment(ticket.id, STAFF, "note", visibility="internal", at=later) for _ in range(5)
-                    ],
-                    5,
-                    rounds,
-                )
-                reader = tf.Workflow(tf.builtin("zendesk"), repository)
-                asked = best_us(
-                    lambda reader=reader, ticket=ticket, later=later: [reader.sla(ticket.id, later) for _ in range(5)],
-                    5,
-                    rounds,
-                )
-                kept = best_us(  # asked by the Workflow that saved it: the fold kept with its cached copy
-                    lambda wf=wf, ticket=ticket, later=later: [wf.sla(ticket.id, later) for _ in range(5)],
-                    5,
-                    rounds,
-                )
-                first = first or (fire, asked)
-                print(
-                    f"{f'  {name}':<36}{length:>8,}{fire:>10.1f}{fire / first[0]:>13.2f}"
-                    f"{asked:>10.1f}{asked / first[1]:>13.2f}{kept:>17.1f}"
-                )
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            for name, make in stores:
+                first: tuple[float, float, float] | None = None
+                for length in lengths:
+                    repository = make(folder)
+                    wf = tf.Workflow(tf.builtin("zendesk"), repository)
+                    ticket = wf.open(CUSTOMER, title="printer", at=T0)
+                    wf.fire(ticket.id, "take", STAFF, assignee="agent", at=T0)
+                    for n in range(length - 2):
+                        wf.comment(ticket.id, CUSTOMER if n % 2 else STAFF, f"r{n}", at=T0 + timedelta(minutes=n))
+                    later = T0 + timedelta(minutes=length)
+
+                    def notes(writer: tf.Workflow, ticket: tf.Ticket = ticket, later: datetime = later) -> Any:
+                        return [
+                            writer.comment(ticket.id, STAFF, "n", visibility="internal", at=later) for _ in range(5)
+                        ]
+
+                    fire = best_us(lambda wf=wf: notes(wf), 5, rounds)
+                    kept = best_us(  # asked by the Workflow that saved it: the fold kept with its cached copy
+                        lambda wf=wf, ticket=ticket, later=later: [wf.sla(ticket.id, later) for _ in range(5)],
+                        5,
+                        rounds,
+                    )
+                    cold_wf = tf.Workflow(tf.builtin("zendesk"), repository, ticket_cache=0)
+                    cold = best_us(lambda cold_wf=cold_wf: notes(cold_wf), 5, rounds)  # after: they stale its copy
+                    reader = tf.Workflow(tf.builtin("zendesk"), repository)
+                    asked = best_us(
+                        lambda reader=reader, ticket=ticket, later=later: [
+                            reader.sla(ticket.id, later) for _ in range(5)
+                        ],
+                        5,
+                        rounds,
+                    )
+                    first = first or (fire, cold, asked)
+                    print(
+                        f"{f'  {name}':<36}{length:>8,}{fire:>10.1f}{fire / first[0]:>13.2f}{cold:>10.1f}"
+                        f"{cold / first[1]:>13.2f}{asked:>10.1f}{asked / first[2]:>13.2f}{kept:>17.1f}"
+                    )
+    finally:
+        for repository in made:
+            repository.drop_schema()
 
 
 def sweep_by_history(lengths: list[int], tickets: int, postgres: str | None, replies: bool = False) -> None:
@@ -740,7 +748,7 @@ def main() -> None:
     if not args.quick:
         fire_by_history([1_000], 40, 3, None)  # 40 hot tickets of 1,000 events (vs the 5 above)
     sla_rows([10, 100] if args.quick else lengths, 3, args.postgres)
-    replies_rows([10, 100] if args.quick else [10, 100, 1_000, 5_000], 3)
+    replies_rows([10, 100] if args.quick else [10, 100, 1_000, 5_000], 3, args.postgres)
     sweep_by_history([10, 100] if args.quick else [10, 100, 1_000], 5 if args.quick else 50, args.postgres)
     sweep_by_history([10, 100] if args.quick else [10, 100, 1_000], 5 if args.quick else 20, args.postgres, True)
     with tempfile.TemporaryDirectory() as folder:

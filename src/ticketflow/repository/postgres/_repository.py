@@ -424,7 +424,7 @@ class PostgresRepository:
         width = len(self._sql.ticket_columns)
         read: dict[str, tuple[Ticket, PartialFold | None]] = {}
         prefix = f'["{key} '
-        for row in self._db.hot_read(self._sql.partial_folds, (len(key) + 2, len(prefix), prefix, ids)):
+        for row in self._db.hot_read(self._sql.partial_folds, (len(prefix), prefix, len(key) + 2, ids)):
             ticket, stored = row_to_ticket(row), row[width]
             if stored is None:
                 read[ticket.id] = (ticket, None)

@@ -132,7 +132,7 @@ class Statements:
             f"FROM {self.tickets} t WHERE t.id = ANY(%s::text[])"
         )
         #: several tickets, each with its fold, whether it is read in part (stored under the key: its text starts
-        #: '["key '; bound: where the state starts in the head, that prefix's length, the prefix, the ids) and the
+        #: '["key '; bound: that prefix's length, the prefix, where the state starts in the head, the ids) and the
         #: events read: for such a fold, those the seqs of its state's first five items name (as Folder.reads) and
         #: its last; for another, its whole fold
         named = (
@@ -143,11 +143,12 @@ class Statements:
             "ARRAY(SELECT j.value::int FROM json_array_elements_text(t.fold::json) WITH ORDINALITY AS j(value, n) "
             "WHERE j.n > 1)"
         )
-        self.partial_folds = (
+        self.partial_folds = (  # one primary-key lookup per seq named (a filter would scan the whole history)
             f"SELECT {', '.join(f't.{name}' for name in self.ticket_columns)}, t.fold, k.part, "
-            f"ARRAY(SELECT e.body FROM {self.events} e WHERE e.ticket_id = t.id AND e.seq = ANY("
-            f"CASE WHEN k.part THEN {named} ELSE {whole} END) ORDER BY e.seq) "
+            f"ARRAY(SELECT (SELECT e.body FROM {self.events} e WHERE e.ticket_id = t.id AND e.seq = s.seq) "
+            "FROM (SELECT DISTINCT u.seq FROM unnest(w.seqs) AS u(seq)) AS s ORDER BY s.seq) "
             f"FROM {self.tickets} t CROSS JOIN LATERAL (SELECT left(t.fold, %s) = %s AS part) AS k "
+            f"CROSS JOIN LATERAL (SELECT CASE WHEN k.part THEN {named} ELSE {whole} END AS seqs) AS w "
             "WHERE t.id = ANY(%s::text[])"
         )
         self.outcome = (
