@@ -1210,6 +1210,25 @@ def test_the_first_and_last_supported_instants_are_answered_and_the_ones_beside_
             cal.is_open(beside)
 
 
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
+def test_explain_since_is_never_before_the_first_supported_instant(zone: str):
+    """The 1900 build holds 1899-12-31's windows (for its night shift): they start no stretch explain names."""
+    tz = ZoneInfo(zone)
+    first = datetime(1900, 1, 1, tzinfo=tz)
+    daily = BusinessCalendar(zone, {"mon-sun": ["09:00-10:00"]})
+    closed = daily.explain(datetime(1900, 1, 1, 8, tzinfo=tz))
+    assert (closed.open, closed.since, closed.until) == (False, first, datetime(1900, 1, 1, 9, tzinfo=tz))
+    night = BusinessCalendar(zone, {"mon-sun": ["22:00-06:00"]}).explain(datetime(1900, 1, 1, 3, tzinfo=tz))
+    assert (night.open, night.since, night.until) == (True, first, datetime(1900, 1, 1, 6, tzinfo=tz))
+    sparse = BusinessCalendar(
+        zone, {}, overrides={date(1899, 12, 31): ["09:00-10:00"], date(2200, 6, 1): ["09:00-10:00"]}
+    )
+    later = sparse.explain(datetime(1950, 1, 1, tzinfo=tz))  # found walking back to 1900
+    assert (later.open, later.since, later.until) == (False, first, datetime(2200, 6, 1, 9, tzinfo=tz))
+    assert str(closed.since.tzinfo) == zone
+    assert daily.explain(datetime(1900, 1, 2, 8, tzinfo=tz)).since == datetime(1900, 1, 1, 10, tzinfo=tz)
+
+
 @pytest.mark.parametrize("asked_first", [None, datetime(2031, 1, 1, tzinfo=UTC), datetime(1990, 1, 1, tzinfo=UTC)])
 def test_explain_since_does_not_depend_on_the_years_a_calendar_has_built(asked_first: datetime | None):
     """Closed since the last close before the instant, however far back; the first supported instant if none."""

@@ -733,6 +733,8 @@ class BusinessCalendar:
         else:
             since = timeline.ends[i] if i >= 0 else self._last_close_before(u)
             until = self._next_interval(u)[0]
+        # the day before the supported years is built for its night shifts only: the stretch starts with them
+        since = max(since, self._supported[0])
         day = t.astimezone(self._tz).date()
         holidays = self._holiday_dates(day.year) | self._holiday_dates(day.year - 1)
         claims: list[tuple[int, bool, str, str]] = []  # (precedence, opens, source, reason)
