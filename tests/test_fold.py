@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
+from unittest import mock
 
 import attrs
 import pytest
@@ -942,7 +943,8 @@ def test_sweeps_from_folds_write_the_events_alerts_and_due_instants_of_whole_his
     and the Workflow's copies keep those parts.
     """
     runs = []
-    with tempfile.TemporaryDirectory() as folder:
+    # every stored fold read in part, however short (else a part would save nothing and the whole is read)
+    with tempfile.TemporaryDirectory() as folder, mock.patch("ticketflow.repository._codec.PART_FROM", 0):
         for n, plain in enumerate((False, True)):
             store: Any = tf.MemoryRepository() if kind == "memory" else tf.SQLiteRepository(f"{folder}/{n}.db")
             repository = _Plain(store) if plain else store
@@ -1258,11 +1260,11 @@ def _pending_after_replies(wf: tf.Workflow, replies: int) -> str:
     indirect=True,
 )
 def test_a_sweep_reads_the_part_of_a_reply_heavy_fold_its_state_names(repository: Any) -> None:
-    """60 replies in the fold, a few events read per due ticket; the write stores the whole fold again."""
+    """200 replies in the fold, a few events read per due ticket; the write stores the whole fold again."""
     clock = tf.SteppableClock(T0)
     wf = tf.Workflow(tf.builtin("zendesk"), repository, clock=clock)
-    ids = [_pending_after_replies(wf, 60) for _ in range(3)]
-    assert all(len(repository.fold(i)[1]) > 60 for i in ids)
+    ids = [_pending_after_replies(wf, 200) for _ in range(3)]
+    assert all(len(repository.fold(i)[1]) > 200 for i in ids)
     clock.advance(timedelta(hours=25, minutes=1))
     counting = _CountingParts(repository)
     sweeper = tf.Workflow(tf.builtin("zendesk"), counting, clock=clock)  # type: ignore[arg-type]
@@ -1315,7 +1317,8 @@ def test_a_partial_fold_read_names_its_states_events_and_reads_another_keys_fold
     PostgreSQL names the events in SQL: the same ones.
     """
     wf = tf.Workflow(tf.builtin("zendesk"), repository)
-    ids = [_pending_after_replies(wf, 30) for _ in range(2)]
+    ids = [_pending_after_replies(wf, 200) for _ in range(2)]
+    short = _pending_after_replies(wf, 3)  # its stored fold is short: read whole (a part would save nothing)
     wf.fire(ids[1], "solve", AGENT, comment="Fixed.")  # a stopped cycle, a terminal state: other cuts
     folder = Folder(wf.lifecycle, wf.sla_policy)
     read = repository.get_with_partial_folds([*ids, "no-such-ticket"], folder.key, folder.reads)
@@ -1338,6 +1341,10 @@ def test_a_partial_fold_read_names_its_states_events_and_reads_another_keys_fold
         assert fold.partial
         assert fold.state == whole.state
         assert fold.lasting() == whole.lasting()
+    short_part = repository.get_with_partial_folds([short], folder.key, folder.reads)[short][1]
+    assert short_part is not None
+    assert not short_part[3]
+    assert (short_part[0], short_part[1]) == repository.fold(short)
     whole_read = repository.get_with_partial_folds(ids, "0" * len(folder.key), lambda head: None)
     for ticket_id in ids:
         part = whole_read[ticket_id][1]
@@ -1361,7 +1368,7 @@ def test_a_fold_read_in_part_whose_last_event_is_after_the_sweep_is_not_used(tmp
         store = tf.SQLiteRepository(tmp_path / f"{n}.db")
         repository: Any = _Plain(store) if plain else store
         wf = tf.Workflow(tf.builtin("zendesk"), repository, id_factory=lambda: "T1")
-        ticket_id = _pending_after_replies(wf, 20)
+        ticket_id = _pending_after_replies(wf, 200)  # a fold long enough to be read in part
         wf.comment(ticket_id, AGENT, "written ahead", visibility="internal", at=T0 + timedelta(days=10))
         sweeper = tf.Workflow(tf.builtin("zendesk"), repository)
         fired = sweeper.run_due(T0 + timedelta(hours=25, minutes=1)).fired
@@ -1376,6 +1383,61 @@ def test_a_fold_read_in_part_whose_last_event_is_after_the_sweep_is_not_used(tmp
         store.close()
     assert runs[0] == runs[1]
     assert runs[0][3] == 1
+
+
+@pytest.mark.parametrize(
+    "repository",
+    [
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.skipif(not PG_URL, reason="PostgreSQL TESTS SKIPPED: no URL")),
+    ],
+    indirect=True,
+)
+def test_a_fold_a_save_left_behind_is_not_read_in_part(repository: Any) -> None:
+    """A save without ``fold=`` (here a Workflow on the store without folds) leaves the stored fold behind.
+
+    The part read then ends before the ticket's version: a sweep and a write
+    read the whole history, and write what a store without folds would.
+    """
+    runs = []
+    for store in (repository, tf.MemoryRepository()):
+        folded = store is repository
+        clock = tf.SteppableClock(T0)
+        wf = tf.Workflow(tf.builtin("zendesk"), store if folded else _Plain(store), clock=clock, ticket_cache=0)
+        ids = [wf.open(CUSTOMER, title="printer", ticket_id=f"T{n}").id for n in (1, 2)]
+        for ticket_id in ids:
+            wf.fire(ticket_id, "take", AGENT, assignee=AGENT.id)
+        blind = tf.Workflow(tf.builtin("zendesk"), _Plain(store), clock=clock, ticket_cache=0)  # saves no fold
+        clock.advance(timedelta(hours=2))
+        for ticket_id in ids:
+            blind.fire(ticket_id, "solve", AGENT, comment="Fixed.")
+        with mock.patch("ticketflow.repository._codec.PART_FROM", 0):  # read in part, however short
+            clock.advance(timedelta(hours=1))
+            wf.comment(ids[1], AGENT, "a note after the fix", visibility="internal")  # a write on the stale fold
+            clock.advance(timedelta(days=30))
+            fired = [(e.ticket_id, e.meta.get("rule")) for e in wf.run_due().fired]  # a sweep on the other one
+        messages = [(d.message.key, d.message.kind, d.message.payload) for d in store.deliveries(limit=100)]
+        due = store.due(T0 + timedelta(days=3650))
+        runs.append((fired, messages, due, [wf.sla(ticket_id) for ticket_id in ids]))
+    assert runs[0] == runs[1]
+    assert runs[0][0]  # the sweep fired rules on the solved tickets
+
+
+def test_a_fold_read_in_part_is_not_folded_again_from_its_events() -> None:
+    """A migration's event after a part read: the fold is re-made from the history (None here), not from the part."""
+    wf = tf.Workflow(tf.builtin("zendesk"), tf.MemoryRepository())
+    ticket_id = _pending_after_replies(wf, 40)
+    folder = Folder(wf.lifecycle, wf.sla_policy)
+    whole = folder.extend((), wf.history(ticket_id))
+    assert isinstance(whole, Fold)
+    head = folder.head(whole)
+    named = set(folder.reads(head) or ())
+    part = folder.accept_partial(head, [e for e in whole if e.seq in named], fold_to_json((head, Seqs(whole))) or "")
+    assert isinstance(part, Fold)
+    last = whole[-1]
+    migrated = attrs.evolve(last, seq=last.seq + 1, meta={"migrated": {"from": 1, "to": 2}})
+    assert folder.extend(part, [migrated]) is None
+    assert folder.extend(whole, [migrated]) is not None  # the whole fold is folded again from its events
 
 
 def test_a_sweep_of_each_store_reads_folds_not_histories(repository: Any) -> None:

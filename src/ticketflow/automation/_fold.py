@@ -50,7 +50,7 @@ from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.lifecycle._migrated import MIGRATED, in_current_names
 from ticketflow.model import Event, Ticket
-from ticketflow.repository._codec import dumps, loads
+from ticketflow.repository._codec import dumps
 from ticketflow.sla import SlaClock, SlaPolicy
 from ticketflow.sla._clock import _chooses_by, _metric_clock, _Vectors
 from ticketflow.sla._policy import Conditions
@@ -80,6 +80,9 @@ class FoldState(NamedTuple):
         cycles: per SLA metric, how many cycles it has begun (its last
             cycle's number is one less).
         running: per SLA metric, whether its last cycle runs.
+        last: the seq of the fold's last event (the ticket's version when it
+            was folded): a fold read in part is current only if it is the
+            stored ticket's version.
     """
 
     cuts: tuple[tuple[int, ...], ...]
@@ -89,6 +92,7 @@ class FoldState(NamedTuple):
     transient: frozenset[int]
     cycles: tuple[int, ...]
     running: tuple[bool, ...]
+    last: int
 
 
 class Seqs(tuple[int, ...]):
@@ -200,7 +204,7 @@ class Fold(tuple[Event, ...]):
 _VERSION_KEYS = ("lifecycle_version", "lifecycle_fingerprint", MIGRATED)
 #: How a fold's seqs are stored (in its key, so a ticketflow that stores them otherwise folds again, not misreads):
 #: the lasting seqs, then the transient ones (Seqs.text), which is not in order.
-_STORED_FORM = "lasting seqs, then transient; cuts from the last cycle's start, with cycles and running"
+_STORED_FORM = "lasting seqs, then transient; cuts from the last cycle's start, with cycles, running and last"
 
 
 def _conditions(conditions: Conditions) -> str:
@@ -217,6 +221,9 @@ def _conditions(conditions: Conditions) -> str:
 
 
 _DECODER = json.JSONDecoder()
+_UNKNOWN = object()
+#: A whole fold this long or shorter is read as it is (one pass) rather than through its state's events.
+SHORT = 32
 
 
 def _lasting_of(stored: str, transient: frozenset[int]) -> str:
@@ -235,6 +242,11 @@ def _lasting_of(stored: str, transient: frozenset[int]) -> str:
     return ",".join(item for item in body.split(",") if int(item) not in transient)
 
 
+def _same(these: Sequence[Event], those: Sequence[Event]) -> bool:
+    """Whether both hold the same event objects, in order."""
+    return len(these) == len(those) and all(a is b for a, b in zip(these, those, strict=True))
+
+
 class Folder:
     """Folds the histories of one lifecycle's tickets for its SLA policy and timed rules.
 
@@ -248,9 +260,11 @@ class Folder:
         "_choosing",
         "_conditions",
         "_cut_fields",
+        "_grown",
         "_lifecycle",
         "_metrics",
         "_paused",
+        "_states",
         "_terminal",
         "_timers",
         "key",
@@ -301,6 +315,8 @@ class Folder:
                 sorted(self._access.staff),
             )
         )
+        self._states: dict[str, FoldState | None] = {}  # recent heads' states, parsed once
+        self._grown: dict[int, tuple[Fold, tuple[Event, ...], Fold | None]] = {}  # recent folds grown, by what
         #: names what this folder keeps (stored with a fold; another key means: fold again)
         self.key = hashlib.sha256(described.encode()).hexdigest()[:16]
 
@@ -312,8 +328,17 @@ class Folder:
         None when the history goes back in time (an event earlier than the
         one before it): then only the whole history tells.
         """
+        # a sweep grows each due ticket's fold by its firing, then the batch's write grows the same folds again
+        recent = self._grown
+        grown = recent.get(id(before))
+        if grown is not None and grown[0] is before and _same(grown[1], events):
+            return grown[2]
         if isinstance(before, Fold) and before.state is not None and not any(MIGRATED in e.meta for e in events):
-            return self._grow(before, before.state, events)
+            fold = self._grow(before, before.state, events)
+            if len(recent) >= 256:
+                recent.clear()
+            recent[id(before)] = (before, tuple(events), fold)
+            return fold
         if isinstance(before, Fold) and before.partial:
             return None  # not the whole fold: folding again needs the history (a reader reads it, a write re-folds)
         history = [*before, *events]
@@ -413,6 +438,7 @@ class Folder:
             frozenset(extra),
             tuple(cycles),
             tuple(running),
+            previous.seq,
         )
         if added:
             appended = ",".join(map(str, added))
@@ -433,6 +459,8 @@ class Folder:
         """
         state = fold.state
         assert state is not None  # noqa: S101 - called with a fold that has its state
+        if not fold.partial and len(fold) <= SHORT:  # a short whole fold: read as it is
+            return pending_rules(self._lifecycle, ticket, fold, calendar)
         since = sorted({state.entry, *state.rules, *(c for c in state.comments if c is not None), fold[-1].seq})
         return pending_rules(self._lifecycle, ticket, [fold.event(seq) for seq in since], calendar)
 
@@ -497,6 +525,7 @@ class Folder:
                 sorted(state.transient),
                 list(state.cycles),
                 list(state.running),
+                state.last,
             ]
         )
 
@@ -515,11 +544,24 @@ class Folder:
         return Fold(events, state)
 
     def _state(self, encoded: str) -> FoldState | None:
-        """The state a head stored after its key (see :meth:`head`), None when it is not one of this folder's."""
-        decoded = loads(encoded)
-        if len(decoded) != len(FoldState._fields):
+        """The state a head stored after its key (see :meth:`head`), None when it is not one of this folder's.
+
+        Parsed once per head: a sweep names a fold's part from its head, then
+        accepts the part with the same head (a few recent heads are kept).
+        """
+        states = self._states
+        state = states.get(encoded, _UNKNOWN)
+        if state is _UNKNOWN:
+            if len(states) >= 256:
+                states.clear()
+            state = states[encoded] = self._parse_state(encoded)
+        return state  # type: ignore[return-value]  # a FoldState or None once the sentinel is ruled out
+
+    def _parse_state(self, encoded: str) -> FoldState | None:
+        decoded = json.loads(encoded)
+        if not isinstance(decoded, list) or len(decoded) != len(FoldState._fields):
             return None
-        cuts, entry, rules, comments, transient, cycles, running = decoded
+        cuts, entry, rules, comments, transient, cycles, running, last = decoded
         if not len(cuts) == len(cycles) == len(running) == len(self._metrics):
             return None
         return FoldState(
@@ -530,36 +572,40 @@ class Folder:
             frozenset(transient),
             tuple(cycles),
             tuple(running),
+            last,
         )
 
     def reads(self, head: str) -> list[int] | None:
         """The seqs a sweep reads of a fold stored with *head*: the events its state names, oldest first.
 
-        Its cuts, and the entry, rule firings, last comments and transient
-        events the timed rules read (a repository adds the ticket's last
-        event). None when the fold is not one of this folder's with a state:
+        Its cuts, the entry, rule firings, last comments and transient
+        events the timed rules read, and its last event (``state.last``:
+        when that is not the ticket's version, the fold is stale and is not
+        used). None when the fold is not one of this folder's with a state:
         then the whole fold is read.
         """
         key, _, encoded = head.partition(" ")
         state = self._state(encoded) if key == self.key and encoded else None
         if state is None:
             return None
-        named = {state.entry, *state.rules, *state.transient, *(c for c in state.comments if c is not None)}
+        named = {state.entry, *state.rules, *state.transient, *(c for c in state.comments if c is not None), state.last}
         for cut in state.cuts:
             named.update(cut)
         return sorted(named)
 
     def accept_partial(self, head: str, events: Sequence[Event], stored: str) -> Fold | None:
-        """A fold read in part (*events*: those :meth:`reads` named, and the last) with its *stored* text.
+        """A fold read in part (*events*: those :meth:`reads` named) with its *stored* text.
 
         A partial :class:`Fold`: what a write and a sweep read of it is
         there, and the stored seqs' text gives its lasting seqs, so a write
         stores the whole fold again without its other events. None when the
-        head is not one of this folder's with a state.
+        head is not one of this folder's with a state, or the events do not
+        end with its last (the caller compares that with the ticket's
+        version: a fold a save left behind is stale).
         """
         key, _, encoded = head.partition(" ")
         state = self._state(encoded) if key == self.key and encoded else None
-        if state is None or not events:
+        if state is None or not events or events[-1].seq != state.last:
             return None
         return Fold(events, state, [event.seq for event in events], _lasting_of(stored, state.transient), True)
 

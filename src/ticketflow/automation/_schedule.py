@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ticketflow.automation._fold import Fold, Folder, Seqs
+from ticketflow.automation._fold import SHORT, Fold, Folder, Seqs
 from ticketflow.automation._timers import PendingRule, earliest, pending_rules
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.errors import InvalidLifecycle, StorageError
@@ -73,6 +73,8 @@ def _counted(history: Sequence[Event], at: datetime) -> Fold | None:
     """*history* if it is a fold with its state and *at* is not before its last event (it counts as the whole then)."""
     if isinstance(history, Fold) and history.state is not None and history and at >= history[-1].at:
         return history
+    # a part read is used only up to the instant of its last event (Reads.fold, _read): the whole is never needed
+    assert not (isinstance(history, Fold) and history.partial), "a fold read in part cannot tell clocks before its end"  # noqa: S101
     return None
 
 
@@ -166,7 +168,7 @@ class Scheduler:
         if self.sla_policy is None:
             return [], []
         fold = _counted(history, at)
-        if fold is not None:
+        if fold is not None and (fold.partial or len(fold) > SHORT):  # a short whole fold: counted whole, at once
             return self.folder.clocks(fold, ticket, at)
         clocks = evaluate(self.sla_policy, self.lifecycle, ticket, history, at)
         return clocks, [len(clock.cycles) - 1 for clock in clocks]
@@ -177,6 +179,8 @@ class Scheduler:
             grown = self.folder.extend(history, [event])
             if grown is not None:
                 return grown
+            # a part read is used only up to the instant of its last event (Reads.fold, _read): never grown back
+            assert not history.partial, "a fold read in part cannot tell a history that goes back in time"  # noqa: S101
         return [*history, event]
 
     def due_after(

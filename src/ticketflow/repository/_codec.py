@@ -182,17 +182,22 @@ def fold_head(stored: str) -> str:
     return head
 
 
+#: A stored fold shorter than this (its text, head included) is read whole: a part would save nothing.
+PART_FROM = 512
+
+
 def fold_reads(ticket: Ticket, stored: str, pick: Callable[[str], Sequence[int] | None]) -> tuple[str, list[int], bool]:
     """The head of a *stored* fold and the seqs to read of it, oldest first, and whether that is part of the fold.
 
-    *pick* names the seqs the reader needs from the head (None: it cannot
-    tell, so the whole fold is read); the ticket's last event is read too.
+    *pick* names the seqs the reader needs from the head, the fold's last
+    among them (None: it cannot tell, so the whole fold is read). A short
+    fold (under :data:`PART_FROM` characters) is read whole.
     """
     head = fold_head(stored)
-    named = pick(head)
+    named = pick(head) if len(stored) >= PART_FROM else None
     if named is None:
         return head, sorted(_parse(stored)[1:]), False
-    return head, sorted({*named, ticket.version}), True
+    return head, sorted(named), True
 
 
 def partial_folds(

@@ -411,12 +411,12 @@ class PostgresRepository:
         """Each stored ticket of *ticket_ids* with the part of its fold stored under *key* a write or sweep reads.
 
         One statement (one snapshot, one round trip): for a fold under
-        *key*, the events its state names and its last event, named in SQL
-        as ``Folder.reads`` (*pick*) names them from the head (the seqs of
-        the state's first five items: cuts, entry, rule firings, last
-        comments, transient events; ``tests/test_fold.py`` checks both
-        agree); a fold under another key is read whole. Each fold comes with
-        its stored text. Unknown ids are left out.
+        *key*, the events its state names, named in SQL as ``Folder.reads``
+        (*pick*) names them from the head (the seqs of its cuts, entry, rule
+        firings, last comments, transient events and its last event;
+        ``tests/test_fold.py`` checks both agree); a fold under another key,
+        or a short one, is read whole. Each fold comes with its stored text.
+        Unknown ids are left out.
         """
         ids = list(dict.fromkeys(t for t in ticket_ids if not unstorable(t)))
         if not ids:
