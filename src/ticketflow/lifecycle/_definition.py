@@ -127,6 +127,10 @@ class Elapsed:
         if since is None:
             zone = calendar.tz if calendar is not None else at.tzinfo
             since = datetime.combine(date.fromisoformat(value), datetime.min.time(), zone)
+        if (
+            since.tzinfo is not None and since > at
+        ):  # nothing has passed since an instant still ahead (a calendar may not reach it)
+            return False
         try:
             if not self.business or calendar is None:
                 return since.astimezone(UTC) + self.after <= at
