@@ -1171,6 +1171,7 @@ def test_every_method_refuses_an_instant_at_the_ends_of_datetime_naming_itself_a
         ("is_open", "t", lambda: cal.is_open(t)),
         ("add", "t", lambda: cal.add(t, H)),
         ("add", "t", lambda: cal.add(t, timedelta(0))),
+        ("sub", "t", lambda: cal.sub(t, timedelta(0))),
         ("sub", "t", lambda: cal.sub(t, H)),
         ("sub", "t", lambda: cal.add(t, -H)),
         ("between", "a", lambda: cal.between(t, inside)),
