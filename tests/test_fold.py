@@ -944,7 +944,7 @@ def test_sweeps_from_folds_write_the_events_alerts_and_due_instants_of_whole_his
     """
     runs = []
     # every stored fold read in part, however short (else a part would save nothing and the whole is read)
-    with tempfile.TemporaryDirectory() as folder, mock.patch("ticketflow.repository._codec.PART_FROM", 0):
+    with tempfile.TemporaryDirectory() as folder, mock.patch("ticketflow.repository._codec.SHORT_FOLD", 0):
         for n, plain in enumerate((False, True)):
             store: Any = tf.MemoryRepository() if kind == "memory" else tf.SQLiteRepository(f"{folder}/{n}.db")
             repository = _Plain(store) if plain else store
@@ -1411,7 +1411,7 @@ def test_a_fold_a_save_left_behind_is_not_read_in_part(repository: Any) -> None:
         clock.advance(timedelta(hours=2))
         for ticket_id in ids:
             blind.fire(ticket_id, "solve", AGENT, comment="Fixed.")
-        with mock.patch("ticketflow.repository._codec.PART_FROM", 0):  # read in part, however short
+        with mock.patch("ticketflow.repository._codec.SHORT_FOLD", 0):  # read in part, however short
             clock.advance(timedelta(hours=1))
             wf.comment(ids[1], AGENT, "a note after the fix", visibility="internal")  # a write on the stale fold
             clock.advance(timedelta(days=30))

@@ -50,7 +50,7 @@ from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.lifecycle._migrated import MIGRATED, in_current_names
 from ticketflow.model import Event, Ticket
-from ticketflow.repository._codec import dumps
+from ticketflow.repository._codec import SHORT_FOLD, dumps
 from ticketflow.sla import SlaClock, SlaPolicy
 from ticketflow.sla._clock import _chooses_by, _metric_clock, _Vectors
 from ticketflow.sla._policy import Conditions
@@ -223,7 +223,7 @@ def _conditions(conditions: Conditions) -> str:
 _DECODER = json.JSONDecoder()
 _UNKNOWN = object()
 #: A whole fold this long or shorter is read as it is (one pass) rather than through its state's events.
-SHORT = 32
+SHORT = SHORT_FOLD
 
 
 def _lasting_of(stored: str, transient: frozenset[int]) -> str:

@@ -182,8 +182,8 @@ def fold_head(stored: str) -> str:
     return head
 
 
-#: A stored fold shorter than this (its text, head included) is read whole: a part would save nothing.
-PART_FROM = 512
+#: A fold of this many events or fewer is read whole (a part would save nothing) and evaluated in one pass.
+SHORT_FOLD = 32
 
 
 def fold_reads(ticket: Ticket, stored: str, pick: Callable[[str], Sequence[int] | None]) -> tuple[str, list[int], bool]:
@@ -191,10 +191,10 @@ def fold_reads(ticket: Ticket, stored: str, pick: Callable[[str], Sequence[int] 
 
     *pick* names the seqs the reader needs from the head, the fold's last
     among them (None: it cannot tell, so the whole fold is read). A short
-    fold (under :data:`PART_FROM` characters) is read whole.
+    fold (:data:`SHORT_FOLD` events or fewer) is read whole.
     """
-    head = fold_head(stored)
-    named = pick(head) if len(stored) >= PART_FROM else None
+    head, end = _DECODER.raw_decode(stored, 1)
+    named = pick(head) if stored.count(",", end) > SHORT_FOLD else None  # a comma before each seq
     if named is None:
         return head, sorted(_parse(stored)[1:]), False
     return head, sorted(named), True

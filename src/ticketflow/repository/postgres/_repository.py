@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
 from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, TicketFilters
+from ticketflow.repository import _codec
 from ticketflow.repository._codec import (
     PartialFold,
     dumps,
@@ -424,7 +425,9 @@ class PostgresRepository:
         width = len(self._sql.ticket_columns)
         read: dict[str, tuple[Ticket, PartialFold | None]] = {}
         prefix = f'["{key} '
-        for row in self._db.hot_read(self._sql.partial_folds, (len(prefix), prefix, len(key) + 2, ids)):
+        for row in self._db.hot_read(
+            self._sql.partial_folds, (len(prefix), prefix, _codec.SHORT_FOLD + 1, len(key) + 2, ids)
+        ):
             ticket, stored = row_to_ticket(row), row[width]
             if stored is None:
                 read[ticket.id] = (ticket, None)

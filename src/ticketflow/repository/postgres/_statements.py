@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql as pg
 
 from ticketflow.errors import ConcurrencyConflict, TicketflowError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
-from ticketflow.repository._codec import PART_FROM, dumps, epoch_us, event_to_json, fold_to_json, ticket_from_row
+from ticketflow.repository._codec import dumps, epoch_us, event_to_json, fold_to_json, ticket_from_row
 from ticketflow.repository._memory import changed_parts, check_events
 from ticketflow.repository.postgres._schema import TICKET_ATTRIBUTES, Fill
 
@@ -134,7 +134,7 @@ class Statements:
         #: several tickets, each with its fold, whether it is read in part (stored under the key: its text starts
         #: '["key '; bound: that prefix's length, the prefix, where the state starts in the head, the ids) and the
         #: events read: for such a fold, those the seqs of its state's first five items and its eighth (its last
-        #: event's) name, as Folder.reads; for another, or a short one (under PART_FROM characters), its whole fold
+        #: event's) name, as Folder.reads; for another, or a short one (bound: SHORT_FOLD + 1 items), its whole fold
         named = (
             "ARRAY(SELECT (v #>> '{}')::int FROM jsonb_path_query(substr(t.fold::json->>0, %s)::jsonb, "
             "'strict $[0 to 4, 7].** ? (@.type() == \"number\")') AS v)"
@@ -148,7 +148,7 @@ class Statements:
             f"ARRAY(SELECT (SELECT e.body FROM {self.events} e WHERE e.ticket_id = t.id AND e.seq = s.seq) "
             "FROM (SELECT DISTINCT u.seq FROM unnest(w.seqs) AS u(seq)) AS s ORDER BY s.seq) "
             f"FROM {self.tickets} t CROSS JOIN LATERAL "
-            f"(SELECT left(t.fold, %s) = %s AND length(t.fold) >= {PART_FROM} AS part) AS k "
+            "(SELECT left(t.fold, %s) = %s AND json_array_length(t.fold::json) > %s AS part) AS k "
             f"CROSS JOIN LATERAL (SELECT CASE WHEN k.part THEN {named} ELSE {whole} END AS seqs) AS w "
             "WHERE t.id = ANY(%s::text[])"
         )
