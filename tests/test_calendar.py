@@ -1230,6 +1230,56 @@ def test_explain_since_is_never_before_the_first_supported_instant(zone: str):
     assert daily.explain(datetime(1900, 1, 2, 8, tzinfo=tz)).since == datetime(1900, 1, 1, 10, tzinfo=tz)
 
 
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
+def test_explain_until_is_never_after_the_end_of_the_supported_years(zone: str):
+    """After the last window of 2500-12-31, or in a night shift begun then, the stretch ends with the supported years.
+
+    explain looked for the next opening past 2500 and raised "the span reaches beyond the supported years".
+    """
+    tz = ZoneInfo(zone)
+    end = datetime(2501, 1, 1, tzinfo=tz)
+    daily = BusinessCalendar(zone, {"mon-sun": ["09:00-17:00"]})
+    closed = daily.explain(datetime(2500, 12, 31, 18, tzinfo=tz))
+    assert (closed.open, closed.since, closed.until) == (False, datetime(2500, 12, 31, 17, tzinfo=tz), end)
+    assert str(closed.until.tzinfo) == zone
+    night = BusinessCalendar(zone, {"mon-sun": ["22:00-06:00"]})
+    shift = night.explain(datetime(2500, 12, 31, 23, tzinfo=tz))
+    assert (shift.open, shift.since, shift.until) == (True, datetime(2500, 12, 31, 22, tzinfo=tz), end)
+    before = night.explain(datetime(2500, 12, 31, 21, tzinfo=tz))
+    assert (before.open, before.until) == (False, datetime(2500, 12, 31, 22, tzinfo=tz))
+    assert BusinessCalendar(zone, {"mon-sun": ["09:00-17:00"]}).explain(end - timedelta(microseconds=1)).until == end
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
+def test_a_night_shift_from_the_last_supported_day_closes_at_their_end_for_next_close_and_open_windows(zone: str):
+    tz = ZoneInfo(zone)
+    end = datetime(2501, 1, 1, tzinfo=tz)
+    night = BusinessCalendar(zone, {"mon-sun": ["22:00-06:00"]})
+    assert night.next_close(datetime(2500, 12, 31, 23, tzinfo=tz)) == end
+    assert night.next_close(datetime(2500, 12, 31, 21, tzinfo=tz)) == end
+    assert night.next_open(datetime(2500, 12, 31, 21, tzinfo=tz)) == datetime(2500, 12, 31, 22, tzinfo=tz)
+    last = end - timedelta(microseconds=1)
+    assert night.open_windows(datetime(2500, 12, 31, 20, tzinfo=tz), last) == [
+        (datetime(2500, 12, 31, 22, tzinfo=tz), last)
+    ]
+
+
+@pytest.mark.parametrize("method", ["next_open", "next_close"])
+def test_next_open_and_close_after_the_last_window_of_the_supported_years_name_the_method_and_the_years(method: str):
+    """No window opens before their end: a CalendarError naming the call, not "the span reaches beyond"."""
+    cal = BusinessCalendar("America/New_York", {"mon-sun": ["09:00-17:00"]})
+    t = datetime(2500, 12, 31, 18, tzinfo=ZoneInfo("America/New_York"))
+    with pytest.raises(tf.CalendarError) as refused:
+        getattr(cal, method)(t)
+    assert str(refused.value) == (
+        f"{method}: no window opens after t {t.isoformat()} within the supported years 1900..2500 "
+        "(local years in America/New_York)"
+    )
+    sparse = BusinessCalendar("UTC", {}, overrides={date(2026, 6, 1): ["09:00-10:00"]})
+    with pytest.raises(tf.CalendarError, match=rf"^{method}: no window opens after t 2027-01-01"):
+        getattr(sparse, method)(datetime(2027, 1, 1, tzinfo=UTC))
+
+
 @pytest.mark.parametrize("asked_first", [None, datetime(2031, 1, 1, tzinfo=UTC), datetime(1990, 1, 1, tzinfo=UTC)])
 def test_explain_since_does_not_depend_on_the_years_a_calendar_has_built(asked_first: datetime | None):
     """Closed since the last close before the instant, however far back; the first supported instant if none."""

@@ -14,7 +14,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -634,14 +634,22 @@ class BusinessCalendar:
         return i >= 0 and u < timeline.ends[i]
 
     def _next_interval(self, u: int) -> tuple[int, int]:
-        """The open interval containing *u*, or the next one after it."""
+        """The open interval containing *u*, or the next one after it, cut at the end of the supported years.
+
+        A night shift starting on their last day ends there; when no window
+        opens before that end, both are that end (callers that must name a
+        window refuse it).
+        """
         timeline = self._covering(u)
+        end = self._supported[1]
         while True:
             i = bisect_right(timeline.starts, u) - 1
             if i >= 0 and u < timeline.ends[i]:
-                return timeline.starts[i], timeline.ends[i]
+                return timeline.starts[i], min(timeline.ends[i], end)
             if i + 1 < len(timeline.starts) and timeline.starts[i + 1] < timeline.hi:
-                return timeline.starts[i + 1], timeline.ends[i + 1]
+                return timeline.starts[i + 1], min(timeline.ends[i + 1], end)
+            if timeline.end_year > MAX_YEAR:
+                return end, end
             timeline = self._timeline(u, extend_by=1)
 
     def _last_close_before(self, u: int) -> int:
@@ -668,12 +676,26 @@ class BusinessCalendar:
         """*t* itself if open, else the start of the next window (in the calendar's zone)."""
         u = self._us(t, "next_open", "t")
         start, _ = self._next_interval(u)
+        if start == self._supported[1]:
+            self._no_window_after(t, "next_open")
         return self._from_us(max(start, u))
 
     def next_close(self, t: datetime) -> datetime:
-        """The end of the window *t* is in, or of the next window if *t* is closed."""
-        _, end = self._next_interval(self._us(t, "next_close", "t"))
+        """The end of the window *t* is in, or of the next window if *t* is closed.
+
+        A window running past the supported years (a night shift from their
+        last day) ends at their end, as :meth:`explain` says.
+        """
+        start, end = self._next_interval(self._us(t, "next_close", "t"))
+        if start == self._supported[1]:
+            self._no_window_after(t, "next_close")
         return self._from_us(end)
+
+    def _no_window_after(self, t: datetime, method: str) -> NoReturn:
+        raise CalendarError(
+            f"{method}: no window opens after t {t.isoformat()} within the supported years {MIN_YEAR}..{MAX_YEAR} "
+            f"(local years in {self.timezone})"
+        )
 
     def open_windows(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime]]:
         """The open stretches within [*a*, *b*), clipped to it, in order."""
@@ -733,8 +755,9 @@ class BusinessCalendar:
         else:
             since = timeline.ends[i] if i >= 0 else self._last_close_before(u)
             until = self._next_interval(u)[0]
-        # the day before the supported years is built for its night shifts only: the stretch starts with them
-        since = max(since, self._supported[0])
+        # the day before the supported years is built for its night shifts only: the stretch starts with them;
+        # and it ends with them, at the last day's night shift or where no window opens before their end
+        since, until = max(since, self._supported[0]), min(until, self._supported[1])
         day = t.astimezone(self._tz).date()
         holidays = self._holiday_dates(day.year) | self._holiday_dates(day.year - 1)
         claims: list[tuple[int, bool, str, str]] = []  # (precedence, opens, source, reason)
