@@ -813,7 +813,7 @@ def test_a_requester_who_may_not_update_is_refused_by_name_even_with_nothing_to_
 
 
 @pytest.mark.parametrize("at", [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, tzinfo=UTC)])
-def test_a_step_or_sla_at_an_instant_no_business_calendar_supports_is_a_calendar_error_and_writes_nothing(
+def test_a_step_or_sla_at_an_instant_no_business_calendar_supports_names_the_argument_and_writes_nothing(
     at: datetime,
 ):
     """Year 1 is no date in the zendesk calendar's New York: a CalendarError, as 1800 is, not an OverflowError."""
@@ -822,7 +822,13 @@ def test_a_step_or_sla_at_an_instant_no_business_calendar_supports_is_a_calendar
     t = wf.open(
         ALICE, title="Printer on fire", fields={"category": "question"}, at=datetime(2026, 3, 2, 15, tzinfo=UTC)
     )
-    with unchanged(wf, t.id), pytest.raises(tf.CalendarError, match=r"is outside the supported years 1900\.\.2500"):
+    outside = f"{at.isoformat()} is outside the supported years 1900..2500 (local years in America/New_York); "
+    with unchanged(wf, t.id), pytest.raises(tf.CalendarError) as refused:
         wf.fire(t.id, "solve", agent, comment="answer", at=at)
-    with pytest.raises(tf.CalendarError, match=r"is outside the supported years 1900\.\.2500"):
+    assert str(refused.value) == f"fire: at {outside}give an instant within them"  # what the caller passed
+    with unchanged(wf, t.id), pytest.raises(tf.CalendarError) as refused:
         wf.sla(t.id, at)
+    assert str(refused.value) == f"sla: now {outside}give an instant within them"
+    with pytest.raises(tf.CalendarError) as refused:
+        wf.sla_report(at)
+    assert str(refused.value) == f"sla_report: now {outside}give an instant within them"

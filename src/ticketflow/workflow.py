@@ -297,8 +297,10 @@ class Workflow(ReadsPart, IntakePart, LinksPart, DeliveryPart, VersionsPart):
             PermissionDenied: the actor may not fire it, or may not set a part given.
             FieldError: data missing or invalid. (After any refusal nothing changed.)
             ConcurrencyConflict: other writers kept winning for ``max_retries`` attempts.
+            CalendarError: *at* is outside the supported years of a calendar the SLA policy counts in.
         """
         when = self.clock.now() if at is None else require_aware(at, "at")
+        self._counted_at(when, "fire", "at")
         note = comment if comment is None else as_comment(actor, comment, visibility)
         if meta is not None:
             if not isinstance(meta, Mapping):

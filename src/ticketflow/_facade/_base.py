@@ -50,6 +50,25 @@ class FacadeBase:
     def _at(self, at: datetime | None) -> datetime:
         return self.clock.now() if at is None else require_aware(at, "at")
 
+    def _counted_at(self, when: datetime, method: str, name: str) -> None:
+        """Refuse *when* with a CalendarError naming *method* and the caller's *name* outside a calendar's years.
+
+        The SLA clocks count *when* in the calendars of the policy's targets:
+        checked here, before anything is read or written, the error names what
+        the caller passed (``fire: at 0001-01-01T00:00:00+00:00 is outside the
+        supported years ...``), not the evaluation's call inside
+        (``business_positions: instants[0] ...``).
+        """
+        if self.sla_policy is None:
+            return
+        calendars: dict[int, BusinessCalendar] = {}
+        for metric in self.sla_policy.metrics:
+            for target in metric.targets:
+                chosen = target.calendar_by.calendars.values() if target.calendar_by is not None else ()
+                calendars.update((id(calendar), calendar) for calendar in (target.calendar, *chosen))
+        for calendar in calendars.values():
+            calendar._us(when, method, name)  # the calendar's own check: its zone's years, its message
+
     if TYPE_CHECKING:  # defined by Workflow (and replaced per instance by the version dispatch)
 
         def get(self, ticket_id: str) -> Ticket: ...

@@ -70,11 +70,13 @@ class ReadsPart(FacadeBase):
 
         Raises:
             TicketNotFound: no such ticket. LifecycleVersionMismatch: as :meth:`get`.
+            CalendarError: *now* is outside the supported years of a calendar the policy counts in.
         """
         ticket = self.get(ticket_id)
         if self.sla_policy is None:
             return []
         at = self._at(now)
+        self._counted_at(at, "sla", "now")
         return evaluate(self.sla_policy, self.lifecycle, ticket, self._clock_events(ticket, at), at)
 
     def _clock_events(self, ticket: Ticket, at: datetime) -> Sequence[Event]:
@@ -121,8 +123,10 @@ class ReadsPart(FacadeBase):
 
         Raises:
             LifecycleError: the lifecycle has no SLA policy.
+            CalendarError: *now* is outside the supported years of a calendar the policy counts in.
         """
         at = self._at(now)
+        self._counted_at(at, "sla_report", "now")
         return sla_report(
             self.repository, self.lifecycle, self.sla_policy, at, group_by=group_by, by_version=by_version,
             events=lambda ticket: self._clock_events(ticket, at), **filters,
