@@ -23,6 +23,25 @@ from ticketflow.versions import VersionDispatch
 __all__ = ["FacadeBase"]
 
 
+_SLA_CALENDARS: dict[int, tuple[SlaPolicy, tuple[BusinessCalendar, ...]]] = {}
+
+
+def _sla_calendars(policy: SlaPolicy) -> tuple[BusinessCalendar, ...]:
+    """The distinct calendars the targets of *policy* count in (found once per policy, not on every fire)."""
+    known = _SLA_CALENDARS.get(id(policy))
+    if known is not None and known[0] is policy:
+        return known[1]
+    calendars: dict[int, BusinessCalendar] = {}
+    for metric in policy.metrics:
+        for target in metric.targets:
+            chosen = target.calendar_by.calendars.values() if target.calendar_by is not None else ()
+            calendars.update((id(calendar), calendar) for calendar in (target.calendar, *chosen))
+    if len(_SLA_CALENDARS) >= 64:
+        _SLA_CALENDARS.clear()
+    _SLA_CALENDARS[id(policy)] = (policy, tuple(calendars.values()))
+    return _SLA_CALENDARS[id(policy)][1]
+
+
 class FacadeBase:
     """The state every part of the facade reads; :class:`~ticketflow.Workflow` sets it in ``__init__``."""
 
@@ -59,14 +78,10 @@ class FacadeBase:
         supported years ...``), not the evaluation's call inside
         (``business_positions: instants[0] ...``).
         """
-        if self.sla_policy is None:
+        policy = self.sla_policy
+        if policy is None:
             return
-        calendars: dict[int, BusinessCalendar] = {}
-        for metric in self.sla_policy.metrics:
-            for target in metric.targets:
-                chosen = target.calendar_by.calendars.values() if target.calendar_by is not None else ()
-                calendars.update((id(calendar), calendar) for calendar in (target.calendar, *chosen))
-        for calendar in calendars.values():
+        for calendar in _sla_calendars(policy):
             calendar._us(when, method, name)  # the calendar's own check: its zone's years, its message
 
     if TYPE_CHECKING:  # defined by Workflow (and replaced per instance by the version dispatch)
