@@ -18,11 +18,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from os import PathLike
 from typing import Any
 
-from ticketflow._brief import brief
 from ticketflow._facade import DeliveryPart, IntakePart, LinksPart, ReadsPart, VersionsPart
+from ticketflow._facade._wiring import check_parts
 from ticketflow._recent import TicketCache
 from ticketflow.automation import DeliveryState, Scheduler, new_owner, warn_unhandled
 from ticketflow.calendar import BusinessCalendar
@@ -50,36 +49,6 @@ __all__ = ["Workflow"]
 
 def _new_id() -> str:
     return uuid.uuid4().hex
-
-
-def _check_parts(
-    lifecycle: object, repository: object, calendar: object, clock: object, registry: object, previous: object
-) -> None:
-    """A TypeError naming the argument of the wrong type, before anything is wired (not an AttributeError later)."""
-    if not isinstance(lifecycle, Lifecycle):
-        hint = (
-            " (tf.builtin(name) or tf.load_lifecycle(path) makes one)" if isinstance(lifecycle, str | PathLike) else ""
-        )
-        raise TypeError(
-            f"lifecycle must be a ticketflow Lifecycle{hint}, got {type(lifecycle).__name__} {brief(lifecycle)}"
-        )
-    if isinstance(repository, str | bytes | PathLike):
-        raise TypeError(
-            f"repository must be a TicketRepository such as tf.SQLiteRepository({brief(repository)}), "
-            f"got the {type(repository).__name__} {brief(repository)}"
-        )
-    if calendar is not None and not isinstance(calendar, BusinessCalendar):
-        raise TypeError(f"calendar must be a tf.BusinessCalendar, got {type(calendar).__name__} {brief(calendar)}")
-    if clock is not None and not isinstance(clock, Clock):
-        raise TypeError(f"clock must have a now() method (tf.SystemClock()), got {type(clock).__name__}")
-    if registry is not None and not isinstance(registry, Registry):
-        raise TypeError(f"registry must be a tf.Registry, got {type(registry).__name__}")
-    if (
-        not isinstance(previous, Sequence)
-        or isinstance(previous, str)
-        or not all(isinstance(p, Lifecycle) for p in previous)
-    ):
-        raise TypeError(f"previous must be a list of earlier Lifecycle versions, got {brief(previous)}")
 
 
 class Workflow(ReadsPart, IntakePart, LinksPart, DeliveryPart, VersionsPart):
@@ -128,7 +97,7 @@ class Workflow(ReadsPart, IntakePart, LinksPart, DeliveryPart, VersionsPart):
         ticket_cache: int | None = None,
         previous: Sequence[Lifecycle] = (),
     ) -> None:
-        _check_parts(lifecycle, repository, calendar, clock, registry, previous)
+        check_parts(lifecycle, repository, calendar, clock, registry, previous)
         self.lifecycle = lifecycle
         #: The versions of the lifecycle this Workflow knows, by number (the current one included).
         self.versions: Mapping[int, Lifecycle] = known_versions(lifecycle, previous)
