@@ -471,6 +471,21 @@ class SQLiteRepository:
         except sqlite3.Error as exc:
             raise StorageError(f"{self.path}: {exc}") from exc
 
+    def _snapshot(self, run: Callable[[sqlite3.Connection], _T]) -> _T:
+        """:meth:`_read` with *run*'s statements in one read transaction: one snapshot (WAL: readers never wait)."""
+
+        def snapshot(conn: sqlite3.Connection) -> _T:
+            nested = conn.in_transaction
+            if not nested:
+                conn.execute("BEGIN")
+            try:
+                return run(conn)
+            finally:
+                if not nested:
+                    conn.execute("COMMIT")
+
+        return self._read(snapshot)
+
     # -- writing -------------------------------------------------------------------
 
     @contextmanager
@@ -553,18 +568,11 @@ class SQLiteRepository:
             raise TicketNotFound(ticket_id)
 
         def run(conn: sqlite3.Connection) -> tuple[Any, list[Any]]:
-            nested = conn.in_transaction
-            if not nested:
-                conn.execute("BEGIN")  # one snapshot for both reads (WAL: readers never wait)
-            try:
-                row = conn.execute(f"{self._SELECT} WHERE id = ?", (ticket_id,)).fetchone()
-                rows = conn.execute("SELECT body FROM events WHERE ticket_id = ? ORDER BY seq", (ticket_id,)).fetchall()
-            finally:
-                if not nested:
-                    conn.execute("COMMIT")
+            row = conn.execute(f"{self._SELECT} WHERE id = ?", (ticket_id,)).fetchone()
+            rows = conn.execute("SELECT body FROM events WHERE ticket_id = ? ORDER BY seq", (ticket_id,)).fetchall()
             return row, rows
 
-        row, rows = self._read(run)
+        row, rows = self._snapshot(run)
         if row is None:
             raise TicketNotFound(ticket_id)
         return _row_to_ticket(row), events_from_json(ticket_id, [body for (body,) in rows])
@@ -601,18 +609,10 @@ class SQLiteRepository:
         marks = ",".join("?" * len(ids))
 
         def run(conn: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
-            nested = conn.in_transaction
-            if not nested:
-                conn.execute("BEGIN")  # one snapshot for both reads (WAL: readers never wait)
-            try:
-                rows = conn.execute(f"{self._SELECT_FOLD} WHERE id IN ({marks})", ids).fetchall()
-                bodies = conn.execute(_fold_events(len(ids)), ids).fetchall()
-            finally:
-                if not nested:
-                    conn.execute("COMMIT")
-            return rows, bodies
+            rows = conn.execute(f"{self._SELECT_FOLD} WHERE id IN ({marks})", ids).fetchall()
+            return rows, conn.execute(_fold_events(len(ids)), ids).fetchall()
 
-        rows, bodies = self._read(run)
+        rows, bodies = self._snapshot(run)
         by_ticket: dict[str, list[str]] = {}
         for ticket_id, body in bodies:
             by_ticket.setdefault(ticket_id, []).append(body)
@@ -643,27 +643,19 @@ class SQLiteRepository:
         marks = ",".join("?" * len(ids))
 
         def run(conn: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
-            nested = conn.in_transaction
-            if not nested:
-                conn.execute("BEGIN")  # one snapshot for both reads (WAL: readers never wait)
-            try:
-                found: list[Any] = []
-                wanted: list[Any] = []
-                for row in conn.execute(f"{self._SELECT_FOLD} WHERE id IN ({marks})", ids).fetchall():
-                    ticket, stored = _row_to_ticket(row), row[-1]
-                    if stored is None:
-                        found.append((ticket, None))
-                        continue
-                    head, seqs, partial = fold_reads(ticket, stored, pick)
-                    wanted.extend([ticket.id, seq] for seq in seqs)
-                    found.append((ticket, (head, stored, partial)))
-                bodies = conn.execute(_NAMED_EVENTS, (dumps(wanted),)).fetchall() if wanted else []
-            finally:
-                if not nested:
-                    conn.execute("COMMIT")
-            return found, bodies
+            found: list[Any] = []
+            wanted: list[Any] = []
+            for row in conn.execute(f"{self._SELECT_FOLD} WHERE id IN ({marks})", ids).fetchall():
+                ticket, stored = _row_to_ticket(row), row[-1]
+                if stored is None:
+                    found.append((ticket, None))
+                    continue
+                head, seqs, partial = fold_reads(ticket, stored, pick)
+                wanted.extend([ticket.id, seq] for seq in seqs)
+                found.append((ticket, (head, stored, partial)))
+            return found, conn.execute(_NAMED_EVENTS, (dumps(wanted),)).fetchall() if wanted else []
 
-        found, bodies = self._read(run)
+        found, bodies = self._snapshot(run)
         return partial_folds(found, bodies)
 
     def history(self, ticket_id: str) -> list[Event]:
