@@ -108,15 +108,18 @@ class Seqs(tuple[int, ...]):
     encoding every seq again (:func:`~ticketflow.repository._codec.fold_to_json`).
     """
 
-    events: tuple[Event, ...]
-    text: str | None
+    events: Fold
 
     def __new__(cls, fold: Fold) -> Seqs:
-        """The seqs of *fold*, carrying it (and the JSON text of its seqs, when the fold keeps it)."""
+        """The seqs of *fold*, carrying it."""
         seqs = super().__new__(cls, fold.seqs)
         seqs.events = fold
-        seqs.text = fold.text()
         return seqs
+
+    @property
+    def text(self) -> str | None:
+        """The JSON text of the seqs, when the fold keeps it (made only for a store that asks: not memory)."""
+        return self.events.text()
 
     def __reduce__(self) -> tuple[type[tuple[int, ...]], tuple[tuple[int, ...]]]:
         """Copied or pickled, a plain tuple of the seqs (what a repository stores)."""
