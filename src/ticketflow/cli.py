@@ -778,17 +778,22 @@ def _load_app(spec: str) -> list[tf.Workflow]:
     return workflows
 
 
+def _interval(between: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The ``--interval`` option of a command that repeats (``worker``, ``mail imap``): seconds, more than 0."""
+    return click.option(
+        "--interval",
+        default=60.0,
+        show_default=True,
+        type=click.FloatRange(min=0, min_open=True),
+        help=f"seconds between {between}",
+    )
+
+
 @cli.command()
 @click.option("--app", "app", help="module:factory returning your Workflow(s), with their registry and notifiers")
 @click.option("--db", metavar="PATH|URL", help="SQLite file or postgresql+psycopg:// URL (without --app)")
 @click.option("--lifecycle", "lifecycle", help="built-in id or file (without --app)")
-@click.option(
-    "--interval",
-    default=60.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="seconds between sweeps",
-)
+@_interval("sweeps")
 @click.option("--once", is_flag=True, help="sweep once and exit")
 @click.option("--create", is_flag=True, help="create the SQLite file if it does not exist")
 def worker(app: str | None, db: str | None, lifecycle: str | None, interval: float, once: bool, create: bool) -> None:
@@ -949,13 +954,7 @@ def mail_serve(desk: Any, host: str, port: int, lmtp: bool) -> None:
 )
 @click.option("--mailbox", "folder", default="INBOX", show_default=True, help="the folder to read")
 @click.option("--no-ssl", is_flag=True, help="plain IMAP on port 143 instead of IMAPS on 993")
-@click.option(
-    "--interval",
-    default=60.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="seconds between polls",
-)
+@_interval("polls")
 @click.option("--once", is_flag=True, help="poll once and exit")
 def mail_imap(
     desk: Any, host: str, user: str, password_env: str, folder: str, no_ssl: bool, interval: float, once: bool
