@@ -254,6 +254,25 @@ def test_a_stranger_cannot_follow_up_someone_elses_closed_ticket():
     assert wf.reply(t.id, CUSTOMER, "one more thing").requester == CUSTOMER.id
 
 
+@pytest.mark.parametrize(
+    "forged",
+    [tf.Comment(AGENT.id, "We will refund you in full.", "public"), tf.Comment(CUSTOMER.id, "psst", "internal")],
+    ids=["authored-by-an-agent", "internal"],
+)
+def test_a_follow_up_checks_its_comment_as_a_fire_would(forged: tf.Comment):
+    wf = workflow("zendesk")
+    t = wf.open(CUSTOMER, title="Invoice is wrong")
+    wf.fire(t.id, "solve", AGENT, comment="Fixed")
+    wf.run_due(T0 + timedelta(days=2))
+    assert wf.get(t.id).state == "closed"
+    for door in (lambda: wf.follow_up(t.id, CUSTOMER, forged), lambda: wf.reply(t.id, CUSTOMER, forged)):  # type: ignore[arg-type]
+        with unchanged_count(wf), pytest.raises(tf.PermissionDenied):
+            door()
+    recorded = wf.follow_up(t.id, AGENT, tf.Comment(CUSTOMER.id, "(by phone) one more thing", "public"))  # type: ignore[arg-type]
+    opening = wf.history(recorded.id)[0]
+    assert (opening.actor.id, opening.comment and opening.comment.author) == (AGENT.id, CUSTOMER.id)
+
+
 def test_customers_of_one_organization_see_its_tickets_and_no_others():
     wf = workflow("interfacing")
     form = {"type": "bug_report", "severity": "high", "product_component": "Modeler", "description": "Crash"}

@@ -273,8 +273,17 @@ def follow_up(scope: Scope, previous: Ticket, actor: Actor, body: str, *, title:
 
     It copies the requester, participants and fields, records
     ``follow_up_of`` in its opening event and as a link, and carries *body*
-    as its first comment.
+    as its first comment, checked as a fire's would be (a customer may not
+    post it in someone else's name, nor as an internal note).
+
+    Raises:
+        PermissionDenied: *body* is a :class:`~ticketflow.Comment` the actor may not post.
     """
+    note = as_comment(actor, body, "public")
+    access = scope.lifecycle.access
+    standing = access.standing(actor)
+    if not standing.free:  # the people and fields are the library's copy; the comment is the caller's
+        access.check_comment(previous.id, "follow_up", actor, standing, note)
     keyed = _keyed(scope, None)
     ticket, event = scope.engine.open(
         _PENDING if keyed else scope.new_id(),  # a human key with a key_prefix, confirmed like any new ticket
@@ -284,9 +293,9 @@ def follow_up(scope: Scope, previous: Ticket, actor: Actor, body: str, *, title:
         fields=dict(previous.fields),
         requester=previous.requester,
         participants=previous.participants,
-        comment=as_comment(actor, body, "public"),
+        comment=note,
         meta={"follow_up_of": previous.id},
-        checked=False,  # the people and fields are the previous ticket's, copied by the library
+        checked=False,  # the people and fields are the previous ticket's, copied by the library; the comment: above
     )
     if keyed:
         ticket, event = _take_key(scope, ticket, event)
