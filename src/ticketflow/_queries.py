@@ -82,9 +82,12 @@ def export_view(
     columns: Sequence[str],
     group: str | None,
     actor: Actor | None,
+    raw: bool = False,
     **filters: Unpack[TicketFilters],
 ) -> int:
     """Write a filtered view of the lifecycle's tickets as CSV or JSON (``Workflow.export_view``); rows written.
+
+    CSV cells that would run as spreadsheet formulas get a ``'`` in front unless *raw* (see :func:`export_csv`).
 
     Raises:
         LifecycleError: an unknown format or group.
@@ -94,7 +97,7 @@ def export_view(
     if actor is not None and not lifecycle.access.is_staff(actor):
         tickets = customer_tickets(repository, lifecycle, actor, **scoped)
     if format == "csv":
-        return export_csv(repository, out, columns, tickets=tickets, **scoped)
+        return export_csv(repository, out, columns, tickets=tickets, raw=raw, **scoped)
     if format == "json":
         return export_json_view(repository, out, columns, tickets=tickets, **scoped)
     raise LifecycleError(f"unknown export format {format!r}; use csv or json")

@@ -693,13 +693,18 @@ def migrate(db: str, old: str, new: str, plan_file: str, dry_run: bool, batch: i
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--out", type=click.File("w", encoding="utf-8"), default="-", help="file to write  [default: stdout]")
 @click.option("--column", "columns", multiple=True, help="CSV column (repeat); field:<name> for a field")
-def export(db: str, fmt: str, out: Any, columns: Sequence[str]) -> None:
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="CSV: write values as stored, without the ' that keeps =, +, -, @ cells from running as spreadsheet formulas",
+)
+def export(db: str, fmt: str, out: Any, columns: Sequence[str], raw: bool) -> None:
     """Export tickets (with their histories, for JSON Lines)."""
     repo = _repository(db)
     if fmt == "jsonl":
         tf.export_jsonl(repo, out)
     else:
-        tf.export_csv(repo, out, list(columns) or DEFAULT_CSV_COLUMNS)
+        tf.export_csv(repo, out, list(columns) or DEFAULT_CSV_COLUMNS, raw=raw)
 
 
 @cli.command("import")

@@ -140,6 +140,7 @@ class ReadsPart(FacadeBase):
         columns: Sequence[str] = DEFAULT_CSV_COLUMNS,
         group: str | None = None,
         actor: Actor | None = None,
+        raw: bool = False,
         **filters: Unpack[TicketFilters],
     ) -> int:
         """Export a filtered view of this lifecycle's tickets (DevRev's "export views to CSV or JSON").
@@ -148,10 +149,14 @@ class ReadsPart(FacadeBase):
         ``updated_after``/``updated_before`` for a date range...) plus
         ``group``; rows stream a page at a time. With *actor*, as in
         ``find``: a customer exports only their tickets, as they see them.
+        A CSV cell whose text starts like a spreadsheet formula (``=``, ``+``,
+        ``-``, ``@``, tab, carriage return) is written with a ``'`` in front;
+        *raw* writes values exactly as stored (for programs, not spreadsheets).
         """
         return export_view(
-            self.repository, self.lifecycle, out, format=format, columns=columns, group=group, actor=actor, **filters
-        )
+            self.repository, self.lifecycle, out, format=format, columns=columns, group=group, actor=actor, raw=raw,
+            **filters,
+        )  # fmt: skip
 
     def similar(self, ticket_id: str, k: int = 5, *, actor: Actor | None = None) -> list[Suggestion]:
         """Earlier tickets like this one (BM25 over public text, re-ranked by recorded feedback).

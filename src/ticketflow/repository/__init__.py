@@ -8,7 +8,7 @@
 - export and import of tickets with their histories (JSON Lines, CSV).
 """
 
-from ticketflow.repository._export import export_csv, export_json_view, export_jsonl, import_jsonl
+from ticketflow.repository._export import export_csv, export_json_view, export_jsonl, import_jsonl, neutralize
 from ticketflow.repository._memory import MemoryRepository
 from ticketflow.repository._sqlite import SCHEMA_VERSION, SQLiteRepository
 
@@ -20,4 +20,5 @@ __all__ = [
     "export_json_view",
     "export_jsonl",
     "import_jsonl",
+    "neutralize",
 ]

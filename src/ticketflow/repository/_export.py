@@ -20,7 +20,16 @@ from ticketflow.protocols import TicketFilters, TicketRepository
 from ticketflow.recording import Recorder, Write, imported
 from ticketflow.repository._codec import dumps, event_from_dict, event_to_dict, loads, ticket_from_dict, ticket_to_dict
 
-__all__ = ["DEFAULT_CSV_COLUMNS", "export_csv", "export_json_view", "export_jsonl", "import_jsonl", "iter_tickets"]
+__all__ = [
+    "DEFAULT_CSV_COLUMNS",
+    "FORMULA_STARTS",
+    "export_csv",
+    "export_json_view",
+    "export_jsonl",
+    "import_jsonl",
+    "iter_tickets",
+    "neutralize",
+]
 
 #: Columns of a CSV export when none are chosen; ``field:<name>`` picks a field.
 DEFAULT_CSV_COLUMNS = (
@@ -152,6 +161,22 @@ def _cell(ticket: Ticket, column: str) -> Any:
     return getattr(ticket, column)
 
 
+#: What a spreadsheet reads as the start of a formula (or a DDE call) when a cell begins with it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(value: Any) -> Any:
+    """*value* safe to open in a spreadsheet: a text starting like a formula gets a ``'`` in front (OWASP).
+
+    Only text is changed (numbers, booleans and ``None`` are written as they
+    are), so ``=HYPERLINK(...)`` in a title becomes ``'=HYPERLINK(...)``,
+    which Excel, LibreOffice and Google Sheets show as text.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _check_columns(columns: Sequence[str]) -> None:
     known = {*DEFAULT_CSV_COLUMNS, "participants"}
     for column in columns:
@@ -165,12 +190,20 @@ def export_csv(
     columns: Sequence[str] = DEFAULT_CSV_COLUMNS,
     *,
     tickets: Iterable[Ticket] | None = None,
+    raw: bool = False,
     **filters: Unpack[TicketFilters],
 ) -> int:
     """Write one CSV row per matching ticket with *columns* (``field:<name>`` for fields).
 
     *tickets*, when given, are written instead of those matching *filters*
     (a customer's own tickets, as they may see them).
+
+    Titles, fields and the rest are what customers typed: a cell whose text
+    starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would
+    run as a formula when the file is opened in a spreadsheet (CSV
+    injection), so it is written with a ``'`` in front (:func:`neutralize`).
+    *raw* writes every value exactly as stored, for programs reading the file
+    (never open such a file in a spreadsheet).
 
     Returns:
         How many tickets were written.
@@ -183,7 +216,8 @@ def export_csv(
     writer.writerow(columns)
     written = 0
     for ticket in iter_tickets(repository, **filters) if tickets is None else tickets:
-        writer.writerow([_cell(ticket, c) for c in columns])
+        cells = [_cell(ticket, c) for c in columns]
+        writer.writerow(cells if raw else [neutralize(cell) for cell in cells])
         written += 1
     return written
 
