@@ -261,13 +261,19 @@ def test_every_public_name_resolves_lazily_and_is_listed():
         ticketflow.Wrkflow  # noqa: B018
 
 
-def test_builtin_stays_the_function_after_the_builtin_folder_is_imported():
+def test_builtin_stays_the_function_after_the_built_ins_are_read():
+    """``tf.builtin`` and ``ticketflow.lifecycle.builtin`` are the function, also once the TOML files were read.
+
+    The files' folder is read without importing it as a package, which
+    would set ``ticketflow.lifecycle.builtin`` to the package.
+    """
     loaded = _loaded_after(
         "import ticketflow as tf\n"
-        "assert 'zendesk' in tf.builtins()  # imports the ticketflow.lifecycle.builtin folder\n"
-        "assert callable(tf.builtin) and tf.builtin('zendesk').id == 'zendesk'\n"
+        "assert 'zendesk' in tf.builtins() and tf.builtin('zendesk').id == 'zendesk'\n"
+        "from ticketflow.lifecycle import builtin\n"
+        "assert callable(tf.builtin) and callable(builtin) and builtin('devrev').id == 'devrev'\n"
     )
-    assert "ticketflow.lifecycle.builtin" in loaded
+    assert "ticketflow.lifecycle.builtin" not in loaded
 
 
 def test_workflow_py_is_wiring_and_stays_under_400_lines():

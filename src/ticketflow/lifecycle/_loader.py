@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -870,12 +871,19 @@ def _extend_sla(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str
 
 # -- the built-in lifecycles: TOML files shipped in ``builtin/``, loaded like any other ---------
 
-_BUILTIN_PACKAGE = "ticketflow.lifecycle.builtin"
+
+def _builtin_folder() -> Traversable:
+    """The folder of the built-in TOML files, found without importing it as a package.
+
+    Imported, ``ticketflow.lifecycle.builtin`` would become that package,
+    shadowing the :func:`builtin` function ``ticketflow.lifecycle`` exports.
+    """
+    return resources.files("ticketflow.lifecycle").joinpath("builtin")
 
 
 def builtins() -> list[str]:
     """The ids of the built-in lifecycles, sorted."""
-    files = resources.files(_BUILTIN_PACKAGE).iterdir()
+    files = _builtin_folder().iterdir()
     return sorted(f.name.removesuffix(".toml") for f in files if f.name.endswith(".toml"))
 
 
@@ -890,7 +898,7 @@ def builtin(lifecycle_id: str) -> Lifecycle:
         raise InvalidLifecycle(
             f"builtin:{lifecycle_id}", "", f"no built-in lifecycle {lifecycle_id!r}; available: {', '.join(builtins())}"
         )
-    text = resources.files(_BUILTIN_PACKAGE).joinpath(f"{lifecycle_id}.toml").read_text(encoding="utf-8")
+    text = _builtin_folder().joinpath(f"{lifecycle_id}.toml").read_text(encoding="utf-8")
     return loads_lifecycle(text, "toml", source=f"builtin:{lifecycle_id}")
 
 
