@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING
 from ticketflow.errors import LifecycleMismatch, LifecycleVersionMismatch
 from ticketflow.lifecycle._migrated import recorded_version
 from ticketflow.model import Event, Ticket
-from ticketflow.protocols import FoldStore, SnapshotReads, TicketRepository
+from ticketflow.protocols import FoldStore, PartialFolds, SnapshotReads, TicketRepository
 
 if TYPE_CHECKING:
     from ticketflow.lifecycle import Lifecycle
@@ -174,6 +174,7 @@ class TicketCache:
         "keeps",
         "lifecycle",
         "lifecycle_id",
+        "partial_folds",
         "recent",
         "repository",
     )
@@ -192,6 +193,8 @@ class TicketCache:
         self._snapshots = repository if isinstance(repository, SnapshotReads) else None
         #: the repository, if it keeps each ticket's fold (checked once)
         self.folds = repository if histories and isinstance(repository, FoldStore) else None
+        #: the repository, if it also reads the part of a fold a write or sweep needs (checked once)
+        self.partial_folds = repository if isinstance(repository, PartialFolds) else None
         self.lifecycle = lifecycle
         self.lifecycle_id = None if lifecycle is None else lifecycle.id
         self.recent = RecentTickets(size, max_events)

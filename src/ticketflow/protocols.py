@@ -8,7 +8,7 @@ contract.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack, runtime_checkable
@@ -32,6 +32,7 @@ __all__ = [
     "Notifier",
     "OutboxMessage",
     "Page",
+    "PartialFolds",
     "SnapshotFolds",
     "TicketFilters",
     "TicketRepository",
@@ -291,6 +292,54 @@ class SnapshotFolds(Protocol):
 
     def get_with_folds(self, ticket_ids: Sequence[str]) -> dict[str, tuple[Ticket, tuple[str, list[Event]] | None]]:
         """Each stored ticket of *ticket_ids* with its fold (head and events, as :meth:`FoldStore.fold`; None: none)."""
+        ...
+
+
+#: What :meth:`PartialFolds.get_with_partial_folds` returns per fold: its head, the events read, the stored
+#: text of its seqs and whether the events are part of the fold (True) or all of it (False).
+PartialFold = tuple[str, list[Event], str, bool]
+
+
+@runtime_checkable
+class PartialFolds(Protocol):
+    """A :class:`SnapshotFolds` that reads only the part of each fold a write or a sweep needs.
+
+    A reply-heavy ticket's fold holds every public reply (each starts or
+    stops a reply clock), yet a sweep and a write need only the events its
+    head names: each SLA metric's last cycle, the timed rules' entry,
+    firings and last comments, and the fold's last event. Where a repository
+    implements this, those are read and nothing else, so a ticket of a
+    thousand replies is swept in a few events. Optional: without it the
+    whole fold is read (:meth:`SnapshotFolds.get_with_folds`).
+
+    Contract, checked by :class:`ticketflow.testing.RepositoryContract`, for
+    each stored id of *ticket_ids* (unknown ids are left out) when nobody
+    writes in between:
+
+    - the ticket equals ``get(id)``; a ticket without a stored fold comes
+      with None;
+    - otherwise with ``(head, events, stored, partial)``: *head* is the
+      stored fold's head, as :meth:`FoldStore.fold` returns it; *stored*
+      is the stored JSON text of the fold (``[head, seq, ...]``, the seqs in
+      the order they were saved); *partial* says whether *events* are a part;
+    - a fold stored under *key* (its head starts with ``key + " "``) of
+      more than 32 events is read in part: *events* are the ticket's events
+      with the seqs ``pick(head)`` names, oldest first, and *partial* is
+      True; any other fold (another key's, a shorter one: a part would save
+      nothing) is read whole: *events* as :meth:`FoldStore.fold` returns
+      them, *partial* False.
+
+    *pick* is ticketflow's reading of a head it wrote (``Folder.reads``;
+    None when it cannot tell, and then the fold is read whole). A
+    repository may instead name the same seqs itself from the head, in its
+    query language, as
+    :class:`~ticketflow.repository.postgres.PostgresRepository` does.
+    """
+
+    def get_with_partial_folds(
+        self, ticket_ids: Sequence[str], key: str, pick: Callable[[str], Sequence[int] | None]
+    ) -> dict[str, tuple[Ticket, PartialFold | None]]:
+        """Each stored ticket of *ticket_ids* with the part of its fold *pick* names (or all of it), one snapshot."""
         ...
 
 

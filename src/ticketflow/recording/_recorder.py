@@ -109,7 +109,7 @@ Accept = Callable[[str, Sequence[Event]], Sequence[Event] | None]
 
 
 class PartialReads(NamedTuple):
-    """How a sweep reads folds in part, where the repository can (``get_with_partial_folds``).
+    """How a sweep reads folds in part, where the repository can (:class:`~ticketflow.protocols.PartialFolds`).
 
     Attributes:
         key: the key of the folds read in part (another key's fold is read whole).
@@ -279,9 +279,9 @@ class Reads:
         if fold and fold[-1].seq == version:
             return fold
         stores = self._cache.folds
-        in_part = None if partial is None else getattr(self._cache.repository, "get_with_partial_folds", None)
+        in_part = self._cache.partial_folds
         if stores is not None and partial is not None and in_part is not None:
-            read = in_part([ticket_id], partial.key, partial.pick).get(ticket_id)
+            read = in_part.get_with_partial_folds([ticket_id], partial.key, partial.pick).get(ticket_id)
             found = self._current(version, None if read is None else read[1], accept, partial)
             if found is not None:
                 self._keep_fold(ticket_id, found)  # read once per attempt, like a history
@@ -302,16 +302,16 @@ class Reads:
         one snapshot (:class:`~ticketflow.protocols.SnapshotFolds`); else
         nothing is read and the result is empty. With *partial*, where the
         repository can, only the events a fold's state names are read
-        (SQLite, PostgreSQL: ``get_with_partial_folds``). A ticket left out
+        (:class:`~ticketflow.protocols.PartialFolds`). A ticket left out
         (unknown, of another lifecycle, in a state this version lacks) is for
         the caller to read alone, where it fails as it would.
         """
         repository = self._cache.repository
         if not isinstance(repository, SnapshotFolds):
             return {}
-        in_part = None if partial is None else getattr(repository, "get_with_partial_folds", None)
+        in_part = self._cache.partial_folds
         if partial is not None and in_part is not None:
-            found = in_part(ticket_ids, partial.key, partial.pick)
+            found = in_part.get_with_partial_folds(ticket_ids, partial.key, partial.pick)
         else:
             found = {
                 tid: (t, None if f is None else (*f, "", False))

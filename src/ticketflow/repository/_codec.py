@@ -24,7 +24,7 @@ import attrs
 from ticketflow._brief import brief
 from ticketflow.errors import StorageError, TicketflowError
 from ticketflow.model import _EMPTY, _NO_FIELDS, Actor, Change, Comment, Event, Ticket, require_aware, stored_ticket
-from ticketflow.protocols import OutboxMessage
+from ticketflow.protocols import OutboxMessage, PartialFold
 
 __all__ = [
     "dumps",
@@ -172,7 +172,6 @@ def fold_to_json(fold: tuple[str, Sequence[int]] | None) -> str | None:
 
 #: A fold read in part for a sweep (``get_with_partial_folds``): its head, its events read, its stored text, and
 #: whether those events are only the ones the reader named (and the last) rather than the whole fold.
-PartialFold = tuple[str, list[Event], str, bool]
 _DECODER = json.JSONDecoder()
 
 
@@ -186,15 +185,19 @@ def fold_head(stored: str) -> str:
 SHORT_FOLD = 32
 
 
-def fold_reads(ticket: Ticket, stored: str, pick: Callable[[str], Sequence[int] | None]) -> tuple[str, list[int], bool]:
+def fold_reads(stored: str, key: str, pick: Callable[[str], Sequence[int] | None]) -> tuple[str, list[int], bool]:
     """The head of a *stored* fold and the seqs to read of it, oldest first, and whether that is part of the fold.
 
-    *pick* names the seqs the reader needs from the head, the fold's last
-    among them (None: it cannot tell, so the whole fold is read). A short
-    fold (:data:`SHORT_FOLD` events or fewer) is read whole.
+    For a fold stored under *key*, *pick* names the seqs the reader needs
+    from the head, the fold's last among them (None: it cannot tell). A fold
+    under another key, one *pick* cannot tell, and a short one
+    (:data:`SHORT_FOLD` events or fewer) are read whole
+    (:class:`~ticketflow.protocols.PartialFolds`).
     """
     head, end = _DECODER.raw_decode(stored, 1)
-    named = pick(head) if stored.count(",", end) > SHORT_FOLD else None  # a comma before each seq
+    named = None
+    if head.startswith(f"{key} ") and stored.count(",", end) > SHORT_FOLD:  # a comma before each seq
+        named = pick(head)
     if named is None:
         return head, sorted(_parse(stored)[1:]), False
     return head, sorted(named), True

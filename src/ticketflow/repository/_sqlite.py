@@ -23,9 +23,8 @@ from typing import Any, TypeVar, Unpack
 
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
-from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, TicketFilters
+from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, PartialFold, TicketFilters
 from ticketflow.repository._codec import (
-    PartialFold,
     dumps,
     epoch_us,
     event_to_json,
@@ -650,7 +649,7 @@ class SQLiteRepository:
                 if stored is None:
                     found.append((ticket, None))
                     continue
-                head, seqs, partial = fold_reads(ticket, stored, pick)
+                head, seqs, partial = fold_reads(stored, key, pick)
                 wanted.extend([ticket.id, seq] for seq in seqs)
                 found.append((ticket, (head, stored, partial)))
             return found, conn.execute(_NAMED_EVENTS, (dumps(wanted),)).fetchall() if wanted else []

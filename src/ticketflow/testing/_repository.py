@@ -33,10 +33,12 @@ from ticketflow.protocols import (
     FoldStore,
     Link,
     OutboxMessage,
+    PartialFolds,
     SnapshotFolds,
     SnapshotReads,
     TicketRepository,
 )
+from ticketflow.repository._codec import loads
 
 __all__ = ["CONTRACT_LIFECYCLE", "RepositoryContract", "TicketFactory"]
 
@@ -474,6 +476,72 @@ class RepositoryContract:
         assert repo.get_with_folds(["A"]) == {"A": read["A"]}
         assert repo.get_with_folds(["missing"]) == {}
         assert repo.get_with_folds([]) == {}
+
+    def test_get_with_partial_folds_reads_the_part_a_fold_names(self, repo: TicketRepository) -> None:
+        """:class:`~ticketflow.protocols.PartialFolds`: the events a long fold's head names, else the whole fold.
+
+        A built-in zendesk Workflow writes the folds: a ticket of 40 public
+        replies (each moves a reply clock, so its fold is long), a short one,
+        and one stored without a fold. Read under the Workflow's key, the
+        long fold comes in part: the events ``Folder.reads`` names from its
+        head, with its head and stored seqs; the short fold and a fold under
+        another key come whole.
+        """
+        if not isinstance(repo, PartialFolds) or not isinstance(repo, FoldStore):
+            pytest.skip("this repository does not implement PartialFolds")
+        from ticketflow.automation._fold import Folder
+        from ticketflow.lifecycle._loader import builtin
+        from ticketflow.workflow import Workflow
+
+        customer = Actor("cust-1", roles={"customer", "requester"})
+        agent = Actor("agent-1", roles={"agent"})
+        wf = Workflow(builtin("zendesk"), repo)
+
+        def replied(replies: int) -> str:
+            ticket = wf.open(customer, title="printer", at=_T0)
+            wf.fire(ticket.id, "take", agent, assignee=agent.id, at=_T0)
+            for n in range(replies):
+                wf.comment(ticket.id, customer if n % 2 else agent, f"reply {n}", at=_T0 + timedelta(seconds=n))
+            wf.fire(ticket.id, "ask", agent, comment="Which model is it?", at=_T0 + timedelta(hours=1))
+            return ticket.id
+
+        long, short = replied(40), replied(2)
+        plain, plain_events = TicketFactory().new("P")
+        repo.add(plain, plain_events)
+        folder = Folder(wf.lifecycle, wf.sla_policy)
+        read = repo.get_with_partial_folds([long, "missing", short, plain.id, long, ""], folder.key, folder.reads)
+        assert set(read) == {long, short, plain.id}
+        for ticket_id, (ticket, _) in read.items():
+            assert ticket == repo.get(ticket_id)
+        assert read[plain.id][1] is None
+        whole = repo.fold(long)
+        assert whole is not None
+        part = read[long][1]
+        assert part is not None
+        head, events, stored, partial = part
+        named = folder.reads(head)
+        assert partial
+        assert named is not None
+        assert head == whole[0]
+        assert events == [e for e in repo.history(long) if e.seq in set(named)]
+        assert len(events) < len(whole[1])
+        assert loads(stored)[0] == head
+        assert sorted(loads(stored)[1:]) == [e.seq for e in whole[1]]
+
+        def any_key(head: str) -> Sequence[int] | None:
+            return folder.reads(f"{folder.key} {head.partition(' ')[2]}")
+
+        for ticket_id, key, pick in (
+            (short, folder.key, folder.reads),  # 32 events or fewer: whole
+            (long, "0" * len(folder.key), any_key),  # another key: whole, though pick would name a part
+        ):
+            again = repo.get_with_partial_folds([ticket_id], key, pick)[ticket_id][1]
+            stored_fold = repo.fold(ticket_id)
+            assert again is not None
+            assert stored_fold is not None
+            assert not again[3]
+            assert (again[0], again[1]) == (stored_fold[0], list(stored_fold[1]))
+        assert repo.get_with_partial_folds([], folder.key, folder.reads) == {}
 
     def test_sequences_count_from_one_per_name(self, repo: TicketRepository) -> None:
         """Numbers for human ticket keys: 1, 2, 3 per name."""

@@ -34,10 +34,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Event, Ticket, require_aware
-from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, TicketFilters
+from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, PartialFold, TicketFilters
 from ticketflow.repository import _codec
 from ticketflow.repository._codec import (
-    PartialFold,
     dumps,
     epoch_us,
     events_from_json,
