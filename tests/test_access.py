@@ -5,6 +5,7 @@ the refusal (or the harmless outcome) and that the ticket, its version and
 its history did not change; then the ``[access]`` format and its errors.
 """
 
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -303,6 +304,30 @@ def test_a_customers_view_holds_no_trace_of_internal_events():
     assert [e.seq for e in after.events] == list(range(1, len(after.events) + 1))
     assert after.ticket.version == len(after.events)
     assert wf.view(t.id, AGENT).ticket.version == len(after.events) + 2
+
+
+def test_a_customers_find_and_export_filters_read_only_what_their_view_shows():
+    wf = workflow("sighten")
+    t = wf.open(CUSTOMER, title="Feature idea")
+    wf.fire(t.id, "take", AGENT, assignee=AGENT.id, fields={"request_type": "feedback"})
+    shown = wf.view(t.id, CUSTOMER).ticket.updated_at
+    later = shown + timedelta(hours=1)
+    wf.update(t.id, AGENT, fields={"aha_link": "https://aha.example/FEAT-12"}, add_tags={"documented_in_aha"}, at=later)
+    probes: list[dict[str, Any]] = [
+        {"tag": "documented_in_aha"},  # an internal tag
+        {"field": {"aha_link": "https://aha.example/FEAT-12"}},  # an internal field's value
+        {"updated_after": later},  # when internal work happened
+    ]
+    for probe in probes:
+        assert [x.id for x in wf.find(**probe).tickets] == [t.id]  # the application's own read sees it
+        assert wf.find(actor=CUSTOMER, **probe).tickets == ()
+        assert wf.find(actor=CUSTOMER, order_by="updated_at", **probe).tickets == ()
+        assert wf.export_view(io.StringIO(), actor=CUSTOMER, **probe) == 0
+    # what the view shows still filters as it shows it
+    visible: list[dict[str, Any]] = [{"field": {"request_type": "feedback"}}, {"updated_before": later}, {}]
+    for probe in visible:
+        assert [x.id for x in wf.find(actor=CUSTOMER, **probe).tickets] == [t.id]
+        assert wf.export_view(io.StringIO(), actor=CUSTOMER, **probe) == 1
 
 
 def test_a_refusal_shown_to_a_customer_never_quotes_an_internal_value():
