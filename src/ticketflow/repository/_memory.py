@@ -18,10 +18,10 @@ from ticketflow._values import scalars_fine, text_problem, texts_fine, value_pro
 from ticketflow.errors import ConcurrencyConflict, StorageError, TicketNotFound
 from ticketflow.model import UNSET, Actor, Event, Ticket, require_aware
 from ticketflow.protocols import Delivery, Link, OutboxMessage, Page, TicketFilters
-from ticketflow.repository._codec import epoch_us
+from ticketflow.repository._codec import dumps, epoch_us, loads
 from ticketflow.repository._query import Query, check_limit, check_name, check_status, decode_cursor, encode_cursor
 
-__all__ = ["MemoryRepository", "check_events"]
+__all__ = ["MemoryRepository", "check_events", "check_message"]
 
 
 def _refuse(ticket: Ticket, where: str, problem: str) -> StorageError:
@@ -210,6 +210,51 @@ def check_events(ticket: Ticket, events: Sequence[Event], first_seq: int, before
         raise StorageError(f"ticket {ticket.id}: a new ticket needs its opening event")
 
 
+def check_message(message: OutboxMessage) -> None:
+    """Refuse an outbox message some store could not keep, the same way in every store, before anything is written.
+
+    Its key, ticket id and kind are text every store keeps (the key and kind
+    not empty), its ``created_at`` is aware, and its payload a mapping of
+    values every store keeps (:func:`ticketflow._values.value_problem`: text,
+    64-bit integers, finite floats, lists and string-keyed mappings), so a
+    notifier gets the same payload whichever store held it.
+
+    Raises:
+        StorageError: naming the message and the part at fault; TypeError: an
+            argument that is no OutboxMessage, or a key that is no string.
+        NaiveDatetime: ``created_at`` without a zone.
+    """
+    if not isinstance(message, OutboxMessage):
+        raise TypeError(f"expected an OutboxMessage, got {type(message).__name__} {brief(message)}")
+    if not isinstance(message.key, str):
+        raise TypeError(f"an outbox message's key must be a string, got {type(message.key).__name__}")
+
+    def refuse(where: str, problem: str) -> StorageError:
+        return StorageError(f"outbox message {brief(message.key)}: {where}: {problem}; nothing was written")
+
+    for where in ("key", "ticket_id", "kind"):
+        text = getattr(message, where)
+        if not isinstance(text, str):
+            raise refuse(where, f"expected a string, got {type(text).__name__} {brief(text)}")
+        if not text and where != "ticket_id":  # a contact or a refusal mail is about no ticket
+            raise refuse(where, "an empty string cannot name a message")
+        problem = text_problem(text)
+        if problem:
+            raise refuse(where, problem)
+    require_aware(message.created_at, "created_at")
+    payload = message.payload
+    if not isinstance(payload, Mapping):
+        raise refuse("payload", f"expected a mapping, got {type(payload).__name__} {brief(payload)}")
+    problem = value_problem(dict(payload))
+    if problem:
+        raise refuse("payload", problem)
+
+
+def _as_stored(message: OutboxMessage) -> OutboxMessage:
+    """*message* with its payload as the SQL stores give it back: a copy, with lists as tuples."""
+    return attrs.evolve(message, payload=loads(dumps(dict(message.payload))))
+
+
 class _MemoryTransaction:
     def __init__(self) -> None:
         self.ops: list[tuple[str, Any]] = []
@@ -225,7 +270,8 @@ class _MemoryTransaction:
         self.ops.append(("save", (ticket, list(events), expected_version, due, fold)))
 
     def enqueue(self, message: OutboxMessage) -> None:
-        self.ops.append(("enqueue", message))
+        check_message(message)
+        self.ops.append(("enqueue", _as_stored(message)))
 
     def link(self, link: Link) -> None:
         self.ops.append(("link", link))

@@ -36,7 +36,7 @@ from ticketflow.repository._codec import (
     partial_folds,
     ticket_from_row,
 )
-from ticketflow.repository._memory import changed_parts, check_events
+from ticketflow.repository._memory import changed_parts, check_events, check_message
 from ticketflow.repository._query import (
     Query,
     check_limit,
@@ -300,6 +300,7 @@ class _SQLiteTransaction:
             )
 
     def enqueue(self, message: OutboxMessage) -> None:
+        check_message(message)
         self.conn.execute(
             "INSERT OR IGNORE INTO outbox (key, ticket_id, kind, payload, created_at, created_us) VALUES (?,?,?,?,?,?)",
             outbox_row(message),

@@ -609,6 +609,36 @@ class RepositoryContract:
         with pytest.raises(TicketNotFound):
             repo.get("T-1")
 
+    def test_the_outbox_refuses_alike_what_no_store_can_keep(self, repo: TicketRepository) -> None:
+        """Every store refuses the same outbox messages before writing anything, and gives back the same payload."""
+        bad: list[tuple[OutboxMessage, type[Exception]]] = [
+            (OutboxMessage("m", "T-1", "reminder", {"at": _T0}, _T0), StorageError),  # no JSON form
+            (OutboxMessage("m", "T-1", "reminder", {"to": {"a", "b"}}, _T0), StorageError),
+            (OutboxMessage("m", "T-1", "reminder", {"n": math.nan}, _T0), StorageError),
+            (OutboxMessage("m", "T-1", "reminder", {"n": 2**64}, _T0), StorageError),
+            (OutboxMessage("m", "T-1", "reminder", {"x": "\ud800"}, _T0), StorageError),  # a lone surrogate
+            (OutboxMessage("m", "T-1", "reminder", {7: "seven"}, _T0), StorageError),  # type: ignore[dict-item]
+            (OutboxMessage("m", "T-1", "reminder", ["not", "a", "mapping"], _T0), StorageError),  # type: ignore[arg-type]
+            (OutboxMessage("m\x00", "T-1", "reminder", {}, _T0), StorageError),  # a NUL in the key
+            (OutboxMessage("m", "T-1", "remind\x00er", {}, _T0), StorageError),
+            (OutboxMessage("", "T-1", "reminder", {}, _T0), StorageError),  # an empty key
+            (OutboxMessage(7, "T-1", "reminder", {}, _T0), TypeError),  # type: ignore[arg-type]
+            (OutboxMessage("m", "T-1", "reminder", {}, _T0.replace(tzinfo=None)), TicketflowError),  # naive
+        ]
+        for message, error in bad:
+            with pytest.raises(error), repo.transaction() as tx:  # noqa: PT012 - the block is the unit
+                tx.add(*TicketFactory().new("T-1"))
+                tx.enqueue(message)
+            assert repo.pending_messages() == [], message
+            with pytest.raises(TicketNotFound):
+                repo.get("T-1")  # nothing of the transaction was written
+        payload: dict[str, Any] = {"to": ["a", "b"], "n": 1, "nested": {"k": [1, {"x": None}]}}
+        with repo.transaction() as tx:
+            tx.enqueue(OutboxMessage("m", "", "contact.recorded", payload, _T0))
+        payload["to"].append("mallory")  # the caller's object changing later changes nothing stored
+        (kept,) = repo.pending_messages()
+        assert kept.payload == {"to": ("a", "b"), "n": 1, "nested": {"k": (1, {"x": None})}}  # lists as tuples
+
     def test_the_outbox_keeps_one_message_per_key_until_delivered(
         self, repo: TicketRepository, make: TicketFactory
     ) -> None:

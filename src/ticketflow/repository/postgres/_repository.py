@@ -44,6 +44,7 @@ from ticketflow.repository._codec import (
     loads,
     outbox_row,
 )
+from ticketflow.repository._memory import check_message
 from ticketflow.repository._query import (
     Query,
     check_limit,
@@ -102,6 +103,7 @@ class _Transaction:
         self.staged.append((statement, parameters, (ticket_id, expected_version)))
 
     def enqueue(self, message: OutboxMessage) -> None:
+        check_message(message)
         self.staged.append((self.sql.enqueue, outbox_row(message), None))
 
     def link(self, link: Link) -> None:
