@@ -236,6 +236,43 @@ def test_mark_duplicate_tells_a_stranger_nothing_about_which_ids_exist():
     assert answers[0] == answers[1]
 
 
+def test_a_ticket_of_another_lifecycle_in_the_store_is_not_found_by_a_stranger():
+    # "several lifecycles share a store safely": another Workflow's ticket must not answer a stranger differently
+    repository = tf.MemoryRepository()
+    zendesk = tf.Workflow(tf.builtin("zendesk"), repository, clock=SteppableClock(T0))
+    devrev = tf.Workflow(tf.builtin("devrev"), repository, clock=SteppableClock(T0))
+    theirs = devrev.open(CUSTOMER, title="Secret roadmap question")
+    own = zendesk.open(STRANGER, title="Mine")
+    doors: dict[str, Any] = {
+        "view": lambda wf, key, who: wf.view(key, who),
+        "allowed": lambda wf, key, who: wf.allowed(key, who),
+        "fire": lambda wf, key, who: wf.fire(key, "reopen", who),
+        "comment": lambda wf, key, who: wf.comment(key, who, "hi"),
+        "update": lambda wf, key, who: wf.update(key, who, fields={"category": "question"}),
+        "move_to": lambda wf, key, who: wf.move_to(key, "open", who),
+        "reply": lambda wf, key, who: wf.reply(key, who, "hi"),
+        "follow_up": lambda wf, key, who: wf.follow_up(key, who, "hi"),
+        "similar": lambda wf, key, who: wf.similar(key, actor=who),
+        "similar_feedback": lambda wf, key, who: wf.similar_feedback(own.id, key, who, helpful=True),
+        "link": lambda wf, key, who: wf.link(key, who, "relates_to", to_ticket=own.id),
+        "link_to": lambda wf, key, who: wf.link(own.id, who, "relates_to", to_ticket=key),
+        "mark_duplicate": lambda wf, key, who: wf.mark_duplicate(key, own.id, who, trigger="solve"),
+        "acknowledge": lambda wf, key, who: wf.acknowledge(key, "acme", who),
+    }
+    for name, door in doors.items():
+        answers = []
+        for key in (theirs.id, "no-such-ticket"):
+            with unchanged(devrev, theirs.id), pytest.raises(tf.TicketflowError) as caught:
+                door(zendesk, key, STRANGER)
+            answers.append((type(caught.value), str(caught.value).replace(key, "KEY")))
+        assert answers[0] == answers[1], name
+        assert answers[0][0] is tf.TicketNotFound or name == "acknowledge", name
+    with pytest.raises(tf.LifecycleMismatch):  # the application, its staff and the requester are told why
+        zendesk.view(theirs.id, AGENT)
+    with pytest.raises(tf.LifecycleMismatch):
+        zendesk.comment(theirs.id, CUSTOMER, "hi")
+
+
 def test_an_actors_accounts_survive_storage(tmp_path: Any):
     wf = tf.Workflow(tf.builtin("zendesk"), tf.SQLiteRepository(tmp_path / "t.db"), clock=SteppableClock(T0))
     pat = tf.Actor("pat", roles={"requester"}, accounts={"acme", "globex"})

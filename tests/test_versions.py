@@ -67,6 +67,26 @@ def test_a_renamed_state_is_a_version_mismatch_not_a_key_error(call: str, cache:
     assert "migrate" in str(error)
 
 
+@pytest.mark.parametrize("call", ["allowed", "comment", "move_to", "view"])
+def test_a_stranger_meeting_a_version_mismatch_is_told_only_that_no_such_ticket_exists(call: str):
+    repository = tf.MemoryRepository()
+    ticket_id = waiting_ticket(repository)
+    wf = tf.Workflow(v2_renamed(), repository)
+    stranger = tf.Actor("mallory", roles={"requester"})
+    doors: dict[str, Any] = {
+        "allowed": lambda key: wf.allowed(key, stranger, at=T0),
+        "comment": lambda key: wf.comment(key, stranger, "hi", at=T0),
+        "move_to": lambda key: wf.move_to(key, "in_progress", stranger, at=T0),
+        "view": lambda key: wf.view(key, stranger),
+    }
+    answers = []
+    for key in (ticket_id, "no-such-ticket"):  # the state and the versions of a ticket they may not see: nothing
+        with pytest.raises(tf.TicketNotFound) as raised:
+            doors[call](key)
+        answers.append(str(raised.value).replace(key, "KEY"))
+    assert answers[0] == answers[1]
+
+
 def test_an_old_process_meeting_a_state_only_the_new_version_has_is_refused():
     repository = tf.MemoryRepository()
     new = v2_renamed()

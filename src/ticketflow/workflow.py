@@ -26,6 +26,7 @@ from ticketflow._recent import TicketCache
 from ticketflow.automation import DeliveryState, Scheduler, new_owner, warn_unhandled
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SystemClock
+from ticketflow.errors import LifecycleMismatch, LifecycleVersionMismatch, TicketNotFound
 from ticketflow.intake import (
     TicketIds,
     check_key_prefix,
@@ -181,7 +182,8 @@ class Workflow(ReadsPart, IntakePart, LinksPart, DeliveryPart, VersionsPart):
 
     def reply(self, ticket_id: str, actor: Actor, body: str, *, at: datetime | None = None) -> Ticket:
         """Comment on the ticket, or, if it is in an immutable state, open a follow-up with the reply."""
-        ticket = self._access.check_read(self.get(ticket_id), actor)
+        with self._on_behalf(actor):
+            ticket = self._access.check_read(self.get(ticket_id), actor)
         if self.lifecycle.states[ticket.state].immutable:
             return self.follow_up(ticket_id, actor, body, at=at)
         return self.comment(ticket_id, actor, body, at=at)
@@ -192,7 +194,8 @@ class Workflow(ReadsPart, IntakePart, LinksPart, DeliveryPart, VersionsPart):
         A listed trigger may still be refused for the data a fire carries
         (a required field or comment missing), never for state or permission.
         """
-        ticket = self._access.check_read(self.get(ticket_id), actor)
+        with self._on_behalf(actor):
+            ticket = self._access.check_read(self.get(ticket_id), actor)
         return self._engine.allowed(ticket, actor, self._at(at), self._guards)
 
     # -- changing ------------------------------------------------------------------
@@ -301,7 +304,12 @@ class Workflow(ReadsPart, IntakePart, LinksPart, DeliveryPart, VersionsPart):
                 new, event = rerouted(self.intake, self._policies, reads.repository, new, event)
             return Write(new, (fired(ticket, new, event, taken),))
 
-        return self._recorder.record(plan)
+        try:
+            return self._recorder.record(plan)
+        except (LifecycleMismatch, LifecycleVersionMismatch) as error:  # not the context manager: the hot path
+            if not self._known_to(error.ticket_id, actor):
+                raise TicketNotFound(error.ticket_id) from None
+            raise
 
     def comment(
         self,
@@ -352,7 +360,8 @@ class Workflow(ReadsPart, IntakePart, LinksPart, DeliveryPart, VersionsPart):
             TransitionNotAllowed: no trigger leads there, or several do (the
                 message lists them: fire one by name).
         """
-        ticket = self._access.check_read(self.get(ticket_id), actor)
+        with self._on_behalf(actor):
+            ticket = self._access.check_read(self.get(ticket_id), actor)
         return self.fire(ticket_id, self._engine.trigger_to(ticket, state), actor, **kwargs)
 
     # -- versions ------------------------------------------------------------------

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ticketflow._recent import RecentTickets
 from ticketflow.automation import DeliveryState, Scheduler
 from ticketflow.calendar import BusinessCalendar
+from ticketflow.errors import LifecycleMismatch, LifecycleVersionMismatch, TicketNotFound
 from ticketflow.intake import IntakeRules, TicketIds
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.lifecycle._access import Access
-from ticketflow.model import Ticket, require_aware
+from ticketflow.model import Actor, Ticket, require_aware
 from ticketflow.protocols import AssignmentPolicy, Clock, TicketRepository
 from ticketflow.recording import Recorder, Scope
 from ticketflow.registry import Registry
@@ -83,6 +85,32 @@ class FacadeBase:
             return
         for calendar in _sla_calendars(policy):
             calendar._us(when, method, name)  # the calendar's own check: its zone's years, its message
+
+    @contextmanager
+    def _on_behalf(self, actor: object) -> Iterator[None]:
+        """Refuse a ticket this Workflow does not serve as a door on *actor*'s behalf must: unseen, it is not found.
+
+        A ticket of another lifecycle sharing the store, or in a state this
+        version lacks, is a :class:`~ticketflow.LifecycleMismatch` (or
+        ``LifecycleVersionMismatch``) for the application, its staff and the
+        customers related to it; for anyone else it is a
+        :class:`~ticketflow.TicketNotFound`, as for an id that does not exist,
+        so a stranger cannot probe which ids the store holds, nor their lifecycle or state.
+        """
+        try:
+            yield
+        except (LifecycleMismatch, LifecycleVersionMismatch) as error:
+            if not self._known_to(error.ticket_id, actor):
+                raise TicketNotFound(error.ticket_id) from None
+            raise
+
+    def _known_to(self, ticket_id: str, actor: object) -> bool:
+        """Whether *actor* may learn that the stored ticket *ticket_id* exists (staff, or related to it)."""
+        try:
+            ticket = self.repository.get(ticket_id)
+        except TicketNotFound:
+            return False
+        return isinstance(actor, Actor) and self._access.may_see(ticket, actor)
 
     if TYPE_CHECKING:  # defined by Workflow (and replaced per instance by the version dispatch)
 

@@ -52,5 +52,6 @@ class IntakePart(FacadeBase):
         ``follow_up_of`` in its opening event and as a link (``wf.links``),
         and carries *body* as its first comment.
         """
-        previous = self._access.check_read(self.get(ticket_id), actor)
+        with self._on_behalf(actor):
+            previous = self._access.check_read(self.get(ticket_id), actor)
         return follow_up(self._scope, previous, actor, body, title=title, when=self._at(at))

@@ -37,7 +37,8 @@ class LinksPart(FacadeBase):
         at: datetime | None = None,
     ) -> Ticket:
         """Link the ticket (``relates_to``, ``blocks``, ``caused_by``, ``follow_up_of``, ``duplicate_of``)."""
-        return link(self._scope, ticket_id, actor, kind, to_ticket=to_ticket, record=record, at=self._at(at))
+        with self._on_behalf(actor):
+            return link(self._scope, ticket_id, actor, kind, to_ticket=to_ticket, record=record, at=self._at(at))
 
     def links(self, ticket_id: str) -> list[Link]:
         """The ticket's links."""
@@ -66,10 +67,11 @@ class LinksPart(FacadeBase):
         at: datetime | None = None,
     ) -> Ticket:
         """Close a duplicate by *trigger*, moving its people to the original and linking it, atomically."""
-        return mark_duplicate(
-            self._scope, duplicate_id, original_id, actor, trigger=trigger, fields=dict(fields or {}), comment=comment,
-            at=self._at(at),
-        )  # fmt: skip
+        with self._on_behalf(actor):
+            return mark_duplicate(
+                self._scope, duplicate_id, original_id, actor, trigger=trigger, fields=dict(fields or {}),
+                comment=comment, at=self._at(at),
+            )  # fmt: skip
 
     def broadcast(
         self,
@@ -92,7 +94,8 @@ class LinksPart(FacadeBase):
 
     def acknowledge(self, ticket_id: str, account: str, actor: Actor, *, at: datetime | None = None) -> Ticket:
         """Record an account's acknowledgement of a broadcast (once per account)."""
-        return acknowledge(self._scope, ticket_id, account, actor, at=self._at(at))
+        with self._on_behalf(actor):
+            return acknowledge(self._scope, ticket_id, account, actor, at=self._at(at))
 
     def acknowledgements(self, ticket_id: str) -> dict[str, datetime]:
         """The accounts that acknowledged a broadcast, and when."""

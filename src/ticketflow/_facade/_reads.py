@@ -167,13 +167,19 @@ class ReadsPart(FacadeBase):
         to the ticket (else :class:`~ticketflow.TicketNotFound`) and is
         suggested only tickets they may see.
         """
-        return self._suggestions.similar(self.get(ticket_id), k, actor)
+        if actor is None:
+            return self._suggestions.similar(self.get(ticket_id), k, actor)
+        with self._on_behalf(actor):
+            return self._suggestions.similar(self.get(ticket_id), k, actor)
 
     def similar_feedback(
         self, ticket_id: str, suggested_id: str, actor: Actor, *, helpful: bool, at: datetime | None = None
     ) -> Ticket:
         """Record a thumbs up or down for a suggestion, in the ticket's history; later suggestions use it."""
-        return self._suggestions.feedback(self._scope, ticket_id, suggested_id, actor, helpful=helpful, at=self._at(at))
+        with self._on_behalf(actor):
+            return self._suggestions.feedback(
+                self._scope, ticket_id, suggested_id, actor, helpful=helpful, at=self._at(at)
+            )
 
     def view(self, ticket_id: str, actor: Actor) -> TicketView:
         """The ticket and history as *actor* may see them (customers: no trace of internal data).
@@ -182,7 +188,8 @@ class ReadsPart(FacadeBase):
             TicketNotFound: no such ticket, or *actor* is a customer not
                 related to it (the same error, so ids cannot be probed).
         """
-        ticket = self.get(ticket_id)
+        with self._on_behalf(actor):
+            ticket = self.get(ticket_id)
         if not self._access.may_see(ticket, actor) and not addressed_to(self.repository, ticket_id, actor.accounts):
             raise TicketNotFound(ticket_id)
         return view(self.lifecycle, ticket, self.repository.history(ticket_id), actor)
