@@ -101,6 +101,23 @@ def test_bad_links_are_refused_and_change_nothing(repository: tf.TicketRepositor
         wf.link(t.id, CUSTOMER, "relates_to", record=ISSUE)
 
 
+def test_a_caller_cannot_address_a_ticket_as_the_library_does_a_broadcast(repository: tf.TicketRepository):
+    wf = devrev(repository)
+    t = wf.open(AGENT, title="x", requester=CUSTOMER.id)
+    other = wf.open(AGENT, title="y", requester=OTHER.id)
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError, match="broadcast"):
+        wf.link(t.id, AGENT, "addressed_to", to_ticket=other.id)  # the audience of a broadcast: the library's own
+    assert wf.links(t.id) == []
+
+
+def test_a_record_link_keeps_its_kind_in_the_history(repository: tf.TicketRepository):
+    wf = devrev(repository)
+    t = wf.open(CUSTOMER, title="x")
+    wf.link(t.id, AGENT, "blocks", record=ISSUE)
+    recorded = wf.history(t.id)[-1].meta["link"]
+    assert (recorded["kind"], recorded["target"], recorded["key"]) == ("blocks", "record:issue:ENG-1042", "ENG-1042")
+
+
 def test_link_rules_are_validated():
     with pytest.raises(tf.InvalidLifecycle) as caught:
         tf.builtin("devrev").extend({"id": "d2", "link_rules": [{"record": "issue", "status": "x", "fire": "accept"}]})

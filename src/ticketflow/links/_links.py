@@ -85,7 +85,12 @@ def link(
     record: ExternalRecord | None = None,
     at: datetime,
 ) -> Ticket:
-    """Link a ticket to another ticket or to a record: an event and an index entry, together."""
+    """Link a ticket to another ticket or to a record: an event and an index entry, together.
+
+    ``addressed_to`` is refused: those links are a broadcast's audience, written only by :func:`broadcast`.
+    """
+    if kind == "addressed_to":  # only broadcast() writes it: a caller's would pose as a broadcast's audience
+        raise FieldError(ticket_id, "link", ["kind"], "addressed_to links are a broadcast's audience: use broadcast()")
     if kind not in LINK_KINDS:
         raise FieldError(ticket_id, "link", ["kind"], f"unknown link kind {kind!r}; use one of {', '.join(LINK_KINDS)}")
     if (to_ticket is None) == (record is None):
@@ -96,7 +101,9 @@ def link(
         target, details = to_ticket, {}
     else:
         assert record is not None  # noqa: S101 - narrowed above
-        target, details = record.target, {k: v for k, v in attrs.asdict(record).items() if v is not None}
+        # the record's kind is in its target (record:<kind>:<key>); the link's own kind stays the event's "kind"
+        details = {k: v for k, v in attrs.asdict(record).items() if v is not None and k != "kind"}
+        target = record.target
 
     def plan(reads: Reads) -> Write[Ticket]:
         ticket = reads.ticket(ticket_id)
