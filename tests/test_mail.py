@@ -14,6 +14,7 @@ import pytest
 import ticketflow as tf
 from ticketflow.mail import (
     DirectoryQuarantine,
+    InboundMail,
     MailDesk,
     MailError,
     MailRecord,
@@ -441,6 +442,35 @@ def test_an_authenticated_sender_opens_the_ticket_and_forged_results_count_for_n
     assert desk.ingest(forged, at=T0).action == "refused"
     signed = desk.ingest(mail(SIGNED.format(server="mx.example.com", dkim="pass")), at=T0)
     assert (signed.action, signed.ticket_id) == ("opened", "INT-1")
+
+
+def test_a_forged_from_cannot_act_as_staff():
+    # an agent answering by mail is mapped by actor_for; a From header alone proves nothing, so it must not make staff
+    def actor_for(m: InboundMail) -> tf.Actor:
+        return tf.Actor(m.sender, roles={"agent" if m.sender == "sam@help.example" else "requester"})
+
+    forged = mail(
+        "From: sam@help.example\nSubject: Re: [ZD-1] Printer\nMessage-ID: <f1@attacker.example>\n"
+        "Authentication-Results: attacker.example; dkim=pass header.d=help.example",
+        body="Refund approved, closing.",
+    )
+    for options in ({}, {"authserv_id": "mx.help.example", "require_auth": ("dkim",)}):
+        wf, desk = opened_desk(actor_for=actor_for, **options)
+        outcome = desk.ingest(forged, at=T0)
+        assert (outcome.action, outcome.ticket_id) == ("refused", "ZD-1")
+        assert "authenticated" in outcome.reason
+        assert len(wf.history("ZD-1")) == 1
+        assert desk.quarantine.kept[-1][2] == forged  # type: ignore[attr-defined]
+        new = mail("From: sam@help.example\nSubject: Please reset all passwords\nMessage-ID: <f2@attacker.example>")
+        assert desk.ingest(new, at=T0).action == "refused"
+        assert wf.repository.count() == 1  # type: ignore[attr-defined]
+    signed = mail(
+        "From: sam@help.example\nSubject: Re: [ZD-1] Printer\nMessage-ID: <f3@help.example>\n"
+        "Authentication-Results: mx.help.example; dkim=pass header.d=help.example",
+        body="Sent you a new driver.",
+    )
+    assert desk.ingest(signed, at=T0).action == "commented"  # the MTA vouches for it: the agent acts
+    assert wf.history("ZD-1")[-1].actor.roles == {"agent"}
 
 
 def test_require_auth_needs_the_mtas_authserv_id():

@@ -84,7 +84,10 @@ class MailDesk:
             go; without one, only metadata is kept.
         channel: the ``[intake]`` channel mail comes through.
         actor_for: the actor a message acts as (default: its sender as a
-            ``requester``); map your agents' addresses to agents here.
+            ``requester``); map your agents' addresses to agents here. A
+            message whose actor is staff is refused (kept in the quarantine)
+            unless it is authenticated (*authserv_id*, *require_auth*): a
+            From header alone is trivial to forge.
         fields_for: the fields of a ticket a message opens (the request
             type for ``[intake]``, required fields of the lifecycle).
         fallback_days: how far back the same-subject rule looks (``None``: off).
@@ -237,11 +240,25 @@ class MailDesk:
             log.info("mail <%s> from %s %s: %s", mail.message_id, mail.sender, action, reason)
         return MailOutcome(action, mail.message_id, ticket_id, rule, reason)
 
+    def _unproven(self, mail: InboundMail, actor: Actor) -> str | None:
+        """Why *actor* may not act for this message: staff by a From header no MTA vouched for (else None)."""
+        if not self.workflow.lifecycle.access.is_staff(actor) or self.authenticated(mail):
+            return None
+        return (
+            f"{mail.sender} maps to staff (roles {', '.join(sorted(actor.roles))}), but a From header proves "
+            "nothing: staff act by mail only when authenticated (MailDesk(authserv_id=..., require_auth=...))"
+        )
+
     def _reply(self, mail: InboundMail, decision: ThreadDecision, at: datetime, original: str | None) -> MailOutcome:
         assert decision.ticket_id is not None  # noqa: S101 - decide() found one
         body = strip_reply(mail.text) or "(no text)"
+        actor = self.actor_for(mail)
+        unproven = self._unproven(mail, actor)
+        if unproven is not None:
+            self.quarantine.keep(mail.raw, unproven, at)
+            return self._done(mail, at, decision.ticket_id, "refused", decision.rule, original, unproven)
         try:
-            ticket = self.workflow.reply(decision.ticket_id, self.actor_for(mail), body, at=at)
+            ticket = self.workflow.reply(decision.ticket_id, actor, body, at=at)
         except TicketflowError as refused:
             self.quarantine.keep(mail.raw, str(refused), at)
             return self._done(mail, at, decision.ticket_id, "refused", decision.rule, original, str(refused))
@@ -252,9 +269,14 @@ class MailDesk:
         forwarded = mail.subject.lower().startswith(_FORWARD)
         body = mail.text.strip() if forwarded else strip_reply(mail.text)
         fields = dict(self.fields_for(mail)) if self.fields_for is not None else {}
+        actor = self.actor_for(mail)
+        unproven = self._unproven(mail, actor)
+        if unproven is not None:
+            self.quarantine.keep(mail.raw, unproven, at)
+            return self._done(mail, at, None, "refused", "new", original, unproven)
         try:
             result = self.workflow.receive(
-                self.actor_for(mail),
+                actor,
                 channel=self.channel,
                 authenticated=self.authenticated(mail),
                 title=mail.subject or "(no subject)",
