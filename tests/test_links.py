@@ -171,6 +171,18 @@ def test_each_customer_acknowledges_a_broadcast_once(repository: tf.TicketReposi
         wf.broadcast(AGENT, title="to nobody", accounts=[])
 
 
+def test_an_acknowledgement_moves_no_broadcast_as_a_customers_reply_would(repository: tf.TicketRepository):
+    wf = devrev(repository)
+    notice = wf.broadcast(AGENT, title="Maintenance on Saturday")
+    wf.fire(notice.id, "start", AGENT)
+    wf.fire(notice.id, "ask_customer", AGENT, comment="Tell us if Saturday does not suit you")
+    pat = tf.Actor("pat@acme.example", roles={"requester"}, accounts={"acme"})
+    acked = wf.acknowledge(notice.id, "acme", pat)  # anyone in the audience: not the broadcast's requester
+    assert acked.state == "awaiting_customer_response"
+    assert wf.history(notice.id)[-1].trigger == "comment"
+    assert set(wf.acknowledgements(notice.id)) == {"acme"}
+
+
 def test_export_views_filter_by_group_tag_customer_and_dates(repository: tf.TicketRepository):
     import io
     import json

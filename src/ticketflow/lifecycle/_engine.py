@@ -352,6 +352,7 @@ class Engine:
         guards: GuardMap | None = None,
         related: bool = False,
         came_from: Callable[[], str | None] | None = None,
+        react: bool = True,
     ) -> tuple[Ticket, Event, Transition | None]:
         """The ticket after *trigger*, its event, and the transition taken.
 
@@ -364,6 +365,8 @@ class Engine:
         A customer (no staff role) must be related to the ticket (see
         :mod:`ticketflow.lifecycle._access`); the library passes *related*
         when it established that by other means (a broadcast's audience).
+        Without *react*, a comment moves nothing: no ``on = comment``
+        transition is taken (an acknowledgement is no reply).
         Every part given (fields, tags, people, the comment's author and
         visibility) is checked against who may set it.
 
@@ -417,8 +420,10 @@ class Engine:
             self._check_builtin(ticket, trigger, actor, roles, lc.comment_roles)
             if comment is None:
                 raise FieldError(ticket.id, trigger, ["comment"], "a comment step needs a comment")
-            chosen = self._react(
-                ticket, "comment", actor, roles, merged, at, guards, comment=comment, came_from=came_from
+            chosen = (
+                self._react(ticket, "comment", actor, roles, merged, at, guards, comment=comment, came_from=came_from)
+                if react
+                else None
             )
         elif trigger == "update":
             self._check_builtin(ticket, trigger, actor, roles, lc.update_roles)

@@ -310,6 +310,9 @@ def broadcasts_for(repository: TicketRepository, account: str) -> list[Ticket]:
 def acknowledge(scope: Scope, ticket_id: str, account: str, actor: Actor, *, at: datetime) -> Ticket:
     """Record that *account* acknowledged the broadcast (once; a second acknowledgement changes nothing).
 
+    The acknowledgement is a comment that moves nothing: a member of the
+    audience is not related to the ticket, so it takes none of the
+    lifecycle's ``on = comment`` transitions (a requester's reply).
     Only a member of the account (``account in actor.accounts``) may
     acknowledge for it, or an actor holding an ``[access].on_behalf`` role
     (the event keeps both: the actor, and the account acknowledged for).
@@ -336,9 +339,10 @@ def acknowledge(scope: Scope, ticket_id: str, account: str, actor: Actor, *, at:
         if any(e.meta.get("ack") == account for e in reads.history(ticket_id)):
             return Write(ticket)  # acknowledged already: nothing changes
         note = Comment(actor.id, f"Acknowledged for {account}", "public")
-        new, event, taken = scope.engine.apply(  # the library's own step, with its own meta
-            ticket, "comment", actor, at, comment=note, meta={"ack": account}, guards=scope.guards, related=True
-        )
+        new, event, taken = scope.engine.apply(  # the library's own step, with its own meta; it moves nothing
+            ticket, "comment", actor, at, comment=note, meta={"ack": account}, guards=scope.guards, related=True,
+            react=False,
+        )  # fmt: skip
         return Write(new, (fired(ticket, new, event, taken),))
 
     return scope.recorder.record(plan)
