@@ -316,10 +316,11 @@ def _run(world: World, op: str, actor: Actor, target: str, extras: dict[str, Any
         return wf.open(
             actor, title="opened by a customer", fields=extras.get("fields"), tags=tags, comment=body, **people
         )
+    given = comment if isinstance(comment, Comment) else None  # maybe in another's name, or internal
     if op == "reply":
-        return wf.reply(target, actor, "a reply")
+        return wf.reply(target, actor, given or "a reply")  # type: ignore[arg-type]
     if op == "follow_up":
-        return wf.follow_up(target, actor, "more")
+        return wf.follow_up(target, actor, given or "more")  # type: ignore[arg-type]
     if op == "view":
         return wf.view(target, actor)
     if op == "allowed":
