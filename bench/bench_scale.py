@@ -358,19 +358,22 @@ def replies_rows(lengths: list[int], rounds: int, postgres: str | None = None) -
     without copies (``ticket_cache=0``: another process), which reads the
     part of the stored fold its state names. ``wf.sla()`` is asked by a
     second Workflow on the same store (it reads the stored fold), and, in
-    the last column, by the Workflow that saved it (the fold kept with its
-    cached copy; memory keeps no cache): it evaluates every reply (the
-    clocks list every cycle).
+    the "writer" column, by the Workflow that saved it (the fold kept with
+    its cached copy; memory keeps no cache): it evaluates every reply (the
+    clocks list every cycle). The last columns are ``wf.sla(cycles="last")``
+    asked by the second Workflow: each clock's current cycle, counted from
+    the part of the fold its state names.
     """
     stores, made = _stores(postgres)
     print(
         f"{'public replies (zendesk SLA)':<36}{'events':>8}{'µs/fire':>10}{'vs shortest':>13}{'cold µs':>10}"
         f"{'vs shortest':>13}{'sla() µs':>10}{'vs shortest':>13}{'writer sla() µs':>17}"
+        f"{'last µs':>10}{'vs shortest':>13}"
     )
     try:
         with tempfile.TemporaryDirectory() as folder:
             for name, make in stores:
-                first: tuple[float, float, float] | None = None
+                first: tuple[float, float, float, float] | None = None
                 for length in lengths:
                     repository = make(folder)
                     wf = tf.Workflow(tf.builtin("zendesk"), repository)
@@ -401,10 +404,18 @@ def replies_rows(lengths: list[int], rounds: int, postgres: str | None = None) -
                         5,
                         rounds,
                     )
-                    first = first or (fire, cold, asked)
+                    last = best_us(  # sla(cycles="last"): each clock's current cycle, from the part of the fold
+                        lambda reader=reader, ticket=ticket, later=later: [
+                            reader.sla(ticket.id, later, cycles="last") for _ in range(5)
+                        ],
+                        5,
+                        rounds,
+                    )
+                    first = first or (fire, cold, asked, last)
                     print(
                         f"{f'  {name}':<36}{length:>8,}{fire:>10.1f}{fire / first[0]:>13.2f}{cold:>10.1f}"
                         f"{cold / first[1]:>13.2f}{asked:>10.1f}{asked / first[2]:>13.2f}{kept:>17.1f}"
+                        f"{last:>10.1f}{last / first[3]:>13.2f}"
                     )
     finally:
         for repository in made:

@@ -812,6 +812,8 @@ class _Desk:
         for now in (history[-1].at, history[-1].at + timedelta(hours=5), history[-1].at - timedelta(hours=1)):
             clocks = [] if policy is None else evaluate(policy, serving.lifecycle, ticket, history, now)
             assert clocks == self.wf.sla(ticket_id, now)
+            last = [attrs.evolve(clock, cycles=clock.cycles[-1:]) for clock in clocks]
+            assert self.wf.sla(ticket_id, now, cycles="last") == last
 
 
 def _desk_workflow(lifecycle: tf.Lifecycle, repository: Any, clock: _Clock, **kwargs: Any) -> tf.Workflow:
@@ -840,6 +842,8 @@ def _same_clocks_and_rules(wf: tf.Workflow, ticket: tf.Ticket, history: Any, fol
                     assert attrs.evolve(cut, cycles=()) == attrs.evolve(whole, cycles=())
                     last = [cycle._replace(version=None) for cycle in whole.cycles[-1:]]
                     assert [cycle._replace(version=None) for cycle in cut.cycles] == last
+                last_cycles = [attrs.evolve(whole, cycles=whole.cycles[-1:]) for whole in clocks]
+                assert folder.last_cycles(grown, ticket, now) == last_cycles  # versions too: wf.sla(cycles="last")
     assert pending_rules(wf.lifecycle, ticket, fold, calendar) == pending_rules(wf.lifecycle, ticket, history, calendar)
 
 
@@ -1031,7 +1035,9 @@ def test_a_write_back_in_time_clears_the_stored_fold_and_the_history_decides(
     assert repository.fold(desk.ticket_id) is None
     due = dict(repository.due(T0 + timedelta(days=3650), limit=10)).get(desk.ticket_id)
     assert wf._scheduler.next_due(ticket, history, at) == due
-    assert wf.sla(desk.ticket_id, at) == evaluate(wf.sla_policy, wf.lifecycle, ticket, history, at)  # type: ignore[arg-type]
+    clocks = evaluate(wf.sla_policy, wf.lifecycle, ticket, history, at)  # type: ignore[arg-type]
+    assert wf.sla(desk.ticket_id, at) == clocks
+    assert wf.sla(desk.ticket_id, at, cycles="last") == [attrs.evolve(c, cycles=c.cycles[-1:]) for c in clocks]
     repository.close()
 
 
@@ -1452,3 +1458,49 @@ def test_a_sweep_of_each_store_reads_folds_not_histories(repository: Any) -> Non
     assert counting.histories == 0
     assert sorted(e.ticket_id for e in result.fired) == sorted(ids)
     assert all(wf.history(i)[-1].meta["rule"] == "pending_reminder_24h" for i in ids)
+
+
+@pytest.mark.parametrize(
+    "repository",
+    [
+        "memory",
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.skipif(not PG_URL, reason="PostgreSQL TESTS SKIPPED: no URL")),
+    ],
+    indirect=True,
+)
+def test_sla_of_the_last_cycles_reads_the_part_of_a_reply_heavy_fold(repository: Any) -> None:
+    """``wf.sla(cycles="last")``: each clock as the whole history's with its last cycle only, read in a few events.
+
+    Asked by a Workflow without the ticket's copy (another process), on a
+    ticket of 200 public replies: SQLite and PostgreSQL read the part of the
+    stored fold its state names, not the history; at an instant before the
+    last event the history tells, as it does for ``wf.sla()``.
+    """
+    wf = tf.Workflow(tf.builtin("zendesk"), repository)
+    ticket_id = _pending_after_replies(wf, 200)
+    history = wf.history(ticket_id)
+    counting = _Counting(repository) if isinstance(repository, tf.MemoryRepository) else _CountingParts(repository)
+    reader = tf.Workflow(tf.builtin("zendesk"), counting, ticket_cache=0)  # type: ignore[arg-type]
+    for now in (history[-1].at, history[-1].at + timedelta(days=3), history[-2].at):
+        whole = evaluate(wf.sla_policy, wf.lifecycle, wf.get(ticket_id), history, now)  # type: ignore[arg-type]
+        assert sum(len(clock.cycles) for clock in whole) > 100
+        last = [attrs.evolve(clock, cycles=clock.cycles[-1:]) for clock in whole]
+        assert all(cycle.version == 1 for clock in last for cycle in clock.cycles)
+        assert reader.sla(ticket_id, now, cycles="last") == last
+        assert wf.sla(ticket_id, now, cycles="last") == last  # from the writer's kept copy
+        assert reader.sla(ticket_id, now) == whole
+    counting.histories = 0
+    reader.sla(ticket_id, history[-1].at + timedelta(hours=1), cycles="last")
+    assert counting.histories == 0
+    if not isinstance(repository, tf.MemoryRepository):
+        assert 0 < counting.parts[ticket_id] < 12, counting.parts  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="'all' or 'last', not 'first'"):
+        reader.sla(ticket_id, cycles="first")
+    with pytest.raises(tf.TicketNotFound):
+        reader.sla("no-such-ticket", cycles="last")
+    with pytest.raises(tf.LifecycleMismatch):  # a Workflow reads its own lifecycle's tickets only
+        tf.Workflow(tf.builtin("sighten"), repository).sla(ticket_id, cycles="last")
+    plain = tf.Workflow(tf.builtin("devrev"))
+    opened = plain.open(tf.Actor("dev-cust", roles={"customer", "requester"}), title="x")
+    assert plain.sla(opened.id, cycles="last") == []

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ticketflow._recent import RecentTickets
+from ticketflow._recent import RecentTickets, TicketCache
 from ticketflow.automation import DeliveryState, Scheduler
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.errors import LifecycleMismatch, LifecycleVersionMismatch, TicketNotFound
@@ -59,6 +59,7 @@ class FacadeBase:
     _scheduler: Scheduler
     _recorder: Recorder
     _recent: RecentTickets
+    _cache: TicketCache
     _scope: Scope
     _ids: TicketIds
     _policies: Mapping[str, AssignmentPolicy]

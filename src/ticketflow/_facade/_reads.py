@@ -6,14 +6,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import IO, Unpack
 
+import attrs
+
 from ticketflow._facade._base import FacadeBase
 from ticketflow._queries import export_view, find, sla_report
 from ticketflow._view import TicketView, view
+from ticketflow.automation._fold import Fold
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.errors import TicketNotFound
 from ticketflow.links import addressed_to
 from ticketflow.model import Actor, Event, Ticket
-from ticketflow.protocols import FoldStore, Page, TicketFilters
+from ticketflow.protocols import FoldStore, Page, PartialFolds, TicketFilters
 from ticketflow.recording import current_fold
 from ticketflow.repository._export import DEFAULT_CSV_COLUMNS
 from ticketflow.similar import Suggestion
@@ -65,19 +68,67 @@ class ReadsPart(FacadeBase):
         """The calendar *ticket*'s timed rules count in (see :meth:`Scheduler.timer_calendar_for`)."""
         return self._scheduler.timer_calendar_for(ticket)
 
-    def sla(self, ticket_id: str, now: datetime | None = None) -> list[SlaClock]:
+    def sla(self, ticket_id: str, now: datetime | None = None, *, cycles: str = "all") -> list[SlaClock]:
         """The ticket's SLA clocks as of *now* (default: the clock); [] without a policy.
+
+        *cycles*: ``"all"`` (the default): each clock lists every cycle,
+        oldest first; ``"last"``: each clock's ``cycles`` hold its current
+        (last) cycle only, and every other attribute is the same — what a
+        ticket page or a queue shows (due, remaining, breached, warned). With
+        ``"last"`` the clocks are counted from the few events of each
+        metric's last cycle (the ticket's stored fold, read in part where the
+        repository can), so the cost does not follow how many cycles a ticket
+        has had: a reply-heavy ticket has one per two public replies.
 
         Raises:
             TicketNotFound: no such ticket. LifecycleVersionMismatch: as :meth:`get`.
             CalendarError: *now* is outside the supported years of a calendar the policy counts in.
+            ValueError: *cycles* is neither ``"all"`` nor ``"last"``.
         """
+        if cycles not in ("all", "last"):
+            raise ValueError(f"sla(cycles=...): 'all' or 'last', not {cycles!r}")
+        if cycles == "last" and self.sla_policy is not None:
+            ticket, fold = self._with_fold(ticket_id)
+            at = self._at(now)
+            self._counted_at(at, "sla", "now")
+            if isinstance(fold, Fold) and fold.state is not None and at >= fold[-1].at:
+                return self._scheduler.folder.last_cycles(fold, ticket, at)
+            clocks = evaluate(self.sla_policy, self.lifecycle, ticket, self._clock_events(ticket, at), at)
+            return [attrs.evolve(clock, cycles=clock.cycles[-1:]) for clock in clocks]
         ticket = self.get(ticket_id)
         if self.sla_policy is None:
             return []
         at = self._at(now)
         self._counted_at(at, "sla", "now")
         return evaluate(self.sla_policy, self.lifecycle, ticket, self._clock_events(ticket, at), at)
+
+    def _with_fold(self, ticket_id: str) -> tuple[Ticket, Sequence[Event] | None]:
+        """The ticket (checked as :meth:`get` checks it) and its current fold, whole or the part its state names.
+
+        The fold kept with this Workflow's copy, else the stored one: where
+        the repository reads parts (:class:`~ticketflow.protocols.PartialFolds`),
+        read with the ticket, the part its state names. None when there is
+        none at the ticket's version or it is not this Workflow's.
+        """
+        repository, folder = self.repository, self._scheduler.folder
+        if isinstance(repository, PartialFolds):
+            read = repository.get_with_partial_folds([ticket_id], folder.key, folder.reads).get(ticket_id)
+            if read is None:
+                return self.get(ticket_id), None  # raises TicketNotFound (or reads a ticket stored since)
+            ticket, part = read
+            self._cache.check(ticket)
+        else:
+            ticket, part = self.get(ticket_id), None
+        kept = self._cached_fold(ticket, partial=True)
+        if kept is not None:
+            return ticket, kept
+        if part is not None:
+            head, events, stored, partial = part
+            if events and events[-1].seq == ticket.version:
+                return ticket, folder.accept_partial(head, events, stored) if partial else folder.accept(head, events)
+        elif isinstance(repository, FoldStore) and not isinstance(repository, PartialFolds):
+            return ticket, current_fold(repository.fold(ticket_id), folder.accept, ticket.version)
+        return ticket, None
 
     def _clock_events(self, ticket: Ticket, at: datetime) -> Sequence[Event]:
         """What the clocks of *ticket* read as of *at*: its stored fold when it is current and ours, else its history.
@@ -94,16 +145,18 @@ class ReadsPart(FacadeBase):
                 return fold
         return repository.history(ticket.id)
 
-    def _cached_fold(self, ticket: Ticket) -> Sequence[Event] | None:
+    def _cached_fold(self, ticket: Ticket, *, partial: bool = False) -> Sequence[Event] | None:
         """The fold kept with this Workflow's cached copy of *ticket*, if it ends at the stored version.
 
         Events never change and a fold ends at its ticket's version, so a kept
         fold whose last event is the stored ticket's version is the stored
-        fold: reading it again would decode the same events.
+        fold: reading it again would decode the same events. *partial*: a
+        fold a sweep read in part will do (its state's events: each clock's
+        last cycle).
         """
         kept = self._recent.get(ticket.id)
         fold = None if kept is None else kept[1]
-        if getattr(fold, "partial", False):  # a sweep's read of the fold's state: not every event the clocks read
+        if not partial and getattr(fold, "partial", False):  # a sweep's read of its state: not every event clocks read
             return None
         return fold if fold and fold[-1].seq == ticket.version else None
 

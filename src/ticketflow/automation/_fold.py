@@ -45,6 +45,8 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any, NamedTuple
 
+import attrs
+
 from ticketflow.automation._timers import PendingRule, earliest, pending_rules
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle
@@ -83,6 +85,9 @@ class FoldState(NamedTuple):
         last: the seq of the fold's last event (the ticket's version when it
             was folded): a fold read in part is current only if it is the
             stored ticket's version.
+        version: the lifecycle version the opening recorded (None: none): the
+            version of every cycle, as a fold with a state has no migration
+            (``SlaCycle.version``).
     """
 
     cuts: tuple[tuple[int, ...], ...]
@@ -93,6 +98,7 @@ class FoldState(NamedTuple):
     cycles: tuple[int, ...]
     running: tuple[bool, ...]
     last: int
+    version: Any
 
 
 class Seqs(tuple[int, ...]):
@@ -207,7 +213,7 @@ class Fold(tuple[Event, ...]):
 _VERSION_KEYS = ("lifecycle_version", "lifecycle_fingerprint", MIGRATED)
 #: How a fold's seqs are stored (in its key, so a ticketflow that stores them otherwise folds again, not misreads):
 #: the lasting seqs, then the transient ones (Seqs.text), which is not in order.
-_STORED_FORM = "lasting seqs, then transient; cuts from the last cycle's start, with cycles, running and last"
+_STORED_FORM = "lasting seqs, then transient; cuts from the last cycle's start, with cycles, running, last, version"
 
 
 def _conditions(conditions: Conditions) -> str:
@@ -362,6 +368,7 @@ class Folder:
             running = [metric.start.matches(opening) and opening.target not in terminal for metric in metrics]
             cycles = [int(on) for on in running]
             entry, rules = opening.seq, []
+            version = opening.meta.get("lifecycle_version")
             comments: list[int | None] = [None, None]
             previous = opening
             if opening.comment is not None:
@@ -377,6 +384,7 @@ class Folder:
             cuts = [list(cut) for cut in state.cuts]
             running, cycles = list(state.running), list(state.cycles)
             entry, rules, comments = state.entry, list(state.rules), list(state.comments)
+            version = state.version
             previous = fold[-1]
         known = {e.seq: e for e in events}  # the new events by seq (the timed rules' ones are looked up)
         for event in events:
@@ -442,6 +450,7 @@ class Folder:
             tuple(cycles),
             tuple(running),
             previous.seq,
+            version,
         )
         if added:
             appended = ",".join(map(str, added))
@@ -490,6 +499,23 @@ class Folder:
             clocks.append(_metric_clock(metric, fields, vectors, instants, positions, at, from_cut=True))
         return clocks, [count - 1 for count in state.cycles]
 
+    def last_cycles(self, fold: Fold, ticket: Ticket, at: datetime) -> list[SlaClock]:
+        """Each SLA metric's clock as of *at* with its last cycle alone: the whole history's, but for earlier cycles.
+
+        :meth:`clocks`, each last cycle given the version the opening
+        recorded (a fold with a state has no migration, so every cycle has
+        it), so every attribute equals the whole history's clock but
+        ``cycles``, which holds its last cycle only — as long as *at* is not
+        before the fold's last event.
+        """
+        state = fold.state
+        assert state is not None  # noqa: S101 - called with a fold that has its state
+        clocks = self.clocks(fold, ticket, at)[0]
+        return [
+            attrs.evolve(clock, cycles=(clock.cycles[-1]._replace(version=state.version),)) if clock.cycles else clock
+            for clock in clocks
+        ]
+
     def next_due(
         self,
         fold: Fold,
@@ -529,6 +555,7 @@ class Folder:
                 list(state.cycles),
                 list(state.running),
                 state.last,
+                state.version,
             ]
         )
 
@@ -564,7 +591,7 @@ class Folder:
         decoded = json.loads(encoded)
         if not isinstance(decoded, list) or len(decoded) != len(FoldState._fields):
             return None
-        cuts, entry, rules, comments, transient, cycles, running, last = decoded
+        cuts, entry, rules, comments, transient, cycles, running, last, version = decoded
         if not len(cuts) == len(cycles) == len(running) == len(self._metrics):
             return None
         return FoldState(
@@ -576,6 +603,7 @@ class Folder:
             tuple(cycles),
             tuple(running),
             last,
+            version,
         )
 
     def reads(self, head: str) -> list[int] | None:
