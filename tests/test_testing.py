@@ -331,3 +331,67 @@ def test_check_migration_finds_tickets_a_checked_plan_cannot_move():
     plan = tf.load_migration(EXAMPLES / "migrate_v1_to_v2.toml", v1, v2)  # statically fine: values are dynamic
     with pytest.raises(AssertionError, match="cannot move: field 'priority'"):
         check_migration(plan, max_examples=60)
+
+
+# -- what a user hands the kit ---------------------------------------------------------------
+
+
+def test_the_kit_refuses_a_builtin_id_for_a_lifecycle_with_a_type_error_naming_it():
+    with pytest.raises(TypeError, match=r"check_lifecycle: lifecycle must be a ticketflow Lifecycle \(tf.builtin"):
+        check_lifecycle("zendesk")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="check_lifecycle: registry must be a tf.Registry"):
+        check_lifecycle(HELPDESK, "registry")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="check_migration: plan must be a MigrationPlan"):
+        check_migration("migrate_v1_to_v2.toml")  # type: ignore[arg-type]
+
+    class TestById(LifecycleContract):
+        lifecycle = "zendesk"  # type: ignore[assignment]
+
+    with pytest.raises(TypeError, match="TestById: lifecycle must be a ticketflow Lifecycle"):
+        TestById().setup_method(None)
+
+
+_ONE_STEP_SLA = """
+id = "one_step"
+initial = "new"
+[states.new]
+group = "open"
+[states.done]
+group = "closed"
+terminal = true
+[fields.organisation]
+type = "text"
+[[transitions]]
+trigger = "finish"
+source = "new"
+dest = "done"
+[sla]
+calendar = "new_york"
+[sla.calendars.new_york]
+timezone = "America/New_York"
+hours = { mon-fri = ["09:00-17:00"] }
+[sla.calendars.berlin]
+timezone = "Europe/Berlin"
+hours = { mon-fri = ["09:00-17:00"] }
+[[sla.metrics]]
+id = "resolution"
+targets = [{ target = "16h" }]
+"""
+
+
+def test_a_resolution_metric_a_terminal_state_stops_is_met_and_breached_on_two_tickets():
+    coverage = check_lifecycle(tf.loads_lifecycle(_ONE_STEP_SLA, "toml"), max_examples=3)
+    assert coverage.missing() == {}
+    assert "metrics: 1/1 exercised" in coverage.report().splitlines()
+
+
+def test_the_kit_keeps_the_applications_calendar_resolvers_and_notifiers(caplog: pytest.LogCaptureFixture):
+    text = _ONE_STEP_SLA.replace('calendar = "new_york"', 'calendar = "new_york"\ncalendar_by = { resolver = "region" }')
+    text += '\n[[timers]]\nid = "nudge"\nstate = "new"\nafter = "3d"\nnotify = ["email"]\n'
+    lifecycle = tf.loads_lifecycle(text, "toml")
+    registry = tf.Registry()
+    registry.add_calendar_resolver("region", lambda fields: {"acme": "berlin"}.get(fields.get("organisation")))
+    coverage = check_lifecycle(lifecycle, registry, max_examples=3)
+    assert coverage.missing() == {}
+    # the kit never delivers: its workflows do not each warn that nobody would
+    assert "no notifier" not in caplog.text

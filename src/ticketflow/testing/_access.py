@@ -48,7 +48,7 @@ from ticketflow.links import ExternalRecord
 from ticketflow.model import APP_META, Actor, Comment, Event, Ticket
 from ticketflow.registry import Registry
 from ticketflow.testing._checks import Bench
-from ticketflow.testing._paths import _opening_fields, _sample, kit_settings, path_coverage
+from ticketflow.testing._paths import _opening_fields, _sample, check_kit_arguments, kit_settings, path_coverage
 from ticketflow.testing._strategies import REQUESTER_ID, field_values
 
 __all__ = ["AccessContract", "check_access"]
@@ -412,6 +412,7 @@ def check_access(
     Raises:
         AssertionError: naming the operation, the actor, what they gave and the rule broken.
     """
+    check_kit_arguments("check_access", lifecycle, registry)
 
     @kit_settings(max_examples, shrink=shrink)
     @given(st.data())

@@ -9,12 +9,20 @@ import hypothesis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ticketflow._brief import brief
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.errors import TicketflowError
 from ticketflow.model import Actor, replay
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
-from ticketflow.testing._paths import _workflow, kit_settings, path_coverage, permissive_registry, take_path
+from ticketflow.testing._paths import (
+    _workflow,
+    check_kit_arguments,
+    kit_settings,
+    path_coverage,
+    permissive_registry,
+    take_path,
+)
 from ticketflow.testing._strategies import ASSIGNEE_ID, field_values
 from ticketflow.versions import MigrationPlan
 from ticketflow.workflow import Workflow
@@ -47,7 +55,15 @@ def check_migration(
     Raises:
         AssertionError: a ticket the plan cannot move or leaves invalid, with
             the state, the fields and the reason (hypothesis shrinks it).
+        TypeError: *plan* is not a MigrationPlan, or *registry* or *calendar*
+            is of the wrong type.
     """
+    if not isinstance(plan, MigrationPlan):
+        raise TypeError(
+            "check_migration: plan must be a MigrationPlan (tf.load_migration(path, old, new) makes one), "
+            f"got {type(plan).__name__} {brief(plan)}"
+        )
+    check_kit_arguments("check_migration", plan.old, registry, calendar)
     old, new = plan.old, plan.new
     states = sorted(path_coverage(old).states.items())
     staff = Actor(ASSIGNEE_ID, roles=set(old.update_roles) | {"agent"})

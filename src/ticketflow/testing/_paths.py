@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from os import PathLike
 from typing import Any
 
 import attrs
 from hypothesis import HealthCheck, Phase, settings
 
+from ticketflow._brief import brief
+from ticketflow.automation import emitted_kinds
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.clock import SteppableClock
 from ticketflow.errors import TicketflowError
@@ -20,9 +23,39 @@ from ticketflow.repository import MemoryRepository
 from ticketflow.testing._strategies import ASSIGNEE_ID, REQUESTER_ID
 from ticketflow.workflow import Workflow
 
-__all__ = ["START", "PathCoverage", "path_coverage", "permissive_registry", "replay_path", "take_path"]
+__all__ = [
+    "START",
+    "PathCoverage",
+    "check_kit_arguments",
+    "kit_registry",
+    "path_coverage",
+    "permissive_registry",
+    "replay_path",
+    "take_path",
+]
 
 START = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+def check_kit_arguments(where: str, lifecycle: object, registry: object = None, calendar: object = None) -> None:
+    """A TypeError naming *where* and the argument of the wrong type, before any check runs.
+
+    A built-in's id or a file name is refused rather than guessed at: the
+    kit checks the very Lifecycle value the application runs
+    (``tf.builtin(name)`` or ``tf.load_lifecycle(path)`` makes one).
+    """
+    if not isinstance(lifecycle, Lifecycle):
+        hint = (
+            " (tf.builtin(name) or tf.load_lifecycle(path) makes one)" if isinstance(lifecycle, str | PathLike) else ""
+        )
+        got = f"{type(lifecycle).__name__} {brief(lifecycle)}"
+        raise TypeError(f"{where}: lifecycle must be a ticketflow Lifecycle{hint}, got {got}")
+    if registry is not None and not isinstance(registry, Registry):
+        raise TypeError(f"{where}: registry must be a tf.Registry or None, got {type(registry).__name__}")
+    if calendar is not None and not isinstance(calendar, BusinessCalendar):
+        raise TypeError(
+            f"{where}: calendar must be a tf.BusinessCalendar or None, got {type(calendar).__name__} {brief(calendar)}"
+        )
 
 
 def permissive_registry(lifecycle: Lifecycle, base: Registry | None = None) -> Registry:
@@ -31,16 +64,40 @@ def permissive_registry(lifecycle: Lifecycle, base: Registry | None = None) -> R
     Names *base* does not have get a guard that always allows and an action
     that does nothing, so suites can explore the graph without the app.
     """
+    registry = kit_registry(lifecycle, base)
+    for t in lifecycle.transitions:
+        for name in t.guards:
+            registry.guards.setdefault(name, _always)
+    return registry
+
+
+def kit_registry(lifecycle: Lifecycle, base: Registry | None) -> Registry:
+    """A copy of *base* (everything the application registered), with stand-ins for what the kit needs.
+
+    The application's guards, actions, notifiers, listeners, assignment
+    policies and calendar resolvers are all kept (a lifecycle whose SLA picks
+    calendars by a resolver cannot be wired without it). Actions *base* lacks
+    do nothing, and so do notifiers for the kinds the lifecycle writes:
+    the kit never delivers, so its many workflows need not each warn of them.
+    Guards are left to the caller (always allowing, or switched by the kit).
+    """
     registry = Registry()
     if base is not None:
         registry.guards.update(base.guards)
         registry.actions.update(base.actions)
+        registry.notifiers.update(base.notifiers)
+        registry.listeners.extend(base.listeners)
+        registry.policies.update(base.policies)
+        registry.calendar_resolvers.update(base.calendar_resolvers)
     for t in lifecycle.transitions:
-        for name in t.guards:
-            registry.guards.setdefault(name, _always)
         for name in t.actions:
             registry.actions.setdefault(name, _nothing)
+    for kind in emitted_kinds(lifecycle, None) | _SLA_KINDS:
+        registry.notifiers.setdefault(kind, _nothing)
     return registry
+
+
+_SLA_KINDS = frozenset({"sla.breached", "sla.warning"})  # emitted_kinds names them only when given the policy
 
 
 def _always(_context: GuardContext) -> bool:
@@ -128,6 +185,7 @@ class PathCoverage:
 
 def path_coverage(lifecycle: Lifecycle) -> PathCoverage:
     """Shortest paths reaching every state and taking every transition (breadth first)."""
+    check_kit_arguments("path_coverage", lifecycle)
     to_state: dict[str, tuple[Transition, ...]] = {lifecycle.initial: ()}
     queue = deque([lifecycle.initial])
     while queue:

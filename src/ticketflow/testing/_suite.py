@@ -52,6 +52,7 @@ from ticketflow.testing._paths import (
     _opener,
     _opening_fields,
     _workflow,
+    check_kit_arguments,
     kit_settings,
     path_coverage,
     replay_path,
@@ -108,6 +109,7 @@ def check_steps(
     Raises:
         AssertionError: naming the step and the broken rule.
     """
+    check_kit_arguments("check_steps", lifecycle, registry, calendar)
     wf, clock = _workflow(lifecycle, registry, calendar)
     ticket = wf.open(
         _opener(lifecycle),
@@ -207,6 +209,7 @@ def run_random_steps(
     No example database is used: the same function checks many lifecycles.
     A *seed* makes the sequences those of that seed (else the profile decides).
     """
+    check_kit_arguments("run_random_steps", lifecycle, registry, calendar)
 
     @kit_settings(max_examples, shrink=shrink, derandomize=settings().derandomize and seed is None)
     @given(steps(lifecycle))
@@ -246,7 +249,11 @@ def check_lifecycle(
 
     Raises:
         AssertionError: with the rule that failed and a minimal example.
+        TypeError: *lifecycle* is not a Lifecycle (a built-in's id is not
+            looked up: pass ``tf.builtin(name)``), or *registry* or
+            *calendar* is of the wrong type.
     """
+    check_kit_arguments("check_lifecycle", lifecycle, registry, calendar)
     coverage = expected_coverage(lifecycle)
     _replay_all(lifecycle, registry, calendar, coverage)
     check_allowed(lifecycle, registry, calendar=calendar, coverage=coverage)
@@ -303,6 +310,10 @@ class ContractBase:
     registry: ClassVar[Registry | None] = None
     calendar: ClassVar[BusinessCalendar | None] = None
     unexercised: ClassVar[frozenset[str]] = frozenset()
+
+    def setup_method(self, _method: object) -> None:
+        """Refuse a class whose ``lifecycle``, ``registry`` or ``calendar`` is not what the kit reads, by name."""
+        check_kit_arguments(type(self).__name__, getattr(self, "lifecycle", None), self.registry, self.calendar)
 
     def assert_covered(self, coverage: KitCoverage, *kinds: str) -> None:
         """Fail when a reachable label of *kinds* was never exercised (minus ``unexercised``)."""
