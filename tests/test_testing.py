@@ -339,7 +339,7 @@ def test_check_migration_finds_tickets_a_checked_plan_cannot_move():
 def test_the_kit_refuses_a_builtin_id_for_a_lifecycle_with_a_type_error_naming_it():
     with pytest.raises(TypeError, match=r"check_lifecycle: lifecycle must be a ticketflow Lifecycle \(tf.builtin"):
         check_lifecycle("zendesk")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="check_lifecycle: registry must be a tf.Registry"):
+    with pytest.raises(TypeError, match=r"check_lifecycle: registry must be a tf\.Registry"):
         check_lifecycle(HELPDESK, "registry")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="check_migration: plan must be a MigrationPlan"):
         check_migration("migrate_v1_to_v2.toml")  # type: ignore[arg-type]
@@ -386,7 +386,8 @@ def test_a_resolution_metric_a_terminal_state_stops_is_met_and_breached_on_two_t
 
 
 def test_the_kit_keeps_the_applications_calendar_resolvers_and_notifiers(caplog: pytest.LogCaptureFixture):
-    text = _ONE_STEP_SLA.replace('calendar = "new_york"', 'calendar = "new_york"\ncalendar_by = { resolver = "region" }')
+    by_resolver = 'calendar = "new_york"\ncalendar_by = { resolver = "region" }'
+    text = _ONE_STEP_SLA.replace('calendar = "new_york"', by_resolver)
     text += '\n[[timers]]\nid = "nudge"\nstate = "new"\nafter = "3d"\nnotify = ["email"]\n'
     lifecycle = tf.loads_lifecycle(text, "toml")
     registry = tf.Registry()
