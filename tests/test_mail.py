@@ -548,3 +548,23 @@ def test_a_strangers_reply_with_a_guessed_key_does_not_reach_the_ticket():
     outcome = desk.ingest(raw, at=T0)
     assert (outcome.action, outcome.ticket_id, outcome.rule) == ("refused", "ZD-1", "subject_key")
     assert len(wf.history("ZD-1")) == 1  # per-ticket access: only the ticket's people may comment
+
+
+def test_a_desk_on_a_channel_the_lifecycle_lacks_is_refused_when_it_is_made_not_per_message():
+    with pytest.raises(ValueError, match=r"MailDesk: channel 'mail' is not one of the lifecycle's \[intake\] channels"):
+        MailDesk(tf.Workflow(tf.builtin("interfacing")), channel="mail")
+    assert MailDesk(tf.Workflow(tf.builtin("zendesk")), channel="anything").channel == "anything"  # no channels
+
+
+def test_cli_mail_ingest_names_a_channel_the_lifecycle_lacks_in_one_line(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from ticketflow.cli import cli
+
+    db = str(tmp_path / "t.db")
+    args = ["mail", "ingest", "--db", db, "--create", "--lifecycle", "interfacing", "--channel", "mail", "-"]
+    result = CliRunner().invoke(cli, args, input=(CORPUS / "01_gmail_new_request.eml").read_bytes())
+    assert result.exit_code == 1
+    known = "(portal, email, chat, phone)"
+    assert f"channel 'mail' is not one of the lifecycle's [intake] channels {known}" in result.output
+    assert "Traceback" not in result.output

@@ -82,7 +82,9 @@ class MailDesk:
         quarantine: where unusable or refused mail is kept (default: memory).
         attachments: where attachment bytes and each full original message
             go; without one, only metadata is kept.
-        channel: the ``[intake]`` channel mail comes through.
+        channel: the ``[intake]`` channel mail comes through; one the
+            lifecycle's ``[intake]`` channels lack is a ValueError here (a
+            lifecycle without channels takes any).
         actor_for: the actor a message acts as (default: its sender as a
             ``requester``); map your agents' addresses to agents here. A
             message whose actor is staff is refused (kept in the quarantine)
@@ -121,6 +123,12 @@ class MailDesk:
         self.store: MessageIdStore = store if store is not None else MemoryMessageIds()
         self.quarantine: Quarantine = quarantine if quarantine is not None else MemoryQuarantine()
         self.attachments = attachments
+        channels = workflow.intake.channels
+        if channels and channel not in channels:  # else every message would be refused, one by one
+            raise ValueError(
+                f"MailDesk: channel {channel!r} is not one of the lifecycle's [intake] channels "
+                f"({', '.join(channels)}); pass channel= one of them"
+            )
         self.channel = channel
         self.actor_for = actor_for
         self.fields_for = fields_for
