@@ -725,6 +725,29 @@ def test_a_step_that_needs_a_comment_is_refused_saying_so(wf: tf.Workflow):
     assert str(caught.value) == f"ticket {t.id}: 'ask' refused: this step needs a comment (comment)"
 
 
+@pytest.mark.parametrize("blank", ["", "   ", "\n\t"])
+def test_a_blank_comment_is_no_comment_so_steps_that_need_one_refuse_it(wf: tf.Workflow, blank: str):
+    t = in_progress(wf)
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError, match="a comment step needs a comment"):
+        wf.comment(t.id, BOB, blank)
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError, match="this step needs a comment"):
+        wf.fire(t.id, "ask", BOB, comment=blank)
+    with unchanged(wf, t.id), pytest.raises(tf.FieldError, match="this step needs a comment"):
+        wf.fire(t.id, "ask", BOB, comment=tf.Comment("bob", blank))
+    waiting = wf.fire(t.id, "ask", BOB, comment="Which model?")
+    assert waiting.state == "waiting_on_requester"
+
+
+def test_a_blank_reply_does_not_stop_the_first_response_clock():
+    clock = SteppableClock(datetime(2026, 3, 2, 14, tzinfo=UTC))
+    zendesk = tf.Workflow(tf.builtin("zendesk"), clock=clock)
+    t = zendesk.open(ALICE, title="VPN drops", fields={"category": "question"})
+    clock.advance(minutes=10)
+    moved = zendesk.fire(t.id, "take", BOB, comment="  ")  # an empty reply box submitted with the step
+    assert zendesk.history(t.id)[-1].comment is None
+    assert [c.running for c in zendesk.sla(moved.id) if c.metric == "first_response"] == [True]
+
+
 # -- refusals name the ticket and the step exactly; data given with a plain step is kept ---------------------------
 
 

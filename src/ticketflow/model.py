@@ -427,6 +427,10 @@ def stored_event(
 def as_comment(actor: Actor, comment: str | Comment | None, visibility: Visibility) -> Comment | None:
     """The :class:`Comment` an API call's *comment* stands for: a string is *actor*'s, with *visibility*.
 
+    A blank string (empty, or only whitespace) is no comment (``None``): an
+    empty form field neither satisfies a step that needs a comment nor posts
+    an empty reply that would stop a response-time clock.
+
     Raises:
         TypeError: the actor is not an :class:`Actor`, or the comment neither a string nor a Comment.
     """
@@ -436,4 +440,6 @@ def as_comment(actor: Actor, comment: str | Comment | None, visibility: Visibili
         raise TypeError(f"actor must be a ticketflow.Actor, got {type(actor).__name__}")
     if not isinstance(comment, str):
         raise TypeError(f"comment must be a string or a Comment, got {type(comment).__name__}")
+    if not comment or comment.isspace():
+        return None
     return Comment(actor.id, comment, visibility)

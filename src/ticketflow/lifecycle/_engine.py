@@ -84,6 +84,11 @@ def _mappings(fields: object, meta: object) -> None:
         raise TypeError(f"meta must be a mapping, got {type(meta).__name__}")
 
 
+def _blank(comment: Comment | None) -> bool:
+    """No comment, or one whose text is empty or only whitespace: it does not meet a rule that needs one."""
+    return comment is None or not comment.body or comment.body.isspace()
+
+
 def _no_string(name: str, tags: object) -> None:
     """A TypeError naming the argument when a collection of tags is a string.
 
@@ -418,7 +423,7 @@ class Engine:
         chosen: Transition | None
         if trigger == "comment":
             self._check_builtin(ticket, trigger, actor, roles, lc.comment_roles)
-            if comment is None:
+            if _blank(comment):
                 raise FieldError(ticket.id, trigger, ["comment"], "a comment step needs a comment")
             chosen = (
                 self._react(ticket, "comment", actor, roles, merged, at, guards, comment=comment, came_from=came_from)
@@ -452,7 +457,7 @@ class Engine:
                 merged = {**merged, **chosen.set_fields}
             if chosen.increment:
                 merged = {**merged, **{name: (merged.get(name) or 0) + 1 for name in chosen.increment}}
-            if chosen.require_comment and comment is None:
+            if chosen.require_comment and _blank(comment):
                 raise FieldError(ticket.id, trigger, ["comment"], "this step needs a comment")
             self._check_required(ticket, trigger, chosen, dest, merged, attributes)
         field_changes = _NO_CHANGES
