@@ -1,6 +1,6 @@
 """The business calendar: examples for the traps, an oracle, and properties."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -2495,3 +2495,14 @@ def test_an_ics_event_whose_interval_is_not_one_or_more_is_refused_naming_it(int
     cal = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[yearly])
     assert not cal.is_open(berlin(2027, 11, 3, 10))  # 2025 + 2
     assert cal.is_open(berlin(2026, 11, 3, 10))
+
+
+def test_a_zoneinfo_or_utc_is_taken_as_its_zone_name():
+    nine_to_five = {"mon-fri": ["09:00-17:00"]}
+    paris = BusinessCalendar(ZoneInfo("Europe/Paris"), nine_to_five)
+    assert paris == BusinessCalendar("Europe/Paris", nine_to_five)
+    assert paris.timezone == "Europe/Paris"
+    assert BusinessCalendar(UTC, nine_to_five).timezone == "UTC"
+    assert BusinessCalendar.always_open(ZoneInfo("Asia/Tokyo")).timezone == "Asia/Tokyo"  # type: ignore[arg-type]
+    with pytest.raises(tf.CalendarError, match=r"timezone: unknown zone datetime\.timezone"):
+        BusinessCalendar(timezone(timedelta(hours=2)), nine_to_five)  # a fixed offset has no name and no DST rules

@@ -14,7 +14,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -80,6 +80,15 @@ def _delta_us(value: timedelta) -> int:
     if not isinstance(value, timedelta):
         raise CalendarError(f"expected a timedelta, got {type(value).__name__} {value!r}")
     return (value.days * 86400 + value.seconds) * _US + value.microseconds
+
+
+def _zone_name(value: object) -> str:
+    """A zone as its IANA name: a ``ZoneInfo`` gives its key and ``datetime.UTC`` is ``"UTC"`` (else as given)."""
+    if isinstance(value, ZoneInfo) and value.key:
+        return value.key
+    if value is UTC:
+        return "UTC"
+    return cast(str, value)  # anything but a name is refused by __attrs_post_init__, naming it
 
 
 def _hours(value: Mapping[str, Sequence[str] | str]) -> tuple[tuple[Window, ...], ...]:
@@ -271,7 +280,8 @@ class BusinessCalendar:
     """Business hours in a time zone, with holidays and per-date overrides.
 
     Attributes:
-        timezone: an IANA zone name, such as ``"America/New_York"``.
+        timezone: an IANA zone name, such as ``"America/New_York"`` (a ``ZoneInfo``, or
+            ``datetime.UTC``, is taken as its name).
         hours: windows per weekday: ``{"mon-fri": ["09:00-12:00", "13:00-17:00"]}``;
             keys are ``mon``..``sun`` or ranges like ``mon-fri``; a window
             may cross midnight (``"22:00-06:00"``), and ``"00:00-24:00"`` is
@@ -303,7 +313,7 @@ class BusinessCalendar:
             open time at all.
     """
 
-    timezone: str
+    timezone: str = attrs.field(converter=_zone_name)
     hours: tuple[tuple[Window, ...], ...] = attrs.field(converter=_hours)
     holidays: tuple[date | HolidaySource, ...] = attrs.field(default=(), converter=_holidays)
     overrides: tuple[tuple[date, tuple[Window, ...]], ...] = attrs.field(default=(), converter=_overrides)
