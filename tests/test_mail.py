@@ -91,7 +91,11 @@ def desk_run() -> tuple[tf.Workflow, MailDesk, list[tuple[str, object]]]:
         outcomes.append((name, desk.ingest(corpus(name), at=at)))
         if name.startswith("01_") and len(outcomes) == 1:
             # what the SMTP notifier records when it sends the confirmation
-            desk.store.record(MailRecord(CONFIRMATION_ID, "out", "ZD-1", "sent", "ticket.opened", at))
+            desk.store.record(
+                MailRecord(
+                    CONFIRMATION_ID, "out", "ZD-1", "sent", "ticket.opened", at, recipients=("dana.old@example.org",)
+                )
+            )
     return wf, desk, outcomes
 
 
@@ -365,6 +369,78 @@ def test_bounce_report_reads_the_delivery_status():
     assert (report.status, report.diagnostic) == ("5.1.1", "550 5.1.1 User unknown")
 
 
+SENT_ID = "3f1c9a0d5e7b2a4c6d8e0f1a2b3c4d5e.ticket.opened@help.example"
+
+
+def forged_report(original_id: str, *, recipient: str | None, note: str = "Call +1 555 0100 to verify.") -> bytes:
+    """A multipart/report from anyone, naming *original_id*; with a delivery-status part when *recipient*."""
+    status = (
+        f"--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; evil.example\n\n"
+        f"Final-Recipient: rfc822; {recipient}\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; {note}\n\n"
+        if recipient
+        else ""
+    )
+    return (
+        "From: attacker@evil.example\nTo: support@help.example\nSubject: Undelivered\n"
+        "Message-ID: <forged-1@evil.example>\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\n\n'
+        f"--B\nContent-Type: text/plain\n\n{note}\n\n{status}"
+        f"--B\nContent-Type: text/rfc822-headers\n\nFrom: Support <support@help.example>\n"
+        f"Message-ID: <{original_id}>\n\n--B--\n"
+    ).encode()
+
+
+def bounce_desk() -> tuple[tf.Workflow, MailDesk]:
+    """ZD-1 opened by Dana, and the confirmation the notifier sent her recorded."""
+    wf, desk = opened_desk()
+    sent = MailRecord(SENT_ID, "out", "ZD-1", "sent", "ticket.opened", T0, recipients=("dana@example.org",))
+    desk.store.record(sent)
+    return wf, desk
+
+
+def daemon_notes(wf: tf.Workflow) -> list[str]:
+    return [body for actor, _, body in comments(wf, "ZD-1") if actor == "mailer-daemon"]
+
+
+def test_a_bounce_for_a_recipient_the_message_never_had_writes_nothing():
+    wf, desk = bounce_desk()
+    outcome = desk.ingest(forged_report(SENT_ID, recipient="attacker@evil.example"), at=T0)
+    assert (outcome.action, outcome.ticket_id) == ("bounce", None)
+    assert "names none of the recipients" in outcome.reason
+    assert daemon_notes(wf) == []
+
+
+def test_a_report_without_delivery_status_naming_a_sent_id_writes_nothing():
+    wf, desk = bounce_desk()  # the reported repro: only text/rfc822-headers naming the Message-ID
+    outcome = desk.ingest(forged_report(SENT_ID, recipient=None), at=T0)
+    assert (outcome.action, outcome.ticket_id) == ("bounce", None)
+    assert daemon_notes(wf) == []
+
+
+def test_a_bounce_naming_a_received_message_writes_nothing():
+    wf, desk = bounce_desk()  # Dana's own Message-ID is no secret: it is not mail we sent
+    received = "CAJx8R2fQ1vN0d3xU9Lr2=7hHkKp3PZ@mail.gmail.com"
+    outcome = desk.ingest(forged_report(received, recipient="dana@example.org"), at=T0)
+    assert (outcome.action, outcome.ticket_id, outcome.reason) == ("bounce", None, "no ticket sent the bounced message")
+    assert daemon_notes(wf) == []
+
+
+def test_a_bounce_of_sent_mail_for_its_recipient_is_noted():
+    wf, desk = bounce_desk()
+    outcome = desk.ingest(forged_report(SENT_ID, recipient="Dana@Example.org", note="550 User unknown"), at=T0)
+    assert (outcome.action, outcome.ticket_id) == ("bounce", "ZD-1")
+    assert daemon_notes(wf) == [
+        f"Mail to dana@example.org could not be delivered (5.1.1 550 User unknown); Message-ID <{SENT_ID}>."
+    ]
+
+
+def test_a_non_standard_bounce_is_noted_when_its_text_names_the_recipient():
+    wf, desk = bounce_desk()
+    outcome = desk.ingest(forged_report(SENT_ID, recipient=None, note="<dana@example.org>: user unknown"), at=T0)
+    assert (outcome.action, outcome.ticket_id) == ("bounce", "ZD-1")
+    assert len(daemon_notes(wf)) == 1
+
+
 def test_a_sender_over_the_rate_limit_is_dropped():
     wf = tf.Workflow(zendesk_mail())
     desk = MailDesk(wf, rate_limit=RateLimit(3, timedelta(minutes=10)))
@@ -527,6 +603,34 @@ def test_message_id_store_contract(store: MessageIdStore):
 def test_sqlite_message_ids_survive_a_restart(tmp_path: Path):
     SQLiteMessageIds(tmp_path / "mail.db").record(MailRecord("a@x", "in", "ZD-1", "opened", "new", T0))
     assert SQLiteMessageIds(tmp_path / "mail.db").ticket_for(["a@x"]) == "ZD-1"
+
+
+def test_message_id_stores_keep_the_recipients_of_sent_mail(store: MessageIdStore):
+    store.record(MailRecord("b@x", "out", "ZD-1", "sent", "ticket.opened", T0, recipients=("dana@example.org",)))
+    found = store.find("b@x")
+    assert found is not None
+    assert found.recipients == ("dana@example.org",)
+
+
+def test_sqlite_message_ids_upgrade_a_table_made_before_recipients(tmp_path: Path):
+    import sqlite3
+
+    path = tmp_path / "mail.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE mail_messages (message_id TEXT NOT NULL, direction TEXT NOT NULL, ticket_id TEXT, "
+            "action TEXT NOT NULL, rule TEXT NOT NULL, at TEXT NOT NULL, sender TEXT NOT NULL, "
+            "subject TEXT NOT NULL, original TEXT, attachments TEXT NOT NULL, PRIMARY KEY (message_id, direction))"
+        )
+        db.execute(
+            "INSERT INTO mail_messages VALUES ('a@x', 'out', 'ZD-1', 'sent', 'k', ?, '', '', NULL, '[]')",
+            (T0.isoformat(),),
+        )
+    db.close()
+    store = SQLiteMessageIds(path)
+    assert store.find("a@x") == MailRecord("a@x", "out", "ZD-1", "sent", "k", T0)
+    store.record(MailRecord("b@x", "out", "ZD-1", "sent", "k", T0, recipients=("d@x",)))
+    assert [r.recipients for r in SQLiteMessageIds(path).thread("ZD-1")] == [(), ("d@x",)]
 
 
 def test_sqlite_message_ids_refuse_a_file_that_is_not_sqlite(tmp_path: Path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import mailbox
 import smtplib
 import socket
@@ -197,6 +198,26 @@ def test_notifier_logs_in_and_stamps_the_threading_headers(smarthost: tuple[Smar
     assert first["Subject"] == "[ZD-7] Café"
     assert "In-Reply-To" not in first  # nothing received for ZD-7 yet
     assert store.ticket_for([notifier.message_id(message)]) == "ZD-7"
+    sent = store.find(notifier.message_id(message))
+    assert sent is not None
+    assert sent.recipients == ("dana@example.org",)  # a bounce is matched to these
+
+
+def test_notifier_message_ids_cannot_be_derived_from_the_outbox_key():
+    message = tf.OutboxMessage("ZD-1:opened", "ZD-1", "ticket.opened", {}, datetime(2026, 11, 30, tzinfo=UTC))
+    store = MemoryMessageIds()
+    first = SmtpNotifier(sender=SUPPORT, store=store, secret="from-the-config")  # noqa: S106 - a test value
+    again = SmtpNotifier(sender=SUPPORT, store=store, secret=b"from-the-config")
+    other = SmtpNotifier(sender=SUPPORT, store=store, secret="another-deployment")  # noqa: S106 - a test value
+    unkeyed = SmtpNotifier(sender=SUPPORT, store=store)
+    guessed = hashlib.sha256(b"ZD-1:opened").hexdigest()
+    ids = [n.message_id(message) for n in (first, again, other, unkeyed)]
+    assert ids[0] == ids[1]  # the same secret: the same id after a restart
+    assert len(set(ids[1:])) == 3
+    assert all(guessed[:24] not in i for i in ids)
+    assert unkeyed.message_id(message) == ids[3]  # a retry by the same notifier sends the same id
+    with pytest.raises(ValueError, match="secret"):
+        SmtpNotifier(sender=SUPPORT, store=store, secret="")
 
 
 @pytest.fixture

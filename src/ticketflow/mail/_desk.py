@@ -19,7 +19,7 @@ import attrs
 from ticketflow.errors import LifecycleMismatch, TicketflowError, TicketNotFound
 from ticketflow.intake import IntakeRefused
 from ticketflow.mail._auth import authentication_results
-from ticketflow.mail._loop import RateLimit, automatic_reason, bounce_report
+from ticketflow.mail._loop import Bounce, RateLimit, automatic_reason, bounce_report
 from ticketflow.mail._message import AttachmentInfo, AttachmentStore, InboundMail, MailError, parse_message
 from ticketflow.mail._reply import strip_reply
 from ticketflow.mail._store import MailRecord, MemoryMessageIds, MemoryQuarantine, MessageIdStore, Quarantine
@@ -100,7 +100,9 @@ class MailDesk:
             authenticated (``("dkim",)``, ``("spf", "dkim")``); with none,
             mail is unauthenticated for the channel's ``needs_authentication``.
         bounce_actor: who writes the internal note recording a bounce on its
-            ticket (default: ``mailer-daemon`` as an ``agent``).
+            ticket (default: ``mailer-daemon`` as an ``agent``); only for a
+            report on mail the store records as sent, naming one of its
+            recipients.
     """
 
     def __init__(
@@ -323,14 +325,27 @@ class MailDesk:
 
     def _bounce(self, mail: InboundMail, at: datetime, original: str | None) -> MailOutcome:
         report = bounce_report(mail)
-        ticket_id = self.store.ticket_for([report.original_message_id]) if report.original_message_id else None
-        if ticket_id is None:
+        sent = self.store.find(report.original_message_id) if report.original_message_id else None
+        if sent is None or sent.direction != "out" or sent.ticket_id is None:
+            # Only mail we sent can bounce: a report naming a received (or unknown) Message-ID is anyone's forgery.
             return self._done(mail, at, None, "bounce", "bounce", original, "no ticket sent the bounced message")
-        failed = ", ".join(report.recipients) or "the requester"
+        failed = _bounced_recipients(report, sent, mail.text)
+        if not failed:
+            reason = f"the report names none of the recipients of <{sent.message_id}>"
+            return self._done(mail, at, None, "bounce", "bounce", original, reason)
+        ticket_id = sent.ticket_id
         why = " ".join(x for x in (report.status, report.diagnostic) if x) or "no reason given"
-        note = f"Mail to {failed} could not be delivered ({why}); Message-ID <{report.original_message_id}>."
+        note = f"Mail to {', '.join(failed)} could not be delivered ({why}); Message-ID <{sent.message_id}>."
         try:
             self.workflow.comment(ticket_id, self.bounce_actor, note, visibility="internal", at=at)
         except TicketflowError as refused:
             log.warning("bounce for ticket %s not recorded as a comment: %s", ticket_id, refused)
         return self._done(mail, at, ticket_id, "bounce", "in_reply_to", original, note)
+
+
+def _bounced_recipients(report: Bounce, sent: MailRecord, text: str) -> list[str]:
+    """The recipients of *sent* the bounce reports as failed (a non-standard bounce: those its text names)."""
+    if report.recipients:
+        return [r.strip("<>") for r in report.recipients if r.strip("<>") in sent.recipients]
+    lowered = text.lower()
+    return [r for r in sent.recipients if r in lowered]

@@ -2,22 +2,26 @@
 
 The notifier is an ordinary :class:`~ticketflow.Notifier`: register it for
 the kinds it has templates for and run ``Workflow.deliver`` (or a
-``Sweeper``). Each mail's Message-ID is derived from the outbox message's
-key, so a retried delivery sends the same Message-ID (receivers drop the
-copy), and it is recorded in the :class:`~ticketflow.mail.MessageIdStore`
-so that replies thread to the ticket.
+``Sweeper``). Each mail's Message-ID is a keyed digest (HMAC) of the
+outbox message's key, so a retried delivery sends the same Message-ID
+(receivers drop the copy) while nobody without the secret can name it (a
+forged bounce must not reach a ticket); it is recorded, with the
+recipients, in the :class:`~ticketflow.mail.MessageIdStore` so that replies
+thread to the ticket and a bounce is matched to the mail it reports on.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import html as html_lib
 import logging
+import secrets
 import smtplib
 import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, getaddresses
 from typing import Any
 
 import attrs
@@ -98,9 +102,15 @@ class SmtpNotifier:
         domain: the right-hand side of Message-IDs (default: the sender's
             domain).
         clock: when records are stamped (default: the system clock).
+        secret: the key Message-IDs are derived with (HMAC-SHA256 of the
+            outbox key), from your configuration, never a literal in code.
+            Without one, each notifier draws a random key: a retry by the
+            same notifier sends the same Message-ID, one after a restart a
+            new one. Message-IDs must not be guessable: whoever can name one
+            could forge a bounce for that ticket.
 
     Raises:
-        ValueError: *sender* has no address with a domain.
+        ValueError: *sender* has no address with a domain, or *secret* is empty.
     """
 
     def __init__(
@@ -119,10 +129,17 @@ class SmtpNotifier:
         timeout: float = 30.0,
         domain: str | None = None,
         clock: Clock | None = None,
+        secret: str | bytes | None = None,
     ) -> None:
         address = sender.rsplit("<", 1)[-1].rstrip(">").strip()
         if "@" not in address:
             raise ValueError(f"sender {sender!r} has no e-mail address")
+        if secret is not None and not secret:
+            raise ValueError("SmtpNotifier(secret=...) is empty: pass a long random value from your configuration")
+        if secret is None:
+            self._secret = secrets.token_bytes(32)
+        else:
+            self._secret = secret.encode() if isinstance(secret, str) else bytes(secret)
         self.sender = sender
         self.address = address
         self.store = store
@@ -147,8 +164,12 @@ class SmtpNotifier:
             registry.add_notifier(kind, self)
 
     def message_id(self, message: OutboxMessage) -> str:
-        """The Message-ID (no brackets) of the mail for *message*: the same on every delivery attempt."""
-        digest = hashlib.sha256(message.key.encode()).hexdigest()[:24]
+        """The Message-ID (no brackets) of the mail for *message*: the same on every delivery attempt.
+
+        A keyed digest of the outbox key: keys (``ZD-1:opened``) are easy to
+        guess, the id is not without the notifier's secret.
+        """
+        digest = hmac.new(self._secret, message.key.encode(), hashlib.sha256).hexdigest()[:32]
         return f"{digest}.{message.kind}@{self.domain}"
 
     def render(self, message: OutboxMessage) -> EmailMessage | None:
@@ -215,6 +236,7 @@ class SmtpNotifier:
                 self.clock.now(),
                 sender=self.address,
                 subject=str(mail["Subject"]),
+                recipients=tuple(address.lower() for _, address in getaddresses([str(mail["To"])]) if address),
             )
         )
 

@@ -57,6 +57,8 @@ class MailRecord:
         original: the reference of the full original message in the
             :class:`~ticketflow.mail.AttachmentStore`, for audit.
         attachments: the message's attachments, as metadata.
+        recipients: for sent mail, the addresses it went to (lower case): a
+            bounce is recorded on the ticket only for one of these.
     """
 
     message_id: str
@@ -69,6 +71,7 @@ class MailRecord:
     subject: str = ""
     original: str | None = None
     attachments: tuple[AttachmentInfo, ...] = ()
+    recipients: tuple[str, ...] = ()
 
 
 @runtime_checkable
@@ -147,10 +150,16 @@ CREATE TABLE IF NOT EXISTS mail_messages (
     subject TEXT NOT NULL,
     original TEXT,
     attachments TEXT NOT NULL,
+    recipients TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (message_id, direction)
 );
 CREATE INDEX IF NOT EXISTS mail_messages_ticket ON mail_messages (ticket_id, at);
 """
+
+_COLUMNS = "message_id, direction, ticket_id, action, rule, at, sender, subject, original, attachments, recipients"
+_INSERT = f"INSERT OR IGNORE INTO mail_messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - constants
+_BY_ID = f"SELECT {_COLUMNS} FROM mail_messages WHERE message_id = ? ORDER BY direction"  # noqa: S608 - constants
+_BY_TICKET = f"SELECT {_COLUMNS} FROM mail_messages WHERE ticket_id = ? ORDER BY at, rowid"  # noqa: S608 - constants
 
 
 class SQLiteMessageIds:
@@ -172,6 +181,9 @@ class SQLiteMessageIds:
         try:
             with self._connect() as db:
                 db.executescript(_SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(mail_messages)")}
+                if "recipients" not in columns:  # a table made before sent mail kept its recipients
+                    db.execute("ALTER TABLE mail_messages ADD COLUMN recipients TEXT NOT NULL DEFAULT '[]'")
         except sqlite3.DatabaseError as error:
             raise StorageError(f"{self.path}: cannot keep mail records there: {error}") from error
 
@@ -191,7 +203,7 @@ class SQLiteMessageIds:
         attachments = json.dumps([attrs.asdict(a) for a in record.attachments])
         with self._connect() as db:
             db.execute(
-                "INSERT OR IGNORE INTO mail_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _INSERT,
                 (
                     record.message_id,
                     record.direction,
@@ -203,6 +215,7 @@ class SQLiteMessageIds:
                     record.subject,
                     record.original,
                     attachments,
+                    json.dumps(list(record.recipients)),
                 ),
             )
 
@@ -220,15 +233,12 @@ class SQLiteMessageIds:
             subject=row[7],
             original=row[8],
             attachments=tuple(AttachmentInfo(**a) for a in json.loads(row[9])),
+            recipients=tuple(json.loads(row[10])),
         )
 
     def find(self, message_id: str, /) -> MailRecord | None:
         """The received record of *message_id*, else its sent one."""
-        rows = (
-            self._connect()
-            .execute("SELECT * FROM mail_messages WHERE message_id = ? ORDER BY direction", (message_id,))
-            .fetchall()
-        )
+        rows = self._connect().execute(_BY_ID, (message_id,)).fetchall()
         return self._row(rows[0]) if rows else None
 
     def ticket_for(self, message_ids: Sequence[str], /) -> str | None:
@@ -237,11 +247,7 @@ class SQLiteMessageIds:
 
     def thread(self, ticket_id: str, /) -> list[MailRecord]:
         """The ticket's records, oldest first."""
-        rows = (
-            self._connect()
-            .execute("SELECT * FROM mail_messages WHERE ticket_id = ? ORDER BY at, rowid", (ticket_id,))
-            .fetchall()
-        )
+        rows = self._connect().execute(_BY_TICKET, (ticket_id,)).fetchall()
         return [self._row(row) for row in rows]
 
 
