@@ -136,7 +136,7 @@ def plant(monkeypatch: pytest.MonkeyPatch, function: Any, old: str, new: str) ->
 PLANTED = {
     "require_comment not enforced": (
         Engine.apply,
-        "if chosen.require_comment and comment is None:",
+        "if chosen.require_comment and _blank(comment):",
         "if False:",
         "comment: accepted without it",
     ),
