@@ -52,7 +52,7 @@ from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.lifecycle._migrated import MIGRATED, in_current_names
 from ticketflow.model import Event, Ticket
-from ticketflow.repository._codec import SHORT_FOLD, dumps
+from ticketflow.repository._codec import SHORT_FOLD, dumps, head_and_end
 from ticketflow.sla import SlaClock, SlaPolicy
 from ticketflow.sla._clock import _chooses_by, _metric_clock, _Vectors
 from ticketflow.sla._policy import Conditions
@@ -229,7 +229,6 @@ def _conditions(conditions: Conditions) -> str:
     )
 
 
-_DECODER = json.JSONDecoder()
 _UNKNOWN = object()
 #: A whole fold this long or shorter is read as it is (one pass) rather than through its state's events.
 SHORT = SHORT_FOLD
@@ -241,7 +240,7 @@ def _lasting_of(stored: str, transient: frozenset[int]) -> str:
     Cut off the stored text, not parsed, when the tail holds the transient
     seqs as stored; else (another writer's order) made from the seqs.
     """
-    _, end = _DECODER.raw_decode(stored, 1)  # the head: a JSON string
+    end = head_and_end(stored)[1]
     body = stored[end + 1 : -1] if stored[end] == "," else ""
     if not transient:
         return body

@@ -177,8 +177,13 @@ _DECODER = json.JSONDecoder()
 
 def fold_head(stored: str) -> str:
     """The head of a stored fold (its first item), read without parsing the seqs after it."""
-    head: str = _DECODER.raw_decode(stored, 1)[0]
-    return head
+    return head_and_end(stored)[0]
+
+
+def head_and_end(stored: str) -> tuple[str, int]:
+    """The head of a stored fold and the index just after it in *stored* (where the seqs' text begins)."""
+    head, end = _DECODER.raw_decode(stored, 1)
+    return head, end
 
 
 #: A fold of this many events or fewer is read whole (a part would save nothing) and evaluated in one pass.
@@ -194,7 +199,7 @@ def fold_reads(stored: str, key: str, pick: Callable[[str], Sequence[int] | None
     (:data:`SHORT_FOLD` events or fewer) are read whole
     (:class:`~ticketflow.protocols.PartialFolds`).
     """
-    head, end = _DECODER.raw_decode(stored, 1)
+    head, end = head_and_end(stored)
     named = None
     if head.startswith(f"{key} ") and stored.count(",", end) > SHORT_FOLD:  # a comma before each seq
         named = pick(head)
