@@ -1,8 +1,11 @@
 """Export and import of tickets with their histories: JSON Lines and CSV.
 
 JSON Lines holds one ticket per line, ``{"ticket": {...}, "events": [...]}``,
-and loses nothing: ``export -> import -> export`` gives the same text. CSV is
-one row per ticket with chosen columns, for spreadsheets (export only).
+and loses nothing: ``export -> import -> export`` gives the same text, and
+the import rebuilds the link index (follow-ups, duplicates, a broadcast's
+audience, links to tickets and records) from the events that recorded each
+link. CSV is one row per ticket with chosen columns, for spreadsheets
+(export only).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from ticketflow._brief import brief
 from ticketflow._recent import TicketCache
 from ticketflow.errors import StorageError
 from ticketflow.model import Event, Ticket, replay
-from ticketflow.protocols import TicketFilters, TicketRepository
+from ticketflow.protocols import Link, TicketFilters, TicketRepository
 from ticketflow.recording import Recorder, Write, imported
 from ticketflow.repository._codec import dumps, event_from_dict, event_to_dict, loads, ticket_from_dict, ticket_to_dict
 
@@ -88,6 +91,9 @@ def import_jsonl(
     timed rules and SLA alerts); :meth:`Workflow.import_jsonl
     <ticketflow.Workflow.import_jsonl>` passes its lifecycle's. Without one,
     no due instant is stored and nothing fires on the imported tickets.
+    The link index is rebuilt from the histories (:func:`history_links`),
+    in the same transaction, so ``wf.links``, ``wf.linked_to``, broadcasts
+    and link rules find what they found in the source store.
 
     Returns:
         How many tickets were imported.
@@ -98,6 +104,7 @@ def import_jsonl(
         ConcurrencyConflict: a ticket with the same id exists already.
     """
     records = []
+    links: list[Link] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -118,8 +125,38 @@ def import_jsonl(
         except StorageError as exc:
             raise StorageError(f"{source}:{number}: ticket {ticket.id}: {exc}") from exc
         records.append(imported(ticket, events, due))
+        links.extend(history_links(ticket.id, events))
     recorder = Recorder(TicketCache(repository, 0), max_retries=0, listeners=listeners)  # after commit, each event
-    return recorder.record(lambda _reads: Write(len(records), records))
+    return recorder.record(lambda _reads: Write(len(records), records, links=links))
+
+
+def history_links(ticket_id: str, events: Sequence[Event]) -> list[Link]:
+    """The links a ticket's history recorded, as the writers put them in the link index (first seen first).
+
+    Every writer of a link records it in the same transaction as an event
+    of the ticket, in the library's meta: ``link`` (``wf.link``: its kind
+    and target), ``follow_up_of`` (a follow-up's opening), ``duplicate_of``
+    (a duplicate's closing) and ``broadcast`` (a broadcast's audience, as
+    ``addressed_to`` links). Callers' meta lives apart (``meta["app"]``),
+    so none of it can pose as a link.
+    """
+    found: dict[Link, None] = {}
+    for event in events:
+        meta = event.meta
+        recorded = meta.get("link")
+        if isinstance(recorded, Mapping) and isinstance(recorded.get("kind"), str):
+            target = recorded.get("target")
+            if isinstance(target, str):
+                found[Link(ticket_id, recorded["kind"], target)] = None
+        for key, kind in (("follow_up_of", "follow_up_of"), ("duplicate_of", "duplicate_of")):
+            if isinstance(meta.get(key), str):
+                found[Link(ticket_id, kind, meta[key])] = None
+        audience = meta.get("broadcast")
+        if isinstance(audience, list | tuple):
+            for target in audience:
+                if isinstance(target, str):
+                    found[Link(ticket_id, "addressed_to", target)] = None
+    return list(found)
 
 
 def _record(data: Any) -> tuple[Ticket, list[Event]]:

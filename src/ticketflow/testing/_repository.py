@@ -572,6 +572,43 @@ class RepositoryContract:
             raise RuntimeError("rolled back")
         assert repo.links("T-1") == []
 
+    def test_an_export_imported_into_a_fresh_store_keeps_its_links(
+        self, repo: TicketRepository, tmp_path: Path
+    ) -> None:
+        """Follow-ups, duplicates, a broadcast's audience and record links survive export -> import."""
+        import io
+
+        from ticketflow.lifecycle._loader import builtin
+        from ticketflow.links import ExternalRecord
+        from ticketflow.repository._export import export_jsonl, import_jsonl
+        from ticketflow.workflow import Workflow
+
+        agent = Actor("agent-1", roles={"agent"})
+        customer = Actor("cust-1", roles={"requester"})
+        wf = Workflow(builtin("devrev"), repo)
+        first = wf.open(customer, title="Export times out", at=_T0)
+        again = wf.open(customer, title="Export times out again", at=_T0)
+        wf.link(first.id, agent, "caused_by", record=ExternalRecord("issue", "ENG-7"), at=_T0)
+        wf.link(first.id, agent, "relates_to", to_ticket=again.id, at=_T0)
+        wf.mark_duplicate(again.id, first.id, agent, trigger="cancel", fields={"reason": "duplicate"}, at=_T0)
+        later = wf.follow_up(first.id, agent, "Following up", at=_T0)
+        notice = wf.broadcast(agent, title="Maintenance", accounts=["acme", "globex"], at=_T0)
+        ids = [first.id, again.id, later.id, notice.id]
+        before = {i: repo.links(i) for i in ids}
+        assert all(before.values())
+        dump = io.StringIO()
+        export_jsonl(repo, dump)
+        (tmp_path / "copy").mkdir()
+        copy = self.make_repository(tmp_path / "copy")
+        try:
+            assert import_jsonl(copy, io.StringIO(dump.getvalue())) == len(ids)
+            assert {i: copy.links(i) for i in ids} == before
+            for target in (first.id, again.id, "record:issue:ENG-7", "account:acme"):
+                assert copy.linked(target) == repo.linked(target)
+            assert Workflow(builtin("devrev"), copy).broadcasts_for("acme") == [copy.get(notice.id)]
+        finally:
+            self.close_repository(copy)
+
     # -- transactions and the outbox ---------------------------------------------------
 
     def test_a_transaction_commits_everything_or_nothing(self, repo: TicketRepository, make: TicketFactory) -> None:
