@@ -39,6 +39,19 @@ def test_a_requester_never_sees_internal_comments_fields_or_tags():
     assert len([e for e in staff.events if e.comment]) == 2
 
 
+def test_a_customers_view_names_each_actor_by_id_without_roles_or_accounts():
+    wf = tf.Workflow(tf.builtin("clickup"), clock=SteppableClock())
+    requester = tf.Actor("dana", roles={"requester"}, accounts={"acme"})
+    colleague = tf.Actor("lee", roles={"requester"}, accounts={"acme", "lee-consulting"})
+    agent = tf.Actor("agent-7", roles={"agent", "tier2-security"}, accounts={"vendor-staff"})
+    t = wf.open(requester, title="Export times out")
+    wf.comment(t.id, colleague, "Same for me")
+    wf.comment(t.id, agent, "Looking into it")
+    shared = wf.view(t.id, requester)
+    assert [e.actor for e in shared.events] == [tf.Actor("dana"), tf.Actor("lee"), tf.Actor("agent-7")]
+    assert [e.actor for e in wf.view(t.id, agent).events] == [requester, colleague, agent]  # staff: as recorded
+
+
 @given(st.data())
 def test_no_internal_item_ever_reaches_a_requesters_view(data: st.DataObject):
     wf = sighten()
@@ -67,6 +80,7 @@ def test_no_internal_item_ever_reaches_a_requesters_view(data: st.DataObject):
         assert not internal_fields & set(event.field_changes)
         assert not (event.tags_added | event.tags_removed) & SIGHTEN.internal_tags
         assert not event.meta
+        assert event.actor == tf.Actor(event.actor.id)
 
 
 def test_new_tickets_get_human_keys_and_a_confirmation():

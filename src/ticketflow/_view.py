@@ -4,7 +4,9 @@ A customer's view holds no trace of internal data: an event left with nothing
 visible (an internal note, a change to internal fields only) is dropped,
 the remaining events are numbered 1, 2, 3 ... in the view, and the ticket's
 version and ``updated_at`` are those of the last event shown, so neither a
-count, an author nor a time of internal work shows through.
+count, an author nor a time of internal work shows through. Each event's
+actor is named by id only: other people's roles (the staff's team structure)
+and accounts (their organisations) are not the customer's to read.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class TicketView:
             with the version and ``updated_at`` of the last event shown.
         events: the history; for a customer only the events with something
             visible, without internal comments, fields, tags or meta, numbered
-            1, 2, 3 ... in the view.
+            1, 2, 3 ... in the view, each actor by id only (no roles, no
+            accounts).
         full: whether nothing was held back (staff).
     """
 
@@ -57,6 +60,7 @@ def view(lifecycle: Lifecycle, ticket: Ticket, history: Sequence[Event], actor: 
         return frozenset(t for t in tags if not internal or not tag_allowed(internal, t))
 
     events: list[Event] = []
+    named: dict[str, Actor] = {}
     for event in history:
         comment = event.comment if event.comment is not None and event.comment.visibility == "public" else None
         field_changes = {k: v for k, v in event.field_changes.items() if k not in hidden_fields}
@@ -68,6 +72,7 @@ def view(lifecycle: Lifecycle, ticket: Ticket, history: Sequence[Event], actor: 
             attrs.evolve(
                 event,
                 seq=len(events) + 1,
+                actor=named.setdefault(event.actor.id, Actor(event.actor.id)),  # who, not their roles or accounts
                 field_changes=field_changes,
                 tags_added=added,
                 tags_removed=removed,

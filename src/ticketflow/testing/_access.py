@@ -261,6 +261,8 @@ def _check_view(lifecycle: Lifecycle, seen: Any, where: str) -> None:
         at = f"{where}, event {number}"
         assert event.seq == number, f"{at}: numbered {event.seq}"
         assert not event.meta, f"{at}: shows meta"
+        assert not event.actor.roles, f"{at}: shows {event.actor.id}'s roles"
+        assert not event.actor.accounts, f"{at}: shows {event.actor.id}'s accounts"
         assert event.comment is None or event.comment.visibility == "public", f"{at}: shows an internal comment"
         assert not hidden & set(event.field_changes), f"{at}: shows internal field changes"
         visible = (
