@@ -396,3 +396,21 @@ def test_the_kit_keeps_the_applications_calendar_resolvers_and_notifiers(caplog:
     assert coverage.missing() == {}
     # the kit never delivers: its workflows do not each warn that nobody would
     assert "no notifier" not in caplog.text
+
+
+def test_a_timer_whose_step_is_always_refused_is_reported_with_the_refusal_and_fails_the_contract():
+    text = _ONE_STEP_SLA.split("[sla]")[0].replace('dest = "done"', 'dest = "done"\nroles = ["agent", "system"]')
+    text += '[fields.resolution]\ntype = "text"\nrequired_in = ["done"]\n'
+    text += '[[timers]]\nid = "give_up"\nstate = "new"\nafter = "3d"\nfire = "finish"\n'  # sets no resolution
+    stuck = tf.loads_lifecycle(text, "toml")
+    coverage = check_timers(stuck)
+    assert coverage.missing(["timers"]) == {"timers": ["give_up"]}
+    report = coverage.report(["timers"])
+    assert "never exercised: give_up (its step was refused in 'new' on the kit's ticket: " in report
+    assert "'finish' refused: required by" in coverage.notes["give_up"]
+
+    class TestStuck(TimerContract):
+        lifecycle = stuck
+
+    with pytest.raises(AssertionError, match=re.escape("reachable but never exercised: {'timers': ['give_up']}")):
+        TestStuck().test_every_timed_rule_fires_once_per_entry_at_its_due_instant()
