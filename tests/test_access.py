@@ -292,6 +292,28 @@ def test_a_stranger_cannot_follow_up_someone_elses_closed_ticket():
     assert wf.reply(t.id, CUSTOMER, "one more thing").requester == CUSTOMER.id
 
 
+def test_a_customers_follow_up_copies_only_the_fields_they_may_set(helpdesk: tf.Lifecycle):
+    wf = workflow(helpdesk)
+    t = wf.open(CUSTOMER, title="VPN drops", fields={"category": "software"})
+    wf.fire(t.id, "triage", AGENT, fields={"category": "access", "priority": "urgent", "due": "2026-03-09"})
+    mine = wf.follow_up(t.id, CUSTOMER, "and again")  # the original is still open: anyone could mint copies
+    assert mine.fields == {"category": "access", "priority": "normal"}  # the team's priority and due are not copied
+    theirs = wf.follow_up(t.id, AGENT, "splitting this off")
+    assert theirs.fields == wf.get(t.id).fields  # staff may set them all: all copied
+
+
+def test_a_follow_up_does_not_copy_the_counters_only_the_lifecycle_sets():
+    wf = workflow("sighten")
+    t = wf.open(CUSTOMER, title="Invoice export fails")
+    wf.fire(t.id, "take", AGENT, assignee=AGENT.id, fields={"request_type": "technical_support"}, comment="On it")
+    wf.fire(t.id, "ask_customer", AGENT, comment="Which browser?")
+    assert wf.get(t.id).fields["reach_attempts"] == 1
+    for who in (CUSTOMER, AGENT):
+        copy = wf.follow_up(t.id, who, "a related problem")
+        assert copy.fields["reach_attempts"] == 0
+        assert "last_attempt_at" not in copy.fields
+
+
 @pytest.mark.parametrize(
     "forged",
     [tf.Comment(AGENT.id, "We will refund you in full.", "public"), tf.Comment(CUSTOMER.id, "psst", "internal")],

@@ -48,7 +48,10 @@ class IntakePart(FacadeBase):
     ) -> Ticket:
         """Open a new ticket continuing *ticket_id* (a reply to an immutable, closed ticket).
 
-        The new ticket copies the requester, participants and fields, records
+        The new ticket copies the requester, participants and the fields
+        *actor* may set (a customer's copy does not carry staff's values,
+        such as a priority an agent raised: those take their defaults;
+        fields only the lifecycle sets start again), records
         ``follow_up_of`` in its opening event and as a link (``wf.links``),
         and carries *body* as its first comment.
         """

@@ -271,10 +271,12 @@ def receive(
 def follow_up(scope: Scope, previous: Ticket, actor: Actor, body: str, *, title: str | None, when: datetime) -> Ticket:
     """Open a ticket continuing *previous* (a reply to a closed one), linked ``follow_up_of``.
 
-    It copies the requester, participants and fields, records
-    ``follow_up_of`` in its opening event and as a link, and carries *body*
-    as its first comment, checked as a fire's would be (a customer may not
-    post it in someone else's name, nor as an internal note).
+    It copies the requester, participants and the fields *actor* may set
+    (a customer's follow-up does not carry an agent's ``priority = urgent``;
+    fields only the lifecycle sets, such as attempt counters, start again),
+    records ``follow_up_of`` in its opening event and as a link, and carries
+    *body* as its first comment, checked as a fire's would be (a customer
+    may not post it in someone else's name, nor as an internal note).
 
     Raises:
         PermissionDenied: *body* is a :class:`~ticketflow.Comment` the actor may not post.
@@ -290,12 +292,13 @@ def follow_up(scope: Scope, previous: Ticket, actor: Actor, body: str, *, title:
         actor,
         when,
         title=title or f"Follow-up: {previous.title}",
-        fields=dict(previous.fields),
+        # what the actor could not set on a ticket of their own, a copy must not give them
+        fields={k: v for k, v in previous.fields.items() if access.may_set_field(standing, k)},
         requester=previous.requester,
         participants=previous.participants,
         comment=note,
         meta={"follow_up_of": previous.id},
-        checked=False,  # the people and fields are the previous ticket's, copied by the library; the comment: above
+        checked=False,  # the people are the previous ticket's, the fields those the actor may set; the comment: above
     )
     if keyed:
         ticket, event = _take_key(scope, ticket, event)

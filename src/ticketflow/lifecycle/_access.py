@@ -177,6 +177,11 @@ class Access:
 
     # -- what they may set -------------------------------------------------------------
 
+    def may_set_field(self, standing: Standing, name: str) -> bool:
+        """Whether roles of *standing* may set the field *name* (``system`` may set every field the lifecycle has)."""
+        allowed = self.field_setters.get(name)
+        return allowed is not None and (bool(standing.roles & allowed) or SYSTEM_ROLE in standing.roles)
+
     def tag_setters_of(self, tag: str) -> frozenset[str]:
         """The roles that may add or remove *tag*."""
         for pattern, roles in self.tag_setters:

@@ -106,6 +106,8 @@ def _world(lifecycle: Lifecycle, registry: Registry | None, data: st.DataObject)
             wf.comment(ours.id, staff, "internal: secret note", visibility="internal")
         with suppress(TicketflowError):  # a state refusing the change: the rest still holds
             bench.setup(ours.id, fields=hidden or None, add_tags=_internal_tags(lifecycle))
+        with suppress(TicketflowError):  # staff's values no customer may set (a priority): no copy may carry them
+            bench.setup(ours.id, fields=_staff_values(lifecycle) or None)
     else:
         related[ours.id] = {REQUESTER_ID}  # nothing can be set up on it any more
     opening = _opening_fields(lifecycle) | ({shared: OTHER_ACCOUNT} if shared else {})
@@ -118,6 +120,19 @@ def _world(lifecycle: Lifecycle, registry: Registry | None, data: st.DataObject)
         ).id
         related[notice] = set()  # customers of acme may view and acknowledge it, not act on it
     return World(bench, staff, related, notice)
+
+
+def _staff_values(lifecycle: Lifecycle) -> dict[str, Any]:
+    """A value other than the default for each shared field only staff may set (``priority = urgent``)."""
+    access = lifecycle.access
+    values = {}
+    for name, spec in lifecycle.fields.items():
+        setters = access.field_setters.get(name, frozenset())
+        if spec.internal or not setters or setters & access.customers:
+            continue
+        others = [c for c in spec.choices if c != spec.default]
+        values[name] = others[-1] if others else _sample(spec)
+    return values
 
 
 def _actors(lifecycle: Lifecycle, data: st.DataObject) -> dict[str, Actor]:
@@ -210,15 +225,18 @@ def _check_event(
     roles = lifecycle.expand_roles(actor.roles)
     made_fields, made_tags = _lifecycle_made(lifecycle, event)
     assert event.actor == actor, f"{where}: the event names {event.actor}, not the actor"
-    copied = "follow_up_of" in event.meta  # a follow-up copies the previous ticket's people and fields
+    copied = "follow_up_of" in event.meta  # a follow-up copies the previous ticket's people and account
     routed = "route" in event.meta  # a route picks the assignee and may add tags
     for name, change in event.field_changes.items():
-        if copied:
-            break
         if name == lifecycle.access.shared_field and change.after is not None:
-            assert change.after in actor.accounts, f"{where}: set {name!r} to an account not the actor's"
+            assert copied or change.after in actor.accounts, f"{where}: set {name!r} to an account not the actor's"
             continue
         assert may("field", name) or name in made_fields, f"{where}: set field {name!r}, which is staff's"
+        if event.source is None and not may("field", name) and name in lifecycle.fields:
+            default = lifecycle.fields[name].default
+            assert default is None or change.after == default, (
+                f"{where}: opened with staff's {name!r} = {change.after!r}"
+            )
     for tag in event.tags_added | event.tags_removed:
         assert may("tag", tag) or tag in made_tags or routed, f"{where}: set tag {tag!r}, which is staff's"
     for name, change in event.attribute_changes.items():
