@@ -414,3 +414,13 @@ def test_a_timer_whose_step_is_always_refused_is_reported_with_the_refusal_and_f
 
     with pytest.raises(AssertionError, match=re.escape("reachable but never exercised: {'timers': ['give_up']}")):
         TestStuck().test_every_timed_rule_fires_once_per_entry_at_its_due_instant()
+
+
+def test_a_resolution_metric_stopped_two_steps_from_the_opening_is_met_and_breached():
+    text = _ONE_STEP_SLA.replace("[states.done]", '[states.working]\ngroup = "in_progress"\n[states.done]')
+    start = 'trigger = "start"\nsource = "new"\ndest = "working"\n[[transitions]]\n'
+    text = text.replace('trigger = "finish"\nsource = "new"', start + 'trigger = "finish"\nsource = "working"')
+    two_steps = tf.loads_lifecycle(text, "toml")
+    assert [(t.trigger, t.dest) for t in two_steps.transitions] == [("start", "working"), ("finish", "done")]
+    coverage = check_lifecycle(two_steps, max_examples=3)
+    assert coverage.missing() == {}, coverage.report()  # was: resolution (the kit found no step that stops it)

@@ -858,7 +858,55 @@ _CYCLES = (timedelta(hours=3), timedelta(hours=1))
 
 
 def _drive(bench: Bench, ticket_id: str, conditions: Conditions) -> bool:
-    """Make the ticket's next event one that meets *conditions*, if the lifecycle offers a way."""
+    """Make the ticket's next event one that meets *conditions*, if the lifecycle offers a way.
+
+    A step from the ticket's state is tried first; when none leaves it by one
+    that meets them (a resolution clock stopped by ``done``, two steps from
+    ``new``), the ticket first takes the shortest way to a state that has one,
+    at the same instant (so no business time passes on the way).
+    """
+    if _drive_here(bench, ticket_id, conditions):
+        return True
+    lc, wf = bench.lifecycle, bench.wf
+    way = _way_to(lc, wf.get(ticket_id).state, conditions)
+    for t in way or ():
+        version = wf.get(ticket_id).version
+        with suppress(TicketflowError):
+            _full_fire(wf, wf.get(ticket_id), t, _actor_for(t))
+        history = wf.history(ticket_id)
+        if history[-1].seq == version:
+            return False  # refused on the way: the kit cannot get there
+        if conditions.matches(history[-1]):
+            return True
+    return bool(way) and _drive_here(bench, ticket_id, conditions)
+
+
+def _way_to(lc: Lifecycle, state: str, conditions: Conditions) -> list[Transition] | None:
+    """The shortest run of plain transitions from *state* to one with a step meeting *conditions*."""
+    goals = {
+        source
+        for t in lc.transitions
+        if t.trigger in conditions.triggers or t.dest in conditions.states
+        for source in t.sources
+    }
+    ways: dict[str, list[Transition]] = {state: []}
+    queue = [state]
+    while queue:
+        here = queue.pop(0)
+        if here in goals and here != state:
+            return ways[here]
+        if lc.states[here].terminal:
+            continue
+        for t in lc.transitions:
+            plain = t.on is None and not t.returns and not t.when and not t.given
+            if plain and here in t.sources and t.dest not in ways:
+                ways[t.dest] = [*ways[here], t]
+                queue.append(t.dest)
+    return None
+
+
+def _drive_here(bench: Bench, ticket_id: str, conditions: Conditions) -> bool:
+    """Make the ticket's next event one that meets *conditions* by one step from its state, if there is one."""
     lc, wf = bench.lifecycle, bench.wf
     ticket = wf.get(ticket_id)
     if lc.states[ticket.state].immutable:
