@@ -183,7 +183,11 @@ class SQLiteMessageIds:
                 db.executescript(_SCHEMA)
                 columns = {row[1] for row in db.execute("PRAGMA table_info(mail_messages)")}
                 if "recipients" not in columns:  # a table made before sent mail kept its recipients
-                    db.execute("ALTER TABLE mail_messages ADD COLUMN recipients TEXT NOT NULL DEFAULT '[]'")
+                    try:
+                        db.execute("ALTER TABLE mail_messages ADD COLUMN recipients TEXT NOT NULL DEFAULT '[]'")
+                    except sqlite3.OperationalError:  # another process added it first
+                        if "recipients" not in {row[1] for row in db.execute("PRAGMA table_info(mail_messages)")}:
+                            raise
         except sqlite3.DatabaseError as error:
             raise StorageError(f"{self.path}: cannot keep mail records there: {error}") from error
 
