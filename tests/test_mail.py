@@ -672,3 +672,14 @@ def test_cli_mail_ingest_names_a_channel_the_lifecycle_lacks_in_one_line(tmp_pat
     known = "(portal, email, chat, phone)"
     assert f"channel 'mail' is not one of the lifecycle's [intake] channels {known}" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_naive_at_is_refused_by_name_before_the_message_is_read():
+    wf = tf.Workflow(tf.builtin("zendesk"))
+    desk = MailDesk(wf)
+    raw = b"From: dana@example.org\nSubject: Printer\nMessage-ID: <naive-1@example.org>\n\nIt jams.\n"
+    for call in (desk.ingest, desk.decide):
+        with pytest.raises(tf.NaiveDatetime, match="at must be timezone-aware"):
+            call(raw, at=datetime(2026, 3, 2, 10))  # the naive instant under test
+    assert wf.repository.count() == 0
+    assert desk.ingest(raw, at=datetime(2026, 3, 2, 10, tzinfo=UTC)).action == "opened"  # and not taken as ingested

@@ -24,7 +24,7 @@ from ticketflow.mail._message import AttachmentInfo, AttachmentStore, InboundMai
 from ticketflow.mail._reply import strip_reply
 from ticketflow.mail._store import MailRecord, MemoryMessageIds, MemoryQuarantine, MessageIdStore, Quarantine
 from ticketflow.mail._thread import ThreadDecision, Threader
-from ticketflow.model import Actor, Ticket
+from ticketflow.model import Actor, Ticket, require_aware
 from ticketflow.protocols import OutboxMessage
 
 if TYPE_CHECKING:
@@ -169,7 +169,12 @@ class MailDesk:
         Messages are taken one at a time per desk; give desks in several
         processes different mailboxes (the check for a known Message-ID and
         the write are not one transaction across processes).
+
+        Raises:
+            NaiveDatetime: *at* (the caller's, not the message's) has no zone.
         """
+        if at is not None:
+            require_aware(at, "at")
         with self._lock:
             return self._ingest(raw, at)
 
@@ -202,6 +207,8 @@ class MailDesk:
 
     def decide(self, raw: bytes, *, at: datetime | None = None) -> ThreadDecision:
         """The threading decision for a message, without ingesting it (for tests and tooling)."""
+        if at is not None:
+            require_aware(at, "at")
         return self.threader.decide(parse_message(raw), self.workflow.clock.now() if at is None else at)
 
     def thread(self, ticket_id: str) -> list[MailRecord]:
