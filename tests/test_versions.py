@@ -895,3 +895,12 @@ def test_an_imported_ticket_on_an_earlier_version_is_due_by_that_version_s_rules
     fired = wf.run_due(T0 + timedelta(hours=3))
     assert [e.meta["rule"] for e in fired.fired] == ["nudge"]
     assert "escalated" in target.get(t.id).tags
+
+
+def test_load_migration_names_a_version_that_is_not_a_lifecycle():
+    v2 = tf.load_lifecycle(EXAMPLES / "custom_lifecycle_v2.toml")
+    plan = EXAMPLES / "migrate_v1_to_v2.toml"
+    with pytest.raises(TypeError, match=r"load_migration: old must be a ticketflow Lifecycle \(tf\.load_lifecycle"):
+        tf.load_migration(plan, str(EXAMPLES / "custom_lifecycle.toml"), v2)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="load_migration: new must be a ticketflow Lifecycle"):
+        tf.load_migration(plan, v2, None)  # type: ignore[arg-type]

@@ -232,7 +232,15 @@ def load_migration(
 
     Raises:
         InvalidMigration: the first problem found, with its path in the plan.
+        TypeError: *old* or *new* is not a Lifecycle (a file name or a
+            built-in's id: ``tf.load_lifecycle(path)`` makes one).
     """
+    for which, given in (("old", old), ("new", new)):
+        if not isinstance(given, Lifecycle):
+            raise TypeError(
+                f"load_migration: {which} must be a ticketflow Lifecycle (tf.load_lifecycle(path) or "
+                f"tf.builtin(name) makes one), got {type(given).__name__} {brief(given)}"
+            )
     name, document = _document(definition, source)
     _unknown(name, document, _KEYS, "")
     if old.id != new.id:
