@@ -235,11 +235,11 @@ def load_migration(
         TypeError: *old* or *new* is not a Lifecycle (a file name or a
             built-in's id: ``tf.load_lifecycle(path)`` makes one).
     """
-    for which, given in (("old", old), ("new", new)):
-        if not isinstance(given, Lifecycle):
+    for which, lifecycle in (("old", old), ("new", new)):
+        if not isinstance(lifecycle, Lifecycle):
             raise TypeError(
                 f"load_migration: {which} must be a ticketflow Lifecycle (tf.load_lifecycle(path) or "
-                f"tf.builtin(name) makes one), got {type(given).__name__} {brief(given)}"
+                f"tf.builtin(name) makes one), got {type(lifecycle).__name__} {brief(lifecycle)}"
             )
     name, document = _document(definition, source)
     _unknown(name, document, _KEYS, "")
