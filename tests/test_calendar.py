@@ -629,6 +629,51 @@ def test_ics_closures_from_a_file_and_from_the_config(tmp_path: Path):
     assert config.is_open(berlin(2026, 5, 4, 10))
 
 
+CANCELLED_ICS = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//example//team//EN
+BEGIN:VEVENT
+UID:maint
+SUMMARY:Maintenance
+DTSTART;TZID=Europe/Berlin:20260302T090000
+DTEND;TZID=Europe/Berlin:20260302T110000
+RRULE:FREQ=WEEKLY;COUNT=3
+END:VEVENT
+BEGIN:VEVENT
+UID:maint
+RECURRENCE-ID;TZID=Europe/Berlin:20260309T090000
+DTSTART;TZID=Europe/Berlin:20260309T090000
+DTEND;TZID=Europe/Berlin:20260309T110000
+STATUS:CANCELLED
+END:VEVENT
+BEGIN:VEVENT
+UID:offsite
+SUMMARY:Offsite (called off)
+STATUS:CANCELLED
+DTSTART;VALUE=DATE:20260318
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_a_cancelled_ics_event_or_occurrence_closes_nothing():
+    cal = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[tf.ics_closures(CANCELLED_ICS, name="team.ics")])
+    day = timedelta(days=1)
+    assert cal.between(berlin(2026, 3, 2), berlin(2026, 3, 2) + day) == 6 * H  # the series closes 09-11
+    assert cal.between(berlin(2026, 3, 9), berlin(2026, 3, 9) + day) == 8 * H  # but not its cancelled occurrence
+    assert cal.between(berlin(2026, 3, 16), berlin(2026, 3, 16) + day) == 6 * H
+    assert cal.between(berlin(2026, 3, 18), berlin(2026, 3, 18) + day) == 8 * H  # a cancelled all-day event
+
+
+def test_an_ics_feed_with_a_byte_order_mark_is_read(tmp_path: Path):
+    path = tmp_path / "outlook.ics"
+    path.write_bytes(b"\xef\xbb\xbf" + TEAM_ICS.encode())
+    for source in (path, path.read_bytes(), "\ufeff" + TEAM_ICS):
+        assert not BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[tf.ics_closures(source)]).is_open(
+            berlin(2026, 5, 1, 10)
+        )
+
+
 def test_to_ics_exports_open_windows_and_closures_that_import_back():
     icalendar = pytest.importorskip("icalendar")
     cal = BusinessCalendar(

@@ -75,9 +75,11 @@ class IcsClosures:
     """Closures imported from an iCalendar feed; put them in ``BusinessCalendar(rules=[...])``.
 
     Each event (all-day or timed, recurring with its exceptions) closes the
-    time it spans. An event belongs to the local date (in the calendar's zone)
-    it starts on, like a window: an override or holiday on that date decides
-    the date instead. Dates of all-day events and floating times are read in
+    time it spans; a cancelled one (``STATUS:CANCELLED``, as calendars mark
+    an event, or one occurrence by its ``RECURRENCE-ID``) closes nothing. An
+    event belongs to the local date (in the calendar's zone) it starts on,
+    like a window: an override or holiday on that date decides the date
+    instead. Dates of all-day events and floating times are read in
     the calendar's zone; times with a ``TZID`` or in UTC are instants.
 
     Build one with :func:`ics_closures`.
@@ -131,6 +133,8 @@ class IcsClosures:
             # a day of margin each side: a date's local midnight is at most a day from UTC's
             occurrences = recurring.of(self._calendar).between(since - timedelta(days=1), until + timedelta(days=1))
             for event in occurrences:
+                if str(event.get("STATUS", "")).upper() == "CANCELLED":
+                    continue  # a cancelled event, or one occurrence cancelled by its RECURRENCE-ID, closes nothing
                 start, end = _instant_us(event.start, tz), _instant_us(event.end, tz)
                 seconds, _ = divmod(start, _US)
                 owner = datetime.fromtimestamp(seconds, tz).date()
@@ -157,13 +161,13 @@ def ics_closures(source: str | bytes | Path, *, name: str | None = None) -> IcsC
             known by that name and no ``VTIMEZONE`` for it), naming the source,
             the event and the property.
     """
-    if isinstance(source, bytes):
-        return IcsClosures(source.decode("utf-8", errors="replace"), name or "<ics>")
+    if isinstance(source, bytes):  # utf-8-sig: a byte-order mark (Windows tools write one) is not text
+        return IcsClosures(source.decode("utf-8-sig", errors="replace"), name or "<ics>")
     if isinstance(source, str) and "BEGIN:" in source.upper():
-        return IcsClosures(source, name or "<ics>")
+        return IcsClosures(source.removeprefix("\ufeff"), name or "<ics>")
     path = Path(source)
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         raise CalendarError(f"ics {path}: cannot read the file: {exc.strerror or exc}") from None
     return IcsClosures(text, name or path.name)
