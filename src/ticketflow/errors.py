@@ -241,6 +241,9 @@ class LifecycleVersionMismatch(LifecycleError):
 class ConcurrencyConflict(TicketflowError):
     """Someone else saved the ticket first; re-read it and try again.
 
+    With ``expected_version`` 0 the write made a new ticket whose id is taken
+    (an import of tickets the store has, an id given twice); the message says so.
+
     Attributes:
         ticket_id: the ticket.
         expected_version: the version the writer based its change on.
@@ -251,10 +254,17 @@ class ConcurrencyConflict(TicketflowError):
         self.ticket_id = ticket_id
         self.expected_version = expected_version
         self.actual_version = actual_version
-        super().__init__(
-            f"ticket {ticket_id}: expected version {expected_version}, found {actual_version}; "
-            "re-read the ticket and retry"
-        )
+        if expected_version == 0 and actual_version is not None:  # a new ticket (an open, an import) met an old one
+            message = (
+                f"ticket {ticket_id} exists already (at version {actual_version}): a new ticket cannot take its id; "
+                "nothing was written"
+            )
+        else:
+            message = (
+                f"ticket {ticket_id}: expected version {expected_version}, found {actual_version}; "
+                "re-read the ticket and retry"
+            )
+        super().__init__(message)
 
 
 class StorageError(TicketflowError):
