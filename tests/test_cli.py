@@ -147,6 +147,11 @@ def test_export_import_and_sla_report_over_a_database(capsys: pytest.CaptureFixt
     assert status == 0
     assert "2 tickets" in out
     assert "first_response [category=question] within 1:00:00" in out
+    status, _, err = run(capsys, "export", "--db", str(db), "--column", "title")  # the default format is jsonl
+    assert (status, err.strip().splitlines()[0]) == (
+        2,
+        "Error: --column is for --format csv; JSON Lines holds every ticket whole (see 'ticketflow export --help')",
+    )
     status, _, err = run(capsys, "import", "--db", str(tmp_path / "copy.db"), str(exported))
     assert status == 1
     assert "ticket ZD-1001 exists already (at version " in err  # re-running an import: not "re-read and retry"

@@ -432,7 +432,10 @@ def _calendar_options(f: Any) -> Any:
         help="opening hours, repeatable  [default: mon-fri=09:00-17:00]",
     )(f)
     return click.option(
-        "--timezone", default=None, metavar="ZONE", help="IANA zone; naive times are read in it  [default: UTC]"
+        "--timezone",
+        default=None,
+        metavar="ZONE",
+        help="IANA zone; naive times are read in it when given (without it, give each time's offset)  [default: UTC]",
     )(f)
 
 
@@ -700,6 +703,9 @@ def migrate(db: str, old: str, new: str, plan_file: str, dry_run: bool, batch: i
 )
 def export(db: str, fmt: str, out: Any, columns: Sequence[str], raw: bool) -> None:
     """Export tickets (with their histories, for JSON Lines)."""
+    if fmt == "jsonl" and (columns or raw):  # else they would be ignored without a word
+        given = "--column" if columns else "--raw"
+        raise click.UsageError(f"{given} is for --format csv; JSON Lines holds every ticket whole")
     repo = _repository(db)
     if fmt == "jsonl":
         tf.export_jsonl(repo, out)
