@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import imaplib
 import mailbox
 import smtplib
 import socket
@@ -372,6 +373,38 @@ class FakeImap:
 
     def logout(self) -> tuple[str, list[bytes]]:
         return "BYE", []
+
+
+class FolderImap(FakeImap):
+    """A server with named folders: a SELECT names one as an IMAP string (quoted when it has a space), or gets NO."""
+
+    def __init__(self, messages: dict[str, bytes], folders: set[str]) -> None:
+        super().__init__(messages)
+        self.folders = folders
+        self.selected: list[str] = []
+
+    def select(self, mailbox: str) -> tuple[str, list[bytes]]:
+        self.selected.append(mailbox)
+        name = mailbox[1:-1] if mailbox.startswith('"') else mailbox
+        if " " in mailbox and not mailbox.startswith('"'):
+            raise imaplib.IMAP4.error(f"SELECT command error: BAD [b'Could not parse command: SELECT {mailbox}']")
+        if name not in self.folders:
+            return "NO", [b"[NONEXISTENT] Unknown Mailbox: " + name.encode()]
+        return "OK", [str(len(self.messages)).encode()]
+
+
+def test_imap_poller_reads_a_folder_with_a_space_and_names_one_that_does_not_exist():
+    server = FolderImap({"7": corpus("01_gmail_new_request.eml")}, {"INBOX", "Support Requests"})
+    desk = MailDesk(tf.Workflow(zendesk_mail()))
+    login = {"host": "imap.example.com", "username": "support", "password": "pw", "connect": server}
+    poller = ImapPoller(desk, mailbox="Support Requests", **login)
+    assert [o.action for o in poller.poll_once()] == ["opened"]
+    assert server.selected == ['"Support Requests"']
+    typo = ImapPoller(desk, mailbox="Suport", **login)
+    with pytest.raises(
+        imaplib.IMAP4.error, match=r"cannot select mailbox 'Suport' on imap\.example\.com: NO \[NONEXISTENT\]"
+    ):
+        typo.poll_once()  # was: command SEARCH illegal in state AUTH
 
 
 def test_imap_poller_ingests_unread_mail_and_marks_it_read():

@@ -128,6 +128,13 @@ def ingest_path(desk: MailDesk, path: str | Path) -> list[MailOutcome]:
     return [desk.ingest(raw) for raw in _messages(Path(path))]
 
 
+def _quoted(mailbox: str) -> str:
+    """*mailbox* as an IMAP quoted string: imaplib sends names as given, and ``Support Requests`` is two words."""
+    if len(mailbox) > 1 and mailbox.startswith('"') and mailbox.endswith('"'):
+        return mailbox
+    return '"' + mailbox.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 class ImapPoller:
     r"""Fetches unread mail from an IMAP mailbox and ingests it (``imaplib``).
 
@@ -176,7 +183,10 @@ class ImapPoller:
         imap = self._connect(self.host, self.port)
         try:
             imap.login(self.username, self.password)
-            imap.select(self.mailbox)
+            status, detail = imap.select(_quoted(self.mailbox))
+            if status != "OK":  # imaplib returns a NO; the SEARCH after it would fail as "illegal in state AUTH"
+                said = b" ".join(d for d in detail if isinstance(d, bytes)).decode(errors="replace")
+                raise imaplib.IMAP4.error(f"cannot select mailbox {self.mailbox!r} on {self.host}: {status} {said}")
             _, data = imap.uid("SEARCH", "UNSEEN")
             for uid in (data[0] or b"").decode().split():
                 _, parts = imap.uid("FETCH", uid, "(BODY.PEEK[])")
