@@ -407,6 +407,26 @@ def test_imap_poller_reads_a_folder_with_a_space_and_names_one_that_does_not_exi
         typo.poll_once()  # was: command SEARCH illegal in state AUTH
 
 
+def test_imap_poller_run_retries_after_a_store_failure_and_the_message_stays_unread():
+    server = FakeImap({"7": corpus("01_gmail_new_request.eml")})
+    desk = MailDesk(tf.Workflow(zendesk_mail()))
+    poller = ImapPoller(desk, host="imap.example.com", username="support", password="pw", connect=server)  # noqa: S106
+    calls = []
+
+    def ingest(raw: bytes, *, at: datetime | None = None) -> Any:
+        calls.append(raw)
+        if len(calls) == 1:
+            raise tf.StorageError("database is locked; nothing was written")
+        poller.stop()  # the second poll takes it: stop after it
+        return MailDesk.ingest(desk, raw, at=at)
+
+    desk.ingest = ingest  # type: ignore[method-assign]
+    poller.run(interval=0)  # returned: the failure did not end the loop (it used to raise out of run)
+    assert len(calls) == 2
+    assert server.seen == {"7"}  # marked read only once it was ingested
+    assert desk.workflow.repository.count() == 1
+
+
 def test_imap_poller_ingests_unread_mail_and_marks_it_read():
     server = FakeImap({"7": corpus("01_gmail_new_request.eml"), "8": corpus("09_outlook_out_of_office.eml")})
     wf = tf.Workflow(zendesk_mail())

@@ -20,6 +20,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from ticketflow.errors import StorageError
 from ticketflow.mail._desk import MailDesk, MailOutcome
 
 __all__ = ["ImapPoller", "MailHandler", "MailServer", "ingest_path"]
@@ -204,11 +205,16 @@ class ImapPoller:
         return outcomes
 
     def run(self, interval: float = 60.0) -> None:
-        """Poll every *interval* seconds until :meth:`stop`; a failed poll is logged and retried."""
+        """Poll every *interval* seconds until :meth:`stop`; a failed poll is logged and retried.
+
+        A poll fails on the server or the network, or when the desk cannot
+        store a message (a :class:`~ticketflow.StorageError`: the message stays
+        unread, so the next poll takes it again).
+        """
         while not self._stop.is_set():
             try:
                 self.poll_once()
-            except (imaplib.IMAP4.error, OSError):
+            except (imaplib.IMAP4.error, OSError, StorageError):
                 log.exception("IMAP poll of %r failed; retrying in %ss", self, interval)
             self._stop.wait(interval)
 
