@@ -424,3 +424,18 @@ def test_a_resolution_metric_stopped_two_steps_from_the_opening_is_met_and_breac
     assert [(t.trigger, t.dest) for t in two_steps.transitions] == [("start", "working"), ("finish", "done")]
     coverage = check_lifecycle(two_steps, max_examples=3)
     assert coverage.missing() == {}, coverage.report()  # was: resolution (the kit found no step that stops it)
+
+
+def test_an_application_guard_that_raises_for_the_kits_made_up_people_is_explained():
+    guarded = tf.loads_lifecycle(
+        _ONE_STEP_SLA.split("[sla]")[0].replace('dest = "done"', 'dest = "done"\nguards = ["vip_only"]'), "toml"
+    )
+    customers = {"vip-1": True}
+    registry = tf.Registry()
+    registry.add_guard("vip_only", lambda context: customers[context.ticket.requester])  # KeyError for others
+    with pytest.raises(
+        AssertionError, match=r"the application's guard 'vip_only' raised KeyError: KeyError\('requester-"
+    ) as caught:
+        check_lifecycle(guarded, registry, max_examples=3)
+    assert "a guard must answer (False is fine) for people and data it does not know" in str(caught.value)
+    assert isinstance(caught.value.__cause__, KeyError)

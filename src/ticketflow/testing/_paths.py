@@ -18,6 +18,7 @@ from ticketflow.clock import SteppableClock
 from ticketflow.errors import TicketflowError
 from ticketflow.lifecycle import Compare, FieldSpec, GuardContext, Lifecycle, Transition
 from ticketflow.model import Actor, Ticket, replay
+from ticketflow.protocols import Guard
 from ticketflow.registry import Registry
 from ticketflow.repository import MemoryRepository
 from ticketflow.testing._strategies import ASSIGNEE_ID, REQUESTER_ID
@@ -83,7 +84,7 @@ def kit_registry(lifecycle: Lifecycle, base: Registry | None) -> Registry:
     """
     registry = Registry()
     if base is not None:
-        registry.guards.update(base.guards)
+        registry.guards.update({name: _explained(name, guard) for name, guard in base.guards.items()})
         registry.actions.update(base.actions)
         registry.notifiers.update(base.notifiers)
         registry.listeners.extend(base.listeners)
@@ -95,6 +96,24 @@ def kit_registry(lifecycle: Lifecycle, base: Registry | None) -> Registry:
     for kind in emitted_kinds(lifecycle, None) | _SLA_KINDS:
         registry.notifiers.setdefault(kind, _nothing)
     return registry
+
+
+def _explained(name: str, guard: Guard) -> Guard:
+    """*guard* as registered, but an exception it raises says which guard, ticket, person and step it was."""
+
+    def explained(context: GuardContext) -> bool:
+        try:
+            return guard(context)
+        except Exception as exc:  # the application's code: any exception, explained once
+            ticket = context.ticket
+            raise AssertionError(
+                f"the application's guard {name!r} raised {type(exc).__name__}: {brief(exc)} when asked about "
+                f"{context.trigger!r} on ticket {ticket.id} in {ticket.state!r} by actor {context.actor.id!r} "
+                f"(requester {ticket.requester!r}, assignee {ticket.assignee!r}): the kit's tickets and actors are "
+                "made up, so a guard must answer (False is fine) for people and data it does not know"
+            ) from exc
+
+    return explained
 
 
 _SLA_KINDS = frozenset({"sla.breached", "sla.warning"})  # emitted_kinds names them only when given the policy
