@@ -2551,3 +2551,15 @@ def test_a_zoneinfo_or_utc_is_taken_as_its_zone_name():
     assert BusinessCalendar.always_open(ZoneInfo("Asia/Tokyo")).timezone == "Asia/Tokyo"  # type: ignore[arg-type]
     with pytest.raises(tf.CalendarError, match=r"timezone: unknown zone datetime\.timezone"):
         BusinessCalendar(timezone(timedelta(hours=2)), nine_to_five)  # a fixed offset has no name and no DST rules
+
+
+def test_a_country_code_in_lower_case_is_the_same_country():
+    config = {"timezone": "Europe/Paris", "hours": {"mon-fri": ["09:00-17:00"]}}
+    lower = BusinessCalendar.from_config({**config, "holidays": {"country": "fr"}})
+    assert lower == BusinessCalendar.from_config({**config, "holidays": {"country": "FR"}})
+    assert not lower.is_open(datetime(2026, 4, 6, 10, tzinfo=ZoneInfo("Europe/Paris")))  # Easter Monday
+
+
+def test_empty_ics_text_is_refused_as_empty_not_as_a_file_name():
+    with pytest.raises(tf.CalendarError, match=r"^ics <ics>: empty; give ICS text or the path of a \.ics file$"):
+        tf.ics_closures("  \n")

@@ -49,6 +49,8 @@ def _dates(country: str, subdiv: str | None, observed: bool, year: int) -> froze
 def holidays_for(country: str, subdiv: str | None = None, *, observed: bool = True) -> HolidaySource:
     """Public holidays of *country* (and *subdiv*), for a :class:`BusinessCalendar`.
 
+    The country is an ISO 3166 code, in either case (``"us"`` is ``"US"``).
+
     Raises:
         CalendarError: the country or subdivision is unknown.
     """
@@ -56,6 +58,6 @@ def holidays_for(country: str, subdiv: str | None = None, *, observed: bool = Tr
         raise CalendarError(f"holidays: country and subdiv are codes such as 'US' and 'NY', got {country!r:.40}")
     if not isinstance(observed, bool):
         raise CalendarError(f"holidays: observed is true or false, got {observed!r:.40}")
-    source = HolidaySource(country, subdiv, observed)
+    source = HolidaySource(country.strip().upper(), subdiv, observed)  # ISO 3166 codes: 'us' is 'US'
     source.dates(2026)  # fail now, not in the middle of an SLA computation
     return source

@@ -165,6 +165,8 @@ def ics_closures(source: str | bytes | Path, *, name: str | None = None) -> IcsC
         return IcsClosures(source.decode("utf-8-sig", errors="replace"), name or "<ics>")
     if isinstance(source, str) and "BEGIN:" in source.upper():
         return IcsClosures(source.removeprefix("\ufeff"), name or "<ics>")
+    if isinstance(source, str) and not source.strip():
+        raise CalendarError(f"ics {name or '<ics>'}: empty; give ICS text or the path of a .ics file")
     path = Path(source)
     try:
         text = path.read_text(encoding="utf-8-sig", errors="replace")
