@@ -2558,6 +2558,10 @@ def test_a_country_code_in_lower_case_is_the_same_country():
     lower = BusinessCalendar.from_config({**config, "holidays": {"country": "fr"}})
     assert lower == BusinessCalendar.from_config({**config, "holidays": {"country": "FR"}})
     assert not lower.is_open(datetime(2026, 4, 6, 10, tzinfo=ZoneInfo("Europe/Paris")))  # Easter Monday
+    assert holidays_for("us", subdiv="ny") == holidays_for("US", subdiv="NY")
+    assert holidays_for("FR", subdiv="Zone A").subdiv == "Zone A"  # a subdivision named, not coded, as written
+    with pytest.raises(tf.CalendarError, match=r"holidays: US has no subdivision 'xx' \(nor 'XX'\)"):
+        holidays_for("us", subdiv="xx")
 
 
 def test_empty_ics_text_is_refused_as_empty_not_as_a_file_name():

@@ -49,7 +49,9 @@ def _dates(country: str, subdiv: str | None, observed: bool, year: int) -> froze
 def holidays_for(country: str, subdiv: str | None = None, *, observed: bool = True) -> HolidaySource:
     """Public holidays of *country* (and *subdiv*), for a :class:`BusinessCalendar`.
 
-    The country is an ISO 3166 code, in either case (``"us"`` is ``"US"``).
+    The country is an ISO 3166 code, in either case (``"us"`` is ``"US"``),
+    and so is a subdivision code (``"ny"`` is ``"NY"``, when the country has
+    no subdivision named ``"ny"`` as written).
 
     Raises:
         CalendarError: the country or subdivision is unknown.
@@ -59,5 +61,19 @@ def holidays_for(country: str, subdiv: str | None = None, *, observed: bool = Tr
     if not isinstance(observed, bool):
         raise CalendarError(f"holidays: observed is true or false, got {observed!r:.40}")
     source = HolidaySource(country.strip().upper(), subdiv, observed)  # ISO 3166 codes: 'us' is 'US'
-    source.dates(2026)  # fail now, not in the middle of an SLA computation
+    try:
+        source.dates(2026)  # fail now, not in the middle of an SLA computation
+    except CalendarError:
+        if subdiv is None or subdiv.upper() == subdiv:
+            raise
+        # most subdivision codes are capitals ('ny' is 'NY'); a few are names ('Zone A'), tried as given first
+        upper = HolidaySource(source.country, subdiv.upper(), observed)
+        try:
+            upper.dates(2026)
+        except CalendarError:
+            raise CalendarError(
+                f"holidays: {source.country} has no subdivision {subdiv!r} (nor {subdiv.upper()!r}); "
+                "see the `holidays` package for supported codes"
+            ) from None
+        return upper
     return source
