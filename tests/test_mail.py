@@ -683,3 +683,21 @@ def test_a_naive_at_is_refused_by_name_before_the_message_is_read():
             call(raw, at=datetime(2026, 3, 2, 10))  # the naive instant under test
     assert wf.repository.count() == 0
     assert desk.ingest(raw, at=datetime(2026, 3, 2, 10, tzinfo=UTC)).action == "opened"  # and not taken as ingested
+
+
+@pytest.mark.parametrize(
+    ("html", "problem"),
+    [
+        ("<style>p { margin: 0 }</style><p>{title}</p>", "Unknown format code"),  # CSS braces, not doubled
+        ("<p>{title</p>", "expected '}' before end of string"),
+        ("<p>{ticket.id}</p>", "has no attribute 'id'"),
+    ],
+)
+def test_a_mail_template_that_cannot_be_filled_in_is_refused_when_made_not_at_every_delivery(html: str, problem: str):
+    from ticketflow.mail import MailTemplate
+
+    with pytest.raises(ValueError, match=r"^MailTemplate\.html: cannot be filled in \(") as caught:
+        MailTemplate("{title}", "Hello", html=html)
+    assert problem in str(caught.value)
+    assert "a literal brace is written twice: {{ and }}" in str(caught.value)
+    assert MailTemplate("{title}", "Hello", html="<style>p {{ margin: 0 }}</style>{title}").html  # doubled: fine

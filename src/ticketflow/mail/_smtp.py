@@ -36,6 +36,11 @@ __all__ = ["DEFAULT_TEMPLATES", "MailTemplate", "SmtpNotifier"]
 log = logging.getLogger("ticketflow.mail")
 
 
+class _Fields(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
 @attrs.frozen
 class MailTemplate:
     """How one kind of outbox message reads as mail (``str.format`` fields from its payload).
@@ -44,6 +49,10 @@ class MailTemplate:
     ``ticket_id``; a field the payload lacks renders empty. The ticket key
     in brackets is put in front of the subject when the template has none
     there, so replies thread by subject too.
+
+    Raises:
+        ValueError: a part that cannot be filled in (a lone brace, ``{0}``,
+            ``{title.x}``): a brace meant literally is written ``{{`` / ``}}``.
 
     Attributes:
         subject: the subject line.
@@ -58,6 +67,21 @@ class MailTemplate:
     text: str
     html: str | None = None
     auto_submitted: str = "auto-generated"
+
+    def __attrs_post_init__(self) -> None:
+        # Filled in when a message is delivered: a template that cannot be filled in would fail every
+        # delivery, retried forever. An HTML <style> block's braces are the likely way to write one.
+        for part in ("subject", "text", "html"):
+            value = getattr(self, part)
+            if value is None:
+                continue
+            try:
+                value.format_map(_Fields())
+            except (ValueError, AttributeError, IndexError, KeyError, TypeError) as exc:
+                raise ValueError(
+                    f"MailTemplate.{part}: cannot be filled in ({exc}); fields are {{name}}, and a literal brace "
+                    "is written twice: {{ and }} (CSS, JSON)"
+                ) from None
 
 
 #: Templates for the messages the library writes to the outbox for requesters.
@@ -77,11 +101,6 @@ DEFAULT_TEMPLATES: Mapping[str, MailTemplate] = {
         auto_submitted="auto-replied",
     ),
 }
-
-
-class _Fields(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return ""
 
 
 class SmtpNotifier:
