@@ -1,1 +1,0 @@
-"""The built-in lifecycles, as TOML data files."""
