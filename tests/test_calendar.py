@@ -2567,3 +2567,22 @@ def test_a_country_code_in_lower_case_is_the_same_country():
 def test_empty_ics_text_is_refused_as_empty_not_as_a_file_name():
     with pytest.raises(tf.CalendarError, match=r"^ics <ics>: empty; give ICS text or the path of a \.ics file$"):
         tf.ics_closures("  \n")
+
+
+def test_a_config_holiday_list_holds_a_countrys_holidays_and_the_teams_own_days():
+    paris = ZoneInfo("Europe/Paris")
+    cal = BusinessCalendar.from_config(
+        {
+            "timezone": "Europe/Paris",
+            "hours": {"mon-fri": ["09:00-17:00"]},
+            "holidays": [{"country": "FR"}, "2026-12-24", date(2026, 12, 31)],
+        }
+    )
+    assert not cal.is_open(datetime(2026, 12, 25, 10, tzinfo=paris))  # France's
+    assert not cal.is_open(datetime(2026, 12, 24, 10, tzinfo=paris))  # the team's own
+    assert not cal.is_open(datetime(2026, 12, 31, 10, tzinfo=paris))
+    assert cal.is_open(datetime(2026, 12, 30, 10, tzinfo=paris))
+    with pytest.raises(tf.CalendarError, match=r"^calendar\.holidays\[1\]: write \{ country = 'US'"):
+        BusinessCalendar.from_config(
+            {"timezone": "UTC", "hours": {"mon": ["09:00-17:00"]}, "holidays": ["2026-12-24", {"contry": "FR"}]}
+        )

@@ -123,6 +123,14 @@ def _holidays(value: Iterable[date | HolidaySource] | HolidaySource) -> tuple[da
     return (*sorted(dates), *sources)
 
 
+def _holiday_table(table: Mapping[str, Any], where: str) -> HolidaySource:
+    """``{ country = "US", subdiv = "NY", observed = true }`` as a :class:`HolidaySource`."""
+    extra = set(table) - {"country", "subdiv", "observed"}
+    if "country" not in table or extra:
+        raise CalendarError(f"{where}: write {{ country = 'US', subdiv = 'NY' }} or a list of dates")
+    return holidays_for(table["country"], table.get("subdiv"), observed=table.get("observed", True))
+
+
 def _overrides(
     value: Mapping[date | str, Sequence[str]] | tuple[Any, ...],
 ) -> tuple[tuple[date, tuple[Window, ...]], ...]:
@@ -353,7 +361,7 @@ class BusinessCalendar:
             [calendar]
             timezone = "America/New_York"
             hours = { mon-fri = ["09:00-17:00"] }
-            holidays = { country = "US", subdiv = "NY" }   # or a list of dates
+            holidays = { country = "US", subdiv = "NY" }   # or a list of dates, and such tables
             overrides = { 2026-12-24 = ["09:00-13:00"] }
             rules = [
               { name = "maintenance", rrule = "FREQ=MONTHLY;BYDAY=1MO", start = 2026-01-01, close = ["09:00-11:00"] },
@@ -371,12 +379,12 @@ class BusinessCalendar:
                 raise CalendarError(f"calendar.{key}: required key is missing")
         holidays: Any = config.get("holidays", ())
         if isinstance(holidays, Mapping):
-            extra = set(holidays) - {"country", "subdiv", "observed"}
-            if "country" not in holidays or extra:
-                raise CalendarError("calendar.holidays: write { country = 'US', subdiv = 'NY' } or a list of dates")
-            holidays = holidays_for(
-                holidays["country"], holidays.get("subdiv"), observed=holidays.get("observed", True)
-            )
+            holidays = _holiday_table(holidays, "calendar.holidays")
+        elif isinstance(holidays, list | tuple):  # a country's holidays and the team's own days, together
+            holidays = [
+                _holiday_table(item, f"calendar.holidays[{i}]") if isinstance(item, Mapping) else item
+                for i, item in enumerate(holidays)
+            ]
         return cls(
             timezone=config["timezone"],
             hours=config["hours"],

@@ -218,7 +218,7 @@ CALENDAR = Table(
     keys={
         "timezone": _req(Scalar("string", "IANA zone")),
         "hours": _req(Table(values=ListOf(STRING, single=True), doc="windows per day: mon..sun or mon-fri")),
-        "holidays": _opt(Scalar("any", "a list of dates, or { country = 'US', subdiv = 'NY' }")),
+        "holidays": _opt(Scalar("any", "a list of dates, or { country = 'US', subdiv = 'NY' }, or a list of both")),
         "overrides": _opt(Table(values=ListOf(STRING), doc="a date's own windows; [] closes it")),
         "rules": _opt(
             ListOf(
