@@ -1504,3 +1504,43 @@ def test_sla_of_the_last_cycles_reads_the_part_of_a_reply_heavy_fold(repository:
     plain = tf.Workflow(tf.builtin("devrev"))
     opened = plain.open(tf.Actor("dev-cust", roles={"customer", "requester"}), title="x")
     assert plain.sla(opened.id, cycles="last") == []
+
+
+@pytest.mark.parametrize(
+    "repository",
+    [
+        "memory",
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.skipif(not PG_URL, reason="PostgreSQL TESTS SKIPPED: no URL")),
+    ],
+    indirect=True,
+)
+def test_sla_of_the_last_cycles_of_a_migrated_ticket_reads_its_fold_once(repository: Any) -> None:
+    """A migrated ticket's fold has no state: ``cycles="last"`` counts the whole fold, read once, not the history.
+
+    Also: an id a store cannot hold (a list) is ``TicketNotFound``, as for ``wf.sla()``.
+    """
+    v1 = tf.builtin("zendesk")
+    document = copy.deepcopy(dict(v1.document))
+    document["version"] = 2
+    v2 = tf.load_lifecycle(document)
+    ticket_id = _pending_after_replies(tf.Workflow(v1, repository), 40)
+    now = repository.history(ticket_id)[-1].at + timedelta(hours=1)
+    upgraded = tf.Workflow(v2, repository, previous=[v1])
+    upgraded.migrate({"from": 1, "to": 2, "timers": "keep", "sla": "keep"}, at=now - timedelta(minutes=30))
+    upgraded.comment(ticket_id, AGENT, "after the upgrade", visibility="internal", at=now)
+    stored = repository.fold(ticket_id)
+    assert stored is not None
+    assert Folder(v2, upgraded.sla_policy).accept(*stored).state is None  # type: ignore[union-attr]  # no state
+    counting = _Counting(repository)
+    folds = mock.patch.object(type(repository), "fold", autospec=True, side_effect=type(repository).fold)
+    reader = tf.Workflow(v2, counting, previous=[v1], ticket_cache=0)  # type: ignore[arg-type]
+    whole = evaluate(upgraded.sla_policy, v2, repository.get(ticket_id), repository.history(ticket_id), now)  # type: ignore[arg-type]
+    with folds as fold_reads:
+        assert reader.sla(ticket_id, now, cycles="last") == [attrs.evolve(c, cycles=c.cycles[-1:]) for c in whole]
+    assert counting.histories == 0
+    assert fold_reads.call_count == (1 if isinstance(repository, tf.MemoryRepository) else 0)  # else read in part
+    for workflow in (reader, upgraded):
+        for cycles in ("all", "last"):
+            with pytest.raises(tf.TicketNotFound):
+                workflow.sla(["not", "an", "id"], now, cycles=cycles)  # type: ignore[arg-type]

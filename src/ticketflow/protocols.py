@@ -302,7 +302,7 @@ PartialFold = tuple[str, list[Event], str, bool]
 
 @runtime_checkable
 class PartialFolds(Protocol):
-    """A :class:`SnapshotFolds` that reads only the part of each fold a write or a sweep needs.
+    """A :class:`FoldStore` that reads only the part of each fold a write or a sweep needs, with its ticket.
 
     A reply-heavy ticket's fold holds every public reply (each starts or
     stops a reply clock), yet a sweep and a write need only the events its
@@ -310,30 +310,33 @@ class PartialFolds(Protocol):
     firings and last comments, and the fold's last event. Where a repository
     implements this, those are read and nothing else, so a ticket of a
     thousand replies is swept in a few events. Optional: without it the
-    whole fold is read (:meth:`SnapshotFolds.get_with_folds`).
+    whole fold is read (:meth:`FoldStore.fold`, :meth:`SnapshotFolds.get_with_folds`).
+
+    *pick* is ticketflow's reading of a head it wrote (``Folder.reads`` of
+    the Workflow whose folds are stored under *key*): the seqs of the events
+    the head's state names, or None for a head it cannot read. A repository
+    calls it, or names the same seqs itself from the head in its query
+    language, as :class:`~ticketflow.repository.postgres.PostgresRepository`
+    does; so *pick* is never anything but that reading, and the contract
+    below holds for it.
 
     Contract, checked by :class:`ticketflow.testing.RepositoryContract`, for
-    each stored id of *ticket_ids* (unknown ids are left out) when nobody
+    each id of *ticket_ids* the repository stores (others, and ids it could
+    not store, are left out; an id asked twice comes once), when nobody
     writes in between:
 
-    - the ticket equals ``get(id)``; a ticket without a stored fold comes
-      with None;
+    - the ticket equals ``get(id)``, read in the same snapshot as its fold;
+      a ticket without a stored fold comes with None;
     - otherwise with ``(head, events, stored, partial)``: *head* is the
       stored fold's head, as :meth:`FoldStore.fold` returns it; *stored*
       is the stored JSON text of the fold (``[head, seq, ...]``, the seqs in
       the order they were saved); *partial* says whether *events* are a part;
     - a fold stored under *key* (its head starts with ``key + " "``) of
       more than 32 events is read in part: *events* are the ticket's events
-      with the seqs ``pick(head)`` names, oldest first, and *partial* is
+      with the seqs *pick* names, each once, oldest first, and *partial* is
       True; any other fold (another key's, a shorter one: a part would save
       nothing) is read whole: *events* as :meth:`FoldStore.fold` returns
       them, *partial* False.
-
-    *pick* is ticketflow's reading of a head it wrote (``Folder.reads``;
-    None when it cannot tell, and then the fold is read whole). A
-    repository may instead name the same seqs itself from the head, in its
-    query language, as
-    :class:`~ticketflow.repository.postgres.PostgresRepository` does.
     """
 
     def get_with_partial_folds(

@@ -78,7 +78,11 @@ class ReadsPart(FacadeBase):
         ``"last"`` the clocks are counted from the few events of each
         metric's last cycle (the ticket's stored fold, read in part where the
         repository can), so the cost does not follow how many cycles a ticket
-        has had: a reply-heavy ticket has one per two public replies.
+        has had: a reply-heavy ticket has one per two public replies (but for
+        a ticket migrated to another version, whose fold is counted whole).
+        Earlier cycles are not counted, so what only they would raise (a
+        calendar resolver naming an unknown calendar for an old cycle) is not
+        raised.
 
         Raises:
             TicketNotFound: no such ticket. LifecycleVersionMismatch: as :meth:`get`.
@@ -91,8 +95,12 @@ class ReadsPart(FacadeBase):
             ticket, fold = self._with_fold(ticket_id)
             at = self._at(now)
             self._counted_at(at, "sla", "now")
-            if isinstance(fold, Fold) and fold.state is not None and at >= fold[-1].at:
-                return self._scheduler.folder.last_cycles(fold, ticket, at)
+            if fold and at >= fold[-1].at:
+                if isinstance(fold, Fold) and fold.state is not None:
+                    return self._scheduler.folder.last_cycles(fold, ticket, at)
+                if not getattr(fold, "partial", False):
+                    clocks = evaluate(self.sla_policy, self.lifecycle, ticket, fold, at)  # a migrated ticket's fold
+                    return [attrs.evolve(clock, cycles=clock.cycles[-1:]) for clock in clocks]
             clocks = evaluate(self.sla_policy, self.lifecycle, ticket, self._clock_events(ticket, at), at)
             return [attrs.evolve(clock, cycles=clock.cycles[-1:]) for clock in clocks]
         ticket = self.get(ticket_id)
@@ -107,12 +115,14 @@ class ReadsPart(FacadeBase):
 
         The fold kept with this Workflow's copy, else the stored one: where
         the repository reads parts (:class:`~ticketflow.protocols.PartialFolds`),
-        read with the ticket, the part its state names. None when there is
+        read with the ticket, the part its state names (a fold without a
+        state, as a migrated ticket's, is read whole). None when there is
         none at the ticket's version or it is not this Workflow's.
         """
         repository, folder = self.repository, self._scheduler.folder
         if isinstance(repository, PartialFolds):
-            read = repository.get_with_partial_folds([ticket_id], folder.key, folder.reads).get(ticket_id)
+            found = repository.get_with_partial_folds([ticket_id], folder.key, folder.reads)
+            read = next((pair for stored_id, pair in found.items() if stored_id == ticket_id), None)
             if read is None:
                 return self.get(ticket_id), None  # raises TicketNotFound (or reads a ticket stored since)
             ticket, part = read
