@@ -715,6 +715,28 @@ def test_bad_ics_is_a_located_calendar_error(text: str, message: str):
         tf.ics_closures(text if text != "garbage" else "BEGIN:VCALENDAR\ngarbage\n", name="team.ics")
 
 
+def test_an_ics_event_ending_before_it_starts_is_refused_not_swapped():
+    # recurring-ical-events swaps such ends and would close 09:00-11:00 on a typo
+    head = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:back\nSUMMARY:Backwards\n"
+    timed = head + "DTSTART;TZID=Europe/Berlin:20260302T110000\nDTEND;TZID=Europe/Berlin:20260302T090000\n"
+    with pytest.raises(tf.CalendarError) as caught:
+        tf.ics_closures(timed + "END:VEVENT\nEND:VCALENDAR\n", name="team.ics")
+    assert str(caught.value) == (
+        "ics team.ics: VEVENT #1 (UID back): DTEND 2026-03-02T09:00:00+01:00 is before DTSTART "
+        "2026-03-02T11:00:00+01:00; an event must end after it starts"
+    )
+    for start, end in [
+        ("DTSTART;VALUE=DATE:20260302", "DTEND;VALUE=DATE:20260301"),
+        ("DTSTART:20260302T110000", "DTEND:20260302T090000"),
+        ("DTSTART:20260302T110000Z", "DTEND;TZID=Europe/Berlin:20260302T110000"),  # 10:00Z, before 11:00Z
+    ]:
+        with pytest.raises(tf.CalendarError, match=r"^ics <ics>: VEVENT #1 \(UID back\): DTEND .* is before DTSTART"):
+            tf.ics_closures(f"{head}{start}\n{end}\nEND:VEVENT\nEND:VCALENDAR\n")
+    same = tf.ics_closures(f"{head}DTSTART:20260302T090000\nDTEND:20260302T090000\nEND:VEVENT\nEND:VCALENDAR\n")
+    cal = BusinessCalendar("Europe/Berlin", NINE_TO_FIVE, rules=[same])  # an instant closes nothing, as before
+    assert cal.is_open(berlin(2026, 3, 2, 9))
+
+
 def test_a_missing_ics_file_is_a_calendar_error(tmp_path: Path):
     with pytest.raises(tf.CalendarError, match=r"calendar\.ics\[0\]: ics .*nowhere\.ics: cannot read the file"):
         BusinessCalendar.from_config({"timezone": "UTC", "hours": NINE_TO_FIVE, "ics": [str(tmp_path / "nowhere.ics")]})

@@ -70,6 +70,23 @@ def _known_zone(value: Any, where: str) -> None:
                 )
 
 
+def _ends_before_start(start: Any, end: Any) -> bool:
+    """True when a DTEND is before its DTSTART, compared where both are the same kind of time.
+
+    Two dates compare as dates, two times with zones as instants and two
+    floating times as wall times; a floating time beside one with a zone
+    (or a date beside a time) depends on the calendar's zone, which the
+    feed does not know yet, and is left to the expansion.
+    """
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        if (start.tzinfo is None) != (end.tzinfo is None):
+            return False
+        return bool(end < start)
+    if isinstance(start, datetime) or isinstance(end, datetime):
+        return False
+    return bool(end < start)
+
+
 @attrs.frozen
 class IcsClosures:
     """Closures imported from an iCalendar feed; put them in ``BusinessCalendar(rules=[...])``.
@@ -112,6 +129,12 @@ class IcsClosures:
                 raise CalendarError(f"{where}: no DTSTART")
             for prop in ("DTSTART", "DTEND", "RDATE", "EXDATE", "RECURRENCE-ID"):
                 _known_zone(event.get(prop), f"{where}: {prop}")
+            if "DTEND" in event and _ends_before_start(event["DTSTART"].dt, event["DTEND"].dt):
+                # recurring-ical-events would swap them and close the time between: refuse the typo instead
+                raise CalendarError(
+                    f"{where}: DTEND {event['DTEND'].dt.isoformat()} is before DTSTART "
+                    f"{event['DTSTART'].dt.isoformat()}; an event must end after it starts"
+                )
             rules = event.get("RRULE", [])
             for rule in rules if isinstance(rules, list) else [rules]:
                 if any(not isinstance(n, int) or n < 1 for n in rule.get("INTERVAL", [])):
@@ -156,7 +179,8 @@ def ics_closures(source: str | bytes | Path, *, name: str | None = None) -> IcsC
 
     Raises:
         CalendarError: an unreadable file or ICS, an event without ``DTSTART``
-            or with a bad property, or a time (``DTSTART``, ``DTEND``, ``RDATE``,
+            or with a bad property, an event whose ``DTEND`` is before its
+            ``DTSTART``, or a time (``DTSTART``, ``DTEND``, ``RDATE``,
             ``EXDATE``, ``RECURRENCE-ID``) whose ``TZID`` names no zone (none
             known by that name and no ``VTIMEZONE`` for it), naming the source,
             the event and the property.
