@@ -579,6 +579,8 @@ def test_migrate_and_reschedule_refuse_bad_arguments_by_name_and_write_nothing()
         (lambda: wf.migrate(RENAME_PLAN, batch="10"), TypeError, "batch must be a positive integer, got str '10'"),
         (lambda: wf.migrate(RENAME_PLAN, part=(2, 2)), tf.StorageError, "part must be (index, count) with 0 <= index"),
         (lambda: wf.migrate(RENAME_PLAN, part="1/2"), TypeError, "part must be (index, count), two integers"),
+        (lambda: wf.migrate(RENAME_PLAN, dry_run="no"), TypeError, "dry_run must be True or False, got str 'no'"),
+        (lambda: wf.migrate(RENAME_PLAN, dry_run=0), TypeError, "dry_run must be True or False, got int 0"),
         (lambda: wf.migrate(None), TypeError, "plan must be a path, a mapping or a MigrationPlan, got NoneType"),
         (lambda: wf.reschedule(batch=-1), tf.StorageError, "batch must be at least 1, got -1"),
         (lambda: wf.reschedule(batch=2.5), TypeError, "batch must be a positive integer, got float 2.5"),

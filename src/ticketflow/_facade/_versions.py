@@ -39,6 +39,8 @@ class VersionsPart(FacadeBase):
 
         Raises:
             InvalidMigration: the plan does not fit the two versions (nothing written).
+            TypeError: *dry_run* is not a bool, *batch* not an integer or
+                *part* not two integers, naming it (nothing written).
         """
         checked = plan_for(plan, self.versions, self.lifecycle)
         old = checked.old

@@ -153,7 +153,8 @@ def migrate(
         old_policy: the old version's SLA policy, whose targets the cycles
             started before the migration keep (see :func:`sla_applied`).
         listeners: called after commit with each ``migrated`` event.
-        dry_run: report only; nothing is written.
+        dry_run: report only; nothing is written. Only a bool (a TypeError
+            naming it otherwise: ``"no"`` would be true).
         batch: tickets per transaction.
         part: ``(index, count)``: this worker takes the tickets whose id
             hashes (CRC-32) to *index* modulo *count*: several workers share
@@ -162,6 +163,8 @@ def migrate(
             batch is then tried a ticket at a time.
     """
     check_batch(batch)
+    if not isinstance(dry_run, bool):  # dry_run="no" is truthy: it would silently run dry
+        raise TypeError(f"dry_run must be True or False, got {type(dry_run).__name__} {brief(dry_run)}")
     if (
         not isinstance(part, tuple | list)
         or len(part) != 2
