@@ -389,11 +389,19 @@ def test_timers_count_from_the_original_entry_or_restart_as_the_plan_says(timers
     assert (closed.source, closed.target, closed.meta["rule"]) == ("done", "closed", "auto_close")
 
 
-def test_a_workflow_refuses_previous_versions_of_another_lifecycle_or_a_repeated_number():
+def test_a_workflow_refuses_previous_versions_of_another_lifecycle_a_repeated_or_not_earlier_number():
     with pytest.raises(tf.InvalidLifecycle, match="repeats version 1"):
         tf.Workflow(v2_renamed(), previous=[v1(), v1()])
     with pytest.raises(tf.InvalidLifecycle, match="not 'helpdesk'"):
         tf.Workflow(v2_renamed(), previous=[tf.builtin("zendesk")])
+    for current, previous in [(v1(), v2_renamed()), (v2_renamed(), v2_sla())]:  # swapped, or the same number
+        with pytest.raises(tf.InvalidLifecycle) as caught:
+            tf.Workflow(current, previous=[previous])
+        assert caught.value.path == "version"
+        assert (
+            f"previous[0] is version {previous.version}, not earlier than the current version {current.version}: "
+            "previous= holds earlier versions; give the newest as the lifecycle"
+        ) in str(caught.value)
     wf = tf.Workflow(v2_renamed(), previous=[v1()])
     assert sorted(wf.versions) == [1, 2]
     with pytest.raises(tf.InvalidMigration, match="knows: 2"):

@@ -442,12 +442,21 @@ def known_versions(current: Lifecycle, previous: Sequence[Lifecycle]) -> dict[in
     """The versions a Workflow knows by number: *current* and the *previous* ones (``Workflow(previous=...)``).
 
     Raises:
-        InvalidLifecycle: a previous version is another lifecycle's, or repeats a version number.
+        InvalidLifecycle: a previous version is another lifecycle's, is not
+            earlier than *current* (a higher or the same number), or repeats
+            a version number.
     """
     versions = {current.version: current}
     for index, lifecycle in enumerate(previous):
         if lifecycle.id != current.id:
             raise InvalidLifecycle(lifecycle.source, "id", f"previous[{index}] is {lifecycle.id!r}, not {current.id!r}")
+        if lifecycle.version >= current.version:  # most likely the two swapped: v1 current, v2 "previous"
+            raise InvalidLifecycle(
+                lifecycle.source,
+                "version",
+                f"previous[{index}] is version {lifecycle.version}, not earlier than the current version "
+                f"{current.version}: previous= holds earlier versions; give the newest as the lifecycle",
+            )
         if lifecycle.version in versions:
             raise InvalidLifecycle(
                 lifecycle.source, "version", f"previous[{index}] repeats version {lifecycle.version}: number each once"
