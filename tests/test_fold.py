@@ -23,7 +23,7 @@ from unittest import mock
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import ticketflow as tf
@@ -172,8 +172,9 @@ def test_a_fold_drops_the_notes_that_change_no_clock() -> None:
 def test_a_history_that_goes_back_in_time_has_no_fold() -> None:
     lifecycle = tf.builtin("zendesk")
     wf = tf.Workflow(lifecycle)
-    ticket = wf.open(CUSTOMER, title="printer", at=T0 + timedelta(hours=2))
-    wf.comment(ticket.id, AGENT, "earlier", visibility="internal", at=T0)
+    ticket = wf.open(CUSTOMER, title="printer", at=T0)
+    wf.comment(ticket.id, AGENT, "later", visibility="internal", at=T0 + timedelta(hours=2))
+    wf.comment(ticket.id, AGENT, "earlier", visibility="internal", at=T0 + timedelta(hours=1))
     assert Folder(lifecycle, wf.sla_policy).fold(wf.history(ticket.id)) is None
 
 
@@ -1028,7 +1029,8 @@ def test_a_write_back_in_time_clears_the_stored_fold_and_the_history_decides(
     for step in steps:
         desk.step(*step)
     last = wf.history(desk.ticket_id)[-1].at
-    at = last - timedelta(minutes=back)
+    at = max(last - timedelta(minutes=back), wf.get(desk.ticket_id).created_at)  # not before the opening
+    assume(at < last)
     wf.comment(desk.ticket_id, DESK_AGENT, "recorded late", visibility="internal", at=at)
     ticket, history = wf.get(desk.ticket_id), wf.history(desk.ticket_id)
     assert Folder(wf.lifecycle, wf.sla_policy).fold(history) is None

@@ -855,3 +855,23 @@ def test_a_step_or_sla_at_an_instant_no_business_calendar_supports_names_the_arg
     with pytest.raises(tf.CalendarError) as refused:
         wf.sla_report(at)
     assert str(refused.value) == f"sla_report: now {outside}give an instant within them"
+
+
+@pytest.mark.parametrize("repository", ["memory", "sqlite"])
+def test_a_step_before_the_ticket_was_opened_is_refused_and_changes_nothing(tmp_path: Path, repository: str):
+    """A reply dated before the opening counted as a first response met with negative time (zendesk, -1:00 met)."""
+    repo = tf.MemoryRepository() if repository == "memory" else tf.SQLiteRepository(tmp_path / "t.db")
+    wf = tf.Workflow(tf.builtin("zendesk"), repo)
+    customer, agent = tf.Actor("cust", roles={"requester"}), tf.Actor("sam", roles={"agent"})
+    ticket = wf.open(customer, title="printer", at=T0)
+    earlier = T0 - timedelta(hours=5)
+    with unchanged(wf, ticket.id):
+        with pytest.raises(tf.TransitionNotAllowed, match="before the ticket was opened"):
+            wf.fire(ticket.id, "take", agent, comment="on it", at=earlier)
+        with pytest.raises(tf.TransitionNotAllowed, match="before the ticket was opened"):
+            wf.comment(ticket.id, agent, "hello", at=earlier)
+        with pytest.raises(tf.TransitionNotAllowed, match="before the ticket was opened"):
+            wf.update(ticket.id, agent, fields={"category": "question"}, at=T0 - timedelta(microseconds=1))
+    wf.comment(ticket.id, agent, "at the opening's instant", at=T0)
+    first = next(clock for clock in wf.sla(ticket.id, T0 + timedelta(hours=1)) if clock.metric == "first_response")
+    assert first.elapsed >= timedelta(0)

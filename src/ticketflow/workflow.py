@@ -265,7 +265,7 @@ class Workflow(ReadsPart, IntakePart, LinksPart, DeliveryPart, VersionsPart):
         Raises:
             TicketNotFound: no such ticket, or *actor* is a customer not related to it.
             TicketClosed: the ticket is in an immutable state.
-            TransitionNotAllowed: no transition, or its conditions fail.
+            TransitionNotAllowed: no transition, its conditions fail, or *at* is before the ticket was opened.
             PermissionDenied: the actor may not fire it, or may not set a part given.
             FieldError: data missing or invalid. (After any refusal nothing changed.)
             ConcurrencyConflict: other writers kept winning for ``max_retries`` attempts.

@@ -380,7 +380,8 @@ class Engine:
                 did not exist, so ids cannot be probed).
             TicketClosed: the ticket is in an immutable state.
             TransitionNotAllowed: unknown trigger, no transition from the
-                state, or its conditions (``when``, guards) do not hold.
+                state, its conditions (``when``, guards) do not hold, or *at*
+                is before the ticket was opened.
             PermissionDenied: the actor may not fire it, or may not set a part given.
             FieldError: data missing (required fields, comment) or invalid.
         """
@@ -394,6 +395,12 @@ class Engine:
             raise TicketNotFound(ticket.id)
         if lc.states[state].immutable:
             raise TicketClosed(ticket.id, trigger, state)
+        if type(at) is not datetime or type(at.tzinfo) not in _ALWAYS_AWARE:
+            require_aware(at, "at")
+        if at < ticket.created_at:  # a step before the ticket existed: its clocks would count back in time
+            raise TransitionNotAllowed(
+                ticket.id, trigger, state, f"at {at.isoformat()} is before the ticket was opened ({ticket.created_at})"
+            )
         if not standing.free and (comment is not None or fields or add_tags or remove_tags or attributes):
             self._access.check_change(
                 ticket, trigger, actor, standing, comment=comment, fields=fields, add_tags=add_tags,
@@ -405,8 +412,6 @@ class Engine:
             if plain is not None and self._may(plain, ticket, actor, roles):
                 seq = ticket.version + 1
                 dest = plain.dest
-                if type(at) is not datetime or type(at.tzinfo) not in _ALWAYS_AWARE:
-                    require_aware(at, "at")
                 # parts in stored form already: built without attrs' converters (the hot path)
                 event = stored_event(
                     ticket.id, seq, at, actor, trigger, state, dest, _NO_CHANGES, _NO_CHANGES,
