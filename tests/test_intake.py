@@ -122,6 +122,11 @@ def test_a_refused_open_or_follow_up_takes_no_human_key():
         with nothing_stored(wf), pytest.raises((tf.FieldError, tf.PermissionDenied)):
             refusal()
     assert wf.open(USER, title="Crash", fields=FORM, channel="portal").id == "INT-1"
+    for title, comment in (("Cra\x00sh", None), ("Crash", "a NUL\x00 the stores refuse")):
+        with nothing_stored(wf), pytest.raises(tf.StorageError, match="a NUL character cannot be stored"):
+            wf.open(USER, title=title, fields=FORM, comment=comment, channel="portal")
+    with nothing_stored(wf), pytest.raises(tf.StorageError):
+        wf.follow_up("INT-1", AGENT, "More\x00")
     with nothing_stored(wf), pytest.raises(TypeError, match="comment"):
         wf.follow_up("INT-1", AGENT, 5)  # type: ignore[arg-type]
     assert wf.open(USER, title="Again", fields=FORM, channel="portal").id == "INT-2"

@@ -237,6 +237,21 @@ def test_ingesting_the_same_message_twice_changes_nothing():
     assert (wf.get("ZD-1"), wf.history("ZD-1"), desk.thread("ZD-1")) == before
 
 
+def test_a_refused_message_takes_no_ticket_key():
+    wf, desk = opened_desk()  # ZD-1
+    refused = [
+        mail("From: a@example.org\nSubject: Help\nMessage-ID: <nul-body@example.org>", "Hel\x00lo\n"),
+        mail("From: a@example.org\nSubject: He\x00lp\nMessage-ID: <nul-subject@example.org>"),
+    ]
+    for raw in refused:
+        outcome = desk.ingest(raw, at=T0)
+        assert (outcome.action, outcome.ticket_id) == ("refused", None)
+        assert "a NUL character cannot be stored" in outcome.reason
+    assert wf.repository.count() == 1
+    later = desk.ingest(mail("From: a@example.org\nSubject: Help\nMessage-ID: <fine@example.org>"), at=T0)
+    assert (later.action, later.ticket_id) == ("opened", "ZD-2")  # ZD-2 and ZD-3 were not used up
+
+
 def test_attachment_bytes_go_to_the_store_never_into_the_history():
     store = MemoryAttachments()
     parsed = parse_message(corpus("15_windows1252_mislabelled_with_attachment.eml"), store)

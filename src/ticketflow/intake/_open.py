@@ -24,6 +24,7 @@ from ticketflow.lifecycle import Lifecycle
 from ticketflow.model import Actor, Comment, Event, Ticket, as_comment
 from ticketflow.protocols import AssignmentPolicy, Link, OutboxMessage, TicketRepository
 from ticketflow.recording import Reads, Scope, Step, Write, opened
+from ticketflow.repository._memory import check_events
 
 __all__ = ["TicketIds", "check_key_prefix", "confirmation", "follow_up", "open_ticket", "receive"]
 
@@ -67,7 +68,13 @@ def _keyed(scope: Scope, ticket_id: str | None) -> bool:
 
 
 def _take_key(scope: Scope, ticket: Ticket, event: Event) -> tuple[Ticket, Event]:
-    """*ticket* and its opening *event* under the next human key (the sequence moves only now)."""
+    """*ticket* and its opening *event* under the next human key (the sequence moves only now).
+
+    Raises:
+        StorageError: a value no store keeps (a NUL in the title or the
+            comment, as a mail body may carry), checked before a key is drawn.
+    """
+    check_events(ticket, (event,), event.seq)  # the stores' own check: a refused save would waste the key
     key = scope.new_id()
     return attrs.evolve(ticket, id=key), attrs.evolve(event, ticket_id=key)
 
