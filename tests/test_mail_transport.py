@@ -469,6 +469,36 @@ def test_cli_mail_ingest_from_stdin_is_idempotent_and_reports_each_decision(tmp_
     assert tf.SQLiteRepository(db).count() == 1
 
 
+def test_cli_mail_ingest_through_a_pipe_prints_no_notifier_warning_per_message(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    import logging
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from ticketflow.cli import cli
+
+    args = ["mail", "ingest", "--db", str(tmp_path / "t.db"), "--create", "--lifecycle", "zendesk"]
+    args += ["--quarantine", str(tmp_path / "kept"), "-"]
+    # one process per message, as an MTA pipe runs it: stderr stays empty (the worker delivers, and warns)
+    piped = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "ticketflow", *args],
+        input=corpus("01_gmail_new_request.eml"),
+        capture_output=True,
+        check=False,
+    )
+    assert (piped.returncode, piped.stderr.decode()) == (0, "")
+    assert b" opened " in piped.stdout
+    with caplog.at_level(logging.DEBUG, logger="ticketflow.automation"):
+        assert CliRunner().invoke(cli, args, input=corpus("07_html_only_new.eml")).exit_code == 0
+        said = [(r.levelname, r.getMessage()) for r in caplog.records if "no notifier" in r.getMessage()]
+        assert [level for level, _ in said] == ["DEBUG"]  # still there for whoever logs at debug
+        caplog.clear()
+        tf.Workflow(tf.builtin("zendesk"))  # a Workflow of the application's own still warns
+        assert [r.levelname for r in caplog.records if "no notifier" in r.getMessage()] == ["WARNING"]
+
+
 def test_cli_mail_ingest_exits_75_when_the_message_cannot_be_read_so_the_mta_retries(tmp_path: Path):
     from click.testing import CliRunner
 

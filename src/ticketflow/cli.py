@@ -900,12 +900,37 @@ def _desk(
             raise click.ClickException("--mail-db: give a SQLite file for Message-IDs when --db is PostgreSQL")
         mail_db = db
     return tfmail.MailDesk(
-        tf.Workflow(_lifecycle(lifecycle), _repository(db, create=create, create_hint=True)),
+        _outbox_writer(_lifecycle(lifecycle), _repository(db, create=create, create_hint=True)),
         store=tfmail.SQLiteMessageIds(mail_db),
         quarantine=tfmail.DirectoryQuarantine(quarantine),
         attachments=tfmail.DirectoryAttachments(attachments) if attachments else None,
         channel=channel,
     )
+
+
+def _outbox_writer(lifecycle: Lifecycle, repository: tf.TicketRepository) -> tf.Workflow:
+    """A Workflow for a mail command, which writes the outbox and never delivers: its "no notifier" warning at debug.
+
+    An MTA pipe runs `mail ingest` once per message, so the warning (what
+    no notifier delivers) would be on stderr for every message, about a
+    delivery that is `ticketflow worker`'s, which warns itself. Wiring is
+    all that runs under the filter, and the automation logger says nothing
+    else then; the message still shows with debug logging on.
+    """
+    import logging
+
+    logger = logging.getLogger("ticketflow.automation")
+
+    def at_debug(record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return record.levelno > logging.DEBUG or logger.isEnabledFor(logging.DEBUG)
+
+    logger.addFilter(at_debug)
+    try:
+        return tf.Workflow(lifecycle, repository)
+    finally:
+        logger.removeFilter(at_debug)
 
 
 def _outcome_line(outcome: Any) -> str:
