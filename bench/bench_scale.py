@@ -60,7 +60,7 @@ def per_fire_us(wf: tf.Workflow, ids: list[str], rounds: int = 5) -> float:
     """Median µs per fire over *rounds* batches; each batch moves FIRES tickets out of and back into the timed state."""
     step = max(1, len(ids) // FIRES)
     sample = ids[::step][:FIRES]
-    at = T0 + timedelta(minutes=1)
+    at = T0 + timedelta(seconds=len(ids), minutes=1)  # after every ticket's opening (fill opens one a second)
     samples = []
     for _ in range(rounds):
         gc.collect()
