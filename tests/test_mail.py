@@ -564,6 +564,74 @@ def test_a_forged_from_cannot_act_as_staff():
     assert wf.history("ZD-1")[-1].actor.roles == {"agent"}
 
 
+def agent_by_address(m: InboundMail) -> tf.Actor:
+    return tf.Actor(m.sender, roles={"agent" if m.sender.endswith("help.example") else "requester"})
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        "dkim=pass header.d=attacker.example; dmarc=fail header.from=help.example",  # the attacker's own signature
+        "dkim=pass header.d=example",  # a bare TLD is no one's domain
+        "dkim=pass header.d=nothelp.example",  # a suffix of the name, not a parent domain
+        "dkim=pass header.d=mail.help.example",  # a child domain may not speak for its parent
+        "dkim=pass",  # no signing domain: nothing to align
+        "dkim=fail header.d=help.example; spf=pass smtp.mailfrom=bounce@attacker.example",
+        "dkim=pass header.d=attacker.example; dmarc=pass header.from=attacker.example",  # DMARC for another From
+    ],
+)
+def test_a_pass_for_another_domain_than_the_froms_does_not_make_staff(results: str):
+    # DKIM/SPF passes prove the signer's (envelope's) domain, not the From: anyone signs with their own domain
+    forged = mail(
+        "From: sam@help.example\nSubject: Re: [ZD-1] Printer\nMessage-ID: <u1@attacker.example>\n"
+        f"Authentication-Results: mx.help.example; {results}",
+        body="Internal: refund approved.",
+    )
+    for require in (("dkim",), ("spf",), ("dmarc",), ("dkim", "spf")):
+        wf, desk = opened_desk(actor_for=agent_by_address, authserv_id="mx.help.example", require_auth=require)
+        outcome = desk.ingest(forged, at=T0)
+        assert (outcome.action, outcome.ticket_id) == ("refused", "ZD-1"), (results, require)
+        assert "authenticated" in outcome.reason
+        assert len(wf.history("ZD-1")) == 1
+
+
+@pytest.mark.parametrize(
+    ("results", "require"),
+    [
+        ("dkim=pass header.d=help.example", ("dkim",)),
+        ("dkim=pass header.d=Help.Example.", ("dkim",)),  # DNS names are case-insensitive, a root dot changes nothing
+        ("dkim=pass header.d=attacker.example; dkim=pass header.d=help.example", ("dkim",)),  # one aligned signature
+        ("spf=pass smtp.mailfrom=bounces@help.example", ("spf",)),
+        ("spf=pass smtp.mailfrom=help.example; dkim=pass header.d=help.example", ("spf", "dkim")),
+        ("dkim=pass header.d=esp.example; dmarc=pass header.from=help.example", ("dkim",)),  # DMARC proved the From
+        ("dmarc=pass header.from=help.example", ("dmarc",)),
+        ("dmarc=pass", ("dmarc",)),
+    ],
+)
+def test_a_pass_aligned_with_the_from_makes_staff(results: str, require: tuple[str, ...]):
+    signed = mail(
+        "From: sam@help.example\nSubject: Re: [ZD-1] Printer\nMessage-ID: <a1@help.example>\n"
+        f"Authentication-Results: mx.help.example; {results}",
+        body="Sent you a new driver.",
+    )
+    wf, desk = opened_desk(actor_for=agent_by_address, authserv_id="mx.help.example", require_auth=require)
+    assert desk.ingest(signed, at=T0).action == "commented"
+    assert wf.history("ZD-1")[-1].actor == tf.Actor("sam@help.example", roles={"agent"})
+
+
+def test_a_signature_of_a_parent_domain_is_aligned_and_unaligned_passes_are_named():
+    raw = mail(
+        "From: Sam <Sam@EU.Help.Example>\nSubject: x\nMessage-ID: <p1@help.example>\n"
+        "Authentication-Results: mx.help.example; dkim=pass header.d=help.example; "
+        "spf=pass smtp.mailfrom=attacker.example; dmarc=fail header.from=eu.help.example"
+    )
+    assert authentication_results(parse_message(raw), "mx.help.example") == {
+        "dkim": "pass",
+        "spf": "unaligned",
+        "dmarc": "fail",
+    }
+
+
 def test_require_auth_needs_the_mtas_authserv_id():
     with pytest.raises(ValueError, match="authserv_id"):
         MailDesk(tf.Workflow(zendesk_mail()), require_auth=("dkim",))

@@ -261,10 +261,15 @@ class MailDesk:
         """Why *actor* may not act for this message: staff by a From header no MTA vouched for (else None)."""
         if not self.workflow.lifecycle.access.is_staff(actor) or self.authenticated(mail):
             return None
-        return (
+        why = (
             f"{mail.sender} maps to staff (roles {', '.join(sorted(actor.roles))}), but a From header proves "
             "nothing: staff act by mail only when authenticated (MailDesk(authserv_id=..., require_auth=...))"
         )
+        if self.authserv_id is None or not self.require_auth:
+            return why
+        results = authentication_results(mail, self.authserv_id)
+        found = ", ".join(f"{method}={results.get(method, 'none')}" for method in self.require_auth)
+        return f"{why}; {self.authserv_id} found {found} for the From domain"
 
     def _reply(self, mail: InboundMail, decision: ThreadDecision, at: datetime, original: str | None) -> MailOutcome:
         assert decision.ticket_id is not None  # noqa: S101 - decide() found one
