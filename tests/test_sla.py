@@ -1677,3 +1677,22 @@ def test_each_reply_cycle_keeps_the_target_its_ticket_had_when_that_cycle_stoppe
         (at(30), at(50), 8 * H),
         (at(70), at(80), H),
     ]
+
+
+def test_an_acknowledgement_is_no_reply_and_starts_no_next_reply_cycle():
+    clock = SteppableClock(ny(2026, 11, 30, 10))
+    wf = tf.Workflow(tf.builtin("zendesk"), clock=clock)
+    notice = wf.broadcast(AGENT, title="Maintenance Saturday", accounts=["acme"], comment="Heads up")
+    clock.advance(minutes=5)
+    wf.acknowledge(notice.id, "acme", tf.Actor("kim", roles={"requester"}, accounts={"acme"}))
+    ack = wf.history(notice.id)[-1]
+    assert ack.comment is not None
+    assert "ack" in ack.meta
+    assert wf.sla_policy is not None
+    assert not any(m.start.matches(ack) or m.stop.matches(ack) for m in wf.sla_policy.metrics)
+    clock.advance(days=3)
+    reply = clock_of(wf.sla(notice.id), "next_reply")  # from the stored fold
+    assert reply.cycles == ()
+    assert not reply.running
+    whole = evaluate(wf.sla_policy, wf.lifecycle, wf.get(notice.id), wf.history(notice.id), clock.now())
+    assert clock_of(whole, "next_reply") == reply

@@ -30,6 +30,7 @@ __all__ = [
     "Ticket",
     "as_comment",
     "replay",
+    "reply_of",
     "require_aware",
 ]
 
@@ -290,6 +291,16 @@ class Event(_EventSlots):
     tags_removed: frozenset[str] = attrs.field(default=_EMPTY, converter=_tags)
     comment: Comment | None = None
     meta: Mapping[str, Any] = attrs.field(default=_NO_FIELDS, converter=_mapping)
+
+
+def reply_of(event: Event) -> Comment | None:
+    """The comment *event* posted as a reply: its comment, unless it is a broadcast's acknowledgement.
+
+    An acknowledgement (``meta["ack"]``, written by ``acknowledge``) is a
+    comment that answers nobody: SLA conditions on comments and the timed
+    rules' last comment from each side do not count it.
+    """
+    return None if "ack" in event.meta else event.comment
 
 
 def apply_event(ticket: Ticket | None, event: Event, lifecycle_id: str = "") -> Ticket:

@@ -51,7 +51,7 @@ from ticketflow.automation._timers import PendingRule, earliest, pending_rules
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.lifecycle._migrated import MIGRATED, in_current_names
-from ticketflow.model import Event, Ticket
+from ticketflow.model import Event, Ticket, reply_of
 from ticketflow.repository._codec import SHORT_FOLD, dumps, head_and_end
 from ticketflow.sla import SlaClock, SlaPolicy
 from ticketflow.sla._clock import _chooses_by, _metric_clock, _Vectors
@@ -213,7 +213,10 @@ class Fold(tuple[Event, ...]):
 _VERSION_KEYS = ("lifecycle_version", "lifecycle_fingerprint", MIGRATED)
 #: How a fold's seqs are stored (in its key, so a ticketflow that stores them otherwise folds again, not misreads):
 #: the lasting seqs, then the transient ones (Seqs.text), which is not in order.
-_STORED_FORM = "lasting seqs, then transient; cuts from the last cycle's start, with cycles, running, last, version"
+_STORED_FORM = (
+    "lasting seqs, then transient; cuts from the last cycle's start, with cycles, running, last, version;"
+    " acknowledgements are no comments"
+)
 
 
 def _conditions(conditions: Conditions) -> str:
@@ -370,7 +373,7 @@ class Folder:
             version = opening.meta.get("lifecycle_version")
             comments: list[int | None] = [None, None]
             previous = opening
-            if opening.comment is not None:
+            if reply_of(opening) is not None:
                 self._comment(opening, comments, standing, staff)
         else:
             transient = state.transient
@@ -428,7 +431,7 @@ class Folder:
                 entry, rules, comments = event.seq, [], [None, None]
             elif "rule" in event.meta:
                 rules.append(event.seq)
-            if event.comment is not None:
+            if reply_of(event) is not None:  # an acknowledgement is no reply (as the timed rules)
                 self._comment(event, comments, standing, staff)
             previous = event
         timed: set[int] = {entry, *rules, *(c for c in comments if c is not None)} if self._timers else set()

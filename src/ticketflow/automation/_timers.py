@@ -17,7 +17,7 @@ from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle, TimedRule
 from ticketflow.lifecycle._definition import conditions_hold
 from ticketflow.lifecycle._migrated import in_current_names
-from ticketflow.model import Event, Ticket
+from ticketflow.model import Event, Ticket, reply_of
 
 __all__ = ["PendingRule", "pending_rules"]
 
@@ -64,7 +64,7 @@ def _anchor(
         by_staff = since == "last_agent_comment"
         standing = lifecycle.access.standing
         for event in reversed(since_entry):
-            if event.comment is None:
+            if reply_of(event) is None:  # no comment, or an acknowledgement (no reply)
                 continue
             roles = standing(event.actor).roles
             if "system" in roles:

@@ -16,7 +16,7 @@ import attrs
 from ticketflow.calendar import BusinessCalendar
 from ticketflow.lifecycle import Lifecycle
 from ticketflow.lifecycle._migrated import MIGRATED, in_current_names
-from ticketflow.model import Event, Ticket, require_aware
+from ticketflow.model import Event, Ticket, reply_of, require_aware
 from ticketflow.sla._policy import NEVER, Conditions, SlaMetric, SlaPolicy, SlaTarget
 
 __all__ = ["SlaClock", "SlaCycle", "evaluate", "evaluate_metric"]
@@ -124,8 +124,8 @@ class _Vectors:
         self.moved = [e.source != e.target for e in events]
         self.terminal = [t in terminal and m for t, m in zip(self.targets, self.moved, strict=True)]
         self.comments = [
-            (i, e.comment.visibility, e.actor.roles) for i, e in enumerate(events) if e.comment is not None
-        ]
+            (i, c.visibility, e.actor.roles) for i, e in enumerate(events) if (c := reply_of(e)) is not None
+        ]  # an acknowledgement is no reply (as Conditions.matches)
         self._cache: dict[int, list[bool]] = {}  # by id: the policy interns its conditions
         self._changed: frozenset[str] | None = None
         self._applied: dict[str, dict[datetime, timedelta]] | None = None

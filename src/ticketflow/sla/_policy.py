@@ -15,7 +15,7 @@ from ticketflow.errors import CalendarError, InvalidLifecycle
 from ticketflow.lifecycle import Lifecycle, parse_duration
 from ticketflow.lifecycle._loader import DAYS_IN_BUSINESS_TIME, SECTION_CHECKS, counts_days
 from ticketflow.lifecycle._shape import METRIC_KIND_NAMES, SLA, ShapeError, check_shape
-from ticketflow.model import Event
+from ticketflow.model import Event, reply_of
 
 __all__ = [
     "METRIC_KINDS",
@@ -51,7 +51,8 @@ class Conditions:
         triggers: one of these triggers.
         comment_by: a comment whose author holds one of these roles (empty:
             any author) — only when ``comment`` is set.
-        comment: whether comments count at all.
+        comment: whether comments count at all (a broadcast's acknowledgement
+            never does: it is no reply, see :func:`ticketflow.model.reply_of`).
         visibility: only comments of this visibility (None: any).
     """
 
@@ -63,7 +64,7 @@ class Conditions:
     visibility: str | None = None
 
     def _comment_matches(self, event: Event) -> bool:
-        comment = event.comment
+        comment = reply_of(event)
         if comment is None or (self.visibility is not None and comment.visibility != self.visibility):
             return False
         return not self.comment_by or bool(event.actor.roles & self.comment_by)
