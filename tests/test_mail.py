@@ -716,6 +716,58 @@ def test_sqlite_message_ids_upgrade_a_table_made_before_recipients(tmp_path: Pat
     assert [r.recipients for r in SQLiteMessageIds(path).thread("ZD-1")] == [(), ("d@x",)]
 
 
+OLD_INSERT = "INSERT OR IGNORE INTO mail_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # as earlier releases write
+
+
+def test_a_process_on_an_earlier_release_keeps_writing_the_mail_table(tmp_path: Path):
+    # rolling upgrade: the worker runs this release, the MTA pipe still the previous one, on one file
+    import sqlite3
+
+    path = tmp_path / "mail.db"
+    store = SQLiteMessageIds(path)
+    store.record(MailRecord("b@x", "out", "ZD-1", "sent", "k", T0, recipients=("d@x",)))
+    with sqlite3.connect(path) as db:
+        old_row = ("a@x", "in", "ZD-1", "commented", "in_reply_to", T0.isoformat(), "d@x", "s", None, "[]")
+        db.execute(OLD_INSERT, old_row)
+        rows = db.execute("SELECT * FROM mail_messages ORDER BY message_id").fetchall()
+    db.close()
+    assert [len(row) for row in rows] == [10, 10]  # earlier releases read rows by position
+    assert [(r.message_id, r.recipients) for r in SQLiteMessageIds(path).thread("ZD-1")] == [
+        ("b@x", ("d@x",)),
+        ("a@x", ()),
+    ]
+
+
+def test_sqlite_message_ids_move_a_recipients_column_out_of_the_mail_table(tmp_path: Path):
+    import sqlite3
+
+    path = tmp_path / "mail.db"
+    with sqlite3.connect(path) as db:  # as a development build made it: recipients as an eleventh column
+        db.execute(
+            "CREATE TABLE mail_messages (message_id TEXT NOT NULL, direction TEXT NOT NULL, ticket_id TEXT, "
+            "action TEXT NOT NULL, rule TEXT NOT NULL, at TEXT NOT NULL, sender TEXT NOT NULL, "
+            "subject TEXT NOT NULL, original TEXT, attachments TEXT NOT NULL, "
+            "recipients TEXT NOT NULL DEFAULT '[]', PRIMARY KEY (message_id, direction))"
+        )
+        db.execute(
+            "INSERT INTO mail_messages VALUES ('a@x', 'out', 'ZD-1', 'sent', 'k', ?, '', '', NULL, '[]', '[\"d@x\"]')",
+            (T0.isoformat(),),
+        )
+    db.close()
+    store = SQLiteMessageIds(path)
+    assert store.find("a@x") == MailRecord("a@x", "out", "ZD-1", "sent", "k", T0, recipients=("d@x",))
+    with sqlite3.connect(path) as db:
+        db.execute(OLD_INSERT, ("c@x", "in", None, "dropped", "automatic", T0.isoformat(), "", "", None, "[]"))
+    db.close()
+    assert store.find("c@x") is not None
+
+
+def test_a_second_record_of_sent_mail_keeps_the_first_recipients(store: MessageIdStore):
+    store.record(MailRecord("b@x", "out", "ZD-1", "sent", "k", T0, recipients=("d@x",)))
+    store.record(MailRecord("b@x", "out", "ZD-2", "sent", "k", T0, recipients=("e@x",)))
+    assert [(r.ticket_id, r.recipients) for r in store.thread("ZD-1")] == [("ZD-1", ("d@x",))]
+
+
 def test_sqlite_message_ids_refuse_a_file_that_is_not_sqlite(tmp_path: Path):
     bad = tmp_path / "mail.db"
     bad.write_bytes(b"not a database, just text" * 100)

@@ -150,23 +150,37 @@ CREATE TABLE IF NOT EXISTS mail_messages (
     subject TEXT NOT NULL,
     original TEXT,
     attachments TEXT NOT NULL,
-    recipients TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (message_id, direction)
 );
 CREATE INDEX IF NOT EXISTS mail_messages_ticket ON mail_messages (ticket_id, at);
+CREATE TABLE IF NOT EXISTS mail_recipients (
+    message_id TEXT NOT NULL PRIMARY KEY,
+    recipients TEXT NOT NULL
+);
 """
 
-_COLUMNS = "message_id, direction, ticket_id, action, rule, at, sender, subject, original, attachments, recipients"
-_INSERT = f"INSERT OR IGNORE INTO mail_messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - constants
-_BY_ID = f"SELECT {_COLUMNS} FROM mail_messages WHERE message_id = ? ORDER BY direction"  # noqa: S608 - constants
-_BY_TICKET = f"SELECT {_COLUMNS} FROM mail_messages WHERE ticket_id = ? ORDER BY at, rowid"  # noqa: S608 - constants
+# mail_messages keeps the ten columns of every release, so a process still on an earlier one (rolling upgrade)
+# keeps inserting into it; the recipients of sent mail are in their own table, which earlier releases ignore.
+_COLUMNS = "message_id, direction, ticket_id, action, rule, at, sender, subject, original, attachments"
+_INSERT = f"INSERT OR IGNORE INTO mail_messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - constants
+_INSERT_RECIPIENTS = "INSERT OR IGNORE INTO mail_recipients (message_id, recipients) VALUES (?, ?)"
+_SELECT = (
+    "SELECT m.message_id, m.direction, m.ticket_id, m.action, m.rule, m.at, m.sender, m.subject, m.original, "
+    "m.attachments, r.recipients FROM mail_messages AS m "
+    "LEFT JOIN mail_recipients AS r ON r.message_id = m.message_id AND m.direction = 'out'"
+)
+_BY_ID = f"{_SELECT} WHERE m.message_id = ? ORDER BY m.direction"
+_BY_TICKET = f"{_SELECT} WHERE m.ticket_id = ? ORDER BY m.at, m.rowid"
 
 
 class SQLiteMessageIds:
-    """A :class:`MessageIdStore` in a SQLite file (its own table ``mail_messages``).
+    """A :class:`MessageIdStore` in a SQLite file (tables ``mail_messages`` and ``mail_recipients``).
 
     It may be the tickets' own SQLite file or a separate one; it opens its
-    own connection (WAL, one per thread).
+    own connection (WAL, one per thread). The ``mail_messages`` table is the
+    one earlier releases wrote, unchanged, so processes on either release may
+    share the file during an upgrade; the recipients of sent mail are kept in
+    ``mail_recipients`` (created when missing).
 
     Args:
         path: the database file.
@@ -181,15 +195,30 @@ class SQLiteMessageIds:
         try:
             with self._connect() as db:
                 db.executescript(_SCHEMA)
-                columns = {row[1] for row in db.execute("PRAGMA table_info(mail_messages)")}
-                if "recipients" not in columns:  # a table made before sent mail kept its recipients
-                    try:
-                        db.execute("ALTER TABLE mail_messages ADD COLUMN recipients TEXT NOT NULL DEFAULT '[]'")
-                    except sqlite3.OperationalError:  # another process added it first
-                        if "recipients" not in {row[1] for row in db.execute("PRAGMA table_info(mail_messages)")}:
-                            raise
+            self._move_recipients_column()
         except sqlite3.DatabaseError as error:
             raise StorageError(f"{self.path}: cannot keep mail records there: {error}") from error
+
+    def _move_recipients_column(self) -> None:
+        """Move the ``recipients`` column a development build added to mail_messages into mail_recipients.
+
+        That column made earlier releases' inserts (ten values) fail on the
+        table; without it they work again. Where SQLite cannot drop a column
+        (before 3.35) it stays, unused (inserts name their columns).
+        """
+        db = self._connect()
+        if "recipients" not in {row[1] for row in db.execute("PRAGMA table_info(mail_messages)")}:
+            return
+        with db:
+            db.execute("BEGIN IMMEDIATE")  # one process moves it; another finds it gone below
+            if "recipients" not in {row[1] for row in db.execute("PRAGMA table_info(mail_messages)")}:
+                return
+            db.execute(
+                "INSERT OR IGNORE INTO mail_recipients (message_id, recipients) SELECT message_id, recipients "
+                "FROM mail_messages WHERE direction = 'out' AND recipients != '[]'"
+            )
+            if sqlite3.sqlite_version_info >= (3, 35):
+                db.execute("ALTER TABLE mail_messages DROP COLUMN recipients")
 
     def __repr__(self) -> str:
         return f"SQLiteMessageIds({self.path!r})"
@@ -206,7 +235,7 @@ class SQLiteMessageIds:
         """Keep *record* unless its message and direction are known."""
         attachments = json.dumps([attrs.asdict(a) for a in record.attachments])
         with self._connect() as db:
-            db.execute(
+            inserted = db.execute(
                 _INSERT,
                 (
                     record.message_id,
@@ -219,9 +248,10 @@ class SQLiteMessageIds:
                     record.subject,
                     record.original,
                     attachments,
-                    json.dumps(list(record.recipients)),
                 ),
-            )
+            ).rowcount
+            if inserted and record.direction == "out" and record.recipients:
+                db.execute(_INSERT_RECIPIENTS, (record.message_id, json.dumps(list(record.recipients))))
 
     @staticmethod
     def _row(row: tuple[str, ...]) -> MailRecord:
@@ -237,7 +267,7 @@ class SQLiteMessageIds:
             subject=row[7],
             original=row[8],
             attachments=tuple(AttachmentInfo(**a) for a in json.loads(row[9])),
-            recipients=tuple(json.loads(row[10])),
+            recipients=tuple(json.loads(row[10])) if row[10] else (),
         )
 
     def find(self, message_id: str, /) -> MailRecord | None:
