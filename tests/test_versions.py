@@ -389,23 +389,54 @@ def test_timers_count_from_the_original_entry_or_restart_as_the_plan_says(timers
     assert (closed.source, closed.target, closed.meta["rule"]) == ("done", "closed", "auto_close")
 
 
-def test_a_workflow_refuses_previous_versions_of_another_lifecycle_a_repeated_or_not_earlier_number():
+def test_a_workflow_refuses_previous_versions_of_another_lifecycle_or_a_repeated_number():
     with pytest.raises(tf.InvalidLifecycle, match="repeats version 1"):
         tf.Workflow(v2_renamed(), previous=[v1(), v1()])
     with pytest.raises(tf.InvalidLifecycle, match="not 'helpdesk'"):
         tf.Workflow(v2_renamed(), previous=[tf.builtin("zendesk")])
-    for current, previous in [(v1(), v2_renamed()), (v2_renamed(), v2_sla())]:  # swapped, or the same number
-        with pytest.raises(tf.InvalidLifecycle) as caught:
-            tf.Workflow(current, previous=[previous])
-        assert caught.value.path == "version"
-        assert (
-            f"previous[0] is version {previous.version}, not earlier than the current version {current.version}: "
-            "previous= holds earlier versions; give the newest as the lifecycle"
-        ) in str(caught.value)
+    with pytest.raises(tf.InvalidLifecycle) as caught:
+        tf.Workflow(v2_renamed(), previous=[v2_sla()])  # the current version's number again
+    assert caught.value.path == "version"
+    assert "previous[0] is version 2, the current version's number" in str(caught.value)
     wf = tf.Workflow(v2_renamed(), previous=[v1()])
     assert sorted(wf.versions) == [1, 2]
     with pytest.raises(tf.InvalidMigration, match="knows: 2"):
         tf.Workflow(v2_renamed()).migrate(RENAME_PLAN)
+
+
+BACK_PLAN = {"from": 2, "to": 1, "timers": "keep", "states": {"waiting_on_customer": "waiting_on_requester"}}
+
+
+def test_a_rollback_plan_runs_from_a_workflow_on_the_lower_version_and_from_the_cli(tmp_path: Path):
+    repository = tf.MemoryRepository()
+    ticket_id = waiting_ticket(repository)
+    tf.Workflow(v2_renamed(), repository, previous=[v1()]).migrate(RENAME_PLAN, at=T0)
+    plan = tf.load_migration(BACK_PLAN, v2_renamed(), v1())
+    back = tf.Workflow(v1(), repository, previous=[v2_renamed()])  # a higher "previous" version: a rollback
+    assert sorted(back.versions) == [1, 2]
+    assert back.migrate(plan, at=T0).migrated == 1
+    assert back.get(ticket_id).state == "waiting_on_requester"
+    assert [e.trigger for e in back.history(ticket_id)].count("migrate") == 2
+
+    from click.testing import CliRunner
+
+    from ticketflow.cli import cli
+
+    db = tmp_path / "t.db"
+    older, newer, plan_file = tmp_path / "v1.toml", tmp_path / "v2.toml", tmp_path / "back.toml"
+    older.write_text(EXAMPLE.read_text())
+    newer.write_text(
+        EXAMPLE.read_text()
+        .replace("waiting_on_requester", "waiting_on_customer")
+        .replace("version = 1", "version = 2", 1)
+    )
+    plan_file.write_text('from = 2\nto = 1\ntimers = "keep"\n[states]\nwaiting_on_customer = "waiting_on_requester"\n')
+    store = tf.SQLiteRepository(db)
+    opened = tf.Workflow(tf.load_lifecycle(newer), store).open(ALICE, title="x", at=T0)
+    result = CliRunner().invoke(cli, ["migrate", str(newer), str(older), "--plan", str(plan_file), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    last = store.history(opened.id)[-1]
+    assert (last.trigger, last.meta["migrated"]["to_version"]) == ("migrate", 1)
 
 
 def test_a_sweep_meeting_a_ticket_of_another_version_skips_it_and_serves_the_rest():

@@ -678,7 +678,8 @@ def migrate(db: str, old: str, new: str, plan_file: str, dry_run: bool, batch: i
 
     The plan is checked against both versions first. Then each ticket on OLD
     gets one migrated event, its due instant recomputed, in batches; a re-run
-    (after a crash) skips the tickets already on NEW. See docs/versions.md.
+    (after a crash) skips the tickets already on NEW. OLD may be the higher
+    version: a plan from 2 to 1 rolls tickets back. See docs/versions.md.
     """
     match = re.fullmatch(r"(\d+)/(\d+)", part)
     if match is None or not 1 <= int(match[1]) <= int(match[2]):

@@ -73,12 +73,13 @@ class Workflow(ReadsPart, IntakePart, LinksPart, DeliveryPart, VersionsPart):
             costs nothing). Safe with other writers: a stale copy is caught
             by the save's version check, and refusals are judged again on the
             stored ticket.
-        previous: earlier versions of the lifecycle (same id, lower
-            version numbers) that :meth:`migrate` may move tickets from.
+        previous: other versions of the lifecycle (same id, other version
+            numbers) that :meth:`migrate` may move tickets from: earlier
+            ones, or a later one to roll back from.
 
     Raises:
-        InvalidLifecycle: a previous version is of another lifecycle, is
-            not earlier than *lifecycle*, or repeats a version number. A transition names a guard or action the registry
+        InvalidLifecycle: a previous version is of another lifecycle, has
+            *lifecycle*'s version number, or repeats a version number. A transition names a guard or action the registry
             does not have. SlaConfigError: the lifecycle's ``[sla]`` section
             cannot be used (with its path).
         TypeError: an argument of the wrong type (a lifecycle's name or a

@@ -442,20 +442,21 @@ def known_versions(current: Lifecycle, previous: Sequence[Lifecycle]) -> dict[in
     """The versions a Workflow knows by number: *current* and the *previous* ones (``Workflow(previous=...)``).
 
     Raises:
-        InvalidLifecycle: a previous version is another lifecycle's, is not
-            earlier than *current* (a higher or the same number), or repeats
-            a version number.
+        InvalidLifecycle: a previous version is another lifecycle's, has
+            *current*'s number, or repeats a version number. A higher number
+            is allowed: a rollback (``Workflow(v1, previous=[v2])`` and a plan
+            from 2 to 1, as ``load_migration`` accepts) migrates back.
     """
     versions = {current.version: current}
     for index, lifecycle in enumerate(previous):
         if lifecycle.id != current.id:
             raise InvalidLifecycle(lifecycle.source, "id", f"previous[{index}] is {lifecycle.id!r}, not {current.id!r}")
-        if lifecycle.version >= current.version:  # most likely the two swapped: v1 current, v2 "previous"
+        if lifecycle.version == current.version:  # the current version given twice, or two lifecycles numbered alike
             raise InvalidLifecycle(
                 lifecycle.source,
                 "version",
-                f"previous[{index}] is version {lifecycle.version}, not earlier than the current version "
-                f"{current.version}: previous= holds earlier versions; give the newest as the lifecycle",
+                f"previous[{index}] is version {lifecycle.version}, the current version's number: "
+                "previous= holds the other versions the Workflow serves and migrates from",
             )
         if lifecycle.version in versions:
             raise InvalidLifecycle(
