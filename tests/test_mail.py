@@ -456,6 +456,32 @@ def test_a_non_standard_bounce_is_noted_when_its_text_names_the_recipient():
     assert len(daemon_notes(wf)) == 1
 
 
+def test_mail_reusing_the_id_of_mail_we_sent_does_not_hide_it_from_its_bounces(store: MessageIdStore):
+    # Dana knows the Message-ID of the confirmation she got; mail of hers reusing it must not shadow it
+    wf, desk = opened_desk(store=store)
+    store.record(MailRecord(SENT_ID, "out", "ZD-1", "sent", "ticket.opened", T0, recipients=("dana@example.org",)))
+    reuse = mail(f"From: dana@example.org\nSubject: Re: [ZD-1] Printer\nMessage-ID: <{SENT_ID}>")
+    assert desk.ingest(reuse, at=T0).reason == "our own outgoing message came back"
+    assert [r.direction for r in store.thread("ZD-1") if r.message_id == SENT_ID] == ["out"]
+    outcome = desk.ingest(forged_report(SENT_ID, recipient="dana@example.org"), at=T0)
+    assert (outcome.action, outcome.ticket_id) == ("bounce", "ZD-1")
+    assert len(daemon_notes(wf)) == 1
+
+
+def test_a_received_record_beside_a_sent_one_does_not_hide_it(store: MessageIdStore):
+    # as an earlier release recorded a received message reusing a sent Message-ID: bounces and replies still find it
+    wf, desk = opened_desk(store=store)
+    store.record(MailRecord(SENT_ID, "out", "ZD-1", "sent", "ticket.opened", T0, recipients=("dana@example.org",)))
+    store.record(MailRecord(SENT_ID, "in", None, "dropped", "own_message", T0, sender="dana@example.org"))
+    assert store.find(SENT_ID) == MailRecord(
+        SENT_ID, "out", "ZD-1", "sent", "ticket.opened", T0, recipients=("dana@example.org",)
+    )
+    outcome = desk.ingest(forged_report(SENT_ID, recipient="dana@example.org"), at=T0)
+    assert (outcome.action, outcome.ticket_id) == ("bounce", "ZD-1")
+    reply = mail(f"From: dana@example.org\nSubject: Re: Printer\nMessage-ID: <r1@example.org>\nIn-Reply-To: <{SENT_ID}>")
+    assert (desk.ingest(reply, at=T0).action, desk.decide(reply, at=T0).rule) == ("commented", "in_reply_to")
+
+
 def test_a_sender_over_the_rate_limit_is_dropped():
     wf = tf.Workflow(zendesk_mail())
     desk = MailDesk(wf, rate_limit=RateLimit(3, timedelta(minutes=10)))

@@ -187,7 +187,11 @@ class MailDesk:
             return MailOutcome("kept", error.message_id, reason=str(error))
         known = self.store.find(mail.message_id)
         if known is not None and known.direction == "out":
-            return self._done(mail, when, None, "dropped", "own_message", None, "our own outgoing message came back")
+            # Not recorded: a received record of the id must not sit beside the sent one (a store finding the
+            # received record first would match the sent mail's bounces and replies to it).
+            reason = "our own outgoing message came back"
+            log.info("mail <%s> from %s dropped: %s", mail.message_id, mail.sender, reason)
+            return MailOutcome("dropped", mail.message_id, None, "own_message", reason)
         if known is not None:
             before = f"ingested before: {known.action}"
             return MailOutcome("duplicate", mail.message_id, known.ticket_id, known.rule, before)

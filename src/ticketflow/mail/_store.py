@@ -80,7 +80,9 @@ class MessageIdStore(Protocol):
 
     Contract: ``record`` keeps the first record of a ``(message_id,
     direction)`` and ignores later ones (idempotent); ``find`` returns the
-    received (``"in"``) record of a Message-ID, else its sent one, else None;
+    sent (``"out"``) record of a Message-ID, else its received one, else
+    None (a received message reusing the id of mail we sent must not hide
+    it: bounces and replies are matched to what we sent);
     ``ticket_for`` returns the ticket of the first of the given ids that has
     one; ``thread`` lists a ticket's records oldest first. Safe to share
     between threads.
@@ -124,9 +126,9 @@ class MemoryMessageIds:
             self._records.setdefault((record.message_id, record.direction), record)
 
     def find(self, message_id: str, /) -> MailRecord | None:
-        """The received record of *message_id*, else its sent one."""
+        """The sent record of *message_id*, else its received one."""
         with self._lock:
-            return self._records.get((message_id, "in")) or self._records.get((message_id, "out"))
+            return self._records.get((message_id, "out")) or self._records.get((message_id, "in"))
 
     def ticket_for(self, message_ids: Sequence[str], /) -> str | None:
         """The ticket of the first known id with one."""
@@ -169,7 +171,7 @@ _SELECT = (
     "m.attachments, r.recipients FROM mail_messages AS m "
     "LEFT JOIN mail_recipients AS r ON r.message_id = m.message_id AND m.direction = 'out'"
 )
-_BY_ID = f"{_SELECT} WHERE m.message_id = ? ORDER BY m.direction"
+_BY_ID = f"{_SELECT} WHERE m.message_id = ? ORDER BY m.direction DESC"  # 'out' first
 _BY_TICKET = f"{_SELECT} WHERE m.ticket_id = ? ORDER BY m.at, m.rowid"
 
 
@@ -271,7 +273,7 @@ class SQLiteMessageIds:
         )
 
     def find(self, message_id: str, /) -> MailRecord | None:
-        """The received record of *message_id*, else its sent one."""
+        """The sent record of *message_id*, else its received one."""
         rows = self._connect().execute(_BY_ID, (message_id,)).fetchall()
         return self._row(rows[0]) if rows else None
 
