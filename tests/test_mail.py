@@ -477,8 +477,10 @@ def test_a_received_record_beside_a_sent_one_does_not_hide_it(store: MessageIdSt
         SENT_ID, "out", "ZD-1", "sent", "ticket.opened", T0, recipients=("dana@example.org",)
     )
     outcome = desk.ingest(forged_report(SENT_ID, recipient="dana@example.org"), at=T0)
-    assert (outcome.action, outcome.ticket_id) == ("bounce", "ZD-1")
-    reply = mail(f"From: dana@example.org\nSubject: Re: Printer\nMessage-ID: <r1@example.org>\nIn-Reply-To: <{SENT_ID}>")
+    assert (outcome.action, outcome.ticket_id, len(daemon_notes(wf))) == ("bounce", "ZD-1", 1)
+    reply = mail(
+        f"From: dana@example.org\nSubject: Re: Printer\nMessage-ID: <r1@example.org>\nIn-Reply-To: <{SENT_ID}>"
+    )
     assert (desk.ingest(reply, at=T0).action, desk.decide(reply, at=T0).rule) == ("commented", "in_reply_to")
 
 
