@@ -224,3 +224,28 @@ def test_sighten_closes_when_the_linked_dev_ticket_is_active_at_low_priority():
         "resolved",
         "low_priority_dev_ticket",
     )
+
+
+def test_an_export_from_before_record_links_kept_their_kind_imports_them_as_relates_to():
+    import io
+    import json
+
+    wf = tf.Workflow(tf.builtin("zendesk"))
+    t = wf.open(AGENT, title="Printer", requester="dana")
+    wf.link(t.id, AGENT, "blocks", record=ISSUE)
+    wf.link(t.id, AGENT, "caused_by", record=tf.ExternalRecord("incident", "INC-9"))
+    out = io.StringIO()
+    tf.export_jsonl(wf.repository, out)
+    record = json.loads(out.getvalue())
+    for event in record["events"]:  # as written before: the record's kind where the link's belongs
+        if "link" in event["meta"]:
+            event["meta"]["link"]["kind"] = event["meta"]["link"]["target"].split(":")[1]
+    fresh = tf.Workflow(tf.builtin("zendesk"), tf.MemoryRepository())
+    assert fresh.import_jsonl(io.StringIO(json.dumps(record) + "\n")) == 1
+    assert {(link.kind, link.target) for link in fresh.links(t.id)} == {
+        ("relates_to", "record:issue:ENG-1042"),
+        ("relates_to", "record:incident:INC-9"),
+    }
+    again = tf.Workflow(tf.builtin("zendesk"), tf.MemoryRepository())  # today's exports keep the kind
+    again.import_jsonl(io.StringIO(out.getvalue()))
+    assert {link.kind for link in again.links(t.id)} == {"blocks", "caused_by"}

@@ -130,6 +130,23 @@ def import_jsonl(
     return recorder.record(lambda _reads: Write(len(records), records, links=links))
 
 
+#: The kinds ``wf.link`` writes (``addressed_to`` is a broadcast's, recorded as ``meta["broadcast"]``).
+_LINKED_KINDS = frozenset({"relates_to", "blocks", "caused_by", "follow_up_of", "duplicate_of"})
+#: The kind of a record link whose event did not keep it (see :func:`history_links`).
+FALLBACK_LINK_KIND = "relates_to"
+
+
+def _link_kind(recorded: str) -> str:
+    """The link kind an event's ``meta["link"]["kind"]`` stands for: itself, or ``relates_to`` when it is no link kind.
+
+    Before ticketflow kept the link's kind there, a record link's event held
+    the record's kind (``issue`` for a ``blocks`` link to an issue) and
+    nothing else in the event names the link's kind, so it cannot be
+    recovered: such a link comes back as the neutral ``relates_to``.
+    """
+    return recorded if recorded in _LINKED_KINDS else FALLBACK_LINK_KIND
+
+
 def history_links(ticket_id: str, events: Sequence[Event]) -> list[Link]:
     """The links a ticket's history recorded, as the writers put them in the link index (first seen first).
 
@@ -138,7 +155,10 @@ def history_links(ticket_id: str, events: Sequence[Event]) -> list[Link]:
     and target), ``follow_up_of`` (a follow-up's opening), ``duplicate_of``
     (a duplicate's closing) and ``broadcast`` (a broadcast's audience, as
     ``addressed_to`` links). Callers' meta lives apart (``meta["app"]``),
-    so none of it can pose as a link.
+    so none of it can pose as a link. A ``link`` whose kind is no kind
+    ``wf.link`` writes — an export from before the link's kind was kept,
+    whose record link recorded the record's kind (``issue``) — is rebuilt
+    as ``relates_to`` (its target, the record, is kept).
     """
     found: dict[Link, None] = {}
     for event in events:
@@ -147,7 +167,7 @@ def history_links(ticket_id: str, events: Sequence[Event]) -> list[Link]:
         if isinstance(recorded, Mapping) and isinstance(recorded.get("kind"), str):
             target = recorded.get("target")
             if isinstance(target, str):
-                found[Link(ticket_id, recorded["kind"], target)] = None
+                found[Link(ticket_id, _link_kind(recorded["kind"]), target)] = None
         for key, kind in (("follow_up_of", "follow_up_of"), ("duplicate_of", "duplicate_of")):
             if isinstance(meta.get(key), str):
                 found[Link(ticket_id, kind, meta[key])] = None
