@@ -660,6 +660,24 @@ def test_a_signature_of_a_parent_domain_is_aligned_and_unaligned_passes_are_name
     }
 
 
+def test_the_address_staff_mail_claims_to_be_from_is_told_it_was_refused():
+    # the real agent learns that mail in their name was refused (forged, or their mail system does not sign it)
+    from ticketflow.mail import SmtpNotifier
+
+    wf, desk = opened_desk(actor_for=agent_by_address, authserv_id="mx.help.example", require_auth=("dkim",))
+    forged = mail(
+        "From: sam@help.example\nSubject: Re: [ZD-1] Printer\nMessage-ID: <n1@attacker.example>\n"
+        "Authentication-Results: mx.help.example; dkim=pass header.d=attacker.example"
+    )
+    assert desk.ingest(forged, at=T0).action == "refused"
+    (refusal,) = [m for m in wf.repository.pending_messages() if m.kind == "mail.refused"]
+    assert (refusal.payload["to"], refusal.payload["in_reply_to"]) == ("sam@help.example", "n1@attacker.example")
+    rendered = SmtpNotifier(sender="Support <support@help.example>", store=desk.store).render(refusal)
+    assert rendered is not None
+    assert "nothing was changed" in rendered.get_content()
+    assert len(wf.history("ZD-1")) == 1
+
+
 def test_require_auth_needs_the_mtas_authserv_id():
     with pytest.raises(ValueError, match="authserv_id"):
         MailDesk(tf.Workflow(zendesk_mail()), require_auth=("dkim",))

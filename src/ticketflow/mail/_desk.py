@@ -89,7 +89,8 @@ class MailDesk:
             ``requester``); map your agents' addresses to agents here. A
             message whose actor is staff is refused (kept in the quarantine)
             unless it is authenticated (*authserv_id*, *require_auth*): a
-            From header alone is trivial to forge.
+            From header alone is trivial to forge. The address it claims is
+            sent a ``mail.refused`` message.
         fields_for: the fields of a ticket a message opens (the request
             type for ``[intake]``, required fields of the lifecycle).
         fallback_days: how far back the same-subject rule looks (``None``: off).
@@ -281,7 +282,7 @@ class MailDesk:
         actor = self.actor_for(mail)
         unproven = self._unproven(mail, actor)
         if unproven is not None:
-            self.quarantine.keep(mail.raw, unproven, at)
+            self._refuse_unproven(mail, unproven, at)
             return self._done(mail, at, decision.ticket_id, "refused", decision.rule, original, unproven)
         try:
             ticket = self.workflow.reply(decision.ticket_id, actor, body, at=at)
@@ -298,7 +299,7 @@ class MailDesk:
         actor = self.actor_for(mail)
         unproven = self._unproven(mail, actor)
         if unproven is not None:
-            self.quarantine.keep(mail.raw, unproven, at)
+            self._refuse_unproven(mail, unproven, at)
             return self._done(mail, at, None, "refused", "new", original, unproven)
         try:
             result = self.workflow.receive(
@@ -320,8 +321,21 @@ class MailDesk:
             return self._done(mail, at, None, "contact", "new", original)
         return self._done(mail, at, result.id, "opened", "new", original)
 
+    def _refuse_unproven(self, mail: InboundMail, unproven: str, at: datetime) -> None:
+        """Keep staff mail no MTA vouched for, and tell the address it claims to be from (its owner)."""
+        self.quarantine.keep(mail.raw, unproven, at)
+        reason = (
+            f"mail from staff is acted on only when your mail system authenticates it as sent from {mail.sender} "
+            "(DKIM signed by your domain); this message was not, and nothing was changed. If you did not send it, "
+            "someone wrote your address in its From"
+        )
+        self._queue_refusal(mail, reason, "", self.channel, at)
+
     def _refusal_mail(self, mail: InboundMail, refused: IntakeRefused, at: datetime) -> None:
         """Queue the channel's refusal for the sender (kind ``mail.refused``), with the rest of the outbox."""
+        self._queue_refusal(mail, refused.reason, refused.instead or "", refused.channel, at)
+
+    def _queue_refusal(self, mail: InboundMail, reason: str, instead: str, channel: str, at: datetime) -> None:
         message = OutboxMessage(
             f"mail.refused:{mail.message_id}",
             "",
@@ -329,9 +343,9 @@ class MailDesk:
             {
                 "to": mail.sender,
                 "subject": mail.subject,
-                "reason": refused.reason,
-                "instead": refused.instead or "",
-                "channel": refused.channel,
+                "reason": reason,
+                "instead": instead,
+                "channel": channel,
                 "in_reply_to": mail.message_id,
             },
             at,
