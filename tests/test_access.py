@@ -302,6 +302,27 @@ def test_a_customers_follow_up_copies_only_the_fields_they_may_set(helpdesk: tf.
     assert theirs.fields == wf.get(t.id).fields  # staff may set them all: all copied
 
 
+def test_a_customers_follow_up_copies_a_staff_field_the_new_ticket_cannot_open_without():
+    lc = tf.builtin("interfacing").extend({"id": "if2", "fields": {"severity": {"set_by": ["agent"]}}})
+    wf = tf.Workflow(lc)
+    dana = tf.Actor("dana", roles={"requester"})
+    form = {"type": "bug_report", "severity": "high", "product_component": "x", "description": "d"}
+    t = wf.open(AGENT, title="Crash", requester="dana", fields=form)
+    copy = wf.follow_up(t.id, dana, "still crashing")  # severity is required to open: the original's is copied
+    assert copy.fields["severity"] == "high"
+
+
+def test_a_follow_up_always_keeps_the_account_so_the_colleague_who_wrote_it_sees_it():
+    lc = tf.builtin("clickup").extend({"id": "cu2", "fields": {"account": {"set_by": ["agent"]}}})
+    wf = tf.Workflow(lc)
+    kim = tf.Actor("kim", roles={"requester"}, accounts={"acme", "beta"})  # related by the account alone
+    t = wf.open(AGENT, title="SSO broken", requester="pat", fields={"account": "acme", "priority": "urgent"})
+    copy = wf.follow_up(t.id, kim, "It broke again")
+    assert copy.fields["account"] == "acme"
+    assert copy.fields.get("priority") != "urgent"  # other staff values still are not copied
+    assert wf.view(copy.id, kim).ticket.id == copy.id
+
+
 def test_a_follow_up_does_not_copy_the_counters_only_the_lifecycle_sets():
     wf = workflow("sighten")
     t = wf.open(CUSTOMER, title="Invoice export fails")

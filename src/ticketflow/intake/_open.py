@@ -21,6 +21,7 @@ from ticketflow._values import text_problem
 from ticketflow.errors import ConcurrencyConflict, FieldError, InvalidLifecycle, TicketNotFound
 from ticketflow.intake._intake import IntakeRules, contact_message
 from ticketflow.lifecycle import Lifecycle
+from ticketflow.lifecycle._access import Standing
 from ticketflow.model import Actor, Comment, Event, Ticket, as_comment
 from ticketflow.protocols import AssignmentPolicy, Link, OutboxMessage, TicketRepository
 from ticketflow.recording import Reads, Scope, Step, Write, opened
@@ -275,13 +276,35 @@ def receive(
     return scope.recorder.record(lambda _reads: Write(contact, messages=(contact,)))
 
 
+def _copied_fields(lifecycle: Lifecycle, previous: Ticket, standing: Standing) -> dict[str, Any]:
+    """The fields a follow-up by someone of *standing* copies from *previous*.
+
+    Those the actor may set; and, whoever sets them, the account (the
+    access's ``shared_field``: the follow-up belongs to the same customer,
+    who could not see it otherwise) and the fields required to enter the
+    initial state that have no default (the ticket cannot open without
+    them; the value is the original's, not the actor's choice). Other staff
+    values (an agent's ``priority = urgent``) take their defaults, and
+    fields only the lifecycle sets start again.
+    """
+    access = lifecycle.access
+    needed = {
+        name for name, spec in lifecycle.fields.items() if lifecycle.initial in spec.required_in and spec.default is None
+    }
+    if access.shared_field is not None:
+        needed.add(access.shared_field)
+    # what the actor could not set on a ticket of their own, a copy must not give them, beyond what it needs
+    return {k: v for k, v in previous.fields.items() if k in needed or access.may_set_field(standing, k)}
+
+
 def follow_up(scope: Scope, previous: Ticket, actor: Actor, body: str, *, title: str | None, when: datetime) -> Ticket:
     """Open a ticket continuing *previous* (a reply to a closed one), linked ``follow_up_of``.
 
     It copies the requester, participants and the fields *actor* may set
     (a customer's follow-up does not carry an agent's ``priority = urgent``;
     fields only the lifecycle sets, such as attempt counters, start again),
-    records ``follow_up_of`` in its opening event and as a link, and carries
+    always the account (``shared_field``) and the initial state's required
+    fields without a default (see :func:`_copied_fields`), records ``follow_up_of`` in its opening event and as a link, and carries
     *body* as its first comment, checked as a fire's would be (a customer
     may not post it in someone else's name, nor as an internal note).
 
@@ -299,8 +322,7 @@ def follow_up(scope: Scope, previous: Ticket, actor: Actor, body: str, *, title:
         actor,
         when,
         title=title or f"Follow-up: {previous.title}",
-        # what the actor could not set on a ticket of their own, a copy must not give them
-        fields={k: v for k, v in previous.fields.items() if access.may_set_field(standing, k)},
+        fields=_copied_fields(scope.lifecycle, previous, standing),
         requester=previous.requester,
         participants=previous.participants,
         comment=note,
