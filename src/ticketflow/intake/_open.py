@@ -288,9 +288,8 @@ def _copied_fields(lifecycle: Lifecycle, previous: Ticket, standing: Standing) -
     fields only the lifecycle sets start again.
     """
     access = lifecycle.access
-    needed = {
-        name for name, spec in lifecycle.fields.items() if lifecycle.initial in spec.required_in and spec.default is None
-    }
+    initial = lifecycle.initial
+    needed = {name for name, spec in lifecycle.fields.items() if initial in spec.required_in and spec.default is None}
     if access.shared_field is not None:
         needed.add(access.shared_field)
     # what the actor could not set on a ticket of their own, a copy must not give them, beyond what it needs
@@ -304,7 +303,8 @@ def follow_up(scope: Scope, previous: Ticket, actor: Actor, body: str, *, title:
     (a customer's follow-up does not carry an agent's ``priority = urgent``;
     fields only the lifecycle sets, such as attempt counters, start again),
     always the account (``shared_field``) and the initial state's required
-    fields without a default (see :func:`_copied_fields`), records ``follow_up_of`` in its opening event and as a link, and carries
+    fields without a default (see :func:`_copied_fields`), records
+    ``follow_up_of`` in its opening event and as a link, and carries
     *body* as its first comment, checked as a fire's would be (a customer
     may not post it in someone else's name, nor as an internal note).
 
