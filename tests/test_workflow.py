@@ -725,7 +725,7 @@ def test_a_step_that_needs_a_comment_is_refused_saying_so(wf: tf.Workflow):
     assert str(caught.value) == f"ticket {t.id}: 'ask' refused: this step needs a comment (comment)"
 
 
-@pytest.mark.parametrize("blank", ["", "   ", "\n\t"])
+@pytest.mark.parametrize("blank", ["", "   ", "\n\t", "\u200b", "\ufeff \u200d"])
 def test_a_blank_comment_is_no_comment_so_steps_that_need_one_refuse_it(wf: tf.Workflow, blank: str):
     t = in_progress(wf)
     with unchanged(wf, t.id), pytest.raises(tf.FieldError, match="a comment step needs a comment"):
@@ -736,6 +736,19 @@ def test_a_blank_comment_is_no_comment_so_steps_that_need_one_refuse_it(wf: tf.W
         wf.fire(t.id, "ask", BOB, comment=tf.Comment("bob", blank))
     waiting = wf.fire(t.id, "ask", BOB, comment="Which model?")
     assert waiting.state == "waiting_on_requester"
+
+
+@pytest.mark.parametrize("blank", ["  ", "\u200b"])
+@pytest.mark.parametrize("as_object", [False, True])
+def test_a_blank_comment_object_or_invisible_text_is_no_reply_on_any_trigger(blank: str, as_object: bool):
+    clock = SteppableClock(datetime(2026, 3, 2, 14, tzinfo=UTC))
+    zendesk = tf.Workflow(tf.builtin("zendesk"), clock=clock)
+    t = zendesk.open(ALICE, title="VPN drops", fields={"category": "question"})
+    clock.advance(minutes=10)
+    note = tf.Comment(BOB.id, blank, "public") if as_object else blank
+    zendesk.fire(t.id, "take", BOB, assignee=BOB.id, comment=note)
+    assert zendesk.history(t.id)[-1].comment is None
+    assert [c.running for c in zendesk.sla(t.id) if c.metric == "first_response"] == [True]
 
 
 def test_a_blank_reply_does_not_stop_the_first_response_clock():

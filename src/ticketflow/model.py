@@ -29,6 +29,7 @@ __all__ = [
     "Event",
     "Ticket",
     "as_comment",
+    "blank_text",
     "replay",
     "reply_of",
     "require_aware",
@@ -435,22 +436,35 @@ def stored_event(
     return event  # type: ignore[no-any-return]  # its class is Event now
 
 
+def blank_text(text: str) -> bool:
+    """Whether *text* has no visible character: empty, whitespace, or format and control characters alone.
+
+    A zero-width space (``"\u200b"``) or a lone byte-order mark shows
+    nothing, as ``"  "`` does: such a comment is no comment.
+    """
+    return all(c.isspace() or not c.isprintable() for c in text)
+
+
 def as_comment(actor: Actor, comment: str | Comment | None, visibility: Visibility) -> Comment | None:
     """The :class:`Comment` an API call's *comment* stands for: a string is *actor*'s, with *visibility*.
 
-    A blank string (empty, or only whitespace) is no comment (``None``): an
-    empty form field neither satisfies a step that needs a comment nor posts
-    an empty reply that would stop a response-time clock.
+    A blank string or :class:`Comment` (no visible character: empty,
+    whitespace, zero-width or other format characters; see
+    :func:`blank_text`) is no comment (``None``): an empty form field neither
+    satisfies a step that needs a comment nor posts an empty reply that would
+    stop a response-time clock, whatever the trigger.
 
     Raises:
         TypeError: the actor is not an :class:`Actor`, or the comment neither a string nor a Comment.
     """
-    if comment is None or isinstance(comment, Comment):
-        return comment
+    if comment is None:
+        return None
+    if isinstance(comment, Comment):
+        return None if isinstance(comment.body, str) and blank_text(comment.body) else comment
     if not isinstance(actor, Actor):
         raise TypeError(f"actor must be a ticketflow.Actor, got {type(actor).__name__}")
     if not isinstance(comment, str):
         raise TypeError(f"comment must be a string or a Comment, got {type(comment).__name__}")
-    if not comment or comment.isspace():
+    if blank_text(comment):
         return None
     return Comment(actor.id, comment, visibility)

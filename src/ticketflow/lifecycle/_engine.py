@@ -36,6 +36,7 @@ from ticketflow.model import (
     Comment,
     Event,
     Ticket,
+    blank_text,
     require_aware,
     stored_event,
     stored_ticket,
@@ -85,8 +86,8 @@ def _mappings(fields: object, meta: object) -> None:
 
 
 def _blank(comment: Comment | None) -> bool:
-    """No comment, or one whose text is empty or only whitespace: it does not meet a rule that needs one."""
-    return comment is None or not comment.body or comment.body.isspace()
+    """No comment, or one with no visible character (:func:`~ticketflow.model.blank_text`): it is no comment."""
+    return comment is None or (isinstance(comment.body, str) and blank_text(comment.body))
 
 
 def _no_string(name: str, tags: object) -> None:
@@ -285,6 +286,8 @@ class Engine:
         """
         _mappings(fields, meta)
         _no_string("tags", tags)
+        if _blank(comment):  # a comment showing nothing is none, on every path (as_comment's rule)
+            comment = None
         lc = self.lifecycle
         standing = self._standing(actor)
         if not standing.roles & lc.open_roles:
@@ -388,6 +391,8 @@ class Engine:
         _mappings(fields, meta)
         _no_string("add_tags", add_tags)
         _no_string("remove_tags", remove_tags)
+        if _blank(comment):  # a comment showing nothing is none, on every trigger (as_comment's rule)
+            comment = None
         lc = self.lifecycle
         state = ticket.state
         standing = self._standing(actor)
