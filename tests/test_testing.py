@@ -439,3 +439,17 @@ def test_an_application_guard_that_raises_for_the_kits_made_up_people_is_explain
         check_lifecycle(guarded, registry, max_examples=3)
     assert "a guard must answer (False is fine) for people and data it does not know" in str(caught.value)
     assert isinstance(caught.value.__cause__, KeyError)
+
+
+def test_the_kit_does_not_call_the_applications_event_listeners():
+    from ticketflow.testing import check_steps
+    from ticketflow.testing._strategies import Step
+
+    heard: list[str] = []
+    registry = tf.Registry()
+    registry.on_event(lambda ticket, event: heard.append(event.trigger))  # a production audit trail
+    agent = tf.Actor("agent-1", roles={"agent"})
+    steps = [Step("take", agent, assignee="agent-1"), Step("comment", agent, comment="hi")]
+    check_steps(tf.builtin("zendesk"), steps, registry=registry)
+    assert heard == []
+    assert len(registry.listeners) == 1  # the application's registry is left as it was

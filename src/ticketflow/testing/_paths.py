@@ -75,9 +75,12 @@ def permissive_registry(lifecycle: Lifecycle, base: Registry | None = None) -> R
 def kit_registry(lifecycle: Lifecycle, base: Registry | None) -> Registry:
     """A copy of *base* (everything the application registered), with stand-ins for what the kit needs.
 
-    The application's guards, actions, notifiers, listeners, assignment
-    policies and calendar resolvers are all kept (a lifecycle whose SLA picks
-    calendars by a resolver cannot be wired without it). Actions *base* lacks
+    The application's guards, actions, notifiers, assignment policies and
+    calendar resolvers are kept (a lifecycle whose SLA picks calendars by a
+    resolver cannot be wired without it). Its event listeners are not: they
+    are the application's own after-commit side effects (an audit trail, a
+    search index), which nothing the kit checks needs, and the kit's tickets
+    and people are made up. Actions *base* lacks
     do nothing, and so do notifiers for the kinds the lifecycle writes:
     the kit never delivers, so its many workflows need not each warn of them.
     Guards are left to the caller (always allowing, or switched by the kit).
@@ -87,7 +90,6 @@ def kit_registry(lifecycle: Lifecycle, base: Registry | None) -> Registry:
         registry.guards.update({name: _explained(name, guard) for name, guard in base.guards.items()})
         registry.actions.update(base.actions)
         registry.notifiers.update(base.notifiers)
-        registry.listeners.extend(base.listeners)
         registry.policies.update(base.policies)
         registry.calendar_resolvers.update(base.calendar_resolvers)
     for t in lifecycle.transitions:
