@@ -640,7 +640,7 @@ def _swept(runs: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def sweeper_rows(where: list[tuple[str, str]], timers: int, workers: list[int]) -> None:
+def sweeper_rows(where: list[tuple[str, str]], timers: int, workers: list[int], repeats: int = 1) -> None:
     """Rules fired per second by 1, 2, 4, 8 sweeper processes on *timers* due zendesk reminders, and their CPU.
 
     *where*: (label, store) pairs, a SQLite path or ``postgresql...#schema``
@@ -649,50 +649,26 @@ def sweeper_rows(where: list[tuple[str, str]], timers: int, workers: list[int]) 
     own (getrusage), their PostgreSQL backends' (found by application_name,
     from /proc/<pid>/stat), every PostgreSQL process's (background writers
     included; other clients of the same server too), and the whole machine's
-    (/proc/stat: everything running, other tenants included).
+    (/proc/stat: everything running, other tenants included). With
+    *repeats*, the worker counts run in turn that many times (1, 2, 4, 8, 1,
+    2, ...: a slow minute of the machine falls on every count alike) and each
+    count's row is its run of median rate: one sweep of a few thousand rules
+    lasts a second or two, and single runs of the same count moved by 1.4x.
     """
-    import multiprocessing
-
-    import bench_storage as storage
-
-    from ticketflow.automation._fold import Folder
-
     lc = tf.builtin("zendesk")
-    folder = Folder(lc, tf.Workflow(lc, tf.MemoryRepository()).sla_policy)
     print(
         f"{f'sweepers, {timers:,} due reminders (zendesk)':<44}{'workers':>8}{'rules/s':>10}{'vs one':>9}{'CPU':>6}"
         f"{'sweeper µs':>12}{'backend µs':>12}{'all pg µs':>11}{'machine µs':>12}{'pg blocks':>11}{'model vs one':>14}"
     )
     for label, base in where:
-        one: dict[str, float] | None = None
+        runs: dict[int, list[dict[str, float]]] = {count: [] for count in workers}
+        for repeat in range(repeats):
+            for count in workers:
+                runs[count].append(_sweep_once(lc, f"{base}{'' if repeat == 0 else f'r{repeat}'}", count, timers))
+        chosen = {count: sorted(rows, key=lambda row: row["rate"])[len(rows) // 2] for count, rows in runs.items()}
+        one = chosen[workers[0]]
         for count in workers:
-            place = f"{base}-{count}.db" if not base.startswith("postgresql") else f"{base}{count}"
-            store = storage._repository(place)
-            keeps: Any = store  # a FoldStore: add takes fold=
-            with keeps.transaction() as tx:
-                for i in range(timers):
-                    ticket, opened = lc.engine.open(f"Z{i:07d}", storage.REQUESTER, storage.T0, title="sweep")
-                    comment = tf.Comment("agent", "?")
-                    asked, event, _ = lc.engine.apply(ticket, "ask", storage.AGENT, storage.T0, comment=comment)
-                    fold = folder.extend((), [opened, event])
-                    assert fold is not None
-                    stored = (folder.head(fold), tuple(e.seq for e in fold))
-                    tx.add(asked, [opened, event], due=storage.T0 + timedelta(hours=24), fold=stored)
-            assert keeps.fold("Z0000000") is not None
-            store.close()  # type: ignore[attr-defined]
-            time.sleep(0.6)  # PostgreSQL publishes a backend's statistics at most once a second
-            blocks = _blocks(place)
-            now = (storage.T0 + timedelta(hours=25)).isoformat()
-            context = multiprocessing.get_context("spawn")
-            arguments = [(place, now, f"tf_sweeper_{uuid.uuid4().hex[:8]}") for _ in range(count)]
-            with context.Manager() as manager, context.Pool(count) as pool:
-                barrier = manager.Barrier(count)
-                runs = pool.map(_sweeper_cpu, [(*a, barrier) for a in arguments])
-            row = _swept(runs)
-            time.sleep(0.6)
-            fired = sum(r["fired"] for r in runs)
-            row["blocks"] = (_blocks(place) - blocks) / fired
-            one = one or row
+            row = chosen[count]
             # the model: on a host with a free core for each sweeper and each backend, k workers do k times the
             # rules of one worker, each rule costing its sweeper's and its backend's CPU as measured in this row
             # (contention included) over what they cost one worker alone; it assumes the sweep is CPU-bound
@@ -701,13 +677,15 @@ def sweeper_rows(where: list[tuple[str, str]], timers: int, workers: list[int]) 
             modelled = count * cpu_one / cpu_row
             model = f"{modelled:>14.2f}" if base.startswith("postgresql") else f"{'':>14}"
             blocks_column = f"{row['blocks']:>11.1f}" if base.startswith("postgresql") else f"{'':>11}"
+            spread = ""
+            if repeats > 1:
+                rates = sorted(r["rate"] for r in runs[count])
+                spread = f"  (runs {rates[0]:,.0f}-{rates[-1]:,.0f})"
             print(
                 f"{f'  {label}':<44}{count:>8}{row['rate']:>10,.0f}{row['rate'] / one['rate']:>9.2f}"
                 f"{row['busy']:>6.0%}{row['sweeper']:>12.0f}{row['backends']:>12.0f}{row['server']:>11.0f}"
-                f"{row['machine']:>12.0f}{blocks_column}{model}"
+                f"{row['machine']:>12.0f}{blocks_column}{model}{spread}"
             )
-            if hasattr(store, "drop_schema"):
-                store.drop_schema()
     cores = os.cpu_count() or 1
     print(
         "  (CPU µs per rule fired: the sweepers' own, their PostgreSQL backends', every PostgreSQL process's\n"
@@ -719,6 +697,46 @@ def sweeper_rows(where: list[tuple[str, str]], timers: int, workers: list[int]) 
         "  row); it assumes the sweep is CPU-bound (no lock, flush or network waits that grow with the\n"
         "  workers). The measured columns share this machine's cores; the model does not.)"
     )
+
+
+def _sweep_once(lc: tf.Lifecycle, base: str, count: int, timers: int) -> dict[str, float]:
+    """One sweep by *count* sweeper processes of *timers* due reminders stored fresh at *base* (then dropped)."""
+    import multiprocessing
+
+    import bench_storage as storage
+
+    from ticketflow.automation._fold import Folder
+
+    folder = Folder(lc, tf.Workflow(lc, tf.MemoryRepository()).sla_policy)
+    place = f"{base}-{count}.db" if not base.startswith("postgresql") else f"{base}{count}"
+    store = storage._repository(place)
+    keeps: Any = store  # a FoldStore: add takes fold=
+    with keeps.transaction() as tx:
+        for i in range(timers):
+            ticket, opened = lc.engine.open(f"Z{i:07d}", storage.REQUESTER, storage.T0, title="sweep")
+            comment = tf.Comment("agent", "?")
+            asked, event, _ = lc.engine.apply(ticket, "ask", storage.AGENT, storage.T0, comment=comment)
+            fold = folder.extend((), [opened, event])
+            assert fold is not None
+            stored = (folder.head(fold), tuple(e.seq for e in fold))
+            tx.add(asked, [opened, event], due=storage.T0 + timedelta(hours=24), fold=stored)
+    assert keeps.fold("Z0000000") is not None
+    store.close()  # type: ignore[attr-defined]
+    time.sleep(0.6)  # PostgreSQL publishes a backend's statistics at most once a second
+    blocks = _blocks(place)
+    now = (storage.T0 + timedelta(hours=25)).isoformat()
+    context = multiprocessing.get_context("spawn")
+    arguments = [(place, now, f"tf_sweeper_{uuid.uuid4().hex[:8]}") for _ in range(count)]
+    with context.Manager() as manager, context.Pool(count) as pool:
+        barrier = manager.Barrier(count)
+        runs = pool.map(_sweeper_cpu, [(*a, barrier) for a in arguments])
+    row = _swept(runs)
+    time.sleep(0.6)
+    fired = sum(r["fired"] for r in runs)
+    row["blocks"] = (_blocks(place) - blocks) / fired
+    if hasattr(store, "drop_schema"):
+        store.drop_schema()
+    return row
 
 
 def main() -> None:
@@ -739,13 +757,17 @@ def main() -> None:
         metavar="N,N",
         help="only the sweeper rows, with these worker counts (e.g. 1,2): rules/s and CPU per rule",
     )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs of each sweeper count, in turn; its median row (default: 3)"
+    )
     args = parser.parse_args()
     if args.sweepers:
         with tempfile.TemporaryDirectory() as folder:
             stores = [("SQLite", f"{folder}/sweep")]
             if args.postgres:
                 stores.append(("PostgreSQL", f"{args.postgres}#tf_bench_{uuid.uuid4().hex[:8]}_"))
-            sweeper_rows(stores, 200 if args.quick else 4_000, [int(n) for n in args.sweepers.split(",")])
+            counts = [int(n) for n in args.sweepers.split(",")]
+            sweeper_rows(stores, 200 if args.quick else 4_000, counts, 1 if args.quick else args.repeats)
         return
     sizes = [2_000, 10_000] if args.quick else [2_000, 40_000, 200_000]
     if args.million and not args.quick:
@@ -766,7 +788,8 @@ def main() -> None:
         stores = [("SQLite", f"{folder}/sweep")]
         if args.postgres:
             stores.append(("PostgreSQL", f"{args.postgres}#tf_bench_{uuid.uuid4().hex[:8]}_"))
-        sweeper_rows(stores, 200 if args.quick else 4_000, [1, 2] if args.quick else [1, 2, 4, 8])
+        counts = [1, 2] if args.quick else [1, 2, 4, 8]
+        sweeper_rows(stores, 200 if args.quick else 4_000, counts, 1 if args.quick else args.repeats)
     bare = bare_trigger_us()
     print(f"bare transitions trigger: {bare:.2f} µs")
     print(f"{'memory store, tickets':<28}{'fill s':>10}{'µs/fire':>10}{'vs smallest':>12}{'vs bare trigger':>16}")
