@@ -653,7 +653,7 @@ def sweeper_rows(where: list[tuple[str, str]], timers: int, workers: list[int], 
     *repeats*, the worker counts run in turn that many times (1, 2, 4, 8, 1,
     2, ...: a slow minute of the machine falls on every count alike) and each
     count's row is its run of median rate: one sweep of a few thousand rules
-    lasts a second or two, and single runs of the same count moved by 1.4x.
+    lasts a second or two, and single runs of the same count moved by up to 1.5x.
     """
     lc = tf.builtin("zendesk")
     print(
