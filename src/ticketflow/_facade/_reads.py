@@ -16,8 +16,8 @@ from ticketflow.calendar import BusinessCalendar
 from ticketflow.errors import TicketNotFound
 from ticketflow.links import addressed_to
 from ticketflow.model import Actor, Event, Ticket
-from ticketflow.protocols import FoldStore, Page, PartialFolds, TicketFilters
-from ticketflow.recording import current_fold
+from ticketflow.protocols import FoldStore, Page, PartialFold, PartialFolds, TicketFilters
+from ticketflow.recording import current_fold, current_part
 from ticketflow.repository._export import DEFAULT_CSV_COLUMNS
 from ticketflow.similar import Suggestion
 from ticketflow.sla import SlaClock, SlaReport, evaluate
@@ -92,53 +92,57 @@ class ReadsPart(FacadeBase):
         if cycles not in ("all", "last"):
             raise ValueError(f"sla(cycles=...): 'all' or 'last', not {cycles!r}")
         if cycles == "last" and self.sla_policy is not None:
-            ticket, fold = self._with_fold(ticket_id)
-            at = self._at(now)
-            self._counted_at(at, "sla", "now")
-            if fold and at >= fold[-1].at:
-                if isinstance(fold, Fold) and fold.state is not None:
-                    return self._scheduler.folder.last_cycles(fold, ticket, at)
-                if not getattr(fold, "partial", False):
-                    clocks = evaluate(self.sla_policy, self.lifecycle, ticket, fold, at)  # a migrated ticket's fold
-                    return [attrs.evolve(clock, cycles=clock.cycles[-1:]) for clock in clocks]
-            clocks = evaluate(self.sla_policy, self.lifecycle, ticket, self._clock_events(ticket, at), at)
-            return [attrs.evolve(clock, cycles=clock.cycles[-1:]) for clock in clocks]
-        ticket = self.get(ticket_id)
+            ticket, part = self._with_part(ticket_id)
+        else:
+            ticket, part = self.get(ticket_id), None
         if self.sla_policy is None:
             return []
         at = self._at(now)
         self._counted_at(at, "sla", "now")
-        return evaluate(self.sla_policy, self.lifecycle, ticket, self._clock_events(ticket, at), at)
+        events: Sequence[Event] | None = None
+        if cycles == "last":
+            fold = self._last_fold(ticket, part, at)
+            if isinstance(fold, Fold) and fold.state is not None:
+                return self._scheduler.folder.last_cycles(fold, ticket, at)
+            if fold is not None and not getattr(fold, "partial", False):
+                events = fold  # a fold without a state (a migrated ticket's), read once: counted whole
+        clocks = evaluate(
+            self.sla_policy, self.lifecycle, ticket, self._clock_events(ticket, at) if events is None else events, at
+        )
+        return clocks if cycles == "all" else [attrs.evolve(clock, cycles=clock.cycles[-1:]) for clock in clocks]
 
-    def _with_fold(self, ticket_id: str) -> tuple[Ticket, Sequence[Event] | None]:
-        """The ticket (checked as :meth:`get` checks it) and its current fold, whole or the part its state names.
+    def _with_part(self, ticket_id: str) -> tuple[Ticket, PartialFold | None]:
+        """The ticket (checked as :meth:`get` checks it) and, where the repository reads parts, its fold's part.
 
-        The fold kept with this Workflow's copy, else the stored one: where
-        the repository reads parts (:class:`~ticketflow.protocols.PartialFolds`),
-        read with the ticket, the part its state names (a fold without a
-        state, as a migrated ticket's, is read whole). None when there is
-        none at the ticket's version or it is not this Workflow's.
+        In one read (:class:`~ticketflow.protocols.PartialFolds`: the part
+        its state names; a fold without a state, as a migrated ticket's, is
+        read whole); elsewhere the ticket alone.
         """
         repository, folder = self.repository, self._scheduler.folder
-        if isinstance(repository, PartialFolds):
-            found = repository.get_with_partial_folds([ticket_id], folder.key, folder.reads)
-            read = next((pair for stored_id, pair in found.items() if stored_id == ticket_id), None)
-            if read is None:
-                return self.get(ticket_id), None  # raises TicketNotFound (or reads a ticket stored since)
-            ticket, part = read
-            self._cache.check(ticket)
-        else:
-            ticket, part = self.get(ticket_id), None
-        kept = self._cached_fold(ticket, partial=True)
-        if kept is not None:
-            return ticket, kept
-        if part is not None:
-            head, events, stored, partial = part
-            if events and events[-1].seq == ticket.version:
-                return ticket, folder.accept_partial(head, events, stored) if partial else folder.accept(head, events)
-        elif isinstance(repository, FoldStore) and not isinstance(repository, PartialFolds):
-            return ticket, current_fold(repository.fold(ticket_id), folder.accept, ticket.version)
-        return ticket, None
+        if not isinstance(repository, PartialFolds):
+            return self.get(ticket_id), None
+        found = repository.get_with_partial_folds([ticket_id], folder.key, folder.reads)
+        read = next((pair for stored_id, pair in found.items() if stored_id == ticket_id), None)
+        if read is None:
+            return self.get(ticket_id), None  # raises TicketNotFound (or reads a ticket stored since)
+        self._cache.check(read[0])
+        return read
+
+    def _last_fold(self, ticket: Ticket, part: PartialFold | None, at: datetime) -> Sequence[Event] | None:
+        """*ticket*'s current fold as of *at*, whole or in part: kept with this Workflow's copy, else as read.
+
+        *part*: what :meth:`_with_part` read (None: read the stored fold
+        here, where the repository keeps folds). None when there is none at
+        the ticket's version, it is not this Workflow's, or *at* is before
+        its last event.
+        """
+        repository, folder = self.repository, self._scheduler.folder
+        fold = self._cached_fold(ticket, partial=True)
+        if fold is None and part is not None:
+            fold = current_part(ticket.version, part, folder.accept, self._scheduler.partial(at))
+        elif fold is None and isinstance(repository, FoldStore) and not isinstance(repository, PartialFolds):
+            fold = current_fold(repository.fold(ticket.id), folder.accept, ticket.version)
+        return fold if fold and at >= fold[-1].at else None
 
     def _clock_events(self, ticket: Ticket, at: datetime) -> Sequence[Event]:
         """What the clocks of *ticket* read as of *at*: its stored fold when it is current and ours, else its history.

@@ -133,6 +133,30 @@ def current_fold(stored: tuple[str, Sequence[Event]] | None, accept: Accept, ver
     return accept(*stored)
 
 
+def current_part(
+    version: int,
+    stored: tuple[str, Sequence[Event], str, bool] | None,
+    accept: Accept,
+    partial: PartialReads | None,
+) -> Sequence[Event] | None:
+    """The schedule's fold of a fold read whole or in part (head, events, stored text, in part?) at *version*.
+
+    As :class:`~ticketflow.protocols.PartialFolds` reads it; a part is used
+    only with *partial* and only up to ``partial.until`` (None otherwise).
+    """
+    if stored is None:
+        return None
+    head, events, text, in_part = stored
+    if not in_part or partial is None:
+        return current_fold((head, events), accept, version)
+    if not events or events[-1].seq != version:  # the part read ends with the ticket's last event
+        return None
+    fold = partial.accept(head, events, text)
+    if fold is None or fold[-1].at > partial.until:
+        return None  # another's, or a clock as of an instant before its last event: the whole history tells
+    return fold
+
+
 class Step(NamedTuple):
     """One ticket's change within a write (an immutable tuple: it is built on every fire, so it is cheap).
 
@@ -282,7 +306,7 @@ class Reads:
         in_part = self._cache.partial_folds
         if stores is not None and partial is not None and in_part is not None:
             read = in_part.get_with_partial_folds([ticket_id], partial.key, partial.pick).get(ticket_id)
-            found = self._current(version, None if read is None else read[1], accept, partial)
+            found = current_part(version, None if read is None else read[1], accept, partial)
             if found is not None:
                 self._keep_fold(ticket_id, found)  # read once per attempt, like a history
                 return found
@@ -323,33 +347,13 @@ class Reads:
                 self._cache.check(ticket)
             except LifecycleError:
                 continue
-            fold = self._current(ticket.version, stored, accept, partial)
+            fold = current_part(ticket.version, stored, accept, partial)
             if fold is None:
                 read[ticket_id] = (ticket, self.history(ticket_id))
                 continue
             self._keep_fold(ticket_id, fold)
             read[ticket_id] = (ticket, fold)
         return read
-
-    @staticmethod
-    def _current(
-        version: int,
-        stored: tuple[str, Sequence[Event], str, bool] | None,
-        accept: Accept,
-        partial: PartialReads | None,
-    ) -> Sequence[Event] | None:
-        """The schedule's fold of a fold read whole or in part (head, events, stored text, in part?) at *version*."""
-        if stored is None:
-            return None
-        head, events, text, in_part = stored
-        if not in_part or partial is None:
-            return current_fold((head, events), accept, version)
-        if not events or events[-1].seq != version:  # the part read ends with the ticket's last event
-            return None
-        fold = partial.accept(head, events, text)
-        if fold is None or fold[-1].at > partial.until:
-            return None  # another's, or a clock as of an instant before its last event: the whole history tells
-        return fold
 
     def history(self, ticket_id: str) -> Sequence[Event]:
         """The ticket's stored history, oldest first (read once per attempt)."""
