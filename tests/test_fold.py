@@ -1462,15 +1462,6 @@ def test_a_sweep_of_each_store_reads_folds_not_histories(repository: Any) -> Non
     assert all(wf.history(i)[-1].meta["rule"] == "pending_reminder_24h" for i in ids)
 
 
-@pytest.mark.parametrize(
-    "repository",
-    [
-        "memory",
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.skipif(not PG_URL, reason="PostgreSQL TESTS SKIPPED: no URL")),
-    ],
-    indirect=True,
-)
 def test_sla_of_the_last_cycles_reads_the_part_of_a_reply_heavy_fold(repository: Any) -> None:
     """``wf.sla(cycles="last")``: each clock as the whole history's with its last cycle only, read in a few events.
 
@@ -1508,15 +1499,6 @@ def test_sla_of_the_last_cycles_reads_the_part_of_a_reply_heavy_fold(repository:
     assert plain.sla(opened.id, cycles="last") == []
 
 
-@pytest.mark.parametrize(
-    "repository",
-    [
-        "memory",
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.skipif(not PG_URL, reason="PostgreSQL TESTS SKIPPED: no URL")),
-    ],
-    indirect=True,
-)
 def test_sla_of_the_last_cycles_of_a_migrated_ticket_reads_its_fold_once(repository: Any) -> None:
     """A migrated ticket's fold has no state: ``cycles="last"`` counts the whole fold, read once, not the history.
 
